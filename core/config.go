@@ -1,0 +1,387 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidConfig is wrapped by every error Config.Validate returns.
+var ErrInvalidConfig = errors.New("core: invalid config")
+
+// Wire limits that bound configuration. They are mirrored (and enforced on
+// decode) by package core/wire.
+const (
+	// MaxIHaveBatch is the largest number of announcements one IHave frame
+	// may carry.
+	MaxIHaveBatch = 1024
+	// MaxGraftIDs is the largest number of ids one Graft frame may carry.
+	MaxGraftIDs = 1024
+	// MaxHeaders is the largest number of headers a message may carry.
+	MaxHeaders = 32
+	// MaxHeaderBytes bounds the total size of a message's header keys and
+	// values.
+	MaxHeaderBytes = 4096
+	// MaxPeerIDLen bounds the length of a PeerID.
+	MaxPeerIDLen = 255
+	// MaxMessageSizeLimit is the largest max_message_size a Config accepts
+	// (16 MiB).
+	MaxMessageSizeLimit = 16 << 20
+)
+
+// HealthConfig holds the thresholds of the health report. The rules are
+// applied in the order documented on Protocol.Health.
+type HealthConfig struct {
+	// FailureRateUnhealthy: graft failure rate (failed / (failed+succeeded)
+	// within Window) above which the node is Unhealthy. Default 0.8.
+	FailureRateUnhealthy float64
+	// FailureRateDegraded: graft failure rate above which the node is
+	// Degraded. Default 0.3.
+	FailureRateDegraded float64
+	// PendingGraftsDegraded: pending grafts above which the node is
+	// Degraded. Default 50.
+	PendingGraftsDegraded int
+	// CacheUtilizationDegraded: store utilization (len/capacity) above which
+	// the node is Degraded. Default 0.95.
+	CacheUtilizationDegraded float64
+	// MinPeersDegraded: fewer active peers than this is Degraded. Default 3.
+	MinPeersDegraded int
+	// Window is how far back the graft failure rate looks. Default 5 min. A
+	// bad minute degrades a node for at most Window, not forever.
+	Window time.Duration
+	// MinGraftSamples: the failure-rate rules apply only when at least this
+	// many grafts ended within Window. Default 5.
+	MinGraftSamples int
+}
+
+// Config configures a Protocol. The zero value is not valid: start from
+// DefaultConfig or a preset and change what you need. New copies the Config.
+//
+// Names follow the operations guide (snake_case there, CamelCase here):
+// eager_fanout is EagerFanout and so on.
+type Config struct {
+	// MaxPeers bounds the active view (eager + lazy). 0 = no bound.
+	// Must be at least EagerFanout+LazyFanout when set.
+	MaxPeers int
+	// EagerFanout is the number of eager peers the node aims for before the
+	// tree prunes redundant links. Default 3.
+	EagerFanout int
+	// LazyFanout is the number of lazy peers (IHave targets) the node keeps
+	// in its active view. Default 6.
+	LazyFanout int
+	// MaxEagerPeers bounds the eager set. 0 = no bound.
+	MaxEagerPeers int
+	// MaxLazyPeers bounds the lazy set. 0 = no bound.
+	MaxLazyPeers int
+	// MaxPassivePeers bounds the known members that are not in the active
+	// view (repair candidates). When full, new members replace random ones
+	// (reservoir sampling), so the sample stays uniform. Default 4096.
+	MaxPassivePeers int
+
+	// IHaveInterval is how often queued announcements are flushed to lazy
+	// peers. Lower means faster repair and more, smaller IHave frames.
+	// Default 100 ms.
+	IHaveInterval time.Duration
+	// IHaveBatchSize flushes a lazy peer's queue as soon as this many
+	// announcements are queued for it. At most MaxIHaveBatch. Default 16.
+	IHaveBatchSize int
+	// IHaveQueueSize bounds the announcements queued per lazy peer; what
+	// overflows is dropped and counted (the message stays obtainable through
+	// the other lazy peers). Default 1024.
+	IHaveQueueSize int
+
+	// MessageCacheTTL is how long payloads are kept to answer Grafts.
+	// Default 60 s.
+	MessageCacheTTL time.Duration
+	// MessageCacheMaxSize bounds the payloads kept (entries). Default 10,000.
+	MessageCacheMaxSize int
+	// SeenTTL is how long a delivered id is remembered for de-duplication.
+	// Default 2 × MessageCacheTTL when zero.
+	SeenTTL time.Duration
+	// SeenMaxSize bounds the remembered ids. When full, the oldest id is
+	// forgotten (counted as a seen-map eviction); a copy of a forgotten
+	// message that arrives later is delivered again. Default 100,000.
+	SeenMaxSize int
+
+	// OptimizationThreshold is how many duplicates an eager peer may send
+	// before it is pruned (demoted to lazy). 1 is the paper's prune on the
+	// first duplicate. Default 3.
+	OptimizationThreshold int
+	// HopOptimizationThreshold enables the paper's Algorithm 4: when an
+	// IHave announces a message already received with a hop count at least
+	// this much larger than the announcer's, the announcer is grafted and
+	// the eager sender pruned. 0 disables it. The paper uses 3 (one sender)
+	// and 7 (many senders). Default 0.
+	HopOptimizationThreshold int
+
+	// GraftTimeout is how long to wait after the first IHave for an unknown
+	// message before sending a Graft; retries back off from it, doubling,
+	// capped at 8 × GraftTimeout. Default 500 ms.
+	GraftTimeout time.Duration
+	// GraftMaxRetries is how many Grafts are retried after the first before
+	// the message is given up as failed. Default 5.
+	GraftMaxRetries int
+	// GraftRateLimitPerSecond is the steady rate of Grafts answered per
+	// requesting peer. Default 10.
+	GraftRateLimitPerSecond float64
+	// GraftRateLimitBurst is the token bucket size of that limit. Default 20.
+	GraftRateLimitBurst int
+	// MaxPendingGrafts bounds the announced-but-missing messages tracked at
+	// once; announcements beyond it are dropped and counted. Default 10,000.
+	MaxPendingGrafts int
+	// MaxAnnouncers bounds the peers remembered per missing message.
+	// Default 8.
+	MaxAnnouncers int
+
+	// MaxMessageSize bounds a payload (bytes). Default 64 KiB.
+	MaxMessageSize int
+
+	// MaintenanceInterval is the period of the peer maintenance (promote,
+	// demote, refill), jittered by ± MaintenanceJitter. Default 2 s / 500 ms.
+	MaintenanceInterval time.Duration
+	MaintenanceJitter   time.Duration
+
+	// UseHashRing places peers ∪ self on a ring sorted by a stable hash.
+	UseHashRing bool
+	// ProtectRingNeighbors keeps ring neighbours i±1, i±2 (up to
+	// MaxProtectedNeighbors) eager: they are never pruned or evicted, so the
+	// overlay stays connected. The cost: the ring's links always carry
+	// payload copies, so RMR stays above 0. Needs UseHashRing.
+	ProtectRingNeighbors  bool
+	MaxProtectedNeighbors int
+
+	// Health holds the health report's thresholds.
+	Health HealthConfig
+
+	// Seed seeds the Protocol's random choices (peer sampling, jitter). The
+	// same seed and the same inputs give the same outputs.
+	Seed int64
+}
+
+// DefaultConfig returns the default configuration (the Rust crate's
+// defaults).
+func DefaultConfig() Config {
+	return Config{
+		EagerFanout:             3,
+		LazyFanout:              6,
+		MaxPassivePeers:         4096,
+		IHaveInterval:           100 * time.Millisecond,
+		IHaveBatchSize:          16,
+		IHaveQueueSize:          1024,
+		MessageCacheTTL:         60 * time.Second,
+		MessageCacheMaxSize:     10000,
+		SeenMaxSize:             100000,
+		OptimizationThreshold:   3,
+		GraftTimeout:            500 * time.Millisecond,
+		GraftMaxRetries:         5,
+		GraftRateLimitPerSecond: 10,
+		GraftRateLimitBurst:     20,
+		MaxPendingGrafts:        10000,
+		MaxAnnouncers:           8,
+		MaxMessageSize:          64 << 10,
+		MaintenanceInterval:     2 * time.Second,
+		MaintenanceJitter:       500 * time.Millisecond,
+		UseHashRing:             false,
+		ProtectRingNeighbors:    true,
+		MaxProtectedNeighbors:   4,
+		Health:                  DefaultHealthConfig(),
+	}
+}
+
+// DefaultHealthConfig returns the health thresholds of the operations guide.
+func DefaultHealthConfig() HealthConfig {
+	return HealthConfig{
+		FailureRateUnhealthy:     0.8,
+		FailureRateDegraded:      0.3,
+		PendingGraftsDegraded:    50,
+		CacheUtilizationDegraded: 0.95,
+		MinPeersDegraded:         3,
+		Window:                   5 * time.Minute,
+		MinGraftSamples:          5,
+	}
+}
+
+// LANConfig is tuned for a single data centre: low latency, fast repair.
+func LANConfig() Config {
+	c := DefaultConfig()
+	c.IHaveInterval = 50 * time.Millisecond
+	c.IHaveBatchSize = 8
+	c.MessageCacheTTL = 30 * time.Second
+	c.OptimizationThreshold = 2
+	c.GraftTimeout = 200 * time.Millisecond
+	c.GraftMaxRetries = 3
+	c.GraftRateLimitPerSecond = 20
+	c.GraftRateLimitBurst = 40
+	c.MaintenanceInterval = time.Second
+	c.MaintenanceJitter = 200 * time.Millisecond
+	c.ProtectRingNeighbors = false
+	c.MaxProtectedNeighbors = 2
+	return c
+}
+
+// WANConfig is tuned for links across data centres: higher latency, more
+// redundancy, patient grafts, a protected hash ring.
+func WANConfig() Config {
+	c := DefaultConfig()
+	c.EagerFanout = 4
+	c.LazyFanout = 8
+	c.IHaveInterval = 200 * time.Millisecond
+	c.MessageCacheTTL = 120 * time.Second
+	c.MessageCacheMaxSize = 20000
+	c.OptimizationThreshold = 4
+	c.GraftTimeout = time.Second
+	c.GraftMaxRetries = 7
+	c.GraftRateLimitPerSecond = 5
+	c.GraftRateLimitBurst = 15
+	c.MaintenanceInterval = 5 * time.Second
+	c.MaintenanceJitter = time.Second
+	c.UseHashRing = true
+	return c
+}
+
+// LargeClusterConfig is tuned for clusters of thousands of nodes: bounded
+// eager and lazy sets, a protected hash ring, a larger cache.
+func LargeClusterConfig() Config {
+	c := DefaultConfig()
+	c.EagerFanout = 5
+	c.LazyFanout = 10
+	c.IHaveInterval = 150 * time.Millisecond
+	c.IHaveBatchSize = 32
+	c.MessageCacheTTL = 90 * time.Second
+	c.MessageCacheMaxSize = 50000
+	c.OptimizationThreshold = 5
+	c.GraftTimeout = 750 * time.Millisecond
+	c.GraftRateLimitBurst = 30
+	c.MaintenanceInterval = 3 * time.Second
+	c.MaintenanceJitter = 750 * time.Millisecond
+	c.UseHashRing = true
+	c.MaxEagerPeers = 8
+	c.MaxLazyPeers = 50
+	return c
+}
+
+// Preset returns the named preset: "default", "lan", "wan" or "large".
+func Preset(name string) (Config, error) {
+	switch name {
+	case "default", "":
+		return DefaultConfig(), nil
+	case "lan":
+		return LANConfig(), nil
+	case "wan":
+		return WANConfig(), nil
+	case "large", "large-cluster", "large_cluster":
+		return LargeClusterConfig(), nil
+	}
+	return Config{}, fmt.Errorf("%w: unknown preset %q (want default, lan, wan or large)", ErrInvalidConfig, name)
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+// Validate reports the first field that is out of bounds, naming the field
+// and the bound. It never panics.
+func (c *Config) Validate() error {
+	type intCheck struct {
+		name     string
+		v, lo    int
+		hi       int // 0 = no upper bound
+		zeroNone bool
+	}
+	checks := []intCheck{
+		{name: "eager_fanout", v: c.EagerFanout, lo: 1, hi: 1024},
+		{name: "lazy_fanout", v: c.LazyFanout, lo: 0, hi: 4096},
+		{name: "max_peers", v: c.MaxPeers, lo: 0, zeroNone: true},
+		{name: "max_eager_peers", v: c.MaxEagerPeers, lo: 0, zeroNone: true},
+		{name: "max_lazy_peers", v: c.MaxLazyPeers, lo: 0, zeroNone: true},
+		{name: "max_passive_peers", v: c.MaxPassivePeers, lo: 1, hi: 1 << 20},
+		{name: "ihave_batch_size", v: c.IHaveBatchSize, lo: 1, hi: MaxIHaveBatch},
+		{name: "ihave_queue_size", v: c.IHaveQueueSize, lo: 1, hi: 1 << 20},
+		{name: "message_cache_max_size", v: c.MessageCacheMaxSize, lo: 1, hi: 1 << 26},
+		{name: "seen_max_size", v: c.SeenMaxSize, lo: 1, hi: 1 << 26},
+		{name: "optimization_threshold", v: c.OptimizationThreshold, lo: 1, hi: 1 << 20},
+		{name: "hop_optimization_threshold", v: c.HopOptimizationThreshold, lo: 0, hi: 1 << 15},
+		{name: "graft_max_retries", v: c.GraftMaxRetries, lo: 0, hi: 64},
+		{name: "graft_rate_limit_burst", v: c.GraftRateLimitBurst, lo: 1, hi: 1 << 20},
+		{name: "max_pending_grafts", v: c.MaxPendingGrafts, lo: 1, hi: 1 << 24},
+		{name: "max_announcers", v: c.MaxAnnouncers, lo: 1, hi: 64},
+		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
+		{name: "max_protected_neighbors", v: c.MaxProtectedNeighbors, lo: 0, hi: 4},
+		{name: "health.pending_grafts_degraded", v: c.Health.PendingGraftsDegraded, lo: 0},
+		{name: "health.min_peers_degraded", v: c.Health.MinPeersDegraded, lo: 0},
+		{name: "health.min_graft_samples", v: c.Health.MinGraftSamples, lo: 0},
+	}
+	for _, k := range checks {
+		if k.v < k.lo {
+			return fieldErr(k.name, "is %d, must be at least %d", k.v, k.lo)
+		}
+		if k.hi > 0 && k.v > k.hi {
+			return fieldErr(k.name, "is %d, must be at most %d", k.v, k.hi)
+		}
+	}
+	type durCheck struct {
+		name string
+		v    time.Duration
+		lo   time.Duration
+	}
+	durs := []durCheck{
+		{"ihave_interval", c.IHaveInterval, time.Millisecond},
+		{"message_cache_ttl", c.MessageCacheTTL, time.Millisecond},
+		{"seen_ttl", c.SeenTTL, 0},
+		{"graft_timeout", c.GraftTimeout, time.Millisecond},
+		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond},
+		{"maintenance_jitter", c.MaintenanceJitter, 0},
+		{"health.window", c.Health.Window, time.Second},
+	}
+	for _, d := range durs {
+		if d.v < d.lo {
+			return fieldErr(d.name, "is %v, must be at least %v", d.v, d.lo)
+		}
+	}
+	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
+		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
+	}
+	if c.MaintenanceJitter >= c.MaintenanceInterval {
+		return fieldErr("maintenance_jitter", "is %v, must be less than maintenance_interval (%v)", c.MaintenanceJitter, c.MaintenanceInterval)
+	}
+	if c.IHaveBatchSize > c.IHaveQueueSize {
+		return fieldErr("ihave_batch_size", "is %d, must be at most ihave_queue_size (%d)", c.IHaveBatchSize, c.IHaveQueueSize)
+	}
+	if !(c.GraftRateLimitPerSecond > 0) || c.GraftRateLimitPerSecond > 1e6 {
+		return fieldErr("graft_rate_limit_per_second", "is %v, must be in (0, 1e6]", c.GraftRateLimitPerSecond)
+	}
+	if c.MaxPeers > 0 && c.MaxPeers < c.EagerFanout+c.LazyFanout {
+		return fieldErr("max_peers", "is %d, must be 0 (none) or at least eager_fanout+lazy_fanout (%d)", c.MaxPeers, c.EagerFanout+c.LazyFanout)
+	}
+	if c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.EagerFanout {
+		return fieldErr("max_eager_peers", "is %d, must be 0 (none) or at least eager_fanout (%d)", c.MaxEagerPeers, c.EagerFanout)
+	}
+	if c.MaxLazyPeers > 0 && c.MaxLazyPeers < c.LazyFanout {
+		return fieldErr("max_lazy_peers", "is %d, must be 0 (none) or at least lazy_fanout (%d)", c.MaxLazyPeers, c.LazyFanout)
+	}
+	if c.UseHashRing && c.ProtectRingNeighbors && c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.MaxProtectedNeighbors {
+		return fieldErr("max_eager_peers", "is %d, must be at least max_protected_neighbors (%d) when ring neighbours are protected", c.MaxEagerPeers, c.MaxProtectedNeighbors)
+	}
+	rates := []struct {
+		name string
+		v    float64
+	}{
+		{"health.failure_rate_unhealthy", c.Health.FailureRateUnhealthy},
+		{"health.failure_rate_degraded", c.Health.FailureRateDegraded},
+		{"health.cache_utilization_degraded", c.Health.CacheUtilizationDegraded},
+	}
+	for _, r := range rates {
+		if !(r.v >= 0 && r.v <= 1) {
+			return fieldErr(r.name, "is %v, must be in [0, 1]", r.v)
+		}
+	}
+	return nil
+}
+
+// seenTTL returns the effective SeenTTL.
+func (c *Config) seenTTL() time.Duration {
+	if c.SeenTTL == 0 {
+		return 2 * c.MessageCacheTTL
+	}
+	return c.SeenTTL
+}

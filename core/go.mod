@@ -1,0 +1,3 @@
+module github.com/plumtree-go/plumtree/core
+
+go 1.26

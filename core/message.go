@@ -1,0 +1,119 @@
+package core
+
+import (
+	"strconv"
+)
+
+// PeerID names a peer. With the membership module it is the memberlist node
+// name, which memberlist keeps unique among live members.
+type PeerID string
+
+// MessageID identifies one broadcast. It is the origin's PeerID plus a
+// per-origin sequence number. The sequence of a Protocol starts at the
+// UnixNano of the time passed to New and increases by one per broadcast, so a
+// node that restarts under the same name continues above every sequence it
+// used before (as long as it broadcast fewer than one message per nanosecond
+// of its previous life). Two live nodes never share a name, so two ids are
+// equal only if they name the same broadcast: no coordination is needed.
+//
+// MessageID is comparable and is used directly as a map key.
+type MessageID struct {
+	Origin PeerID
+	Seq    uint64
+}
+
+// IsZero reports whether id is the zero MessageID (no message).
+func (id MessageID) IsZero() bool { return id.Origin == "" && id.Seq == 0 }
+
+// String formats id as "origin/seq", the form used in logs and the admin API.
+func (id MessageID) String() string {
+	return string(id.Origin) + "/" + strconv.FormatUint(id.Seq, 10)
+}
+
+// Header is one key/value pair carried with a broadcast (for example the W3C
+// trace context). Headers travel with the payload on every hop.
+type Header struct {
+	Key   string
+	Value string
+}
+
+// MessageType is the kind of a protocol Message.
+type MessageType uint8
+
+// The four Plumtree messages.
+const (
+	// MsgGossip carries a payload (eager push, or the answer to a Graft).
+	MsgGossip MessageType = 1
+	// MsgIHave announces message ids to a lazy peer.
+	MsgIHave MessageType = 2
+	// MsgGraft asks the receiver to make the link eager and, for each id it
+	// carries, to send that payload. A Graft with no ids only makes the
+	// link eager (the paper's GRAFT(null) of Algorithm 4, and how a node asks
+	// a new neighbour for a symmetric eager link).
+	MsgGraft MessageType = 3
+	// MsgPrune asks the receiver to make the link lazy.
+	MsgPrune MessageType = 4
+)
+
+// String returns the message type's name.
+func (t MessageType) String() string {
+	switch t {
+	case MsgGossip:
+		return "gossip"
+	case MsgIHave:
+		return "ihave"
+	case MsgGraft:
+		return "graft"
+	case MsgPrune:
+		return "prune"
+	}
+	return "unknown(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Announcement is one entry of an IHave: a message id and the hop count with
+// which the announcing peer received it (its "round" in the paper; 0 for the
+// origin's own broadcast).
+type Announcement struct {
+	ID   MessageID
+	Hops uint16
+}
+
+// Message is one protocol message. Which fields are meaningful depends on
+// Type:
+//
+//	MsgGossip: ID, Hops, Payload, Headers
+//	MsgIHave:  IHaves
+//	MsgGraft:  IDs (may be empty)
+//	MsgPrune:  nothing
+//
+// Hops counts transmissions: the origin sends hop 1 and every relay adds one,
+// so the hop count of a delivered copy is the paper's LDH quantity.
+//
+// Ownership: a Message handed to Protocol.Receive belongs to the Protocol from
+// then on (it may keep Payload in the store). Messages returned in an Output
+// share their Payload with the store and other Outbound entries: treat them as
+// read-only.
+type Message struct {
+	Type    MessageType
+	ID      MessageID
+	Hops    uint16
+	Payload []byte
+	Headers []Header
+	IHaves  []Announcement
+	IDs     []MessageID
+}
+
+// Outbound is a message to send to one peer.
+type Outbound struct {
+	To  PeerID
+	Msg Message
+}
+
+// Delivery is a payload handed to the application exactly once.
+type Delivery struct {
+	ID      MessageID
+	From    PeerID // the peer that sent the copy; the local node for its own broadcasts
+	Hops    uint16 // 0 for the local node's own broadcasts
+	Payload []byte
+	Headers []Header
+}

@@ -1,0 +1,126 @@
+package core
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Counters are the cumulative counts since New. Every field has a metric of
+// the same meaning (see EventKind).
+type Counters struct {
+	MessagesBroadcast   uint64 `json:"messages_broadcast"`
+	MessagesDelivered   uint64 `json:"messages_delivered"`
+	MessagesDuplicate   uint64 `json:"messages_duplicate"`
+	GossipSent          uint64 `json:"gossip_sent"`
+	IHaveSent           uint64 `json:"ihave_sent"`
+	GraftSent           uint64 `json:"graft_sent"`
+	PruneSent           uint64 `json:"prune_sent"`
+	GossipReceived      uint64 `json:"gossip_received"`
+	IHaveReceived       uint64 `json:"ihave_received"`
+	GraftReceived       uint64 `json:"graft_received"`
+	PruneReceived       uint64 `json:"prune_received"`
+	PeerPromotions      uint64 `json:"peer_promotions"`
+	PeerDemotions       uint64 `json:"peer_demotions"`
+	PeerAdded           uint64 `json:"peer_added"`
+	PeerRemoved         uint64 `json:"peer_removed"`
+	GraftSuccess        uint64 `json:"graft_success"`
+	GraftFailed         uint64 `json:"graft_failed"`
+	GraftRetries        uint64 `json:"graft_retries"`
+	SeenMapEvictions    uint64 `json:"seen_map_evictions"`
+	MessagesPartitioned uint64 `json:"messages_partitioned"`
+	GraftRateLimited    uint64 `json:"graft_rate_limited"`
+	GraftUnanswerable   uint64 `json:"graft_unanswerable"`
+	IHaveDropped        uint64 `json:"ihave_dropped"`
+	InvalidMessages     uint64 `json:"invalid_messages"`
+}
+
+// Stats is a snapshot of a Protocol's state and counters.
+type Stats struct {
+	EagerPeers     int `json:"eager_peers"`
+	LazyPeers      int `json:"lazy_peers"`
+	TotalPeers     int `json:"total_peers"` // eager + lazy (the active view)
+	PassivePeers   int `json:"passive_peers"`
+	ProtectedPeers int `json:"protected_peers"`
+	CacheSize      int `json:"cache_size"`
+	CacheCapacity  int `json:"cache_capacity"`
+	SeenSize       int `json:"seen_size"`
+	SeenCapacity   int `json:"seen_capacity"`
+	PendingGrafts  int `json:"pending_grafts"`
+	IHaveQueueSize int `json:"ihave_queue_size"` // announcements queued over all lazy peers
+	Counters
+}
+
+// HealthStatus is the overall verdict of a health report.
+type HealthStatus uint8
+
+// Health statuses, best first.
+const (
+	Healthy HealthStatus = iota
+	Degraded
+	Unhealthy
+)
+
+// String returns "Healthy", "Degraded" or "Unhealthy".
+func (s HealthStatus) String() string {
+	switch s {
+	case Healthy:
+		return "Healthy"
+	case Degraded:
+		return "Degraded"
+	}
+	return "Unhealthy"
+}
+
+// MarshalJSON encodes the status as its name.
+func (s HealthStatus) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// UnmarshalJSON decodes a status name.
+func (s *HealthStatus) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return err
+	}
+	switch name {
+	case "Healthy":
+		*s = Healthy
+	case "Degraded":
+		*s = Degraded
+	default:
+		*s = Unhealthy
+	}
+	return nil
+}
+
+// PeerHealth is the peer part of a health report.
+type PeerHealth struct {
+	TotalCount  int `json:"total_count"`
+	EagerCount  int `json:"eager_count"`
+	LazyCount   int `json:"lazy_count"`
+	TargetEager int `json:"target_eager"`
+}
+
+// DeliveryHealth is the delivery part of a health report. The rate and the
+// counts cover the last HealthConfig.Window only.
+type DeliveryHealth struct {
+	PendingGrafts    int     `json:"pending_grafts"`
+	GraftFailureRate float64 `json:"graft_failure_rate"`
+	SuccessfulGrafts uint64  `json:"successful_grafts"`
+	FailedGrafts     uint64  `json:"failed_grafts"`
+}
+
+// CacheHealth is the payload-store part of a health report.
+type CacheHealth struct {
+	Size        int           `json:"size"`
+	Capacity    int           `json:"capacity"`
+	Utilization float64       `json:"utilization"`
+	TTL         time.Duration `json:"ttl_ns"`
+}
+
+// Health is the report the operations guide prints.
+type Health struct {
+	Status   HealthStatus   `json:"status"`
+	Message  string         `json:"message"`
+	Peers    PeerHealth     `json:"peer_health"`
+	Delivery DeliveryHealth `json:"delivery_health"`
+	Cache    CacheHealth    `json:"cache_health"`
+}

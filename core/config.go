@@ -60,11 +60,16 @@ type HealthConfig struct {
 // Names follow the operations guide (snake_case there, CamelCase here):
 // eager_fanout is EagerFanout and so on.
 type Config struct {
-	// MaxPeers bounds the active view (eager + lazy). 0 = no bound.
-	// Must be at least EagerFanout+LazyFanout when set.
+	// MaxPeers bounds the active view (eager + lazy). 0 = no bound of its
+	// own: the active view is then bounded by MaxPassivePeers + EagerFanout
+	// + LazyFanout + MaxProtectedNeighbors. Must be at least
+	// EagerFanout+LazyFanout (and MaxProtectedNeighbors with a protected
+	// ring) when set.
 	MaxPeers int
 	// EagerFanout is the number of eager peers the node aims for before the
-	// tree prunes redundant links. Default 3.
+	// tree prunes redundant links. Maintenance promotes while eager +
+	// pruned-lazy peers < EagerFanout (or no eager peer is left): a node
+	// whose redundant links were pruned does not refill. Default 3.
 	EagerFanout int
 	// LazyFanout is the number of lazy peers (IHave targets) the node keeps
 	// in its active view. Default 6.
@@ -74,8 +79,10 @@ type Config struct {
 	// MaxLazyPeers bounds the lazy set. 0 = no bound.
 	MaxLazyPeers int
 	// MaxPassivePeers bounds the known members that are not in the active
-	// view (repair candidates). When full, new members replace random ones
-	// (reservoir sampling), so the sample stays uniform. Default 4096.
+	// view (repair candidates, anti-entropy targets). When it overflows, a
+	// random passive member is forgotten, so the sample stays spread over
+	// the membership. It also bounds the remembered removed peers.
+	// Default 4096.
 	MaxPassivePeers int
 
 	// IHaveInterval is how often queued announcements are flushed to lazy
@@ -133,6 +140,21 @@ type Config struct {
 	// Default 8.
 	MaxAnnouncers int
 
+	// AntiEntropyBatch is how many recently received ids one anti-entropy
+	// IHave carries. Every maintenance round the node announces up to this
+	// many ids received within AntiEntropyWindow (and still stored) to one
+	// active peer, round robin, continuing where the previous round
+	// stopped. It repairs what Plumtree alone cannot: a message whose every
+	// announcement was lost (partition, burst of drops, crash). Cost: one
+	// IHave of up to this many ids per node per round. 0 disables it.
+	// Default 64.
+	AntiEntropyBatch int
+	// AntiEntropyWindow is how far back anti-entropy looks. It must not
+	// exceed MessageCacheTTL (older payloads may be gone). A node that
+	// joins or restarts receives the messages of this window. Default 0 =
+	// MessageCacheTTL / 2.
+	AntiEntropyWindow time.Duration
+
 	// MaxMessageSize bounds a payload (bytes). Default 64 KiB.
 	MaxMessageSize int
 
@@ -153,8 +175,10 @@ type Config struct {
 	// Health holds the health report's thresholds.
 	Health HealthConfig
 
-	// Seed seeds the Protocol's random choices (peer sampling, jitter). The
-	// same seed and the same inputs give the same outputs.
+	// Seed seeds the Protocol's random choices (peer sampling, jitter,
+	// anti-entropy targets). It is mixed with the node's own id, so nodes
+	// sharing one Config still choose independently. The same seed, id and
+	// inputs give the same outputs.
 	Seed int64
 }
 
@@ -178,6 +202,7 @@ func DefaultConfig() Config {
 		GraftRateLimitBurst:     20,
 		MaxPendingGrafts:        10000,
 		MaxAnnouncers:           8,
+		AntiEntropyBatch:        64,
 		MaxMessageSize:          64 << 10,
 		MaintenanceInterval:     2 * time.Second,
 		MaintenanceJitter:       500 * time.Millisecond,
@@ -305,6 +330,7 @@ func (c *Config) Validate() error {
 		{name: "graft_rate_limit_burst", v: c.GraftRateLimitBurst, lo: 1, hi: 1 << 20},
 		{name: "max_pending_grafts", v: c.MaxPendingGrafts, lo: 1, hi: 1 << 24},
 		{name: "max_announcers", v: c.MaxAnnouncers, lo: 1, hi: 64},
+		{name: "anti_entropy_batch", v: c.AntiEntropyBatch, lo: 0, hi: MaxIHaveBatch},
 		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
 		{name: "max_protected_neighbors", v: c.MaxProtectedNeighbors, lo: 0, hi: 4},
 		{name: "health.pending_grafts_degraded", v: c.Health.PendingGraftsDegraded, lo: 0},
@@ -320,26 +346,34 @@ func (c *Config) Validate() error {
 		}
 	}
 	type durCheck struct {
-		name string
-		v    time.Duration
-		lo   time.Duration
+		name   string
+		v      time.Duration
+		lo, hi time.Duration
 	}
+	const day = 24 * time.Hour
 	durs := []durCheck{
-		{"ihave_interval", c.IHaveInterval, time.Millisecond},
-		{"message_cache_ttl", c.MessageCacheTTL, time.Millisecond},
-		{"seen_ttl", c.SeenTTL, 0},
-		{"graft_timeout", c.GraftTimeout, time.Millisecond},
-		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond},
-		{"maintenance_jitter", c.MaintenanceJitter, 0},
-		{"health.window", c.Health.Window, time.Second},
+		{"ihave_interval", c.IHaveInterval, time.Millisecond, time.Hour},
+		{"message_cache_ttl", c.MessageCacheTTL, time.Millisecond, 30 * day},
+		{"seen_ttl", c.SeenTTL, 0, 60 * day},
+		{"graft_timeout", c.GraftTimeout, time.Millisecond, time.Hour},
+		{"anti_entropy_window", c.AntiEntropyWindow, 0, 30 * day},
+		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond, day},
+		{"maintenance_jitter", c.MaintenanceJitter, 0, day},
+		{"health.window", c.Health.Window, time.Second, 30 * day},
 	}
 	for _, d := range durs {
 		if d.v < d.lo {
 			return fieldErr(d.name, "is %v, must be at least %v", d.v, d.lo)
 		}
+		if d.v > d.hi {
+			return fieldErr(d.name, "is %v, must be at most %v", d.v, d.hi)
+		}
 	}
 	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
 		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
+	}
+	if c.AntiEntropyWindow > c.MessageCacheTTL {
+		return fieldErr("anti_entropy_window", "is %v, must be at most message_cache_ttl (%v)", c.AntiEntropyWindow, c.MessageCacheTTL)
 	}
 	if c.MaintenanceJitter >= c.MaintenanceInterval {
 		return fieldErr("maintenance_jitter", "is %v, must be less than maintenance_interval (%v)", c.MaintenanceJitter, c.MaintenanceInterval)
@@ -358,6 +392,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLazyPeers > 0 && c.MaxLazyPeers < c.LazyFanout {
 		return fieldErr("max_lazy_peers", "is %d, must be 0 (none) or at least lazy_fanout (%d)", c.MaxLazyPeers, c.LazyFanout)
+	}
+	if c.UseHashRing && c.ProtectRingNeighbors && c.MaxPeers > 0 && c.MaxPeers < c.MaxProtectedNeighbors {
+		return fieldErr("max_peers", "is %d, must be at least max_protected_neighbors (%d) when ring neighbours are protected", c.MaxPeers, c.MaxProtectedNeighbors)
 	}
 	if c.UseHashRing && c.ProtectRingNeighbors && c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.MaxProtectedNeighbors {
 		return fieldErr("max_eager_peers", "is %d, must be at least max_protected_neighbors (%d) when ring neighbours are protected", c.MaxEagerPeers, c.MaxProtectedNeighbors)
@@ -384,4 +421,12 @@ func (c *Config) seenTTL() time.Duration {
 		return 2 * c.MessageCacheTTL
 	}
 	return c.SeenTTL
+}
+
+// antiEntropyWindow returns the effective AntiEntropyWindow.
+func (c *Config) antiEntropyWindow() time.Duration {
+	if c.AntiEntropyWindow == 0 {
+		return c.MessageCacheTTL / 2
+	}
+	return c.AntiEntropyWindow
 }

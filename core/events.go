@@ -83,6 +83,9 @@ const (
 	ReasonMalformed              // invalid message from a peer
 	ReasonTooLarge               // payload above max_message_size
 	ReasonFromSelf               // a message claiming to come from the local node
+	ReasonExpired                // an entry outlived its TTL (seen-set eviction)
+	ReasonNewPeer                // a peer added by AddPeer placed straight into the eager set
+	ReasonAntiEntropy            // an IHave sent by the periodic anti-entropy round
 )
 
 var reasonNames = [...]string{
@@ -99,6 +102,9 @@ var reasonNames = [...]string{
 	ReasonMalformed:       "malformed message",
 	ReasonTooLarge:        "message too large",
 	ReasonFromSelf:        "message from self",
+	ReasonExpired:         "expired",
+	ReasonNewPeer:         "new peer",
+	ReasonAntiEntropy:     "anti-entropy",
 }
 
 // String returns the reason in words.

@@ -1,6 +1,12 @@
 package core
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
 
 // Errors returned by the Protocol's inputs.
 var (
@@ -8,7 +14,19 @@ var (
 	ErrInvalidHeaders  = errors.New("core: invalid headers")
 	ErrClosed          = errors.New("core: protocol closed")
 	ErrInvalidPeer     = errors.New("core: invalid peer id")
+	// ErrBackpressure is not returned by the Protocol itself; runtimes and
+	// admission hooks use it to refuse a Broadcast when the application
+	// cannot keep up (core/node returns it from Broadcast).
+	ErrBackpressure = errors.New("core: backpressure")
 )
+
+// ForwardHook is called on the first copy of a message received from a peer,
+// before the message is delivered, stored and forwarded. Its result replaces
+// the headers that are delivered, stored and forwarded (tracing uses it to
+// put the local span into the trace context). It runs on the caller's
+// goroutine inside Receive and must not call back into the Protocol. The
+// returned slice is owned by the Protocol from then on.
+type ForwardHook func(d Delivery) []Header
 
 // Output is what the Protocol produced since the previous Drain. The caller
 // acts on it in this order:
@@ -21,7 +39,8 @@ var (
 // Then it arms a timer for NextDeadline and calls Tick when it fires.
 //
 // The slices are owned by the Protocol and stay valid until the next call
-// to Drain; copy what must outlive that.
+// to Drain; copy what must outlive that. Payloads and headers are shared with
+// the store: treat them as read-only.
 type Output struct {
 	Messages   []Outbound
 	Deliveries []Delivery
@@ -31,4 +50,298 @@ type Output struct {
 // Empty reports whether o holds nothing.
 func (o *Output) Empty() bool {
 	return len(o.Messages) == 0 && len(o.Deliveries) == 0 && len(o.Events) == 0
+}
+
+// outBuf accumulates one Output. Two of them alternate so that the slices
+// returned by Drain stay valid until the next Drain without copying.
+type outBuf struct {
+	msgs []Outbound
+	dels []Delivery
+	evs  []Event
+	anns []Announcement // arena for IHave batches
+	ids  []MessageID    // arena for Graft ids
+}
+
+func (o *outBuf) reset() {
+	clear(o.msgs)
+	clear(o.dels)
+	clear(o.evs)
+	clear(o.anns)
+	clear(o.ids)
+	o.msgs, o.dels, o.evs, o.anns, o.ids = o.msgs[:0], o.dels[:0], o.evs[:0], o.anns[:0], o.ids[:0]
+}
+
+// Protocol is the Plumtree state machine of one node. It is not safe for
+// concurrent use: one goroutine owns it (core/node does this). It starts no
+// goroutines, reads no clock, uses no global randomness and does no I/O:
+// every input carries the current time, and every effect is returned by
+// Drain.
+type Protocol struct {
+	cfg   Config
+	self  PeerID
+	store Store
+	rng   *rand.Rand
+	hook  ForwardHook
+
+	now    time.Time // latest time seen; earlier times are clamped to it
+	closed bool
+
+	seqStart uint64 // first sequence number of this incarnation
+	seq      uint64 // next sequence number
+
+	peers       map[PeerID]*peer
+	eager       []*peer
+	lazy        []*peer
+	passive     []*peer
+	nPruned     int // lazy peers that are lazy because of a redundancy Prune
+	tomb        tombstones
+	ring        hashRing
+	prot        []*peer // protected ring neighbours (at most MaxProtectedNeighbors)
+	near        []*peer // ring neighbours
+	protScratch []*peer
+
+	seen seenSet
+	pend pendingSet
+
+	dirty   []*peer // lazy peers with queued announcements
+	queued  int     // announcements queued over all peers
+	flushAt time.Time
+
+	maintAt  time.Time
+	aeCursor uint64 // arrival index of the next id anti-entropy announces
+
+	strangers bucket // Graft rate limit shared by peers we do not track
+	window    graftWindow
+	counters  Counters
+	evictSize int // seen evictions by size during this input, reported once
+	evictTTL  int
+
+	out [2]outBuf
+	cur int
+
+	scratch []graftReq
+}
+
+// New returns a Protocol for the node self. store keeps payloads for Grafts;
+// nil means a MemStore sized from cfg (MessageCacheMaxSize, MessageCacheTTL).
+// now is the creation time: it seeds the message sequence (see MessageID)
+// and the first deadlines. cfg is validated and copied.
+func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if self == "" || len(self) > MaxPeerIDLen {
+		return nil, fmt.Errorf("%w: %q (length %d, must be 1..%d)", ErrInvalidPeer, truncID(self), len(self), MaxPeerIDLen)
+	}
+	if store == nil {
+		store = NewMemStore(cfg.MessageCacheMaxSize, cfg.MessageCacheTTL)
+	}
+	h := fnv64(string(self))
+	p := &Protocol{
+		cfg:   cfg,
+		self:  self,
+		store: store,
+		// The node's own id is mixed into the seed so that nodes sharing a
+		// Config (and its Seed) still make independent choices.
+		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), h^0x9e3779b97f4a7c15)),
+		now:   now,
+		peers: make(map[PeerID]*peer),
+	}
+	start := now.UnixNano()
+	if start <= 0 {
+		start = 1
+	}
+	p.seqStart, p.seq = uint64(start), uint64(start)
+	p.tomb.init(cfg.MaxPassivePeers)
+	p.ring.init(self)
+	p.seen.init(cfg.SeenMaxSize, cfg.seenTTL())
+	p.pend.init()
+	p.window.init(cfg.Health.Window, now)
+	p.maintAt = p.nextMaintenance(now)
+	return p, nil
+}
+
+func truncID(id PeerID) string {
+	if len(id) > 32 {
+		return string(id[:32]) + "..."
+	}
+	return string(id)
+}
+
+// Self returns the local node's id.
+func (p *Protocol) Self() PeerID { return p.self }
+
+// Config returns a copy of the configuration.
+func (p *Protocol) Config() Config { return p.cfg }
+
+// SetForwardHook installs h (nil removes it). See ForwardHook.
+func (p *Protocol) SetForwardHook(h ForwardHook) { p.hook = h }
+
+// advance moves the protocol clock to now. Time never goes backwards: an
+// earlier (or zero) time is treated as the latest time seen.
+func (p *Protocol) advance(now time.Time) {
+	if now.After(p.now) {
+		p.now = now
+	}
+	if n := p.seen.expire(p.now); n > 0 {
+		p.evictTTL += n
+	}
+}
+
+// finish reports what an input accumulated (seen-set evictions) as one event
+// per kind.
+func (p *Protocol) finish() {
+	p.trimPassive()
+	if p.evictSize > 0 {
+		p.counters.SeenMapEvictions += uint64(p.evictSize)
+		p.emit(Event{Kind: EventSeenEviction, Reason: ReasonCapacity, Count: p.evictSize})
+		p.evictSize = 0
+	}
+	if p.evictTTL > 0 {
+		p.counters.SeenMapEvictions += uint64(p.evictTTL)
+		p.emit(Event{Kind: EventSeenEviction, Reason: ReasonExpired, Count: p.evictTTL})
+		p.evictTTL = 0
+	}
+}
+
+func (p *Protocol) emit(e Event) {
+	o := &p.out[p.cur]
+	o.evs = append(o.evs, e)
+}
+
+func (p *Protocol) send(to PeerID, m Message) {
+	o := &p.out[p.cur]
+	o.msgs = append(o.msgs, Outbound{To: to, Msg: m})
+}
+
+func (p *Protocol) sendPrune(pe *peer) {
+	p.send(pe.id, Message{Type: MsgPrune})
+	p.counters.PruneSent++
+	p.emit(Event{Kind: EventPruneSent, Peer: pe.id})
+}
+
+// sendLinkGraft asks pe to make the link eager (a Graft without ids).
+func (p *Protocol) sendLinkGraft(pe *peer) {
+	p.send(pe.id, Message{Type: MsgGraft})
+	p.counters.GraftSent++
+	p.emit(Event{Kind: EventGraftSent, Peer: pe.id})
+}
+
+// Drain returns everything produced since the previous Drain. The returned
+// slices stay valid until the next call to Drain.
+func (p *Protocol) Drain() Output {
+	o := &p.out[p.cur]
+	res := Output{Messages: o.msgs, Deliveries: o.dels, Events: o.evs}
+	p.cur ^= 1
+	p.out[p.cur].reset()
+	return res
+}
+
+// NextDeadline returns when Tick must next be called: the earliest pending
+// graft timer, IHave flush or maintenance round. The zero time means no
+// deadline (after Close). A deadline in the past means "call Tick now".
+func (p *Protocol) NextDeadline() time.Time {
+	if p.closed {
+		return time.Time{}
+	}
+	d := p.maintAt
+	if !p.flushAt.IsZero() && p.flushAt.Before(d) {
+		d = p.flushAt
+	}
+	if t, ok := p.pend.top(); ok && t.Before(d) {
+		d = t
+	}
+	return d
+}
+
+// Tick processes everything due at or before now: graft timers, the IHave
+// flush, maintenance (peer repair, anti-entropy) and seen-set expiry.
+func (p *Protocol) Tick(now time.Time) {
+	if p.closed {
+		return
+	}
+	p.advance(now)
+	p.fireGrafts()
+	if !p.flushAt.IsZero() && !p.now.Before(p.flushAt) {
+		p.flushAll()
+	}
+	if !p.now.Before(p.maintAt) {
+		p.maintenance()
+		p.maintAt = p.nextMaintenance(p.now)
+	}
+	p.finish()
+}
+
+func (p *Protocol) nextMaintenance(now time.Time) time.Time {
+	d := p.cfg.MaintenanceInterval
+	if j := p.cfg.MaintenanceJitter; j > 0 {
+		d += time.Duration(p.rng.Int64N(int64(2*j)+1)) - j
+	}
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	return now.Add(d)
+}
+
+// Close stops the protocol: queued announcements are flushed one last time,
+// pending grafts are dropped, and every later input is ignored (Broadcast
+// returns ErrClosed). Health reports Unhealthy from then on.
+func (p *Protocol) Close(now time.Time) {
+	if p.closed {
+		return
+	}
+	p.advance(now)
+	p.flushAll()
+	p.pend.clearAll()
+	p.closed = true
+	p.finish()
+}
+
+// HasSeen reports whether id is in the seen set (delivered and still
+// remembered).
+func (p *Protocol) HasSeen(id MessageID) bool {
+	return p.seen.has(id)
+}
+
+// EagerPeers returns the eager peers, sorted.
+func (p *Protocol) EagerPeers() []PeerID { return sortedIDs(p.eager) }
+
+// LazyPeers returns the lazy peers, sorted.
+func (p *Protocol) LazyPeers() []PeerID { return sortedIDs(p.lazy) }
+
+// PassivePeers returns the known peers outside the active view, sorted.
+func (p *Protocol) PassivePeers() []PeerID { return sortedIDs(p.passive) }
+
+// ProtectedNeighbors returns the protected ring neighbours, sorted (empty
+// unless UseHashRing and ProtectRingNeighbors are set).
+func (p *Protocol) ProtectedNeighbors() []PeerID { return sortedIDs(p.prot) }
+
+// PeerCount returns the size of the active view (eager + lazy).
+func (p *Protocol) PeerCount() int { return len(p.eager) + len(p.lazy) }
+
+func sortedIDs(ps []*peer) []PeerID {
+	ids := make([]PeerID, len(ps))
+	for i, pe := range ps {
+		ids[i] = pe.id
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Stats returns a snapshot of the state and the counters.
+func (p *Protocol) Stats() Stats {
+	return Stats{
+		EagerPeers:     len(p.eager),
+		LazyPeers:      len(p.lazy),
+		TotalPeers:     len(p.eager) + len(p.lazy),
+		PassivePeers:   len(p.passive),
+		ProtectedPeers: len(p.prot),
+		CacheSize:      p.store.Len(),
+		CacheCapacity:  p.store.Capacity(),
+		SeenSize:       p.seen.len(),
+		SeenCapacity:   p.cfg.SeenMaxSize,
+		PendingGrafts:  len(p.pend.m),
+		IHaveQueueSize: p.queued,
+		Counters:       p.counters,
+	}
 }

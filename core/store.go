@@ -33,55 +33,77 @@ type Store interface {
 
 // MemStore is the small reference Store: a FIFO ring bounded by count, with a
 // TTL. Expired entries are removed from the head as time passes (on Put and on
-// Expire). It is not safe for concurrent use. The cache module provides the
-// production store (LRU + TTL + byte bound, swept on a tuned schedule).
+// Expire); a full store forgets its oldest entry. Memory grows with use, up
+// to capacity. It is not safe for concurrent use. The cache module provides
+// the production store (LRU + TTL + byte bound, swept on a tuned schedule).
 type MemStore struct {
 	ttl   time.Duration
 	cap   int
-	ring  []memEntry // ring buffer in insertion (= time) order
-	head  int
-	n     int
-	index map[MessageID]int // id -> position in ring
+	ring  []memEntry // indexed by arrival number; a power of two
+	first uint64     // arrival number of the oldest entry
+	next  uint64     // arrival number of the next entry
+	idx   fifoIndex
 }
 
 type memEntry struct {
 	id MessageID
 	at time.Time
+	h  uint32
 	m  StoredMessage
 }
 
 // NewMemStore returns a MemStore holding at most capacity messages for ttl.
 // capacity below 1 is treated as 1.
 func NewMemStore(capacity int, ttl time.Duration) *MemStore {
-	if capacity < 1 {
-		capacity = 1
-	}
-	return &MemStore{ttl: ttl, cap: capacity, ring: make([]memEntry, capacity), index: make(map[MessageID]int, capacity)}
+	s := &MemStore{ttl: ttl, cap: max(capacity, 1), first: 1, next: 1}
+	s.idx.init()
+	return s
 }
 
-// Put implements Store.
+func (s *MemStore) slot(n uint64) *memEntry { return &s.ring[n&uint64(len(s.ring)-1)] }
+
+func (s *MemStore) find(id *MessageID) (uint32, uint64, bool) {
+	h := s.idx.hash(id)
+	n, ok := s.idx.find(h, s.first, func(n uint64) bool { return s.slot(n).id == *id })
+	return h, n, ok
+}
+
+// Put implements Store. Putting an id again replaces its message.
 func (s *MemStore) Put(now time.Time, id MessageID, m StoredMessage) {
 	s.Expire(now)
-	if i, ok := s.index[id]; ok {
-		s.ring[i].m = m
+	h, n, ok := s.find(&id)
+	if ok {
+		s.slot(n).m = m
 		return
 	}
-	if s.n == s.cap {
+	if s.Len() >= s.cap {
 		s.popHead()
 	}
-	i := (s.head + s.n) % s.cap
-	s.ring[i] = memEntry{id: id, at: now, m: m}
-	s.index[id] = i
-	s.n++
+	if s.Len() == len(s.ring) {
+		s.grow()
+	}
+	n = s.next
+	s.next++
+	*s.slot(n) = memEntry{id: id, at: now, h: h, m: m}
+	s.idx.insert(h, n)
+}
+
+func (s *MemStore) grow() {
+	c := max(2*len(s.ring), 16)
+	old := s.ring
+	s.ring = make([]memEntry, c)
+	for n := s.first; n < s.next; n++ {
+		*s.slot(n) = old[n&uint64(len(old)-1)]
+	}
 }
 
 // Get implements Store.
 func (s *MemStore) Get(now time.Time, id MessageID) (StoredMessage, bool) {
-	i, ok := s.index[id]
+	_, n, ok := s.find(&id)
 	if !ok {
 		return StoredMessage{}, false
 	}
-	e := &s.ring[i]
+	e := s.slot(n)
 	if now.Sub(e.at) > s.ttl {
 		return StoredMessage{}, false
 	}
@@ -92,7 +114,7 @@ func (s *MemStore) Get(now time.Time, id MessageID) (StoredMessage, bool) {
 // it removed.
 func (s *MemStore) Expire(now time.Time) int {
 	removed := 0
-	for s.n > 0 && now.Sub(s.ring[s.head].at) > s.ttl {
+	for s.first < s.next && now.Sub(s.slot(s.first).at) > s.ttl {
 		s.popHead()
 		removed++
 	}
@@ -100,15 +122,14 @@ func (s *MemStore) Expire(now time.Time) int {
 }
 
 func (s *MemStore) popHead() {
-	e := &s.ring[s.head]
-	delete(s.index, e.id)
+	e := s.slot(s.first)
+	s.idx.remove(e.h, s.first)
 	*e = memEntry{}
-	s.head = (s.head + 1) % s.cap
-	s.n--
+	s.first++
 }
 
 // Len implements Store.
-func (s *MemStore) Len() int { return s.n }
+func (s *MemStore) Len() int { return int(s.next - s.first) }
 
 // Capacity implements Store.
 func (s *MemStore) Capacity() int { return s.cap }

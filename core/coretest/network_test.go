@@ -1,0 +1,70 @@
+package coretest_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/coretest"
+)
+
+// The same Config and the same calls give the same run.
+func TestNetworkDeterministic(t *testing.T) {
+	run := func() (coretest.Counters, time.Time) {
+		n, err := coretest.New(coretest.Config{Nodes: 12, Protocol: core.DefaultConfig(), Seed: 9, Jitter: 5 * time.Millisecond, DropRate: 0.2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 12; i++ {
+			n.Broadcast(i, []byte("x"))
+			n.RunFor(30 * time.Millisecond)
+		}
+		n.Crash(3)
+		n.Partition([]int{0, 1})
+		n.RunFor(3 * time.Second)
+		n.Heal()
+		n.RunUntil(n.AllDelivered, time.Minute)
+		return n.Counters(), n.Now()
+	}
+	c1, t1 := run()
+	c2, t2 := run()
+	if c1 != c2 || !t1.Equal(t2) {
+		t.Fatalf("runs differ: %+v at %v vs %+v at %v", c1, t1, c2, t2)
+	}
+	if c1.Dropped == 0 || c1.PayloadReceived == 0 {
+		t.Fatalf("nothing happened: %+v", c1)
+	}
+}
+
+func TestNetworkCrashRestart(t *testing.T) {
+	n, _ := coretest.New(coretest.Config{Nodes: 6, Protocol: core.LANConfig(), Seed: 2, DetectionDelay: time.Second})
+	n.RunFor(time.Second)
+	id, _ := n.Broadcast(0, []byte("before"))
+	n.RunUntilQuiescent(time.Minute)
+	n.Crash(5)
+	if n.Alive(5) || n.Node(5) != nil {
+		t.Fatal("crashed node alive")
+	}
+	if _, err := n.Broadcast(5, nil); err == nil {
+		t.Fatal("broadcast from a crashed node")
+	}
+	n.RunFor(2 * time.Second) // detected: the others removed it
+	for i := 0; i < 5; i++ {
+		if n.Node(i).PeerCount() != 4 && len(n.Node(i).PassivePeers())+n.Node(i).PeerCount() != 4 {
+			t.Fatalf("node %d still knows the crashed node", i)
+		}
+	}
+	if err := n.Restart(5); err != nil {
+		t.Fatal(err)
+	}
+	if n.Incarnation(5) != 2 || n.Delivered(5, id) != 0 {
+		t.Fatal("restart kept state")
+	}
+	// The new incarnation catches up through anti-entropy.
+	if !n.RunUntil(func() bool { return n.Delivered(5, id) == 1 }, time.Minute) {
+		t.Fatal("restarted node never received the earlier message")
+	}
+	if n.DeliveredCount(5) != 1 || n.Index(n.ID(5)) != 5 || n.Len() != 6 {
+		t.Fatal("accessors")
+	}
+}

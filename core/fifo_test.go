@@ -1,0 +1,112 @@
+package core
+
+import (
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// The seen set (ring + fifoIndex) against a map model: FIFO eviction by
+// size, TTL expiry, lookups of present and absent ids, growth.
+func TestSeenSetModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		max := rapid.IntRange(1, 300).Draw(t, "max")
+		var s seenSet
+		s.init(max, time.Minute)
+		model := map[MessageID]uint16{}
+		var order []MessageID
+		now := time.Unix(0, 0)
+		ops := rapid.IntRange(1, 2000).Draw(t, "ops")
+		for i := 0; i < ops; i++ {
+			id := MessageID{Origin: PeerID(rune('a' + rapid.IntRange(0, 3).Draw(t, "o"))), Seq: uint64(rapid.IntRange(0, 400).Draw(t, "seq"))}
+			if rapid.IntRange(0, 20).Draw(t, "advance") == 0 {
+				now = now.Add(10 * time.Second)
+				s.expire(now)
+			}
+			e, ok := s.get(id)
+			if _, mok := model[id]; ok != mok {
+				// The model forgets by TTL too: rebuild it from the ring.
+				model = map[MessageID]uint16{}
+				for n := s.first; n < s.next; n++ {
+					model[s.slot(n).id] = s.slot(n).hops
+				}
+				if _, mok := model[id]; ok != mok {
+					t.Fatalf("get(%v) = %v, model %v", id, ok, mok)
+				}
+			}
+			if ok {
+				if e.hops != model[id] {
+					t.Fatalf("hops %d, model %d", e.hops, model[id])
+				}
+				continue
+			}
+			hops := uint16(i)
+			ev := s.add(now, id, hops, "x")
+			if ev == 1 {
+				delete(model, order[0])
+			}
+			model[id] = hops
+			order = append(order, id)
+			for len(order) > 0 {
+				if _, in := model[order[0]]; in {
+					break
+				}
+				order = order[1:]
+			}
+			if s.len() > max || s.len() != s.idx.count {
+				t.Fatalf("len %d index %d max %d", s.len(), s.idx.count, max)
+			}
+		}
+		for n := s.first; n < s.next; n++ {
+			if e, ok := s.get(s.slot(n).id); !ok || e.n != n {
+				t.Fatalf("entry %d lost", n)
+			}
+		}
+	})
+}
+
+func TestMemStore(t *testing.T) {
+	now := time.Unix(100, 0)
+	s := NewMemStore(3, time.Second)
+	for i := uint64(1); i <= 4; i++ {
+		s.Put(now, MessageID{Origin: "o", Seq: i}, StoredMessage{Hops: uint16(i)})
+	}
+	if s.Len() != 3 || s.Capacity() != 3 {
+		t.Fatalf("len %d cap %d", s.Len(), s.Capacity())
+	}
+	if _, ok := s.Get(now, MessageID{Origin: "o", Seq: 1}); ok {
+		t.Error("oldest not evicted")
+	}
+	if m, ok := s.Get(now, MessageID{Origin: "o", Seq: 4}); !ok || m.Hops != 4 {
+		t.Error("newest missing")
+	}
+	s.Put(now, MessageID{Origin: "o", Seq: 4}, StoredMessage{Hops: 9})
+	if m, _ := s.Get(now, MessageID{Origin: "o", Seq: 4}); m.Hops != 9 || s.Len() != 3 {
+		t.Error("replace")
+	}
+	if _, ok := s.Get(now.Add(2*time.Second), MessageID{Origin: "o", Seq: 4}); ok {
+		t.Error("expired entry returned")
+	}
+	if n := s.Expire(now.Add(2 * time.Second)); n != 3 || s.Len() != 0 {
+		t.Errorf("expired %d, len %d", n, s.Len())
+	}
+	if NewMemStore(0, time.Second).Capacity() != 1 {
+		t.Error("capacity floor")
+	}
+	// Long FIFO runs keep the index consistent.
+	big := NewMemStore(1000, time.Hour)
+	for i := uint64(0); i < 50000; i++ {
+		big.Put(now, MessageID{Origin: "p", Seq: i}, StoredMessage{})
+		if i >= 1000 {
+			if _, ok := big.Get(now, MessageID{Origin: "p", Seq: i - 1000}); ok {
+				t.Fatalf("%d not evicted", i-1000)
+			}
+		}
+	}
+	for i := uint64(49000); i < 50000; i++ {
+		if _, ok := big.Get(now, MessageID{Origin: "p", Seq: i}); !ok {
+			t.Fatalf("%d missing", i)
+		}
+	}
+}

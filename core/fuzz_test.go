@@ -1,0 +1,86 @@
+package core
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+// FuzzReceive feeds arbitrary input sequences to one Protocol: the bytes are
+// read as a program of inputs (peer changes, messages of every type with
+// arbitrary ids, hop counts, sizes and batch lengths, ticks with times going
+// forwards, backwards or to zero). The Protocol must never panic and its
+// invariants must hold after every input.
+func FuzzReceive(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+	f.Add([]byte("\x00a\x00b\x00c\x03a\x01\x05\x02b\x07\x04\x04\x05\x06\x07"))
+	f.Add(make([]byte, 64))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := DefaultConfig()
+		c.EagerFanout, c.LazyFanout, c.MaxPassivePeers = 2, 2, 3
+		c.IHaveBatchSize, c.IHaveQueueSize = 2, 3
+		c.SeenMaxSize, c.MaxPendingGrafts, c.MaxAnnouncers = 5, 3, 2
+		c.MaxMessageSize = 32
+		c.UseHashRing = len(data) > 0 && data[0]&1 == 1
+		c.MaxProtectedNeighbors = 2
+		now := time.Unix(1000, 0)
+		p, err := New(c, "me", nil, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers := []PeerID{"a", "b", "c", "d", "e", "me", ""}
+		next := func() byte {
+			if len(data) == 0 {
+				return 0
+			}
+			b := data[0]
+			data = data[1:]
+			return b
+		}
+		id := func() MessageID {
+			return MessageID{Origin: peers[int(next())%len(peers)], Seq: uint64(next() % 8)}
+		}
+		for len(data) > 0 {
+			op, from := next(), peers[int(next())%len(peers)]
+			switch op % 10 {
+			case 0:
+				p.AddPeer(now, from)
+			case 1:
+				p.RemovePeer(now, from)
+			case 2:
+				p.Receive(now, from, Message{Type: MsgGossip, ID: id(), Hops: uint16(next()) * 257, Payload: make([]byte, next()%40)})
+			case 3:
+				anns := make([]Announcement, next()%5)
+				for i := range anns {
+					anns[i] = Announcement{ID: id(), Hops: uint16(next())}
+				}
+				p.Receive(now, from, Message{Type: MsgIHave, IHaves: anns})
+			case 4:
+				ids := make([]MessageID, next()%4)
+				for i := range ids {
+					ids[i] = id()
+				}
+				p.Receive(now, from, Message{Type: MsgGraft, IDs: ids})
+			case 5:
+				p.Receive(now, from, Message{Type: MessageType(next() % 6)})
+			case 6:
+				var b [2]byte
+				b[0], b[1] = next(), next()
+				now = now.Add(time.Duration(int16(binary.LittleEndian.Uint16(b[:]))) * time.Millisecond * 10)
+				p.Tick(now)
+			case 7:
+				p.Tick(time.Time{})
+			case 8:
+				p.Broadcast(now, make([]byte, next()%40), nil)
+			case 9:
+				p.RecordRTT(now, from, time.Duration(next())*time.Millisecond)
+			}
+			p.Drain()
+			if err := p.checkInvariants(); err != nil {
+				t.Fatal(err)
+			}
+			p.Health(now)
+			p.Stats()
+		}
+	})
+}

@@ -1,0 +1,298 @@
+package core
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// pending is a message announced by IHave but not received yet.
+type pending struct {
+	id         MessageID
+	ann        []PeerID // announcers, in arrival order, at most MaxAnnouncers
+	next       int      // index in ann of the next Graft target
+	grafts     int      // Grafts sent so far
+	deadline   time.Time
+	firstGraft time.Time
+	order      uint64 // insertion order: ties on deadline are broken by it
+	hi         int    // heap index
+}
+
+// pendingSet holds the pending messages in a map and a min-heap ordered by
+// (deadline, order). Both are bounded by MaxPendingGrafts.
+type pendingSet struct {
+	m     map[MessageID]*pending
+	h     []*pending
+	free  []*pending
+	order uint64
+}
+
+func (s *pendingSet) init() { s.m = make(map[MessageID]*pending) }
+
+func (s *pendingSet) top() (time.Time, bool) {
+	if len(s.h) == 0 {
+		return time.Time{}, false
+	}
+	return s.h[0].deadline, true
+}
+
+func (s *pendingSet) less(i, j int) bool {
+	a, b := s.h[i], s.h[j]
+	if !a.deadline.Equal(b.deadline) {
+		return a.deadline.Before(b.deadline)
+	}
+	return a.order < b.order
+}
+
+func (s *pendingSet) swap(i, j int) {
+	s.h[i], s.h[j] = s.h[j], s.h[i]
+	s.h[i].hi = i
+	s.h[j].hi = j
+}
+
+func (s *pendingSet) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !s.less(i, parent) {
+			break
+		}
+		s.swap(i, parent)
+		i = parent
+	}
+}
+
+func (s *pendingSet) down(i int) {
+	n := len(s.h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		c := l
+		if r := l + 1; r < n && s.less(r, l) {
+			c = r
+		}
+		if !s.less(c, i) {
+			return
+		}
+		s.swap(i, c)
+		i = c
+	}
+}
+
+func (s *pendingSet) add(id MessageID, first PeerID, deadline time.Time) {
+	var pd *pending
+	if n := len(s.free); n > 0 {
+		pd = s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+	} else {
+		pd = &pending{}
+	}
+	s.order++
+	*pd = pending{id: id, ann: append(pd.ann[:0], first), deadline: deadline, order: s.order, hi: len(s.h)}
+	s.h = append(s.h, pd)
+	s.up(pd.hi)
+	s.m[id] = pd
+}
+
+// reschedule moves pd (in the heap) to a new deadline.
+func (s *pendingSet) reschedule(pd *pending, d time.Time) {
+	pd.deadline = d
+	s.down(pd.hi)
+	s.up(pd.hi)
+}
+
+func (s *pendingSet) remove(pd *pending) {
+	i, last := pd.hi, len(s.h)-1
+	if i != last {
+		s.swap(i, last)
+	}
+	s.h[last] = nil
+	s.h = s.h[:last]
+	if i != last {
+		s.down(i)
+		s.up(i)
+	}
+	delete(s.m, pd.id)
+	clear(pd.ann)
+	pd.ann = pd.ann[:0]
+	pd.id = MessageID{}
+	if len(s.free) < 64 {
+		s.free = append(s.free, pd)
+	}
+}
+
+func (s *pendingSet) clearAll() {
+	for len(s.h) > 0 {
+		s.remove(s.h[len(s.h)-1])
+	}
+}
+
+// dropAnnouncer removes a departed peer from every pending message's
+// announcers. A message left without announcers cannot be grafted any more:
+// it is reported as partitioned and forgotten (a later IHave brings it back).
+func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
+	var lost []*pending
+	for _, pd := range s.h { // heap order: deterministic
+		i := slices.Index(pd.ann, id)
+		if i < 0 {
+			continue
+		}
+		pd.ann = slices.Delete(pd.ann, i, i+1)
+		if i < pd.next {
+			pd.next--
+		}
+		if len(pd.ann) == 0 {
+			lost = append(lost, pd)
+		}
+	}
+	for _, pd := range lost {
+		p.counters.MessagesPartitioned++
+		p.emit(Event{Kind: EventMessagePartitioned, ID: pd.id, Retries: pd.grafts})
+		s.remove(pd)
+	}
+}
+
+// noteAnnouncement records that from announced id (not seen yet). It reports
+// false when the pending-graft bound is reached.
+func (p *Protocol) noteAnnouncement(id MessageID, from PeerID) bool {
+	if pd := p.pend.m[id]; pd != nil {
+		if len(pd.ann) < p.cfg.MaxAnnouncers && !slices.Contains(pd.ann, from) {
+			pd.ann = append(pd.ann, from)
+		}
+		return true
+	}
+	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
+		return false
+	}
+	p.pend.add(id, from, p.now.Add(p.cfg.GraftTimeout))
+	return true
+}
+
+// graftBackoff is the wait after the k-th Graft (k >= 1): GraftTimeout
+// doubling per retry, capped at 8 × GraftTimeout.
+func (p *Protocol) graftBackoff(k int) time.Duration {
+	if k > 4 {
+		k = 4
+	}
+	return p.cfg.GraftTimeout << (k - 1)
+}
+
+type graftReq struct {
+	to PeerID
+	id MessageID
+}
+
+// fireGrafts handles every pending message whose timer expired: the first
+// expiry grafts the first announcer; each later one rotates to the next
+// announcer with a doubled wait; after GraftMaxRetries retries the message is
+// given up (EventGraftFailed). Grafts due at the same time for the same peer
+// travel in one Graft message. At most one Graft per id is outstanding.
+func (p *Protocol) fireGrafts() {
+	reqs := p.scratch[:0]
+	for len(p.pend.h) > 0 && !p.pend.h[0].deadline.After(p.now) {
+		pd := p.pend.h[0]
+		if pd.grafts > p.cfg.GraftMaxRetries || len(pd.ann) == 0 {
+			p.counters.GraftFailed++
+			p.window.record(p.now, false)
+			p.emit(Event{Kind: EventGraftFailed, ID: pd.id, Retries: max(pd.grafts-1, 0)})
+			p.pend.remove(pd)
+			continue
+		}
+		to := pd.ann[pd.next%len(pd.ann)]
+		pd.next = (pd.next + 1) % len(pd.ann)
+		if pd.grafts == 0 {
+			pd.firstGraft = p.now
+		} else {
+			p.counters.GraftRetries++
+			p.emit(Event{Kind: EventGraftRetry, ID: pd.id, Peer: to, Retries: pd.grafts})
+		}
+		p.counters.GraftSent++
+		p.emit(Event{Kind: EventGraftSent, ID: pd.id, Peer: to, Retries: pd.grafts})
+		pd.grafts++
+		p.pend.reschedule(pd, p.now.Add(p.graftBackoff(pd.grafts)))
+		reqs = append(reqs, graftReq{to: to, id: pd.id})
+	}
+	if len(reqs) == 0 {
+		p.scratch = reqs
+		return
+	}
+	slices.SortStableFunc(reqs, func(a, b graftReq) int { return strings.Compare(string(a.to), string(b.to)) })
+	o := &p.out[p.cur]
+	for i := 0; i < len(reqs); {
+		j := i
+		start := len(o.ids)
+		for j < len(reqs) && reqs[j].to == reqs[i].to && j-i < MaxGraftIDs {
+			o.ids = append(o.ids, reqs[j].id)
+			j++
+		}
+		ids := o.ids[start:len(o.ids):len(o.ids)]
+		to := reqs[i].to
+		p.send(to, Message{Type: MsgGraft, IDs: ids})
+		// Grafting a peer makes the link eager (the paper's GRAFT moves
+		// the link to the eager set on both sides).
+		if pe := p.peerFor(to, true); pe != nil && pe.state != stateEager {
+			p.toEager(pe, ReasonGraftSent)
+		}
+		i = j
+	}
+	clear(reqs)
+	p.scratch = reqs[:0]
+}
+
+// graftWindow counts graft outcomes over a sliding window of 30 buckets so
+// that the health report's failure rate forgets old trouble.
+type graftWindow struct {
+	start   time.Time
+	width   time.Duration
+	buckets [30]struct {
+		slot     int64
+		ok, fail uint64
+	}
+}
+
+func (w *graftWindow) init(window time.Duration, now time.Time) {
+	w.start = now
+	w.width = window / time.Duration(len(w.buckets))
+	if w.width <= 0 {
+		w.width = time.Second
+	}
+	for i := range w.buckets {
+		w.buckets[i].slot = -1
+	}
+}
+
+func (w *graftWindow) slot(now time.Time) int64 {
+	d := now.Sub(w.start)
+	if d < 0 {
+		d = 0
+	}
+	return int64(d / w.width)
+}
+
+func (w *graftWindow) record(now time.Time, ok bool) {
+	s := w.slot(now)
+	b := &w.buckets[s%int64(len(w.buckets))]
+	if b.slot != s {
+		b.slot, b.ok, b.fail = s, 0, 0
+	}
+	if ok {
+		b.ok++
+	} else {
+		b.fail++
+	}
+}
+
+// sum returns the outcomes of the last len(buckets) slots up to now.
+func (w *graftWindow) sum(now time.Time) (ok, fail uint64) {
+	s := w.slot(now)
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		if b.slot >= 0 && b.slot <= s && b.slot > s-int64(len(w.buckets)) {
+			ok += b.ok
+			fail += b.fail
+		}
+	}
+	return ok, fail
+}

@@ -1,0 +1,75 @@
+package core
+
+import (
+	"fmt"
+	"time"
+)
+
+// Health reports the node's health at now. Rules, first match wins (the
+// operations guide's order; the failure rate covers HealthConfig.Window, not
+// the time since start, and applies only with at least MinGraftSamples
+// grafts ended in the window):
+//
+//  1. closed                              -> Unhealthy "Protocol is shutting down"
+//  2. no active peers                     -> Unhealthy "No peers connected"
+//  3. failure rate > FailureRateUnhealthy -> Unhealthy "High graft failure rate: 85.0%"
+//  4. no eager peer                       -> Unhealthy "Node isolated: no eager peers (N lazy)"
+//  5. failure rate > FailureRateDegraded  -> Degraded  "Elevated graft failure rate: 35.0%"
+//  6. pending grafts > PendingGraftsDegraded -> Degraded "Many pending grafts: N (threshold T)"
+//  7. cache utilization > CacheUtilizationDegraded -> Degraded "Cache nearly full: 96.0% used"
+//  8. active peers < MinPeersDegraded     -> Degraded  "Few peers: 2 (want 3)"
+//  9. otherwise                           -> Healthy   "Operating normally"
+func (p *Protocol) Health(now time.Time) Health {
+	if now.Before(p.now) {
+		now = p.now
+	}
+	hc := &p.cfg.Health
+	ok, fail := p.window.sum(now)
+	rate := 0.0
+	if ok+fail > 0 {
+		rate = float64(fail) / float64(ok+fail)
+	}
+	sampled := ok+fail >= uint64(hc.MinGraftSamples) && ok+fail > 0
+	size, capacity := p.store.Len(), p.store.Capacity()
+	util := 0.0
+	if capacity > 0 {
+		util = float64(size) / float64(capacity)
+	}
+	h := Health{
+		Peers: PeerHealth{
+			TotalCount:  len(p.eager) + len(p.lazy),
+			EagerCount:  len(p.eager),
+			LazyCount:   len(p.lazy),
+			TargetEager: p.cfg.EagerFanout,
+		},
+		Delivery: DeliveryHealth{
+			PendingGrafts:    len(p.pend.m),
+			GraftFailureRate: rate,
+			SuccessfulGrafts: ok,
+			FailedGrafts:     fail,
+		},
+		Cache: CacheHealth{Size: size, Capacity: capacity, Utilization: util, TTL: p.cfg.MessageCacheTTL},
+	}
+	total := h.Peers.TotalCount
+	switch {
+	case p.closed:
+		h.Status, h.Message = Unhealthy, "Protocol is shutting down"
+	case total == 0:
+		h.Status, h.Message = Unhealthy, "No peers connected"
+	case sampled && rate > hc.FailureRateUnhealthy:
+		h.Status, h.Message = Unhealthy, fmt.Sprintf("High graft failure rate: %.1f%%", 100*rate)
+	case len(p.eager) == 0:
+		h.Status, h.Message = Unhealthy, fmt.Sprintf("Node isolated: no eager peers (%d lazy)", len(p.lazy))
+	case sampled && rate > hc.FailureRateDegraded:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Elevated graft failure rate: %.1f%%", 100*rate)
+	case len(p.pend.m) > hc.PendingGraftsDegraded:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), hc.PendingGraftsDegraded)
+	case util > hc.CacheUtilizationDegraded:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Cache nearly full: %.1f%% used", 100*util)
+	case total < hc.MinPeersDegraded:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, hc.MinPeersDegraded)
+	default:
+		h.Status, h.Message = Healthy, "Operating normally"
+	}
+	return h
+}

@@ -1,0 +1,128 @@
+package core_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// failGrafts makes n grafts fail (GraftMaxRetries 0: one Graft, then
+// failure after GraftTimeout) and ok grafts succeed, starting at at.
+func graftOutcomes(p *core.Protocol, at time.Time, seq0 uint64, ok, fail int) time.Time {
+	for i := 0; i < ok+fail; i++ {
+		seq := seq0 + uint64(i)
+		p.Receive(at, "l0", ihave(ann("x", seq, 1)))
+	}
+	at = at.Add(500 * time.Millisecond)
+	p.Tick(at) // Grafts sent
+	for i := 0; i < ok; i++ {
+		p.Receive(at, "l0", gossip("x", seq0+uint64(i), 2))
+	}
+	at = at.Add(500 * time.Millisecond)
+	p.Tick(at) // the rest fail
+	p.Drain()
+	return at
+}
+
+func TestHealthRules(t *testing.T) {
+	base := func(c *core.Config) { c.GraftMaxRetries = 0 }
+	cases := []struct {
+		name   string
+		setup  func() (*core.Protocol, time.Time)
+		status core.HealthStatus
+		msg    string
+	}{
+		{"1 closed", func() (*core.Protocol, time.Time) {
+			p := fixture(t, base)
+			p.Close(t0)
+			return p, t0
+		}, core.Unhealthy, "Protocol is shutting down"},
+		{"2 no peers", func() (*core.Protocol, time.Time) {
+			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
+			return p, t0
+		}, core.Unhealthy, "No peers connected"},
+		{"3 failure rate before isolation", func() (*core.Protocol, time.Time) {
+			p := fixture(t, base)
+			at := graftOutcomes(p, t0, 1, 1, 9)
+			for _, e := range p.EagerPeers() {
+				p.Receive(at, e, core.Message{Type: core.MsgPrune})
+			}
+			return p, at
+		}, core.Unhealthy, "High graft failure rate: 90.0%"},
+		{"4 isolated", func() (*core.Protocol, time.Time) {
+			p := fixture(t, base)
+			for _, e := range p.EagerPeers() {
+				p.Receive(t0, e, core.Message{Type: core.MsgPrune})
+			}
+			return p, t0
+		}, core.Unhealthy, "Node isolated: no eager peers (9 lazy)"},
+		{"5 degraded failure rate", func() (*core.Protocol, time.Time) {
+			p := fixture(t, base)
+			return p, graftOutcomes(p, t0, 1, 6, 4)
+		}, core.Degraded, "Elevated graft failure rate: 40.0%"},
+		{"rate ignored below min samples", func() (*core.Protocol, time.Time) {
+			p := fixture(t, base)
+			return p, graftOutcomes(p, t0, 1, 0, 4)
+		}, core.Healthy, "Operating normally"},
+		{"6 pending grafts", func() (*core.Protocol, time.Time) {
+			p := fixture(t, func(c *core.Config) { c.Health.PendingGraftsDegraded = 2 })
+			p.Receive(t0, "l0", ihave(ann("x", 1, 1), ann("x", 2, 1), ann("x", 3, 1)))
+			return p, t0
+		}, core.Degraded, "Many pending grafts: 3 (threshold 2)"},
+		{"7 cache", func() (*core.Protocol, time.Time) {
+			p := fixture(t, func(c *core.Config) { c.MessageCacheMaxSize = 2 })
+			p.Broadcast(t0, nil, nil)
+			p.Broadcast(t0, nil, nil)
+			return p, t0
+		}, core.Degraded, "Cache nearly full: 100.0% used"},
+		{"8 few peers", func() (*core.Protocol, time.Time) {
+			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
+			p.AddPeer(t0, "a")
+			p.AddPeer(t0, "b")
+			return p, t0
+		}, core.Degraded, "Few peers: 2 (want 3)"},
+		{"9 healthy", func() (*core.Protocol, time.Time) {
+			return fixture(t, base), t0
+		}, core.Healthy, "Operating normally"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, at := tc.setup()
+			h := p.Health(at)
+			if h.Status != tc.status || h.Message != tc.msg {
+				t.Errorf("got %v %q, want %v %q", h.Status, h.Message, tc.status, tc.msg)
+			}
+		})
+	}
+}
+
+// The failure rate covers HealthConfig.Window, not the time since start: a
+// bad minute stops counting once it slid out of the window (the crate's
+// cumulative rate degraded a node forever).
+func TestHealthSlidingWindow(t *testing.T) {
+	p := fixture(t, func(c *core.Config) {
+		c.GraftMaxRetries = 0
+		c.Health.Window = time.Minute
+	})
+	at := graftOutcomes(p, t0, 1, 0, 10)
+	h := p.Health(at)
+	if h.Status != core.Unhealthy || h.Delivery.FailedGrafts != 10 || h.Delivery.GraftFailureRate != 1 {
+		t.Fatalf("after failures: %+v", h)
+	}
+	at = graftOutcomes(p, at.Add(30*time.Second), 100, 10, 0)
+	if h := p.Health(at); h.Status != core.Degraded || h.Delivery.GraftFailureRate != 0.5 {
+		t.Fatalf("half way: %v %q %+v", h.Status, h.Message, h.Delivery)
+	}
+	h = p.Health(at.Add(45 * time.Second)) // the failures left the window
+	if h.Status != core.Healthy || h.Delivery.FailedGrafts != 0 || h.Delivery.SuccessfulGrafts != 10 {
+		t.Fatalf("after the window: %v %q %+v", h.Status, h.Message, h.Delivery)
+	}
+	h = p.Health(at.Add(2 * time.Minute))
+	if h.Delivery.SuccessfulGrafts != 0 {
+		t.Fatalf("old successes still counted: %+v", h.Delivery)
+	}
+	if h.Peers.TargetEager != 3 || h.Cache.TTL != time.Minute && h.Cache.Capacity != 10000 {
+		t.Errorf("report %+v", h)
+	}
+}

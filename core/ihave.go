@@ -1,0 +1,126 @@
+package core
+
+// queueIHave queues an announcement for a lazy peer. A full queue drops it
+// (counted); a queue reaching IHaveBatchSize is flushed at once; otherwise the
+// IHave flush deadline is armed.
+func (p *Protocol) queueIHave(pe *peer, a Announcement) {
+	if len(pe.q) >= p.cfg.IHaveQueueSize {
+		p.counters.IHaveDropped++
+		p.emit(Event{Kind: EventIHaveDropped, Peer: pe.id, ID: a.ID, Count: 1})
+		return
+	}
+	if pe.q == nil {
+		c := p.cfg.IHaveBatchSize
+		pe.q = make([]Announcement, 0, c)
+	}
+	pe.q = append(pe.q, a)
+	p.queued++
+	if len(pe.q) >= p.cfg.IHaveBatchSize {
+		p.flushPeer(pe)
+		return
+	}
+	if !pe.inDirty {
+		pe.inDirty = true
+		p.dirty = append(p.dirty, pe)
+	}
+	if p.flushAt.IsZero() {
+		p.flushAt = p.now.Add(p.cfg.IHaveInterval)
+	}
+}
+
+// flushPeer sends a lazy peer's queue as IHave messages of at most
+// IHaveBatchSize announcements.
+func (p *Protocol) flushPeer(pe *peer) {
+	for len(pe.q) > 0 {
+		n := min(len(pe.q), p.cfg.IHaveBatchSize)
+		p.sendIHave(pe.id, pe.q[:n])
+		pe.q = pe.q[:copy(pe.q, pe.q[n:])]
+		p.queued -= n
+	}
+}
+
+// sendIHave copies anns into the output arena and sends one IHave.
+func (p *Protocol) sendIHave(to PeerID, anns []Announcement) {
+	o := &p.out[p.cur]
+	start := len(o.anns)
+	o.anns = append(o.anns, anns...)
+	batch := o.anns[start:len(o.anns):len(o.anns)]
+	p.send(to, Message{Type: MsgIHave, IHaves: batch})
+	p.counters.IHaveSent++
+	p.emit(Event{Kind: EventIHaveSent, Peer: to, Count: len(batch)})
+}
+
+// flushAll flushes every queued announcement (the IHave interval expired).
+func (p *Protocol) flushAll() {
+	for i, pe := range p.dirty {
+		pe.inDirty = false
+		if pe.state == stateLazy {
+			p.flushPeer(pe)
+		}
+		p.dirty[i] = nil
+	}
+	p.dirty = p.dirty[:0]
+	p.flushAt = timeZero
+}
+
+// dropQueue discards a peer's queued announcements (it turned eager, passive
+// or left: eager peers get the payload anyway).
+func (p *Protocol) dropQueue(pe *peer) {
+	p.queued -= len(pe.q)
+	clear(pe.q)
+	pe.q = pe.q[:0]
+}
+
+// antiEntropy announces recently received ids to one random known peer
+// (active or passive) per maintenance round. Plumtree alone cannot recover a
+// message whose every announcement was lost (a partition, a burst of drops,
+// a crash between delivery and flush), nor reach a node whose active view is
+// cut off from the rest (small fanouts without the hash ring); this periodic
+// digest, spread over the whole membership, makes every live node converge
+// once the network heals, and the Grafts it triggers add the missing links.
+// Each round sends one IHave with at most AntiEntropyBatch ids received
+// within AntiEntropyWindow and still stored, continuing where the previous
+// round stopped (wrapping around), so a window holding at most
+// AntiEntropyBatch ids is announced in full every round.
+func (p *Protocol) antiEntropy() {
+	batch := p.cfg.AntiEntropyBatch
+	known := len(p.eager) + len(p.lazy) + len(p.passive)
+	if batch == 0 || known == 0 || p.seen.len() == 0 {
+		return
+	}
+	var to *peer
+	switch i := p.rng.IntN(known); {
+	case i < len(p.eager):
+		to = p.eager[i]
+	case i < len(p.eager)+len(p.lazy):
+		to = p.lazy[i-len(p.eager)]
+	default:
+		to = p.passive[i-len(p.eager)-len(p.lazy)]
+	}
+	lo := p.seen.since(p.now.Add(-p.cfg.antiEntropyWindow()))
+	end := p.seen.next
+	if lo >= end {
+		return
+	}
+	n := max(p.aeCursor, lo)
+	if n >= end {
+		n = lo
+	}
+	o := &p.out[p.cur]
+	start := len(o.anns)
+	for ; n < end && len(o.anns)-start < batch; n++ {
+		e := p.seen.slot(n)
+		if _, ok := p.store.Get(p.now, e.id); !ok {
+			continue
+		}
+		o.anns = append(o.anns, Announcement{ID: e.id, Hops: e.hops})
+	}
+	p.aeCursor = n
+	if len(o.anns) == start {
+		return
+	}
+	anns := o.anns[start:len(o.anns):len(o.anns)]
+	p.send(to.id, Message{Type: MsgIHave, IHaves: anns})
+	p.counters.IHaveSent++
+	p.emit(Event{Kind: EventIHaveSent, Peer: to.id, Count: len(anns), Reason: ReasonAntiEntropy})
+}

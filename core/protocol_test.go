@@ -1,0 +1,708 @@
+package core_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+func TestNewRejects(t *testing.T) {
+	if _, err := core.New(core.DefaultConfig(), "", nil, t0); !errors.Is(err, core.ErrInvalidPeer) {
+		t.Errorf("empty self: %v", err)
+	}
+	if _, err := core.New(core.DefaultConfig(), core.PeerID(strings.Repeat("x", 256)), nil, t0); !errors.Is(err, core.ErrInvalidPeer) {
+		t.Errorf("long self: %v", err)
+	}
+	c := core.DefaultConfig()
+	c.EagerFanout = 0
+	if _, err := core.New(c, "me", nil, t0); !errors.Is(err, core.ErrInvalidConfig) {
+		t.Errorf("bad config: %v", err)
+	}
+}
+
+func TestAddPeerPlacement(t *testing.T) {
+	c := core.DefaultConfig()
+	c.MaxPassivePeers = 2
+	p, _ := core.New(c, "me", nil, t0)
+	for _, id := range []core.PeerID{"e0", "e1", "e2", "l0", "l1", "l2", "l3", "l4", "l5", "p0", "p1", "p2", "me", ""} {
+		p.AddPeer(t0, id)
+	}
+	out := p.Drain()
+	if got := p.EagerPeers(); !slices.Equal(got, []core.PeerID{"e0", "e1", "e2"}) {
+		t.Errorf("eager %v", got)
+	}
+	if got := p.LazyPeers(); len(got) != 6 || got[0] != "l0" {
+		t.Errorf("lazy %v", got)
+	}
+	if got := p.PassivePeers(); len(got) != 2 {
+		t.Errorf("passive %v, want 2 (max_passive_peers)", got)
+	}
+	// Symmetric links: eager peers get a link Graft, lazy ones a Prune.
+	if got := targets(msgs(out, core.MsgGraft)); !slices.Equal(got, []core.PeerID{"e0", "e1", "e2"}) {
+		t.Errorf("link grafts to %v", got)
+	}
+	if got := msgs(out, core.MsgPrune); len(got) != 6 {
+		t.Errorf("%d prunes, want 6", len(got))
+	}
+	if got := len(events(out, core.EventInvalidMessage)); got != 2 {
+		t.Errorf("%d invalid events for self and empty ids, want 2", got)
+	}
+	if p.PeerCount() != 9 {
+		t.Errorf("PeerCount %d", p.PeerCount())
+	}
+}
+
+func TestBroadcastDeliversPushesAndAnnounces(t *testing.T) {
+	p := fixture(t, nil)
+	id, err := p.Broadcast(t0, []byte("hello"), []core.Header{{Key: "k", Value: "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Origin != "me" || id.Seq != uint64(t0.UnixNano()) {
+		t.Errorf("id %v", id)
+	}
+	out := p.Drain()
+	if len(out.Deliveries) != 1 || out.Deliveries[0].From != "me" || out.Deliveries[0].Hops != 0 || string(out.Deliveries[0].Payload) != "hello" {
+		t.Fatalf("deliveries %+v", out.Deliveries)
+	}
+	g := msgs(out, core.MsgGossip)
+	if got := targets(g); len(got) != 3 || !strings.HasPrefix(string(got[0]), "e") {
+		t.Fatalf("gossip to %v", got)
+	}
+	if g[0].Msg.Hops != 1 || g[0].Msg.Headers[0].Key != "k" {
+		t.Errorf("gossip %+v", g[0].Msg)
+	}
+	if len(msgs(out, core.MsgIHave)) != 0 {
+		t.Error("IHave sent before the interval")
+	}
+	if got := p.NextDeadline(); !got.Equal(t0.Add(100 * time.Millisecond)) {
+		t.Errorf("deadline %v, want the IHave flush", got)
+	}
+	p.Tick(p.NextDeadline())
+	out = p.Drain()
+	ih := msgs(out, core.MsgIHave)
+	if len(ih) != 6 || len(ih[0].Msg.IHaves) != 1 || ih[0].Msg.IHaves[0] != (core.Announcement{ID: id, Hops: 0}) {
+		t.Fatalf("IHaves %+v", ih)
+	}
+	if !p.HasSeen(id) {
+		t.Error("own broadcast not seen")
+	}
+	id2, _ := p.Broadcast(t0, nil, nil)
+	if id2.Seq != id.Seq+1 {
+		t.Errorf("second id %v", id2)
+	}
+}
+
+func TestBroadcastErrors(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaxMessageSize = 10 })
+	if _, err := p.Broadcast(t0, make([]byte, 11), nil); !errors.Is(err, core.ErrMessageTooLarge) || !strings.Contains(err.Error(), "11 bytes, limit 10") {
+		t.Errorf("too large: %v", err)
+	}
+	if _, err := p.Broadcast(t0, nil, make([]core.Header, core.MaxHeaders+1)); !errors.Is(err, core.ErrInvalidHeaders) {
+		t.Errorf("headers: %v", err)
+	}
+	if _, err := p.Broadcast(t0, nil, []core.Header{{Key: strings.Repeat("k", core.MaxHeaderBytes+1)}}); !errors.Is(err, core.ErrInvalidHeaders) {
+		t.Errorf("header bytes: %v", err)
+	}
+	p.Close(t0)
+	if _, err := p.Broadcast(t0, nil, nil); !errors.Is(err, core.ErrClosed) {
+		t.Errorf("closed: %v", err)
+	}
+}
+
+func TestReceiveFirstCopyForwards(t *testing.T) {
+	p := fixture(t, nil)
+	var hooked core.Delivery
+	p.SetForwardHook(func(d core.Delivery) []core.Header {
+		hooked = d
+		return []core.Header{{Key: "span", Value: "me"}}
+	})
+	m := gossip("x", 1, 4)
+	p.Receive(t0, "l2", m) // first copy from a lazy peer
+	out := p.Drain()
+	if hooked.ID != m.ID || hooked.From != "l2" {
+		t.Errorf("hook saw %+v", hooked)
+	}
+	if len(out.Deliveries) != 1 || out.Deliveries[0].Hops != 4 || out.Deliveries[0].From != "l2" || out.Deliveries[0].Headers[0].Value != "me" {
+		t.Fatalf("delivery %+v", out.Deliveries)
+	}
+	g := msgs(out, core.MsgGossip)
+	if len(g) != 3 || g[0].Msg.Hops != 5 || g[0].Msg.Headers[0].Key != "span" {
+		t.Fatalf("forwarded %+v", g)
+	}
+	// The sender of the first copy becomes eager (and gets no IHave).
+	if !contains(p.EagerPeers(), "l2") || contains(p.LazyPeers(), "l2") {
+		t.Errorf("l2 not promoted: eager %v lazy %v", p.EagerPeers(), p.LazyPeers())
+	}
+	if e := events(out, core.EventPeerPromoted); len(e) != 1 || e[0].Peer != "l2" || e[0].Reason != core.ReasonFirstCopy {
+		t.Errorf("promotion events %+v", e)
+	}
+	p.Tick(p.NextDeadline())
+	out = p.Drain()
+	if got := targets(msgs(out, core.MsgIHave)); len(got) != 5 || contains(got, "l2") {
+		t.Errorf("IHaves to %v, want the 5 other lazy peers", got)
+	}
+	// Hop counts saturate instead of wrapping.
+	p.Receive(t0, "e0", gossip("x", 2, 65535))
+	out = p.Drain()
+	if g := msgs(out, core.MsgGossip); len(g) == 0 || g[0].Msg.Hops != 65535 {
+		t.Errorf("saturated hops %+v", g)
+	}
+}
+
+// Paper, Algorithm 1: "upon receiving a duplicate: eagerPushPeers ←
+// eagerPushPeers \ {sender}; lazyPushPeers ← lazyPushPeers ∪ {sender};
+// trigger Send(PRUNE, sender)". With OptimizationThreshold t the Prune comes
+// at the t-th duplicate from the same peer.
+func TestPruneOnDuplicates(t *testing.T) {
+	for _, th := range []int{1, 3} {
+		p := fixture(t, func(c *core.Config) { c.OptimizationThreshold = th })
+		before := p.Stats()
+		for k := 1; k <= th; k++ {
+			p.Receive(t0, "e0", gossip("x", uint64(k), 1)) // first copy
+			p.Receive(t0, "e1", gossip("x", uint64(k), 2)) // duplicate number k from e1
+			out := p.Drain()
+			if d := events(out, core.EventDuplicate); len(d) != 1 || d[0].Peer != "e1" {
+				t.Fatalf("duplicate events %+v", d)
+			}
+			pruned := msgs(out, core.MsgPrune)
+			if k < th && len(pruned) != 0 {
+				t.Fatalf("threshold %d: pruned after %d duplicates", th, k)
+			}
+			if k == th {
+				if len(pruned) != 1 || pruned[0].To != "e1" {
+					t.Fatalf("threshold %d: prunes %+v", th, pruned)
+				}
+				d := events(out, core.EventPeerDemoted)
+				if len(d) != 1 || d[0].Peer != "e1" || d[0].Reason != core.ReasonOptimization {
+					t.Fatalf("demotion events %+v", d)
+				}
+			}
+		}
+		if contains(p.EagerPeers(), "e1") || !contains(p.LazyPeers(), "e1") {
+			t.Errorf("threshold %d: e1 not lazy: eager %v", th, p.EagerPeers())
+		}
+		s := p.Stats()
+		if s.MessagesDuplicate != uint64(th) || s.PruneSent-before.PruneSent != 1 || s.PeerDemotions != 1 {
+			t.Errorf("threshold %d: stats %+v", th, s.Counters)
+		}
+		// A lazy peer that keeps sending duplicates is told again, once
+		// per threshold.
+		for k := 1; k <= th; k++ {
+			p.Receive(t0, "e1", gossip("x", 1, 2))
+		}
+		if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 {
+			t.Errorf("threshold %d: %d re-prunes", th, len(pr))
+		}
+	}
+}
+
+func TestPruneReceivedDemotes(t *testing.T) {
+	p := fixture(t, nil)
+	p.Receive(t0, "e0", core.Message{Type: core.MsgPrune})
+	out := p.Drain()
+	if contains(p.EagerPeers(), "e0") || !contains(p.LazyPeers(), "e0") {
+		t.Fatalf("e0 not demoted")
+	}
+	if d := events(out, core.EventPeerDemoted); len(d) != 1 || d[0].Reason != core.ReasonPruneReceived {
+		t.Errorf("events %+v", d)
+	}
+	// A pruned link counts towards the eager target: maintenance does not
+	// re-promote (eager 2 + pruned 1 = eager_fanout).
+	p.Tick(t0.Add(10 * time.Second))
+	if len(p.EagerPeers()) != 2 {
+		t.Errorf("eager %v after maintenance", p.EagerPeers())
+	}
+}
+
+func TestProtectedRingNeighborsNeverDemoted(t *testing.T) {
+	c := core.DefaultConfig()
+	c.UseHashRing, c.ProtectRingNeighbors, c.MaxProtectedNeighbors = true, true, 2
+	c.OptimizationThreshold = 1
+	p, _ := core.New(c, "me", nil, t0)
+	for _, id := range []core.PeerID{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		p.AddPeer(t0, id)
+	}
+	prot := p.ProtectedNeighbors()
+	if len(prot) != 2 {
+		t.Fatalf("protected %v", prot)
+	}
+	for _, id := range prot {
+		if !contains(p.EagerPeers(), id) {
+			t.Fatalf("protected %s not eager", id)
+		}
+	}
+	p.Drain()
+	// Duplicates and Prunes from protected neighbours change nothing.
+	var sender core.PeerID
+	for _, id := range p.EagerPeers() {
+		if !contains(prot, id) {
+			sender = id
+		}
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		p.Receive(t0, sender, gossip("x", seq, 1))
+		for _, id := range prot {
+			p.Receive(t0, id, gossip("x", seq, 2))
+			p.Receive(t0, id, core.Message{Type: core.MsgPrune})
+		}
+	}
+	out := p.Drain()
+	for _, e := range events(out, core.EventPeerDemoted) {
+		if contains(prot, e.Peer) {
+			t.Fatalf("protected %s demoted", e.Peer)
+		}
+	}
+	for _, m := range msgs(out, core.MsgPrune) {
+		if contains(prot, m.To) {
+			t.Fatalf("protected %s pruned", m.To)
+		}
+	}
+	// Removing a ring neighbour protects the next one.
+	p.RemovePeer(t0, prot[0])
+	if got := p.ProtectedNeighbors(); len(got) != 2 || contains(got, prot[0]) {
+		t.Errorf("after removal protected %v", got)
+	}
+}
+
+// Paper, Algorithm 2: on IHAVE for an unknown message "setup timer
+// Timer(mID, timeout1)"; on expiry "trigger Send(GRAFT(mID, round), node)"
+// to the first announcer and "setup timer Timer(mID, timeout2)" for the
+// next. Ours: one Graft per id at a time, waits doubling from GraftTimeout
+// (capped at 8x), rotating over the announcers, then EventGraftFailed.
+func TestGraftAfterTimeoutBackoffRotation(t *testing.T) {
+	const T = 500 * time.Millisecond
+	p := fixture(t, func(c *core.Config) { c.GraftMaxRetries, c.MaintenanceInterval = 5, time.Hour })
+	id := core.MessageID{Origin: "x", Seq: 9}
+	for _, l := range []core.PeerID{"l0", "l1", "l2"} {
+		p.Receive(t0.Add(ms(10)), l, ihave(core.Announcement{ID: id, Hops: 3}))
+	}
+	p.Drain()
+	if s := p.Stats(); s.PendingGrafts != 1 {
+		t.Fatalf("pending %d", s.PendingGrafts)
+	}
+	// IHave does not put the announcer in the active view, and no Graft
+	// goes out before the timeout.
+	p.Tick(t0.Add(ms(10) + T - time.Nanosecond))
+	if got := msgs(p.Drain(), core.MsgGraft); len(got) != 0 {
+		t.Fatalf("early graft %+v", got)
+	}
+	wantWait := []time.Duration{T, T, 2 * T, 4 * T, 8 * T, 8 * T}
+	wantTo := []core.PeerID{"l0", "l1", "l2", "l0", "l1", "l2"}
+	at := t0.Add(ms(10))
+	for k := 0; k < len(wantWait); k++ {
+		at = at.Add(wantWait[k])
+		if got := p.NextDeadline(); !got.Equal(at) {
+			t.Fatalf("graft %d: deadline %v, want %v", k, got.Sub(t0), at.Sub(t0))
+		}
+		p.Tick(at)
+		out := p.Drain()
+		g := msgs(out, core.MsgGraft)
+		if len(g) != 1 || g[0].To != wantTo[k] || !slices.Equal(g[0].Msg.IDs, []core.MessageID{id}) {
+			t.Fatalf("graft %d: %+v", k, g)
+		}
+		if e := events(out, core.EventGraftSent); len(e) != 1 || e[0].ID != id || e[0].Retries != k {
+			t.Fatalf("graft %d: events %+v", k, e)
+		}
+		if r := events(out, core.EventGraftRetry); (k == 0) != (len(r) == 0) {
+			t.Fatalf("graft %d: retry events %+v", k, r)
+		}
+		if !contains(p.EagerPeers(), wantTo[k]) {
+			t.Fatalf("grafted %s not eager", wantTo[k])
+		}
+	}
+	at = at.Add(8 * T)
+	p.Tick(at)
+	out := p.Drain()
+	f := events(out, core.EventGraftFailed)
+	if len(f) != 1 || f[0].ID != id || f[0].Retries != 5 {
+		t.Fatalf("graft failed events %+v", f)
+	}
+	if s := p.Stats(); s.PendingGrafts != 0 || s.GraftFailed != 1 || s.GraftRetries != 5 || s.GraftSent != 3+6 { // 3 link Grafts at setup
+		t.Errorf("stats %+v", s.Counters)
+	}
+	if h := p.Health(at); h.Delivery.FailedGrafts != 1 {
+		t.Errorf("health %+v", h.Delivery)
+	}
+}
+
+func TestGraftSuccessCancelsTimer(t *testing.T) {
+	p := fixture(t, nil)
+	id := core.MessageID{Origin: "x", Seq: 1}
+	p.Receive(t0, "l0", ihave(core.Announcement{ID: id, Hops: 1}))
+	p.Tick(t0.Add(ms(500)))
+	p.Tick(t0.Add(ms(1000))) // retry to l0 again (only announcer)
+	p.Drain()
+	p.Receive(t0.Add(ms(1100)), "l0", gossip("x", 1, 2))
+	out := p.Drain()
+	s := events(out, core.EventGraftSuccess)
+	if len(s) != 1 || s[0].ID != id || s[0].Latency != ms(600) || s[0].Retries != 1 || s[0].Peer != "l0" {
+		t.Fatalf("success %+v", s)
+	}
+	if p.Stats().PendingGrafts != 0 {
+		t.Error("still pending")
+	}
+	// A copy that arrives before any Graft cancels silently.
+	p.Receive(t0.Add(ms(1200)), "l1", ihave(ann("x", 2, 1)))
+	p.Receive(t0.Add(ms(1300)), "e0", gossip("x", 2, 1))
+	if out := p.Drain(); len(events(out, core.EventGraftSuccess)) != 0 || p.Stats().PendingGrafts != 0 {
+		t.Error("cancel without graft reported success")
+	}
+}
+
+func TestGraftsCoalescePerPeer(t *testing.T) {
+	p := fixture(t, nil)
+	p.Receive(t0, "l0", ihave(ann("x", 1, 1), ann("x", 2, 1), ann("y", 1, 1)))
+	p.Tick(t0.Add(ms(500)))
+	g := msgs(p.Drain(), core.MsgGraft)
+	if len(g) != 1 || len(g[0].Msg.IDs) != 3 {
+		t.Fatalf("grafts %+v", g)
+	}
+}
+
+func TestGraftAnsweredAndRateLimited(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.GraftRateLimitPerSecond, c.GraftRateLimitBurst = 2, 3 })
+	id, _ := p.Broadcast(t0, []byte("data"), nil)
+	p.Drain()
+	graft := core.Message{Type: core.MsgGraft, IDs: []core.MessageID{id, {Origin: "nobody", Seq: 1}}}
+	for k := 0; k < 3; k++ {
+		p.Receive(t0, "l0", graft)
+		out := p.Drain()
+		g := msgs(out, core.MsgGossip)
+		if len(g) != 1 || g[0].To != "l0" || g[0].Msg.ID != id || g[0].Msg.Hops != 1 || string(g[0].Msg.Payload) != "data" {
+			t.Fatalf("answer %d: %+v", k, g)
+		}
+		if u := events(out, core.EventGraftUnanswerable); len(u) != 1 || u[0].ID.Origin != "nobody" {
+			t.Fatalf("unanswerable %+v", u)
+		}
+	}
+	// Link-only Grafts consume no token.
+	p.Receive(t0, "l0", core.Message{Type: core.MsgGraft})
+	p.Receive(t0, "l0", graft)
+	out := p.Drain()
+	if len(msgs(out, core.MsgGossip)) != 0 || len(events(out, core.EventGraftRateLimited)) != 1 {
+		t.Fatalf("burst exceeded but answered: %+v", out.Messages)
+	}
+	// Other peers have their own bucket; tokens refill with time.
+	p.Receive(t0, "l1", graft)
+	if len(msgs(p.Drain(), core.MsgGossip)) != 1 {
+		t.Error("l1 limited by l0's bucket")
+	}
+	p.Receive(t0.Add(ms(500)), "l0", graft)
+	if len(msgs(p.Drain(), core.MsgGossip)) != 1 {
+		t.Error("no refill after 1/rate")
+	}
+	if s := p.Stats(); s.GraftRateLimited != 1 {
+		t.Errorf("rate limited %d", s.GraftRateLimited)
+	}
+	// The Graft made l0 eager.
+	if !contains(p.EagerPeers(), "l0") {
+		t.Error("grafting peer not promoted")
+	}
+}
+
+// Paper, Algorithm 4: "if r < round − threshold: trigger Send(GRAFT(null,
+// r), sender); trigger Send(PRUNE, e)": an IHave shows a path at least
+// threshold hops shorter than the eager one.
+func TestAlgorithm4HopOptimization(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.HopOptimizationThreshold = 3 })
+	p.Receive(t0, "e0", gossip("x", 1, 6))
+	p.Drain()
+	p.Receive(t0, "l0", ihave(ann("x", 1, 4))) // 4+3 > 6: no change
+	if out := p.Drain(); len(out.Messages) != 0 {
+		t.Fatalf("optimised a short gain: %+v", out.Messages)
+	}
+	p.Receive(t0, "l1", ihave(ann("x", 1, 3))) // 3+3 <= 6
+	out := p.Drain()
+	g, pr := msgs(out, core.MsgGraft), msgs(out, core.MsgPrune)
+	if len(g) != 1 || g[0].To != "l1" || len(g[0].Msg.IDs) != 0 || len(pr) != 1 || pr[0].To != "e0" {
+		t.Fatalf("graft %+v prune %+v", g, pr)
+	}
+	if !contains(p.EagerPeers(), "l1") || contains(p.EagerPeers(), "e0") {
+		t.Errorf("eager %v", p.EagerPeers())
+	}
+	for _, e := range out.Events {
+		if (e.Kind == core.EventPeerPromoted || e.Kind == core.EventPeerDemoted) && e.Reason != core.ReasonHopOptimization {
+			t.Errorf("event %+v", e)
+		}
+	}
+	// Disabled by default.
+	q := fixture(t, nil)
+	q.Receive(t0, "e0", gossip("x", 1, 9))
+	q.Drain()
+	q.Receive(t0, "l0", ihave(ann("x", 1, 0)))
+	if out := q.Drain(); len(out.Messages) != 0 {
+		t.Errorf("Algorithm 4 ran while disabled")
+	}
+}
+
+func TestIHaveBatchingAndBounds(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.IHaveBatchSize, c.IHaveQueueSize = 4, 4 })
+	for s := uint64(1); s <= 3; s++ {
+		p.Receive(t0, "e0", gossip("x", s, 1))
+	}
+	if n := len(msgs(p.Drain(), core.MsgIHave)); n != 0 {
+		t.Fatalf("%d IHaves before the batch filled", n)
+	}
+	if q := p.Stats().IHaveQueueSize; q != 18 {
+		t.Fatalf("queued %d, want 3 per lazy peer", q)
+	}
+	p.Receive(t0, "e0", gossip("x", 4, 1)) // 4th: the batch is full, flush now
+	out := p.Drain()
+	ih := msgs(out, core.MsgIHave)
+	if len(ih) != 6 || len(ih[0].Msg.IHaves) != 4 {
+		t.Fatalf("flush %+v", ih)
+	}
+	if e := events(out, core.EventIHaveSent); len(e) != 6 || e[0].Count != 4 {
+		t.Fatalf("events %+v", e)
+	}
+	// The pending-graft bound drops announcements (counted).
+	q := fixture(t, func(c *core.Config) { c.MaxPendingGrafts = 2 })
+	q.Receive(t0, "l0", ihave(ann("x", 1, 1), ann("x", 2, 1), ann("x", 3, 1)))
+	out = q.Drain()
+	if d := events(out, core.EventIHaveDropped); len(d) != 1 || d[0].Count != 1 || q.Stats().PendingGrafts != 2 {
+		t.Fatalf("dropped %+v pending %d", d, q.Stats().PendingGrafts)
+	}
+}
+
+func TestSeenSetBounds(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.SeenMaxSize = 2 })
+	for s := uint64(1); s <= 3; s++ {
+		p.Receive(t0, "e0", gossip("x", s, 1))
+	}
+	out := p.Drain()
+	if e := events(out, core.EventSeenEviction); len(e) != 1 || e[0].Count != 1 || e[0].Reason != core.ReasonCapacity {
+		t.Fatalf("evictions %+v", e)
+	}
+	first := core.MessageID{Origin: "x", Seq: 1}
+	if p.HasSeen(first) || !p.HasSeen(core.MessageID{Origin: "x", Seq: 3}) {
+		t.Fatal("FIFO eviction order")
+	}
+	// Beyond the bound a late copy is delivered again (documented).
+	p.Receive(t0, "e1", gossip("x", 1, 1))
+	if len(p.Drain().Deliveries) != 1 {
+		t.Error("forgotten message not delivered again")
+	}
+	// TTL: SeenTTL defaults to 2 × MessageCacheTTL.
+	q := fixture(t, nil)
+	q.Receive(t0, "e0", gossip("x", 1, 1))
+	q.Tick(t0.Add(120 * time.Second))
+	if !q.HasSeen(core.MessageID{Origin: "x", Seq: 1}) {
+		t.Fatal("expired at the TTL")
+	}
+	q.Tick(t0.Add(120*time.Second + 1))
+	if q.HasSeen(core.MessageID{Origin: "x", Seq: 1}) {
+		t.Fatal("not expired after the TTL")
+	}
+	if e := events(q.Drain(), core.EventSeenEviction); len(e) != 1 || e[0].Reason != core.ReasonExpired {
+		t.Errorf("expiry events %+v", e)
+	}
+	// Own broadcasts are never delivered twice, even once forgotten.
+	r := fixture(t, func(c *core.Config) { c.SeenMaxSize = 1 })
+	id, _ := r.Broadcast(t0, []byte("a"), nil)
+	r.Broadcast(t0, []byte("b"), nil)
+	r.Drain()
+	r.Receive(t0, "e0", core.Message{Type: core.MsgGossip, ID: id, Hops: 3, Payload: []byte("a")})
+	if out := r.Drain(); len(out.Deliveries) != 0 || len(events(out, core.EventDuplicate)) != 1 {
+		t.Error("own forgotten message delivered again")
+	}
+}
+
+func TestRemovePeerRepairsAndPartitions(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.LazyFanout = 1 })
+	p.AddPeer(t0, "p0")
+	p.AddPeer(t0, "p1")
+	p.RecordRTT(t0, "p1", ms(5))
+	p.RecordRTT(t0, "p0", ms(50))
+	p.Receive(t0, "p1", ihave(ann("x", 7, 1)))
+	p.Drain()
+	p.RemovePeer(t0, "e0")
+	out := p.Drain()
+	// The lowest-RTT candidate replaces the lost eager peer, with a link Graft.
+	if !contains(p.EagerPeers(), "p1") || len(p.EagerPeers()) != 3 {
+		t.Fatalf("eager %v", p.EagerPeers())
+	}
+	if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "p1" || len(g[0].Msg.IDs) != 0 {
+		t.Fatalf("link graft %+v", g)
+	}
+	p.RemovePeer(t0, "p1")
+	out = p.Drain()
+	if e := events(out, core.EventMessagePartitioned); len(e) != 1 || e[0].ID != (core.MessageID{Origin: "x", Seq: 7}) {
+		t.Fatalf("partitioned %+v", e)
+	}
+	if p.Stats().PendingGrafts != 0 {
+		t.Error("pending left")
+	}
+	// A removed peer's late messages do not bring it back; AddPeer does.
+	p.Receive(t0, "p1", core.Message{Type: core.MsgGraft})
+	p.Receive(t0, "p1", gossip("y", 1, 1))
+	if contains(p.EagerPeers(), "p1") || contains(p.LazyPeers(), "p1") || contains(p.PassivePeers(), "p1") {
+		t.Error("removed peer re-added by its messages")
+	}
+	if len(p.Drain().Deliveries) != 1 {
+		t.Error("message from a removed peer not delivered")
+	}
+	p.AddPeer(t0, "p1")
+	if !contains(append(p.EagerPeers(), append(p.LazyPeers(), p.PassivePeers()...)...), "p1") {
+		t.Error("AddPeer after RemovePeer ignored")
+	}
+}
+
+func TestMaxEagerPeersCap(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaxEagerPeers = 3 })
+	p.Receive(t0, "l0", core.Message{Type: core.MsgGraft})
+	out := p.Drain()
+	if len(p.EagerPeers()) != 3 || contains(p.EagerPeers(), "l0") {
+		t.Fatalf("eager %v", p.EagerPeers())
+	}
+	if pr := msgs(out, core.MsgPrune); len(pr) != 1 || pr[0].To != "l0" {
+		t.Errorf("no prune to the refused peer: %+v", out.Messages)
+	}
+}
+
+func TestInvalidInputIsDroppedAndCounted(t *testing.T) {
+	long := core.PeerID(strings.Repeat("z", core.MaxPeerIDLen+1))
+	cases := []struct {
+		name   string
+		from   core.PeerID
+		msg    core.Message
+		reason core.Reason
+	}{
+		{"empty sender", "", gossip("x", 1, 1), core.ReasonMalformed},
+		{"long sender", long, gossip("x", 1, 1), core.ReasonMalformed},
+		{"self sender", "me", gossip("x", 1, 1), core.ReasonFromSelf},
+		{"unknown type", "e0", core.Message{Type: 9}, core.ReasonMalformed},
+		{"zero type", "e0", core.Message{}, core.ReasonMalformed},
+		{"hops 0", "e0", gossip("x", 1, 0), core.ReasonMalformed},
+		{"empty origin", "e0", gossip("", 1, 1), core.ReasonMalformed},
+		{"long origin", "e0", gossip(long, 1, 1), core.ReasonMalformed},
+		{"too large", "e0", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "x", Seq: 1}, Hops: 1, Payload: make([]byte, 64<<10+1)}, core.ReasonTooLarge},
+		{"too many headers", "e0", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "x", Seq: 1}, Hops: 1, Headers: make([]core.Header, core.MaxHeaders+1)}, core.ReasonMalformed},
+		{"own id never issued", "e0", gossip("me", 1<<63, 1), core.ReasonMalformed},
+		{"ihave too long", "e0", core.Message{Type: core.MsgIHave, IHaves: make([]core.Announcement, core.MaxIHaveBatch+1)}, core.ReasonMalformed},
+		{"ihave empty origin", "e0", ihave(ann("", 1, 1)), core.ReasonMalformed},
+		{"graft too long", "e0", core.Message{Type: core.MsgGraft, IDs: make([]core.MessageID, core.MaxGraftIDs+1)}, core.ReasonMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fixture(t, nil)
+			before := p.Stats()
+			p.Receive(t0, tc.from, tc.msg)
+			out := p.Drain()
+			inv := events(out, core.EventInvalidMessage)
+			if len(inv) != 1 || inv[0].Reason != tc.reason {
+				t.Fatalf("events %+v", out.Events)
+			}
+			if len(out.Messages)+len(out.Deliveries) != 0 {
+				t.Fatalf("invalid input produced output: %+v", out)
+			}
+			after := p.Stats()
+			if after.InvalidMessages != before.InvalidMessages+1 || after.MessagesDelivered != 0 || after.PendingGrafts != 0 || after.EagerPeers != 3 || after.LazyPeers != 6 {
+				t.Fatalf("state changed: %+v", after)
+			}
+		})
+	}
+}
+
+func TestTimeNeverGoesBackwards(t *testing.T) {
+	p := fixture(t, nil)
+	p.Receive(t0.Add(time.Second), "l0", ihave(ann("x", 1, 1)))
+	d := p.NextDeadline()
+	p.Tick(t0) // earlier: treated as the latest time seen
+	p.Tick(time.Time{})
+	p.Receive(time.Time{}, "l1", ihave(ann("x", 1, 1)))
+	if got := p.NextDeadline(); !got.Equal(d) {
+		t.Fatalf("deadline moved from %v to %v", d, got)
+	}
+	if len(msgs(p.Drain(), core.MsgGraft)) != 0 {
+		t.Fatal("graft fired early")
+	}
+	if _, err := p.Broadcast(time.Time{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A Protocol created at the zero time works too.
+	q, err := core.New(core.DefaultConfig(), "me", nil, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := q.Broadcast(time.Time{}, nil, nil)
+	if id.Seq == 0 {
+		t.Error("zero sequence")
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	p := fixture(t, nil)
+	p.Broadcast(t0, []byte("x"), nil)
+	p.Receive(t0, "l0", ihave(ann("x", 1, 1)))
+	p.Drain()
+	p.Close(t0)
+	out := p.Drain()
+	if len(msgs(out, core.MsgIHave)) != 6 {
+		t.Errorf("queued IHaves not flushed on Close: %d", len(msgs(out, core.MsgIHave)))
+	}
+	if !p.NextDeadline().IsZero() || p.Stats().PendingGrafts != 0 {
+		t.Error("timers left after Close")
+	}
+	p.Receive(t0, "e0", gossip("x", 2, 1))
+	p.Tick(t0.Add(time.Hour))
+	p.AddPeer(t0, "new")
+	if out := p.Drain(); !out.Empty() {
+		t.Errorf("output after Close: %+v", out)
+	}
+	if h := p.Health(t0); h.Status != core.Unhealthy || h.Message != "Protocol is shutting down" {
+		t.Errorf("health %+v", h)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	run := func() []core.Outbound {
+		c := core.DefaultConfig()
+		c.Seed = 42
+		p, _ := core.New(c, "me", nil, t0)
+		var all []core.Outbound
+		for i := 0; i < 40; i++ {
+			p.AddPeer(t0, core.PeerID(rune('A'+i)))
+		}
+		p.RemovePeer(t0, "B")
+		p.RemovePeer(t0, "C")
+		p.Tick(t0.Add(3 * time.Second))
+		p.Tick(t0.Add(6 * time.Second))
+		all = append(all, p.Drain().Messages...)
+		return all
+	}
+	a, b := run(), run()
+	if len(a) != len(b) {
+		t.Fatal("different lengths")
+	}
+	for i := range a {
+		if a[i].To != b[i].To || a[i].Msg.Type != b[i].Msg.Type {
+			t.Fatalf("runs differ at %d", i)
+		}
+	}
+}
+
+func TestMaintenanceJitterAndAntiEntropy(t *testing.T) {
+	c := core.DefaultConfig()
+	p, _ := core.New(c, "me", nil, t0)
+	d := p.NextDeadline().Sub(t0)
+	if d < c.MaintenanceInterval-c.MaintenanceJitter || d > c.MaintenanceInterval+c.MaintenanceJitter {
+		t.Fatalf("first maintenance after %v", d)
+	}
+	p.AddPeer(t0, "a")
+	id, _ := p.Broadcast(t0, []byte("x"), nil)
+	p.Drain()
+	p.Tick(p.NextDeadline())
+	out := p.Drain()
+	ih := msgs(out, core.MsgIHave)
+	if len(ih) != 1 || ih[0].To != "a" || ih[0].Msg.IHaves[0].ID != id {
+		t.Fatalf("anti-entropy IHave %+v", ih)
+	}
+	if e := events(out, core.EventIHaveSent); len(e) != 1 || e[0].Reason != core.ReasonAntiEntropy {
+		t.Errorf("events %+v", e)
+	}
+}

@@ -1,0 +1,333 @@
+package core
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+var timeZero time.Time
+
+// checkHeaders reports whether headers respect MaxHeaders and MaxHeaderBytes.
+func checkHeaders(hs []Header) error {
+	if len(hs) > MaxHeaders {
+		return fmt.Errorf("%w: %d headers, limit %d", ErrInvalidHeaders, len(hs), MaxHeaders)
+	}
+	n := 0
+	for i := range hs {
+		n += len(hs[i].Key) + len(hs[i].Value)
+	}
+	if n > MaxHeaderBytes {
+		return fmt.Errorf("%w: %d header bytes, limit %d", ErrInvalidHeaders, n, MaxHeaderBytes)
+	}
+	return nil
+}
+
+func incHops(h uint16) uint16 {
+	if h == math.MaxUint16 {
+		return h
+	}
+	return h + 1
+}
+
+// Broadcast sends payload to the cluster. It is delivered locally at once
+// (Delivery.From is the local node, Hops 0), stored to answer Grafts,
+// pushed to the eager peers (hop 1) and announced to the lazy peers. The
+// Protocol keeps payload and headers: the caller must not modify them
+// afterwards. Errors: ErrClosed, ErrMessageTooLarge, ErrInvalidHeaders
+// (wrapped, naming the size and the limit).
+func (p *Protocol) Broadcast(now time.Time, payload []byte, headers []Header) (MessageID, error) {
+	if p.closed {
+		return MessageID{}, ErrClosed
+	}
+	if len(payload) > p.cfg.MaxMessageSize {
+		return MessageID{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(payload), p.cfg.MaxMessageSize)
+	}
+	if err := checkHeaders(headers); err != nil {
+		return MessageID{}, err
+	}
+	p.advance(now)
+	id := MessageID{Origin: p.self, Seq: p.seq}
+	p.seq++
+	p.evictSize += p.seen.add(p.now, id, 0, p.self)
+	p.store.Put(p.now, id, StoredMessage{Payload: payload, Headers: headers})
+	p.counters.MessagesBroadcast++
+	p.emit(Event{Kind: EventBroadcast, ID: id, Size: len(payload)})
+	p.deliver(Delivery{ID: id, From: p.self, Payload: payload, Headers: headers})
+	p.push(id, "", 0, payload, headers)
+	p.finish()
+	return id, nil
+}
+
+func (p *Protocol) deliver(d Delivery) {
+	o := &p.out[p.cur]
+	o.dels = append(o.dels, d)
+	p.counters.MessagesDelivered++
+	p.emit(Event{Kind: EventDelivered, Peer: d.From, ID: d.ID, Hops: d.Hops, Size: len(d.Payload)})
+}
+
+// push sends a first copy on: Gossip with hops+1 to every eager peer except
+// from, an announcement with hops to every lazy peer except from.
+func (p *Protocol) push(id MessageID, from PeerID, hops uint16, payload []byte, headers []Header) {
+	next := incHops(hops)
+	for _, pe := range p.eager {
+		if pe.id == from {
+			continue
+		}
+		p.send(pe.id, Message{Type: MsgGossip, ID: id, Hops: next, Payload: payload, Headers: headers})
+		p.counters.GossipSent++
+		p.emit(Event{Kind: EventGossipSent, Peer: pe.id, ID: id, Hops: next})
+	}
+	for i := 0; i < len(p.lazy); i++ {
+		pe := p.lazy[i]
+		if pe.id == from {
+			continue
+		}
+		p.queueIHave(pe, Announcement{ID: id, Hops: hops})
+	}
+}
+
+// Receive handles a message from a peer. The Protocol takes ownership of the
+// message's slices (the payload may be stored and forwarded). Invalid input
+// (empty or over-long ids, a message claiming to come from the local node,
+// hop count 0, a payload above MaxMessageSize, headers or batches above the
+// wire limits, an unknown type) is dropped and reported as
+// EventInvalidMessage; it changes nothing else. Receive never panics.
+func (p *Protocol) Receive(now time.Time, from PeerID, msg Message) {
+	if p.closed {
+		return
+	}
+	p.advance(now)
+	defer p.finish()
+	if !validPeerID(from) {
+		p.invalid(from, ReasonMalformed)
+		return
+	}
+	if from == p.self {
+		p.invalid(from, ReasonFromSelf)
+		return
+	}
+	switch msg.Type {
+	case MsgGossip:
+		p.onGossip(from, &msg)
+	case MsgIHave:
+		p.onIHave(from, &msg)
+	case MsgGraft:
+		p.onGraft(from, &msg)
+	case MsgPrune:
+		p.onPrune(from)
+	default:
+		p.invalid(from, ReasonMalformed)
+	}
+}
+
+// ownID classifies an id with the local node as origin: ok=false if it was
+// never issued by this incarnation (a forgery or garbage); mine=true if this
+// incarnation issued it.
+func (p *Protocol) ownID(id MessageID) (mine, ok bool) {
+	if id.Origin != p.self {
+		return false, true
+	}
+	if id.Seq >= p.seq {
+		return true, false
+	}
+	return id.Seq >= p.seqStart, true
+}
+
+func (p *Protocol) onGossip(from PeerID, m *Message) {
+	id := m.ID
+	switch {
+	case !validPeerID(id.Origin) || m.Hops == 0:
+		p.invalid(from, ReasonMalformed)
+		return
+	case len(m.Payload) > p.cfg.MaxMessageSize:
+		p.invalid(from, ReasonTooLarge)
+		return
+	case checkHeaders(m.Headers) != nil:
+		p.invalid(from, ReasonMalformed)
+		return
+	}
+	mine, ok := p.ownID(id)
+	if !ok {
+		p.invalid(from, ReasonMalformed)
+		return
+	}
+	p.counters.GossipReceived++
+	pe := p.peerFor(from, true)
+	if p.seen.has(id) || mine {
+		// A copy of our own broadcast is never delivered again, even after
+		// the seen set forgot it.
+		p.duplicate(pe, from, id, m.Hops)
+		return
+	}
+	headers := m.Headers
+	if p.hook != nil {
+		headers = p.hook(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
+	}
+	p.evictSize += p.seen.add(p.now, id, m.Hops, from)
+	p.store.Put(p.now, id, StoredMessage{Payload: m.Payload, Headers: headers, Hops: m.Hops})
+	p.deliver(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: headers})
+	if pd := p.pend.m[id]; pd != nil {
+		if pd.grafts > 0 {
+			p.counters.GraftSuccess++
+			p.window.record(p.now, true)
+			p.emit(Event{Kind: EventGraftSuccess, ID: id, Peer: from, Latency: p.now.Sub(pd.firstGraft), Retries: pd.grafts - 1})
+		}
+		p.pend.remove(pd)
+	}
+	p.push(id, from, m.Hops, m.Payload, headers)
+	if pe != nil {
+		pe.ringOnly = false // it carries first copies: a tree link now
+	}
+	// The sender of a first copy becomes eager (the paper's Algorithm 1).
+	// The original Algorithm 1 adds it to eagerPushPeers without taking it
+	// out of lazyPushPeers, so a peer could sit in both sets (the 2019
+	// revision of the report fixes this). Here a peer has exactly one state,
+	// so moving it to eager removes it from lazy and drops its IHave queue:
+	// the sets stay disjoint, and delivery stays at most once because the id
+	// was recorded in the seen set above before anything was forwarded.
+	if pe != nil && pe.state != stateEager && !p.toEager(pe, ReasonFirstCopy) {
+		// No room (max_eager_peers): tell it to treat us as lazy.
+		p.toLazy(pe, ReasonCapacity, true)
+		p.sendPrune(pe)
+	}
+}
+
+// duplicate counts a redundant copy. After OptimizationThreshold duplicates
+// from the same peer, an eager sender is demoted to lazy and pruned (the
+// paper prunes on the first: threshold 1); a sender that is already lazy or
+// passive is sent the Prune again so that its view agrees. Protected ring
+// neighbours are counted but never pruned.
+func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
+	p.counters.MessagesDuplicate++
+	p.emit(Event{Kind: EventDuplicate, Peer: from, ID: id, Hops: hops})
+	if pe == nil || pe.protected {
+		return
+	}
+	pe.dups++
+	if pe.dups < p.cfg.OptimizationThreshold {
+		return
+	}
+	pe.dups = 0
+	if pe.state == stateEager {
+		p.demote(pe, ReasonOptimization)
+		return
+	}
+	p.setPruned(pe, true)
+	p.sendPrune(pe)
+}
+
+func (p *Protocol) onIHave(from PeerID, m *Message) {
+	if len(m.IHaves) > MaxIHaveBatch {
+		p.invalid(from, ReasonMalformed)
+		return
+	}
+	p.counters.IHaveReceived++
+	// IHave does not add the sender to the active view; a removed sender is
+	// never grafted.
+	canGraft := p.peers[from] != nil || !p.tomb.has(from)
+	dropped, bad := 0, false
+	for i := range m.IHaves {
+		a := &m.IHaves[i]
+		if !validPeerID(a.ID.Origin) {
+			bad = true
+			continue
+		}
+		if s, ok := p.seen.get(a.ID); ok {
+			p.hopOptimization(from, a, s)
+			continue
+		}
+		if mine, ok := p.ownID(a.ID); mine || !ok || !canGraft {
+			bad = bad || !ok
+			continue
+		}
+		if !p.noteAnnouncement(a.ID, from) {
+			dropped++
+		}
+	}
+	if bad {
+		p.invalid(from, ReasonMalformed)
+	}
+	if dropped > 0 {
+		p.counters.IHaveDropped += uint64(dropped)
+		p.emit(Event{Kind: EventIHaveDropped, Peer: from, Count: dropped})
+	}
+}
+
+// hopOptimization is the paper's Algorithm 4: an IHave announcing a message
+// we already have, with a hop count at least HopOptimizationThreshold below
+// the copy we received eagerly, reveals a shorter path. Graft the announcer
+// (link only) and prune the eager sender.
+func (p *Protocol) hopOptimization(from PeerID, a *Announcement, s seenEntry) {
+	t := p.cfg.HopOptimizationThreshold
+	if t <= 0 || int(a.Hops)+t > int(s.hops) || s.from == from {
+		return
+	}
+	old := p.peers[s.from]
+	if old == nil || old.state != stateEager || old.protected {
+		return
+	}
+	q := p.peerFor(from, false)
+	if q == nil || q.state == stateEager {
+		return
+	}
+	if !p.toEager(q, ReasonHopOptimization) {
+		return
+	}
+	p.sendLinkGraft(q)
+	p.demote(old, ReasonHopOptimization)
+}
+
+func (p *Protocol) onGraft(from PeerID, m *Message) {
+	if len(m.IDs) > MaxGraftIDs {
+		p.invalid(from, ReasonMalformed)
+		return
+	}
+	p.counters.GraftReceived++
+	pe := p.peerFor(from, true)
+	if pe != nil && pe.state != stateEager && !p.toEager(pe, ReasonGraftReceived) {
+		// No room for another eager peer: tell it to treat us as lazy.
+		p.toLazy(pe, ReasonCapacity, true)
+		p.sendPrune(pe)
+	}
+	if len(m.IDs) == 0 {
+		return
+	}
+	b := &p.strangers
+	if pe != nil {
+		b = &pe.tokens
+	}
+	if !b.take(p.now, p.cfg.GraftRateLimitPerSecond, p.cfg.GraftRateLimitBurst) {
+		p.counters.GraftRateLimited++
+		p.emit(Event{Kind: EventGraftRateLimited, Peer: from, Count: len(m.IDs)})
+		return
+	}
+	for _, id := range m.IDs {
+		sm, ok := p.store.Get(p.now, id)
+		if !ok {
+			p.counters.GraftUnanswerable++
+			p.emit(Event{Kind: EventGraftUnanswerable, Peer: from, ID: id})
+			continue
+		}
+		hops := incHops(sm.Hops)
+		p.send(from, Message{Type: MsgGossip, ID: id, Hops: hops, Payload: sm.Payload, Headers: sm.Headers})
+		p.counters.GossipSent++
+		p.emit(Event{Kind: EventGossipSent, Peer: from, ID: id, Hops: hops})
+	}
+}
+
+func (p *Protocol) onPrune(from PeerID) {
+	p.counters.PruneReceived++
+	pe := p.peerFor(from, true)
+	if pe == nil || pe.protected {
+		return
+	}
+	p.toLazy(pe, ReasonPruneReceived, true)
+}
+
+// maintenance is the periodic round: repair the active view, run
+// anti-entropy.
+func (p *Protocol) maintenance() {
+	p.repair(ReasonMaintenance)
+	p.antiEntropy()
+}

@@ -1,0 +1,568 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// sentinels lists every error the package returns.
+var sentinels = []error{
+	ErrBadMagic, ErrBadVersion, ErrUnknownType, ErrTruncated, ErrBadVarint,
+	ErrTooLarge, ErrTooMany, ErrBadPeerID, ErrBadHops, ErrTrailing, ErrNilMessage,
+}
+
+// equalMsg compares the fields meaningful for the type; nil and empty slices
+// are equal.
+func equalMsg(a, b *core.Message) bool {
+	return a.Type == b.Type && a.ID == b.ID && a.Hops == b.Hops &&
+		bytes.Equal(a.Payload, b.Payload) &&
+		slices.Equal(a.Headers, b.Headers) &&
+		slices.Equal(a.IHaves, b.IHaves) &&
+		slices.Equal(a.IDs, b.IDs)
+}
+
+func peer(i int) core.PeerID { return core.PeerID(fmt.Sprintf("node-%04d.dc1.example", i)) }
+
+func id(i int) core.MessageID {
+	return core.MessageID{Origin: peer(i % 7), Seq: 1_763_000_000_000_000_000 + uint64(i)}
+}
+
+func announcements(n int) []core.Announcement {
+	as := make([]core.Announcement, n)
+	for i := range as {
+		as[i] = core.Announcement{ID: id(i), Hops: uint16(i % 9)}
+	}
+	return as
+}
+
+func ids(n int) []core.MessageID {
+	out := make([]core.MessageID, n)
+	for i := range out {
+		out[i] = id(i)
+	}
+	return out
+}
+
+// maxHeaders returns core.MaxHeaders headers of core.MaxHeaderBytes in total.
+func maxHeaders() []core.Header {
+	hs := make([]core.Header, core.MaxHeaders)
+	per := core.MaxHeaderBytes / core.MaxHeaders
+	for i := range hs {
+		k := fmt.Sprintf("k%02d", i)
+		hs[i] = core.Header{Key: k, Value: strings.Repeat("v", per-len(k))}
+	}
+	return hs
+}
+
+func maxID() core.MessageID {
+	return core.MessageID{Origin: core.PeerID(strings.Repeat("o", core.MaxPeerIDLen)), Seq: math.MaxUint64}
+}
+
+func maxAnnouncements() []core.Announcement {
+	as := make([]core.Announcement, core.MaxIHaveBatch)
+	for i := range as {
+		o := []byte(strings.Repeat("p", core.MaxPeerIDLen))
+		copy(o, fmt.Sprint(i))
+		as[i] = core.Announcement{ID: core.MessageID{Origin: core.PeerID(o), Seq: math.MaxUint64 - uint64(i)}, Hops: math.MaxUint16}
+	}
+	return as
+}
+
+func roundTripCases() []struct {
+	name   string
+	limits Limits
+	msg    core.Message
+} {
+	payload1K := bytes.Repeat([]byte{0xA5}, 1024)
+	big := Limits{MaxPayload: core.MaxMessageSizeLimit}
+	return []struct {
+		name   string
+		limits Limits
+		msg    core.Message
+	}{
+		{"gossip empty payload", Limits{}, core.Message{Type: core.MsgGossip, ID: id(1), Hops: 1}},
+		{"gossip 1KiB", Limits{}, core.Message{Type: core.MsgGossip, ID: id(2), Hops: 1, Payload: payload1K}},
+		{"gossip seq 0 hops 0", Limits{}, core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "a"}, Payload: []byte("x")}},
+		{"gossip trace headers", Limits{}, core.Message{Type: core.MsgGossip, ID: id(3), Hops: 7, Payload: []byte("hello"), Headers: []core.Header{
+			{Key: "traceparent", Value: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+			{Key: "tracestate", Value: "congo=t61rcWkgMzE"},
+		}}},
+		{"gossip empty header key and value", Limits{}, core.Message{Type: core.MsgGossip, ID: id(4), Hops: 2, Headers: []core.Header{{}, {Key: "k"}, {Value: "v"}}}},
+		{"gossip max headers max id max hops", Limits{}, core.Message{Type: core.MsgGossip, ID: maxID(), Hops: math.MaxUint16, Headers: maxHeaders(), Payload: []byte{1}}},
+		{"gossip default max payload", Limits{}, core.Message{Type: core.MsgGossip, ID: id(5), Hops: 3, Payload: make([]byte, DefaultLimits().MaxPayload)}},
+		{"gossip 16MiB payload", big, core.Message{Type: core.MsgGossip, ID: maxID(), Hops: math.MaxUint16, Headers: maxHeaders(), Payload: make([]byte, core.MaxMessageSizeLimit)}},
+		{"ihave empty", Limits{}, core.Message{Type: core.MsgIHave}},
+		{"ihave one", Limits{}, core.Message{Type: core.MsgIHave, IHaves: announcements(1)}},
+		{"ihave 16", Limits{}, core.Message{Type: core.MsgIHave, IHaves: announcements(16)}},
+		{"ihave max", Limits{}, core.Message{Type: core.MsgIHave, IHaves: maxAnnouncements()}},
+		{"graft empty (GRAFT(null))", Limits{}, core.Message{Type: core.MsgGraft}},
+		{"graft one", Limits{}, core.Message{Type: core.MsgGraft, IDs: ids(1)}},
+		{"graft max", Limits{}, core.Message{Type: core.MsgGraft, IDs: ids(core.MaxGraftIDs)}},
+		{"graft max ids", Limits{}, core.Message{Type: core.MsgGraft, IDs: []core.MessageID{maxID(), maxID()}}},
+		{"prune", Limits{}, core.Message{Type: core.MsgPrune}},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, tc := range roundTripCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			frame, err := AppendFrame(nil, &tc.msg)
+			if err != nil {
+				t.Fatalf("AppendFrame: %v", err)
+			}
+			if n, _ := frameSize(&tc.msg); n != len(frame) {
+				t.Fatalf("frameSize = %d, frame is %d bytes", n, len(frame))
+			}
+			if len(frame) > tc.limits.MaxFrameSize() {
+				t.Fatalf("frame is %d bytes, MaxFrameSize %d", len(frame), tc.limits.MaxFrameSize())
+			}
+			if err := CheckHeader(frame); err != nil {
+				t.Fatalf("CheckHeader: %v", err)
+			}
+			d := NewDecoder(tc.limits)
+			var got core.Message
+			if err := d.Decode(frame, &got); err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !equalMsg(&got, &tc.msg) {
+				t.Fatalf("decoded %+v, want %+v", got, tc.msg)
+			}
+			again, err := AppendFrame(nil, &got)
+			if err != nil || !bytes.Equal(again, frame) {
+				t.Fatalf("re-encoding differs (err %v)", err)
+			}
+			// Appending after a prefix keeps the prefix.
+			pre := []byte("prefix")
+			out, err := AppendFrame(pre, &tc.msg)
+			if err != nil || string(out[:6]) != "prefix" || !bytes.Equal(out[6:], frame) {
+				t.Fatalf("AppendFrame after a prefix: err %v", err)
+			}
+		})
+	}
+}
+
+func TestFrameLayout(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  core.Message
+		want []byte
+	}{
+		{"gossip", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "a", Seq: 300}, Hops: 1, Payload: []byte("hi")},
+			[]byte{0xb7, 1, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0x01, 0x2c, 1, 0, 2, 'h', 'i'}},
+		{"gossip header", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "a", Seq: 1}, Hops: 200, Headers: []core.Header{{Key: "k", Value: "vv"}}},
+			[]byte{0xb7, 1, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1, 0xc8, 0x01, 1, 1, 'k', 2, 'v', 'v', 0}},
+		{"ihave", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: core.MessageID{Origin: "bc", Seq: 5}, Hops: 2}}},
+			[]byte{0xb7, 1, 2, 1, 2, 'b', 'c', 0, 0, 0, 0, 0, 0, 0, 5, 2}},
+		{"graft", core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: "a", Seq: 0}, {Origin: "b", Seq: 1<<56 | 1}}},
+			[]byte{0xb7, 1, 3, 2, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'b', 1, 0, 0, 0, 0, 0, 0, 1}},
+		{"graft null", core.Message{Type: core.MsgGraft}, []byte{0xb7, 1, 3, 0}},
+		{"prune", core.Message{Type: core.MsgPrune}, []byte{0xb7, 1, 4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AppendFrame(nil, &tc.msg)
+			if err != nil || !bytes.Equal(got, tc.want) {
+				t.Fatalf("AppendFrame = % x, %v; want % x", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// seq is a sequence number in fb: 8 bytes, big-endian.
+type seq uint64
+
+// fb builds a frame from parts: bytes, strings, ints (as uvarints) and seqs.
+func fb(parts ...any) []byte {
+	var b []byte
+	for _, p := range parts {
+		switch v := p.(type) {
+		case byte:
+			b = append(b, v)
+		case []byte:
+			b = append(b, v...)
+		case string:
+			b = append(b, v...)
+		case int:
+			b = appendUvarint(b, uint64(v))
+		case uint64:
+			b = appendUvarint(b, v)
+		case seq:
+			b = binary.BigEndian.AppendUint64(b, uint64(v))
+		default:
+			panic(fmt.Sprintf("fb: %T", p))
+		}
+	}
+	return b
+}
+
+var hdr = []byte{Magic, Version}
+
+func gossipHdr() []byte { return append(slices.Clone(hdr), byte(core.MsgGossip)) }
+
+func TestDecodeErrors(t *testing.T) {
+	small := Limits{MaxPayload: 16, MaxIHaves: 2, MaxIDs: 2, MaxHeaders: 2, MaxHeaderBytes: 8}
+	tests := []struct {
+		name   string
+		limits Limits
+		frame  []byte
+		want   error
+		detail string // a substring of the message
+	}{
+		{"empty", Limits{}, nil, ErrTruncated, "empty frame"},
+		{"tls record", Limits{}, []byte{0x16, 0x03, 0x01, 0x00}, ErrBadMagic, "first byte is 0x16, want 0xb7"},
+		{"memberlist pushpull", Limits{}, []byte{6}, ErrBadMagic, "0x06"},
+		{"magic only", Limits{}, []byte{Magic}, ErrTruncated, "frame is 1 bytes"},
+		{"version 2", Limits{}, []byte{Magic, 2, 1}, ErrBadVersion, "version is 2, want 1"},
+		{"version 0 short", Limits{}, []byte{Magic, 0}, ErrBadVersion, "version is 0"},
+		{"no type", Limits{}, []byte{Magic, Version}, ErrTruncated, "needs 3"},
+		{"type 0", Limits{}, []byte{Magic, Version, 0}, ErrUnknownType, "type byte is 0, want 1..4"},
+		{"type 5", Limits{}, []byte{Magic, Version, 5}, ErrUnknownType, "type byte is 5"},
+		{"gossip no body", Limits{}, gossipHdr(), ErrTruncated, "gossip.origin at offset 3"},
+		{"gossip origin cut", Limits{}, fb(gossipHdr(), 5, "ab"), ErrTruncated, "gossip.origin needs 5 bytes at offset 4, 2 left"},
+		{"gossip origin empty", Limits{}, fb(gossipHdr(), 0, seq(1), 1, 0, 0), ErrBadPeerID, "gossip.origin is 0 bytes, want 1..255"},
+		{"gossip origin 256", Limits{}, fb(gossipHdr(), 256, strings.Repeat("a", 256), seq(1), 1, 0, 0), ErrBadPeerID, "is 256 bytes"},
+		{"gossip origin length overflow", Limits{}, fb(gossipHdr(), bytes.Repeat([]byte{0xff}, 9), byte(2)), ErrBadVarint, "gossip.origin at offset 3 overflows"},
+		{"gossip seq cut", Limits{}, fb(gossipHdr(), 1, "a", []byte{0, 0, 0, 0, 0, 1}), ErrTruncated, "gossip.seq needs 8 bytes at offset 5, 6 left"},
+		{"gossip hops 65536", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 65536, 0, 0), ErrBadHops, "gossip.hops is 65536, max 65535"},
+		{"gossip hops not shortest", Limits{}, fb(gossipHdr(), 1, "a", seq(1), []byte{0x81, 0x00}, 0, 0), ErrBadVarint, "gossip.hops at offset 13 is not in shortest form"},
+		{"gossip hops cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), []byte{0x81}), ErrTruncated, "gossip.hops at offset 13: frame ends inside the varint"},
+		{"gossip payload length 11 bytes", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, bytes.Repeat([]byte{0x80}, 10), byte(0)), ErrBadVarint, "gossip.payload_len at offset 15 overflows"},
+		{"gossip payload too large", small, fb(gossipHdr(), 1, "a", seq(1), 1, 0, 17, make([]byte, 17)), ErrTooLarge, "gossip payload is 17 bytes, max 16"},
+		{"gossip payload huge length", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, uint64(math.MaxUint64)), ErrTooLarge, "max 65536"},
+		{"gossip payload cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, 10, "abc"), ErrTruncated, "gossip.payload needs 10 bytes"},
+		{"gossip too many headers", small, fb(gossipHdr(), 1, "a", seq(1), 1, 3, 0, 0, 0, 0, 0, 0, 0), ErrTooMany, "gossip has 3 headers, max 2"},
+		{"gossip 33 headers", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 33), ErrTooMany, "max 32"},
+		{"gossip header count past end", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 32, 0, 0), ErrTruncated, "32 headers need at least 64 bytes"},
+		{"gossip header bytes", small, fb(gossipHdr(), 1, "a", seq(1), 1, 2, 1, "k", 3, "vvv", 2, "kk", 3, "vvv", 0), ErrTooLarge, "gossip headers are at least 9 bytes at gossip.header[1].value, max 8"},
+		{"gossip header key cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 1, 4, "k", 0), ErrTruncated, "gossip.header[0].key needs 4 bytes"},
+		{"gossip trailing", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, 1, "p", "x"), ErrTrailing, "1 bytes after the gossip message (offset 17 of 18)"},
+		{"ihave too many", small, fb(hdr, byte(2), 3), ErrTooMany, "ihave has 3 announcements, max 2"},
+		{"ihave 1025", Limits{}, fb(hdr, byte(2), 1025), ErrTooMany, "max 1024"},
+		{"ihave count past end", Limits{}, fb(hdr, byte(2), 1024, 1, "a", seq(1), 1), ErrTruncated, "1024 announcements need at least 11264 bytes, 11 left"},
+		{"ihave hops", Limits{}, fb(hdr, byte(2), 1, 1, "a", seq(1), 70000), ErrBadHops, "ihave[0].hops is 70000"},
+		{"ihave origin empty", Limits{}, fb(hdr, byte(2), 2, 1, "a", seq(1), 1, 0, seq(1), 1, 1), ErrBadPeerID, "ihave[1].origin is 0 bytes"},
+		{"ihave seq cut", Limits{}, fb(hdr, byte(2), 2, 1, "a", seq(1), 1, 3, "bcd", make([]byte, 7)), ErrTruncated, "ihave[1].seq needs 8 bytes at offset 19, 7 left"},
+		{"ihave trailing", Limits{}, fb(hdr, byte(2), 0, 0), ErrTrailing, "after the ihave message"},
+		{"graft too many", small, fb(hdr, byte(3), 3), ErrTooMany, "graft has 3 ids, max 2"},
+		{"graft count past end", Limits{}, fb(hdr, byte(3), 2, 1, "a", seq(1)), ErrTruncated, "2 ids need at least 20 bytes, 10 left"},
+		{"graft origin too long", Limits{}, fb(hdr, byte(3), 1, 300, "a", seq(1)), ErrBadPeerID, "graft[0].origin is 300 bytes"},
+		{"graft count not shortest", Limits{}, fb(hdr, byte(3), []byte{0x80, 0x00}), ErrBadVarint, "graft.count"},
+		{"prune trailing", Limits{}, fb(hdr, byte(4), 0), ErrTrailing, "1 bytes after the prune message"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var m core.Message
+			err := NewDecoder(tc.limits).Decode(tc.frame, &m)
+			checkErr(t, err, tc.want, tc.detail)
+		})
+	}
+	t.Run("nil message", func(t *testing.T) {
+		checkErr(t, NewDecoder(Limits{}).Decode([]byte{Magic, Version, 4}, nil), ErrNilMessage, "nil message")
+	})
+}
+
+func checkErr(t *testing.T, err, want error, detail string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error %v, want %v", err, want)
+	}
+	for _, s := range sentinels {
+		if s != want && errors.Is(err, s) {
+			t.Fatalf("error %v also wraps %v", err, s)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), "wire: ") || !strings.Contains(err.Error(), detail) {
+		t.Fatalf("error %q, want the prefix \"wire: \" and %q", err, detail)
+	}
+}
+
+func TestCheckHeader(t *testing.T) {
+	tests := []struct {
+		frame []byte
+		want  error
+	}{
+		{nil, ErrTruncated},
+		{[]byte{0x16}, ErrBadMagic},
+		{[]byte{244, 1, 1}, ErrBadMagic}, // memberlist hasLabelMsg
+		{[]byte{Magic}, ErrTruncated},
+		{[]byte{Magic, 9}, ErrBadVersion},
+		{[]byte{Magic, Version}, ErrTruncated},
+		{[]byte{Magic, Version, 9}, ErrUnknownType},
+		{[]byte{Magic, Version, 1}, nil}, // the header is fine; the body is Decode's business
+		{[]byte{Magic, Version, 4, 0xff}, nil},
+	}
+	for _, tc := range tests {
+		if err := CheckHeader(tc.frame); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("CheckHeader(% x) = %v, want %v", tc.frame, err, tc.want)
+		}
+	}
+}
+
+// Every strict prefix of a valid frame is ErrTruncated.
+func TestDecodePrefixesTruncated(t *testing.T) {
+	d := NewDecoder(Limits{})
+	var m core.Message
+	for _, tc := range roundTripCases()[:6] {
+		frame, err := AppendFrame(nil, &tc.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := range len(frame) {
+			if err := d.Decode(frame[:n], &m); !errors.Is(err, ErrTruncated) {
+				t.Fatalf("%s: prefix of %d/%d bytes: %v", tc.name, n, len(frame), err)
+			}
+		}
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	long := core.PeerID(strings.Repeat("x", core.MaxPeerIDLen+1))
+	ok := core.MessageID{Origin: "a", Seq: 1}
+	tests := []struct {
+		name   string
+		msg    *core.Message
+		want   error
+		detail string
+	}{
+		{"nil", nil, ErrNilMessage, "nil"},
+		{"type 0", &core.Message{}, ErrUnknownType, "message type is 0"},
+		{"type 9", &core.Message{Type: 9}, ErrUnknownType, "message type is 9"},
+		{"gossip empty origin", &core.Message{Type: core.MsgGossip}, ErrBadPeerID, "gossip.origin is 0 bytes"},
+		{"gossip long origin", &core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: long}}, ErrBadPeerID, "is 256 bytes, want 1..255"},
+		{"gossip 33 headers", &core.Message{Type: core.MsgGossip, ID: ok, Headers: make([]core.Header, 33)}, ErrTooMany, "gossip has 33 headers, max 32"},
+		{"gossip header bytes", &core.Message{Type: core.MsgGossip, ID: ok, Headers: []core.Header{{Key: "k", Value: strings.Repeat("v", core.MaxHeaderBytes)}}}, ErrTooLarge, "gossip headers are 4097 bytes, max 4096"},
+		{"gossip payload", &core.Message{Type: core.MsgGossip, ID: ok, Payload: make([]byte, core.MaxMessageSizeLimit+1)}, ErrTooLarge, "gossip payload is 16777217 bytes, max 16777216"},
+		{"ihave 1025", &core.Message{Type: core.MsgIHave, IHaves: make([]core.Announcement, core.MaxIHaveBatch+1)}, ErrTooMany, "ihave has 1025 announcements, max 1024"},
+		{"ihave empty origin", &core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: ok}, {}}}, ErrBadPeerID, "ihave[1].origin is 0 bytes"},
+		{"graft 1025", &core.Message{Type: core.MsgGraft, IDs: make([]core.MessageID, core.MaxGraftIDs+1)}, ErrTooMany, "graft has 1025 ids, max 1024"},
+		{"graft long origin", &core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: long}}}, ErrBadPeerID, "graft[0].origin is 256 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := []byte("keep")
+			out, err := AppendFrame(dst, tc.msg)
+			checkErr(t, err, tc.want, tc.detail)
+			if string(out) != "keep" {
+				t.Fatalf("dst changed to %q", out)
+			}
+		})
+	}
+}
+
+// Fields that do not belong to the type are not encoded.
+func TestEncodeIgnoresOtherFields(t *testing.T) {
+	m := core.Message{Type: core.MsgPrune, ID: id(1), Hops: 3, Payload: []byte("x"), IHaves: announcements(2), IDs: ids(2)}
+	got, err := AppendFrame(nil, &m)
+	if err != nil || !bytes.Equal(got, []byte{Magic, Version, 4}) {
+		t.Fatalf("got % x, %v", got, err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	def := DefaultLimits()
+	if def.MaxPayload != 64<<10 || def.MaxIHaves != core.MaxIHaveBatch || def.MaxIDs != core.MaxGraftIDs ||
+		def.MaxHeaders != core.MaxHeaders || def.MaxHeaderBytes != core.MaxHeaderBytes || def.MaxInterned != DefaultMaxInterned {
+		t.Fatalf("DefaultLimits = %+v", def)
+	}
+	if got := (Limits{}).normalized(); got != def {
+		t.Fatalf("zero Limits normalize to %+v, want %+v", got, def)
+	}
+	over := Limits{MaxPayload: 1 << 30, MaxIHaves: 1 << 20, MaxIDs: 1 << 20, MaxHeaders: 100, MaxHeaderBytes: 1 << 20, MaxInterned: -1}
+	want := Limits{MaxPayload: core.MaxMessageSizeLimit, MaxIHaves: core.MaxIHaveBatch, MaxIDs: core.MaxGraftIDs, MaxHeaders: core.MaxHeaders, MaxHeaderBytes: core.MaxHeaderBytes, MaxInterned: -1}
+	if got := NewDecoder(over).Limits(); got != want {
+		t.Fatalf("clamped %+v, want %+v", got, want)
+	}
+	cfg := core.WANConfig()
+	cfg.MaxMessageSize = 1 << 20
+	if got := LimitsFor(cfg); got.MaxPayload != 1<<20 || got.MaxIHaves != core.MaxIHaveBatch {
+		t.Fatalf("LimitsFor = %+v", got)
+	}
+	var zero Decoder
+	if zero.Limits() != def {
+		t.Fatalf("zero Decoder limits %+v", zero.Limits())
+	}
+}
+
+// MaxFrameSize is exact for the default limits: the largest frame is an
+// IHave of 1024 announcements with 255-byte origins, maximal sequences and
+// hop counts.
+func TestMaxFrameSize(t *testing.T) {
+	m := core.Message{Type: core.MsgIHave, IHaves: maxAnnouncements()}
+	frame, err := AppendFrame(nil, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := DefaultLimits().MaxFrameSize(); got != len(frame) {
+		t.Fatalf("MaxFrameSize = %d, largest IHave is %d bytes", got, len(frame))
+	}
+	if got := (Limits{MaxPayload: core.MaxMessageSizeLimit}).MaxFrameSize(); got < core.MaxMessageSizeLimit+4096 {
+		t.Fatalf("MaxFrameSize with 16 MiB payloads = %d", got)
+	}
+}
+
+func TestDecodeZeroDecoder(t *testing.T) {
+	var d Decoder
+	var m core.Message
+	frame, _ := AppendFrame(nil, &core.Message{Type: core.MsgGossip, ID: id(1), Hops: 1, Payload: []byte("p")})
+	if err := d.Decode(frame, &m); err != nil || string(m.Payload) != "p" {
+		t.Fatalf("zero Decoder: %v, %+v", err, m)
+	}
+}
+
+// Payload aliases the frame with its capacity capped, so appending to it
+// never writes into the frame.
+func TestPayloadAliasesFrame(t *testing.T) {
+	frame, _ := AppendFrame(nil, &core.Message{Type: core.MsgGossip, ID: id(1), Hops: 1, Payload: []byte("abc")})
+	frame = append(frame, "rest-of-buffer"...)[:len(frame)]
+	var m core.Message
+	if err := NewDecoder(Limits{}).Decode(frame, &m); err != nil {
+		t.Fatal(err)
+	}
+	if &m.Payload[0] != &frame[len(frame)-3] {
+		t.Fatal("payload does not alias the frame")
+	}
+	if cap(m.Payload) != len(m.Payload) {
+		t.Fatalf("payload cap %d, len %d", cap(m.Payload), len(m.Payload))
+	}
+	_ = append(m.Payload, 'X')
+	if frame[:len(frame)+1][len(frame)] != 'r' {
+		t.Fatal("append to the payload wrote past it")
+	}
+}
+
+// Decoding into a used Message overwrites every field and reuses slices.
+func TestDecodeReusesMessage(t *testing.T) {
+	d := NewDecoder(Limits{})
+	big, _ := AppendFrame(nil, &core.Message{Type: core.MsgIHave, IHaves: announcements(64)})
+	small := core.Message{Type: core.MsgIHave, IHaves: announcements(3)}
+	smallFrame, _ := AppendFrame(nil, &small)
+	gossip := core.Message{Type: core.MsgGossip, ID: id(9), Hops: 4, Payload: []byte("x"), Headers: []core.Header{{Key: "a", Value: "b"}}}
+	gossipFrame, _ := AppendFrame(nil, &gossip)
+
+	var m core.Message
+	if err := d.Decode(big, &m); err != nil {
+		t.Fatal(err)
+	}
+	backing := &m.IHaves[:1][0]
+	if err := d.Decode(gossipFrame, &m); err != nil || !equalMsg(&m, &gossip) || len(m.IHaves) != 0 {
+		t.Fatalf("gossip after ihave: %v %+v", err, m)
+	}
+	if err := d.Decode(smallFrame, &m); err != nil || !equalMsg(&m, &small) {
+		t.Fatalf("ihave after gossip: %v %+v", err, m)
+	}
+	if &m.IHaves[0] != backing {
+		t.Fatal("IHaves were reallocated")
+	}
+	if m.Payload != nil || len(m.Headers) != 0 || m.Hops != 0 || !m.ID.IsZero() {
+		t.Fatalf("stale gossip fields: %+v", m)
+	}
+}
+
+func TestIntern(t *testing.T) {
+	d := NewDecoder(Limits{MaxInterned: 4})
+	var m core.Message
+	decodeOrigin := func(o core.PeerID) core.PeerID {
+		t.Helper()
+		f, err := AppendFrame(nil, &core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: o, Seq: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Decode(f, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.IDs[0].Origin
+	}
+	a1, _, a2 := decodeOrigin("alpha"), decodeOrigin("beta"), decodeOrigin("alpha")
+	if a1 != "alpha" || unsafe.StringData(string(a1)) != unsafe.StringData(string(a2)) {
+		t.Fatal("the same origin was not interned")
+	}
+	for i := range 10 {
+		decodeOrigin(peer(i))
+		if len(d.peers) > 4 {
+			t.Fatalf("intern table has %d entries, bound 4", len(d.peers))
+		}
+	}
+	// Disabled interning still decodes.
+	d = NewDecoder(Limits{MaxInterned: -1})
+	if decodeOrigin("gamma") != "gamma" || d.peers != nil {
+		t.Fatal("interning disabled")
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	gossip := core.Message{Type: core.MsgGossip, ID: id(1), Hops: 2, Payload: make([]byte, 1024)}
+	traced := gossip
+	traced.Headers = []core.Header{{Key: "traceparent", Value: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+	tests := []struct {
+		name       string
+		msg        core.Message
+		wantDecode float64
+	}{
+		{"gossip", gossip, 0},
+		{"gossip with headers", traced, 1},
+		{"ihave", core.Message{Type: core.MsgIHave, IHaves: announcements(16)}, 0},
+		{"graft", core.Message{Type: core.MsgGraft, IDs: ids(16)}, 0},
+		{"prune", core.Message{Type: core.MsgPrune}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			buf := make([]byte, 0, 4096)
+			if n := testing.AllocsPerRun(100, func() { buf, _ = AppendFrame(buf[:0], &tc.msg) }); n != 0 {
+				t.Errorf("AppendFrame into a reused buffer: %v allocs", n)
+			}
+			d := NewDecoder(Limits{})
+			var m core.Message
+			if err := d.Decode(buf, &m); err != nil { // warm the intern table and m
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(100, func() { _ = d.Decode(buf, &m) }); n != tc.wantDecode {
+				t.Errorf("Decode: %v allocs, want %v", n, tc.wantDecode)
+			}
+		})
+	}
+}
+
+// Hostile frames (large counts, long lengths, no bytes behind them) cost at
+// most a small multiple of their own size.
+func TestDecodeHostileAllocBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("memory statistics")
+	}
+	frames := [][]byte{
+		fb(hdr, byte(2), 1024, make([]byte, 1024*minAnnouncementLen)),
+		fb(hdr, byte(3), 1024, make([]byte, 1024*minIDLen)),
+		fb(hdr, byte(1), 1, "a", seq(1), 1, 32, make([]byte, 64)),
+		fb(hdr, byte(1), 1, "a", seq(1), 1, 0, 1<<24),
+		fb(hdr, byte(1), 1, "a", seq(1), 1, 0, uint64(math.MaxUint64)),
+		fb(hdr, byte(2), uint64(math.MaxUint64)),
+		fb(hdr, byte(1), 255, strings.Repeat("z", 255)),
+	}
+	for i, f := range frames {
+		d := NewDecoder(Limits{MaxPayload: core.MaxMessageSizeLimit})
+		const runs = 50
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			var m core.Message
+			_ = d.Decode(f, &m)
+		}
+		runtime.ReadMemStats(&after)
+		per := (after.TotalAlloc - before.TotalAlloc) / runs
+		if bound := uint64(16*len(f) + 1024); per > bound {
+			t.Errorf("frame %d (%d bytes): %d bytes allocated per decode, bound %d", i, len(f), per, bound)
+		}
+	}
+}

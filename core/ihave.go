@@ -63,8 +63,8 @@ func (p *Protocol) flushAll() {
 	p.flushAt = timeZero
 }
 
-// dropQueue discards a peer's queued announcements (it turned eager, passive
-// or left: eager peers get the payload anyway).
+// dropQueue discards a peer's queued announcements (it left the views; a peer
+// that only changes state has its queue flushed by move instead).
 func (p *Protocol) dropQueue(pe *peer) {
 	p.queued -= len(pe.q)
 	clear(pe.q)

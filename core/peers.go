@@ -89,7 +89,15 @@ func (p *Protocol) link(pe *peer, s peerState) {
 }
 
 // move puts pe into state s (pe must be linked). pruned applies to lazy.
+// Announcements queued for a lazy peer that changes state are flushed first,
+// not dropped: they name messages forwarded while the peer was lazy, which it
+// will never get eagerly, and they may be the only announcement it gets (an
+// origin whose lazy peers are promoted before the IHave flush would otherwise
+// lose the message at every other node).
 func (p *Protocol) move(pe *peer, s peerState, pruned bool) {
+	if pe.state == stateLazy && len(pe.q) > 0 {
+		p.flushPeer(pe)
+	}
 	p.unlink(pe)
 	pe.pruned = s == stateLazy && pruned
 	p.link(pe, s)

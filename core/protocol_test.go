@@ -706,3 +706,33 @@ func TestMaintenanceJitterAndAntiEntropy(t *testing.T) {
 		t.Errorf("events %+v", e)
 	}
 }
+
+// A lazy peer promoted before the IHave flush still hears of the messages
+// forwarded while it was lazy: its queue is flushed, not dropped. (Found by
+// the runtime's cluster benchmark: an origin whose lazy peers were promoted
+// before the flush lost the message at every other node.)
+func TestPromotedLazyPeerGetsQueuedAnnouncements(t *testing.T) {
+	p := fixture(t, nil)
+	id, err := p.Broadcast(t0, []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Drain()
+	// l0 asks for an eager link before the IHave interval expires.
+	p.Receive(t0.Add(ms(1)), "l0", core.Message{Type: core.MsgGraft})
+	out := p.Drain()
+	var got bool
+	for _, m := range msgs(out, core.MsgIHave) {
+		if m.To == "l0" {
+			for _, a := range m.Msg.IHaves {
+				got = got || a.ID == id
+			}
+		}
+	}
+	if !got {
+		t.Fatalf("l0 was promoted with %v queued and never told: messages %+v", id, out.Messages)
+	}
+	if !contains(p.EagerPeers(), "l0") {
+		t.Fatalf("l0 not eager after its Graft: %v", p.EagerPeers())
+	}
+}

@@ -1,0 +1,309 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// AdminOption configures AdminHandler.
+type AdminOption func(*adminOptions)
+
+type adminOptions struct {
+	routes   []route
+	sections []section
+	readOnly bool
+}
+
+type route struct {
+	pattern string
+	h       http.Handler
+}
+
+type section struct {
+	name string
+	fn   func() any
+}
+
+// WithExtraRoute registers h under pattern (a net/http.ServeMux pattern
+// such as "GET /topology") next to the built-in routes.
+func WithExtraRoute(pattern string, h http.Handler) AdminOption {
+	return func(o *adminOptions) { o.routes = append(o.routes, route{pattern, h}) }
+}
+
+// WithSection adds a JSON section, fn's result under name, to GET /dump (for
+// example the cluster topology from membership). fn is called on every
+// request, from the request's goroutine.
+func WithSection(name string, fn func() any) AdminOption {
+	return func(o *adminOptions) { o.sections = append(o.sections, section{name, fn}) }
+}
+
+// WithReadOnly removes POST /broadcast.
+func WithReadOnly() AdminOption { return func(o *adminOptions) { o.readOnly = true } }
+
+// PeersReport is the JSON of GET /peers.
+type PeersReport struct {
+	Self      core.PeerID   `json:"self"`
+	Eager     []core.PeerID `json:"eager"`
+	Lazy      []core.PeerID `json:"lazy"`
+	Protected []core.PeerID `json:"protected"`
+	Count     int           `json:"count"` // eager + lazy
+}
+
+// BroadcastReport is the JSON answer of POST /broadcast.
+type BroadcastReport struct {
+	MsgID  string      `json:"msg_id"` // "origin/seq", as in the logs
+	Origin core.PeerID `json:"origin"`
+	Seq    uint64      `json:"seq"`
+	Size   int         `json:"size"`
+}
+
+// AdminHandler returns an HTTP handler (standard library only) with the
+// diagnostics of the operations guide:
+//
+//	GET  /health     core.Health as JSON; 200 when Healthy or Degraded, 503 when Unhealthy
+//	GET  /peers      PeersReport: eager, lazy and protected peers, and their count
+//	GET  /stats      Stats as JSON (protocol counters, runtime under "runtime")
+//	GET  /config     the configuration, with the guide's field names; durations as "500ms"
+//	GET  /dump       all of the above plus the WithSection sections, for escalations
+//	POST /broadcast  a test broadcast: the body is the payload; answers BroadcastReport
+//	                 (413 above max_message_size, 503 when closed or under backpressure)
+//
+// Mount it under a prefix with http.StripPrefix. It exposes a broadcast
+// endpoint: serve it on an operator-only address, or use WithReadOnly.
+func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
+	var o adminOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		h := n.Health()
+		code := http.StatusOK
+		if h.Status == core.Unhealthy {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, h)
+	})
+	mux.HandleFunc("GET /peers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, peersReport(n))
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Stats())
+	})
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, ConfigView(n.Config()))
+	})
+	mux.HandleFunc("GET /dump", func(w http.ResponseWriter, r *http.Request) {
+		dump := map[string]any{
+			"self":   n.Self(),
+			"health": n.Health(),
+			"peers":  peersReport(n),
+			"stats":  n.Stats(),
+			"config": ConfigView(n.Config()),
+			"time":   time.Now().UTC().Format(time.RFC3339Nano),
+		}
+		for _, s := range o.sections {
+			dump[s.name] = s.fn()
+		}
+		writeJSON(w, http.StatusOK, dump)
+	})
+	if !o.readOnly {
+		mux.HandleFunc("POST /broadcast", func(w http.ResponseWriter, r *http.Request) {
+			limit := int64(n.Config().MaxMessageSize)
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					writeError(w, http.StatusRequestEntityTooLarge, ErrMessageTooLarge)
+					return
+				}
+				writeError(w, http.StatusBadRequest, err)
+				return
+			}
+			id, err := n.Broadcast(r.Context(), body)
+			switch {
+			case err == nil:
+				writeJSON(w, http.StatusOK, BroadcastReport{MsgID: id.String(), Origin: id.Origin, Seq: id.Seq, Size: len(body)})
+			case errors.Is(err, ErrMessageTooLarge):
+				writeError(w, http.StatusRequestEntityTooLarge, err)
+			case errors.Is(err, ErrBackpressure):
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, err)
+			case errors.Is(err, ErrClosed):
+				writeError(w, http.StatusServiceUnavailable, err)
+			case errors.Is(err, core.ErrInvalidHeaders):
+				writeError(w, http.StatusBadRequest, err)
+			default:
+				writeError(w, http.StatusInternalServerError, err)
+			}
+		})
+	}
+	for _, rt := range o.routes {
+		mux.Handle(rt.pattern, rt.h)
+	}
+	return mux
+}
+
+func peersReport(n *Node) PeersReport {
+	nonNil := func(p []core.PeerID) []core.PeerID {
+		if p == nil {
+			return []core.PeerID{}
+		}
+		return slices.Clip(p)
+	}
+	eager, lazy := nonNil(n.EagerPeers()), nonNil(n.LazyPeers())
+	return PeersReport{
+		Self:      n.Self(),
+		Eager:     eager,
+		Lazy:      lazy,
+		Protected: nonNil(n.ProtectedNeighbors()),
+		Count:     len(eager) + len(lazy),
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+// Duration is a time.Duration that encodes to JSON as a readable string
+// ("500ms", "1m0s") and decodes from one.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ConfigReport is the JSON of GET /config: the fields of core.Config under
+// the operations guide's names (the names Config.Validate uses), durations
+// readable. Bounds of 0 mean "no bound", as in core.Config; seen_ttl and
+// anti_entropy_window are the effective values when the config leaves them
+// at 0.
+type ConfigReport struct {
+	MaxPeers                 int          `json:"max_peers"`
+	EagerFanout              int          `json:"eager_fanout"`
+	LazyFanout               int          `json:"lazy_fanout"`
+	MaxEagerPeers            int          `json:"max_eager_peers"`
+	MaxLazyPeers             int          `json:"max_lazy_peers"`
+	MaxPassivePeers          int          `json:"max_passive_peers"`
+	IHaveInterval            Duration     `json:"ihave_interval"`
+	IHaveBatchSize           int          `json:"ihave_batch_size"`
+	IHaveQueueSize           int          `json:"ihave_queue_size"`
+	MessageCacheTTL          Duration     `json:"message_cache_ttl"`
+	MessageCacheMaxSize      int          `json:"message_cache_max_size"`
+	SeenTTL                  Duration     `json:"seen_ttl"`
+	SeenMaxSize              int          `json:"seen_max_size"`
+	OptimizationThreshold    int          `json:"optimization_threshold"`
+	HopOptimizationThreshold int          `json:"hop_optimization_threshold"`
+	GraftTimeout             Duration     `json:"graft_timeout"`
+	GraftMaxRetries          int          `json:"graft_max_retries"`
+	GraftRateLimitPerSecond  float64      `json:"graft_rate_limit_per_second"`
+	GraftRateLimitBurst      int          `json:"graft_rate_limit_burst"`
+	MaxPendingGrafts         int          `json:"max_pending_grafts"`
+	MaxAnnouncers            int          `json:"max_announcers"`
+	AntiEntropyBatch         int          `json:"anti_entropy_batch"`
+	AntiEntropyWindow        Duration     `json:"anti_entropy_window"`
+	MaxMessageSize           int          `json:"max_message_size"`
+	MaintenanceInterval      Duration     `json:"maintenance_interval"`
+	MaintenanceJitter        Duration     `json:"maintenance_jitter"`
+	UseHashRing              bool         `json:"use_hash_ring"`
+	ProtectRingNeighbors     bool         `json:"protect_ring_neighbors"`
+	MaxProtectedNeighbors    int          `json:"max_protected_neighbors"`
+	Health                   HealthReport `json:"health"`
+	Seed                     int64        `json:"seed"`
+}
+
+// HealthReport is the health part of ConfigReport.
+type HealthReport struct {
+	FailureRateUnhealthy     float64  `json:"failure_rate_unhealthy"`
+	FailureRateDegraded      float64  `json:"failure_rate_degraded"`
+	PendingGraftsDegraded    int      `json:"pending_grafts_degraded"`
+	CacheUtilizationDegraded float64  `json:"cache_utilization_degraded"`
+	MinPeersDegraded         int      `json:"min_peers_degraded"`
+	Window                   Duration `json:"window"`
+	MinGraftSamples          int      `json:"min_graft_samples"`
+}
+
+// ConfigView returns c as a ConfigReport.
+func ConfigView(c core.Config) ConfigReport {
+	seen := c.SeenTTL
+	if seen == 0 {
+		seen = 2 * c.MessageCacheTTL
+	}
+	ae := c.AntiEntropyWindow
+	if ae == 0 {
+		ae = c.MessageCacheTTL / 2
+	}
+	return ConfigReport{
+		MaxPeers:                 c.MaxPeers,
+		EagerFanout:              c.EagerFanout,
+		LazyFanout:               c.LazyFanout,
+		MaxEagerPeers:            c.MaxEagerPeers,
+		MaxLazyPeers:             c.MaxLazyPeers,
+		MaxPassivePeers:          c.MaxPassivePeers,
+		IHaveInterval:            Duration(c.IHaveInterval),
+		IHaveBatchSize:           c.IHaveBatchSize,
+		IHaveQueueSize:           c.IHaveQueueSize,
+		MessageCacheTTL:          Duration(c.MessageCacheTTL),
+		MessageCacheMaxSize:      c.MessageCacheMaxSize,
+		SeenTTL:                  Duration(seen),
+		SeenMaxSize:              c.SeenMaxSize,
+		OptimizationThreshold:    c.OptimizationThreshold,
+		HopOptimizationThreshold: c.HopOptimizationThreshold,
+		GraftTimeout:             Duration(c.GraftTimeout),
+		GraftMaxRetries:          c.GraftMaxRetries,
+		GraftRateLimitPerSecond:  c.GraftRateLimitPerSecond,
+		GraftRateLimitBurst:      c.GraftRateLimitBurst,
+		MaxPendingGrafts:         c.MaxPendingGrafts,
+		MaxAnnouncers:            c.MaxAnnouncers,
+		AntiEntropyBatch:         c.AntiEntropyBatch,
+		AntiEntropyWindow:        Duration(ae),
+		MaxMessageSize:           c.MaxMessageSize,
+		MaintenanceInterval:      Duration(c.MaintenanceInterval),
+		MaintenanceJitter:        Duration(c.MaintenanceJitter),
+		UseHashRing:              c.UseHashRing,
+		ProtectRingNeighbors:     c.ProtectRingNeighbors,
+		MaxProtectedNeighbors:    c.MaxProtectedNeighbors,
+		Health: HealthReport{
+			FailureRateUnhealthy:     c.Health.FailureRateUnhealthy,
+			FailureRateDegraded:      c.Health.FailureRateDegraded,
+			PendingGraftsDegraded:    c.Health.PendingGraftsDegraded,
+			CacheUtilizationDegraded: c.Health.CacheUtilizationDegraded,
+			MinPeersDegraded:         c.Health.MinPeersDegraded,
+			Window:                   Duration(c.Health.Window),
+			MinGraftSamples:          c.Health.MinGraftSamples,
+		},
+		Seed: c.Seed,
+	}
+}

@@ -1,0 +1,231 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
+)
+
+type httpResult struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func do(t *testing.T, h http.Handler, method, path, body string) httpResult {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	return httpResult{rr.Code, rr.Header(), rr.Body.Bytes()}
+}
+
+func decode[T any](t *testing.T, r httpResult) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+	return v
+}
+
+func TestAdminHandler(t *testing.T) {
+	c := startCluster(t, clusterOpts{size: 4, seed: 21})
+	n := c.nodes[0]
+	topology := func() any { return map[string]int{"members": 4} }
+	h := node.AdminHandler(n,
+		node.WithSection("topology", topology),
+		node.WithExtraRoute("GET /topology", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "members: 4")
+		})))
+
+	t.Run("health", func(t *testing.T) {
+		r := do(t, h, "GET", "/health", "")
+		hl := decode[core.Health](t, r)
+		if r.code != http.StatusOK || hl.Status == core.Unhealthy || hl.Peers.TotalCount != 3 {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("content type %q", ct)
+		}
+	})
+	t.Run("peers", func(t *testing.T) {
+		r := do(t, h, "GET", "/peers", "")
+		p := decode[node.PeersReport](t, r)
+		if r.code != http.StatusOK || p.Self != n.Self() || p.Count != 3 || len(p.Eager)+len(p.Lazy) != 3 || p.Protected == nil {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("stats", func(t *testing.T) {
+		id, err := n.Broadcast(context.Background(), []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "local delivery", func() bool { return c.recs[0].count(id) == 1 })
+		r := do(t, h, "GET", "/stats", "")
+		s := decode[node.Stats](t, r)
+		if r.code != http.StatusOK || s.MessagesBroadcast != 1 || s.Runtime.DeliveryQueueCap != node.DefaultDeliveryQueue {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("config", func(t *testing.T) {
+		r := do(t, h, "GET", "/config", "")
+		cfg := decode[map[string]any](t, r)
+		health, _ := cfg["health"].(map[string]any)
+		if r.code != http.StatusOK || cfg["graft_timeout"] != "25ms" || cfg["eager_fanout"] != float64(3) ||
+			cfg["message_cache_ttl"] != "30s" || cfg["seen_ttl"] != "1m0s" || health["window"] != "5m0s" {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+		back := decode[node.ConfigReport](t, r)
+		if time.Duration(back.GraftTimeout) != 25*time.Millisecond {
+			t.Fatalf("round trip: %+v", back)
+		}
+	})
+	t.Run("dump with sections", func(t *testing.T) {
+		r := do(t, h, "GET", "/dump", "")
+		d := decode[map[string]json.RawMessage](t, r)
+		for _, k := range []string{"self", "health", "peers", "stats", "config", "topology"} {
+			if _, ok := d[k]; !ok {
+				t.Fatalf("no %q in %s", k, r.body)
+			}
+		}
+		if string(d["topology"]) != `{"members":4}` && !strings.Contains(string(d["topology"]), `"members": 4`) {
+			t.Fatalf("topology %s", d["topology"])
+		}
+	})
+	t.Run("extra route", func(t *testing.T) {
+		r := do(t, h, "GET", "/topology", "")
+		if r.code != http.StatusOK || string(r.body) != "members: 4" {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("test broadcast", func(t *testing.T) {
+		r := do(t, h, "POST", "/broadcast", "diagnostic_test_message")
+		b := decode[node.BroadcastReport](t, r)
+		if r.code != http.StatusOK || b.Origin != n.Self() || b.Size != len("diagnostic_test_message") {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+		id := core.MessageID{Origin: b.Origin, Seq: b.Seq}
+		if id.String() != b.MsgID {
+			t.Fatalf("msg_id %q, id %v", b.MsgID, id)
+		}
+		waitFor(t, 5*time.Second, "every node to deliver the test broadcast", func() bool {
+			for _, rec := range c.recs {
+				if rec.count(id) != 1 {
+					return false
+				}
+			}
+			return true
+		})
+	})
+	t.Run("broadcast too large", func(t *testing.T) {
+		r := do(t, h, "POST", "/broadcast", strings.Repeat("x", n.Config().MaxMessageSize+1))
+		if r.code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		if r := do(t, h, "GET", "/broadcast", ""); r.code != http.StatusMethodNotAllowed {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+		if r := do(t, h, "POST", "/health", ""); r.code != http.StatusMethodNotAllowed {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("read only", func(t *testing.T) {
+		ro := node.AdminHandler(n, node.WithReadOnly())
+		if r := do(t, ro, "POST", "/broadcast", "x"); r.code == http.StatusOK {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+}
+
+func TestAdminHealthUnhealthy(t *testing.T) {
+	refuse := error(nil)
+	n, err := node.New(testConfig(1), "alone", newChanTransport(), nil,
+		node.WithAdmission(func() error { return refuse }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := node.AdminHandler(n)
+	r := do(t, h, "GET", "/health", "")
+	if hl := decode[core.Health](t, r); r.code != http.StatusServiceUnavailable || hl.Message != "No peers connected" {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	refuse = core.ErrBackpressure
+	r = do(t, h, "POST", "/broadcast", "x")
+	if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("backpressure: %d %s", r.code, r.body)
+	}
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = do(t, h, "GET", "/health", "")
+	if hl := decode[core.Health](t, r); r.code != http.StatusServiceUnavailable || hl.Message != "Protocol is shutting down" {
+		t.Fatalf("after shutdown: %d %s", r.code, r.body)
+	}
+	refuse = nil
+	if r := do(t, h, "POST", "/broadcast", "x"); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("broadcast after shutdown: %d %s", r.code, r.body)
+	}
+}
+
+// The handler serves over a real loopback listener too.
+func TestAdminHandlerServer(t *testing.T) {
+	c := startCluster(t, clusterOpts{size: 3, seed: 4})
+	srv := httptest.NewServer(node.AdminHandler(c.nodes[1]))
+	defer srv.Close()
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var hl core.Health
+	if err := json.NewDecoder(resp.Body).Decode(&hl); err != nil {
+		t.Fatal(err)
+	}
+	// Two peers: below min_peers_degraded (3), so Degraded but served 200.
+	if resp.StatusCode != http.StatusOK || hl.Status != core.Degraded {
+		t.Fatalf("%d %+v", resp.StatusCode, hl)
+	}
+}
+
+// ConfigReport has one field per core.Config field (and HealthReport per
+// HealthConfig field), so /config never silently omits a new setting.
+func TestConfigReportComplete(t *testing.T) {
+	pairs := []struct{ cfg, report reflect.Type }{
+		{reflect.TypeFor[core.Config](), reflect.TypeFor[node.ConfigReport]()},
+		{reflect.TypeFor[core.HealthConfig](), reflect.TypeFor[node.HealthReport]()},
+	}
+	for _, p := range pairs {
+		for i := range p.cfg.NumField() {
+			f := p.cfg.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if _, ok := p.report.FieldByName(f.Name); !ok {
+				t.Errorf("%s has no field %s", p.report, f.Name)
+			}
+		}
+	}
+	// Every field is set from the config.
+	c := core.LargeClusterConfig()
+	c.MaxPeers, c.SeenTTL, c.AntiEntropyWindow, c.HopOptimizationThreshold, c.Seed = 99, 7*time.Minute, 3*time.Second, 3, 5
+	v := reflect.ValueOf(node.ConfigView(c))
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() && v.Type().Field(i).Type.Kind() != reflect.Bool {
+			t.Errorf("ConfigReport.%s is zero", v.Type().Field(i).Name)
+		}
+	}
+}

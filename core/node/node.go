@@ -1,0 +1,849 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/wire"
+)
+
+// Errors returned by the Node. They are the core's sentinels (the same
+// values), so errors.Is works whichever package a caller tests against.
+var (
+	// ErrMessageTooLarge: the payload is above max_message_size.
+	ErrMessageTooLarge = core.ErrMessageTooLarge
+	// ErrClosed: the node was shut down.
+	ErrClosed = core.ErrClosed
+	// ErrBackpressure: the delegate is behind; the broadcast was refused
+	// and nothing was sent. Retry later.
+	ErrBackpressure = core.ErrBackpressure
+	// ErrInvalidPeer: an empty peer id, the node's own id, or an id longer
+	// than core.MaxPeerIDLen.
+	ErrInvalidPeer = core.ErrInvalidPeer
+)
+
+// errBadOption wraps the errors New returns for invalid options.
+var errBadOption = errors.New("node: invalid option")
+
+// Node runs one Plumtree protocol instance (core.Protocol) over a Transport.
+//
+// # Goroutines
+//
+// New starts three goroutines: the protocol goroutine, which alone owns the
+// core.Protocol (every public method talks to it through a channel, so the
+// protocol needs no locks), the delegate goroutine, which calls the Delegate,
+// and the observer goroutine, which calls the observers (only when there are
+// observers). Shutdown stops all of them. All methods are safe for concurrent
+// use.
+//
+// The protocol goroutine waits for an API call, an inbound frame, or the
+// timer armed at Protocol.NextDeadline, hands it to the protocol, and then
+// drains the protocol's Output: messages are encoded and handed to
+// Transport.Send (a refused frame is counted in SendErrors, never fatal),
+// deliveries and the hooks derived from events go to the delivery queue,
+// events go to the observer queue.
+//
+// # Backpressure
+//
+// The delivery queue between the protocol and the delegate holds deliveries
+// and hooks in protocol order. Its capacity Q is set by WithDeliveryQueue
+// (default 4096); its high-water mark is H = Q - Q/4 (at least 1).
+//
+//   - Broadcast is refused with ErrBackpressure (and Stats().Runtime.
+//     Backpressure counts it) while the queue holds H items or more, or the
+//     overflow below is not empty. A refused broadcast was not sent and was
+//     not delivered locally; nothing else is affected.
+//   - The protocol goroutine never blocks on the delegate: when the queue is
+//     full, items go to an overflow FIFO owned by the protocol goroutine,
+//     which moves them into the queue as the delegate frees room. No
+//     delivery is ever dropped while the node runs.
+//   - The overflow is bounded by L = max(MessageCacheMaxSize, Q) items: when
+//     it holds L items the node stops reading its transport (IntakePaused,
+//     IntakePauses). Broadcasts are refused and the transport is not read, so
+//     no new delivery can arise; timers and API calls keep running. Frames
+//     then wait in the transport's own bounded queue, which drops (and
+//     counts) what does not fit; Plumtree repairs those losses with
+//     IHave/Graft once the node reads again, as long as the peers still
+//     cache the payloads. Reading resumes as soon as the overflow is below L.
+//   - Hooks (not deliveries) arriving while the overflow holds 2·L items are
+//     dropped and counted in HookDrops; this bounds the overflow even if
+//     timers keep producing graft hooks during a pause.
+//
+// Memory is therefore bounded by (Q + 2·L) items, whose deliveries reference
+// at most L+Q payloads of at most MaxMessageSize bytes.
+type Node struct {
+	self  core.PeerID
+	cfg   core.Config
+	tr    Transport
+	del   Delegate
+	opts  options
+	log   *slog.Logger
+	clock Clock
+
+	// Owned by the protocol goroutine (and, after it exits, by Shutdown).
+	proto      *core.Protocol
+	dec        *wire.Decoder
+	timer      Timer
+	timerArmed bool
+	armedAt    time.Time
+	overflow   []item
+	ovHead     int
+	paused     bool
+	encBuf     []byte
+
+	highWater int
+	ovLimit   int
+
+	reqs         chan request
+	dq           chan item
+	obsq         chan *[]core.Event
+	quit         chan struct{} // closed by Shutdown
+	stopped      chan struct{} // closed once the protocol is closed and final is set
+	loopDone     chan struct{} // closed when the protocol goroutine exits
+	delegateDone chan struct{}
+	observerDone chan struct{}
+	abandonCh    chan struct{} // closed when a Shutdown context expires
+	stopOnce     sync.Once
+	abandonOnce  sync.Once
+	abandon      atomic.Bool
+
+	// final is written by the protocol goroutine before stopped is closed,
+	// and read only after; trErr before loopDone is closed.
+	final snapshot
+	trErr error
+
+	c         counters
+	batchPool sync.Pool
+}
+
+type counters struct {
+	delivered, backpressure, admissionRefused, intakePauses, hookDrops, discarded atomic.Uint64
+	framesIn, framesOut, decodeErrors, encodeErrors, sendErrors, observerDrops    atomic.Uint64
+	transportClosed, intakePaused                                                 atomic.Bool
+	overflowLen                                                                   atomic.Int64
+}
+
+type snapshot struct {
+	stats                  core.Stats
+	health                 core.Health
+	eager, lazy, protected []core.PeerID
+	peerCount              int
+}
+
+type itemKind uint8
+
+const (
+	itemDeliver itemKind = iota
+	itemPromote
+	itemDemote
+	itemGraftSent
+	itemPruneSent
+	itemGraftFailed
+)
+
+// item is one entry of the delivery queue: a delivery, or a hook whose peer
+// is in d.From and message id in d.ID (one layout keeps the queue compact).
+type item struct {
+	kind    itemKind
+	retries int
+	d       core.Delivery
+}
+
+func hook(kind itemKind, peer core.PeerID, id core.MessageID, retries int) item {
+	return item{kind: kind, retries: retries, d: core.Delivery{From: peer, ID: id}}
+}
+
+// request is an API call run on the protocol goroutine.
+type request struct {
+	fn   func(now time.Time)
+	done chan struct{} // nil: nobody waits
+}
+
+// New creates a node named self that runs cfg over tr and calls d (nil means
+// NopDelegate), and starts its goroutines. cfg is validated by core.New. The
+// node owns tr from now on: Shutdown closes it.
+func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Option) (*Node, error) {
+	if tr == nil {
+		return nil, fmt.Errorf("%w: nil transport", errBadOption)
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.deliveryQueue < 1 {
+		return nil, fmt.Errorf("%w: delivery queue is %d, must be at least 1", errBadOption, o.deliveryQueue)
+	}
+	if o.observerQueue < 1 {
+		return nil, fmt.Errorf("%w: observer queue is %d, must be at least 1", errBadOption, o.observerQueue)
+	}
+	if self == "" || len(self) > core.MaxPeerIDLen {
+		return nil, fmt.Errorf("%w: self %q", ErrInvalidPeer, self)
+	}
+	if d == nil {
+		d = NopDelegate{}
+	}
+	p, err := core.New(cfg, self, o.store, o.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if o.forwardHook != nil {
+		p.SetForwardHook(o.forwardHook)
+	}
+	n := &Node{
+		self:         self,
+		cfg:          p.Config(),
+		tr:           tr,
+		del:          d,
+		opts:         o,
+		log:          o.logger,
+		clock:        o.clock,
+		proto:        p,
+		dec:          wire.NewDecoder(wire.LimitsFor(cfg)),
+		highWater:    max(1, o.deliveryQueue-o.deliveryQueue/4),
+		ovLimit:      max(cfg.MessageCacheMaxSize, o.deliveryQueue),
+		reqs:         make(chan request, 64),
+		dq:           make(chan item, o.deliveryQueue),
+		quit:         make(chan struct{}),
+		stopped:      make(chan struct{}),
+		loopDone:     make(chan struct{}),
+		abandonCh:    make(chan struct{}),
+		delegateDone: make(chan struct{}),
+		observerDone: make(chan struct{}),
+	}
+	if o.store != nil && o.store.Capacity() > 0 {
+		n.ovLimit = max(o.store.Capacity(), o.deliveryQueue)
+	}
+	n.timer = n.clock.NewTimer(time.Hour)
+	n.timer.Stop()
+	if len(o.observers) > 0 {
+		n.obsq = make(chan *[]core.Event, o.observerQueue)
+		go n.observerLoop()
+	} else {
+		close(n.observerDone)
+	}
+	go n.delegateLoop()
+	go n.run()
+	return n, nil
+}
+
+// Self returns the node's peer id.
+func (n *Node) Self() core.PeerID { return n.self }
+
+// Config returns the configuration the protocol runs with.
+func (n *Node) Config() core.Config { return n.cfg }
+
+// call runs fn on the protocol goroutine and waits for it. It reports false,
+// without running fn, when the node is shut down.
+func (n *Node) call(fn func(now time.Time)) bool {
+	r := request{fn: fn, done: make(chan struct{})}
+	select {
+	case n.reqs <- r:
+	case <-n.stopped:
+		return false
+	}
+	select {
+	case <-r.done:
+		return true
+	case <-n.stopped:
+		// The loop closes done before stopped when it ran fn.
+		select {
+		case <-r.done:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// Broadcast sends payload to every node of the cluster and delivers it
+// locally (through the delegate, like every delivery). It returns the
+// message id once the protocol has accepted the message and handed its
+// first copies to the transport. The payload is copied: the caller may
+// reuse it. Headers from the WithHeaderInjector functions are attached.
+//
+// Errors: ErrMessageTooLarge, ErrClosed, ErrBackpressure (see Node),
+// core.ErrInvalidHeaders, an admission error, or ctx's error if ctx ends
+// before the protocol goroutine takes the call. An error means the message
+// was not sent.
+func (n *Node) Broadcast(ctx context.Context, payload []byte) (core.MessageID, error) {
+	return n.BroadcastWithHeaders(ctx, payload, nil)
+}
+
+// BroadcastWithHeaders is Broadcast with headers (for example a trace
+// context) that travel with the payload on every hop. The headers are
+// copied.
+func (n *Node) BroadcastWithHeaders(ctx context.Context, payload []byte, headers []core.Header) (core.MessageID, error) {
+	if err := ctx.Err(); err != nil {
+		return core.MessageID{}, err
+	}
+	for _, admit := range n.opts.admission {
+		if err := admit(); err != nil {
+			n.c.admissionRefused.Add(1)
+			if errors.Is(err, ErrBackpressure) {
+				n.c.backpressure.Add(1)
+			}
+			return core.MessageID{}, err
+		}
+	}
+	if len(payload) > n.cfg.MaxMessageSize {
+		return core.MessageID{}, fmt.Errorf("%w: %d bytes, max_message_size is %d", ErrMessageTooLarge, len(payload), n.cfg.MaxMessageSize)
+	}
+	var hs []core.Header
+	if len(headers) > 0 || len(n.opts.injectors) > 0 {
+		hs = slices.Clone(headers)
+		for _, inj := range n.opts.injectors {
+			hs = append(hs, inj(ctx)...)
+		}
+		if len(hs) == 0 {
+			hs = nil
+		}
+	}
+	data := slices.Clone(payload)
+	if data == nil {
+		data = []byte{}
+	}
+	var (
+		id  core.MessageID
+		err error
+	)
+	r := request{done: make(chan struct{}), fn: func(now time.Time) {
+		if n.queued() >= n.highWater || n.ovLen() > 0 {
+			n.c.backpressure.Add(1)
+			err = fmt.Errorf("%w: %d deliveries queued for the delegate (high-water mark %d)", ErrBackpressure, n.queued(), n.highWater)
+			return
+		}
+		id, err = n.proto.Broadcast(now, data, hs)
+	}}
+	select {
+	case n.reqs <- r:
+	case <-ctx.Done():
+		return core.MessageID{}, ctx.Err()
+	case <-n.stopped:
+		return core.MessageID{}, ErrClosed
+	}
+	// The protocol goroutine takes every request it received (even while
+	// shutting down, when the protocol answers ErrClosed), so this wait is
+	// short and must not be abandoned: the message may already be sent.
+	select {
+	case <-r.done:
+	case <-n.stopped:
+		select {
+		case <-r.done:
+		default:
+			return core.MessageID{}, ErrClosed
+		}
+	}
+	return id, err
+}
+
+func validPeer(self, p core.PeerID) error {
+	if p == "" || p == self || len(p) > core.MaxPeerIDLen {
+		return fmt.Errorf("%w: %q", ErrInvalidPeer, p)
+	}
+	return nil
+}
+
+// AddPeer tells the protocol that p is a member of the cluster. Errors:
+// ErrInvalidPeer, ErrClosed.
+func (n *Node) AddPeer(p core.PeerID) error {
+	if err := validPeer(n.self, p); err != nil {
+		return err
+	}
+	if !n.call(func(now time.Time) { n.proto.AddPeer(now, p) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// RemovePeer tells the protocol that p left the cluster. Errors:
+// ErrInvalidPeer, ErrClosed.
+func (n *Node) RemovePeer(p core.PeerID) error {
+	if err := validPeer(n.self, p); err != nil {
+		return err
+	}
+	if !n.call(func(now time.Time) { n.proto.RemovePeer(now, p) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// RecordRTT feeds a round-trip time sample for p (from membership probes)
+// to the protocol's peer ranking. It does not wait for the protocol
+// goroutine to process it; it is ignored after Shutdown.
+func (n *Node) RecordRTT(p core.PeerID, rtt time.Duration) {
+	if validPeer(n.self, p) != nil || rtt <= 0 {
+		return
+	}
+	select {
+	case n.reqs <- request{fn: func(now time.Time) { n.proto.RecordRTT(now, p, rtt) }}:
+	case <-n.stopped:
+	}
+}
+
+// EagerPeers returns the eager peers, sorted.
+func (n *Node) EagerPeers() []core.PeerID {
+	var r []core.PeerID
+	if !n.call(func(time.Time) { r = slices.Clone(n.proto.EagerPeers()) }) {
+		return slices.Clone(n.final.eager)
+	}
+	return r
+}
+
+// LazyPeers returns the lazy peers, sorted.
+func (n *Node) LazyPeers() []core.PeerID {
+	var r []core.PeerID
+	if !n.call(func(time.Time) { r = slices.Clone(n.proto.LazyPeers()) }) {
+		return slices.Clone(n.final.lazy)
+	}
+	return r
+}
+
+// ProtectedNeighbors returns the protected ring neighbours, sorted.
+func (n *Node) ProtectedNeighbors() []core.PeerID {
+	var r []core.PeerID
+	if !n.call(func(time.Time) { r = slices.Clone(n.proto.ProtectedNeighbors()) }) {
+		return slices.Clone(n.final.protected)
+	}
+	return r
+}
+
+// PeerCount returns the number of active peers (eager + lazy).
+func (n *Node) PeerCount() int {
+	var r int
+	if !n.call(func(time.Time) { r = n.proto.PeerCount() }) {
+		return n.final.peerCount
+	}
+	return r
+}
+
+// Health returns the protocol's health report. After Shutdown it is the
+// report taken when the protocol was closed (Unhealthy, "Protocol is
+// shutting down").
+func (n *Node) Health() core.Health {
+	var r core.Health
+	if !n.call(func(now time.Time) { r = n.proto.Health(now) }) {
+		return n.final.health
+	}
+	return r
+}
+
+// Stats returns a snapshot of the protocol's and the runtime's counters.
+// After Shutdown the protocol part is frozen at the time of Close.
+func (n *Node) Stats() Stats {
+	var s Stats
+	if !n.call(func(time.Time) { s.Stats = n.proto.Stats() }) {
+		s.Stats = n.final.stats
+	}
+	s.Runtime = n.runtimeStats()
+	return s
+}
+
+func (n *Node) runtimeStats() RuntimeStats {
+	r := RuntimeStats{
+		DeliveryQueueLen:      len(n.dq) + int(n.c.overflowLen.Load()),
+		DeliveryQueueCap:      cap(n.dq),
+		DeliveryHighWater:     n.highWater,
+		DeliveryOverflow:      int(n.c.overflowLen.Load()),
+		DeliveryOverflowLimit: n.ovLimit,
+		IntakePaused:          n.c.intakePaused.Load(),
+		Delivered:             n.c.delivered.Load(),
+		Backpressure:          n.c.backpressure.Load(),
+		AdmissionRefused:      n.c.admissionRefused.Load(),
+		IntakePauses:          n.c.intakePauses.Load(),
+		HookDrops:             n.c.hookDrops.Load(),
+		DeliveriesDiscarded:   n.c.discarded.Load(),
+		FramesIn:              n.c.framesIn.Load(),
+		FramesOut:             n.c.framesOut.Load(),
+		DecodeErrors:          n.c.decodeErrors.Load(),
+		EncodeErrors:          n.c.encodeErrors.Load(),
+		SendErrors:            n.c.sendErrors.Load(),
+		ObserverDrops:         n.c.observerDrops.Load(),
+		TransportClosed:       n.c.transportClosed.Load(),
+	}
+	if n.obsq != nil {
+		r.ObserverQueueLen = len(n.obsq)
+	}
+	return r
+}
+
+// Shutdown stops the node: it closes the protocol (its health turns to
+// Unhealthy "Protocol is shutting down"), stops the protocol goroutine,
+// closes the transport, lets the delegate goroutine deliver everything
+// queued and the observer goroutine observe everything queued, and waits for
+// every goroutine the node started.
+//
+// If ctx ends first, Shutdown returns ctx's error and the node stops without
+// waiting for the delegate: the items still queued are discarded (counted in
+// DeliveriesDiscarded), and each goroutine exits as soon as the delegate or
+// observer call in progress, if any, returns. Shutdown may be called again to
+// wait for that. Once everything has stopped, Shutdown returns the error of
+// the transport's Close (usually nil), on every call. Methods called after
+// Shutdown return ErrClosed, or the state frozen at Close for the read-only
+// ones (Health, Stats, EagerPeers, ...).
+//
+// Shutdown waits for the delegate and the observers: calling it from a
+// Delegate or Observer method blocks until ctx ends (call it from another
+// goroutine instead). Every other method may be called from them.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopOnce.Do(func() { close(n.quit) })
+	for _, done := range []chan struct{}{n.loopDone, n.delegateDone, n.observerDone} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			n.abandonOnce.Do(func() {
+				n.abandon.Store(true)
+				close(n.abandonCh)
+			})
+			return ctx.Err()
+		}
+	}
+	return n.trErr
+}
+
+// finish runs on the protocol goroutine after stop: it closes the transport
+// and hands the overflow to the delegate goroutine, unless a Shutdown
+// context expires.
+func (n *Node) finish() {
+	n.trErr = n.tr.Close()
+	for n.ovLen() > 0 {
+		select {
+		case n.dq <- n.overflow[n.ovHead]:
+			n.popOverflow()
+			continue
+		case <-n.abandonCh:
+		}
+		n.c.discarded.Add(uint64(n.ovLen()))
+		n.overflow, n.ovHead = nil, 0
+		n.c.overflowLen.Store(0)
+	}
+	close(n.dq)
+	if n.obsq != nil {
+		close(n.obsq)
+	}
+}
+
+// run is the protocol goroutine.
+func (n *Node) run() {
+	defer close(n.loopDone)
+	recv := n.tr.Receive()
+	for {
+		var timerC <-chan time.Time
+		if n.timerArmed {
+			timerC = n.timer.C()
+		}
+		in := recv
+		if n.ovLen() >= n.ovLimit {
+			in = nil
+			if !n.paused {
+				n.paused = true
+				n.c.intakePauses.Add(1)
+				n.c.intakePaused.Store(true)
+			}
+		} else if n.paused {
+			n.paused = false
+			n.c.intakePaused.Store(false)
+		}
+		var (
+			out  chan item
+			head item
+		)
+		if n.ovLen() > 0 {
+			out = n.dq
+			head = n.overflow[n.ovHead]
+		}
+		select {
+		case <-n.quit:
+			n.stop()
+			close(n.stopped)
+			n.finish()
+			return
+		case r := <-n.reqs:
+			r.fn(n.clock.Now())
+			if r.done != nil {
+				close(r.done)
+			}
+		case f, ok := <-in:
+			if !ok {
+				recv = nil
+				n.c.transportClosed.Store(true)
+				n.log.Warn("Transport closed: no more frames will be received")
+				continue
+			}
+			n.receive(f)
+		case <-timerC:
+			n.timerArmed = false
+			n.proto.Tick(n.clock.Now())
+		case out <- head:
+			n.popOverflow()
+			n.refill()
+			continue // no protocol input: nothing to drain
+		}
+		n.flush()
+		n.rearm()
+	}
+}
+
+// stop closes the protocol, drains its last output, answers the requests
+// already queued (Broadcast gets ErrClosed from the closed protocol) and
+// takes the final snapshot.
+func (n *Node) stop() {
+	now := n.clock.Now()
+	n.proto.Close(now)
+	n.flush()
+	for {
+		select {
+		case r := <-n.reqs:
+			r.fn(n.clock.Now())
+			if r.done != nil {
+				close(r.done)
+			}
+			n.flush()
+			continue
+		default:
+		}
+		break
+	}
+	now = n.clock.Now()
+	n.final = snapshot{
+		stats:     n.proto.Stats(),
+		health:    n.proto.Health(now),
+		eager:     slices.Clone(n.proto.EagerPeers()),
+		lazy:      slices.Clone(n.proto.LazyPeers()),
+		protected: slices.Clone(n.proto.ProtectedNeighbors()),
+		peerCount: n.proto.PeerCount(),
+	}
+	if n.timerArmed {
+		n.timer.Stop()
+		n.timerArmed = false
+	}
+}
+
+func (n *Node) receive(f Frame) {
+	n.c.framesIn.Add(1)
+	var m core.Message // fresh: the protocol takes ownership of its slices
+	if err := n.dec.Decode(f.Data, &m); err != nil {
+		n.c.decodeErrors.Add(1)
+		if n.log.Enabled(context.Background(), slog.LevelDebug) {
+			n.log.Debug("Dropping invalid frame from "+string(f.From)+": "+err.Error(), "peer", string(f.From), "error", err)
+		}
+		return
+	}
+	n.proto.Receive(n.clock.Now(), f.From, m)
+}
+
+// rearm arms the timer at the protocol's next deadline.
+func (n *Node) rearm() {
+	dl := n.proto.NextDeadline()
+	if dl.IsZero() {
+		if n.timerArmed {
+			n.timer.Stop()
+			n.timerArmed = false
+		}
+		return
+	}
+	if n.timerArmed && dl.Equal(n.armedAt) {
+		return
+	}
+	d := dl.Sub(n.clock.Now())
+	if d < 0 {
+		d = 0
+	}
+	n.timer.Reset(d)
+	n.timerArmed = true
+	n.armedAt = dl
+}
+
+// flush drains the protocol's output: messages to the transport,
+// deliveries and hooks to the delegate queue, events to the observers and
+// the log.
+func (n *Node) flush() {
+	out := n.proto.Drain()
+	n.send(out.Messages)
+	for i := range out.Deliveries {
+		n.enqueue(item{kind: itemDeliver, d: out.Deliveries[i]})
+	}
+	if len(out.Events) == 0 {
+		return
+	}
+	n.handleEvents(out.Events)
+	if n.obsq != nil {
+		bp, _ := n.batchPool.Get().(*[]core.Event)
+		if bp == nil {
+			bp = new([]core.Event)
+		}
+		*bp = append((*bp)[:0], out.Events...)
+		select {
+		case n.obsq <- bp:
+		default:
+			n.c.observerDrops.Add(uint64(len(out.Events)))
+			n.batchPool.Put(bp)
+		}
+	}
+}
+
+func (n *Node) send(msgs []core.Outbound) {
+	var prev *core.Message
+	for i := range msgs {
+		ob := &msgs[i]
+		if prev == nil || !sameGossip(prev, &ob.Msg) {
+			b, err := wire.AppendFrame(n.encBuf[:0], &ob.Msg)
+			if err != nil {
+				n.c.encodeErrors.Add(1)
+				prev = nil
+				continue
+			}
+			n.encBuf = b
+			prev = &ob.Msg
+		}
+		// Send takes ownership: every peer gets its own copy of the frame.
+		frame := slices.Clone(n.encBuf)
+		if err := n.tr.Send(ob.To, frame); err != nil {
+			n.c.sendErrors.Add(1)
+			continue
+		}
+		n.c.framesOut.Add(1)
+	}
+	if cap(n.encBuf) > 1<<20 {
+		n.encBuf = nil // do not keep a huge scratch buffer
+	}
+}
+
+// sameGossip reports whether b encodes exactly like a: the same Gossip (same
+// id, hop count, payload and headers) sent to another peer.
+func sameGossip(a, b *core.Message) bool {
+	if a.Type != core.MsgGossip || b.Type != core.MsgGossip || a.ID != b.ID || a.Hops != b.Hops {
+		return false
+	}
+	if len(a.Payload) != len(b.Payload) || len(a.Headers) != len(b.Headers) {
+		return false
+	}
+	if len(a.Payload) > 0 && &a.Payload[0] != &b.Payload[0] {
+		return false
+	}
+	if len(a.Headers) > 0 && &a.Headers[0] != &b.Headers[0] {
+		return false
+	}
+	return true
+}
+
+// handleEvents turns events into delegate hooks and log lines.
+func (n *Node) handleEvents(events []core.Event) {
+	for i := range events {
+		e := &events[i]
+		switch e.Kind {
+		case core.EventPeerPromoted:
+			n.enqueue(hook(itemPromote, e.Peer, core.MessageID{}, 0))
+		case core.EventPeerDemoted:
+			n.enqueue(hook(itemDemote, e.Peer, core.MessageID{}, 0))
+			if e.Reason == core.ReasonOptimization && n.log.Enabled(context.Background(), slog.LevelDebug) {
+				n.log.Debug("Demoting peer "+string(e.Peer)+" to lazy (optimization threshold reached)",
+					"peer", string(e.Peer))
+			}
+		case core.EventGraftSent:
+			n.enqueue(hook(itemGraftSent, e.Peer, e.ID, 0))
+		case core.EventPruneSent:
+			n.enqueue(hook(itemPruneSent, e.Peer, core.MessageID{}, 0))
+		case core.EventGraftFailed:
+			n.enqueue(hook(itemGraftFailed, "", e.ID, e.Retries))
+			if n.log.Enabled(context.Background(), slog.LevelWarn) {
+				n.log.Warn(fmt.Sprintf("Graft failed for message %s after %d retries", e.ID, e.Retries),
+					"msg_id", e.ID.String(), "retries", e.Retries)
+			}
+		}
+	}
+}
+
+func (n *Node) queued() int { return len(n.dq) + n.ovLen() }
+
+func (n *Node) ovLen() int { return len(n.overflow) - n.ovHead }
+
+// enqueue hands it to the delegate goroutine without ever blocking.
+func (n *Node) enqueue(it item) {
+	if n.ovLen() == 0 {
+		select {
+		case n.dq <- it:
+			return
+		default:
+		}
+	} else if it.kind != itemDeliver && n.ovLen() >= 2*n.ovLimit {
+		n.c.hookDrops.Add(1)
+		return
+	}
+	n.overflow = append(n.overflow, it)
+	n.c.overflowLen.Add(1)
+}
+
+func (n *Node) popOverflow() {
+	n.overflow[n.ovHead] = item{}
+	n.ovHead++
+	n.c.overflowLen.Add(-1)
+	if n.ovHead == len(n.overflow) {
+		n.overflow = n.overflow[:0]
+		n.ovHead = 0
+		if cap(n.overflow) > 4*n.ovLimit {
+			n.overflow = nil
+		}
+	}
+}
+
+// refill moves overflow items into the queue while it has room.
+func (n *Node) refill() {
+	for n.ovLen() > 0 {
+		select {
+		case n.dq <- n.overflow[n.ovHead]:
+			n.popOverflow()
+		default:
+			return
+		}
+	}
+}
+
+// delegateLoop is the delegate goroutine.
+func (n *Node) delegateLoop() {
+	defer close(n.delegateDone)
+	for it := range n.dq {
+		if n.abandon.Load() {
+			n.c.discarded.Add(1)
+			continue
+		}
+		switch it.kind {
+		case itemDeliver:
+			n.del.Deliver(it.d)
+			n.c.delivered.Add(1)
+		case itemPromote:
+			n.del.EagerPromotion(it.d.From)
+		case itemDemote:
+			n.del.LazyDemotion(it.d.From)
+		case itemGraftSent:
+			n.del.GraftSent(it.d.From, it.d.ID)
+		case itemPruneSent:
+			n.del.PruneSent(it.d.From)
+		case itemGraftFailed:
+			n.del.GraftFailed(it.d.ID, it.retries)
+		}
+	}
+}
+
+// observerLoop is the observer goroutine.
+func (n *Node) observerLoop() {
+	defer close(n.observerDone)
+	for bp := range n.obsq {
+		if !n.abandon.Load() {
+			for _, ob := range n.opts.observers {
+				ob.Observe(*bp)
+			}
+		}
+		clear(*bp)
+		*bp = (*bp)[:0]
+		n.batchPool.Put(bp)
+	}
+}

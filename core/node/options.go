@@ -1,0 +1,121 @@
+package node
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// DefaultDeliveryQueue is the default capacity of the delivery queue.
+const DefaultDeliveryQueue = 4096
+
+// DefaultObserverQueue is the default number of event batches queued for the
+// observers.
+const DefaultObserverQueue = 1024
+
+// Option configures a Node (see New).
+type Option func(*options)
+
+type options struct {
+	logger        *slog.Logger
+	observers     []Observer
+	store         core.Store
+	clock         Clock
+	deliveryQueue int
+	observerQueue int
+	injectors     []func(ctx context.Context) []core.Header
+	forwardHook   core.ForwardHook
+	admission     []func() error
+}
+
+func defaultOptions() options {
+	return options{
+		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		clock:         SystemClock{},
+		deliveryQueue: DefaultDeliveryQueue,
+		observerQueue: DefaultObserverQueue,
+	}
+}
+
+// WithLogger sets the logger. The default discards everything. The node logs
+// the operations guide's lines with exactly its text and levels:
+//
+//	WARN  Graft failed for message {msg_id} after {retries} retries   (keys msg_id, retries)
+//	DEBUG Demoting peer {peer} to lazy (optimization threshold reached)  (key peer)
+//
+// Log records are emitted from the protocol goroutine: use a handler that
+// does not block for long.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithObserver adds an observer of the protocol's events. Repeatable: the
+// observers are called in the order they were added, from one goroutine.
+func WithObserver(ob Observer) Option {
+	return func(o *options) {
+		if ob != nil {
+			o.observers = append(o.observers, ob)
+		}
+	}
+}
+
+// WithObserverQueue sets how many event batches (one per protocol step) may
+// wait for the observers; beyond it batches are dropped and counted.
+// Default DefaultObserverQueue.
+func WithObserverQueue(n int) Option { return func(o *options) { o.observerQueue = n } }
+
+// WithStore sets the payload store handed to core.New. The default is a
+// core.MemStore sized from the config. The store is used from the protocol
+// goroutine only.
+func WithStore(s core.Store) Option { return func(o *options) { o.store = s } }
+
+// WithClock sets the clock (default SystemClock).
+func WithClock(c Clock) Option {
+	return func(o *options) {
+		if c != nil {
+			o.clock = c
+		}
+	}
+}
+
+// WithDeliveryQueue sets the capacity of the delivery queue between the
+// protocol and the delegate (default DefaultDeliveryQueue, at least 1). See
+// Node for the backpressure it drives.
+func WithDeliveryQueue(n int) Option { return func(o *options) { o.deliveryQueue = n } }
+
+// WithHeaderInjector adds a function that returns headers to attach to every
+// Broadcast, taken from its context (for example the W3C trace context of the
+// caller's span). Repeatable: headers are appended in the order the
+// injectors were added, after the caller's own headers.
+func WithHeaderInjector(f func(ctx context.Context) []core.Header) Option {
+	return func(o *options) {
+		if f != nil {
+			o.injectors = append(o.injectors, f)
+		}
+	}
+}
+
+// WithForwardHook installs h with Protocol.SetForwardHook: it is called on
+// the protocol goroutine with the first copy of every received message, and
+// its result replaces the headers that are forwarded, stored and delivered.
+// It must be fast and must not call the Node.
+func WithForwardHook(h core.ForwardHook) Option { return func(o *options) { o.forwardHook = h } }
+
+// WithAdmission adds a function called by Broadcast, on the caller's
+// goroutine, before anything else: a non-nil error refuses the broadcast and
+// is returned as is (return core.ErrBackpressure, or an error wrapping it,
+// to shed load; such refusals are counted in Stats().Runtime.Backpressure).
+// Repeatable: all must admit.
+func WithAdmission(f func() error) Option {
+	return func(o *options) {
+		if f != nil {
+			o.admission = append(o.admission, f)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package node
+
+import "github.com/plumtree-go/plumtree/core"
+
+// Stats is a snapshot of a node: the protocol's state and counters plus the
+// runtime's own. It encodes to JSON with the protocol's fields at the top
+// level and the runtime's under "runtime".
+type Stats struct {
+	core.Stats
+	Runtime RuntimeStats `json:"runtime"`
+}
+
+// RuntimeStats are the counters and gauges of the runtime around the
+// protocol. Counters are cumulative since New.
+type RuntimeStats struct {
+	// DeliveryQueueLen is the number of deliveries and hooks waiting for
+	// the delegate: the bounded queue plus the overflow.
+	DeliveryQueueLen int `json:"delivery_queue_len"`
+	// DeliveryQueueCap is the capacity of the bounded queue
+	// (WithDeliveryQueue).
+	DeliveryQueueCap int `json:"delivery_queue_cap"`
+	// DeliveryHighWater is the queue length from which Broadcast is
+	// refused with ErrBackpressure.
+	DeliveryHighWater int `json:"delivery_high_water"`
+	// DeliveryOverflow is the number of items held in the overflow buffer
+	// because the bounded queue was full.
+	DeliveryOverflow int `json:"delivery_overflow"`
+	// DeliveryOverflowLimit is the overflow length at which the node stops
+	// reading its transport.
+	DeliveryOverflowLimit int `json:"delivery_overflow_limit"`
+	// IntakePaused reports whether the node is currently not reading its
+	// transport because the overflow is full.
+	IntakePaused bool `json:"intake_paused"`
+	// ObserverQueueLen is the number of event batches waiting for the
+	// observers.
+	ObserverQueueLen int `json:"observer_queue_len"`
+
+	// Delivered counts Deliver calls that returned.
+	Delivered uint64 `json:"delivered"`
+	// Backpressure counts broadcasts refused with ErrBackpressure, by the
+	// delivery queue or by an admission function.
+	Backpressure uint64 `json:"backpressure"`
+	// AdmissionRefused counts broadcasts refused by an admission function
+	// (whatever the error).
+	AdmissionRefused uint64 `json:"admission_refused"`
+	// IntakePauses counts the times the node stopped reading its transport.
+	IntakePauses uint64 `json:"intake_pauses"`
+	// HookDrops counts delegate hooks (never deliveries) dropped because
+	// the overflow held twice its limit.
+	HookDrops uint64 `json:"hook_drops"`
+	// DeliveriesDiscarded counts deliveries and hooks discarded by a
+	// Shutdown whose context expired before the delegate caught up.
+	DeliveriesDiscarded uint64 `json:"deliveries_discarded"`
+	// FramesIn and FramesOut count frames received from and handed to the
+	// transport.
+	FramesIn  uint64 `json:"frames_in"`
+	FramesOut uint64 `json:"frames_out"`
+	// DecodeErrors counts inbound frames the codec rejected.
+	DecodeErrors uint64 `json:"decode_errors"`
+	// EncodeErrors counts outbound messages the codec refused.
+	EncodeErrors uint64 `json:"encode_errors"`
+	// SendErrors counts frames the transport refused.
+	SendErrors uint64 `json:"send_errors"`
+	// ObserverDrops counts events dropped because the observer queue was
+	// full.
+	ObserverDrops uint64 `json:"observer_drops"`
+	// TransportClosed reports that the transport closed its Receive channel
+	// while the node was running.
+	TransportClosed bool `json:"transport_closed"`
+}

@@ -1,0 +1,479 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// entry is what the LRU keeps per message.
+type entry struct {
+	payload []byte
+	headers []core.Header
+	at      int64  // Put time, nanoseconds since the cache's epoch
+	seq     uint64 // Put sequence, matches the expiry record
+	size    uint32 // payload + header bytes
+	hops    uint16
+}
+
+// Evictions counts removed entries by reason.
+type Evictions struct {
+	// TTL: expired entries removed by sweeps, by Get, or by Put to make room.
+	TTL uint64 `json:"ttl"`
+	// Capacity: least recently used entries removed because MaxEntries was
+	// reached.
+	Capacity uint64 `json:"capacity"`
+	// Bytes: least recently used entries removed because MaxBytes was
+	// reached, and messages too large to store at all.
+	Bytes uint64 `json:"bytes"`
+	// Backpressure: least recently used entries shed at a backpressure
+	// level.
+	Backpressure uint64 `json:"backpressure"`
+}
+
+// Total returns the sum over all reasons.
+func (e Evictions) Total() uint64 { return e.TTL + e.Capacity + e.Bytes + e.Backpressure }
+
+// Stats is a snapshot of a Cache. At any time
+// Puts == Size + Evictions.Total() + Overwrites.
+type Stats struct {
+	Size        int           `json:"size"`          // stored messages (expired ones not yet removed included)
+	Capacity    int           `json:"capacity"`      // MaxEntries
+	Bytes       int64         `json:"bytes"`         // stored payload + header bytes
+	MaxBytes    int64         `json:"max_bytes"`     // MaxBytes
+	TTL         time.Duration `json:"ttl_ns"`        // TTL
+	Utilization float64       `json:"utilization"`   // max(Size/Capacity, Bytes/MaxBytes)
+	Puts        uint64        `json:"puts"`          // Put calls
+	Overwrites  uint64        `json:"overwrites"`    // Puts that replaced a stored id
+	Hits        uint64        `json:"hits"`          // Gets that found a live message
+	Misses      uint64        `json:"misses"`        // Gets that did not
+	Evictions   Evictions     `json:"evictions"`     // removals by reason
+	Sweeps      uint64        `json:"sweeps"`        // Sweep calls
+	LastSweep   time.Duration `json:"last_sweep_ns"` // duration of the last sweep
+	LastRemoved int           `json:"last_removed"`  // expired entries the last sweep removed
+
+	Backpressure        Backpressure `json:"backpressure"`         // current level
+	BackpressureChanges uint64       `json:"backpressure_changes"` // level changes
+	Rejected            uint64       `json:"rejected"`             // Admit calls refused
+}
+
+// SweepResult reports one Sweep.
+type SweepResult struct {
+	Removed  int           // expired entries removed
+	Duration time.Duration // time the sweep held the cache
+	// More reports that the sweep stopped at its batch limit while expired
+	// entries remained.
+	More bool
+}
+
+// Cache is an LRU + TTL message store bounded by entry count and by bytes.
+// It implements core.Store.
+//
+// Time is passed in: Put, Get and Sweep take now, so expiry is
+// deterministic. Only Run reads a clock (WithClock). Times are kept as
+// offsets from the first time the cache is given (monotonic readings are
+// used when present), so all times given to one Cache must lie within
+// ±292 years of it (the range of time.Duration).
+//
+// A Cache is safe for concurrent use: the protocol goroutine calls Put and
+// Get while the sweeper and metrics scrapes run. One mutex guards a
+// non-thread-safe simplelru.LRU and an expiry queue in Put order; Admit is
+// lock-free. Payloads and headers are owned by the cache after Put and are
+// returned by Get without copying: nobody may modify them.
+type Cache struct {
+	cfg    Config
+	ttl    int64
+	logger *slog.Logger
+	sched  Scheduler
+	clock  func() time.Time
+
+	mu        sync.Mutex
+	lru       *simplelru.LRU[core.MessageID, entry]
+	fifo      ring
+	epoch     time.Time
+	hasEpoch  bool
+	lastAt    int64 // largest record time queued
+	seq       uint64
+	bytes     int64
+	puts      uint64
+	overwr    uint64
+	hits      uint64
+	misses    uint64
+	ev        Evictions
+	sweeps    uint64
+	lastSweep time.Duration
+	lastRem   int
+	changes   uint64
+
+	level    atomic.Int32 // Backpressure
+	rejected atomic.Uint64
+
+	stepMu  sync.Mutex // serialises Step (the Scheduler is not shared)
+	running atomic.Bool
+	runMu   sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+var _ core.Store = (*Cache)(nil)
+
+// New returns a Cache with a copy of cfg, or an error wrapping
+// ErrInvalidConfig. It starts nothing: call Run or Start for background
+// sweeps, or Step from a loop of your own.
+func New(cfg Config, opts ...Option) (*Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lru, err := simplelru.NewLRU[core.MessageID, entry](cfg.MaxEntries, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	c := &Cache{
+		cfg:    cfg,
+		ttl:    int64(cfg.TTL),
+		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		sched:  FixedScheduler{Interval: max(cfg.TTL/4, time.Millisecond), Batch: cfg.MaxEntries},
+		clock:  time.Now,
+		lru:    lru,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Config returns the cache's configuration.
+func (c *Cache) Config() Config { return c.cfg }
+
+// offset converts now to nanoseconds since the epoch (the first time the
+// cache was given). Caller holds mu.
+func (c *Cache) offset(now time.Time) int64 {
+	if !c.hasEpoch {
+		c.epoch, c.hasEpoch = now, true
+	}
+	return int64(now.Sub(c.epoch))
+}
+
+// expired reports whether something stored at offset at is older than the
+// TTL at offset now.
+func (c *Cache) expired(at, now int64) bool {
+	d := now - at
+	if now > at && d < 0 { // overflow: very far apart
+		return true
+	}
+	return d > c.ttl
+}
+
+func messageSize(m *core.StoredMessage) int64 {
+	n := int64(len(m.Payload))
+	for i := range m.Headers {
+		n += int64(len(m.Headers[i].Key) + len(m.Headers[i].Value))
+	}
+	return n
+}
+
+// Put implements core.Store. It stores m under id at time now, replacing
+// (and restarting the TTL of) a message stored under the same id. To make
+// room it removes expired entries first (oldest Put first), then least
+// recently used ones. A message larger than MaxBytes is not stored. Put
+// never fails and never blocks on anything but the cache's mutex.
+func (c *Cache) Put(now time.Time, id core.MessageID, m core.StoredMessage) {
+	size := messageSize(&m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nowOff := c.offset(now)
+	c.puts++
+	if old, ok := c.lru.Peek(id); ok {
+		c.removeEntry(id, &old)
+		c.overwr++
+	}
+	if size > c.cfg.maxEntryBytes() {
+		c.ev.Bytes++
+		return
+	}
+	c.makeRoom(nowOff, size)
+	c.seq++
+	at := max(nowOff, c.lastAt) // the queue stays in time order
+	c.lastAt = at
+	c.lru.Add(id, entry{payload: m.Payload, headers: m.Headers, at: nowOff, seq: c.seq, size: uint32(size), hops: m.Hops})
+	c.bytes += size
+	c.enqueue(record{id: id, at: at, seq: c.seq})
+}
+
+// makeRoom removes entries until one more of size bytes fits. Caller holds
+// mu.
+func (c *Cache) makeRoom(now, size int64) {
+	for c.lru.Len() >= c.cfg.MaxEntries || c.bytes+size > c.cfg.MaxBytes {
+		if c.expireOldest(now) {
+			c.ev.TTL++
+			continue
+		}
+		full := c.lru.Len() >= c.cfg.MaxEntries
+		_, v, ok := c.lru.RemoveOldest()
+		if !ok {
+			return
+		}
+		c.forget(&v)
+		if full {
+			c.ev.Capacity++
+		} else {
+			c.ev.Bytes++
+		}
+	}
+}
+
+// expireOldest removes the entry of the oldest live record if it has
+// expired at now, dropping stale records on the way. Caller holds mu.
+func (c *Cache) expireOldest(now int64) bool {
+	for {
+		r := c.fifo.front()
+		if r == nil || !c.expired(r.at, now) {
+			return false
+		}
+		if c.removeRecorded(r) {
+			c.fifo.pop()
+			return true
+		}
+		c.fifo.pop() // stale
+	}
+}
+
+// removeRecorded removes the entry r was queued for, if it is still stored,
+// and reports whether it was. The caller pops r. Caller holds mu.
+func (c *Cache) removeRecorded(r *record) bool {
+	// Usually the oldest record is also the least recently used entry:
+	// remove it from the list's tail without a map lookup.
+	if k, v, ok := c.lru.GetOldest(); ok && v.seq == r.seq && k == r.id {
+		c.lru.RemoveOldest()
+		c.bytes -= int64(v.size)
+		return true
+	}
+	if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
+		c.lru.Remove(r.id)
+		c.bytes -= int64(v.size)
+		return true
+	}
+	return false
+}
+
+// removeEntry removes a stored entry. Caller holds mu.
+func (c *Cache) removeEntry(id core.MessageID, v *entry) {
+	c.lru.Remove(id)
+	c.forget(v)
+}
+
+// forget accounts for an entry that left the LRU. Its record is dropped
+// now when it is the oldest (the usual case: LRU order is mostly Put
+// order), otherwise when it reaches the front or at the next compaction.
+func (c *Cache) forget(v *entry) {
+	c.bytes -= int64(v.size)
+	if r := c.fifo.front(); r != nil && r.seq == v.seq {
+		c.fifo.pop()
+	}
+}
+
+// enqueue queues a record, compacting stale records away when more than
+// half the full buffer is stale, so the queue holds at most about four
+// records per stored entry. Caller holds mu.
+func (c *Cache) enqueue(r record) {
+	if c.fifo.full() {
+		if c.fifo.len()-c.lru.Len() > c.fifo.len()/2 {
+			c.fifo.compact(func(r *record) bool {
+				v, ok := c.lru.Peek(r.id)
+				return ok && v.seq == r.seq
+			})
+		}
+		if c.fifo.full() {
+			c.fifo.grow()
+		}
+	}
+	c.fifo.push(r)
+}
+
+// Get implements core.Store. A hit makes id the most recently used entry.
+// An expired entry is removed and reported as a miss.
+func (c *Cache) Get(now time.Time, id core.MessageID) (core.StoredMessage, bool) {
+	c.mu.Lock()
+	v, ok := c.lru.Get(id)
+	if !ok {
+		c.misses++
+		c.mu.Unlock()
+		return core.StoredMessage{}, false
+	}
+	if c.expired(v.at, c.offset(now)) {
+		c.removeEntry(id, &v)
+		c.ev.TTL++
+		c.misses++
+		c.mu.Unlock()
+		return core.StoredMessage{}, false
+	}
+	c.hits++
+	c.mu.Unlock()
+	return core.StoredMessage{Payload: v.payload, Headers: v.headers, Hops: v.hops}, true
+}
+
+// Len implements core.Store: the stored messages, including expired ones
+// that no sweep, Get or Put removed yet.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+// Capacity implements core.Store: MaxEntries.
+func (c *Cache) Capacity() int { return c.cfg.MaxEntries }
+
+// Bytes returns the stored payload and header bytes.
+func (c *Cache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// Utilization returns max(Len/MaxEntries, Bytes/MaxBytes).
+func (c *Cache) Utilization() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.utilization()
+}
+
+func (c *Cache) utilization() float64 {
+	return max(float64(c.lru.Len())/float64(c.cfg.MaxEntries), float64(c.bytes)/float64(c.cfg.MaxBytes))
+}
+
+// Sweep removes at most maxBatch expired entries (all of them when maxBatch
+// is 0 or less), oldest Put first, and reports how many it removed and how
+// long it held the cache. When it removed any it logs at DEBUG
+// "Evicting {count} messages from cache (TTL expired)" with the count
+// substituted and a "count" attribute.
+func (c *Cache) Sweep(now time.Time, maxBatch int) SweepResult {
+	c.mu.Lock()
+	start := time.Now()
+	nowOff := c.offset(now)
+	removed := 0
+	for maxBatch <= 0 || removed < maxBatch {
+		r := c.fifo.front()
+		if r == nil || !c.expired(r.at, nowOff) {
+			break
+		}
+		if c.removeRecorded(r) {
+			removed++
+		}
+		c.fifo.pop()
+	}
+	more := false
+	if r := c.fifo.front(); r != nil && removed > 0 && removed == maxBatch {
+		more = c.expired(r.at, nowOff)
+	}
+	took := time.Since(start)
+	c.ev.TTL += uint64(removed)
+	c.sweeps++
+	c.lastSweep, c.lastRem = took, removed
+	c.mu.Unlock()
+	if removed > 0 && c.logger.Enabled(context.Background(), slog.LevelDebug) {
+		c.logger.Debug(fmt.Sprintf("Evicting %d messages from cache (TTL expired)", removed), "count", removed)
+	}
+	return SweepResult{Removed: removed, Duration: took, More: more}
+}
+
+// Admit returns ErrBackpressure at BackpressureBlockNew and nil otherwise.
+// Give it to the node as its admission check (node.WithAdmission(c.Admit))
+// so that new local broadcasts are refused, not silently dropped, while the
+// cache is overloaded. It is lock-free.
+func (c *Cache) Admit() error {
+	if Backpressure(c.level.Load()) >= BackpressureBlockNew {
+		c.rejected.Add(1)
+		return ErrBackpressure
+	}
+	return nil
+}
+
+// Backpressure returns the current backpressure level.
+func (c *Cache) Backpressure() Backpressure { return Backpressure(c.level.Load()) }
+
+// Stats returns a snapshot of the cache's counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Stats{
+		Size:                c.lru.Len(),
+		Capacity:            c.cfg.MaxEntries,
+		Bytes:               c.bytes,
+		MaxBytes:            c.cfg.MaxBytes,
+		TTL:                 c.cfg.TTL,
+		Utilization:         c.utilization(),
+		Puts:                c.puts,
+		Overwrites:          c.overwr,
+		Hits:                c.hits,
+		Misses:              c.misses,
+		Evictions:           c.ev,
+		Sweeps:              c.sweeps,
+		LastSweep:           c.lastSweep,
+		LastRemoved:         c.lastRem,
+		Backpressure:        Backpressure(c.level.Load()),
+		BackpressureChanges: c.changes,
+		Rejected:            c.rejected.Load(),
+	}
+}
+
+// SetBackpressure applies level as the scheduler's Next result would (Step
+// calls it): it records and logs a level change, and at
+// BackpressureDropSome or above sheds least recently used entries down to
+// ShedSomeTo or ShedMostTo. It returns the number of entries shed. Levels
+// outside the known range are clamped.
+func (c *Cache) SetBackpressure(level Backpressure) int {
+	level = max(BackpressureNone, min(BackpressureBlockNew, level))
+	c.mu.Lock()
+	old := Backpressure(c.level.Load())
+	if level != old {
+		c.level.Store(int32(level))
+		c.changes++
+	}
+	target := 1.0
+	switch level {
+	case BackpressureDropSome:
+		target = c.cfg.ShedSomeTo
+	case BackpressureDropMost, BackpressureBlockNew:
+		target = c.cfg.ShedMostTo
+	}
+	shed := 0
+	if level > BackpressureNone {
+		shed = c.shed(target)
+	}
+	util := c.utilization()
+	c.mu.Unlock()
+	if level != old {
+		lvl := slog.LevelInfo
+		msg := "Cache backpressure eased"
+		if level > old {
+			lvl, msg = slog.LevelWarn, "Cache backpressure raised"
+		}
+		c.logger.Log(context.Background(), lvl, msg, "from", old.String(), "to", level.String(), "utilization", util, "shed", shed)
+	}
+	return shed
+}
+
+// shed removes least recently used entries until the utilization is at most
+// target. Caller holds mu.
+func (c *Cache) shed(target float64) int {
+	maxN := int(target * float64(c.cfg.MaxEntries))
+	maxB := int64(target * float64(c.cfg.MaxBytes))
+	n := 0
+	for c.lru.Len() > maxN || c.bytes > maxB {
+		_, v, ok := c.lru.RemoveOldest()
+		if !ok {
+			break
+		}
+		c.forget(&v)
+		n++
+	}
+	c.ev.Backpressure += uint64(n)
+	return n
+}

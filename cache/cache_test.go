@@ -1,0 +1,411 @@
+package cache
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func id(n uint64) core.MessageID { return core.MessageID{Origin: "origin", Seq: n} }
+
+func msg(n int) core.StoredMessage { return core.StoredMessage{Payload: make([]byte, n)} }
+
+func newCache(t testing.TB, cfg Config, opts ...Option) *Cache {
+	t.Helper()
+	c, err := New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func smallConfig() Config {
+	c := DefaultConfig()
+	c.MaxEntries, c.MaxBytes, c.TTL = 4, 100, time.Second
+	return c
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		field string
+		mod   func(*Config)
+	}{
+		{"max_entries", func(c *Config) { c.MaxEntries = 0 }},
+		{"max_entries", func(c *Config) { c.MaxEntries = 1 << 27 }},
+		{"max_bytes", func(c *Config) { c.MaxBytes = 0 }},
+		{"ttl", func(c *Config) { c.TTL = time.Microsecond }},
+		{"shed_most_to", func(c *Config) { c.ShedMostTo = 1 }},
+		{"shed_some_to", func(c *Config) { c.ShedSomeTo = 0.1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mod(&c)
+			err := c.Validate()
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field+" ") {
+				t.Fatalf("err = %v, want one naming %s", err, tt.field)
+			}
+			if _, err := New(c); err == nil {
+				t.Fatal("New accepted an invalid config")
+			}
+		})
+	}
+	d := DefaultConfig()
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cc := ConfigFromCore(core.WANConfig())
+	if cc.MaxEntries != 20000 || cc.TTL != 120*time.Second || cc.MaxBytes != DefaultMaxBytes {
+		t.Fatalf("ConfigFromCore: %+v", cc)
+	}
+}
+
+func TestPutGetExpiry(t *testing.T) {
+	c := newCache(t, smallConfig())
+	m := core.StoredMessage{Payload: []byte("hello"), Headers: []core.Header{{Key: "tp", Value: "x"}}, Hops: 3}
+	c.Put(t0, id(1), m)
+	got, ok := c.Get(t0.Add(time.Second), id(1)) // exactly TTL old: still there
+	if !ok || string(got.Payload) != "hello" || got.Hops != 3 || len(got.Headers) != 1 {
+		t.Fatalf("Get = %+v, %v", got, ok)
+	}
+	if c.Bytes() != 8 || c.Len() != 1 || c.Capacity() != 4 {
+		t.Fatalf("bytes %d len %d", c.Bytes(), c.Len())
+	}
+	if _, ok := c.Get(t0.Add(time.Second+1), id(1)); ok {
+		t.Fatal("expired message returned")
+	}
+	if c.Len() != 0 || c.Bytes() != 0 {
+		t.Fatal("expired message not removed by Get")
+	}
+	if _, ok := c.Get(t0, id(2)); ok {
+		t.Fatal("unknown id found")
+	}
+	st := c.Stats()
+	if st.Hits != 1 || st.Misses != 2 || st.Evictions.TTL != 1 || st.Puts != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestLRUEviction(t *testing.T) {
+	c := newCache(t, smallConfig())
+	for i := uint64(1); i <= 4; i++ {
+		c.Put(t0, id(i), msg(1))
+	}
+	c.Get(t0, id(1)) // 2 is now least recently used
+	c.Put(t0, id(5), msg(1))
+	if _, ok := c.Get(t0, id(2)); ok {
+		t.Fatal("least recently used entry kept")
+	}
+	for _, i := range []uint64{1, 3, 4, 5} {
+		if _, ok := c.Get(t0, id(i)); !ok {
+			t.Fatalf("%d evicted", i)
+		}
+	}
+	if st := c.Stats(); st.Evictions.Capacity != 1 || st.Size != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestByteBound(t *testing.T) {
+	c := newCache(t, smallConfig()) // 100 bytes
+	c.Put(t0, id(1), msg(40))
+	c.Put(t0, id(2), msg(40))
+	c.Put(t0, id(3), msg(40)) // evicts 1
+	if _, ok := c.Get(t0, id(1)); ok || c.Bytes() != 80 {
+		t.Fatalf("bytes %d", c.Bytes())
+	}
+	c.Put(t0, id(4), msg(101)) // larger than the bound: not stored
+	if _, ok := c.Get(t0, id(4)); ok || c.Bytes() != 80 {
+		t.Fatal("oversized message stored")
+	}
+	c.Put(t0, id(2), msg(100)) // overwrite: replaces 2 and evicts 3
+	if c.Len() != 1 || c.Bytes() != 100 {
+		t.Fatalf("len %d bytes %d", c.Len(), c.Bytes())
+	}
+	st := c.Stats()
+	if st.Evictions.Bytes != 3 || st.Overwrites != 1 || st.Puts != uint64(st.Size)+st.Evictions.Total()+st.Overwrites {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestPutPrefersExpiredOverLRU(t *testing.T) {
+	c := newCache(t, smallConfig())
+	for i := uint64(1); i <= 4; i++ {
+		c.Put(t0.Add(time.Duration(i)*100*time.Millisecond), id(i), msg(1))
+	}
+	c.Get(t0, id(1)) // 1 is most recently used, but the oldest Put
+	c.Put(t0.Add(1150*time.Millisecond), id(5), msg(1))
+	if _, ok := c.Get(t0.Add(1150*time.Millisecond), id(2)); !ok {
+		t.Fatal("live entry evicted while an expired one was stored")
+	}
+	if st := c.Stats(); st.Evictions.TTL != 1 || st.Evictions.Capacity != 0 {
+		t.Fatalf("stats %+v", st.Evictions)
+	}
+}
+
+func TestSweepBatchAndLog(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}))
+	cfg := smallConfig()
+	cfg.MaxEntries = 100
+	cfg.MaxBytes = 1000
+	c := newCache(t, cfg, WithLogger(log))
+	for i := uint64(1); i <= 10; i++ {
+		c.Put(t0.Add(time.Duration(i)*time.Millisecond), id(i), msg(1))
+	}
+	if r := c.Sweep(t0.Add(time.Second), 0); r.Removed != 0 || buf.Len() != 0 {
+		t.Fatalf("nothing expired yet: %+v, log %q", r, buf.String())
+	}
+	now := t0.Add(time.Second + 7*time.Millisecond) // 1..6 expired
+	r := c.Sweep(now, 4)
+	if r.Removed != 4 || !r.More {
+		t.Fatalf("first sweep %+v", r)
+	}
+	want := `level=DEBUG msg="Evicting 4 messages from cache (TTL expired)" count=4` + "\n"
+	if buf.String() != want {
+		t.Fatalf("log %q, want %q", buf.String(), want)
+	}
+	if r = c.Sweep(now, 4); r.Removed != 2 || r.More {
+		t.Fatalf("second sweep %+v", r)
+	}
+	if r = c.Sweep(now, 0); r.Removed != 0 {
+		t.Fatalf("third sweep %+v", r)
+	}
+	st := c.Stats()
+	if st.Size != 4 || st.Evictions.TTL != 6 || st.Sweeps != 4 || st.LastRemoved != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+func TestBackpressureLevels(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}))
+	cfg := DefaultConfig()
+	cfg.MaxEntries, cfg.MaxBytes = 100, 1<<20
+	c := newCache(t, cfg, WithLogger(log))
+	fill := func() {
+		for i := uint64(0); i < 100; i++ {
+			c.Put(t0, id(1000+i+uint64(c.Stats().Puts)), msg(10))
+		}
+	}
+	steps := []struct {
+		level    Backpressure
+		wantSize int
+		admit    bool
+	}{
+		{BackpressureNone, 100, true},
+		{BackpressureDropSome, 85, true},
+		{BackpressureDropMost, 60, true},
+		{BackpressureBlockNew, 60, false},
+		{BackpressureBlockNew, 60, false},
+		{BackpressureNone, 100, true},
+	}
+	for i, s := range steps {
+		fill()
+		c.SetBackpressure(s.level)
+		if c.Len() != s.wantSize || (c.Admit() == nil) != s.admit || c.Backpressure() != s.level {
+			t.Fatalf("step %d (%v): len %d admit %v", i, s.level, c.Len(), c.Admit())
+		}
+		if !s.admit && !errors.Is(c.Admit(), core.ErrBackpressure) {
+			t.Fatal("Admit error is not ErrBackpressure")
+		}
+	}
+	st := c.Stats()
+	if st.BackpressureChanges != 4 || st.Evictions.Backpressure != 15+40+40+40 || st.Rejected != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+	logs := buf.String()
+	for _, want := range []string{
+		`level=WARN msg="Cache backpressure raised" from=none to=drop-some`,
+		`level=WARN msg="Cache backpressure raised" from=drop-most to=block-new`,
+		`level=INFO msg="Cache backpressure eased" from=block-new to=none`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if n := strings.Count(logs, "Cache backpressure"); n != 4 {
+		t.Fatalf("%d level-change lines, want 4:\n%s", n, logs)
+	}
+	if c.SetBackpressure(42); c.Backpressure() != BackpressureBlockNew {
+		t.Fatal("level not clamped")
+	}
+}
+
+// scriptSched is a Scheduler returning fixed values and recording calls.
+type scriptSched struct {
+	mu       sync.Mutex
+	interval time.Duration
+	batch    int
+	level    int
+	nexts    []float64 // utilizations seen
+	puts     []uint64
+	removed  []int
+}
+
+func (s *scriptSched) Next(_ time.Time, u float64, _ time.Duration, puts uint64) (time.Duration, int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nexts = append(s.nexts, u)
+	s.puts = append(s.puts, puts)
+	return s.interval, s.batch, s.level
+}
+
+func (s *scriptSched) Observe(_ time.Time, _ time.Duration, removed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removed = append(s.removed, removed)
+}
+
+func TestStepDrivesScheduler(t *testing.T) {
+	sch := &scriptSched{interval: 0, batch: 3, level: int(BackpressureDropMost)}
+	cfg := DefaultConfig()
+	cfg.MaxEntries, cfg.TTL = 10, time.Second
+	c := newCache(t, cfg, WithScheduler(sch))
+	for i := uint64(1); i <= 10; i++ {
+		c.Put(t0, id(i), msg(1))
+	}
+	if d := c.Step(t0.Add(2 * time.Second)); d != time.Millisecond {
+		t.Fatalf("interval %v, want the 1ms floor", d)
+	}
+	// Next saw a full cache; the sweep removed 3 of the 10 expired entries;
+	// drop-most then shed down to 6 entries (7 were left: 1 shed).
+	if sch.nexts[0] != 1 || sch.puts[0] != 10 || sch.removed[0] != 3 || c.Len() != 6 {
+		t.Fatalf("sched %+v len %d", sch, c.Len())
+	}
+	st := c.Stats()
+	if st.Evictions.TTL != 3 || st.Evictions.Backpressure != 1 || st.Backpressure != BackpressureDropMost {
+		t.Fatalf("stats %+v", st)
+	}
+	sch.batch = 0 // raised to 1
+	c.Step(t0.Add(2 * time.Second))
+	if sch.removed[1] != 1 {
+		t.Fatalf("batch 0 removed %d", sch.removed[1])
+	}
+}
+
+func TestZeroAndOddTimes(t *testing.T) {
+	c := newCache(t, smallConfig())
+	var zero time.Time
+	c.Put(zero, id(1), msg(1))
+	if _, ok := c.Get(zero, id(1)); !ok {
+		t.Fatal("zero time")
+	}
+	if _, ok := c.Get(zero.Add(2*time.Second), id(1)); ok {
+		t.Fatal("expired at zero+2s")
+	}
+	// Put with a time before earlier Puts: the expiry queue stays ordered
+	// and nothing live is swept; the early entry is expired for Get at
+	// once and swept with the later one.
+	c = newCache(t, smallConfig())
+	c.Put(t0.Add(time.Hour), id(2), msg(1))
+	c.Put(t0, id(3), msg(1))
+	if r := c.Sweep(t0.Add(time.Hour), 0); r.Removed != 0 {
+		t.Fatalf("swept %d", r.Removed)
+	}
+	if _, ok := c.Get(t0.Add(time.Hour), id(3)); ok {
+		t.Fatal("expired entry returned")
+	}
+	if _, ok := c.Get(t0.Add(time.Hour), id(2)); !ok {
+		t.Fatal("live entry lost")
+	}
+	c.Put(t0, id(4), msg(1))
+	if r := c.Sweep(t0.Add(time.Hour+2*time.Second), 0); r.Removed != 2 || c.Len() != 0 {
+		t.Fatalf("swept %d, %d left", r.Removed, c.Len())
+	}
+}
+
+// TestExpiryQueueBounded gets old entries (so LRU order differs from Put
+// order) while overfilling: stale records are compacted away.
+func TestExpiryQueueBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxEntries = 64
+	c := newCache(t, cfg)
+	for i := uint64(0); i < 100000; i++ {
+		c.Put(t0, id(i), msg(1))
+		if i%3 == 0 && i > 60 {
+			c.Get(t0, id(i-60))
+		}
+		if n := c.fifo.len(); n > 4*cfg.MaxEntries+16 || len(c.fifo.buf) > 4*cfg.MaxEntries+16 {
+			t.Fatalf("queue %d records, buffer %d, for %d entries", n, len(c.fifo.buf), cfg.MaxEntries)
+		}
+	}
+}
+
+// TestOverfillKeepsMemoryBounded fills the cache with ten times its byte
+// bound and its entry bound: the bounds hold at every step and the heap does
+// not grow past the bound plus a fixed per-entry overhead.
+func TestOverfillKeepsMemoryBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxEntries, cfg.MaxBytes = 2000, 1<<20 // ~1 MiB: the byte bound binds first
+	c := newCache(t, cfg)
+	before := heapInUse()
+	var maxHeap uint64
+	for i := uint64(0); i < 20000; i++ { // ~10 MiB of payload, 10× entries
+		c.Put(t0, id(i), msg(int(256+i%1024)))
+		if c.Len() > cfg.MaxEntries || c.Bytes() > cfg.MaxBytes {
+			t.Fatalf("put %d: %d entries, %d bytes", i, c.Len(), c.Bytes())
+		}
+		if i%2000 == 1999 {
+			maxHeap = max(maxHeap, heapInUse())
+		}
+	}
+	st := c.Stats()
+	if st.Evictions.Bytes == 0 || st.Puts != uint64(st.Size)+st.Evictions.Total() {
+		t.Fatalf("stats %+v", st)
+	}
+	// Payload bound + 512 B per entry of overhead + slack for the runtime.
+	limit := uint64(cfg.MaxBytes) + uint64(cfg.MaxEntries)*512 + 1<<20
+	if grown := maxHeap - min(before, maxHeap); grown > limit {
+		t.Fatalf("heap grew by %d bytes, bound %d", grown, limit)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxEntries, cfg.MaxBytes, cfg.TTL = 500, 64<<10, 10*time.Millisecond
+	c := newCache(t, cfg)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				now := t0.Add(time.Duration(i) * time.Millisecond)
+				switch g {
+				case 0:
+					c.Put(now, id(uint64(i)), msg(i%300))
+				case 1:
+					c.Get(now, id(uint64(i/2)))
+				case 2:
+					c.Sweep(now, 10)
+					c.SetBackpressure(Backpressure(i % 4))
+				default:
+					_ = c.Stats()
+					_ = c.Admit()
+					_ = c.Utilization()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	st := c.Stats()
+	if st.Size > cfg.MaxEntries || st.Bytes > cfg.MaxBytes || st.Puts != uint64(st.Size)+st.Evictions.Total()+st.Overwrites {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -1,0 +1,75 @@
+package cache
+
+import (
+	"math"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// DefaultMaxBytes is the default bound on stored bytes (64 MiB).
+const DefaultMaxBytes = 64 << 20
+
+// Config bounds a Cache. Names in Validate errors are the snake_case names
+// given on each field.
+type Config struct {
+	// MaxEntries (max_entries) bounds the stored messages: the protocol's
+	// message_cache_max_size. Default 10,000.
+	MaxEntries int
+	// MaxBytes (max_bytes) bounds the stored bytes: payloads plus header
+	// keys and values. A message larger than MaxBytes on its own is not
+	// stored (counted as a bytes eviction). Default 64 MiB.
+	MaxBytes int64
+	// TTL (ttl) is how long a message is kept: the protocol's
+	// message_cache_ttl. A message is expired when more than TTL has passed
+	// since its Put. Default 60 s.
+	TTL time.Duration
+	// ShedSomeTo (shed_some_to) and ShedMostTo (shed_most_to) are the
+	// utilizations the cache sheds down to (least recently used first) at
+	// BackpressureDropSome and at BackpressureDropMost or above.
+	// Defaults 0.85 and 0.6.
+	ShedSomeTo float64
+	ShedMostTo float64
+}
+
+// DefaultConfig returns the defaults (those of the protocol's default
+// preset).
+func DefaultConfig() Config {
+	return Config{
+		MaxEntries: 10000,
+		MaxBytes:   DefaultMaxBytes,
+		TTL:        60 * time.Second,
+		ShedSomeTo: 0.85,
+		ShedMostTo: 0.6,
+	}
+}
+
+// ConfigFromCore returns DefaultConfig with MaxEntries and TTL taken from
+// the protocol's message_cache_max_size and message_cache_ttl, so the store
+// keeps exactly what the protocol expects it to.
+func ConfigFromCore(c core.Config) Config {
+	cfg := DefaultConfig()
+	cfg.MaxEntries = c.MessageCacheMaxSize
+	cfg.TTL = c.MessageCacheTTL
+	return cfg
+}
+
+// Validate reports the first field out of bounds, naming it and the bound.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxEntries < 1 || c.MaxEntries > 1<<26:
+		return fieldErr("max_entries", "is %d, must be in [1, %d]", c.MaxEntries, 1<<26)
+	case c.MaxBytes < 1 || c.MaxBytes > 1<<40:
+		return fieldErr("max_bytes", "is %d, must be in [1, %d]", c.MaxBytes, int64(1)<<40)
+	case c.TTL < time.Millisecond:
+		return fieldErr("ttl", "is %v, must be at least 1ms", c.TTL)
+	case !(c.ShedMostTo >= 0 && c.ShedMostTo < 1):
+		return fieldErr("shed_most_to", "is %v, must be in [0, 1)", c.ShedMostTo)
+	case !(c.ShedSomeTo >= c.ShedMostTo && c.ShedSomeTo < 1):
+		return fieldErr("shed_some_to", "is %v, must be in [shed_most_to, 1) = [%v, 1)", c.ShedSomeTo, c.ShedMostTo)
+	}
+	return nil
+}
+
+// maxEntryBytes is the largest message the cache stores.
+func (c *Config) maxEntryBytes() int64 { return min(c.MaxBytes, math.MaxUint32) }

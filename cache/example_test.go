@@ -1,0 +1,59 @@
+package cache_test
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/plumtree-go/plumtree/cache"
+	"github.com/plumtree-go/plumtree/core"
+)
+
+func Example() {
+	cfg := cache.ConfigFromCore(core.DefaultConfig()) // 10,000 messages, 60 s
+	cfg.MaxBytes = 1 << 20
+	c, err := cache.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	now := time.Unix(1700000000, 0)
+	id := core.MessageID{Origin: "node-a", Seq: 1}
+	c.Put(now, id, core.StoredMessage{Payload: []byte("hello"), Hops: 2})
+
+	m, ok := c.Get(now.Add(30*time.Second), id)
+	fmt.Println(string(m.Payload), m.Hops, ok)
+	_, ok = c.Get(now.Add(61*time.Second), id) // older than the TTL
+	fmt.Println(ok)
+
+	c.Put(now, core.MessageID{Origin: "node-a", Seq: 2}, core.StoredMessage{Payload: []byte("world")})
+	r := c.Sweep(now.Add(2*time.Minute), 500) // what the background sweeper does
+	st := c.Stats()
+	fmt.Println(r.Removed, st.Size, st.Hits, st.Misses, st.Evictions.TTL)
+	// Output:
+	// hello 2 true
+	// false
+	// 1 0 1 1 2
+}
+
+// A scheduler decides the sweeps and the backpressure level; in a node it is
+// a *tuner.CleanupTuner. This one reports block-new.
+type overloaded struct{}
+
+func (overloaded) Next(time.Time, float64, time.Duration, uint64) (time.Duration, int, int) {
+	return time.Second, 100, int(cache.BackpressureBlockNew)
+}
+func (overloaded) Observe(time.Time, time.Duration, int) {}
+
+func ExampleCache_Admit() {
+	c, err := cache.New(cache.DefaultConfig(), cache.WithScheduler(overloaded{}))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(c.Admit())
+	next := c.Step(time.Unix(1700000000, 0)) // Run does this on a timer
+	err = c.Admit()
+	fmt.Println(next, c.Backpressure(), errors.Is(err, cache.ErrBackpressure))
+	// Output:
+	// <nil>
+	// 1s block-new true
+}

@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// minInterval is the shortest wait Run accepts from a Scheduler.
+const minInterval = time.Millisecond
+
+// Step runs one round of maintenance at time now and returns how long to
+// wait before the next: it asks the Scheduler for the schedule (Next), sweeps
+// at most the batch it got (Sweep), reports the sweep (Observe) and applies
+// the backpressure level (SetBackpressure). Run calls Step on a timer; a
+// simulator or a test can call it with virtual time instead. Concurrent
+// calls are serialised. Intervals below 1 ms and batches below 1 are raised
+// to those minimums.
+func (c *Cache) Step(now time.Time) time.Duration {
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
+	c.mu.Lock()
+	util, puts := c.utilization(), c.puts
+	c.mu.Unlock()
+	interval, batch, level := c.sched.Next(now, util, c.cfg.TTL, puts)
+	res := c.Sweep(now, max(batch, 1))
+	c.sched.Observe(now, res.Duration, res.Removed)
+	c.SetBackpressure(Backpressure(level))
+	return max(interval, minInterval)
+}
+
+// Run sweeps the cache on the Scheduler's schedule until ctx is done, then
+// returns nil. It calls Step at once and then whenever the interval Step
+// returned has passed, reading the time from the clock (WithClock). It
+// returns ErrRunning if the sweeper is already running.
+func (c *Cache) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer c.running.Store(false)
+	c.run(ctx)
+	return nil
+}
+
+func (c *Cache) run(ctx context.Context) {
+	t := time.NewTimer(c.Step(c.clock()))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			t.Reset(c.Step(c.clock()))
+		}
+	}
+}
+
+// Start runs the sweeper in a goroutine of its own until Stop. It returns
+// ErrRunning if the sweeper is already running.
+func (c *Cache) Start() error {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	c.cancel, c.done = cancel, done
+	go func() {
+		defer close(done)
+		defer c.running.Store(false)
+		c.run(ctx)
+	}()
+	return nil
+}
+
+// Stop stops a sweeper started by Start and waits for its goroutine to
+// return. It does nothing if Start was not called. The cache stays usable.
+func (c *Cache) Stop() {
+	c.runMu.Lock()
+	cancel, done := c.cancel, c.done
+	c.cancel, c.done = nil, nil
+	c.runMu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}

@@ -1,0 +1,690 @@
+package tcp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
+	"github.com/plumtree-go/plumtree/core/wire"
+)
+
+// conn is one established Plumtree connection.
+type conn struct {
+	t         *Transport
+	raw       net.Conn      // the TCP connection (key of Transport.conns)
+	nc        net.Conn      // what frames are written to: raw, a prefixConn or a *tls.Conn
+	br        *bufio.Reader // what frames are read from (over nc)
+	outbound  bool          // dialed by this node
+	remoteInc uint64
+	remote    string
+	peer      *peer // set on attach, then fixed
+
+	retireAt atomic.Int64 // unix nanoseconds; 0 while not retired
+	peerEOF  atomic.Bool  // the peer ended its side cleanly
+	// adopted is guarded by Transport.mu: the peer's writer has taken c as
+	// its connection, and so half-closes it when c stops being current.
+	// Whoever makes a connection that was never adopted stop being current
+	// half-closes it instead.
+	adopted bool
+
+	closeOnce, readOnce, writeOnce sync.Once
+	halves                         atomic.Int32 // directions finished
+}
+
+// close closes the connection in both directions and forgets it.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.raw.Close()
+		c.t.untrack(c.raw)
+	})
+}
+
+// endWrite half-closes the connection: the peer reads what was sent, then
+// EOF, and may go on sending until it has seen that. The connection is
+// closed when both directions have ended.
+func (c *conn) endWrite() {
+	c.writeOnce.Do(func() {
+		c.nc.SetWriteDeadline(time.Now().Add(c.t.opts.writeTimeout))
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+			c.close()
+		}
+		c.halfDone()
+	})
+}
+
+// endRead records that the peer finished sending (EOF).
+func (c *conn) endRead() { c.readOnce.Do(c.halfDone) }
+
+func (c *conn) halfDone() {
+	if c.halves.Add(1) == 2 {
+		c.close()
+	}
+}
+
+// retire marks a connection that lost to another one for the same peer: it
+// is read until the peer closes it or for at most the read timeout.
+func (c *conn) retire() {
+	at := time.Now().Add(c.t.opts.readTimeout)
+	c.retireAt.Store(at.UnixNano())
+	c.nc.SetReadDeadline(at)
+}
+
+// idleDeadline is the read deadline between frames.
+func (c *conn) idleDeadline() time.Time {
+	if at := c.retireAt.Load(); at != 0 {
+		return time.Unix(0, at)
+	}
+	return time.Time{}
+}
+
+// badInput is why a connection was closed for what the peer sent.
+type badInput struct{ reason string }
+
+func (e *badInput) Error() string { return e.reason }
+
+func badf(format string, args ...any) error { return &badInput{fmt.Sprintf(format, args...)} }
+
+// setKeepAlive applies the keepalive option to an accepted connection.
+func (t *Transport) setKeepAlive(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetKeepAliveConfig(t.keepAliveConfig())
+	}
+}
+
+func (t *Transport) keepAliveConfig() net.KeepAliveConfig {
+	ka := t.opts.keepAlive
+	if ka <= 0 {
+		return net.KeepAliveConfig{Enable: false}
+	}
+	return net.KeepAliveConfig{Enable: true, Idle: ka, Interval: ka, Count: 3}
+}
+
+// logBad logs a connection closed for bad input.
+func (t *Transport) logBad(peer core.PeerID, remote, reason string) {
+	t.log.Warn("tcp: closing bad connection", "peer", string(peer), "remote", remote, "reason", reason)
+}
+
+// handshakeFailed closes a connection that failed its set-up.
+func (t *Transport) handshakeFailed(raw net.Conn, peer core.PeerID, remote, reason string) {
+	if t.ctx.Err() == nil { // else closing: not the peer's fault
+		t.st.handshakeFailures.Add(1)
+		t.logBad(peer, remote, reason)
+	}
+	raw.Close()
+	t.untrack(raw)
+}
+
+// checkCert checks the certificate binding of a hello's id.
+func (t *Transport) checkCert(nc net.Conn, id core.PeerID) error {
+	if t.opts.peerIDFromCert == nil {
+		return nil
+	}
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		return errors.New("certificate binding: not a TLS connection")
+	}
+	certs := tc.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return errors.New("certificate binding: the peer presented no certificate")
+	}
+	if got := t.opts.peerIDFromCert(certs[0]); got != id {
+		return fmt.Errorf("certificate binding: hello says peer %q but its certificate says %q", id, got)
+	}
+	return nil
+}
+
+// serveConn runs an accepted connection: it tells what protocol it speaks,
+// runs the handshake and then reads frames until the connection ends.
+func (t *Transport) serveConn(raw net.Conn) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			t.wg.Done()
+		}
+	}()
+	t.setKeepAlive(raw)
+	remote := raw.RemoteAddr().String()
+	deadline := time.Now().Add(t.opts.handshakeTimeout)
+	raw.SetDeadline(deadline)
+
+	var first [1]byte
+	if _, err := io.ReadFull(raw, first[:]); err != nil {
+		t.handshakeFailed(raw, "", remote, helloReadError(err).Error())
+		return
+	}
+	pc := &prefixConn{Conn: raw, first: first[0], hasFirst: true}
+	var nc net.Conn = pc
+	tlsOn := t.serverTLS != nil
+	switch {
+	case tlsOn && first[0] == tlsHandshakeRecord:
+		tc := tls.Server(pc, t.serverTLS)
+		ctx, cancel := context.WithDeadline(t.ctx, deadline)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			t.handshakeFailed(raw, "", remote, "tls handshake: "+err.Error())
+			return
+		}
+		nc = tc
+	case !tlsOn && first[0] == wire.Magic:
+	case first[0] != wire.Magic && t.opts.streamHandler != nil:
+		// Another protocol sharing the port (memberlist streams).
+		raw.SetDeadline(time.Time{})
+		t.untrack(raw)
+		t.st.streamConns.Add(1)
+		handedOff = true
+		t.wg.Done() // Close does not wait for the handler
+		t.opts.streamHandler(pc)
+		return
+	case tlsOn && first[0] == wire.Magic:
+		t.handshakeFailed(raw, "", remote, "plaintext hello but TLS is required")
+		return
+	default:
+		t.handshakeFailed(raw, "", remote, fmt.Sprintf("first byte 0x%02x is not a plumtree hello", first[0]))
+		return
+	}
+
+	br := bufio.NewReaderSize(nc, bufSize)
+	id, inc, err := readHello(br)
+	if err != nil {
+		t.handshakeFailed(raw, "", remote, err.Error())
+		return
+	}
+	if id == t.self {
+		t.handshakeFailed(raw, id, remote, "the peer claims this node's own id")
+		return
+	}
+	if err := t.checkCert(nc, id); err != nil {
+		t.handshakeFailed(raw, id, remote, err.Error())
+		return
+	}
+	if _, err := nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)); err != nil {
+		t.handshakeFailed(raw, id, remote, "writing hello: "+err.Error())
+		return
+	}
+	raw.SetDeadline(time.Time{})
+	c := &conn{t: t, raw: raw, nc: nc, br: br, remoteInc: inc, remote: remote}
+	if !t.attachInbound(id, c) {
+		c.close()
+		return
+	}
+	t.log.Debug("tcp: connection accepted", "peer", string(id), "remote", remote)
+	t.readLoop(c)
+}
+
+// dial connects to p at addr and runs the dialer's side of the handshake.
+func (t *Transport) dial(p *peer, addr string) (*conn, error) {
+	d := net.Dialer{Timeout: t.opts.dialTimeout, KeepAliveConfig: t.keepAliveConfig()}
+	if t.opts.keepAlive <= 0 {
+		d.KeepAlive = -1
+	}
+	raw, err := d.DialContext(p.ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !t.track(raw) {
+		raw.Close()
+		if t.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("tcp: too many connections (max %d)", t.opts.maxConns)
+	}
+	remote := raw.RemoteAddr().String()
+	fail := func(reason string) (*conn, error) {
+		t.handshakeFailed(raw, p.id, remote, reason)
+		if p.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		return nil, errors.New("tcp: " + reason)
+	}
+	deadline := time.Now().Add(t.opts.handshakeTimeout)
+	raw.SetDeadline(deadline)
+	var nc net.Conn = raw
+	if t.clientTLS != nil {
+		cfg := t.clientTLS
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg = cfg.Clone()
+			cfg.ServerName = host
+		}
+		tc := tls.Client(raw, cfg)
+		ctx, cancel := context.WithDeadline(p.ctx, deadline)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return fail("tls handshake: " + err.Error())
+		}
+		nc = tc
+	}
+	if _, err := nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)); err != nil {
+		return fail("writing hello: " + err.Error())
+	}
+	br := bufio.NewReaderSize(nc, bufSize)
+	id, inc, err := readHello(br)
+	if err != nil {
+		return fail(err.Error())
+	}
+	if id != p.id {
+		return fail(fmt.Sprintf("dialed peer %q at %s but it says it is %q", p.id, addr, id))
+	}
+	if err := t.checkCert(nc, id); err != nil {
+		return fail(err.Error())
+	}
+	raw.SetDeadline(time.Time{})
+	return &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, remoteInc: inc, remote: remote}, nil
+}
+
+// retirement is what to do, outside the lock, with a connection that lost
+// its place to another one for the same peer.
+type retirement struct {
+	c       *conn
+	hard    bool // the peer restarted: close at once
+	adopted bool // the writer half-closes it when it notices
+}
+
+func (r retirement) run() {
+	switch {
+	case r.c == nil:
+	case r.hard:
+		r.c.close()
+	default:
+		r.c.retire()
+		if !r.adopted {
+			r.c.endWrite()
+		}
+	}
+}
+
+// attachLocked makes c a connection of p and decides which connection p
+// keeps when it already has one. t.mu is held.
+//
+// Rules, applied identically on both ends so that both keep the same
+// connection: a connection from a new incarnation of the peer replaces the
+// old one (the old one leads to a dead process); otherwise the connection
+// dialed by the lower peer id wins, and between two dialed by the same peer
+// the newer wins (that peer gave up the older one). The loser is half-closed
+// and read until the peer closes it too, so frames in flight on it are not
+// lost.
+func (t *Transport) attachLocked(p *peer, c *conn) retirement {
+	c.peer = p
+	t.conns[c.raw] = c
+	cur := p.conn
+	var r retirement
+	switch {
+	case cur == nil:
+	case cur.remoteInc != c.remoteInc:
+		t.st.reconnects.Add(1)
+		r = retirement{c: cur, hard: true}
+	case !t.prefer(p, c, cur):
+		return retirement{c: c}
+	default:
+		r = retirement{c: cur, adopted: cur.adopted}
+	}
+	p.conn = c
+	p.connected = true
+	p.closedByPeer = false
+	p.signal()
+	return r
+}
+
+// prefer reports whether the new connection c should replace cur.
+func (t *Transport) prefer(p *peer, c, cur *conn) bool {
+	lower := min(t.self, p.id)
+	byLower := func(x *conn) bool {
+		if x.outbound {
+			return t.self == lower
+		}
+		return p.id == lower
+	}
+	if a, b := byLower(c), byLower(cur); a != b {
+		return a
+	}
+	return true
+}
+
+// attachInbound attaches an accepted connection to the peer named in its
+// hello, creating the peer if it is unknown. false if t is closed.
+func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return false
+	}
+	p := t.peers[id]
+	if p == nil {
+		p = t.addPeerLocked(id)
+		p.implicit = true
+	}
+	r := t.attachLocked(p, c)
+	t.mu.Unlock()
+	r.run()
+	return true
+}
+
+// attachOutbound attaches a dialed connection and starts its reader.
+func (t *Transport) attachOutbound(p *peer, c *conn) {
+	t.mu.Lock()
+	if t.closed || p.removed {
+		t.mu.Unlock()
+		c.close()
+		return
+	}
+	r := t.attachLocked(p, c)
+	t.wg.Add(1)
+	t.mu.Unlock()
+	r.run()
+	t.log.Debug("tcp: connected", "peer", string(p.id), "remote", c.remote)
+	go func() {
+		defer t.wg.Done()
+		t.readLoop(c)
+	}()
+}
+
+// detach makes c stop being its peer's connection, if it is, so that the
+// writer dials again or waits for the peer. An implicit peer, known only
+// through c, is forgotten and c closed. The write side of c is half-closed
+// here if the writer never took c, else by the writer when it notices.
+func (t *Transport) detach(c *conn) {
+	endWrite := false
+	t.mu.Lock()
+	if p := c.peer; p != nil && p.conn == c {
+		p.conn = nil
+		p.closedByPeer = c.peerEOF.Load()
+		if p.implicit && !p.removed {
+			t.removePeerLocked(p)
+			t.mu.Unlock()
+			c.close()
+			return
+		}
+		p.signal()
+		endWrite = !c.adopted
+	}
+	t.mu.Unlock()
+	if endWrite {
+		c.endWrite()
+	}
+}
+
+// readLoop reads frames from c until it ends, then detaches it. After a
+// clean EOF the connection is closed once its write side has ended too (the
+// peer may still be reading what is in flight); after anything else at once.
+func (t *Transport) readLoop(c *conn) {
+	err := t.readFrames(c)
+	if errors.Is(err, io.EOF) {
+		c.peerEOF.Store(true)
+	}
+	t.detach(c)
+	if errors.Is(err, io.EOF) {
+		c.endRead()
+	} else {
+		c.close()
+	}
+	var bad *badInput
+	switch {
+	case t.ctx.Err() != nil:
+	case errors.As(err, &bad):
+		t.st.badFrames.Add(1)
+		t.logBad(c.peer.id, c.remote, bad.reason)
+	default:
+		t.log.Debug("tcp: connection closed", "peer", string(c.peer.id), "remote", c.remote, "reason", describeEnd(err))
+	}
+}
+
+func describeEnd(err error) string {
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return "closed by the peer"
+	case errors.Is(err, net.ErrClosed):
+		return "closed locally"
+	}
+	return err.Error()
+}
+
+// readFrames reads length-prefixed frames from c and hands them to the
+// Receive channel. It returns a *badInput for what the peer did wrong.
+func (t *Transport) readFrames(c *conn) error {
+	br := c.br
+	maxN := t.opts.maxFrameSize
+	from := c.peer.id
+	const prefix = 4
+	for {
+		// Idle: wait for the next frame without a deadline (keepalive
+		// finds dead peers), or until the retirement deadline.
+		if _, err := br.Peek(1); err != nil {
+			return err
+		}
+		// A frame has started: the rest must come within the read timeout.
+		deadline := false
+		if br.Buffered() < prefix+wire.HeaderLen {
+			c.nc.SetReadDeadline(time.Now().Add(t.opts.readTimeout))
+			deadline = true
+		}
+		hdr, err := br.Peek(prefix)
+		if err != nil {
+			return truncated(fmt.Sprintf("length prefix cut after %d bytes", len(hdr)), err)
+		}
+		n := binary.BigEndian.Uint32(hdr)
+		if n > uint32(maxN) {
+			return badf("length prefix %d exceeds the maximum frame size %d", n, maxN)
+		}
+		if n < wire.HeaderLen {
+			return badf("length prefix %d is shorter than a frame header (%d)", n, wire.HeaderLen)
+		}
+		// Check magic, version and type before allocating the frame.
+		head, err := br.Peek(prefix + wire.HeaderLen)
+		if err != nil {
+			return truncated(fmt.Sprintf("frame of %d bytes cut after %d", n, len(head)-prefix), err)
+		}
+		if err := wire.CheckHeader(head[prefix:]); err != nil {
+			return badf("bad frame: %v", err)
+		}
+		br.Discard(prefix)
+		if !deadline && br.Buffered() < int(n) {
+			c.nc.SetReadDeadline(time.Now().Add(t.opts.readTimeout))
+			deadline = true
+		}
+		buf := make([]byte, n)
+		if m, err := io.ReadFull(br, buf); err != nil {
+			return truncated(fmt.Sprintf("frame of %d bytes cut after %d", n, m), err)
+		}
+		if deadline {
+			c.nc.SetReadDeadline(c.idleDeadline())
+		}
+		t.st.framesIn.Add(1)
+		t.st.bytesIn.Add(uint64(n) + prefix)
+		select {
+		case t.recv <- node.Frame{From: from, Data: buf}:
+		case <-t.ctx.Done():
+			return net.ErrClosed
+		}
+	}
+}
+
+// truncated classifies a read error inside a frame: the peer closing or
+// stalling mid-frame is bad input; a local close or reset is not.
+func truncated(what string, err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return badf("truncated frame: %s, then the connection closed", what)
+	case errors.As(err, &ne) && ne.Timeout():
+		return badf("truncated frame: %s, then nothing within the read timeout", what)
+	}
+	return err
+}
+
+// writer is the state of one peer's writer goroutine.
+type writer struct {
+	t        *Transport
+	p        *peer
+	cur      *conn
+	bw       *bufio.Writer
+	hdr      [4]byte
+	failures int // failed dials in a row
+}
+
+// writeLoop is the one goroutine that writes to p: it takes frames from p's
+// queue, dials when needed and writes batches of queued frames with one
+// flush.
+func (t *Transport) writeLoop(p *peer) {
+	defer t.wg.Done()
+	w := &writer{t: t, p: p, bw: bufio.NewWriterSize(nil, bufSize)}
+	defer func() {
+		if w.cur != nil {
+			w.cur.close() // p was removed or the Transport closed
+		}
+	}()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.changed:
+			w.current()
+		case f := <-p.queue:
+			if !w.send(f) {
+				return
+			}
+		}
+	}
+}
+
+// current returns p's connection, switching to it (and half-closing the one
+// written to before) if it changed.
+func (w *writer) current() *conn {
+	t := w.t
+	t.mu.Lock()
+	c := w.p.conn
+	if c != nil {
+		c.adopted = true
+	}
+	t.mu.Unlock()
+	if c != w.cur {
+		if w.cur != nil {
+			w.cur.endWrite()
+		}
+		w.cur = c
+		if c != nil {
+			w.bw.Reset(c.nc)
+		}
+	}
+	return c
+}
+
+// send writes f, and whatever is queued behind it, to p, dialing first if
+// needed. false when p is removed or the Transport closed.
+func (w *writer) send(f []byte) bool {
+	for {
+		c := w.current()
+		if c != nil {
+			w.writeBatch(c, f)
+			return true
+		}
+		if !w.connect() {
+			w.t.st.drops.Add(1)
+			return false
+		}
+	}
+}
+
+// connect waits for a connection to p: it dials p's address (after the
+// backoff delay if the last dial failed) or, without an address, waits for p
+// to connect. false when p is removed or the Transport closed.
+func (w *writer) connect() bool {
+	t, p := w.t, w.p
+	t.mu.Lock()
+	addr, closedByPeer, redial := p.addr, p.closedByPeer, p.connected
+	t.mu.Unlock()
+	if addr == "" {
+		select {
+		case <-p.ctx.Done():
+			return false
+		case <-p.changed:
+			return true
+		}
+	}
+	if w.failures > 0 || closedByPeer {
+		// After a clean close by the peer, wait one backoff step too: the
+		// peer is restarting, or it keeps a duplicate connection that is
+		// about to reach us.
+		timer := time.NewTimer(t.backoff(max(w.failures, 1)))
+		select {
+		case <-p.ctx.Done():
+			timer.Stop()
+			return false
+		case <-p.changed: // a new address or an accepted connection
+			timer.Stop()
+			return true
+		case <-timer.C:
+		}
+	}
+	t.st.dials.Add(1)
+	c, err := t.dial(p, addr)
+	if err != nil {
+		if p.ctx.Err() != nil {
+			return false
+		}
+		w.failures++
+		t.st.dialFailures.Add(1)
+		lvl := t.log.Debug
+		if w.failures == 1 {
+			lvl = t.log.Warn
+		}
+		lvl("tcp: cannot reach peer", "peer", string(p.id), "remote", addr, "err", err, "failures", w.failures)
+		return true
+	}
+	w.failures = 0
+	if redial {
+		t.st.reconnects.Add(1)
+	}
+	t.attachOutbound(p, c)
+	return true
+}
+
+// writeBatch writes f and then every frame already queued (up to
+// maxBatchBytes) into the buffer and flushes once: a busy peer gets few,
+// large writes; an idle one gets each frame at once.
+func (w *writer) writeBatch(c *conn, f []byte) {
+	t, p, bw := w.t, w.p, w.bw
+	c.nc.SetWriteDeadline(time.Now().Add(t.opts.writeTimeout))
+	frames, bytes := 0, 0
+	for {
+		binary.BigEndian.PutUint32(w.hdr[:], uint32(len(f)))
+		bw.Write(w.hdr[:])
+		bw.Write(f)
+		frames++
+		bytes += len(w.hdr) + len(f)
+		if bytes >= maxBatchBytes {
+			break
+		}
+		select {
+		case f = <-p.queue:
+			continue
+		default:
+		}
+		break
+	}
+	if err := bw.Flush(); err != nil {
+		t.st.drops.Add(uint64(frames))
+		w.cur = nil
+		t.detach(c)
+		c.close()
+		if t.ctx.Err() == nil && p.ctx.Err() == nil {
+			t.log.Warn("tcp: write failed, closing connection", "peer", string(p.id), "remote", c.remote,
+				"err", err, "lost_frames", frames)
+		}
+		return
+	}
+	w.failures = 0
+	t.st.framesOut.Add(uint64(frames))
+	t.st.bytesOut.Add(uint64(bytes))
+}

@@ -1,0 +1,82 @@
+package tcp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core/node"
+	"github.com/plumtree-go/plumtree/core/wire"
+)
+
+// bytesConn is a net.Conn that reads from a byte slice.
+type bytesConn struct{ r *bytes.Reader }
+
+func (c bytesConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
+func (c bytesConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (c bytesConn) Close() error                     { return nil }
+func (c bytesConn) LocalAddr() net.Addr              { return nil }
+func (c bytesConn) RemoteAddr() net.Addr             { return nil }
+func (c bytesConn) SetDeadline(time.Time) error      { return nil }
+func (c bytesConn) SetReadDeadline(time.Time) error  { return nil }
+func (c bytesConn) SetWriteDeadline(time.Time) error { return nil }
+func newBytesConn(b []byte) bytesConn                { return bytesConn{bytes.NewReader(b)} }
+
+// The frame reader on arbitrary bytes: it never panics, never hands over a
+// frame that is too large or has a bad header, and ends every stream with
+// EOF or a reason.
+func FuzzReadFrames(f *testing.F) {
+	f.Add(lengthPrefixed(testFrame(1, 20)))
+	f.Add(append(lengthPrefixed(testFrame(1, 20)), lengthPrefixed(testFrame(2, 30))...))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, wire.Magic})
+	f.Add([]byte{0, 0, 0, 3, wire.Magic, wire.Version, 1})
+	f.Add([]byte{0, 0, 0, 9, wire.Magic, wire.Version, 1, 0})
+	f.Add([]byte{0, 0})
+	const maxFrame = 1 << 12
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := defaultOptions()
+		opts.maxFrameSize = maxFrame
+		tr := &Transport{opts: opts, recv: make(chan node.Frame, len(data)/7+1), ctx: context.Background()}
+		nc := newBytesConn(data)
+		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"}}
+		err := tr.readFrames(c)
+		var bad *badInput
+		if !errors.Is(err, io.EOF) && !errors.As(err, &bad) {
+			t.Fatalf("readFrames ended with %v", err)
+		}
+		close(tr.recv)
+		total := 0
+		for fr := range tr.recv {
+			if len(fr.Data) > maxFrame || wire.CheckHeader(fr.Data) != nil {
+				t.Fatalf("handed over a bad frame of %d bytes", len(fr.Data))
+			}
+			total += 4 + len(fr.Data)
+		}
+		if errors.Is(err, io.EOF) && total != len(data) {
+			t.Fatalf("clean end after %d of %d bytes", total, len(data))
+		}
+	})
+}
+
+// The hello parser on arbitrary bytes: a hello it accepts is one
+// appendHello would write.
+func FuzzReadHello(f *testing.F) {
+	f.Add(appendHello(nil, 1, "node-1"))
+	f.Add(appendHello(nil, 0, ""))
+	f.Add([]byte{wire.Magic, 2, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, inc, err := readHello(bufio.NewReader(bytes.NewReader(data)))
+		if err != nil {
+			return
+		}
+		want := appendHello(nil, inc, id)
+		if len(data) < len(want) || !bytes.Equal(data[:len(want)], want) {
+			t.Fatalf("accepted %x as hello of %q/%d", data, id, inc)
+		}
+	})
+}

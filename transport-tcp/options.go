@@ -1,0 +1,219 @@
+package tcp
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/wire"
+)
+
+// Defaults of the options.
+const (
+	DefaultSendQueue        = 1024             // frames queued per peer
+	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
+	DefaultMaxConns         = 1024             // open connections (handshaking, live, draining)
+	DefaultDialTimeout      = 5 * time.Second  // TCP connect
+	DefaultHandshakeTimeout = 5 * time.Second  // first byte + TLS + hello exchange
+	DefaultReadTimeout      = 10 * time.Second // rest of a frame once it has started
+	DefaultWriteTimeout     = 10 * time.Second // one write batch
+	DefaultKeepAlive        = 15 * time.Second // TCP keepalive idle time and probe interval
+	DefaultBackoffMin       = 100 * time.Millisecond
+	DefaultBackoffMax       = 10 * time.Second
+)
+
+// bufSize is the size of each connection's read buffer and each peer's
+// write buffer.
+const bufSize = 32 << 10
+
+// maxBatchBytes bounds one coalesced write batch, so that the write deadline
+// of a batch is not spent on an endless stream of frames.
+const maxBatchBytes = 256 << 10
+
+// DefaultMaxFrameSize is the largest frame accepted by default: the largest
+// frame a core/wire Decoder with wire.DefaultLimits accepts (a 64 KiB
+// payload plus headers and id, or an IHave or Graft with the protocol's
+// maximum number of ids of maximal length: 274,437 bytes). A length prefix
+// above it closes the connection before anything is allocated.
+var DefaultMaxFrameSize = wire.DefaultLimits().MaxFrameSize()
+
+// MaxFrameSizeFor returns the largest frame a node running cfg can send or
+// must accept: use it with WithMaxFrameSize when cfg.MaxMessageSize is not
+// the default 64 KiB.
+func MaxFrameSizeFor(cfg core.Config) int { return wire.LimitsFor(cfg).MaxFrameSize() }
+
+// Option configures a Transport.
+type Option func(*options)
+
+type options struct {
+	listenAddr       string
+	listener         net.Listener
+	logger           *slog.Logger
+	sendQueue        int
+	receiveQueue     int
+	maxConns         int
+	maxFrameSize     int
+	dialTimeout      time.Duration
+	handshakeTimeout time.Duration
+	readTimeout      time.Duration
+	writeTimeout     time.Duration
+	keepAlive        time.Duration
+	backoffMin       time.Duration
+	backoffMax       time.Duration
+	streamHandler    func(net.Conn)
+	serverTLS        *tls.Config
+	clientTLS        *tls.Config
+	peerIDFromCert   func(*x509.Certificate) core.PeerID
+}
+
+func defaultOptions() options {
+	return options{
+		logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		sendQueue:        DefaultSendQueue,
+		receiveQueue:     DefaultReceiveQueue,
+		maxConns:         DefaultMaxConns,
+		maxFrameSize:     DefaultMaxFrameSize,
+		dialTimeout:      DefaultDialTimeout,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		readTimeout:      DefaultReadTimeout,
+		writeTimeout:     DefaultWriteTimeout,
+		keepAlive:        DefaultKeepAlive,
+		backoffMin:       DefaultBackoffMin,
+		backoffMax:       DefaultBackoffMax,
+	}
+}
+
+func (o *options) validate() error {
+	type check struct {
+		name string
+		ok   bool
+		want string
+	}
+	for _, c := range []check{
+		{"send queue", o.sendQueue >= 1, ">= 1"},
+		{"receive queue", o.receiveQueue >= 0, ">= 0"},
+		{"max conns", o.maxConns >= 1, ">= 1"},
+		{"max frame size", o.maxFrameSize >= wire.HeaderLen && o.maxFrameSize <= 1<<30, "in [3, 1 GiB]"},
+		{"dial timeout", o.dialTimeout > 0, "> 0"},
+		{"handshake timeout", o.handshakeTimeout > 0, "> 0"},
+		{"read timeout", o.readTimeout > 0, "> 0"},
+		{"write timeout", o.writeTimeout > 0, "> 0"},
+		{"backoff", o.backoffMin > 0 && o.backoffMax >= o.backoffMin, "0 < min <= max"},
+		{"listener", o.listener == nil || o.listenAddr == "", "WithListener or WithListenAddr, not both"},
+		{"tls", (o.serverTLS == nil) == (o.clientTLS == nil), "both a server and a client config"},
+		{"peer id from cert", o.peerIDFromCert == nil || o.serverTLS != nil, "WithTLS"},
+	} {
+		if !c.ok {
+			return fmt.Errorf("%w: %s must be %s", ErrInvalidOption, c.name, c.want)
+		}
+	}
+	return nil
+}
+
+// WithListenAddr makes the Transport listen on addr (for example
+// "127.0.0.1:0" or ":7946"). Without WithListenAddr or WithListener the
+// Transport only dials.
+func WithListenAddr(addr string) Option { return func(o *options) { o.listenAddr = addr } }
+
+// WithListener makes the Transport accept connections on l. The Transport
+// owns l from then on and closes it in Close.
+func WithListener(l net.Listener) Option { return func(o *options) { o.listener = l } }
+
+// WithLogger sets the logger (default: discard). Each connection closed for
+// bad input is logged at Warn with the message "tcp: closing bad connection"
+// and the keys peer, remote and reason; connection set-up and loss are
+// logged at Debug.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithSendQueue bounds each peer's send queue (frames; default 1024). Send
+// returns ErrQueueFull when the peer's queue is full.
+func WithSendQueue(n int) Option { return func(o *options) { o.sendQueue = n } }
+
+// WithReceiveQueue sets the capacity of the Receive channel (frames; default
+// 1024). When it is full the connection readers wait, and TCP flow control
+// slows the senders down: nothing is dropped.
+func WithReceiveQueue(n int) Option { return func(o *options) { o.receiveQueue = n } }
+
+// WithMaxConns bounds the open connections, handshaking ones included
+// (default 1024). An accepted connection over the bound is closed at once and
+// counted in Stats.Rejected.
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// WithMaxFrameSize bounds a frame in bytes, without its 4-byte length prefix
+// (default DefaultMaxFrameSize; see MaxFrameSizeFor). Send refuses larger
+// frames with ErrFrameTooLarge; a reader that sees a larger length prefix
+// closes the connection before allocating anything.
+func WithMaxFrameSize(n int) Option { return func(o *options) { o.maxFrameSize = n } }
+
+// WithDialTimeout bounds a TCP connect (default 5 s).
+func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
+
+// WithHandshakeTimeout bounds the connection set-up after connect: the first
+// byte, the TLS handshake and the hello exchange (default 5 s). An accepted
+// connection that sends nothing for this long is closed and counted in
+// Stats.HandshakeFailures.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(o *options) { o.handshakeTimeout = d }
+}
+
+// WithReadTimeout bounds how long the rest of a frame may take once its
+// first byte has arrived (default 10 s). Idle connections have no read
+// deadline (TCP keepalive finds dead ones).
+func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
+
+// WithWriteTimeout bounds one coalesced write batch (default 10 s). A peer
+// that stops reading makes its connection time out and be re-dialed; the
+// other peers are not affected in the meantime.
+func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
+
+// WithKeepAlive sets the TCP keepalive idle time and probe interval (default
+// 15 s; a dead peer is detected after about 4 of them); zero or a negative
+// value disables keepalive.
+func WithKeepAlive(d time.Duration) Option { return func(o *options) { o.keepAlive = d } }
+
+// WithBackoff sets the reconnect backoff: after the n-th failed dial in a row
+// the writer waits a random duration in [d/2, d] with d = minDelay·2^(n-1)
+// capped at maxDelay (defaults 100 ms and 10 s).
+func WithBackoff(minDelay, maxDelay time.Duration) Option {
+	return func(o *options) { o.backoffMin, o.backoffMax = minDelay, maxDelay }
+}
+
+// WithStreamHandler shares the listener with another stream protocol (for
+// example memberlist's TCP streams): an accepted connection whose first byte
+// is neither wire.Magic nor, with TLS, a TLS handshake record (0x16) is
+// handed to h, first byte included. h owns the connection; it runs on the
+// accepting goroutine, so it should hand the connection off and return.
+// Close does not wait for h nor close its connections.
+func WithStreamHandler(h func(conn net.Conn)) Option {
+	return func(o *options) { o.streamHandler = h }
+}
+
+// WithTLS makes every Plumtree connection use TLS: server for accepted
+// connections, client for dialed ones. Both are cloned and raised to TLS 1.3
+// at least. A server config with ClientCAs and ClientAuth left at
+// tls.NoClientCert gets tls.RequireAndVerifyClientCert, so peers must present
+// a certificate from that CA (mutual authentication). A client config
+// without ServerName verifies the host of the dialed address.
+func WithTLS(server, client *tls.Config) Option {
+	return func(o *options) { o.serverTLS, o.clientTLS = server, client }
+}
+
+// WithPeerIDFromCert binds peer ids to certificates (requires WithTLS): the
+// id a peer states in its hello must equal f applied to its leaf
+// certificate, on both the accepting and the dialing side; otherwise the
+// connection is closed and counted in Stats.HandshakeFailures. A peer that
+// presents no certificate fails too.
+func WithPeerIDFromCert(f func(*x509.Certificate) core.PeerID) Option {
+	return func(o *options) { o.peerIDFromCert = f }
+}

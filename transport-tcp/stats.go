@@ -1,0 +1,111 @@
+package tcp
+
+import (
+	"sync/atomic"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// Stats is a snapshot of a Transport's counters (cumulative since New) and
+// gauges. Byte counts include the 4-byte length prefixes but not TLS records
+// or hellos.
+type Stats struct {
+	BytesIn   uint64 `json:"bytes_in"`
+	BytesOut  uint64 `json:"bytes_out"`
+	FramesIn  uint64 `json:"frames_in"`
+	FramesOut uint64 `json:"frames_out"`
+	// Drops counts frames that were not written: refused by Send (queue
+	// full, too large, unknown peer), lost with a connection that broke
+	// while they were being written, or still queued when their peer was
+	// removed or the Transport closed.
+	Drops uint64 `json:"drops"`
+	// QueueFull counts Sends refused with ErrQueueFull (part of Drops).
+	QueueFull uint64 `json:"queue_full"`
+	// TooLarge counts Sends refused with ErrFrameTooLarge (part of Drops).
+	TooLarge uint64 `json:"too_large"`
+	// Dials and DialFailures count outbound connection attempts and those
+	// that failed (connect errors and failed handshakes).
+	Dials        uint64 `json:"dials"`
+	DialFailures uint64 `json:"dial_failures"`
+	// Reconnects counts connections re-established to a peer that had one
+	// before: dialed again after the connection was lost, or accepted from
+	// a restarted peer (a new incarnation) while the old one was open.
+	// Resolving a duplicate connection (both peers dialed at once) is not a
+	// reconnect.
+	Reconnects uint64 `json:"reconnects"`
+	// HandshakeFailures counts connections closed during set-up: no or a
+	// bad hello, a failed TLS handshake (an untrusted certificate), a peer
+	// id that does not match its certificate, a handshake timeout.
+	HandshakeFailures uint64 `json:"handshake_failures"`
+	// BadFrames counts established connections closed for a bad frame: an
+	// oversized or undersized length prefix, a wrong magic, version or
+	// type, a frame cut short.
+	BadFrames uint64 `json:"bad_frames"`
+	// Rejected counts accepted connections closed because MaxConns open
+	// connections existed.
+	Rejected uint64 `json:"rejected"`
+	// StreamConns counts connections handed to the stream handler.
+	StreamConns uint64 `json:"stream_conns"`
+
+	// Gauges.
+	QueueDepth     int                 `json:"queue_depth"`      // frames queued over all peers
+	Peers          int                 `json:"peers"`            // known peers
+	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
+	Conns          int                 `json:"conns"`            // established connections (draining duplicates included)
+	Handshaking    int                 `json:"handshaking"`      // connections in set-up
+	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer
+}
+
+type counters struct {
+	bytesIn, bytesOut   atomic.Uint64
+	framesIn, framesOut atomic.Uint64
+	drops, queueFull    atomic.Uint64
+	tooLarge            atomic.Uint64
+	dials, dialFailures atomic.Uint64
+	reconnects          atomic.Uint64
+	handshakeFailures   atomic.Uint64
+	badFrames           atomic.Uint64
+	rejected            atomic.Uint64
+	streamConns         atomic.Uint64
+}
+
+// Stats returns a snapshot of the counters and gauges. It is cheap enough to
+// call at every metrics scrape.
+func (t *Transport) Stats() Stats {
+	s := Stats{
+		BytesIn:           t.st.bytesIn.Load(),
+		BytesOut:          t.st.bytesOut.Load(),
+		FramesIn:          t.st.framesIn.Load(),
+		FramesOut:         t.st.framesOut.Load(),
+		Drops:             t.st.drops.Load(),
+		QueueFull:         t.st.queueFull.Load(),
+		TooLarge:          t.st.tooLarge.Load(),
+		Dials:             t.st.dials.Load(),
+		DialFailures:      t.st.dialFailures.Load(),
+		Reconnects:        t.st.reconnects.Load(),
+		HandshakeFailures: t.st.handshakeFailures.Load(),
+		BadFrames:         t.st.badFrames.Load(),
+		Rejected:          t.st.rejected.Load(),
+		StreamConns:       t.st.streamConns.Load(),
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.Peers = len(t.peers)
+	s.PeerQueueDepth = make(map[core.PeerID]int, len(t.peers))
+	for id, p := range t.peers {
+		d := len(p.queue)
+		s.QueueDepth += d
+		s.PeerQueueDepth[id] = d
+		if p.conn != nil {
+			s.ConnectedPeers++
+		}
+	}
+	for _, c := range t.conns {
+		if c != nil {
+			s.Conns++
+		} else {
+			s.Handshaking++
+		}
+	}
+	return s
+}

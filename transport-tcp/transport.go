@@ -1,0 +1,369 @@
+package tcp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
+)
+
+// Errors returned by Send and New.
+var (
+	// ErrQueueFull: the peer's send queue is full (a slow, stalled or
+	// unreachable peer). The frame is dropped and counted.
+	ErrQueueFull = errors.New("tcp: send queue full")
+	// ErrUnknownPeer: no address was set for the peer and it has no live
+	// connection to this node.
+	ErrUnknownPeer = errors.New("tcp: unknown peer")
+	// ErrFrameTooLarge: the frame is longer than the maximum frame size.
+	ErrFrameTooLarge = errors.New("tcp: frame too large")
+	// ErrClosed: the Transport is closed.
+	ErrClosed = errors.New("tcp: transport closed")
+	// ErrInvalidOption: New was given an invalid option or peer id.
+	ErrInvalidOption = errors.New("tcp: invalid option")
+)
+
+// Transport carries Plumtree frames over persistent TCP (optionally TLS)
+// connections. It implements node.Transport.
+//
+// There is at most one connection per pair of peers, used in both
+// directions; when both peers dial each other at once, both keep the
+// connection dialed by the peer with the lower id. Every peer has its own
+// bounded send queue and writer goroutine, so a slow or dead peer never
+// delays the others. All methods are safe for concurrent use.
+type Transport struct {
+	self core.PeerID
+	inc  uint64 // incarnation: tells a restarted peer from a second connection
+	opts options
+	log  *slog.Logger
+	ln   net.Listener
+
+	serverTLS *tls.Config
+	clientTLS *tls.Config
+
+	recv   chan node.Frame
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	peers  map[core.PeerID]*peer   // guarded by mu
+	conns  map[net.Conn]*conn      // every open raw connection; value nil while handshaking
+	snap   atomic.Pointer[peerMap] // copy of peers for lock-free Send
+
+	st counters
+}
+
+type peerMap = map[core.PeerID]*peer
+
+// peer is the send side of one remote peer.
+type peer struct {
+	id      core.PeerID
+	queue   chan []byte
+	changed chan struct{} // capacity 1: the connection or the address changed
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	// guarded by Transport.mu
+	addr      string
+	conn      *conn // the connection frames are written to; nil if none
+	removed   bool
+	implicit  bool // created by an accepted hello, not by SetPeerAddr
+	connected bool // has had a connection (for Stats.Reconnects)
+	// closedByPeer: the last connection ended with a clean close by the
+	// peer; the writer waits a backoff step before dialing again.
+	closedByPeer bool
+}
+
+func (p *peer) signal() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// New returns a Transport for the node self and starts accepting if a
+// listener was configured. Close releases everything it starts.
+func New(self core.PeerID, opts ...Option) (*Transport, error) {
+	if self == "" || len(self) > core.MaxPeerIDLen {
+		return nil, fmt.Errorf("%w: peer id must be 1..%d bytes, got %d", ErrInvalidOption, core.MaxPeerIDLen, len(self))
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		if o.listener != nil {
+			o.listener.Close()
+		}
+		return nil, err
+	}
+	t := &Transport{
+		self:  self,
+		inc:   rand.Uint64(),
+		opts:  o,
+		log:   o.logger,
+		recv:  make(chan node.Frame, o.receiveQueue),
+		peers: make(peerMap),
+		conns: make(map[net.Conn]*conn),
+	}
+	if o.serverTLS != nil {
+		t.serverTLS = o.serverTLS.Clone()
+		if t.serverTLS.MinVersion < tls.VersionTLS13 {
+			t.serverTLS.MinVersion = tls.VersionTLS13
+		}
+		if t.serverTLS.ClientCAs != nil && t.serverTLS.ClientAuth == tls.NoClientCert {
+			t.serverTLS.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		t.clientTLS = o.clientTLS.Clone()
+		if t.clientTLS.MinVersion < tls.VersionTLS13 {
+			t.clientTLS.MinVersion = tls.VersionTLS13
+		}
+	}
+	t.snap.Store(&peerMap{})
+	t.ln = o.listener
+	if t.ln == nil && o.listenAddr != "" {
+		ln, err := net.Listen("tcp", o.listenAddr)
+		if err != nil {
+			return nil, fmt.Errorf("tcp: listen: %w", err)
+		}
+		t.ln = ln
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	if t.ln != nil {
+		t.wg.Add(1)
+		go t.acceptLoop()
+	}
+	return t, nil
+}
+
+// Self returns the local peer id.
+func (t *Transport) Self() core.PeerID { return t.self }
+
+// Addr returns the listening address, or nil if the Transport only dials.
+func (t *Transport) Addr() net.Addr {
+	if t.ln == nil {
+		return nil
+	}
+	return t.ln.Addr()
+}
+
+// Receive returns the channel of inbound frames; it is closed by Close.
+// Each Frame's Data belongs to the receiver.
+func (t *Transport) Receive() <-chan node.Frame { return t.recv }
+
+// SetPeerAddr sets the address ("host:port") at which p is dialed and makes p
+// known to Send. The connection is dialed when the first frame is sent. An
+// empty addr makes p reachable only through a connection it dials itself.
+// SetPeerAddr for the local id is ignored.
+func (t *Transport) SetPeerAddr(p core.PeerID, addr string) {
+	if p == t.self || p == "" || len(p) > core.MaxPeerIDLen {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	pr := t.peers[p]
+	if pr == nil {
+		pr = t.addPeerLocked(p)
+	}
+	pr.implicit = false
+	if pr.addr != addr {
+		pr.addr = addr
+		pr.signal()
+	}
+}
+
+// addPeerLocked creates a peer and starts its writer. t.mu is held and t is
+// not closed.
+func (t *Transport) addPeerLocked(id core.PeerID) *peer {
+	ctx, cancel := context.WithCancel(t.ctx)
+	p := &peer{
+		id:      id,
+		queue:   make(chan []byte, t.opts.sendQueue),
+		changed: make(chan struct{}, 1),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	t.peers[id] = p
+	t.publishLocked()
+	t.wg.Add(1)
+	go t.writeLoop(p)
+	return p
+}
+
+func (t *Transport) publishLocked() {
+	m := make(peerMap, len(t.peers))
+	for k, v := range t.peers {
+		m[k] = v
+	}
+	t.snap.Store(&m)
+}
+
+// RemovePeer forgets p: its writer stops, its connection is closed and its
+// queued frames are dropped (counted in Stats.Drops). Sending to p fails
+// with ErrUnknownPeer until SetPeerAddr is called again or p connects again.
+func (t *Transport) RemovePeer(p core.PeerID) {
+	t.mu.Lock()
+	pr := t.peers[p]
+	var c *conn
+	if pr != nil {
+		c = t.removePeerLocked(pr)
+	}
+	t.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
+
+// removePeerLocked removes p and returns its connection for the caller to
+// close outside the lock.
+func (t *Transport) removePeerLocked(p *peer) *conn {
+	delete(t.peers, p.id)
+	t.publishLocked()
+	p.removed = true
+	p.cancel()
+	c := p.conn
+	p.conn = nil
+	t.st.drops.Add(uint64(len(p.queue)))
+	return c
+}
+
+// Send queues frame for to and returns at once. It takes ownership of frame.
+// Errors: ErrUnknownPeer, ErrQueueFull, ErrFrameTooLarge, ErrClosed; every
+// refused frame is counted in Stats.Drops.
+func (t *Transport) Send(to core.PeerID, frame []byte) error {
+	p := (*t.snap.Load())[to]
+	if p == nil {
+		t.st.drops.Add(1)
+		if t.ctx.Err() != nil {
+			return ErrClosed
+		}
+		return ErrUnknownPeer
+	}
+	if len(frame) > t.opts.maxFrameSize {
+		t.st.drops.Add(1)
+		t.st.tooLarge.Add(1)
+		return ErrFrameTooLarge
+	}
+	select {
+	case p.queue <- frame:
+		return nil
+	default:
+		t.st.drops.Add(1)
+		t.st.queueFull.Add(1)
+		return ErrQueueFull
+	}
+}
+
+// Close stops accepting, closes every connection, stops every goroutine the
+// Transport started, drops queued frames and closes the Receive channel. It
+// returns when all of that is done; later calls return nil.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	t.cancel() // stops the writers and dials; Send now returns ErrClosed
+	for _, p := range t.peers {
+		p.cancel()
+		t.st.drops.Add(uint64(len(p.queue)))
+	}
+	t.peers = make(peerMap)
+	t.snap.Store(&peerMap{})
+	raws := make([]net.Conn, 0, len(t.conns))
+	for nc := range t.conns {
+		raws = append(raws, nc)
+	}
+	t.mu.Unlock()
+
+	if t.ln != nil {
+		t.ln.Close()
+	}
+	for _, nc := range raws {
+		nc.Close()
+	}
+	t.wg.Wait()
+	close(t.recv)
+	return nil
+}
+
+// track registers a new raw connection; false if the Transport is closed or
+// at its connection bound.
+func (t *Transport) track(nc net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || len(t.conns) >= t.opts.maxConns {
+		return false
+	}
+	t.conns[nc] = nil
+	return true
+}
+
+func (t *Transport) untrack(nc net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, nc)
+	t.mu.Unlock()
+}
+
+// backoff returns the wait before the next dial after n failures in a row:
+// a random duration in [d/2, d], d = min·2^(n-1) capped at max.
+func (t *Transport) backoff(n int) time.Duration {
+	d := t.opts.backoffMin
+	for i := 1; i < n && d < t.opts.backoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, t.opts.backoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := t.ln.Accept()
+		if err != nil {
+			if t.ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				t.log.Error("tcp: listener closed, no longer accepting", "err", err)
+				return
+			}
+			// Out of file descriptors, aborted handshakes: wait and retry.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t.log.Warn("tcp: accept failed, retrying", "err", err, "delay", delay)
+			select {
+			case <-time.After(delay):
+				continue
+			case <-t.ctx.Done():
+				return
+			}
+		}
+		delay = 0
+		if !t.track(nc) {
+			if t.ctx.Err() == nil {
+				t.st.rejected.Add(1)
+				t.logBad("", nc.RemoteAddr().String(), fmt.Sprintf("too many connections (max %d)", t.opts.maxConns))
+			}
+			nc.Close()
+			continue
+		}
+		t.wg.Add(1)
+		go t.serveConn(nc)
+	}
+}

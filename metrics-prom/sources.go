@@ -1,0 +1,104 @@
+package metricsprom
+
+import (
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// The source types below are defined here, not imported, so that this
+// module depends on core only. A program adapts its runtime, transport,
+// membership and cache statistics to them with a small function (see the
+// README); a field the program cannot fill stays zero.
+
+// RuntimeStats is what the runtime driving a core.Protocol (core/node)
+// reports about itself. The fields have the names of core/node's
+// RuntimeStats, so the adapter is a field-by-field copy.
+type RuntimeStats struct {
+	DeliveryQueueLen int  // deliveries and hooks waiting for the application
+	DeliveryQueueCap int  // capacity of the bounded delivery queue
+	DeliveryOverflow int  // items held beyond the bounded queue
+	ObserverQueueLen int  // event batches waiting for the observers
+	IntakePaused     bool // the runtime stopped reading its transport (overflow full)
+
+	Backpressure     uint64 // broadcasts refused with core.ErrBackpressure
+	AdmissionRefused uint64 // broadcasts refused by an admission function (any error)
+	IntakePauses     uint64 // times the runtime stopped reading its transport
+	HookDrops        uint64 // delegate hooks (never deliveries) dropped under overload
+	FramesIn         uint64 // frames received from the transport
+	FramesOut        uint64 // frames handed to the transport
+	DecodeErrors     uint64 // inbound frames the codec rejected
+	EncodeErrors     uint64 // outbound messages the codec refused
+	SendErrors       uint64 // frames the transport refused
+	ObserverDrops    uint64 // events dropped because the observer queue was full
+}
+
+// TransportStats is what a transport (for example transport-tcp) reports.
+// The fields have the names of transport-tcp's Stats.
+type TransportStats struct {
+	BytesIn           uint64 // bytes received
+	BytesOut          uint64 // bytes sent
+	FramesIn          uint64 // frames received
+	FramesOut         uint64 // frames sent
+	Drops             uint64 // frames not written (refused, lost with a broken connection, discarded)
+	QueueFull         uint64 // sends refused because the peer's queue was full (part of Drops)
+	TooLarge          uint64 // sends refused because the frame was too large (part of Drops)
+	Dials             uint64 // outbound connection attempts
+	DialFailures      uint64 // outbound attempts that failed (connect error or handshake)
+	Reconnects        uint64 // connections re-established to a peer that had one before
+	HandshakeFailures uint64 // connections closed during set-up (bad hello, TLS, peer id, timeout)
+	BadFrames         uint64 // connections closed for a bad frame
+	Rejected          uint64 // accepted connections closed because of the connection limit
+
+	QueueDepth     int // frames queued for sending, over all peers
+	ConnectedPeers int // peers with a connection
+	Conns          int // established connections
+}
+
+// MembershipStats is what the membership layer (for example the memberlist
+// adapter) reports. The fields have the names of membership's Stats.
+type MembershipStats struct {
+	Members             int    // live members, the local node included
+	Alive               int    // members applied to the protocol as peers
+	Ignored             int    // live members ignored (no or foreign metadata)
+	QueueLen            int    // member changes waiting to be applied
+	JoinFailures        uint64 // join rounds that reached nobody
+	SeedRejoinAttempts  uint64 // joins of static seeds missing from the live set
+	SeedRejoins         uint64 // of which succeeded
+	PartitionSuspicions uint64 // "Possible partition detected - cannot reach peers" warnings
+}
+
+// CacheStats is what a message store (for example the cache module)
+// reports beyond core.Store's Len and Capacity, which the core already
+// exports as plumtree_cache_size and plumtree_cache_capacity. The fields
+// follow the cache module's Stats (its Evictions struct flattened).
+type CacheStats struct {
+	Bytes    int64 // payload and header bytes held
+	MaxBytes int64 // byte bound (0 = none)
+
+	Puts   uint64 // messages stored
+	Hits   uint64 // lookups (Graft answers) that found the message
+	Misses uint64 // lookups that did not
+
+	EvictedTTL          uint64 // entries removed because their TTL passed
+	EvictedCapacity     uint64 // entries evicted at the entry bound
+	EvictedBytes        uint64 // entries evicted at the byte bound
+	EvictedBackpressure uint64 // entries shed at a backpressure level
+
+	Sweeps       uint64        // expiry sweeps run
+	LastSweep    time.Duration // duration of the last sweep
+	Backpressure int           // current level: 0 none, 1 drop some, 2 drop most, 3 block new broadcasts
+	Rejected     uint64        // broadcasts refused by the cache's admission check
+}
+
+// Options of a Collector's data sources. Each is read when the registry is
+// scraped, never cached, so the metrics are never stale. A source that is
+// not set exports nothing.
+type sources struct {
+	stats      func() core.Stats
+	health     func() core.Health
+	runtime    func() RuntimeStats
+	transport  func() TransportStats
+	membership func() MembershipStats
+	cache      func() CacheStats
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is an io.Writer whose content can be read concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type member struct {
+	in   *io.PipeWriter
+	out  *syncBuffer
+	done chan error
+}
+
+func startMember(t *testing.T, name string, seeds ...string) *member {
+	t.Helper()
+	pr, pw := io.Pipe()
+	m := &member{in: pw, out: &syncBuffer{}, done: make(chan error, 1)}
+	go func() {
+		m.done <- chat(context.Background(), chatConfig{Name: name, Bind: "127.0.0.1:0", Seeds: seeds, Preset: "local", MemberPoll: 50 * time.Millisecond}, pr, m.out)
+	}()
+	t.Cleanup(func() {
+		pw.Close()
+		<-m.done
+	})
+	return m
+}
+
+func (m *member) addr(t *testing.T) string {
+	t.Helper()
+	var addr string
+	waitOutput(t, m, "listening on ")
+	out := m.out.String()
+	i := strings.Index(out, "listening on ") + len("listening on ")
+	addr = out[i : i+strings.IndexByte(out[i:], ';')]
+	return addr
+}
+
+func waitOutput(t *testing.T, m *member, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(m.out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in output:\n%s", want, m.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestThreeChat(t *testing.T) {
+	alice := startMember(t, "alice")
+	a := alice.addr(t)
+	bob := startMember(t, "bob", a)
+	carol := startMember(t, "carol", a)
+	waitOutput(t, alice, "* carol joined")
+	waitOutput(t, carol, "* bob joined")
+	waitOutput(t, bob, "* carol joined")
+
+	io.WriteString(alice.in, "hello from alice\n")
+	io.WriteString(carol.in, "hi, carol here\n")
+	waitOutput(t, bob, "<alice> hello from alice")
+	waitOutput(t, bob, "<carol> hi, carol here")
+	waitOutput(t, carol, "<alice> hello from alice")
+	waitOutput(t, alice, "<carol> hi, carol here")
+	io.WriteString(bob.in, "/who\n")
+	waitOutput(t, bob, "* members: alice, bob, carol")
+
+	io.WriteString(carol.in, "/quit\n")
+	if err := <-carol.done; err != nil {
+		t.Fatal(err)
+	}
+	carol.done <- nil // for the cleanup
+	waitOutput(t, alice, "* carol left")
+	if strings.Contains(alice.out.String(), "<alice>") {
+		t.Fatal("own lines are echoed")
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/plumtree-go/plumtree/examples/internal/cluster"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		nodes    = flag.Int("nodes", 5, "number of nodes")
+		rate     = flag.Float64("rate", 50, "broadcasts per second, cluster-wide")
+		duration = flag.Duration("duration", 10*time.Second, "how long to broadcast")
+		size     = flag.Int("size", 1024, "payload size in bytes")
+		kill     = flag.Float64("kill", 0, "fraction of nodes to kill hard half-way (e.g. 0.3)")
+		preset   = flag.String("preset", "local", "timing preset: local (loopback), lan, wan, large or default")
+		verbose  = flag.Bool("v", false, "log the nodes' warnings to stderr")
+		plain    = flag.Bool("plain", false, "print plain progress lines even on a terminal")
+	)
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	sum, err := cluster.Run(ctx, cluster.RunOptions{
+		Cluster:  cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger},
+		Rate:     *rate,
+		Duration: *duration,
+		Size:     *size,
+		Kill:     *kill,
+		Out:      os.Stdout,
+		TTY:      !*plain && isTerminal(os.Stdout),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		return 2
+	}
+	if !sum.OK() {
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether f is a character device (a terminal) and TERM
+// allows cursor movement.
+func isTerminal(f *os.File) bool {
+	if os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,362 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// RunOptions configures Run (the examples/cluster job).
+type RunOptions struct {
+	Cluster Options
+	// Rate is the cluster-wide broadcast rate (messages per second).
+	// Default 50.
+	Rate float64
+	// Duration is how long messages are broadcast. Default 10 s.
+	Duration time.Duration
+	// Size is the payload size in bytes. Default 1024.
+	Size int
+	// Kill is the fraction of nodes killed hard half-way through (0: none).
+	Kill float64
+	// Out receives the live progress and the summary. Default io.Discard.
+	Out io.Writer
+	// TTY redraws a table in place; otherwise plain lines are printed.
+	TTY bool
+	// Progress is the refresh period. Default 250 ms on a TTY, 1 s
+	// otherwise.
+	Progress time.Duration
+	// FormTimeout bounds the wait for the cluster to form. Default 30 s.
+	FormTimeout time.Duration
+	// DrainTimeout bounds the wait for the last deliveries. Default 15 s.
+	DrainTimeout time.Duration
+	// Seed seeds the choice of origins and victims (0: random).
+	Seed uint64
+}
+
+// Phase summarises the messages sent before or after the kill.
+type Phase struct {
+	Sent        int
+	DeliveryPct float64
+	P50, P99    time.Duration
+}
+
+// Summary is the outcome of Run.
+type Summary struct {
+	Nodes       int
+	Killed      []string
+	Survivors   int
+	FormTime    time.Duration
+	Sent        int
+	Refused     int // broadcasts refused (backpressure)
+	Complete    int // messages that reached every live node
+	DeliveryPct float64
+	Duplicates  int // deliveries of a message the node had already delivered (must be 0)
+	RMR         float64
+	// RemoteDeliveries counts deliveries over the network (not the
+	// origin's own); PayloadSends the payload messages sent, including
+	// those sent to dead peers before failure detection.
+	RemoteDeliveries int
+	PayloadSends     uint64
+	P50, P99         time.Duration
+	Max              time.Duration
+	Before           Phase // with Kill: messages sent before the kill
+	After            Phase // and after it
+	DetectTime       time.Duration
+	Detected         bool
+	RepairTime       time.Duration
+	Peers            []PeerRow
+	Incomplete       []core.MessageID
+	DrainTimeout     bool
+}
+
+// OK reports whether every message reached every live node exactly once.
+func (s Summary) OK() bool {
+	return s.Sent > 0 && s.Complete == s.Sent && s.Duplicates == 0 && !s.DrainTimeout
+}
+
+// Run starts a cluster, waits until it has formed, broadcasts for the
+// configured duration from random live nodes while printing progress,
+// optionally kills a fraction of the nodes half-way, waits for the last
+// deliveries, stops the cluster and returns the summary (also printed).
+func Run(ctx context.Context, o RunOptions) (Summary, error) {
+	if o.Rate == 0 {
+		o.Rate = 50
+	}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Size == 0 {
+		o.Size = 1024
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Progress == 0 {
+		o.Progress = time.Second
+		if o.TTY {
+			o.Progress = 250 * time.Millisecond
+		}
+	}
+	if o.FormTimeout == 0 {
+		o.FormTimeout = 30 * time.Second
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 15 * time.Second
+	}
+	if o.Cluster.Nodes == 0 {
+		o.Cluster.Nodes = 5
+	}
+	switch {
+	case o.Rate <= 0 || math.IsInf(o.Rate, 0) || math.IsNaN(o.Rate):
+		return Summary{}, fmt.Errorf("rate %v: must be > 0", o.Rate)
+	case o.Duration < 0:
+		return Summary{}, fmt.Errorf("duration %v: must be > 0", o.Duration)
+	case o.Size < payloadHeader:
+		return Summary{}, fmt.Errorf("size %d: must be at least %d bytes", o.Size, payloadHeader)
+	case o.Kill < 0 || o.Kill >= 1:
+		return Summary{}, fmt.Errorf("kill %v: must be in [0, 1)", o.Kill)
+	case o.Cluster.Nodes < 2:
+		return Summary{}, fmt.Errorf("nodes %d: must be at least 2", o.Cluster.Nodes)
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+
+	sum := Summary{Nodes: o.Cluster.Nodes}
+	fmt.Fprintf(o.Out, "starting %d nodes on 127.0.0.1 (memberlist + TCP on one port each, preset %s)...\n", o.Cluster.Nodes, presetName(o.Cluster.Preset))
+	start := time.Now()
+	c, err := Start(ctx, o.Cluster)
+	if err != nil {
+		return sum, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.Close(cctx)
+	}()
+	fctx, cancel := context.WithTimeout(ctx, o.FormTimeout)
+	err = c.WaitFormed(fctx)
+	cancel()
+	if err != nil {
+		return sum, err
+	}
+	sum.FormTime = time.Since(start)
+	fmt.Fprintf(o.Out, "cluster formed in %v: every node sees %d peers\n", sum.FormTime.Round(time.Millisecond), o.Cluster.Nodes-1)
+
+	// Victims are chosen up front and stop originating messages a moment
+	// before they are killed, so that no message dies with its origin
+	// before it left it.
+	var victims map[int]bool
+	nKill := 0
+	if o.Kill > 0 {
+		nKill = min(max(int(math.Round(o.Kill*float64(o.Cluster.Nodes))), 1), o.Cluster.Nodes-1)
+		victims = make(map[int]bool)
+		for _, i := range rng.Perm(o.Cluster.Nodes)[:nKill] {
+			victims[i] = true
+		}
+	}
+	killAt := o.Duration / 2
+	quiet := min(time.Second, o.Duration/4)
+
+	p := &progress{out: o.Out, tty: o.TTY, c: c, opts: &o}
+	interval := time.Duration(float64(time.Second) / o.Rate)
+	send := time.NewTicker(max(interval, 100*time.Microsecond))
+	defer send.Stop()
+	show := time.NewTicker(o.Progress)
+	defer show.Stop()
+	watch := time.NewTicker(20 * time.Millisecond)
+	defer watch.Stop()
+
+	t0 := time.Now()
+	var killTime time.Time
+	killed := false
+	sendEnd := t0.Add(o.Duration)
+	due := 0.0 // messages owed at the configured rate (catch up after slow ticks)
+	last := t0
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			return sum, ctx.Err()
+		case now := <-send.C:
+			if !now.Before(sendEnd) {
+				break loop
+			}
+			if nKill > 0 && !killed && now.Sub(t0) >= killAt {
+				killTime = time.Now()
+				for _, i := range slices.Sorted(maps.Keys(victims)) {
+					c.Kill(i)
+					sum.Killed = append(sum.Killed, c.Member(i).Name)
+				}
+				killed = true
+				p.line(fmt.Sprintf("killed %s (no leave) at t=%.1fs", strings.Join(sum.Killed, ", "), killTime.Sub(t0).Seconds()))
+			}
+			due += now.Sub(last).Seconds() * o.Rate
+			last = now
+			origins := c.Live()
+			if nKill > 0 && !killed && now.Sub(t0) >= killAt-quiet {
+				origins = without(origins, victims)
+			}
+			for ; due >= 1 && len(origins) > 0; due-- {
+				from := pick(rng, origins)
+				if _, err := c.Broadcast(ctx, from, o.Size); err != nil {
+					if errors.Is(err, core.ErrBackpressure) {
+						sum.Refused++
+						continue
+					}
+					return sum, fmt.Errorf("broadcast from %s: %w", c.Member(from).Name, err)
+				}
+				sum.Sent++
+			}
+		case <-watch.C:
+			if killed && !sum.Detected {
+				if ok, _ := c.Formed(); ok {
+					sum.Detected, sum.DetectTime = true, time.Since(killTime)
+					p.line(fmt.Sprintf("failure detected: survivors removed the dead peers %.2fs after the kill", sum.DetectTime.Seconds()))
+				}
+			}
+		case <-show.C:
+			p.render(time.Since(t0), sum.Sent)
+		}
+	}
+	p.render(time.Since(t0), sum.Sent)
+
+	// Wait for the last deliveries (and for failure detection, which
+	// removes dead peers from the tree).
+	dctx, cancel := context.WithTimeout(ctx, o.DrainTimeout)
+	r, err := c.WaitDelivered(dctx, nil)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return sum, ctx.Err()
+		}
+		sum.DrainTimeout = true
+	}
+	if killed && !sum.Detected {
+		dctx, cancel := context.WithTimeout(ctx, o.DrainTimeout)
+		if c.WaitFormed(dctx) == nil {
+			sum.Detected, sum.DetectTime = true, time.Since(killTime)
+		}
+		cancel()
+	}
+	p.finish()
+
+	live := c.Live()
+	sum.Survivors = len(live)
+	sum.Complete = r.Complete
+	sum.DeliveryPct = r.DeliveryPct()
+	sum.P50, sum.P99, sum.Max = r.P50, r.P99, r.Max
+	sum.Incomplete = r.Incomplete
+	_, remote, dups := c.Tracker.Counts()
+	sum.Duplicates = dups
+	sum.RMR = c.RMR()
+	sum.RemoteDeliveries = remote
+	sum.PayloadSends = c.GossipSent()
+	if killed {
+		since := c.Since()
+		before := c.Tracker.Report(func(sent time.Time, _ int) bool { return sent.Before(killTime) }, live, since)
+		after := c.Tracker.Report(func(sent time.Time, _ int) bool { return !sent.Before(killTime) }, live, since)
+		sum.Before = Phase{Sent: before.Messages, DeliveryPct: before.DeliveryPct(), P50: before.P50, P99: before.P99}
+		sum.After = Phase{Sent: after.Messages, DeliveryPct: after.DeliveryPct(), P50: after.P50, P99: after.P99}
+		// Repair: when the last delivery slowed down by the failure (more
+		// than twice the p99 before the kill, at least 50 ms) completed.
+		threshold := max(2*before.P99, 50*time.Millisecond)
+		for i, lat := range after.Latencies {
+			if lat > threshold {
+				if d := after.SentTimes[i].Add(lat).Sub(killTime); d > sum.RepairTime {
+					sum.RepairTime = d
+				}
+			}
+		}
+	}
+	sum.Peers = c.Peers()
+	printSummary(o.Out, &o, sum)
+	return sum, nil
+}
+
+func presetName(p string) string {
+	if p == "" {
+		return "local"
+	}
+	return p
+}
+
+func without(slots []int, drop map[int]bool) []int {
+	out := slots[:0:0]
+	for _, s := range slots {
+		if !drop[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
+
+func printSummary(w io.Writer, o *RunOptions, s Summary) {
+	fmt.Fprintf(w, "\n=== summary ===\n")
+	fmt.Fprintf(w, "nodes             %d (%d killed, %d live)\n", s.Nodes, len(s.Killed), s.Survivors)
+	fmt.Fprintf(w, "messages          %d sent (%d B, %.0f msg/s for %v)", s.Sent, o.Size, o.Rate, o.Duration)
+	if s.Refused > 0 {
+		fmt.Fprintf(w, ", %d refused by backpressure", s.Refused)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "delivered         %.2f%% of (message, live node) pairs; %d/%d messages reached every live node\n", s.DeliveryPct, s.Complete, s.Sent)
+	fmt.Fprintf(w, "duplicates        %d (exactly-once delivery)\n", s.Duplicates)
+	fmt.Fprintf(w, "RMR               %.3f (redundant payload copies received per delivery; 0 = a perfect tree)\n", s.RMR)
+	fmt.Fprintf(w, "payload sends     %d for %d deliveries over the network (%.2f per delivery)\n", s.PayloadSends, s.RemoteDeliveries, float64(s.PayloadSends)/float64(max(s.RemoteDeliveries, 1)))
+	fmt.Fprintf(w, "time to last node p50 %s  p99 %s  max %s\n", ms(s.P50), ms(s.P99), ms(s.Max))
+	if len(s.Killed) > 0 {
+		fmt.Fprintf(w, "healing           killed %s\n", strings.Join(s.Killed, ", "))
+		fmt.Fprintf(w, "  before the kill %d msgs, %.2f%% delivered, p50 %s p99 %s\n", s.Before.Sent, s.Before.DeliveryPct, ms(s.Before.P50), ms(s.Before.P99))
+		fmt.Fprintf(w, "  after the kill  %d msgs, %.2f%% delivered, p50 %s p99 %s\n", s.After.Sent, s.After.DeliveryPct, ms(s.After.P50), ms(s.After.P99))
+		if s.Detected {
+			fmt.Fprintf(w, "  failure detected %.2fs after the kill (memberlist removed the dead peers)\n", s.DetectTime.Seconds())
+		} else {
+			fmt.Fprintf(w, "  failure not detected within the run\n")
+		}
+		if s.RepairTime > 0 {
+			fmt.Fprintf(w, "  tree repaired   %.2fs after the kill (last delivery slowed by the failure)\n", s.RepairTime.Seconds())
+		} else {
+			fmt.Fprintf(w, "  tree repaired   at once (no delivery slowed down by the failure)\n")
+		}
+	}
+	fmt.Fprintf(w, "tree              ")
+	for i, r := range s.Peers {
+		if i > 0 {
+			fmt.Fprint(w, "  ")
+		}
+		if r.Up {
+			fmt.Fprintf(w, "%s %d/%d", r.Name, r.Eager, r.Lazy)
+		} else {
+			fmt.Fprintf(w, "%s down", r.Name)
+		}
+	}
+	fmt.Fprintln(w, "   (eager/lazy)")
+	if s.OK() {
+		fmt.Fprintf(w, "OK: every message reached every live node exactly once\n")
+		return
+	}
+	if s.DrainTimeout {
+		fmt.Fprintf(w, "FAIL: %d messages did not reach every live node (e.g. %v)\n", s.Sent-s.Complete, s.Incomplete)
+	}
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, "FAIL: %d duplicate deliveries\n", s.Duplicates)
+	}
+	if s.Sent == 0 {
+		fmt.Fprintf(w, "FAIL: nothing was sent\n")
+	}
+}

@@ -1,0 +1,186 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// payloadHeader is the prefix of every test payload: the send time (unix
+// nanoseconds) and the origin's slot, so deliveries can be timed without a
+// lookup by message id (the local delivery may precede Broadcast's return).
+const payloadHeader = 12
+
+// MakePayload returns a payload of size bytes (at least payloadHeader)
+// stamped with now and the origin slot.
+func MakePayload(size int, now time.Time, origin int) []byte {
+	size = max(size, payloadHeader)
+	b := make([]byte, size)
+	binary.BigEndian.PutUint64(b, uint64(now.UnixNano()))
+	binary.BigEndian.PutUint32(b[8:], uint32(origin))
+	for i := payloadHeader; i < size; i++ {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func parsePayload(p []byte) (time.Time, int, bool) {
+	if len(p) < payloadHeader {
+		return time.Time{}, 0, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(p))), int(binary.BigEndian.Uint32(p[8:])), true
+}
+
+// message is what the tracker knows of one broadcast.
+type message struct {
+	id     core.MessageID
+	sent   time.Time
+	origin int
+	got    []time.Time // per slot: first delivery time (zero: none)
+	gen    []uint32    // per slot: generation of the node instance that got it
+}
+
+// Tracker records every delivery of every node slot. A slot is one node
+// name; a restarted node is a new generation of its slot. Safe for concurrent
+// use.
+type Tracker struct {
+	mu         sync.Mutex
+	slots      int
+	msgs       map[core.MessageID]*message
+	order      []*message
+	dups       int // the same instance delivered a message twice
+	remote     int // deliveries with Hops > 0
+	deliveries int
+	foreign    int // payloads not made by MakePayload
+}
+
+// NewTracker returns a Tracker for slots node slots.
+func NewTracker(slots int) *Tracker {
+	return &Tracker{slots: slots, msgs: make(map[core.MessageID]*message)}
+}
+
+func (t *Tracker) record(id core.MessageID, sent time.Time, origin int) *message {
+	m := t.msgs[id]
+	if m == nil {
+		m = &message{id: id, sent: sent, origin: origin, got: make([]time.Time, t.slots), gen: make([]uint32, t.slots)}
+		t.msgs[id] = m
+		t.order = append(t.order, m)
+	}
+	return m
+}
+
+// Delivered records that the instance gen of slot delivered d at now.
+func (t *Tracker) Delivered(slot int, gen uint32, d core.Delivery, now time.Time) {
+	sent, origin, ok := parsePayload(d.Payload)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !ok {
+		t.foreign++
+		return
+	}
+	m := t.record(d.ID, sent, origin)
+	t.deliveries++
+	if d.Hops > 0 {
+		t.remote++
+	}
+	if slot < 0 || slot >= t.slots {
+		return
+	}
+	if !m.got[slot].IsZero() && m.gen[slot] == gen {
+		t.dups++
+		return
+	}
+	m.got[slot], m.gen[slot] = now, gen
+}
+
+// Sent registers a broadcast (its local delivery may already have done so).
+func (t *Tracker) Sent(id core.MessageID, sent time.Time, origin int) {
+	t.mu.Lock()
+	t.record(id, sent, origin)
+	t.mu.Unlock()
+}
+
+// Counts returns the total deliveries, those that crossed the network
+// (hops > 0) and the duplicate deliveries (the same node instance delivering
+// a message twice: must be 0).
+func (t *Tracker) Counts() (deliveries, remote, dups int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.deliveries, t.remote, t.dups
+}
+
+// Report summarises the messages selected by include, each expected at the
+// slots of expect (for which since[slot], when not zero, must precede the
+// send: a node restarted after the send is not expected to have it).
+type Report struct {
+	Messages   int           // messages considered
+	Complete   int           // reached every expected slot
+	Expected   int           // (message, slot) pairs expected
+	Delivered  int           // of which delivered
+	P50, P99   time.Duration // time to last delivery, over complete messages
+	Max        time.Duration
+	Latencies  []time.Duration // per complete message, in send order
+	SentTimes  []time.Time     // per complete message
+	Incomplete []core.MessageID
+}
+
+// DeliveryPct returns Delivered / Expected in percent (100 when nothing was
+// expected).
+func (r Report) DeliveryPct() float64 {
+	if r.Expected == 0 {
+		return 100
+	}
+	return 100 * float64(r.Delivered) / float64(r.Expected)
+}
+
+// Report computes a Report. include selects messages by send time and
+// origin; expect lists the slots that must have them; since (may be nil)
+// gives per slot the time from which it is expected to receive.
+func (t *Tracker) Report(include func(sent time.Time, origin int) bool, expect []int, since []time.Time) Report {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var r Report
+	for _, m := range t.order {
+		if include != nil && !include(m.sent, m.origin) {
+			continue
+		}
+		r.Messages++
+		var last time.Time
+		complete := true
+		for _, s := range expect {
+			if since != nil && !since[s].IsZero() && m.sent.Before(since[s]) {
+				continue
+			}
+			r.Expected++
+			if m.got[s].IsZero() || (since != nil && m.got[s].Before(since[s])) {
+				complete = false
+				continue
+			}
+			r.Delivered++
+			if m.got[s].After(last) {
+				last = m.got[s]
+			}
+		}
+		if !complete {
+			if len(r.Incomplete) < 20 {
+				r.Incomplete = append(r.Incomplete, m.id)
+			}
+			continue
+		}
+		r.Complete++
+		lat := max(last.Sub(m.sent), 0)
+		r.Latencies = append(r.Latencies, lat)
+		r.SentTimes = append(r.SentTimes, m.sent)
+	}
+	if n := len(r.Latencies); n > 0 {
+		sorted := slices.Clone(r.Latencies)
+		slices.Sort(sorted)
+		r.P50 = sorted[(n-1)*50/100]
+		r.P99 = sorted[(n-1)*99/100]
+		r.Max = sorted[n-1]
+	}
+	return r
+}

@@ -1,0 +1,263 @@
+package membership
+
+import (
+	"net"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// pendingMember is the latest state of one member not yet applied to the
+// runtime. The queue holds at most one per member name: a newer event
+// replaces an older one, so the queue is bounded by the number of members
+// and a callback never blocks or drops.
+type pendingMember struct {
+	alive   bool
+	valid   bool   // valid Plumtree metadata of our version
+	addr    string // Plumtree transport address (valid only)
+	mlAddr  string // memberlist address
+	bounced bool   // the member went down and came back since the last drain
+	leaving bool   // it announced a graceful leave (metadata flag)
+	reason  string // why the metadata is invalid
+}
+
+// appliedMember is the state the drainer last applied for a live member.
+type appliedMember struct {
+	valid   bool
+	addr    string
+	leaving bool
+}
+
+// enqueue records the latest state of member n. Called from memberlist's
+// callbacks with memberlist's locks held: it only takes the queue mutex.
+func (m *Membership) enqueue(n *memberlist.Node, alive bool) {
+	if n == nil || n.Name == string(m.self) {
+		return
+	}
+	m.eventsReceived.Add(1)
+	p := pendingMember{alive: alive, mlAddr: n.Address()}
+	if alive {
+		meta, err := ParseMeta(n.Meta)
+		if err != nil {
+			p.reason = err.Error()
+		} else {
+			p.valid = true
+			p.addr = fixHost(meta.Addr, n.Addr)
+			p.leaving = meta.Leaving
+		}
+	}
+	m.qmu.Lock()
+	if old, ok := m.pend[n.Name]; ok {
+		m.eventsCoalesced.Add(1)
+		if alive {
+			p.bounced = old.bounced || !old.alive
+		} else {
+			p.leaving = old.leaving // a leave announced just before going
+		}
+		*old = p
+	} else {
+		pp := p
+		m.pend[n.Name] = &pp
+		m.order = append(m.order, n.Name)
+	}
+	m.qmu.Unlock()
+	m.signal()
+}
+
+// enqueueRTT records the latest ping round trip to member name.
+func (m *Membership) enqueueRTT(name string, rtt time.Duration) {
+	if name == string(m.self) || rtt <= 0 {
+		return
+	}
+	m.qmu.Lock()
+	m.rtt[name] = rtt
+	m.qmu.Unlock()
+	m.signal()
+}
+
+func (m *Membership) signal() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fixHost replaces an empty or unspecified host of addr with ip.
+func fixHost(addr string, ip net.IP) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || ip == nil {
+		return addr
+	}
+	if h := net.ParseIP(host); host == "" || (h != nil && h.IsUnspecified()) {
+		return net.JoinHostPort(ip.String(), port)
+	}
+	return addr
+}
+
+// drainBuffers are the drainer's spare queue buffers, swapped with the
+// Membership's on every round so that steady state allocates nothing.
+type drainBuffers struct {
+	order []string
+	pend  map[string]*pendingMember
+	rtt   map[string]time.Duration
+}
+
+// drain runs on its own goroutine: it applies queued member states to the
+// runtime and the transport, one member at a time, in arrival order.
+func (m *Membership) drain() {
+	defer m.wg.Done()
+	b := drainBuffers{pend: make(map[string]*pendingMember), rtt: make(map[string]time.Duration)}
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.wake:
+		}
+		m.drainOnce(&b)
+	}
+}
+
+// drainOnce applies everything queued so far.
+func (m *Membership) drainOnce(b *drainBuffers) {
+	m.qmu.Lock()
+	b.order, m.order = m.order, b.order[:0]
+	b.pend, m.pend = m.pend, b.pend
+	b.rtt, m.rtt = m.rtt, b.rtt
+	m.qmu.Unlock()
+
+	now := time.Now()
+	for _, name := range b.order {
+		m.apply(now, name, b.pend[name])
+		delete(b.pend, name)
+		m.eventsProcessed.Add(1)
+	}
+	for name, d := range b.rtt {
+		if a, ok := m.applied[name]; ok && a.valid {
+			m.peers.RecordRTT(core.PeerID(name), d)
+			m.rttSamples.Add(1)
+		}
+		delete(b.rtt, name)
+	}
+	m.checkPartition(now)
+}
+
+func (m *Membership) apply(now time.Time, name string, p *pendingMember) {
+	cur, had := m.applied[name]
+	switch {
+	case p.alive && p.valid:
+		if had && !cur.valid {
+			m.ignored.Add(-1)
+			had = false
+		}
+		if had && p.bounced {
+			m.removePeer(name)
+			had = false
+		}
+		if !had {
+			if m.book != nil {
+				m.book.SetPeerAddr(core.PeerID(name), p.addr)
+			}
+			if err := m.peers.AddPeer(core.PeerID(name)); err != nil {
+				m.log.Debug("membership: add peer failed", "peer", name, "err", err)
+			}
+			m.peersAdded.Add(1)
+			m.alive.Add(1)
+			m.part.recovered(name)
+			m.log.Debug("membership: peer added", "peer", name, "addr", p.addr)
+		} else if cur.addr != p.addr && m.book != nil {
+			m.book.SetPeerAddr(core.PeerID(name), p.addr)
+			m.log.Info("membership: peer address changed", "peer", name, "addr", p.addr)
+		}
+		m.applied[name] = appliedMember{valid: true, addr: p.addr, leaving: p.leaving}
+	case p.alive:
+		if had && cur.valid {
+			m.removePeer(name)
+			had = false
+		}
+		if !had {
+			m.ignored.Add(1)
+			m.ignoredTotal.Add(1)
+			m.log.Info("membership: ignoring member without valid plumtree metadata",
+				"peer", name, "addr", p.mlAddr, "reason", p.reason)
+		}
+		m.applied[name] = appliedMember{valid: false}
+	default:
+		if !had {
+			return
+		}
+		if cur.valid {
+			m.removePeer(name)
+			if !p.leaving && !cur.leaving {
+				// memberlist does not say whether a member left or
+				// failed; a graceful Leave flags the metadata first.
+				m.part.failed(now, name)
+			}
+		} else {
+			m.ignored.Add(-1)
+		}
+		delete(m.applied, name)
+	}
+}
+
+func (m *Membership) removePeer(name string) {
+	if err := m.peers.RemovePeer(core.PeerID(name)); err != nil {
+		m.log.Debug("membership: remove peer failed", "peer", name, "err", err)
+	}
+	if m.book != nil {
+		m.book.RemovePeer(core.PeerID(name))
+	}
+	m.peersRemoved.Add(1)
+	m.alive.Add(-1)
+	m.log.Debug("membership: peer removed", "peer", name)
+}
+
+// eventDelegate adapts memberlist's callbacks; they never block.
+type eventDelegate Membership
+
+func (d *eventDelegate) NotifyJoin(n *memberlist.Node)   { (*Membership)(d).enqueue(n, true) }
+func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { (*Membership)(d).enqueue(n, true) }
+func (d *eventDelegate) NotifyLeave(n *memberlist.Node)  { (*Membership)(d).enqueue(n, false) }
+
+// AckPayload implements memberlist.PingDelegate.
+func (d *eventDelegate) AckPayload() []byte { return nil }
+
+// NotifyPingComplete implements memberlist.PingDelegate: the round trip is
+// queued (latest per member) and fed to the runtime as an RTT sample.
+func (d *eventDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, _ []byte) {
+	if other != nil {
+		(*Membership)(d).enqueueRTT(other.Name, rtt)
+	}
+}
+
+// NotifyConflict implements memberlist.ConflictDelegate.
+func (d *eventDelegate) NotifyConflict(existing, other *memberlist.Node) {
+	if existing == nil || other == nil {
+		return
+	}
+	d.log.Warn("membership: node name conflict", "peer", existing.Name,
+		"addr", existing.Address(), "other_addr", other.Address())
+}
+
+// NodeMeta implements memberlist.Delegate.
+func (d *eventDelegate) NodeMeta(limit int) []byte {
+	meta := d.meta.Load()
+	if meta == nil || len(*meta) > limit {
+		return nil
+	}
+	return *meta
+}
+
+// NotifyMsg implements memberlist.Delegate. Plumtree never uses memberlist's
+// user messages: payloads travel over the Plumtree transport.
+func (d *eventDelegate) NotifyMsg([]byte) {}
+
+// GetBroadcasts implements memberlist.Delegate. Nothing is broadcast through
+// memberlist's TransmitLimitedQueue (it silently drops queued messages).
+func (d *eventDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+
+// LocalState implements memberlist.Delegate.
+func (d *eventDelegate) LocalState(join bool) []byte { return nil }
+
+// MergeRemoteState implements memberlist.Delegate.
+func (d *eventDelegate) MergeRemoteState(buf []byte, join bool) {}

@@ -1,0 +1,395 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/plumtree-go/plumtree/core"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestClusterFormsAndLeaves(t *testing.T) {
+	a := startMember(t, "a")
+	b := startMember(t, "b", WithSeeds(a.m.AdvertiseAddr()))
+	c := startMember(t, "c", WithSeeds(a.m.AdvertiseAddr()))
+	all := []*testMember{a, b, c}
+	live := map[string]bool{"a": true, "b": true, "c": true}
+	eventually(t, 10*time.Second, func() string { return expectPeers(all, live) })
+
+	// The transport address comes from the metadata: one port per node.
+	if got, _ := a.book.get("b"); got != b.m.AdvertiseAddr() || got != b.m.TransportAddr() {
+		t.Fatalf("a maps b to %q, want %q", got, b.m.AdvertiseAddr())
+	}
+	if st := a.m.Stats(); st.Members != 3 || st.Alive != 2 || st.Ignored != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// A graceful leave removes the peer quickly (no failure detection).
+	if err := c.m.Leave(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.kill()
+	delete(live, "c")
+	eventually(t, 5*time.Second, func() string { return expectPeers(all, live) })
+	if _, ok := a.book.get("c"); ok {
+		t.Fatal("c still has a transport address at a")
+	}
+	for _, tm := range all {
+		if tm.peers.dupAdd != 0 || tm.peers.badRm != 0 {
+			t.Fatalf("%s: duplicate adds %d, bad removes %d", tm.m.self, tm.peers.dupAdd, tm.peers.badRm)
+		}
+	}
+}
+
+// TestNoGhostPeers joins and kills many nodes quickly, with joins and
+// failures overlapping, and checks that every survivor ends with exactly the
+// live nodes as peers: no membership event was lost.
+func TestNoGhostPeers(t *testing.T) {
+	n := 16
+	if testing.Short() {
+		n = 10
+	}
+	seed := startMember(t, "n00")
+	members := []*testMember{seed}
+	live := map[string]bool{"n00": true}
+	for i := 1; i < n; i++ {
+		name := fmt.Sprintf("n%02d", i)
+		members = append(members, startMember(t, name, WithSeeds(seed.m.AdvertiseAddr())))
+		live[name] = true
+		// Kill every third node as soon as the next one started: failures
+		// and joins overlap.
+		if i%3 == 0 {
+			members[i-1].kill()
+			delete(live, string(members[i-1].m.self))
+		}
+	}
+	// And a burst of hard kills at the end.
+	for _, tm := range members[n-4 : n-1] {
+		tm.kill()
+		delete(live, string(tm.m.self))
+	}
+	eventually(t, 30*time.Second, func() string { return expectPeers(members, live) })
+	var processed, coalesced uint64
+	for _, tm := range members {
+		if !live[string(tm.m.self)] {
+			continue
+		}
+		st := tm.m.Stats()
+		processed += st.EventsProcessed
+		coalesced += st.EventsCoalesced
+		if st.QueueLen != 0 {
+			t.Fatalf("%s: queue not empty: %d", tm.m.self, st.QueueLen)
+		}
+		if tm.peers.dupAdd != 0 || tm.peers.badRm != 0 {
+			t.Fatalf("%s: duplicate adds %d, bad removes %d", tm.m.self, tm.peers.dupAdd, tm.peers.badRm)
+		}
+	}
+	t.Logf("%d nodes, %d live: %d member states applied, %d coalesced", n, len(live), processed, coalesced)
+}
+
+// TestPlainMemberlistNodeIgnored: a memberlist node without Plumtree
+// metadata joins; it is counted as ignored and never becomes a peer.
+func TestPlainMemberlistNodeIgnored(t *testing.T) {
+	a := startMember(t, "a")
+	b := startMember(t, "b", WithSeeds(a.m.AdvertiseAddr()))
+
+	conf := memberlist.DefaultLocalConfig()
+	conf.Name = "plain"
+	conf.BindAddr = "127.0.0.1"
+	conf.BindPort = 0
+	conf.AdvertisePort = 0
+	conf.LogOutput = nopWriter{}
+	fastTimings(conf)
+	plain, err := memberlist.Create(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Shutdown()
+	if _, err := plain.Join([]string{a.m.AdvertiseAddr()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		for _, tm := range []*testMember{a, b} {
+			if st := tm.m.Stats(); st.Ignored != 1 || st.Members != 3 || st.Alive != 1 {
+				return fmt.Sprintf("%s: %+v", tm.m.self, st)
+			}
+		}
+		return ""
+	})
+	if got := a.peers.names(); strings.Join(got, ",") != "b" {
+		t.Fatalf("a peers %v", got)
+	}
+	var found bool
+	for _, mb := range a.m.Members() {
+		if mb.Name == "plain" {
+			found = true
+			if mb.Plumtree {
+				t.Fatal("plain member reported as a plumtree member")
+			}
+		}
+	}
+	if !found {
+		t.Fatal("plain member not listed")
+	}
+	// It leaves: the ignored gauge drops, the total stays.
+	_ = plain.Leave(time.Second)
+	_ = plain.Shutdown()
+	eventually(t, 10*time.Second, func() string {
+		if st := a.m.Stats(); st.Ignored != 0 || st.IgnoredTotal != 1 {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestWrongKeyCannotJoin(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	a := startMember(t, "a", WithSecretKey(key))
+	b := startMember(t, "b", WithSecretKey(key), WithSeeds(a.m.AdvertiseAddr()))
+	eventually(t, 10*time.Second, func() string { return expectPeers([]*testMember{a, b}, map[string]bool{"a": true, "b": true}) })
+
+	evil := startMember(t, "evil", WithSecretKey([]byte("fedcba9876543210")), WithJoinRetries(0, time.Millisecond))
+	n, err := evil.m.Join(context.Background(), a.m.AdvertiseAddr())
+	if err == nil || n != 0 {
+		t.Fatalf("join with the wrong key: n=%d err=%v, want failure", n, err)
+	}
+	plain := startMember(t, "plain", WithJoinRetries(0, time.Millisecond))
+	if n, err := plain.m.Join(context.Background(), a.m.AdvertiseAddr()); err == nil || n != 0 {
+		t.Fatalf("join without a key: n=%d err=%v, want failure", n, err)
+	}
+	if st := a.m.Stats(); st.Members != 2 || st.Alive != 1 {
+		t.Fatalf("a: %+v", st)
+	}
+	if got := a.peers.names(); strings.Join(got, ",") != "b" {
+		t.Fatalf("a peers %v", got)
+	}
+}
+
+func TestSeedRejoin(t *testing.T) {
+	seed := startMember(t, "seed")
+	addr := seed.m.AdvertiseAddr()
+	b := startMember(t, "b", WithSeeds(addr), WithSeedRejoin(true, 100*time.Millisecond))
+	eventually(t, 10*time.Second, func() string {
+		return expectPeers([]*testMember{seed, b}, map[string]bool{"seed": true, "b": true})
+	})
+	// The seed dies and restarts alone on the same address, knowing nobody.
+	seed.kill()
+	eventually(t, 10*time.Second, func() string {
+		if len(b.peers.names()) != 0 {
+			return "b still has the dead seed"
+		}
+		return ""
+	})
+	seed2 := startMember(t, "seed", WithBindAddr(addr))
+	eventually(t, 10*time.Second, func() string {
+		return expectPeers([]*testMember{seed2, b}, map[string]bool{"seed": true, "b": true})
+	})
+	if st := b.m.Stats(); st.SeedRejoins == 0 || st.SeedRejoinAttempts < st.SeedRejoins {
+		t.Fatalf("b: %+v", st)
+	}
+}
+
+func TestPartitionSuspicion(t *testing.T) {
+	h := &recordingHandler{}
+	a := startMember(t, "a", WithLogger(slog.New(h)), WithPartitionDetection(30*time.Second, 0.5, 2))
+	var others []*testMember
+	for i := range 4 {
+		others = append(others, startMember(t, fmt.Sprintf("p%d", i), WithSeeds(a.m.AdvertiseAddr())))
+	}
+	live := map[string]bool{"a": true, "p0": true, "p1": true, "p2": true, "p3": true}
+	eventually(t, 10*time.Second, func() string { return expectPeers(append(others, a), live) })
+	// Three of four peers fail at once.
+	for _, tm := range others[1:] {
+		tm.kill()
+	}
+	eventually(t, 15*time.Second, func() string {
+		if a.m.Stats().PartitionSuspicions == 0 {
+			return "no suspicion"
+		}
+		return ""
+	})
+	r, ok := h.find(slog.LevelWarn, "Possible partition detected - cannot reach peers: ")
+	if !ok {
+		t.Fatal("no partition warning logged")
+	}
+	var peers []string
+	r.Attrs(func(at slog.Attr) bool {
+		if at.Key == "peers" {
+			peers, _ = at.Value.Any().([]string)
+		}
+		return true
+	})
+	if len(peers) < 2 || r.Message != "Possible partition detected - cannot reach peers: "+strings.Join(peers, ", ") {
+		t.Fatalf("message %q, peers %v", r.Message, peers)
+	}
+}
+
+func TestObserverPartitionedMessages(t *testing.T) {
+	a := startMember(t, "a")
+	a.m.Observe([]core.Event{{Kind: core.EventGraftFailed}, {Kind: core.EventMessagePartitioned}, {Kind: core.EventDelivered}})
+	if st := a.m.Stats(); st.GraftFailures != 1 || st.PartitionedMessages != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+func TestRTTFeed(t *testing.T) {
+	a := startMember(t, "a")
+	b := startMember(t, "b", WithSeeds(a.m.AdvertiseAddr()))
+	eventually(t, 10*time.Second, func() string {
+		if a.m.Stats().RTTSamples == 0 || b.m.Stats().RTTSamples == 0 {
+			return "no rtt samples yet"
+		}
+		return ""
+	})
+}
+
+func TestPeerPersistence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "peers.json")
+	a := startMember(t, "a")
+	b := startMember(t, "b", WithSeeds(a.m.AdvertiseAddr()), WithPeerFile(file, 50*time.Millisecond))
+	eventually(t, 10*time.Second, func() string {
+		return expectPeers([]*testMember{a, b}, map[string]bool{"a": true, "b": true})
+	})
+	eventually(t, 5*time.Second, func() string {
+		if b.m.Stats().PersistSaves == 0 {
+			return "not saved"
+		}
+		return ""
+	})
+	known, err := LoadPeerFile(file, 10)
+	if err != nil || len(known) != 1 || known[0].Name != "a" || known[0].Addr != a.m.AdvertiseAddr() {
+		t.Fatalf("peer file: %v %v", known, err)
+	}
+	// No temporary files are left behind.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("dir holds %d entries", len(entries))
+	}
+	// b restarts without seeds: the peer file brings it back.
+	b.kill()
+	b2 := startMember(t, "b", WithPeerFile(file, 0))
+	eventually(t, 10*time.Second, func() string {
+		return expectPeers([]*testMember{a, b2}, map[string]bool{"a": true, "b": true})
+	})
+}
+
+func TestPeerFileMissingOrCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, content string
+	}{
+		{"missing", ""},
+		{"corrupt", "{not json"},
+		{"version", `{"version":99,"members":[]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, tc.name+".json")
+			if tc.content != "" {
+				if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := &recordingHandler{}
+			a := startMember(t, "a-"+tc.name, WithPeerFile(file, 0), WithLogger(slog.New(h)))
+			if _, ok := h.find(slog.LevelWarn, "membership: "); !ok {
+				t.Fatal("no warning logged")
+			}
+			if st := a.m.Stats(); st.Members != 1 {
+				t.Fatalf("%+v", st)
+			}
+		})
+	}
+}
+
+func TestSaveLoadPeerFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "p.json")
+	in := []KnownMember{{"a", "127.0.0.1:1"}, {"b", "bad address"}, {"c", "[::1]:3"}, {"d", "127.0.0.1:4"}}
+	if err := SavePeerFile(file, in, 3); err != nil {
+		t.Fatal(err)
+	}
+	out, err := LoadPeerFile(file, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 || out[0] != in[0] || out[1] != in[2] {
+		t.Fatalf("got %v", out)
+	}
+}
+
+func TestLifecycleErrors(t *testing.T) {
+	m, err := New("x", WithBindAddr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Leave(time.Second); err != ErrNotStarted {
+		t.Fatalf("Leave before Start: %v", err)
+	}
+	if _, err := m.Join(context.Background(), "127.0.0.1:1"); err != ErrNotStarted {
+		t.Fatalf("Join before Start: %v", err)
+	}
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background(), newFakePeers(), nil); err != ErrShutdown {
+		t.Fatalf("Start after Shutdown: %v", err)
+	}
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(""); err == nil {
+		t.Fatal("empty name accepted")
+	}
+	for _, opt := range []Option{
+		WithPreset("moon"), WithSecretKey([]byte("short")), WithBindAddr("1.2.3.4:99999"),
+		WithAdvertiseAddr("host-name:1"), WithSeeds(":1"), WithJoinRetries(-1, time.Second),
+		WithPartitionDetection(0, 0.5, 1), WithPeerFile("x", -1), WithTransportAddr("noport"),
+	} {
+		if _, err := New("y", opt); err == nil {
+			t.Fatal("bad option accepted")
+		}
+	}
+	// Leave after Shutdown must not panic (memberlist panics on that).
+	tm := startMember(t, "z")
+	tm.kill()
+	if err := tm.m.Leave(time.Second); err != ErrShutdown {
+		t.Fatalf("Leave after Shutdown: %v", err)
+	}
+}
+
+func TestGracefulLeaveIsNotAPartition(t *testing.T) {
+	a := startMember(t, "a", WithPartitionDetection(30*time.Second, 0.5, 2))
+	all := []*testMember{a}
+	live := map[string]bool{"a": true}
+	for i := range 3 {
+		tm := startMember(t, fmt.Sprintf("l%d", i), WithSeeds(a.m.AdvertiseAddr()))
+		all = append(all, tm)
+		live[string(tm.m.self)] = true
+	}
+	eventually(t, 10*time.Second, func() string { return expectPeers(all, live) })
+	for _, tm := range all[1:] {
+		if err := tm.m.Leave(2 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		tm.kill()
+	}
+	eventually(t, 10*time.Second, func() string { return expectPeers(all, map[string]bool{"a": true}) })
+	if st := a.m.Stats(); st.PartitionSuspicions != 0 {
+		t.Fatalf("graceful leaves counted as a partition: %+v", st)
+	}
+}

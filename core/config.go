@@ -114,11 +114,27 @@ type Config struct {
 	// before it is pruned (demoted to lazy). 1 is the paper's prune on the
 	// first duplicate. Default 3.
 	OptimizationThreshold int
+	// PruneDelay spreads prune decisions over time: a peer is pruned at its
+	// OptimizationThreshold-th duplicate, but not before a random delay in
+	// [0, PruneDelay) after its (threshold-1)-th (a duplicate before that
+	// only counts; the first one after it prunes). With many senders
+	// sharing one tree, every edge of a cycle collects duplicates at once;
+	// pruning on the spot, the nodes on the cycle prune several of its
+	// edges within one round trip, split the tree, and the Grafts that
+	// repair it create new cycles: the tree oscillates for as long as the
+	// load lasts. The random delay lets the first prune take effect (and
+	// the duplicates stop) before the others are due. It must be well above
+	// the time a message takes to cross the tree; the presets use 2 ×
+	// GraftTimeout. Cost: redundant links live up to PruneDelay longer.
+	// 0 prunes at once. Threshold 1 (the paper) is never delayed.
+	// Default 1 s (LAN 400 ms, WAN 2 s, large 1.5 s).
+	PruneDelay time.Duration
 	// HopOptimizationThreshold enables the paper's Algorithm 4: when an
-	// IHave announces a message already received with a hop count at least
-	// this much larger than the announcer's, the announcer is grafted and
-	// the eager sender pruned. 0 disables it. The paper uses 3 (one sender)
-	// and 7 (many senders). Default 0.
+	// IHave for a message already received reveals a path at least this
+	// many hops shorter (the announcer's hop count + 1 <= ours - threshold),
+	// the announcer is grafted and the eager sender pruned. 0 disables it.
+	// The paper uses 3 (one sender) and 7 (many senders); with many
+	// concurrent senders it keeps re-parenting (see the README). Default 0.
 	HopOptimizationThreshold int
 
 	// GraftTimeout is how long to wait after the first IHave for an unknown
@@ -141,13 +157,15 @@ type Config struct {
 	MaxAnnouncers int
 
 	// AntiEntropyBatch is how many recently received ids one anti-entropy
-	// IHave carries. Every maintenance round the node announces up to this
-	// many ids received within AntiEntropyWindow (and still stored) to one
-	// active peer, round robin, continuing where the previous round
-	// stopped. It repairs what Plumtree alone cannot: a message whose every
-	// announcement was lost (partition, burst of drops, crash). Cost: one
-	// IHave of up to this many ids per node per round. 0 disables it.
-	// Default 64.
+	// IHave carries. A maintenance round announces up to this many ids
+	// received within AntiEntropyWindow (and still stored) to one random
+	// known member, continuing where the previous round stopped. It repairs
+	// what Plumtree alone cannot: a message whose every announcement was
+	// lost (partition, burst of drops, crash). A round sends only if ids
+	// arrived (or a member was added) since the previous one, and otherwise
+	// every 8th round. Cost: at most one IHave of up to this many ids per
+	// node per round, about one per node per broadcast in a quiet cluster.
+	// 0 disables it. Default 64.
 	AntiEntropyBatch int
 	// AntiEntropyWindow is how far back anti-entropy looks. It must not
 	// exceed MessageCacheTTL (older payloads may be gone). A node that
@@ -197,6 +215,7 @@ func DefaultConfig() Config {
 		SeenMaxSize:             100000,
 		OptimizationThreshold:   3,
 		GraftTimeout:            500 * time.Millisecond,
+		PruneDelay:              time.Second,
 		GraftMaxRetries:         5,
 		GraftRateLimitPerSecond: 10,
 		GraftRateLimitBurst:     20,
@@ -234,6 +253,7 @@ func LANConfig() Config {
 	c.MessageCacheTTL = 30 * time.Second
 	c.OptimizationThreshold = 2
 	c.GraftTimeout = 200 * time.Millisecond
+	c.PruneDelay = 400 * time.Millisecond
 	c.GraftMaxRetries = 3
 	c.GraftRateLimitPerSecond = 20
 	c.GraftRateLimitBurst = 40
@@ -255,6 +275,7 @@ func WANConfig() Config {
 	c.MessageCacheMaxSize = 20000
 	c.OptimizationThreshold = 4
 	c.GraftTimeout = time.Second
+	c.PruneDelay = 2 * time.Second
 	c.GraftMaxRetries = 7
 	c.GraftRateLimitPerSecond = 5
 	c.GraftRateLimitBurst = 15
@@ -276,6 +297,7 @@ func LargeClusterConfig() Config {
 	c.MessageCacheMaxSize = 50000
 	c.OptimizationThreshold = 5
 	c.GraftTimeout = 750 * time.Millisecond
+	c.PruneDelay = 1500 * time.Millisecond
 	c.GraftRateLimitBurst = 30
 	c.MaintenanceInterval = 3 * time.Second
 	c.MaintenanceJitter = 750 * time.Millisecond
@@ -356,6 +378,7 @@ func (c *Config) Validate() error {
 		{"message_cache_ttl", c.MessageCacheTTL, time.Millisecond, 30 * day},
 		{"seen_ttl", c.SeenTTL, 0, 60 * day},
 		{"graft_timeout", c.GraftTimeout, time.Millisecond, time.Hour},
+		{"prune_delay", c.PruneDelay, 0, time.Hour},
 		{"anti_entropy_window", c.AntiEntropyWindow, 0, 30 * day},
 		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond, day},
 		{"maintenance_jitter", c.MaintenanceJitter, 0, day},

@@ -11,6 +11,7 @@ type pending struct {
 	id         MessageID
 	ann        []PeerID // announcers, in arrival order, at most MaxAnnouncers
 	next       int      // index in ann of the next Graft target
+	target     PeerID   // the peer the outstanding Graft went to
 	grafts     int      // Grafts sent so far
 	deadline   time.Time
 	firstGraft time.Time
@@ -134,6 +135,7 @@ func (s *pendingSet) clearAll() {
 // it is reported as partitioned and forgotten (a later IHave brings it back).
 func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 	var lost []*pending
+	var retry []*pending
 	for _, pd := range s.h { // heap order: deterministic
 		i := slices.Index(pd.ann, id)
 		if i < 0 {
@@ -143,9 +145,19 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 		if i < pd.next {
 			pd.next--
 		}
-		if len(pd.ann) == 0 {
+		switch {
+		case len(pd.ann) == 0:
 			lost = append(lost, pd)
+		case pd.grafts > 0 && pd.target == id:
+			// The outstanding Graft went to the departed peer: it will
+			// never be answered. Rotate to the next announcer now
+			// instead of waiting out the backoff (up to 8 × GraftTimeout);
+			// still one outstanding Graft per id.
+			retry = append(retry, pd)
 		}
+	}
+	for _, pd := range retry {
+		s.reschedule(pd, p.now)
 	}
 	for _, pd := range lost {
 		p.counters.MessagesPartitioned++
@@ -202,6 +214,7 @@ func (p *Protocol) fireGrafts() {
 		}
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)
+		pd.target = to
 		if pd.grafts == 0 {
 			pd.firstGraft = p.now
 		} else {

@@ -72,21 +72,47 @@ func (p *Protocol) dropQueue(pe *peer) {
 }
 
 // antiEntropy announces recently received ids to one random known peer
-// (active or passive) per maintenance round. Plumtree alone cannot recover a
-// message whose every announcement was lost (a partition, a burst of drops,
-// a crash between delivery and flush), nor reach a node whose active view is
-// cut off from the rest (small fanouts without the hash ring); this periodic
-// digest, spread over the whole membership, makes every live node converge
-// once the network heals, and the Grafts it triggers add the missing links.
-// Each round sends one IHave with at most AntiEntropyBatch ids received
-// within AntiEntropyWindow and still stored, continuing where the previous
-// round stopped (wrapping around), so a window holding at most
-// AntiEntropyBatch ids is announced in full every round.
+// (active or passive). Plumtree alone cannot recover a message whose every
+// announcement was lost (a partition, a burst of drops, a crash between
+// delivery and flush), nor reach a node whose active view is cut off from
+// the rest (small fanouts without the hash ring); this periodic digest,
+// spread over the whole membership, makes every live node converge once the
+// network heals, and the Grafts it triggers add the missing links. A round
+// sends one IHave with at most AntiEntropyBatch ids received within
+// AntiEntropyWindow and still stored, continuing where the previous round
+// stopped (wrapping around), so a window holding at most AntiEntropyBatch
+// ids is announced in full by every round that sends.
+//
+// Cost. Sending every round while the window is not empty made a quiet
+// cluster re-announce the same ids every round: with one broadcast per
+// window, every node sent window/interval IHaves per broadcast (15 with the
+// defaults), several times Plumtree's own control traffic. So a round sends
+// only when ids arrived since the previous round, and otherwise only every
+// 8th quiet round (counted since the last new id or new member). A busy
+// node still sends at most one IHave per round (at most one per broadcast
+// once broadcasts are more frequent than rounds); a quiet one sends 2 per
+// broadcast within the default window (was 15), and a partition that heals
+// without new traffic is still repaired within 8 rounds. A new member
+// counts as news, so a node that joins or restarts receives the window at
+// the next round.
 func (p *Protocol) antiEntropy() {
 	batch := p.cfg.AntiEntropyBatch
 	known := len(p.eager) + len(p.lazy) + len(p.passive)
 	if batch == 0 || known == 0 || p.seen.len() == 0 {
 		return
+	}
+	lo := p.seen.since(p.now.Add(-p.cfg.antiEntropyWindow()))
+	end := p.seen.next
+	if lo >= end {
+		return
+	}
+	if end != p.aeEnd {
+		p.aeEnd, p.aeQuiet = end, 0
+	} else {
+		p.aeQuiet++
+		if p.aeQuiet%8 != 0 {
+			return
+		}
 	}
 	var to *peer
 	switch i := p.rng.IntN(known); {
@@ -96,11 +122,6 @@ func (p *Protocol) antiEntropy() {
 		to = p.lazy[i-len(p.eager)]
 	default:
 		to = p.passive[i-len(p.eager)-len(p.lazy)]
-	}
-	lo := p.seen.since(p.now.Add(-p.cfg.antiEntropyWindow()))
-	end := p.seen.next
-	if lo >= end {
-		return
 	}
 	n := max(p.aeCursor, lo)
 	if n >= end {

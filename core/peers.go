@@ -17,12 +17,15 @@ const (
 type peer struct {
 	id        PeerID
 	state     peerState
-	idx       int  // index in the list of its state
-	pruned    bool // lazy because of a redundancy Prune (sent or received)
-	protected bool // protected ring neighbour: always eager
-	ringOnly  bool // eager only because it is a protected ring neighbour
-	near      bool // ring neighbour (preferred when promoting)
-	dups      int  // duplicates received since the last Prune sent to it
+	idx       int       // index in the list of its state
+	pruned    bool      // lazy because of a redundancy Prune (sent or received)
+	protected bool      // protected ring neighbour: always eager
+	ringOnly  bool      // eager only because it is a protected ring neighbour
+	near      bool      // ring neighbour (preferred when promoting)
+	dups      int       // duplicates received since the last Prune sent to it
+	lastPush  uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
+	dupEpoch  uint64    // Protocol.dupEpoch when dups was last counted
+	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
 
 	hasRTT bool
 	srtt   time.Duration
@@ -139,6 +142,7 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 		return
 	}
 	pe := p.addKnown(id)
+	p.aeEnd = 0 // a new member: the next anti-entropy round sends (see antiEntropy)
 	if pe.state == statePassive {
 		switch {
 		case p.eagerDeficit():
@@ -223,6 +227,9 @@ func (p *Protocol) RemovePeer(now time.Time, id PeerID) {
 	pe := p.peers[id]
 	if pe == nil {
 		return
+	}
+	if pe.state == stateEager {
+		p.dupEpoch++ // see duplicate
 	}
 	p.forget(pe)
 	p.pend.dropAnnouncer(p, id)
@@ -416,10 +423,13 @@ func worse(a, b *peer) bool {
 // bestCandidate picks the peer to promote: ring neighbours first, then the
 // lowest RTT, then a random one. Candidates are non-pruned lazy peers and
 // passive peers; pruned lazy peers only when the node has no eager peer.
-func (p *Protocol) bestCandidate() *peer {
+func (p *Protocol) bestCandidate(except *peer) *peer {
 	var best *peer
 	bestTier, n := 99, 0
 	consider := func(c *peer, tier int) {
+		if c == except {
+			return
+		}
 		if c.near {
 			tier = 0
 		} else if c.hasRTT {
@@ -455,6 +465,63 @@ func (p *Protocol) bestCandidate() *peer {
 	return best
 }
 
+// relink gives a node that just lost its last eager peer a new one at once
+// (with a link Graft), instead of waiting for the next maintenance round:
+// until then every message would reach it only through an IHave and a Graft
+// (GraftTimeout later), and nobody would forward anything through it.
+//
+// With many senders sharing one tree this happens routinely: two edges of
+// one cycle are pruned at the same time by different nodes (each saw the
+// duplicates of a different origin), and a node between them loses both.
+// Re-linking is safe: with a single eager peer the node is a leaf of the
+// eager graph, it forwards nothing it receives from that peer, so the new
+// link closes no cycle and creates no duplicates; the tree does not start
+// oscillating again.
+//
+// Which peer: the one that most recently pushed a Gossip to us (except the
+// peer whose Prune left us without eager links, if there is another). A
+// recent pusher was receiving messages eagerly itself, so it is on the tree;
+// a random pick may be another node that was just cut off, and the two would
+// form an island that again hears of everything only through IHaves. Without
+// any such evidence, fall back to the usual ranking (ring neighbours, RTT,
+// random), pruned peers included.
+//
+// At most one relink per GraftTimeout: a peer at MaxEagerPeers answers the
+// link Graft with a Prune, which would otherwise start another relink, and
+// so on, in a loop of Grafts and Prunes. Maintenance repairs what the limit
+// leaves (a node without eager peers always promotes one there).
+func (p *Protocol) relink(except *peer) {
+	if len(p.eager) > 0 || p.now.Before(p.relinkAt) {
+		return
+	}
+	p.relinkAt = p.now.Add(p.cfg.GraftTimeout)
+	best := p.relinkCandidate(except)
+	if best == nil && except != nil && except.state == stateLazy {
+		best = except
+	}
+	if best != nil && p.toEager(best, ReasonMaintenance) {
+		p.sendLinkGraft(best)
+	}
+}
+
+// relinkCandidate picks the peer a node without eager peers links to: the
+// lazy peer that most recently pushed us a Gossip, else the usual ranking.
+func (p *Protocol) relinkCandidate(except *peer) *peer {
+	var best *peer
+	for _, c := range p.lazy {
+		if c.lastPush == 0 || c == except {
+			continue
+		}
+		if best == nil || c.lastPush > best.lastPush {
+			best = c
+		}
+	}
+	if best == nil {
+		best = p.bestCandidate(except)
+	}
+	return best
+}
+
 // repair restores the active view's shape: trims sets above their caps,
 // promotes while the node lacks eager links, and refills the lazy set from
 // the passive view.
@@ -477,8 +544,15 @@ func (p *Protocol) repair(r Reason) {
 	for len(p.lazy) > 0 && ((p.cfg.MaxLazyPeers > 0 && len(p.lazy) > p.cfg.MaxLazyPeers) || len(p.eager)+len(p.lazy) > p.maxActive()) {
 		p.move(p.lazy[p.rng.IntN(len(p.lazy))], statePassive, false)
 	}
+	if len(p.eager) == 0 {
+		// No eager peer left (the last one left, or relink was refused):
+		// prefer a peer known to be on the tree, as relink does.
+		if c := p.relinkCandidate(nil); c != nil && p.toEager(c, r) {
+			p.sendLinkGraft(c)
+		}
+	}
 	for p.eagerDeficit() {
-		c := p.bestCandidate()
+		c := p.bestCandidate(nil)
 		if c == nil || !p.toEager(c, r) {
 			break
 		}

@@ -93,7 +93,10 @@ type Protocol struct {
 	eager       []*peer
 	lazy        []*peer
 	passive     []*peer
-	nPruned     int // lazy peers that are lazy because of a redundancy Prune
+	nPruned     int       // lazy peers that are lazy because of a redundancy Prune
+	pushes      uint64    // Gossip messages received from known peers (recency clock for peer.lastPush)
+	relinkAt    time.Time // no relink before this (see relink)
+	dupEpoch    uint64    // bumped when an eager link is lost involuntarily (duplicate counts restart)
 	tomb        tombstones
 	ring        hashRing
 	prot        []*peer // protected ring neighbours (at most MaxProtectedNeighbors)
@@ -109,6 +112,8 @@ type Protocol struct {
 
 	maintAt  time.Time
 	aeCursor uint64 // arrival index of the next id anti-entropy announces
+	aeEnd    uint64 // seen.next at the previous anti-entropy round
+	aeQuiet  int    // anti-entropy rounds since new ids (or a new member) were last seen
 
 	strangers bucket // Graft rate limit shared by peers we do not track
 	window    graftWindow

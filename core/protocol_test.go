@@ -160,7 +160,7 @@ func TestReceiveFirstCopyForwards(t *testing.T) {
 // at the t-th duplicate from the same peer.
 func TestPruneOnDuplicates(t *testing.T) {
 	for _, th := range []int{1, 3} {
-		p := fixture(t, func(c *core.Config) { c.OptimizationThreshold = th })
+		p := fixture(t, func(c *core.Config) { c.OptimizationThreshold, c.PruneDelay = th, 0 })
 		before := p.Stats()
 		for k := 1; k <= th; k++ {
 			p.Receive(t0, "e0", gossip("x", uint64(k), 1)) // first copy
@@ -412,11 +412,11 @@ func TestAlgorithm4HopOptimization(t *testing.T) {
 	p := fixture(t, func(c *core.Config) { c.HopOptimizationThreshold = 3 })
 	p.Receive(t0, "e0", gossip("x", 1, 6))
 	p.Drain()
-	p.Receive(t0, "l0", ihave(ann("x", 1, 4))) // 4+3 > 6: no change
+	p.Receive(t0, "l0", ihave(ann("x", 1, 3))) // path 3+1 = 4, 2 hops shorter than 6: no change
 	if out := p.Drain(); len(out.Messages) != 0 {
 		t.Fatalf("optimised a short gain: %+v", out.Messages)
 	}
-	p.Receive(t0, "l1", ihave(ann("x", 1, 3))) // 3+3 <= 6
+	p.Receive(t0, "l1", ihave(ann("x", 1, 2))) // path 2+1 = 3: 3 hops shorter
 	out := p.Drain()
 	g, pr := msgs(out, core.MsgGraft), msgs(out, core.MsgPrune)
 	if len(g) != 1 || g[0].To != "l1" || len(g[0].Msg.IDs) != 0 || len(pr) != 1 || pr[0].To != "e0" {
@@ -437,6 +437,14 @@ func TestAlgorithm4HopOptimization(t *testing.T) {
 	q.Receive(t0, "l0", ihave(ann("x", 1, 0)))
 	if out := q.Drain(); len(out.Messages) != 0 {
 		t.Errorf("Algorithm 4 ran while disabled")
+	}
+	// Threshold 1 never swaps for a path of the same length.
+	r := fixture(t, func(c *core.Config) { c.HopOptimizationThreshold = 1 })
+	r.Receive(t0, "e0", gossip("x", 1, 4))
+	r.Drain()
+	r.Receive(t0, "l0", ihave(ann("x", 1, 3))) // path 3+1 = 4: no gain
+	if out := r.Drain(); len(out.Messages) != 0 {
+		t.Errorf("re-parented for a path of equal length: %+v", out.Messages)
 	}
 }
 

@@ -154,6 +154,10 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	}
 	p.counters.GossipReceived++
 	pe := p.peerFor(from, true)
+	if pe != nil {
+		p.pushes++
+		pe.lastPush = p.pushes
+	}
 	if p.seen.has(id) || mine {
 		// A copy of our own broadcast is never delivered again, even after
 		// the seen set forgot it.
@@ -198,23 +202,71 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 // paper prunes on the first: threshold 1); a sender that is already lazy or
 // passive is sent the Prune again so that its view agrees. Protected ring
 // neighbours are counted but never pruned.
+//
+// Three refinements keep a tree shared by many senders from tearing itself
+// apart (found with coretest; see the README, "Many senders, one tree"):
+//
+//   - The last eager peer is never pruned for redundancy (see below).
+//   - PruneDelay: the threshold-th duplicate prunes only if it comes at
+//     least a random delay in [0, PruneDelay) after the (threshold-1)-th;
+//     otherwise it only counts and the first duplicate after the delay
+//     prunes. (Threshold 1 has no earlier duplicate: it stays the paper's
+//     prune on the first duplicate.) On a cycle of the eager graph every
+//     origin's copies meet at a different edge, so with many senders every
+//     edge of the cycle collects duplicates at once; pruning on the spot,
+//     the nodes on the cycle prune two or more of its edges within one
+//     round trip and split the tree; every message then needs an IHave and
+//     a Graft to cross, the Grafts of several nodes add several links at
+//     once, which form new cycles, which are pruned concurrently again: the
+//     tree oscillates for as long as the load lasts. The random delay
+//     (randomised backoff) serialises those decisions: the first prune due
+//     breaks the cycle, the duplicates stop once the copies in flight have
+//     drained, and the other candidates never get the confirming duplicate.
+//     With PruneDelay 0 the prune is immediate.
+//   - Counts restart when this node loses an eager link it did not choose to
+//     lose (Prune received, peer removed): they were evidence that the other
+//     links are redundant given the lost one.
 func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
 	p.counters.MessagesDuplicate++
 	p.emit(Event{Kind: EventDuplicate, Peer: from, ID: id, Hops: hops})
 	if pe == nil || pe.protected {
 		return
 	}
+	t := p.cfg.OptimizationThreshold
+	if pe.state != stateEager {
+		// It treats us as eager, we do not: tell it again, once per
+		// threshold (no connectivity is at stake, so no delay).
+		pe.dups++
+		if pe.dups >= t {
+			pe.dups, pe.pruneAt = 0, timeZero
+			p.setPruned(pe, true)
+			p.sendPrune(pe)
+		}
+		return
+	}
+	if pe.dupEpoch != p.dupEpoch {
+		pe.dups, pe.dupEpoch, pe.pruneAt = 0, p.dupEpoch, timeZero
+	}
 	pe.dups++
-	if pe.dups < p.cfg.OptimizationThreshold {
+	if t > 1 && pe.dups == t-1 && pe.pruneAt.IsZero() {
+		pe.pruneAt = p.now
+		if d := p.cfg.PruneDelay; d > 0 {
+			pe.pruneAt = p.now.Add(time.Duration(p.rng.Int64N(int64(d))))
+		}
+	}
+	if pe.dups < t || p.now.Before(pe.pruneAt) {
 		return
 	}
-	pe.dups = 0
-	if pe.state == stateEager {
+	pe.dups, pe.pruneAt = 0, timeZero
+	// Never prune the last eager link for redundancy. A node with one eager
+	// peer is a leaf of the eager graph: it forwards nothing it receives
+	// from that peer, so the link is on no cycle and its duplicates are
+	// transient (copies that crossed a Graft answer or a Prune in flight).
+	// Pruning it would cut the node off the tree: every later message would
+	// then need an IHave and a Graft.
+	if len(p.eager) > 1 {
 		p.demote(pe, ReasonOptimization)
-		return
 	}
-	p.setPruned(pe, true)
-	p.sendPrune(pe)
 }
 
 func (p *Protocol) onIHave(from PeerID, m *Message) {
@@ -255,12 +307,18 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 }
 
 // hopOptimization is the paper's Algorithm 4: an IHave announcing a message
-// we already have, with a hop count at least HopOptimizationThreshold below
-// the copy we received eagerly, reveals a shorter path. Graft the announcer
-// (link only) and prune the eager sender.
+// we already have reveals a path at least HopOptimizationThreshold hops
+// shorter than the copy we received eagerly. Graft the announcer (link only)
+// and prune the eager sender.
+//
+// The path through the announcer is a.Hops+1 long (an announcement carries
+// the hop count the announcer received the message with; the paper's IHAVE
+// carries round+1, the hop count the copy would have here). Comparing
+// a.Hops itself, as a first version did, re-parented for a gain of t-1
+// hops: with threshold 1, for paths of equal length, back and forth.
 func (p *Protocol) hopOptimization(from PeerID, a *Announcement, s seenEntry) {
 	t := p.cfg.HopOptimizationThreshold
-	if t <= 0 || int(a.Hops)+t > int(s.hops) || s.from == from {
+	if t <= 0 || int(a.Hops)+1+t > int(s.hops) || s.from == from {
 		return
 	}
 	old := p.peers[s.from]
@@ -322,7 +380,14 @@ func (p *Protocol) onPrune(from PeerID) {
 	if pe == nil || pe.protected {
 		return
 	}
+	wasEager := pe.state == stateEager
 	p.toLazy(pe, ReasonPruneReceived, true)
+	if wasEager {
+		p.dupEpoch++ // duplicate counts restart (see duplicate)
+		if len(p.eager) == 0 {
+			p.relink(pe) // see relink
+		}
+	}
 }
 
 // maintenance is the periodic round: repair the active view, run

@@ -226,6 +226,7 @@ type ConfigReport struct {
 	SeenMaxSize              int          `json:"seen_max_size"`
 	OptimizationThreshold    int          `json:"optimization_threshold"`
 	HopOptimizationThreshold int          `json:"hop_optimization_threshold"`
+	PruneDelay               Duration     `json:"prune_delay"`
 	GraftTimeout             Duration     `json:"graft_timeout"`
 	GraftMaxRetries          int          `json:"graft_max_retries"`
 	GraftRateLimitPerSecond  float64      `json:"graft_rate_limit_per_second"`
@@ -281,6 +282,7 @@ func ConfigView(c core.Config) ConfigReport {
 		SeenMaxSize:              c.SeenMaxSize,
 		OptimizationThreshold:    c.OptimizationThreshold,
 		HopOptimizationThreshold: c.HopOptimizationThreshold,
+		PruneDelay:               Duration(c.PruneDelay),
 		GraftTimeout:             Duration(c.GraftTimeout),
 		GraftMaxRetries:          c.GraftMaxRetries,
 		GraftRateLimitPerSecond:  c.GraftRateLimitPerSecond,

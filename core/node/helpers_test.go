@@ -32,6 +32,10 @@ func testConfig(seed int64) core.Config {
 	c.GraftRateLimitBurst = 1000
 	c.MaintenanceInterval = 100 * time.Millisecond
 	c.MaintenanceJitter = 20 * time.Millisecond
+	// Prune at the threshold-th duplicate without the random spread, so
+	// tests that count prunes and demotions see them within a short burst
+	// (the spread itself is tested in package core).
+	c.PruneDelay = 0
 	c.Seed = seed
 	return c
 }

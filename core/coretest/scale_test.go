@@ -1,0 +1,73 @@
+package coretest_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/coretest"
+)
+
+// scaleRun builds nodes nodes that each know a random sample of about known
+// members (symmetric, like a partial-view membership), lets the overlay
+// settle, then broadcasts msgs messages from random origins every gap and
+// returns the payload and control messages received per broadcast per node
+// over the second half of the run.
+func scaleRun(t testing.TB, nodes, known, msgs int, gap time.Duration, c core.Config) (payload, control float64, n *coretest.Network) {
+	t.Helper()
+	n, err := coretest.New(coretest.Config{Nodes: nodes, Protocol: c, Seed: 1, NoMembership: true, LinkSpread: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := 0; i < nodes; i++ {
+		for k := 0; k < known/2; k++ {
+			j := rng.IntN(nodes)
+			if j == i {
+				continue
+			}
+			n.Node(i).AddPeer(n.Now(), n.ID(j))
+			n.Node(j).AddPeer(n.Now(), n.ID(i))
+			n.Flush(i)
+			n.Flush(j)
+		}
+	}
+	n.RunFor(10 * time.Second)
+	for k := 0; k < msgs; k++ {
+		if k == msgs/2 {
+			n.ResetCounters()
+		}
+		if _, err := n.Broadcast(rng.IntN(nodes), []byte("m")); err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(gap)
+	}
+	cs := n.Counters()
+	per := float64(msgs-msgs/2) * float64(nodes)
+	return float64(cs.PayloadReceived) / per, float64(cs.ControlReceived) / per, n
+}
+
+// Anti-entropy must not inflate the control traffic at scale. A quiet
+// cluster used to re-announce its whole window every maintenance round:
+// with one broadcast every 10 s (5 rounds) every node sent 5 anti-entropy
+// IHaves per broadcast, with one per window 15. Now a round sends only when
+// something new arrived (and every 8th quiet round): at most about one per
+// node per broadcast. 1,000 nodes knowing 30 members each (SCALE_NODES=10000
+// for the paper's size).
+func TestAntiEntropyCostAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	nodes := envInt("SCALE_NODES", 1000)
+	for _, gap := range []time.Duration{time.Second, 10 * time.Second} {
+		c := core.DefaultConfig()
+		p, ctl, _ := scaleRun(t, nodes, 30, 10, gap, c)
+		c.AntiEntropyBatch = 0
+		p0, ctl0, _ := scaleRun(t, nodes, 30, 10, gap, c)
+		t.Logf("%d nodes, a broadcast every %v: per broadcast per node: payload %.3f, control %.3f (without anti-entropy: payload %.3f, control %.3f)", nodes, gap, p, ctl, p0, ctl0)
+		if ctl-ctl0 > 1.2 || p > p0+0.01 {
+			t.Errorf("anti-entropy adds %.2f control messages per node per broadcast (want <= 1.2) and %.3f payload messages (want 0)", ctl-ctl0, p-p0)
+		}
+	}
+}

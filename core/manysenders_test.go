@@ -1,0 +1,181 @@
+package core_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// A node with one eager peer is a leaf of the eager graph: duplicates from
+// that peer are transient, and pruning it would cut the node off the tree.
+func TestLastEagerPeerNeverPrunedForDuplicates(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.OptimizationThreshold, c.PruneDelay = 1, 0 })
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	p.Drain()
+	if got := p.EagerPeers(); len(got) != 1 || got[0] != "e0" {
+		t.Fatalf("eager %v", got)
+	}
+	for s := uint64(1); s <= 5; s++ {
+		p.Receive(t0, "l0", core.Message{Type: core.MsgGraft}) // l0 eager: it may deliver first
+		p.Receive(t0, "l0", gossip("x", s, 1))
+		p.Receive(t0, "l0", core.Message{Type: core.MsgPrune}) // back to e0 only
+		p.Receive(t0, "e0", gossip("x", s, 2))                 // duplicate from the last eager peer
+	}
+	out := p.Drain()
+	if got := p.EagerPeers(); len(got) != 1 || got[0] != "e0" {
+		t.Fatalf("eager %v: the last eager peer was pruned", got)
+	}
+	for _, m := range msgs(out, core.MsgPrune) {
+		if m.To == "e0" {
+			t.Fatalf("Prune sent to the last eager peer")
+		}
+	}
+	// With two eager peers the duplicate sender is pruned as usual.
+	p.Receive(t0, "l1", core.Message{Type: core.MsgGraft})
+	p.Receive(t0, "l1", gossip("x", 9, 1))
+	p.Receive(t0, "e0", gossip("x", 9, 2))
+	if contains(p.EagerPeers(), "e0") || !contains(p.EagerPeers(), "l1") {
+		t.Fatalf("eager %v", p.EagerPeers())
+	}
+}
+
+// A node whose last eager peer prunes it relinks at once (not at the next
+// maintenance round) to the peer that most recently pushed it a Gossip,
+// other than the pruner; at most once per GraftTimeout, so that refusals
+// cannot loop.
+func TestPruneOfLastEagerPeerRelinksAtOnce(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+	p.Receive(t0, "l3", gossip("x", 1, 3)) // l3 eager now (first copy)
+	p.Receive(t0, "l3", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "l4", gossip("x", 2, 3)) // first copy from l4: eager
+	p.Receive(t0, "l4", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e0", gossip("x", 3, 1))
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	p.Drain()
+	// e0 is the last eager peer; l4 pushed to us after l3.
+	p.Receive(t0.Add(ms(1)), "e0", core.Message{Type: core.MsgPrune})
+	out := p.Drain()
+	if got := p.EagerPeers(); len(got) != 1 || got[0] != "l4" {
+		t.Fatalf("eager %v, want [l4] (the most recent pusher other than the pruner)", got)
+	}
+	if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l4" || len(g[0].Msg.IDs) != 0 {
+		t.Fatalf("link graft %+v", g)
+	}
+	// Refused at once: no second relink before GraftTimeout ...
+	p.Receive(t0.Add(ms(2)), "l4", core.Message{Type: core.MsgPrune})
+	if len(p.EagerPeers()) != 0 || len(msgs(p.Drain(), core.MsgGraft)) != 0 {
+		t.Fatalf("relinked twice within GraftTimeout: %v", p.EagerPeers())
+	}
+	// ... after it, the next loss relinks again; maintenance also repairs.
+	p.Tick(t0.Add(time.Hour + time.Second))
+	if len(p.EagerPeers()) != 1 {
+		t.Fatalf("maintenance left the node without eager peers")
+	}
+}
+
+// PruneDelay: a peer that reached the threshold is pruned only at a
+// duplicate that arrives at least a random delay (< PruneDelay) after the
+// (threshold-1)-th, so that nodes on one cycle do not prune two of its
+// edges at once.
+func TestPruneDelaySpreadsPrunes(t *testing.T) {
+	const d = 100 * time.Millisecond
+	p := fixture(t, func(c *core.Config) { c.OptimizationThreshold, c.PruneDelay = 2, d })
+	for s := uint64(1); s <= 3; s++ { // three duplicates within a millisecond
+		at := t0.Add(time.Duration(s) * time.Microsecond)
+		p.Receive(at, "e0", gossip("x", s, 1))
+		p.Receive(at, "e1", gossip("x", s, 2))
+	}
+	if !contains(p.EagerPeers(), "e1") {
+		t.Fatal("pruned before the delay")
+	}
+	p.Receive(t0.Add(d), "e0", gossip("x", 4, 1))
+	p.Receive(t0.Add(d), "e1", gossip("x", 4, 2))
+	if contains(p.EagerPeers(), "e1") {
+		t.Fatal("not pruned at the first duplicate after the delay")
+	}
+	if e := events(p.Drain(), core.EventPeerDemoted); len(e) != 1 || e[0].Peer != "e1" || e[0].Reason != core.ReasonOptimization {
+		t.Fatalf("demotions %+v", e)
+	}
+}
+
+// Duplicate counts are evidence that a link is redundant given the others;
+// when the node loses an eager link it did not choose to lose, they restart.
+func TestDuplicateCountsRestartWhenAnEagerLinkIsLost(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.OptimizationThreshold, c.PruneDelay = 2, 0 })
+	p.Receive(t0, "e0", gossip("x", 1, 1))
+	p.Receive(t0, "e1", gossip("x", 1, 2)) // e1: 1 duplicate
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e0", gossip("x", 2, 1))
+	p.Receive(t0, "e1", gossip("x", 2, 2)) // 1 again, not 2
+	if !contains(p.EagerPeers(), "e1") {
+		t.Fatal("pruned on counts from before the lost link")
+	}
+	p.Receive(t0, "e0", gossip("x", 3, 1))
+	p.Receive(t0, "e1", gossip("x", 3, 2))
+	if contains(p.EagerPeers(), "e1") {
+		t.Fatal("not pruned at the threshold")
+	}
+}
+
+// A quiet node does not re-announce its window every round (that cost
+// window/interval IHaves per node per broadcast at scale): it announces
+// what is new at the next round, then every 8th quiet round; a new member
+// makes the next round announce again.
+func TestAntiEntropyQuietBackoff(t *testing.T) {
+	c := core.DefaultConfig()
+	c.MaintenanceJitter = 0
+	p, _ := core.New(c, "me", nil, t0)
+	p.AddPeer(t0, "a")
+	if _, err := p.Broadcast(t0, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Drain()
+	var sent []int
+	for round := 1; round <= 14; round++ {
+		p.Tick(t0.Add(time.Duration(round) * c.MaintenanceInterval))
+		for _, e := range events(p.Drain(), core.EventIHaveSent) {
+			if e.Reason == core.ReasonAntiEntropy {
+				sent = append(sent, round)
+			}
+		}
+		if round == 10 {
+			p.AddPeer(t0.Add(10*c.MaintenanceInterval), "b")
+		}
+	}
+	// Round 1: new id; 9: 8th quiet round; 11: after the new member.
+	if want := []int{1, 9, 11}; !slices.Equal(sent, want) {
+		t.Fatalf("anti-entropy IHaves in rounds %v, want %v", sent, want)
+	}
+}
+
+// When the peer an outstanding Graft went to is removed, the Graft rotates
+// to the next announcer at once instead of waiting out the backoff.
+func TestGraftRotatesWhenTargetRemoved(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+	p.Receive(t0, "l0", ihave(ann("x", 1, 1)))
+	p.Receive(t0, "l1", ihave(ann("x", 1, 1)))
+	p.Tick(t0.Add(ms(500)))
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+		t.Fatalf("first graft %+v", g)
+	}
+	p.RemovePeer(t0.Add(ms(600)), "l0")
+	if got := p.NextDeadline(); !got.Equal(t0.Add(ms(600))) {
+		t.Fatalf("next deadline %v, want now", got.Sub(t0))
+	}
+	p.Tick(t0.Add(ms(600)))
+	out := p.Drain()
+	if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l1" || len(g[0].Msg.IDs) != 1 {
+		t.Fatalf("rotated graft %+v", g)
+	}
+	// Removing a peer that is only a remembered announcer changes nothing.
+	p.Receive(t0.Add(ms(700)), "l2", ihave(ann("x", 1, 1)))
+	d := p.NextDeadline()
+	p.RemovePeer(t0.Add(ms(700)), "l2")
+	if !p.NextDeadline().Equal(d) {
+		t.Fatal("deadline moved for a non-target announcer")
+	}
+}

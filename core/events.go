@@ -31,6 +31,7 @@ const (
 	EventGraftUnanswerable                       // a Graft for a payload no longer stored; Peer, ID
 	EventIHaveDropped                            // announcements dropped (full IHave queue or pending-graft bound); Peer, Count
 	EventInvalidMessage                          // a message the protocol rejected; Peer, Reason
+	EventIHaveLag                                // a first copy that arrived after its announcement, other than a Graft's answer; ID, Peer (who delivered), Latency (first IHave to arrival), Retries (Grafts sent)
 	eventKindEnd
 )
 
@@ -55,6 +56,7 @@ var eventNames = [...]string{
 	EventGraftUnanswerable:  "graft_unanswerable",
 	EventIHaveDropped:       "ihave_dropped",
 	EventInvalidMessage:     "invalid_message",
+	EventIHaveLag:           "ihave_lag",
 }
 
 // String returns the event kind's snake_case name.

@@ -15,8 +15,9 @@ type pending struct {
 	grafts     int      // Grafts sent so far
 	deadline   time.Time
 	firstGraft time.Time
-	order      uint64 // insertion order: ties on deadline are broken by it
-	hi         int    // heap index
+	announced  time.Time // when the first announcement arrived
+	order      uint64    // insertion order: ties on deadline are broken by it
+	hi         int       // heap index
 }
 
 // pendingSet holds the pending messages in a map and a min-heap ordered by
@@ -81,7 +82,7 @@ func (s *pendingSet) down(i int) {
 	}
 }
 
-func (s *pendingSet) add(id MessageID, first PeerID, deadline time.Time) {
+func (s *pendingSet) add(id MessageID, first PeerID, now, deadline time.Time) {
 	var pd *pending
 	if n := len(s.free); n > 0 {
 		pd = s.free[n-1]
@@ -91,7 +92,7 @@ func (s *pendingSet) add(id MessageID, first PeerID, deadline time.Time) {
 		pd = &pending{}
 	}
 	s.order++
-	*pd = pending{id: id, ann: append(pd.ann[:0], first), deadline: deadline, order: s.order, hi: len(s.h)}
+	*pd = pending{id: id, ann: append(pd.ann[:0], first), announced: now, deadline: deadline, order: s.order, hi: len(s.h)}
 	s.h = append(s.h, pd)
 	s.up(pd.hi)
 	s.m[id] = pd
@@ -178,12 +179,16 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID) bool {
 	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
 		return false
 	}
-	p.pend.add(id, from, p.now.Add(p.cfg.GraftTimeout))
+	p.pend.add(id, from, p.now, p.now.Add(p.tun.GraftTimeout))
 	return true
 }
 
-// graftBackoff is the wait after the k-th Graft (k >= 1): GraftTimeout
-// doubling per retry, capped at 8 × GraftTimeout.
+// graftBackoff is the wait after the k-th Graft (k >= 1): Config.GraftTimeout
+// doubling per retry, capped at 8 × GraftTimeout. It stays on the configured
+// value when SetTuning raises the graft timeout: that one waits for the
+// tree's eager copy (how late it runs under load), while a retry waits for
+// the answer to a Graft, one round trip to one peer; backing off from a
+// raised timeout made a lost Graft wait up to 8 × 8 × GraftTimeout.
 func (p *Protocol) graftBackoff(k int) time.Duration {
 	if k > 4 {
 		k = 4

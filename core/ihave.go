@@ -10,12 +10,12 @@ func (p *Protocol) queueIHave(pe *peer, a Announcement) {
 		return
 	}
 	if pe.q == nil {
-		c := p.cfg.IHaveBatchSize
+		c := p.tun.IHaveBatchSize
 		pe.q = make([]Announcement, 0, c)
 	}
 	pe.q = append(pe.q, a)
 	p.queued++
-	if len(pe.q) >= p.cfg.IHaveBatchSize {
+	if len(pe.q) >= p.tun.IHaveBatchSize {
 		p.flushPeer(pe)
 		return
 	}
@@ -24,7 +24,7 @@ func (p *Protocol) queueIHave(pe *peer, a Announcement) {
 		p.dirty = append(p.dirty, pe)
 	}
 	if p.flushAt.IsZero() {
-		p.flushAt = p.now.Add(p.cfg.IHaveInterval)
+		p.flushAt = p.now.Add(p.tun.IHaveInterval)
 	}
 }
 
@@ -32,7 +32,7 @@ func (p *Protocol) queueIHave(pe *peer, a Announcement) {
 // IHaveBatchSize announcements.
 func (p *Protocol) flushPeer(pe *peer) {
 	for len(pe.q) > 0 {
-		n := min(len(pe.q), p.cfg.IHaveBatchSize)
+		n := min(len(pe.q), p.tun.IHaveBatchSize)
 		p.sendIHave(pe.id, pe.q[:n])
 		pe.q = pe.q[:copy(pe.q, pe.q[n:])]
 		p.queued -= n

@@ -78,6 +78,7 @@ func (o *outBuf) reset() {
 // Drain.
 type Protocol struct {
 	cfg   Config
+	tun   Tuning // timings in effect (see SetTuning)
 	self  PeerID
 	store Store
 	rng   *rand.Rand
@@ -144,6 +145,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 	h := fnv64(string(self))
 	p := &Protocol{
 		cfg:   cfg,
+		tun:   Tuning{GraftTimeout: cfg.GraftTimeout, IHaveInterval: cfg.IHaveInterval, IHaveBatchSize: cfg.IHaveBatchSize},
 		self:  self,
 		store: store,
 		// The node's own id is mixed into the seed so that nodes sharing a

@@ -67,7 +67,9 @@ func (p *Protocol) deliver(d Delivery) {
 }
 
 // push sends a first copy on: Gossip with hops+1 to every eager peer except
-// from, an announcement with hops to every lazy peer except from.
+// from, and an announcement with hops to every lazy peer except from — or,
+// with IHaveFanout > 0, to at most IHaveFanout of them, a random subset per
+// message (see Config.IHaveFanout and the README, "IHave targets").
 func (p *Protocol) push(id MessageID, from PeerID, hops uint16, payload []byte, headers []Header) {
 	next := incHops(hops)
 	for _, pe := range p.eager {
@@ -78,12 +80,27 @@ func (p *Protocol) push(id MessageID, from PeerID, hops uint16, payload []byte, 
 		p.counters.GossipSent++
 		p.emit(Event{Kind: EventGossipSent, Peer: pe.id, ID: id, Hops: next})
 	}
-	for i := 0; i < len(p.lazy); i++ {
-		pe := p.lazy[i]
-		if pe.id == from {
-			continue
+	a := Announcement{ID: id, Hops: hops}
+	n, fan := len(p.lazy), p.cfg.IHaveFanout
+	if fan == 0 || n <= fan {
+		for _, pe := range p.lazy {
+			if pe.id != from {
+				p.queueIHave(pe, a)
+			}
 		}
-		p.queueIHave(pe, Announcement{ID: id, Hops: hops})
+		return
+	}
+	// Partial Fisher-Yates over the lazy list itself (its order carries no
+	// meaning; indices are kept up to date): no allocation.
+	for i, sent := 0, 0; i < n && sent < fan; i++ {
+		if j := i + p.rng.IntN(n-i); j != i {
+			p.lazy[i], p.lazy[j] = p.lazy[j], p.lazy[i]
+			p.lazy[i].idx, p.lazy[j].idx = i, j
+		}
+		if pe := p.lazy[i]; pe.id != from {
+			p.queueIHave(pe, a)
+			sent++
+		}
 	}
 }
 
@@ -172,6 +189,15 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	p.store.Put(p.now, id, StoredMessage{Payload: m.Payload, Headers: headers, Hops: m.Hops})
 	p.deliver(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: headers})
 	if pd := p.pend.m[id]; pd != nil {
+		if pd.grafts == 0 || from != pd.target {
+			// The announcement came first, and this copy is not the
+			// answer to our Graft: how late the tree's copy was. It is
+			// what an adaptive graft timeout must cover (a Graft sent
+			// earlier would have been spurious). Censored at the graft
+			// timeout, except for copies that beat the Graft's answer:
+			// those show the timeout was too short.
+			p.emit(Event{Kind: EventIHaveLag, ID: id, Peer: from, Latency: p.now.Sub(pd.announced), Retries: pd.grafts})
+		}
 		if pd.grafts > 0 {
 			p.counters.GraftSuccess++
 			p.window.record(p.now, true)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
 )
 
 const benchFrameSize = 1024
@@ -199,10 +200,16 @@ func (ct *clusterTracker) complete(id core.MessageID) bool {
 // node's delivery.
 func BenchmarkClusterBroadcast(b *testing.B) {
 	b.Run("window-16", func(b *testing.B) { benchCluster(b, 16, 0) })
+	b.Run("window-100", func(b *testing.B) { benchCluster(b, 100, 0) })
+	b.Run("window-1000", func(b *testing.B) { benchCluster(b, 1000, 0) })
 	b.Run("paced-200/s", func(b *testing.B) { benchCluster(b, 0, 5*time.Millisecond) })
 }
 
 func benchCluster(b *testing.B, window int, interval time.Duration) {
+	benchClusterOpts(b, window, interval, nil)
+}
+
+func benchClusterOpts(b *testing.B, window int, interval time.Duration, opts func(core.Config) []node.Option) {
 	const size = 10
 	ct := &clusterTracker{size: size, window: make(chan struct{}, max(window, 1)), recs: map[core.MessageID]*deliveryRec{}}
 	cfg := func(seed int64) core.Config {
@@ -210,7 +217,7 @@ func benchCluster(b *testing.B, window int, interval time.Duration) {
 		c.Seed = seed
 		return c
 	}
-	c := startTCPCluster(b, size, cfg, ct.deliver)
+	c := startTCPClusterOpts(b, size, cfg, ct.deliver, opts)
 	rng := rand.New(rand.NewPCG(1, 2))
 	payload := make([]byte, 1024)
 	// Warm up: sequential broadcasts let the tree prune its redundant links.

@@ -64,12 +64,22 @@ type tcpCluster struct {
 
 func startTCPCluster(t testing.TB, size int, cfg func(seed int64) core.Config, onDel func(core.MessageID)) *tcpCluster {
 	t.Helper()
+	return startTCPClusterOpts(t, size, cfg, onDel, nil)
+}
+
+// startTCPClusterOpts is startTCPCluster with extra node options per node.
+func startTCPClusterOpts(t testing.TB, size int, cfg func(seed int64) core.Config, onDel func(core.MessageID), opts func(c core.Config) []node.Option) *tcpCluster {
+	t.Helper()
 	c := &tcpCluster{t: t}
 	for i := range size {
 		id := core.PeerID(fmt.Sprintf("n%02d", i))
 		tr := newTransport(t, id, WithSendQueue(4096))
 		cnt := &counter{got: map[core.MessageID]int{}, onDel: onDel}
-		nd, err := node.New(cfg(int64(i+1)), id, tr, cnt)
+		var nopts []node.Option
+		if opts != nil {
+			nopts = opts(cfg(int64(i + 1)))
+		}
+		nd, err := node.New(cfg(int64(i+1)), id, tr, cnt, nopts...)
 		if err != nil {
 			t.Fatal(err)
 		}

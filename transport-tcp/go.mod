@@ -8,3 +8,4 @@ require (
 )
 
 replace github.com/plumtree-go/plumtree/core => ../core
+

@@ -31,10 +31,19 @@ type loadRun struct {
 
 func newLoadRun(t testing.TB, nodes int, c core.Config, seed int64, latency, jitter time.Duration) *loadRun {
 	t.Helper()
+	return newLoadRunObs(t, nodes, c, seed, latency, jitter, nil)
+}
+
+// newLoadRunObs is newLoadRun with an extra observer of every event.
+func newLoadRunObs(t testing.TB, nodes int, c core.Config, seed int64, latency, jitter time.Duration, obs func(node int, e core.Event)) *loadRun {
+	t.Helper()
 	r := &loadRun{stats: make(map[core.MessageID]*msgStat)}
 	n, err := coretest.New(coretest.Config{
 		Nodes: nodes, Protocol: c, Seed: seed, Latency: latency, Jitter: jitter,
 		Observer: func(node int, e core.Event) {
+			if obs != nil {
+				obs(node, e)
+			}
 			s := r.stats[e.ID]
 			if s == nil {
 				return

@@ -214,6 +214,7 @@ type ConfigReport struct {
 	MaxPeers                 int          `json:"max_peers"`
 	EagerFanout              int          `json:"eager_fanout"`
 	LazyFanout               int          `json:"lazy_fanout"`
+	IHaveFanout              int          `json:"ihave_fanout"`
 	MaxEagerPeers            int          `json:"max_eager_peers"`
 	MaxLazyPeers             int          `json:"max_lazy_peers"`
 	MaxPassivePeers          int          `json:"max_passive_peers"`
@@ -270,6 +271,7 @@ func ConfigView(c core.Config) ConfigReport {
 		MaxPeers:                 c.MaxPeers,
 		EagerFanout:              c.EagerFanout,
 		LazyFanout:               c.LazyFanout,
+		IHaveFanout:              c.IHaveFanout,
 		MaxEagerPeers:            c.MaxEagerPeers,
 		MaxLazyPeers:             c.MaxLazyPeers,
 		MaxPassivePeers:          c.MaxPassivePeers,

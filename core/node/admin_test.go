@@ -222,6 +222,7 @@ func TestConfigReportComplete(t *testing.T) {
 	// Every field is set from the config.
 	c := core.LargeClusterConfig()
 	c.MaxPeers, c.SeenTTL, c.AntiEntropyWindow, c.HopOptimizationThreshold, c.Seed = 99, 7*time.Minute, 3*time.Second, 3, 5
+	c.IHaveFanout = 10
 	v := reflect.ValueOf(node.ConfigView(c))
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() && v.Type().Field(i).Type.Kind() != reflect.Bool {

@@ -97,6 +97,7 @@ type Node struct {
 	ovHead     int
 	paused     bool
 	encBuf     []byte
+	tuneAt     time.Time // next Tuner round
 
 	highWater int
 	ovLimit   int
@@ -135,6 +136,7 @@ type snapshot struct {
 	health                 core.Health
 	eager, lazy, protected []core.PeerID
 	peerCount              int
+	tuning                 core.Tuning
 }
 
 type itemKind uint8
@@ -587,6 +589,9 @@ func (n *Node) run() {
 			n.refill()
 			continue // no protocol input: nothing to drain
 		}
+		if n.opts.tuner != nil {
+			n.maybeTune(n.clock.Now())
+		}
 		n.flush()
 		n.rearm()
 	}
@@ -620,6 +625,7 @@ func (n *Node) stop() {
 		lazy:      slices.Clone(n.proto.LazyPeers()),
 		protected: slices.Clone(n.proto.ProtectedNeighbors()),
 		peerCount: n.proto.PeerCount(),
+		tuning:    n.proto.Tuning(),
 	}
 	if n.timerArmed {
 		n.timer.Stop()
@@ -675,6 +681,9 @@ func (n *Node) flush() {
 		return
 	}
 	n.handleEvents(out.Events)
+	if n.opts.tuner != nil {
+		n.observeSamples(n.clock.Now(), out.Events)
+	}
 	if n.obsq != nil {
 		bp, _ := n.batchPool.Get().(*[]core.Event)
 		if bp == nil {

@@ -28,6 +28,7 @@ type options struct {
 	injectors     []func(ctx context.Context) []core.Header
 	forwardHook   core.ForwardHook
 	admission     []func() error
+	tuner         Tuner
 }
 
 func defaultOptions() options {

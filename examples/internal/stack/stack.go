@@ -59,6 +59,10 @@ type Stack struct {
 	Transport  *tcp.Transport
 	Cache      *cache.Cache
 	Tuner      *tuner.CleanupTuner
+	// NodeTuner sets the graft timeout and the IHave batching from the
+	// delays the runtime measures (owned by the node's protocol goroutine:
+	// do not call it).
+	NodeTuner *tuner.NodeTuner
 	// Protocol is the Plumtree configuration the node runs.
 	Protocol core.Config
 
@@ -171,7 +175,17 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 		return fail(err)
 	}
 
+	// The runtime feeds the node tuner its samples and applies its timings
+	// (graft timeout from the measured delays, IHave batching from the
+	// message rate and the Grafts), within bounds around the preset.
+	ntun, err := tuner.NewNodeTuner(tuner.NodeConfigFor(pcfg.GraftTimeout, pcfg.IHaveInterval, pcfg.IHaveBatchSize))
+	if err != nil {
+		store.Stop()
+		_ = tr.Close()
+		return fail(err)
+	}
 	nopts := []node.Option{
+		node.WithTuner(ntun),
 		node.WithLogger(log),
 		node.WithStore(store),
 		node.WithAdmission(store.Admit),
@@ -184,7 +198,7 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 		_ = tr.Close()
 		return fail(err)
 	}
-	s := &Stack{Name: self, Node: n, Membership: m, Transport: tr, Cache: store, Tuner: tun, Protocol: n.Config(), log: log}
+	s := &Stack{Name: self, Node: n, Membership: m, Transport: tr, Cache: store, Tuner: tun, NodeTuner: ntun, Protocol: n.Config(), log: log}
 	if err := m.Start(ctx, n, tr); err != nil {
 		s.Kill()
 		return nil, err

@@ -123,6 +123,15 @@ func TestTLSAndEncryptionOnOnePort(t *testing.T) {
 	if st := a.Transport.Stats(); st.HandshakeFailures != 0 || st.StreamConns == 0 {
 		t.Fatalf("transport stats %+v", st)
 	}
+	// The node tuner is fed and applied by the runtime: with no Graft
+	// needed, the IHave interval moves from the preset's 50 ms to the
+	// tuner's 100 ms (IHaves are only insurance on a healthy tree).
+	for a.Node.Tuning().IHaveInterval != 2*a.Protocol.IHaveInterval {
+		if time.Now().After(deadline) {
+			t.Fatalf("tuning %+v: the node tuner is not applied", a.Node.Tuning())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestPresets(t *testing.T) {

@@ -137,7 +137,7 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 		p.invalid(id, ReasonFromSelf)
 		return
 	}
-	p.tomb.remove(id)
+	asked := p.tomb.remove(id)
 	if p.peers[id] != nil {
 		return
 	}
@@ -145,6 +145,15 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 	p.aeEnd = 0 // a new member: the next anti-entropy round sends (see antiEntropy)
 	if pe.state == statePassive {
 		switch {
+		case asked == stateEager:
+			// It asked for an eager link while removed (restarted): grant it
+			// as a Graft received would.
+			if !p.toEager(pe, ReasonGraftReceived) {
+				p.toLazy(pe, ReasonCapacity, true)
+				p.sendPrune(pe)
+			}
+		case asked == stateLazy:
+			p.toLazy(pe, ReasonPruneReceived, true)
 		case p.eagerDeficit():
 			if p.toEager(pe, ReasonNewPeer) {
 				p.sendLinkGraft(pe)
@@ -568,13 +577,19 @@ func (p *Protocol) repair(r Reason) {
 // tombstones remembers recently removed peers (FIFO, bounded by
 // MaxPassivePeers) so that their late messages do not re-add them. Each
 // entry carries a generation so that a stale ring slot (the peer was
-// re-added, then removed again) does not forget the newer tombstone.
+// re-added, then removed again) does not forget the newer tombstone, and the
+// link the peer asked for while it was tombstoned (see noteLink).
 type tombstones struct {
-	m    map[PeerID]uint64
+	m    map[PeerID]tombEntry
 	ring []tombSlot
 	head int
 	max  int
 	gen  uint64
+}
+
+type tombEntry struct {
+	gen  uint64
+	link peerState // statePassive: no link asked for
 }
 
 type tombSlot struct {
@@ -583,7 +598,7 @@ type tombSlot struct {
 }
 
 func (t *tombstones) init(max int) {
-	t.m = make(map[PeerID]uint64)
+	t.m = make(map[PeerID]tombEntry)
 	t.max = max
 }
 
@@ -599,14 +614,34 @@ func (t *tombstones) add(id PeerID) {
 		t.ring = append(t.ring, slot)
 	} else {
 		old := t.ring[t.head]
-		if g, ok := t.m[old.id]; ok && g == old.gen {
+		if e, ok := t.m[old.id]; ok && e.gen == old.gen {
 			delete(t.m, old.id)
 		}
 		t.ring[t.head] = slot
 		t.head = (t.head + 1) % t.max
 	}
-	t.m[id] = t.gen
+	t.m[id] = tombEntry{gen: t.gen, link: statePassive}
 }
 
-// remove forgets a tombstone (its ring slot is recycled in turn).
-func (t *tombstones) remove(id PeerID) { delete(t.m, id) }
+// noteLink remembers that a tombstoned peer asked for a link (stateEager
+// for a link Graft, stateLazy for a Prune). A restarted node often learns of
+// its members — and sends them link requests — before their membership has
+// seen it alive again; dropping those requests left the restarted node with
+// nobody pushing or announcing to it. AddPeer honours the request.
+func (t *tombstones) noteLink(id PeerID, s peerState) {
+	if e, ok := t.m[id]; ok {
+		e.link = s
+		t.m[id] = e
+	}
+}
+
+// remove forgets a tombstone (its ring slot is recycled in turn) and returns
+// the link the peer asked for while tombstoned (statePassive: none).
+func (t *tombstones) remove(id PeerID) peerState {
+	e, ok := t.m[id]
+	if !ok {
+		return statePassive
+	}
+	delete(t.m, id)
+	return e.link
+}

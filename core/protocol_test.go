@@ -744,3 +744,41 @@ func TestPromotedLazyPeerGetsQueuedAnnouncements(t *testing.T) {
 		t.Fatalf("l0 not eager after its Graft: %v", p.EagerPeers())
 	}
 }
+
+// A restarted node sends link requests as soon as it knows its members,
+// often before their membership has seen it alive again. The request of a
+// removed peer is remembered and honoured when the peer is re-added;
+// dropping it left the restarted node with nobody pushing or announcing to
+// it (examples' 32-node kill-and-restart test lost messages this way).
+func TestLinkRequestFromRemovedPeerHonouredOnReadd(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		msg   core.Message
+		eager bool
+	}{
+		{"graft", core.Message{Type: core.MsgGraft}, true},
+		{"prune", core.Message{Type: core.MsgPrune}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fixture(t, nil)
+			// A full active view: a newcomer would be passive by default.
+			for i := 0; i < 6; i++ {
+				p.AddPeer(t0, core.PeerID("x"+string(rune('0'+i))))
+			}
+			p.AddPeer(t0, "r")
+			p.RemovePeer(t0.Add(ms(1)), "r")
+			p.Receive(t0.Add(ms(2)), "r", tc.msg) // restarted r asks before it is re-added
+			if contains(p.EagerPeers(), "r") || contains(p.LazyPeers(), "r") {
+				t.Fatalf("a removed peer was re-added by its own message")
+			}
+			p.Drain()
+			p.AddPeer(t0.Add(ms(3)), "r")
+			if got := contains(p.EagerPeers(), "r"); got != tc.eager {
+				t.Fatalf("eager=%v after re-add, want %v (eager %v lazy %v)", got, tc.eager, p.EagerPeers(), p.LazyPeers())
+			}
+			if !tc.eager && !contains(p.LazyPeers(), "r") {
+				t.Fatalf("r not lazy after its Prune and re-add: lazy %v", p.LazyPeers())
+			}
+		})
+	}
+}

@@ -369,6 +369,9 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 	}
 	p.counters.GraftReceived++
 	pe := p.peerFor(from, true)
+	if pe == nil {
+		p.tomb.noteLink(from, stateEager)
+	}
 	if pe != nil && pe.state != stateEager && !p.toEager(pe, ReasonGraftReceived) {
 		// No room for another eager peer: tell it to treat us as lazy.
 		p.toLazy(pe, ReasonCapacity, true)
@@ -403,6 +406,9 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 func (p *Protocol) onPrune(from PeerID) {
 	p.counters.PruneReceived++
 	pe := p.peerFor(from, true)
+	if pe == nil {
+		p.tomb.noteLink(from, stateLazy)
+	}
 	if pe == nil || pe.protected {
 		return
 	}

@@ -27,6 +27,9 @@ func run() int {
 		preset   = flag.String("preset", "local", "timing preset: local (loopback), lan, wan, large or default")
 		verbose  = flag.Bool("v", false, "log the nodes' warnings to stderr")
 		plain    = flag.Bool("plain", false, "print plain progress lines even on a terminal")
+		cacheTTL = flag.Duration("cache-ttl", 0, "message cache TTL (0: the preset's; short values make the caches cycle under load)")
+		warmup   = flag.Duration("warmup", 0, "start of the broadcasting whose heap samples are ignored (0: a fifth of -duration)")
+		maxGrow  = flag.Float64("max-heap-growth", 0, "fail if the live heap after the warm-up grows by more than this fraction (e.g. 0.25; 0: no check)")
 	)
 	flag.Parse()
 
@@ -38,13 +41,15 @@ func run() int {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sum, err := cluster.Run(ctx, cluster.RunOptions{
-		Cluster:  cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger},
-		Rate:     *rate,
-		Duration: *duration,
-		Size:     *size,
-		Kill:     *kill,
-		Out:      os.Stdout,
-		TTY:      !*plain && isTerminal(os.Stdout),
+		Cluster:       cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger, CacheTTL: *cacheTTL},
+		Rate:          *rate,
+		Duration:      *duration,
+		Size:          *size,
+		Kill:          *kill,
+		Out:           os.Stdout,
+		TTY:           !*plain && isTerminal(os.Stdout),
+		Warmup:        *warmup,
+		MaxHeapGrowth: *maxGrow,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)

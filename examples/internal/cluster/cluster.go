@@ -32,6 +32,10 @@ type Options struct {
 	// Protocol overrides the preset's Plumtree configuration when its
 	// EagerFanout is not zero.
 	Protocol core.Config
+	// CacheTTL, when not zero, replaces the message cache TTL
+	// (MessageCacheTTL) of the Plumtree configuration: a short one makes
+	// the caches cycle quickly under load (soak).
+	CacheTTL time.Duration
 }
 
 // Member is one node slot.
@@ -70,6 +74,19 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CacheTTL < 0 {
+		return nil, fmt.Errorf("cluster: cache TTL %v", opts.CacheTTL)
+	}
+	if opts.CacheTTL > 0 {
+		if opts.Protocol.EagerFanout == 0 {
+			p, _, err := stack.Preset(opts.Preset)
+			if err != nil {
+				return nil, err
+			}
+			opts.Protocol = p
+		}
+		opts.Protocol.MessageCacheTTL = opts.CacheTTL
 	}
 	c := &Cluster{opts: opts, Tracker: NewTracker(opts.Nodes)}
 	for i := range opts.Nodes {
@@ -323,6 +340,25 @@ func (c *Cluster) Peers() []PeerRow {
 			rows[i].Up, rows[i].Eager, rows[i].Lazy = true, st.EagerPeers, st.LazyPeers
 			rows[i].Members = s.Membership.Stats().Members
 		}
+	}
+	return rows
+}
+
+// Caches returns the message cache of every live node.
+func (c *Cluster) Caches() []CacheRow {
+	c.mu.Lock()
+	var rows []CacheRow
+	var stacks []*stack.Stack
+	for _, m := range c.members {
+		if m.Stack != nil {
+			rows = append(rows, CacheRow{Name: m.Name})
+			stacks = append(stacks, m.Stack)
+		}
+	}
+	c.mu.Unlock()
+	for i, s := range stacks {
+		st := s.Cache.Stats()
+		rows[i].Entries, rows[i].Bytes = st.Size, st.Bytes
 	}
 	return rows
 }

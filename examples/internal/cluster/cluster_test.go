@@ -232,12 +232,53 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunHeap runs the job briefly without kills (the tracker folds what
+// every node has) with fast heap samples and a short cache TTL: the summary
+// has the heap after the warm-up and every node's cache.
+func TestRunHeap(t *testing.T) {
+	o := testOptions(3)
+	o.CacheTTL = 500 * time.Millisecond
+	sum, err := Run(within(t, 60*time.Second), RunOptions{
+		Cluster:   o,
+		Rate:      200,
+		Duration:  2 * time.Second,
+		HeapEvery: 100 * time.Millisecond,
+		Seed:      5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.OK() || sum.Complete != sum.Sent || sum.Sent == 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	h := sum.Heap
+	if h.Warmup != 400*time.Millisecond || h.Samples == 0 || h.Min == 0 || h.Min > h.Last || h.Last > h.Max || h.PeakInUse < h.Min {
+		t.Fatalf("heap %+v", h)
+	}
+	if h.MaxGrowth != 0 || h.Exceeded {
+		t.Fatalf("growth checked without a limit: %+v", h)
+	}
+	if len(h.Caches) != 3 {
+		t.Fatalf("caches %+v", h.Caches)
+	}
+	for _, c := range h.Caches {
+		if c.Entries <= 0 || c.Bytes < int64(c.Entries)*1024 {
+			t.Fatalf("cache %+v", c)
+		}
+	}
+}
+
 func TestRunRejectsBadOptions(t *testing.T) {
 	for _, o := range []RunOptions{
 		{Rate: -1},
 		{Size: 3},
 		{Kill: 1},
 		{Cluster: Options{Nodes: 1}},
+		{Warmup: 10 * time.Second},
+		{Warmup: -time.Second},
+		{MaxHeapGrowth: -1},
+		{MaxHeapGrowth: 0.25, Duration: 5 * time.Second}, // 4 samples after the warm-up
+		{Cluster: Options{CacheTTL: -time.Second}},
 	} {
 		if _, err := Run(context.Background(), o); err == nil {
 			t.Fatalf("%+v accepted", o)

@@ -18,7 +18,17 @@ type progress struct {
 	tty   bool
 	c     *Cluster
 	opts  *RunOptions
-	drawn int // lines of the table currently on screen (TTY)
+	drawn int         // lines of the table currently on screen (TTY)
+	heap  *HeapSample // the latest heap sample (nil before the first)
+}
+
+// heapText shows the latest heap sample: in use (live or not yet
+// collected) and live at the last GC.
+func (p *progress) heapText(sep string) string {
+	if p.heap == nil {
+		return ""
+	}
+	return fmt.Sprintf("heap%s%.1fMiB live%s%.1fMiB", sep, float64(p.heap.InUse)/(1<<20), sep, float64(p.heap.Live)/(1<<20))
 }
 
 // line prints an event line above the table.
@@ -50,8 +60,12 @@ func (p *progress) render(elapsed time.Duration, sent int) {
 
 	if !p.tty {
 		var b strings.Builder
-		fmt.Fprintf(&b, "t=%4.1fs sent=%d delivered=%.2f%% in-flight=%d rmr=%.3f last-delivery p50=%s p99=%s eager/lazy:",
+		fmt.Fprintf(&b, "t=%4.1fs sent=%d delivered=%.2f%% in-flight=%d rmr=%.3f last-delivery p50=%s p99=%s",
 			elapsed.Seconds(), sent, r.DeliveryPct(), inflight, rmr, ms(r.P50), ms(r.P99))
+		if h := p.heapText("="); h != "" {
+			b.WriteString(" " + h)
+		}
+		b.WriteString(" eager/lazy:")
 		for _, row := range rows {
 			if row.Up {
 				fmt.Fprintf(&b, " %s=%d/%d", row.Name, row.Eager, row.Lazy)
@@ -66,7 +80,7 @@ func (p *progress) render(elapsed time.Duration, sent int) {
 	const width = 30
 	bar := strings.Repeat("#", int(frac*width)) + strings.Repeat("-", width-int(frac*width))
 	lines := []string{
-		fmt.Sprintf("t=%4.1fs [%s] %3.0f%%   sent %d   in flight %d", elapsed.Seconds(), bar, 100*frac, sent, inflight),
+		fmt.Sprintf("t=%4.1fs [%s] %3.0f%%   sent %d   in flight %d   %s", elapsed.Seconds(), bar, 100*frac, sent, inflight, p.heapText(" ")),
 		fmt.Sprintf("delivered %.2f%% (messages older than %v)   RMR %.3f   time to last node p50 %s  p99 %s",
 			r.DeliveryPct(), settle, rmr, ms(r.P50), ms(r.P99)),
 		fmt.Sprintf("%-10s %5s %5s %8s", "node", "eager", "lazy", "members"),

@@ -40,6 +40,17 @@ type RunOptions struct {
 	DrainTimeout time.Duration
 	// Seed seeds the choice of origins and victims (0: random).
 	Seed uint64
+	// HeapEvery is the period of the heap samples taken while
+	// broadcasting. Default 1 s.
+	HeapEvery time.Duration
+	// Warmup is the start of the broadcasting whose heap samples the
+	// summary ignores (caches filling, tables growing). Default a fifth of
+	// Duration.
+	Warmup time.Duration
+	// MaxHeapGrowth, when above 0, fails the run if the live heap after
+	// the warm-up grows by more than this fraction (see HeapGrowth), or if
+	// fewer than 5 samples were taken after the warm-up.
+	MaxHeapGrowth float64
 }
 
 // Phase summarises the messages sent before or after the kill.
@@ -76,12 +87,19 @@ type Summary struct {
 	Peers            []PeerRow
 	Incomplete       []core.MessageID
 	DrainTimeout     bool
+	// Heap: the live heap after the warm-up and the caches.
+	Heap HeapSummary
 }
 
-// OK reports whether every message reached every live node exactly once.
-func (s Summary) OK() bool {
+// Delivered reports whether every message reached every live node exactly
+// once.
+func (s Summary) Delivered() bool {
 	return s.Sent > 0 && s.Complete == s.Sent && s.Duplicates == 0 && !s.DrainTimeout
 }
+
+// OK reports whether every message reached every live node exactly once
+// and, with RunOptions.MaxHeapGrowth, the heap stayed flat.
+func (s Summary) OK() bool { return s.Delivered() && !s.Heap.Exceeded }
 
 // Run starts a cluster, waits until it has formed, broadcasts for the
 // configured duration from random live nodes while printing progress,
@@ -112,6 +130,12 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 15 * time.Second
 	}
+	if o.HeapEvery == 0 {
+		o.HeapEvery = time.Second
+	}
+	if o.Warmup == 0 {
+		o.Warmup = o.Duration / 5
+	}
 	if o.Cluster.Nodes == 0 {
 		o.Cluster.Nodes = 5
 	}
@@ -126,6 +150,13 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 		return Summary{}, fmt.Errorf("kill %v: must be in [0, 1)", o.Kill)
 	case o.Cluster.Nodes < 2:
 		return Summary{}, fmt.Errorf("nodes %d: must be at least 2", o.Cluster.Nodes)
+	case o.HeapEvery < 0 || o.Warmup < 0 || o.Warmup >= o.Duration:
+		return Summary{}, fmt.Errorf("warm-up %v: must be in [0, duration %v)", o.Warmup, o.Duration)
+	case o.MaxHeapGrowth < 0 || math.IsNaN(o.MaxHeapGrowth):
+		return Summary{}, fmt.Errorf("max heap growth %v: must be >= 0", o.MaxHeapGrowth)
+	case o.MaxHeapGrowth > 0 && int((o.Duration-o.Warmup)/o.HeapEvery) < minHeapSamples:
+		return Summary{}, fmt.Errorf("max heap growth needs at least %d heap samples after the warm-up: %v of broadcasting after a %v warm-up at one sample per %v is too short",
+			minHeapSamples, o.Duration-o.Warmup, o.Warmup, o.HeapEvery)
 	}
 	seed := o.Seed
 	if seed == 0 {
@@ -169,6 +200,8 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	killAt := o.Duration / 2
 	quiet := min(time.Second, o.Duration/4)
 
+	heap := newHeapReader()
+	var samples []HeapSample
 	p := &progress{out: o.Out, tty: o.TTY, c: c, opts: &o}
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	send := time.NewTicker(max(interval, 100*time.Microsecond))
@@ -177,6 +210,8 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	defer show.Stop()
 	watch := time.NewTicker(20 * time.Millisecond)
 	defer watch.Stop()
+	mem := time.NewTicker(o.HeapEvery)
+	defer mem.Stop()
 
 	t0 := time.Now()
 	var killTime time.Time
@@ -226,11 +261,26 @@ loop:
 					p.line(fmt.Sprintf("failure detected: survivors removed the dead peers %.2fs after the kill", sum.DetectTime.Seconds()))
 				}
 			}
+		case <-mem.C:
+			at := time.Since(t0)
+			if at > o.Duration {
+				continue
+			}
+			hs := heap.read(at)
+			samples = append(samples, hs)
+			p.heap = &hs
+			if nKill == 0 {
+				// Keep the tracker flat over a long run: fold what every
+				// node has and the progress counts as settled.
+				c.Tracker.Fold(time.Now().Add(-2 * settle))
+			}
 		case <-show.C:
 			p.render(time.Since(t0), sum.Sent)
 		}
 	}
 	p.render(time.Since(t0), sum.Sent)
+	sum.Heap = SummarizeHeap(samples, o.Warmup, o.MaxHeapGrowth)
+	sum.Heap.Caches = c.Caches()
 
 	// Wait for the last deliveries (and for failure detection, which
 	// removes dead peers from the tree).
@@ -319,6 +369,7 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 	fmt.Fprintf(w, "RMR               %.3f (redundant payload copies received per delivery; 0 = a perfect tree)\n", s.RMR)
 	fmt.Fprintf(w, "payload sends     %d for %d deliveries over the network (%.2f per delivery)\n", s.PayloadSends, s.RemoteDeliveries, float64(s.PayloadSends)/float64(max(s.RemoteDeliveries, 1)))
 	fmt.Fprintf(w, "time to last node p50 %s  p99 %s  max %s\n", ms(s.P50), ms(s.P99), ms(s.Max))
+	printHeap(w, s.Heap)
 	if len(s.Killed) > 0 {
 		fmt.Fprintf(w, "healing           killed %s\n", strings.Join(s.Killed, ", "))
 		fmt.Fprintf(w, "  before the kill %d msgs, %.2f%% delivered, p50 %s p99 %s\n", s.Before.Sent, s.Before.DeliveryPct, ms(s.Before.P50), ms(s.Before.P99))
@@ -347,8 +398,15 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 	}
 	fmt.Fprintln(w, "   (eager/lazy)")
 	if s.OK() {
-		fmt.Fprintf(w, "OK: every message reached every live node exactly once\n")
+		fmt.Fprintf(w, "OK: every message reached every live node exactly once")
+		if s.Heap.MaxGrowth > 0 {
+			fmt.Fprintf(w, "; live heap flat after the warm-up (%+.1f%%, limit %.0f%%)", 100*s.Heap.Growth, 100*s.Heap.MaxGrowth)
+		}
+		fmt.Fprintln(w)
 		return
+	}
+	if v := s.Heap.Verdict(); v != "" {
+		fmt.Fprintf(w, "FAIL: %s\n", v)
 	}
 	if s.DrainTimeout {
 		fmt.Fprintf(w, "FAIL: %d messages did not reach every live node (e.g. %v)\n", s.Sent-s.Complete, s.Incomplete)
@@ -359,4 +417,24 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 	if s.Sent == 0 {
 		fmt.Fprintf(w, "FAIL: nothing was sent\n")
 	}
+}
+
+// printHeap prints the summary's memory line: the live heap after the
+// warm-up (min–max, last, growth between the medians of the first and last
+// fifth) and the mean cache per node.
+func printHeap(w io.Writer, h HeapSummary) {
+	fmt.Fprintf(w, "heap (live)       ")
+	if h.Samples == 0 {
+		fmt.Fprintf(w, "no sample after the %v warm-up", h.Warmup)
+	} else {
+		fmt.Fprintf(w, "%.1f–%.1f MiB after the %v warm-up, last %.1f", float64(h.Min)/(1<<20), float64(h.Max)/(1<<20), h.Warmup, float64(h.Last)/(1<<20))
+		if h.Judged {
+			fmt.Fprintf(w, ", growth %+.1f%%", 100*h.Growth)
+		}
+	}
+	if len(h.Caches) > 0 {
+		e, b := h.CacheMean()
+		fmt.Fprintf(w, "; cache %.0f entries, %.1f MiB per node", e, b/(1<<20))
+	}
+	fmt.Fprintln(w)
 }

@@ -112,6 +112,15 @@ type Cache struct {
 	lastRem   int
 	changes   uint64
 
+	// The expired cursor: the live entries whose expiry records up to seq
+	// expSeq were found expired at expNow (expN entries, expB bytes). The
+	// records are in time and seq order, so the cursor only moves forward
+	// while time does; every removal of a counted entry uncounts it.
+	expSeq uint64
+	expNow int64
+	expN   int
+	expB   int64
+
 	level    atomic.Int32 // Backpressure
 	rejected atomic.Uint64
 
@@ -253,11 +262,13 @@ func (c *Cache) removeRecorded(r *record) bool {
 	if k, v, ok := c.lru.GetOldest(); ok && v.seq == r.seq && k == r.id {
 		c.lru.RemoveOldest()
 		c.bytes -= int64(v.size)
+		c.uncount(&v)
 		return true
 	}
 	if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
 		c.lru.Remove(r.id)
 		c.bytes -= int64(v.size)
+		c.uncount(&v)
 		return true
 	}
 	return false
@@ -274,9 +285,62 @@ func (c *Cache) removeEntry(id core.MessageID, v *entry) {
 // order), otherwise when it reaches the front or at the next compaction.
 func (c *Cache) forget(v *entry) {
 	c.bytes -= int64(v.size)
+	c.uncount(v)
 	if r := c.fifo.front(); r != nil && r.seq == v.seq {
 		c.fifo.pop()
 	}
+}
+
+// uncount takes a removed entry out of the expired cursor's counts if the
+// cursor counted it. Caller holds mu.
+func (c *Cache) uncount(v *entry) {
+	if v.seq <= c.expSeq {
+		c.expN--
+		c.expB -= int64(v.size)
+	}
+}
+
+// advanceExpired moves the expired cursor to now: it counts the live
+// entries whose records expired since the last call, oldest first. Each
+// record is visited once while time moves forward, so the cost is one map
+// lookup per Put, amortised; if time went back the cursor restarts. Caller
+// holds mu.
+func (c *Cache) advanceExpired(now int64) {
+	if now < c.expNow {
+		c.expSeq, c.expN, c.expB = 0, 0, 0
+	}
+	c.expNow = now
+	seq := c.expSeq
+	for i := c.fifo.search(func(r *record) bool { return r.seq > seq }); i < c.fifo.len(); i++ {
+		r := c.fifo.at(i)
+		if !c.expired(r.at, now) {
+			break
+		}
+		if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
+			c.expN++
+			c.expB += int64(v.size)
+		}
+		c.expSeq = r.seq
+	}
+}
+
+// liveUtilization is max(live entries/MaxEntries, live bytes/MaxBytes)
+// with the entries the expired cursor counted left out. Caller holds mu.
+func (c *Cache) liveUtilization() float64 {
+	return max(float64(c.lru.Len()-c.expN)/float64(c.cfg.MaxEntries), float64(c.bytes-c.expB)/float64(c.cfg.MaxBytes))
+}
+
+// LiveUtilization returns the utilization at time now without the expired
+// entries no sweep, Get or Put removed yet: max(live entries/MaxEntries,
+// live bytes/MaxBytes). Step gives it to the Scheduler, so backpressure
+// follows the live entries only. An entry counts as expired when its expiry
+// record (its Put time, or a later one if Put times went back) is older
+// than the TTL. The cost is amortised O(1) per Put plus O(log n).
+func (c *Cache) LiveUtilization(now time.Time) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advanceExpired(c.offset(now))
+	return c.liveUtilization()
 }
 
 // enqueue queues a record, compacting stale records away when more than
@@ -369,8 +433,16 @@ func (c *Cache) Sweep(now time.Time, maxBatch int) SweepResult {
 		c.fifo.pop()
 	}
 	more := false
-	if r := c.fifo.front(); r != nil && removed > 0 && removed == maxBatch {
-		more = c.expired(r.at, nowOff)
+	if removed > 0 && removed == maxBatch {
+		// Drop stale expired records at the front (each costs one map
+		// lookup and is dropped once), so that More means expired entries.
+		for r := c.fifo.front(); r != nil && c.expired(r.at, nowOff); r = c.fifo.front() {
+			if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
+				more = true
+				break
+			}
+			c.fifo.pop()
+		}
 	}
 	took := time.Since(start)
 	c.ev.TTL += uint64(removed)
@@ -447,7 +519,7 @@ func (c *Cache) SetBackpressure(level Backpressure) int {
 	if level > BackpressureNone {
 		shed = c.shed(target)
 	}
-	util := c.utilization()
+	util := c.liveUtilization()
 	c.mu.Unlock()
 	if level != old {
 		lvl := slog.LevelInfo

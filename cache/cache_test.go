@@ -283,9 +283,10 @@ func TestStepDrivesScheduler(t *testing.T) {
 	if d := c.Step(t0.Add(2 * time.Second)); d != time.Millisecond {
 		t.Fatalf("interval %v, want the 1ms floor", d)
 	}
-	// Next saw a full cache; the sweep removed 3 of the 10 expired entries;
-	// drop-most then shed down to 6 entries (7 were left: 1 shed).
-	if sch.nexts[0] != 1 || sch.puts[0] != 10 || sch.removed[0] != 3 || c.Len() != 6 {
+	// Next saw the live utilization of a cache full of expired entries, 0;
+	// the sweep removed 3 of the 10 expired entries (More: the 1 ms backlog
+	// interval); drop-most then shed down to 6 entries (7 were left: 1 shed).
+	if sch.nexts[0] != 0 || sch.puts[0] != 10 || sch.removed[0] != 3 || c.Len() != 6 {
 		t.Fatalf("sched %+v len %d", sch, c.Len())
 	}
 	st := c.Stats()
@@ -296,6 +297,18 @@ func TestStepDrivesScheduler(t *testing.T) {
 	c.Step(t0.Add(2 * time.Second))
 	if sch.removed[1] != 1 {
 		t.Fatalf("batch 0 removed %d", sch.removed[1])
+	}
+	// Live entries count: 5 stored 1.5 s later than the expired ones.
+	sch.level, sch.batch, sch.interval = 0, 1, time.Minute
+	for i := uint64(11); i <= 15; i++ {
+		c.Put(t0.Add(1500*time.Millisecond), id(i), msg(1))
+	}
+	if d := c.Step(t0.Add(2 * time.Second)); d != time.Millisecond || sch.nexts[2] != 0.5 {
+		t.Fatalf("interval %v (want 1ms: 4 expired entries left), utilization %v (want 5/10)", d, sch.nexts[2])
+	}
+	c.Sweep(t0.Add(2*time.Second), 0)
+	if d := c.Step(t0.Add(2 * time.Second)); d != time.Minute || sch.nexts[3] != 0.5 {
+		t.Fatalf("interval %v (want the scheduler's minute: no backlog), utilization %v", d, sch.nexts[3])
 	}
 }
 

@@ -103,6 +103,29 @@ func (md *model) get(now time.Time, id core.MessageID) (*modelEntry, bool) {
 	return e, true
 }
 
+// liveUtilization is max(live entries/MaxEntries, live bytes/MaxBytes) over
+// the entries not expired at now.
+func (md *model) liveUtilization(now time.Time) float64 {
+	n, b := 0, int64(0)
+	for _, e := range md.m {
+		if !md.expired(e, now) {
+			n++
+			b += e.size
+		}
+	}
+	return max(float64(n)/float64(md.cfg.MaxEntries), float64(b)/float64(md.cfg.MaxBytes))
+}
+
+// anyExpired reports whether an entry has expired at now.
+func (md *model) anyExpired(now time.Time) bool {
+	for _, e := range md.m {
+		if md.expired(e, now) {
+			return true
+		}
+	}
+	return false
+}
+
 func (md *model) sweep(now time.Time, batch int) int {
 	ids := make([]core.MessageID, 0, len(md.m))
 	for id := range md.m {
@@ -220,8 +243,17 @@ func TestCacheStateMachine(t *testing.T) {
 			"sweep": func(t *rapid.T) {
 				batch := rapid.IntRange(0, 5).Draw(t, "batch")
 				got := c.Sweep(now, batch)
-				if want := md.sweep(now, batch); got.Removed != want {
+				want := md.sweep(now, batch)
+				if got.Removed != want {
 					t.Fatalf("Sweep removed %d, model %d", got.Removed, want)
+				}
+				if wantMore := batch > 0 && want == batch && md.anyExpired(now); got.More != wantMore {
+					t.Fatalf("Sweep(batch %d) More=%v, model %v", batch, got.More, wantMore)
+				}
+			},
+			"live": func(t *rapid.T) {
+				if got, want := c.LiveUtilization(now), md.liveUtilization(now); got != want {
+					t.Fatalf("LiveUtilization %v, model %v", got, want)
 				}
 			},
 			"backpressure": func(t *rapid.T) {
@@ -304,11 +336,40 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 				before := c.lru.Keys()
 				c.mu.Unlock()
 				c.Sweep(now, rapid.IntRange(0, 5).Draw(t, "batch"))
+				c.mu.Lock()
+				defer c.mu.Unlock()
 				// A sweep only removes entries expired at now.
 				for _, id := range before {
 					if _, ok := c.lru.Peek(id); !ok && now.Sub(putAt[id]) <= cfg.TTL {
 						t.Fatalf("Sweep at %v removed %v put at %v (ttl %v)", now.Sub(base), id, putAt[id].Sub(base), cfg.TTL)
 					}
+				}
+			},
+			"live": func(t *rapid.T) {
+				// The live count leaves out only entries expired at now
+				// (judged by their own Put time), and exactly those whose
+				// expiry record has expired.
+				now := at(t)
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				nowOff := c.offset(now)
+				c.advanceExpired(nowOff)
+				n, b, notExpired, recLive := c.lru.Len()-c.expN, c.bytes-c.expB, 0, 0
+				var recBytes int64
+				for i := 0; i < c.fifo.len(); i++ {
+					r := c.fifo.at(i)
+					if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq && !c.expired(r.at, nowOff) {
+						recLive++
+						recBytes += int64(v.size)
+					}
+				}
+				for _, id := range c.lru.Keys() {
+					if now.Sub(putAt[id]) <= cfg.TTL {
+						notExpired++
+					}
+				}
+				if n != recLive || b != recBytes || n < notExpired {
+					t.Fatalf("live %d entries %d bytes; by records %d, %d; not expired by own time %d", n, b, recLive, recBytes, notExpired)
 				}
 			},
 			"": func(t *rapid.T) {

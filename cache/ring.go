@@ -30,6 +30,30 @@ func (r *ring) front() *record {
 	return &r.buf[r.head]
 }
 
+// at returns the k-th oldest record; 0 <= k < len().
+func (r *ring) at(k int) *record {
+	i := r.head + k
+	if i >= len(r.buf) {
+		i -= len(r.buf)
+	}
+	return &r.buf[i]
+}
+
+// search returns the smallest k in [0, len()] for which f(at(k)) is true,
+// assuming f is false and then true along the ring (binary search).
+func (r *ring) search(f func(*record) bool) int {
+	lo, hi := 0, r.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if f(r.at(m)) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
 // pop drops the oldest record (clearing it, so its id's string is not kept
 // alive).
 func (r *ring) pop() {

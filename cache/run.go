@@ -8,6 +8,12 @@ import (
 // minInterval is the shortest wait Run accepts from a Scheduler.
 const minInterval = time.Millisecond
 
+// backlogInterval is the wait Step returns when its sweep stopped at the
+// batch limit with expired entries left (SweepResult.More), whatever the
+// Scheduler asked for: the next batch follows almost at once, and Put and
+// Get get the cache's mutex in between.
+const backlogInterval = time.Millisecond
+
 // Step runs one round of maintenance at time now and returns how long to
 // wait before the next: it asks the Scheduler for the schedule (Next), sweeps
 // at most the batch it got (Sweep), reports the sweep (Observe) and applies
@@ -15,16 +21,27 @@ const minInterval = time.Millisecond
 // simulator or a test can call it with virtual time instead. Concurrent
 // calls are serialised. Intervals below 1 ms and batches below 1 are raised
 // to those minimums.
+//
+// The utilization given to the Scheduler, from which it derives the
+// backpressure level, is LiveUtilization: expired entries not yet swept do
+// not count. When the sweep stopped at its batch limit with expired entries
+// left (SweepResult.More), Step returns 1 ms instead of the Scheduler's
+// interval, so a backlog is worked off in batches soon after one another,
+// each holding the mutex for one batch only.
 func (c *Cache) Step(now time.Time) time.Duration {
 	c.stepMu.Lock()
 	defer c.stepMu.Unlock()
 	c.mu.Lock()
-	util, puts := c.utilization(), c.puts
+	c.advanceExpired(c.offset(now))
+	util, puts := c.liveUtilization(), c.puts
 	c.mu.Unlock()
 	interval, batch, level := c.sched.Next(now, util, c.cfg.TTL, puts)
 	res := c.Sweep(now, max(batch, 1))
 	c.sched.Observe(now, res.Duration, res.Removed)
 	c.SetBackpressure(Backpressure(level))
+	if res.More {
+		return backlogInterval
+	}
 	return max(interval, minInterval)
 }
 

@@ -15,8 +15,9 @@ import (
 // satisfies the interface structurally and neither module imports the
 // other. Keep the two in step: each module has a test that compares them.
 type Scheduler interface {
-	// Next is given the time, the cache's utilization in [0, 1] (the larger
-	// of entries/MaxEntries and bytes/MaxBytes), its TTL and the cumulative
+	// Next is given the time, the cache's live utilization in [0, 1] (the
+	// larger of entries/MaxEntries and bytes/MaxBytes, not counting expired
+	// entries not yet removed; see Cache.LiveUtilization), its TTL and the cumulative
 	// number of Puts. It returns how long to wait before the next sweep,
 	// the most expired entries the sweep about to run may remove, and the
 	// backpressure level as an int (0 none, 1 drop-some, 2 drop-most,

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var quick = []string{"-nodes", "120", "-cycles", "56", "-scenario", "stable,massive-50", "-after", "3", "-protocols", "flood,plumtree,plumtree-many-opt3", "-quiet", "-seed", "7"}
+
+// TestSameSeedSameOutput: two runs with the same seed print byte-identical
+// output, with one JSON object per run carrying the documented fields.
+func TestSameSeedSameOutput(t *testing.T) {
+	var out [2]bytes.Buffer
+	for i := range out {
+		var errb bytes.Buffer
+		if err := run(append(quick, "-json"), &out[i], &errb); err != nil {
+			t.Fatalf("run: %v\n%s", err, errb.String())
+		}
+		if !strings.Contains(errb.String(), "seed 7") {
+			t.Errorf("stderr does not print the seed: %q", errb.String())
+		}
+	}
+	if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
+		t.Fatalf("outputs differ:\n%s\n---\n%s", out[0].String(), out[1].String())
+	}
+	lines := strings.Split(strings.TrimSpace(out[0].String()), "\n")
+	// stable: 3 protocols × 2 overlays; massive-50: 3 × 2.
+	if len(lines) != 12 {
+		t.Fatalf("%d JSON lines, want 12:\n%s", len(lines), out[0].String())
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		for _, k := range []string{"protocol", "overlay", "scenario", "nodes", "seed", "reliability", "rmr", "ldh", "payload_msgs", "control_msgs"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("field %q missing in %s", k, l)
+			}
+		}
+		if m["seed"].(float64) != 7 {
+			t.Errorf("seed %v, want 7", m["seed"])
+		}
+	}
+}
+
+func TestOutDir(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run(append(quick, "-out", dir), &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "seed: 7") {
+		t.Errorf("table does not start with the seed: %q", stdout.String())
+	}
+	for _, f := range []string{"report.md", "results.csv", "results.json", "rmr-stable-paper.png", "ldh-stable-full.png", "reliability-vs-failure.png", "rmr-massive-50.png"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	rep, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	for _, want := range []string{"flood RMR, stable", "live heap per simulated node", "![rmr-stable-paper](rmr-stable-paper.png)"} {
+		if !strings.Contains(string(rep), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-nodes", "5"},
+		{"-scenario", "sometimes"},
+		{"-protocols", "gossipsub"},
+		{"-overlay", "ring"},
+		{"-engine", "warp"},
+		{"-cycles", "20"},
+		{"extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(append(args, "-quiet"), &stdout, &stderr); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

@@ -204,16 +204,9 @@ func cutString(s string) (string, string) {
 }
 
 func (d *Decoder) decodeIHave(r *reader, m *core.Message) error {
-	n, err := r.uvarint(fld(fIHaveCount))
+	count, err := r.count(fld(fIHaveCount), d.limits.MaxIHaves, minAnnouncementLen, "ihave", "announcements")
 	if err != nil {
 		return err
-	}
-	if n > uint64(d.limits.MaxIHaves) {
-		return fmt.Errorf("%w: ihave has %d announcements, max %d", ErrTooMany, n, d.limits.MaxIHaves)
-	}
-	count := int(n)
-	if rest := len(r.b) - r.i; count*minAnnouncementLen > rest {
-		return fmt.Errorf("%w: %d announcements need at least %d bytes, %d left", ErrTruncated, count, count*minAnnouncementLen, rest)
 	}
 	as := slices.Grow(m.IHaves[:0], count)
 	for i := range count {
@@ -231,16 +224,9 @@ func (d *Decoder) decodeIHave(r *reader, m *core.Message) error {
 }
 
 func (d *Decoder) decodeGraft(r *reader, m *core.Message) error {
-	n, err := r.uvarint(fld(fGraftCount))
+	count, err := r.count(fld(fGraftCount), d.limits.MaxIDs, minIDLen, "graft", "ids")
 	if err != nil {
 		return err
-	}
-	if n > uint64(d.limits.MaxIDs) {
-		return fmt.Errorf("%w: graft has %d ids, max %d", ErrTooMany, n, d.limits.MaxIDs)
-	}
-	count := int(n)
-	if rest := len(r.b) - r.i; count*minIDLen > rest {
-		return fmt.Errorf("%w: %d ids need at least %d bytes, %d left", ErrTruncated, count, count*minIDLen, rest)
 	}
 	ids := slices.Grow(m.IDs[:0], count)
 	for i := range count {
@@ -341,6 +327,24 @@ type reader struct {
 }
 
 // uvarint reads a shortest-form uvarint. The one-byte case is inlined.
+// count reads the element count of an IHave or Graft body and checks it
+// against max and against the bytes left (each element takes at least
+// minLen bytes), before anything is allocated for the elements.
+func (r *reader) count(f field, max, minLen int, msg, unit string) (int, error) {
+	n, err := r.uvarint(f)
+	if err != nil {
+		return 0, err
+	}
+	if n > uint64(max) {
+		return 0, fmt.Errorf("%w: %s has %d %s, max %d", ErrTooMany, msg, n, unit, max)
+	}
+	count := int(n)
+	if rest := len(r.b) - r.i; count*minLen > rest {
+		return 0, fmt.Errorf("%w: %d %s need at least %d bytes, %d left", ErrTruncated, count, unit, count*minLen, rest)
+	}
+	return count, nil
+}
+
 func (r *reader) uvarint(f field) (uint64, error) {
 	if r.i < len(r.b) && r.b[r.i] < 0x80 {
 		v := r.b[r.i]

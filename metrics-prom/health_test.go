@@ -19,87 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// manualClock is a node.Clock that moves only when the test advances it.
-type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*manualTimer
-}
-
-type manualTimer struct {
-	clk    *manualClock
-	c      chan time.Time
-	at     time.Time
-	active bool
-}
-
-func newManualClock() *manualClock { return &manualClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (m *manualClock) Now() time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.now
-}
-
-func (m *manualClock) NewTimer(d time.Duration) node.Timer {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t := &manualTimer{clk: m, c: make(chan time.Time, 1)}
-	m.timers = append(m.timers, t)
-	t.arm(d)
-	return t
-}
-
-// arm sets the timer to fire d after now; the clock's lock is held.
-func (t *manualTimer) arm(d time.Duration) {
-	select { // no stale value after Reset or Stop
-	case <-t.c:
-	default:
-	}
-	t.at, t.active = t.clk.now.Add(d), true
-	if d <= 0 {
-		t.active = false
-		t.c <- t.clk.now
-	}
-}
-
-func (t *manualTimer) C() <-chan time.Time { return t.c }
-
-func (t *manualTimer) Reset(d time.Duration) bool {
-	t.clk.mu.Lock()
-	defer t.clk.mu.Unlock()
-	was := t.active
-	t.arm(d)
-	return was
-}
-
-func (t *manualTimer) Stop() bool {
-	t.clk.mu.Lock()
-	defer t.clk.mu.Unlock()
-	was := t.active
-	t.active = false
-	select {
-	case <-t.c:
-	default:
-	}
-	return was
-}
-
-// Advance moves the clock by d and fires the timers that are due.
-func (m *manualClock) Advance(d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.now = m.now.Add(d)
-	for _, t := range m.timers {
-		if t.active && !t.at.After(m.now) {
-			t.active = false
-			select {
-			case t.c <- m.now:
-			default:
-			}
-		}
-	}
-}
+func newManualClock() *node.ManualClock { return node.NewManualClock(time.Unix(1_700_000_000, 0)) }
 
 // fakeTransport records what the node sends and lets the test inject
 // frames from peers.
@@ -165,7 +85,7 @@ func (f *fakeTransport) inject(t *testing.T, from core.PeerID, m core.Message) {
 // healthDriver drives one node whose only neighbours are the test.
 type healthDriver struct {
 	t     *testing.T
-	clk   *manualClock
+	clk   *node.ManualClock
 	tr    *fakeTransport
 	n     *node.Node
 	col   *Collector

@@ -482,7 +482,7 @@ func TestTimerFollowsNextDeadline(t *testing.T) {
 	start := clk.Now()
 	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1}}})
 	waitFor(t, 5*time.Second, "the announcement to be pending", func() bool { return n.Stats().PendingGrafts == 1 })
-	at, ok := clk.armed()
+	at, ok := clk.Armed()
 	if !ok || at.After(start.Add(cfg.GraftTimeout)) {
 		t.Fatalf("timer armed=%v at %v, want by %v", ok, at, start.Add(cfg.GraftTimeout))
 	}

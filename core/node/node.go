@@ -442,7 +442,10 @@ func (n *Node) Health() core.Health {
 // After Shutdown the protocol part is frozen at the time of Close.
 func (n *Node) Stats() Stats {
 	var s Stats
-	if !n.call(func(time.Time) { s.Stats = n.proto.Stats() }) {
+	if !n.call(func(time.Time) {
+		s.Stats = n.proto.Stats()
+		s.Tuning = tuningStats(n.proto.Tuning())
+	}) {
 		s.Stats = n.final.stats
 	}
 	s.Runtime = n.runtimeStats()

@@ -1,6 +1,10 @@
 package node
 
-import "github.com/plumtree-go/plumtree/core"
+import (
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
 
 // Stats is a snapshot of a node: the protocol's state and counters plus the
 // runtime's own. It encodes to JSON with the protocol's fields at the top
@@ -8,6 +12,24 @@ import "github.com/plumtree-go/plumtree/core"
 type Stats struct {
 	core.Stats
 	Runtime RuntimeStats `json:"runtime"`
+	// Tuning is what the protocol runs with now: the configured values, or
+	// what SetTuning or the WithTuner controller last applied.
+	Tuning TuningStats `json:"tuning"`
+}
+
+// TuningStats is core.Tuning in units that read well in JSON.
+type TuningStats struct {
+	GraftTimeoutMS  float64 `json:"graft_timeout_ms"`
+	IHaveIntervalMS float64 `json:"ihave_interval_ms"`
+	IHaveBatchSize  int     `json:"ihave_batch_size"`
+}
+
+func tuningStats(t core.Tuning) TuningStats {
+	return TuningStats{
+		GraftTimeoutMS:  float64(t.GraftTimeout) / float64(time.Millisecond),
+		IHaveIntervalMS: float64(t.IHaveInterval) / float64(time.Millisecond),
+		IHaveBatchSize:  t.IHaveBatchSize,
+	}
 }
 
 // RuntimeStats are the counters and gauges of the runtime around the

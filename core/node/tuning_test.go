@@ -80,6 +80,11 @@ func TestNodeSetTuning(t *testing.T) {
 	if _, err := n.SetTuning(core.Tuning{IHaveBatchSize: -1}); err == nil {
 		t.Fatal("negative batch accepted")
 	}
+	// Stats (and so /stats) show what the protocol runs with now.
+	want := float64(8*testConfig(1).GraftTimeout) / float64(time.Millisecond)
+	if st := n.Stats().Tuning; st.GraftTimeoutMS != want || st.IHaveBatchSize != testConfig(1).IHaveBatchSize {
+		t.Fatalf("Stats().Tuning = %+v, want graft timeout %v ms and batch %d", st, want, testConfig(1).IHaveBatchSize)
+	}
 	if err := n.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ type config struct {
 	Tracing      string
 	LogLevel     slog.Level
 	LeaveTimeout time.Duration
+	UI           uiConfig // ui.go
 }
 
 // envVars maps each flag to its environment variable (documented in the
@@ -57,6 +58,8 @@ var envVars = map[string]string{
 	"tracing":       "PLUMTREE_TRACING",
 	"log-level":     "PLUMTREE_LOG_LEVEL",
 	"leave-timeout": "PLUMTREE_LEAVE_TIMEOUT",
+	"ui":            "PLUMTREE_UI",
+	"explain-peers": "PLUMTREE_EXPLAIN_PEERS",
 }
 
 // Defaults.
@@ -104,9 +107,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Tracing, "tracing", env("tracing", "off"), usage("tracing", "OpenTelemetry tracing: off, stdout, or otlp (configured by the standard OTEL_EXPORTER_OTLP_* variables)"))
 	fs.StringVar(&level, "log-level", env("log-level", "info"), usage("log-level", "debug, info, warn or error"))
 	fs.StringVar(&leave, "leave-timeout", env("leave-timeout", "5s"), usage("leave-timeout", "how long to wait for the leave announcement at shutdown"))
+	uiDone := uiFlags(fs, &c.UI, env, usage)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	uiDone()
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -154,6 +159,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("-leave-timeout %q: not a duration", leave)
 	}
 	c.LeaveTimeout = d
+	if c.UI.Enabled && !enabled(c.AdminAddr) {
+		return c, errors.New("-ui needs the admin API (-admin-addr)")
+	}
 	switch c.Tracing {
 	case "off", "stdout", "otlp":
 	default:

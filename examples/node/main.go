@@ -50,7 +50,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	var nodeOpts []node.Option
+	ui := newUI(cfg.UI)
+	nodeOpts := ui.nodeOptions()
 
 	var (
 		registry *prometheus.Registry
@@ -110,7 +111,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 			return fmt.Errorf("admin API: %w", err)
 		}
 		adminURL = "http://" + ln.Addr().String()
-		admin = &http.Server{Handler: adminHandler(s, deliveries), ReadHeaderTimeout: 10 * time.Second}
+		admin = &http.Server{Handler: ui.handler(s, deliveries, adminURL, adminHandler(s, deliveries)), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = admin.Serve(ln) }()
 	}
 	var msrv *metricsprom.Server

@@ -118,12 +118,17 @@ func (g *Gatherer) Cluster(ctx context.Context) Cluster {
 		n := ClusterNode{URL: t, Eager: []string{}, Lazy: []string{}, Protected: []string{}, Members: []string{}}
 		var topo topologyJSON
 		if _, _, err := g.getJSON(ctx, t, "/topology", &topo); err != nil {
-			n.Name = t
+			n.Name = g.nameOf(t)
 			n.Error = err.Error()
 			nodes[i] = n
 			return
 		}
 		nodeFromTopology(&n, topo)
+		if n.Name == "" {
+			n.Name = t
+		} else {
+			g.names.Store(t, n.Name)
+		}
 		var st statsJSON
 		if _, _, err := g.getJSON(ctx, t, "/stats", &st); err != nil {
 			n.Error = err.Error()

@@ -33,6 +33,18 @@ type Gatherer struct {
 	Members func() []string
 	Client  *http.Client  // default: a client with Timeout
 	Timeout time.Duration // per request; default 3s
+
+	// names remembers the node name each target answered with, so a target
+	// that stops answering is still reported under its name.
+	names sync.Map // URL -> name
+}
+
+// nameOf returns the name last seen at url, or url.
+func (g *Gatherer) nameOf(url string) string {
+	if v, ok := g.names.Load(url); ok {
+		return v.(string)
+	}
+	return url
 }
 
 func (g *Gatherer) client() *http.Client {
@@ -138,9 +150,18 @@ func (g *Gatherer) Answers(ctx context.Context, msgID string) []Answer {
 		} else if rec.Node == "" || rec.MsgID != msgID {
 			a.Err = fmt.Sprintf("%s: answer for %q from %q", t, rec.MsgID, rec.Node)
 		} else {
+			g.names.Store(t, rec.Node)
 			a.Record = &rec
 			a.RTT = recv.Sub(sent)
 			a.Offset = rec.Now.Sub(sent.Add(a.RTT / 2))
+			if a.Offset.Abs() <= a.RTT/2 {
+				// Zero is within the estimate's error: take the clocks
+				// as agreeing rather than add the noise of the estimate.
+				a.Offset = 0
+			}
+		}
+		if a.Record == nil {
+			a.Name = g.nameOf(t)
 		}
 		answers[i] = a
 	})
@@ -157,6 +178,8 @@ func (g *Gatherer) addMembers(answers []Answer) []Answer {
 	for _, a := range answers {
 		if a.Record != nil {
 			known[a.Record.Node] = true
+		} else {
+			known[a.Name] = true
 		}
 	}
 	for _, m := range g.Members() {

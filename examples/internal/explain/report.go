@@ -90,7 +90,7 @@ type Report struct {
 }
 
 // ClocksNote is Report.Clocks.
-const ClocksNote = "times are corrected by each node's clock offset, estimated from the admin request's round trip (offset = node clock - midpoint of the request); the error is at most half the round trips involved (clock_err_ms)"
+const ClocksNote = "delivery times are on each node's clock, corrected by its offset estimated from the admin request's round trip (offset = node clock - midpoint of the request; taken as 0 when within half the round trip); the error of a time since publish is at most half the two round trips involved (clock_err_ms)"
 
 func parseMsgID(s string) (core.MessageID, error) {
 	i := strings.LastIndexByte(s, '/')

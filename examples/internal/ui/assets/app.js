@@ -164,22 +164,43 @@
     const others = rep.nodes.filter((n) => n.status !== "delivered");
     const byName = {};
     delivered.forEach((n) => { byName[n.name] = n; });
-    // Layers by depth; a broken chain goes in its own last layer.
-    const layers = [];
-    delivered.forEach((n) => {
-      const d = n.depth >= 0 ? n.depth : rep.depth + 1;
-      (layers[d] = layers[d] || []).push(n);
-    });
-    const cols = layers.length + (others.length ? 1 : 0);
-    const colW = Math.max(150, 1000 / Math.max(cols, 1));
-    const rows = Math.max(1, ...layers.map((l) => (l ? l.length : 0)), others.length);
-    const rowH = 56;
-    const W = Math.max(1000, colW * cols), H = Math.max(200, rowH * rows + 60);
-    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    // A tidy tree: x by depth, y by the order of a walk from the origin
+    // (a parent sits at the middle of its children). Nodes whose chain is
+    // broken come after, one column deeper than the tree.
     const pos = {};
-    layers.forEach((l, d) => {
-      (l || []).forEach((n, i) => { pos[n.name] = { x: 60 + d * colW, y: 40 + i * rowH + (rows - l.length) * rowH / 2 }; });
+    const rowH = 56, colW = 260;
+    let slot = 0, maxDepth = 0;
+    const place = (n, d, seen) => {
+      seen.add(n.name);
+      maxDepth = Math.max(maxDepth, d);
+      const kids = (n.children || []).map((c) => byName[c]).filter((c) => c && !seen.has(c.name) && c.depth >= 0);
+      let y;
+      if (kids.length === 0) {
+        y = slot++;
+      } else {
+        const ys = kids.map((c) => place(c, d + 1, seen));
+        y = (ys[0] + ys[ys.length - 1]) / 2;
+      }
+      pos[n.name] = { x: 60 + d * colW, y: y };
+      return y;
+    };
+    const seen = new Set();
+    const root = delivered.find((n) => n.via === "origin" && n.depth === 0);
+    if (root) place(root, 0, seen);
+    let broken = 0;
+    delivered.forEach((n) => {
+      if (!seen.has(n.name)) {
+        seen.add(n.name);
+        broken = 1;
+        pos[n.name] = { x: 60 + (maxDepth + 1) * colW, y: slot++ };
+      }
     });
+    const missingCol = maxDepth + 1 + broken;
+    const cols = missingCol + (others.length ? 1 : 0);
+    const rows = Math.max(slot, others.length, 1);
+    const W = Math.max(1000, colW * cols), H = rowH * rows + 50;
+    for (const k in pos) pos[k].y = 40 + pos[k].y * rowH;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     const slow = rep.slowest_edge;
     delivered.forEach((n) => {
       const p = pos[n.name], q = n.parent ? pos[n.parent] : null;
@@ -189,7 +210,7 @@
       if (slow && slow.from === n.parent && slow.to === n.name) cls += " slowest";
       const mx = (p.x + q.x) / 2;
       svg.appendChild(el("path", { d: "M" + q.x + "," + q.y + " C" + mx + "," + q.y + " " + mx + "," + p.y + " " + p.x + "," + p.y, class: cls }));
-      svg.appendChild(el("text", { class: "tlabel", x: mx, y: (p.y + q.y) / 2 - 4, "text-anchor": "middle" }, "+" + fmt(n.edge_ms) + " ms"));
+      svg.appendChild(el("text", { class: "tlabel", x: p.x - 22, y: p.y - 8, "text-anchor": "end" }, "+" + fmt(n.edge_ms) + " ms"));
     });
     delivered.forEach((n) => {
       const p = pos[n.name];
@@ -200,7 +221,7 @@
       svg.appendChild(g);
     });
     if (others.length) {
-      const x = 60 + layers.length * colW;
+      const x = 60 + missingCol * colW;
       svg.appendChild(el("text", { class: "tlabel", x: x - 14, y: 16 }, "not delivered"));
       others.forEach((n, i) => {
         const g = el("g", { class: "tnode " + n.status, "data-name": n.name, transform: "translate(" + x + "," + (40 + i * rowH) + ")" });

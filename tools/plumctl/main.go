@@ -67,6 +67,7 @@ func init() {
 		{"broadcast", "[-file F | text...]", "broadcast a message; prints its id", (*cli).broadcast},
 		{"test-delivery", "[-addrs a,b,c] [-wait 5s]", "broadcast a diagnostic message on the first node; check that every node delivers it", (*cli).testDelivery},
 		{"watch", "[-interval 2s] [-count N]", "health and peer counts every interval until interrupted", (*cli).watch},
+		{"explain", "[msg-id]", "the propagation tree of a broadcast (default: the node's latest delivery); needs the node's -ui", (*cli).explain},
 	}
 }
 

@@ -168,7 +168,7 @@
     // (a parent sits at the middle of its children). Nodes whose chain is
     // broken come after, one column deeper than the tree.
     const pos = {};
-    const rowH = 56, colW = 260;
+    const rowH = 70, colW = 220;
     let slot = 0, maxDepth = 0;
     const place = (n, d, seen) => {
       seen.add(n.name);
@@ -209,25 +209,25 @@
       if (n.via === "graft") cls += " graft";
       if (slow && slow.from === n.parent && slow.to === n.name) cls += " slowest";
       const mx = (p.x + q.x) / 2;
-      svg.appendChild(el("path", { d: "M" + q.x + "," + q.y + " C" + mx + "," + q.y + " " + mx + "," + p.y + " " + p.x + "," + p.y, class: cls }));
+      svg.appendChild(el("path", { d: "M" + (q.x + 14) + "," + q.y + " C" + mx + "," + q.y + " " + mx + "," + p.y + " " + p.x + "," + p.y, class: cls }));
       svg.appendChild(el("text", { class: "tlabel", x: p.x - 22, y: p.y - 8, "text-anchor": "end" }, "+" + fmt(n.edge_ms) + " ms"));
     });
     delivered.forEach((n) => {
       const p = pos[n.name];
       const g = el("g", { class: "tnode " + (n.via || "tree"), "data-name": n.name, transform: "translate(" + p.x + "," + p.y + ")" });
       g.appendChild(el("circle", { r: 14 }));
-      g.appendChild(el("text", { class: "name", x: 20, y: -2 }, n.name));
-      g.appendChild(el("text", { class: "tlabel", x: 20, y: 13 }, "hop " + n.hops + " · " + fmt(n.since_origin_ms) + " ms" + (n.via === "graft" ? " · graft" : "")));
+      g.appendChild(el("text", { class: "name", x: 0, y: 30, "text-anchor": "middle" }, n.name));
+      g.appendChild(el("text", { class: "tlabel", x: 0, y: 43, "text-anchor": "middle" }, "hop " + n.hops + " · " + fmt(n.since_origin_ms) + " ms" + (n.via === "graft" ? " · graft" : "")));
       svg.appendChild(g);
     });
     if (others.length) {
       const x = 60 + missingCol * colW;
-      svg.appendChild(el("text", { class: "tlabel", x: x - 14, y: 16 }, "not delivered"));
+      svg.appendChild(el("text", { class: "tlabel", x: x, y: 16, "text-anchor": "middle" }, "not delivered"));
       others.forEach((n, i) => {
         const g = el("g", { class: "tnode " + n.status, "data-name": n.name, transform: "translate(" + x + "," + (40 + i * rowH) + ")" });
         g.appendChild(el("circle", { r: 14 }));
-        g.appendChild(el("text", { class: "name", x: 20, y: -2 }, n.name));
-        g.appendChild(el("text", { class: "tlabel", x: 20, y: 13 }, n.status + (n.maybe_evicted ? " (maybe evicted)" : "")));
+        g.appendChild(el("text", { class: "name", x: 0, y: 30, "text-anchor": "middle" }, n.name));
+        g.appendChild(el("text", { class: "tlabel", x: 0, y: 43, "text-anchor": "middle" }, n.status + (n.maybe_evicted ? " (maybe evicted)" : "")));
         svg.appendChild(g);
       });
     }

@@ -18,6 +18,66 @@ type ClusterNode struct {
 	Protected []string `json:"protected"`
 	Members   []string `json:"members"` // its memberlist view
 	Counters  Counters `json:"counters"`
+	// DeliveriesPerSec is the node's delivery rate over the last
+	// rateWindow or more, measured between this gatherer's own samples;
+	// null until it has two samples that far apart.
+	DeliveriesPerSec *float64 `json:"deliveries_per_sec"`
+}
+
+// rateWindow is the least time between the two samples of a rate: many
+// viewers polling often do not shrink the window to noise.
+const rateWindow = 2 * time.Second
+
+type rateSample struct {
+	t         time.Time
+	delivered uint64
+}
+
+// forget drops what the gatherer remembers about addresses that are no
+// longer targets, so its memory follows the targets.
+func (g *Gatherer) forget(targets []string) {
+	g.mu.Lock()
+	for u := range g.samples {
+		if !slices.Contains(targets, u) {
+			delete(g.samples, u)
+		}
+	}
+	g.mu.Unlock()
+	g.names.Range(func(k, _ any) bool {
+		if !slices.Contains(targets, k.(string)) {
+			g.names.Delete(k)
+		}
+		return true
+	})
+}
+
+// rate returns the delivery rate of the node at url since the gatherer's
+// older sample, keeping a newer sample once the older is rateWindow old.
+func (g *Gatherer) rate(url string, now time.Time, delivered uint64) *float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.samples == nil {
+		g.samples = map[string][2]rateSample{}
+	}
+	cur := rateSample{now, delivered}
+	s, ok := g.samples[url]
+	if !ok || delivered < s[1].delivered {
+		g.samples[url] = [2]rateSample{cur, cur}
+		return nil
+	}
+	// s[0] is the base of the rate, s[1] the candidate for the next base.
+	if now.Sub(s[1].t) >= rateWindow {
+		s[0], s[1] = s[1], cur
+	} else if s[0] == s[1] {
+		s[1] = cur
+	}
+	g.samples[url] = s
+	dt := now.Sub(s[0].t)
+	if dt < rateWindow {
+		return nil
+	}
+	r := float64(delivered-s[0].delivered) / dt.Seconds()
+	return &r
 }
 
 // Counters are the cumulative counters and gauges shown beside a node; the
@@ -136,6 +196,7 @@ func (g *Gatherer) Cluster(ctx context.Context) Cluster {
 			n.Counters = Counters{Broadcast: st.MessagesBroadcast, Delivered: st.MessagesDelivered, Duplicates: st.MessagesDuplicate,
 				GraftSent: st.GraftSent, GraftSuccess: st.GraftSuccess, GraftFailed: st.GraftFailed, PendingGrafts: st.PendingGrafts,
 				IHaveQueue: st.IHaveQueueSize, DeliveryQueue: st.Runtime.DeliveryQueueLen, ObserverQueue: st.Runtime.ObserverQueueLen}
+			n.DeliveriesPerSec = g.rate(t, time.Now(), st.MessagesDelivered)
 		}
 		var h healthJSON
 		if _, _, err := g.getJSON(ctx, t, "/health", &h); err != nil {
@@ -145,6 +206,7 @@ func (g *Gatherer) Cluster(ctx context.Context) Cluster {
 		}
 		nodes[i] = n
 	})
+	g.forget(targets)
 	slices.SortFunc(nodes, func(a, b ClusterNode) int {
 		if a.Name < b.Name {
 			return -1

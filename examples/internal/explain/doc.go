@@ -8,9 +8,9 @@
 // knows (a list of admin addresses) for that entry, estimates each node's
 // clock offset from the round trip of the same request, and Build turns the
 // answers into a Report: the propagation tree (parent, hop, depth, time since
-// the origin's publish for every node that delivered), the slowest edge, the
-// nodes that obtained the payload by a Graft instead of an eager push, and
-// the nodes that have not delivered it.
+// the origin's publish, as the origin's own delivery, for every node that
+// delivered), the slowest edge, the nodes that obtained the payload by a
+// Graft instead of an eager push, and the nodes that have not delivered it.
 //
 // The package depends on core only for its message id syntax; core does not
 // depend on it.

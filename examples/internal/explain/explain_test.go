@@ -238,3 +238,34 @@ func TestGatherer(t *testing.T) {
 		t.Fatalf("unknown message: %v %+v", err, rep)
 	}
 }
+
+func TestRate(t *testing.T) {
+	var g Gatherer
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	steps := []struct {
+		t    float64
+		n    uint64
+		want float64 // -1: no rate yet
+	}{
+		{0, 0, -1}, {0.1, 10, -1}, {1, 100, -1}, // under 2 s of samples
+		{2, 200, 100},    // 200 since t=0
+		{2.05, 210, 102}, // still since t=0: the next base (t=0.1) is not 2 s old
+		{4.5, 700, 156},  // since t=0.1: 690 in 4.4 s
+		{5, 50, -1},      // the counter went back (a restart): start over
+	}
+	for _, st := range steps {
+		got := g.rate("u", at(st.t), st.n)
+		switch {
+		case st.want < 0 && got != nil:
+			t.Errorf("t=%v: rate %v, want none", st.t, *got)
+		case st.want >= 0 && got == nil:
+			t.Errorf("t=%v: no rate", st.t)
+		case got != nil && (*got < st.want-1 || *got > st.want+1):
+			t.Errorf("t=%v: rate %v, want about %v", st.t, *got, st.want)
+		}
+	}
+	g.forget([]string{"other"})
+	if len(g.samples) != 0 {
+		t.Fatal("forget kept a sample")
+	}
+}

@@ -37,6 +37,9 @@ type Gatherer struct {
 	// names remembers the node name each target answered with, so a target
 	// that stops answering is still reported under its name.
 	names sync.Map // URL -> name
+
+	mu      sync.Mutex
+	samples map[string][2]rateSample // URL -> samples for the delivery rate
 }
 
 // nameOf returns the name last seen at url, or url.

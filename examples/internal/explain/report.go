@@ -43,7 +43,7 @@ type NodeReport struct {
 	Depth  int      `json:"depth"`            // length of the parent chain back to the origin; -1 when the chain is broken
 	Chain  []string `json:"chain,omitempty"`  // the node, its parent, ..., the origin
 	Via    string   `json:"via,omitempty"`    // origin, tree or graft
-	// SinceOriginMS is the delivery time minus the origin's publish, after
+	// SinceOriginMS is the delivery time minus time zero (Report.OriginTime), after
 	// correcting both clocks by their estimated offsets; ClockErrMS bounds
 	// the error of that correction (half the two round trips).
 	SinceOriginMS float64 `json:"since_origin_ms"`
@@ -78,9 +78,10 @@ type Report struct {
 	Unknown     []string     `json:"unknown"`     // members without a known admin address
 	Grafted     []string     `json:"grafted"`     // obtained by a Graft instead of the tree
 	SlowestEdge *Edge        `json:"slowest_edge,omitempty"`
-	// OriginTime says where time zero comes from: "origin" (its own
-	// delivery of its broadcast) or "earliest" (the origin did not answer:
-	// the earliest delivery stands in).
+	// OriginTime says where time zero comes from: "origin" (the origin's
+	// delivery of its own broadcast, which follows its publish by the time
+	// its delivery handler takes to run) or "earliest" (the origin did not
+	// answer: the earliest delivery stands in).
 	OriginTime string `json:"origin_time"`
 	// Clocks states how clock offsets were handled.
 	Clocks string `json:"clocks"`
@@ -90,7 +91,7 @@ type Report struct {
 }
 
 // ClocksNote is Report.Clocks.
-const ClocksNote = "delivery times are on each node's clock, corrected by its offset estimated from the admin request's round trip (offset = node clock - midpoint of the request; taken as 0 when within half the round trip); the error of a time since publish is at most half the two round trips involved (clock_err_ms)"
+const ClocksNote = "a delivery time is when the node's delivery handler ran, on its clock, corrected by the clock's offset estimated from the admin request's round trip (offset = node clock - midpoint of the request; taken as 0 when within half the round trip); the error is at most half the two round trips involved (clock_err_ms). Time zero is the origin's delivery of its own broadcast, which runs after it has sent the first copies: on a fast network first hops can show small negative times"
 
 func parseMsgID(s string) (core.MessageID, error) {
 	i := strings.LastIndexByte(s, '/')

@@ -5,7 +5,6 @@
   const SVG = "http://www.w3.org/2000/svg";
   const POLL_MS = 2000;
   const $ = (id) => document.getElementById(id);
-  let prev = null; // previous cluster snapshot, for rates
 
   function el(name, attrs, text) {
     const e = document.createElementNS(SVG, name);
@@ -39,11 +38,8 @@
     return pos;
   }
 
-  function rate(name, field, now, c) {
-    if (!prev || !prev.byName[name]) return null;
-    const dt = (now - prev.t) / 1000;
-    if (dt <= 0) return null;
-    return (c[field] - prev.byName[name][field]) / dt;
+  function perSec(n) {
+    return n && n.deliveries_per_sec !== null && n.deliveries_per_sec !== undefined ? n.deliveries_per_sec.toFixed(1) : "–";
   }
 
   function drawCluster(cl) {
@@ -70,7 +66,6 @@
       }
     });
     svg.appendChild(links);
-    const rates = {};
     names.forEach((name) => {
       const p = pos[name];
       const n = byName[name];
@@ -83,9 +78,7 @@
       let lines = [];
       if (n && !n.error) {
         const c = n.counters;
-        const r = rate(name, "delivered", now, c);
-        rates[name] = r;
-        lines.push((r === null ? "–" : r.toFixed(1)) + " deliv/s · " + c.duplicates + " dup");
+        lines.push(perSec(n) + " deliv/s · " + c.duplicates + " dup");
         lines.push("graft " + c.graft_sent + "/" + c.graft_success + "/" + c.graft_failed + " · q " + c.ihave_queue + "/" + c.delivery_queue);
       } else {
         lines.push(n ? "admin API: no answer" : "member (admin address unknown)");
@@ -115,7 +108,7 @@
         cell(tr, n.lazy.join(" "));
         cell(tr, n.protected.join(" "));
         cell(tr, n.members.length);
-        cell(tr, rates[name] === null || rates[name] === undefined ? "–" : rates[name].toFixed(1));
+        cell(tr, perSec(n));
         cell(tr, c.duplicates);
         cell(tr, c.graft_sent + " / " + c.graft_success + " / " + c.graft_failed);
         cell(tr, c.ihave_queue + " / " + c.delivery_queue + " / " + c.observer_queue);
@@ -123,9 +116,6 @@
       }
       tb.appendChild(tr);
     });
-    const snap = { t: now, byName: {} };
-    cl.nodes.forEach((n) => { if (!n.error) snap.byName[n.name] = n.counters; });
-    prev = snap;
     $("updated").textContent = "updated " + new Date(now).toLocaleTimeString() + " · " + names.length + " nodes, " + cl.links.length + " links";
   }
 
@@ -156,6 +146,7 @@
   }
 
   function fmt(ms) { return (Math.round(ms * 10) / 10).toFixed(1); }
+  function signed(ms) { return (ms >= 0 ? "+" : "") + fmt(ms); }
 
   function drawTree(rep) {
     const svg = $("tree");
@@ -210,7 +201,7 @@
       if (slow && slow.from === n.parent && slow.to === n.name) cls += " slowest";
       const mx = (p.x + q.x) / 2;
       svg.appendChild(el("path", { d: "M" + (q.x + 14) + "," + q.y + " C" + mx + "," + q.y + " " + mx + "," + p.y + " " + p.x + "," + p.y, class: cls }));
-      svg.appendChild(el("text", { class: "tlabel", x: p.x - 22, y: p.y - 8, "text-anchor": "end" }, "+" + fmt(n.edge_ms) + " ms"));
+      svg.appendChild(el("text", { class: "tlabel", x: p.x - 22, y: p.y - 8, "text-anchor": "end" }, signed(n.edge_ms) + " ms"));
     });
     delivered.forEach((n) => {
       const p = pos[n.name];
@@ -251,7 +242,7 @@
       d.appendChild(span);
       s.appendChild(d);
     };
-    line("message", rep.msg_id + " from " + rep.origin + " (time zero: " + (rep.origin_time === "origin" ? "the origin's publish" : "earliest delivery; the origin did not answer") + ")");
+    line("message", rep.msg_id + " from " + rep.origin + " (time zero: " + (rep.origin_time === "origin" ? "the origin's delivery to itself" : "the earliest delivery; the origin did not answer") + ")");
     line("delivered", rep.delivered + " of " + rep.nodes.length + " nodes, depth " + rep.depth);
     if (rep.slowest_edge) line("slowest edge", rep.slowest_edge.from + " → " + rep.slowest_edge.to + ": " + fmt(rep.slowest_edge.ms) + " ms");
     line("reached by graft (not the tree)", rep.grafted.length ? rep.grafted.join(", ") : "none");

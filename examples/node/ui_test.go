@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -41,8 +42,17 @@ func startUICluster(t *testing.T, ctx context.Context, n int) []*uiNode {
 		peers = append(peers, "http://"+ln.Addr().String())
 	}
 	nodes := make([]*uiNode, n)
-	var seeds []string
 	for i := range nodes {
+		// Join the first node and the four latest, as the cluster package
+		// does: each push-pull tells an existing node about the newcomer at
+		// once, without waiting for memberlist's periodic sync.
+		var seeds []string
+		if i > 0 {
+			seeds = append(seeds, nodes[0].s.Addr())
+		}
+		for j := max(1, i-4); j < i; j++ {
+			seeds = append(seeds, nodes[j].s.Addr())
+		}
 		u := newUI(uiConfig{Enabled: true, Peers: peers})
 		h := newHub()
 		s, err := stack.Start(ctx, stack.Config{
@@ -51,9 +61,6 @@ func startUICluster(t *testing.T, ctx context.Context, n int) []*uiNode {
 		})
 		if err != nil {
 			t.Fatal(err)
-		}
-		if i == 0 {
-			seeds = []string{s.Addr()}
 		}
 		un := &uiNode{s: s, hub: h, admin: peers[i]}
 		un.srv = &http.Server{Handler: u.handler(s, h, peers[i], adminHandler(s, h)), ReadHeaderTimeout: 10 * time.Second}
@@ -191,7 +198,9 @@ func checkTree(t *testing.T, rep explain.Report) {
 func TestExplainEightNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	start := time.Now()
 	nodes := startUICluster(t, ctx, 8)
+	t.Logf("formed in %v", time.Since(start))
 	names := func(rep explain.Report, status string) []string {
 		var out []string
 		for _, n := range rep.Nodes {
@@ -215,11 +224,15 @@ func TestExplainEightNodes(t *testing.T) {
 	// Cut node-8 off: its gossip stack stops, its admin API (and its record
 	// of deliveries) stays up.
 	cut := nodes[7]
+	start = time.Now()
 	cut.s.Kill()
+	t.Logf("node-8 stopped in %v", time.Since(start))
+	start = time.Now()
 	id2 := postBroadcast(t, nodes[0].admin, "second")
 	rep = explainUntil(t, ctx, nodes[3].admin, id2, func(r explain.Report) (bool, string) {
 		return r.Delivered == 7, fmt.Sprintf("%d delivered", r.Delivered)
 	})
+	t.Logf("second broadcast explained in %v", time.Since(start))
 	checkTree(t, rep)
 	if !slices.Equal(rep.Missing, []string{"node-8"}) || !slices.Equal(names(rep, explain.StatusMissing), []string{"node-8"}) {
 		t.Fatalf("missing %v, want node-8: %+v", rep.Missing, rep.Nodes)
@@ -321,6 +334,26 @@ func TestWithoutUIServesNothingNew(t *testing.T) {
 	if got := u.handler(nil, nil, "", admin); fmt.Sprint(got) != fmt.Sprint(admin) {
 		t.Fatal("a disabled UI wraps the admin handler")
 	}
+	// Over HTTP: the admin API of a node without -ui has none of the routes.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Config{Name: "plain", Preset: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Kill()
+	h := newHub()
+	srv := httptest.NewServer(u.handler(s, h, "", adminHandler(s, h)))
+	defer srv.Close()
+	for _, path := range []string{"/ui/", "/ui/app.js", "/explain?id=a/1", "/explain/record?id=a/1", "/explain/cluster"} {
+		if code := fetchJSON(t, srv.URL+path, nil); code != http.StatusNotFound {
+			t.Errorf("%s without -ui: %d, want 404", path, code)
+		}
+	}
+	if code := fetchJSON(t, srv.URL+"/topology", nil); code != http.StatusOK {
+		t.Errorf("/topology: %d", code)
+	}
+
 	c, err := parseConfig([]string{"-ui", "-admin-addr", "off"}, func(string) string { return "" }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-ui needs the admin API") {
 		t.Fatalf("-ui without admin: %v", err)

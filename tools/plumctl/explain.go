@@ -108,7 +108,7 @@ func (c *cli) explain(ctx context.Context, args []string) int {
 // printExplain prints the report as a tree from the origin, then the nodes
 // outside it.
 func printExplain(w io.Writer, r explainReport) {
-	zero := "the origin's publish"
+	zero := "the origin's delivery to itself"
 	if r.OriginTime != "origin" {
 		zero = "the earliest delivery (the origin did not answer)"
 	}

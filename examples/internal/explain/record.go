@@ -49,8 +49,8 @@ type Lookup func(msgID string) (d Delivery, found bool, held, bound int, oldest 
 // GraftLog remembers, in a bounded ring, the ids of the messages this node
 // obtained by a successful Graft (core.EventGraftSuccess). It is a
 // node.Observer: Observe is called from the node's observer goroutine.
-// Memory: about Bound message ids (id string plus a map entry, roughly 100
-// bytes each), so 64 KiB for 1024 ids.
+// Memory: bound message ids, each in the ring and in a map (roughly 100
+// bytes with a short origin name), so about 100 KiB for 1000 ids.
 type GraftLog struct {
 	mu    sync.Mutex
 	ring  []core.MessageID

@@ -119,13 +119,22 @@
     $("updated").textContent = "updated " + new Date(now).toLocaleTimeString() + " · " + names.length + " nodes, " + cl.links.length + " links";
   }
 
-  let polling = null;
-  async function pollCluster() {
+  // The next poll is scheduled when the previous one is done, so a slow
+  // gather (a node that does not answer) never piles requests up.
+  // gen tells the chain of polls started by the latest visit of the view
+  // from an older one still in flight.
+  let polling = false;
+  let pollTimer = null;
+  let gen = 0;
+  async function pollCluster(g) {
+    pollTimer = null;
     try {
-      drawCluster(await getJSON("../explain/cluster"));
+      const cl = await getJSON("../explain/cluster");
+      if (g === gen) drawCluster(cl);
     } catch (e) {
       status("cluster: " + e.message);
     }
+    if (polling && g === gen) pollTimer = setTimeout(() => pollCluster(g), POLL_MS);
   }
 
   // ---- explain view ----
@@ -297,13 +306,15 @@
     $("tab-cluster").classList.toggle("active", !isExplain);
     $("tab-explain").classList.toggle("active", isExplain);
     if (isExplain) {
-      if (polling) { clearInterval(polling); polling = null; }
+      polling = false;
+      if (pollTimer !== null) { clearTimeout(pollTimer); pollTimer = null; }
       loadRecent();
       const m = h.match(/^explain=(.+)$/);
       if (m) explain(decodeURIComponent(m[1]));
     } else if (!polling) {
-      pollCluster();
-      polling = setInterval(pollCluster, POLL_MS);
+      polling = true;
+      gen++;
+      pollCluster(gen);
     }
   }
 

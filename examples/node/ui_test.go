@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/core/node"
 	"github.com/plumtree-go/plumtree/examples/internal/explain"
 	"github.com/plumtree-go/plumtree/examples/internal/stack"
@@ -366,5 +367,46 @@ func TestWithoutUIServesNothingNew(t *testing.T) {
 	}, io.Discard)
 	if err != nil || !c.UI.Enabled || !slices.Equal(c.UI.Peers, []string{"http://10.0.0.1:7947", "http://10.0.0.2:7947"}) {
 		t.Fatalf("config %+v %v", c.UI, err)
+	}
+}
+
+// TestHubLookup finds messages in the ring of recent deliveries before and
+// after it wraps, and reports its fill and oldest entry.
+func TestHubLookup(t *testing.T) {
+	h := newHub()
+	if _, found, held, bound, oldest := h.lookup("o/0"); found || held != 0 || bound != recentDeliveries || !oldest.IsZero() {
+		t.Fatalf("empty hub: found %v held %d bound %d oldest %v", found, held, bound, oldest)
+	}
+	deliver := func(i int) {
+		d := testDelivery(i)
+		d.From, d.Hops = core.PeerID(fmt.Sprintf("p%d", i%7)), uint16(i%5)
+		h.Deliver(d)
+	}
+	for i := range 10 {
+		deliver(i)
+	}
+	d, found, held, _, oldest := h.lookup("o/3")
+	if !found || d.From != "p3" || d.Hops != 3 || held != 10 || d.Time.IsZero() || oldest.After(d.Time) {
+		t.Fatalf("o/3: %+v found %v held %d oldest %v", d, found, held, oldest)
+	}
+	for i := 10; i < recentDeliveries+25; i++ {
+		deliver(i)
+	}
+	// The first 25 are evicted; the oldest held is o/25.
+	for _, c := range []struct {
+		i     int
+		found bool
+	}{{0, false}, {24, false}, {25, true}, {500, true}, {recentDeliveries + 24, true}, {recentDeliveries + 25, false}} {
+		d, found, held, bound, _ := h.lookup(fmt.Sprintf("o/%d", c.i))
+		if found != c.found || held != recentDeliveries || bound != recentDeliveries {
+			t.Errorf("o/%d: found %v held %d bound %d", c.i, found, held, bound)
+		}
+		if found && (d.From != fmt.Sprintf("p%d", c.i%7) || d.Hops != uint16(c.i%5)) {
+			t.Errorf("o/%d: %+v", c.i, d)
+		}
+	}
+	o25, _, _, _, _ := h.lookup("o/25")
+	if _, _, _, _, oldest := h.lookup("o/26"); !oldest.Equal(o25.Time) {
+		t.Errorf("oldest %v, want o/25's %v", oldest, o25.Time)
 	}
 }

@@ -3,6 +3,7 @@ package explain
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -267,5 +268,34 @@ func TestRate(t *testing.T) {
 	g.forget([]string{"other"})
 	if len(g.samples) != 0 {
 		t.Fatal("forget kept a sample")
+	}
+}
+
+// TestGathererBoundsAnswers refuses an oversized or foreign answer with an
+// error instead of reading it all.
+func TestGathererBoundsAnswers(t *testing.T) {
+	big := strings.Repeat("x", maxRecord+10)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /explain/record", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"node": "n", "msg_id": "a/1", "from": %q}`, big)
+	})
+	mux.HandleFunc("GET /topology", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Repeat(" ", maxBody+1)))
+	})
+	huge := httptest.NewServer(mux)
+	defer huge.Close()
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"node": "n", "msg_id": "b/2", "delivered": true}`))
+	}))
+	defer foreign.Close()
+	g := &Gatherer{Targets: func() []string { return []string{huge.URL, foreign.URL} }}
+	answers := g.Answers(context.Background(), "a/1")
+	if len(answers) != 2 || answers[0].Record != nil || !strings.Contains(answers[0].Err, "answer above") ||
+		answers[1].Record != nil || !strings.Contains(answers[1].Err, `answer for "b/2"`) {
+		t.Fatalf("%+v", answers)
+	}
+	cl := g.Cluster(context.Background())
+	if len(cl.Nodes) != 2 || !strings.Contains(cl.Nodes[0].Error+cl.Nodes[1].Error, "answer above") {
+		t.Fatalf("%+v", cl.Nodes)
 	}
 }

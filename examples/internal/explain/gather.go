@@ -17,8 +17,11 @@ import (
 const (
 	// MaxTargets is the most admin addresses a gather asks.
 	MaxTargets = 256
-	// maxBody bounds every admin answer read.
-	maxBody = 4 << 20
+	// maxRecord bounds an answer of GET /explain/record (a few hundred
+	// bytes normally), maxBody every other answer (GET /topology lists
+	// the members: about 100 bytes each).
+	maxRecord = 64 << 10
+	maxBody   = 1 << 20
 	// parallel is the number of requests in flight.
 	parallel = 16
 )
@@ -107,13 +110,17 @@ func (g *Gatherer) getJSON(ctx context.Context, base, path string, v any) (sent,
 		return sent, recv, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	limit := int64(maxBody)
+	if strings.HasPrefix(path, "/explain/record") {
+		limit = maxRecord
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	recv = time.Now()
 	if err != nil {
 		return sent, recv, err
 	}
-	if len(body) > maxBody {
-		return sent, recv, fmt.Errorf("%s%s: answer above %d bytes", base, path, maxBody)
+	if int64(len(body)) > limit {
+		return sent, recv, fmt.Errorf("%s%s: answer above %d bytes", base, path, limit)
 	}
 	if resp.StatusCode != http.StatusOK && (resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(path, "/health")) {
 		return sent, recv, fmt.Errorf("%s%s: %s: %s", base, path, resp.Status, strings.TrimSpace(string(body[:min(len(body), 200)])))

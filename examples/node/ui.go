@@ -2,7 +2,9 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,18 +24,29 @@ type uiConfig struct {
 
 // uiFlags registers -ui and -explain-peers; the returned function finishes
 // parsing after fs.Parse.
-func uiFlags(fs *flag.FlagSet, c *uiConfig, env func(flagName, def string) string, usage func(flagName, text string) string) func() {
+func uiFlags(fs *flag.FlagSet, c *uiConfig, env func(flagName, def string) string, usage func(flagName, text string) string) func() error {
 	var peers string
-	fs.BoolVar(&c.Enabled, "ui", env("ui", "") == "true" || env("ui", "") == "1",
+	envUI := env("ui", "")
+	on, envErr := false, error(nil)
+	if envUI != "" {
+		on, envErr = strconv.ParseBool(envUI)
+	}
+	fs.BoolVar(&c.Enabled, "ui", on,
 		usage("ui", "serve the web UI at /ui/ and the explain API (/explain, /explain/record, /explain/cluster) on the admin address"))
 	fs.StringVar(&peers, "explain-peers", env("explain-peers", ""),
 		usage("explain-peers", "comma-separated admin addresses of the other nodes, asked by the UI and explain"))
-	return func() {
+	return func() error {
+		uiSet := false
+		fs.Visit(func(f *flag.Flag) { uiSet = uiSet || f.Name == "ui" })
+		if envErr != nil && !uiSet {
+			return fmt.Errorf("%s=%q: want true or false", envVars["ui"], envUI)
+		}
 		for _, p := range strings.Split(peers, ",") {
 			if p = explain.NormalizeURL(p); p != "" {
 				c.Peers = append(c.Peers, p)
 			}
 		}
+		return nil
 	}
 }
 

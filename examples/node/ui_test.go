@@ -368,6 +368,18 @@ func TestWithoutUIServesNothingNew(t *testing.T) {
 	if err != nil || !c.UI.Enabled || !slices.Equal(c.UI.Peers, []string{"http://10.0.0.1:7947", "http://10.0.0.2:7947"}) {
 		t.Fatalf("config %+v %v", c.UI, err)
 	}
+	bad := func(k string) string {
+		if k == "PLUMTREE_UI" {
+			return "yes please"
+		}
+		return ""
+	}
+	if _, err := parseConfig(nil, bad, io.Discard); err == nil || !strings.Contains(err.Error(), "PLUMTREE_UI") {
+		t.Fatalf("bad PLUMTREE_UI: %v", err)
+	}
+	if c, err := parseConfig([]string{"-ui=false"}, bad, io.Discard); err != nil || c.UI.Enabled {
+		t.Fatalf("-ui=false over a bad PLUMTREE_UI: %+v %v", c.UI, err)
+	}
 }
 
 // TestHubLookup finds messages in the ring of recent deliveries before and
@@ -408,5 +420,59 @@ func TestHubLookup(t *testing.T) {
 	o25, _, _, _, _ := h.lookup("o/25")
 	if _, _, _, _, oldest := h.lookup("o/26"); !oldest.Equal(o25.Time) {
 		t.Errorf("oldest %v, want o/25's %v", oldest, o25.Time)
+	}
+}
+
+// TestRunWithUI runs the program's run with -ui: the start line's admin
+// address serves /ui/, and a broadcast is explained (the origin alone).
+func TestRunWithUI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(runCtx, []string{"-name", "solo", "-bind", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0", "-metrics-addr", "off",
+			"-preset", "local", "-ui", "-leave-timeout", "0s", "-log-level", "error"}, func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+	}()
+	lines := make(chan string, 1)
+	go func() {
+		b := make([]byte, 4096)
+		n, _ := pr.Read(b)
+		lines <- string(b[:n])
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	var admin string
+	select {
+	case l := <-lines:
+		m := startLine.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			t.Fatalf("start line %q", l)
+		}
+		admin = m[3]
+	case code := <-done:
+		t.Fatalf("run exited with %d", code)
+	case <-ctx.Done():
+		t.Fatal("no start line")
+	}
+	if code := fetchJSON(t, admin+"/ui/", nil); code != http.StatusOK {
+		t.Fatalf("/ui/: %d", code)
+	}
+	id := postBroadcast(t, admin, "hello")
+	rep := explainUntil(t, ctx, admin, id, func(r explain.Report) (bool, string) {
+		return r.Delivered == 1, fmt.Sprintf("%d delivered", r.Delivered)
+	})
+	if n := rep.Nodes[0]; n.Name != "solo" || n.Via != explain.ViaOrigin || n.Depth != 0 {
+		t.Fatalf("%+v", rep.Nodes)
+	}
+	stop()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited with %d", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("run did not return")
 	}
 }

@@ -81,3 +81,12 @@ soak:
 # 2 samples each).
 soak-short:
 	@$(MAKE) --no-print-directory soak SOAK=5s SOAK_CLUSTER=15s SOAK_RATE=500 SOAK_GROWTH=0.5
+
+# A release of every module at one version (versions.txt): sets the version
+# there and in every sibling requirement, checks that every module is tidy,
+# and prints the per-module tags to create (core/vX.Y.Z, ...). It commits
+# and tags nothing.
+.PHONY: release
+release:
+	@[ -n "$(VERSION)" ] || { echo "usage: make release VERSION=vX.Y.Z"; exit 2; }
+	@cd tools && GOWORK=off $(GO) run ./release -root .. -version $(VERSION)

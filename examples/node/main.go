@@ -85,14 +85,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		BindAddr:      cfg.Bind,
 		AdvertiseAddr: cfg.Advertise,
 		Seeds:         cfg.Join,
-		Preset:        cfg.Preset,
-		SecretKey:     cfg.EncryptKey,
-		ServerTLS:     serverTLS,
-		ClientTLS:     clientTLS,
-		PeerFile:      cfg.PeerFile,
-		Logger:        log,
-		Delegate:      node.DeliverFunc(deliveries.Deliver),
-		NodeOptions:   nodeOpts,
+		// A node without seeds waits to be joined: alone is its normal
+		// state, not a failure (its /health answers 200 until peers come).
+		Standalone:  len(cfg.Join) == 0,
+		Preset:      cfg.Preset,
+		SecretKey:   cfg.EncryptKey,
+		ServerTLS:   serverTLS,
+		ClientTLS:   clientTLS,
+		PeerFile:    cfg.PeerFile,
+		Logger:      log,
+		Delegate:    node.DeliverFunc(deliveries.Deliver),
+		NodeOptions: nodeOpts,
 	})
 	if err != nil {
 		return err

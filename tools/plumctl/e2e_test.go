@@ -225,3 +225,15 @@ func TestEndToEndBareNode(t *testing.T) {
 		t.Errorf("test-delivery on a read-only API: exit %d, %s", code, errOut)
 	}
 }
+
+// The README's 3-node demo: every node has the two peers a 3-node cluster
+// allows, so `plumctl health` exits 0 (Healthy) on all three.
+func TestEndToEndThreeNodesHealthy(t *testing.T) {
+	c := startCluster(t, "a", "b", "c")
+	for i, u := range c.urls {
+		code, out, errOut := runCLI(t, nil, "", "-addr", u, "health")
+		if code != exitOK || !strings.Contains(out, "Status:          Healthy") || !strings.Contains(out, "(target 2)") {
+			t.Errorf("health of node %d: exit %d\n%s%s", i, code, out, errOut)
+		}
+	}
+}

@@ -212,7 +212,7 @@ func TestThreeProcesses(t *testing.T) {
 	if err := n1.getJSON(t, "/livez", &struct{}{}); err != nil {
 		t.Fatalf("n1 /livez: %v", err)
 	}
-	n2 := startProc(t, bin, "n2", "-bind", "127.0.0.1:0", "-join", n1.addr)
+	n2 := startProc(t, bin, "n2", "-bind", "127.0.0.1:0", "-join", n1.addr, "-advertise-admin")
 	n3 := startProc(t, bin, "n3", "-bind", "127.0.0.1:0", "-join", n1.addr+","+n2.addr)
 	all := []*proc{n1, n2, n3}
 	formed := func(ps ...*proc) func() bool {
@@ -249,6 +249,26 @@ func TestThreeProcesses(t *testing.T) {
 		}
 		return true
 	}, all...)
+
+	// n2 advertises its admin address (-advertise-admin); the others do not.
+	var topo struct {
+		Members []struct {
+			Name      string `json:"name"`
+			AdminAddr string `json:"admin_addr"`
+		} `json:"members"`
+	}
+	if err := n1.getJSON(t, "/topology", &topo); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range topo.Members {
+		want := ""
+		if m.Name == "n2" {
+			want = strings.TrimPrefix(n2.admin, "http://")
+		}
+		if m.AdminAddr != want {
+			t.Errorf("n1 sees %s's admin address %q, want %q", m.Name, m.AdminAddr, want)
+		}
+	}
 
 	n1.broadcast(t, "m1 from n1")
 	n2.broadcast(t, "m2 from n2")

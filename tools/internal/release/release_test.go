@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -297,4 +298,70 @@ func TestReadmeShowsTheConsumer(t *testing.T) {
 	if !strings.Contains(section, "```go\n"+string(src)+"```\n") {
 		t.Fatal("README.md's \"Use it in your project\" does not show tools/internal/release/testdata/consumer/main.go as it is: copy it into the ```go block")
 	}
+}
+
+// TestGoWorkSumStable: what make test and go doc do in workspace mode (load
+// every module's packages with their tests, and the whole module graph)
+// leaves go.work.sum as committed. A go.work.sum missing lines is rewritten
+// on the first run on a fresh clone, which leaves the tree dirty.
+func TestGoWorkSumStable(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	root := copyTree(t)
+	copyFile(t, filepath.Join(repoRoot, "go.work.sum"), filepath.Join(root, "go.work.sum"))
+	before, err := os.ReadFile(filepath.Join(root, "go.work.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := ReadVersions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"), "GOFLAGS=", "GOTOOLCHAIN=local")
+	run := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+		}
+	}
+	run(root, "list", "-m", "all")
+	for _, m := range mods {
+		run(filepath.Join(root, m.Dir), "list", "-deps", "-test", "./...")
+	}
+	after, err := os.ReadFile(filepath.Join(root, "go.work.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatalf("go.work.sum changes in workspace mode (run 'go list -m all' at the root and commit go.work.sum):\n%s",
+			lineDiff(string(before), string(after)))
+	}
+}
+
+// lineDiff lists the lines only in a (-) or only in b (+).
+func lineDiff(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out []string
+	for l := range ma {
+		if !mb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for l := range mb {
+		if !ma[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumtree-go/plumtree/core"
 )
 
 func TestKillCount(t *testing.T) {
@@ -124,5 +126,40 @@ func TestSummaryLabelsTheWarmupAndSummarisesManyNodes(t *testing.T) {
 	}
 	if strings.Count(out, "node-") > 3 {
 		t.Errorf("summary lists every node:\n%s", out)
+	}
+}
+
+// ReportFrom leaves out the messages sent in the warm-up, folded or not:
+// the summary's "after warm-up" line is not the warm-up's p99 again.
+func TestTrackerReportFromLeavesOutWarmup(t *testing.T) {
+	tr := NewTracker(2)
+	t0 := time.Unix(1000, 0)
+	tr.SetSteadyFrom(t0.Add(500 * time.Millisecond))
+	for i := range 100 {
+		id := core.MessageID{Origin: "n", Seq: uint64(i)}
+		sent := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+		tr.Sent(id, sent, 0)
+		lat := time.Millisecond
+		if i < 50 {
+			lat = 200 * time.Millisecond // the warm-up
+		}
+		for s := range 2 {
+			tr.Delivered(s, 1, core.Delivery{ID: id, Payload: MakePayload(64, sent, 0), Hops: 1}, sent.Add(lat))
+		}
+	}
+	all := []int{0, 1}
+	for _, fold := range []bool{false, true} {
+		if fold {
+			if n := tr.Fold(t0.Add(800 * time.Millisecond)); n != 80 {
+				t.Fatalf("folded %d", n)
+			}
+		}
+		every, steady := tr.Report(nil, all, nil), tr.ReportFrom(all, nil)
+		if every.Messages != 100 || every.P99 < 190*time.Millisecond {
+			t.Errorf("fold %v: every message: %d, p99 %v", fold, every.Messages, every.P99)
+		}
+		if steady.Messages != 50 || steady.Complete != 50 || steady.P99 > 2*time.Millisecond || steady.Max > 2*time.Millisecond {
+			t.Errorf("fold %v: after the warm-up: %d messages, %d complete, p99 %v, max %v", fold, steady.Messages, steady.Complete, steady.P99, steady.Max)
+		}
 	}
 }

@@ -219,6 +219,7 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	defer mem.Stop()
 
 	t0 := time.Now()
+	c.Tracker.SetSteadyFrom(t0.Add(o.Warmup))
 	var killTime time.Time
 	killed := false
 	sendEnd := t0.Add(o.Duration)
@@ -335,7 +336,7 @@ loop:
 			}
 		}
 	}
-	steady := c.Tracker.Report(func(sent time.Time, _ int) bool { return !sent.Before(t0.Add(o.Warmup)) }, live, c.Since())
+	steady := c.Tracker.ReportFrom(live, c.Since())
 	sum.Steady = Phase{Sent: steady.Messages, DeliveryPct: steady.DeliveryPct(), P50: steady.P50, P99: steady.P99}
 	sum.Peers = c.Peers()
 	printSummary(o.Out, &o, sum)

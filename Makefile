@@ -93,3 +93,11 @@ UI_ARTIFACTS ?= $(or $(TMPDIR),/tmp)/plumtree-ui-test
 ui-test:
 	cd examples && UI_BROWSER_TEST=1 UI_ARTIFACTS=$(UI_ARTIFACTS) GOWORK=off $(GO) test -count=1 -v -run '^TestBrowser' ./node
 	@echo "ui-test: screenshots in $(UI_ARTIFACTS)"
+# A release of every module at one version (versions.txt): sets the version
+# there and in every sibling requirement, checks that every module is tidy,
+# and prints the per-module tags to create (core/vX.Y.Z, ...). It commits
+# and tags nothing.
+.PHONY: release
+release:
+	@[ -n "$(VERSION)" ] || { echo "usage: make release VERSION=vX.Y.Z"; exit 2; }
+	@cd tools && GOWORK=off $(GO) run ./release -root .. -version $(VERSION)

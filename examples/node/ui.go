@@ -12,6 +12,7 @@ import (
 	"github.com/plumtree-go/plumtree/examples/internal/explain"
 	"github.com/plumtree-go/plumtree/examples/internal/stack"
 	"github.com/plumtree-go/plumtree/examples/internal/ui"
+	"github.com/plumtree-go/plumtree/membership"
 )
 
 // uiConfig is the web UI's part of the configuration (-ui, -explain-peers).
@@ -79,7 +80,7 @@ func (u *uiState) handler(s *stack.Stack, h *hub, selfURL string, admin http.Han
 		return admin
 	}
 	g := &explain.Gatherer{
-		Targets: func() []string { return append([]string{selfURL}, u.cfg.Peers...) },
+		Targets: func() []string { return explainTargets(selfURL, u.cfg.Peers, s.Membership.Members()) },
 		Members: func() []string {
 			var names []string
 			for _, m := range s.Membership.Members() {
@@ -120,4 +121,26 @@ func (h *hub) lookup(msgID string) (d explain.Delivery, found bool, held, bound 
 		}
 	}
 	return d, false, held, bound, oldest
+}
+
+// explainTargets lists the admin addresses explain asks: this node's own,
+// the -explain-peers given, and those the members advertise in their
+// metadata (-advertise-admin), each once.
+func explainTargets(self string, peers []string, members []membership.Member) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(a string) {
+		if a = explain.NormalizeURL(a); a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	add(self)
+	for _, p := range peers {
+		add(p)
+	}
+	for _, m := range members {
+		add(m.AdminAddr)
+	}
+	return out
 }

@@ -63,7 +63,7 @@ func (m *member) addr(t *testing.T) string {
 
 func waitOutput(t *testing.T, m *member, want string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a join or a line takes well under a second on a quiet machine
 	for !strings.Contains(m.out.String(), want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q in output:\n%s", want, m.out.String())

@@ -89,12 +89,11 @@ fuzz-short:
 # Every target runs even if one fails; the failed ones are listed at the end.
 fuzz:
 	@failed=""; for m in $(MODULES); do \
-	  for pkg in $$(cd $$m && $(GO) list ./...); do \
-	    dir=$$(cd $$m && $(GO) list -f '{{.Dir}}' $$pkg); \
+	  while read -r pkg dir; do \
 	    for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	      echo "fuzz $$pkg $$f ($(FUZZTIME))"; (cd $$dir && $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) .) || failed="$$failed $$pkg.$$f"; \
+	      echo "fuzz $$pkg $$f ($(FUZZTIME))"; (cd $$dir && $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) .) </dev/null || failed="$$failed $$pkg.$$f"; \
 	    done; \
-	  done; \
+	  done < <(cd $$m && $(GO) list -f '{{.ImportPath}} {{.Dir}}' ./...); \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz failed:$$failed"; exit 1; fi
 

@@ -7,51 +7,95 @@ MODULES := $(shell grep -o '^[[:space:]]*\./[A-Za-z0-9_.-]*' go.work | sed 's|.*
 # rest of each module runs without it.
 RACE_PKGS ?= core/node/... transport-tcp/... membership/... cache/...
 FUZZTIME ?= 10s
+# Where `make test` and `make unit` keep their logs: one `go test -json`
+# stream per module and mode (unit-<module>.json, race-<module>.json), read
+# by tools/testlog. Kept after the run for inspection.
+TESTLOG ?= .testlog
+# How many of the slowest tests `make test` lists at the end.
+SLOWEST ?= 10
+# Extra flags for every `go test` of `make unit` (e.g. -timeout 20m).
+TESTFLAGS ?=
 
 .PHONY: test fmt-check vet tidy-check unit fuzz-short fuzz bench
 
-test: fmt-check vet tidy-check unit fuzz-short soak-short
-	@echo "make test: all checks passed"
+# Every step runs even when an earlier one fails; each prints its duration,
+# and the end lists the failed steps and tests and the slowest tests. The
+# exit status is non-zero if anything failed.
+TEST_STEPS := fmt-check vet tidy-check unit fuzz-short soak-short
+test:
+	@rm -rf $(TESTLOG); mkdir -p $(TESTLOG); \
+	t0=$$(date +%s); failed=""; summary=""; \
+	for step in $(TEST_STEPS); do \
+	  s=$$(date +%s); echo "== $$step"; \
+	  if $(MAKE) --no-print-directory $$step; then r=ok; else r=FAILED; failed="$$failed $$step"; fi; \
+	  d=$$(( $$(date +%s) - s )); echo "== $$step: $$r in $${d}s"; \
+	  summary="$$summary$$(printf '  %-11s %-6s %5ds' $$step $$r $$d)"$$'\n'; \
+	done; \
+	echo; echo "Steps:"; printf '%s' "$$summary"; \
+	if ls $(TESTLOG)/*.json >/dev/null 2>&1 && [ -x $(TESTLOG)/testlog ]; then \
+	  echo "Slowest tests:"; $(TESTLOG)/testlog -slowest $(SLOWEST) $(TESTLOG)/*.json; \
+	  if [[ " $$failed " == *" unit "* ]]; then echo "Failed tests:"; $(TESTLOG)/testlog -failures $(TESTLOG)/*.json; fi; \
+	fi; \
+	echo "Total: $$(( $$(date +%s) - t0 ))s"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: all checks passed"
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# vet and build in workspace mode.
+# vet and build in workspace mode; every module, then the failed ones.
 vet:
-	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && $(GO) build ./... && $(GO) vet ./...) || exit 1; done
+	@failed=""; for m in $(MODULES); do echo "vet $$m"; (cd $$m && $(GO) build ./... && $(GO) vet ./...) || failed="$$failed $$m"; done; \
+	if [ -n "$$failed" ]; then echo "vet failed in:$$failed"; exit 1; fi
 
 tidy-check:
-	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff >/dev/null) || { echo "go.mod of $$m is not tidy: run 'GOWORK=off go mod tidy' in $$m"; exit 1; }; done
+	@failed=""; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff >/dev/null) || { echo "go.mod of $$m is not tidy: run 'GOWORK=off go mod tidy' in $$m"; failed="$$failed $$m"; }; done; \
+	[ -z "$$failed" ]
+
+$(TESTLOG)/testlog: $(wildcard tools/testlog/*.go)
+	@mkdir -p $(TESTLOG); cd tools && GOWORK=off $(GO) build -o $(abspath $@) ./testlog
 
 # Every module builds and tests on its own, without the workspace
 # (siblings come in through replace directives). Packages listed in
-# RACE_PKGS run with -race instead of without.
-unit:
-	@for m in $(MODULES); do \
+# RACE_PKGS run with -race instead of without. Every module runs even if
+# one fails; each run's `go test -json` goes to $(TESTLOG) and is printed
+# by tools/testlog: a line per package, failed tests with their output.
+unit: $(TESTLOG)/testlog
+	@failed=""; for m in $(MODULES); do \
 	  race=""; plain=""; \
 	  for pkg in $$(cd $$m && GOWORK=off $(GO) list ./...); do \
 	    rel=$${pkg#github.com/plumtree-go/plumtree/}; israce=""; \
 	    for r in $(RACE_PKGS); do case "$$rel/" in $${r%...}*) israce=1;; esac; done; \
 	    if [ -n "$$israce" ]; then race="$$race $$pkg"; else plain="$$plain $$pkg"; fi; \
 	  done; \
-	  if [ -n "$$plain" ]; then echo "test $$m"; (cd $$m && GOWORK=off $(GO) test -count=1 $$plain) || exit 1; fi; \
-	  if [ -n "$$race" ]; then echo "test -race $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 $$race) || exit 1; fi; \
-	done
+	  for mode in unit race; do \
+	    if [ $$mode = unit ]; then pkgs=$$plain; flags=""; else pkgs=$$race; flags=-race; fi; \
+	    [ -n "$$pkgs" ] || continue; \
+	    log=$(TESTLOG)/$$mode-$$m.json; s=$$(date +%s); \
+	    (cd $$m && GOWORK=off $(GO) test -json -count=1 $$flags $(TESTFLAGS) $$pkgs) > $$log 2> $$log.stderr; rc=$$?; \
+	    r=ok; [ $$rc -eq 0 ] || { r=FAILED; failed="$$failed $$m$${flags:+($$flags)}"; }; \
+	    echo "test $$m$${flags:+ $$flags}: $$r in $$(( $$(date +%s) - s ))s"; \
+	    $(TESTLOG)/testlog $$log | sed 's/^/  /'; \
+	    [ $$rc -eq 0 ] || sed 's/^/  /' $$log.stderr; \
+	  done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "tests failed in:$$failed"; exit 1; fi
 
 # Each fuzz target briefly (CI); `make fuzz FUZZTIME=5m` for a long run.
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
+# Every target runs even if one fails; the failed ones are listed at the end.
 fuzz:
-	@for m in $(MODULES); do \
-	  for pkg in $$(cd $$m && $(GO) list ./...); do \
-	    dir=$$(cd $$m && $(GO) list -f '{{.Dir}}' $$pkg); \
+	@failed=""; for m in $(MODULES); do \
+	  while read -r pkg dir; do \
 	    for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	      echo "fuzz $$pkg $$f ($(FUZZTIME))"; (cd $$dir && $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) .) || exit 1; \
+	      echo "fuzz $$pkg $$f ($(FUZZTIME))"; (cd $$dir && $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) .) </dev/null || failed="$$failed $$pkg.$$f"; \
 	    done; \
-	  done; \
-	done
+	  done < <(cd $$m && $(GO) list -f '{{.ImportPath}} {{.Dir}}' ./...); \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz failed:$$failed"; exit 1; fi
 
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run='^$$' -bench=. -benchmem ./...) || exit 1; done
@@ -72,9 +116,12 @@ SOAK_CLUSTER ?= 3m
 SOAK_RATE ?= 2000
 SOAK_GROWTH ?= 0.25
 .PHONY: soak soak-short
+# Both parts run even if the first fails.
 soak:
-	cd cache && GOWORK=off CACHE_SOAK=$(SOAK) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 0 .
-	cd examples && GOWORK=off $(GO) run ./cluster -plain -nodes 5 -size 1024 -rate $(SOAK_RATE) -duration $(SOAK_CLUSTER) -cache-ttl 1s -max-heap-growth $(SOAK_GROWTH)
+	@rc=0; \
+	(set -x; cd cache && GOWORK=off CACHE_SOAK=$(SOAK) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 0 .) || rc=1; \
+	(set -x; cd examples && GOWORK=off $(GO) run ./cluster -plain -nodes 5 -size 1024 -rate $(SOAK_RATE) -duration $(SOAK_CLUSTER) -cache-ttl 1s -max-heap-growth $(SOAK_GROWTH)) || rc=1; \
+	exit $$rc
 
 # The soak in short form (about 25 s, in `make test`): the cache for 5 s,
 # the cluster for 15 s at 500 msg/s with a looser bound (its fifths are

@@ -40,8 +40,9 @@ func (soakScheduler) Observe(time.Time, time.Duration, int) {}
 // (TTL expiry by the background sweeps). Another goroutine reads recent
 // messages as Grafts would. It runs for the duration in CACHE_SOAK (e.g.
 // "3m"; `make soak`), samples the live heap every second and fails if it
-// grows after the warm-up (the first fifth, at least one second). Without
-// CACHE_SOAK it is skipped.
+// grows after the warm-up (the first fifth, at least one second, and until
+// the cache first filled) or exceeds the cache's bounds plus overhead.
+// Without CACHE_SOAK it is skipped.
 func TestSoak(t *testing.T) {
 	env := os.Getenv("CACHE_SOAK")
 	if env == "" {
@@ -155,19 +156,35 @@ func TestSoak(t *testing.T) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%6s %10s %9s %7s %9s %10s %10s %10s\n", "t", "puts/s", "heap MiB", "size", "bytes MiB", "level", "ttl ev", "bp ev")
+	// The warm-up lasts at least warm and until the cache first held
+	// nearly its bound: on a loaded machine the writer may need longer than
+	// warm to fill it, and the peak of a cache still filling is no baseline.
+	full := len(samples)
+	for i, s := range samples {
+		if s.bytes >= cfg.MaxBytes*9/10 || s.size >= cfg.MaxEntries*9/10 {
+			full = i
+			break
+		}
+	}
 	var prev, hiWarm, hi uint64
-	for _, s := range samples {
+	after := 0
+	for i, s := range samples {
 		fmt.Fprintf(&b, "%6v %10d %9.1f %7d %9.1f %10v %10d %10d\n", s.at, s.puts-prev, float64(s.heap)/(1<<20), s.size, float64(s.bytes)/(1<<20), s.level, s.evTTL, s.evBP)
 		prev = s.puts
-		if s.at <= warm {
+		if s.at <= warm || i <= full {
 			hiWarm = max(hiWarm, s.heap)
 		} else {
 			hi = max(hi, s.heap)
+			after++
 		}
 	}
 	st := c.Stats()
+	warmEnd := warm
+	if full < len(samples) {
+		warmEnd = max(warm, samples[full].at)
+	}
 	fmt.Fprintf(&b, "total: %d puts in %v (%.0f/s); peak live heap held by the cache: %.1f MiB in warm-up (%v), %.1f MiB after; payload bound %d MiB\n",
-		st.Puts, dur, float64(st.Puts)/dur.Seconds(), float64(hiWarm)/(1<<20), warm, float64(hi)/(1<<20), cfg.MaxBytes>>20)
+		st.Puts, dur, float64(st.Puts)/dur.Seconds(), float64(hiWarm)/(1<<20), warmEnd, float64(hi)/(1<<20), cfg.MaxBytes>>20)
 	t.Log("\n" + b.String())
 
 	if st.Size > cfg.MaxEntries || st.Bytes > cfg.MaxBytes {
@@ -176,10 +193,15 @@ func TestSoak(t *testing.T) {
 	// Flat: after warm-up the peak live heap stays within 20% (plus 4 MiB
 	// of runtime churn) of the warm-up peak, and under the payload bound
 	// plus 1 KiB per entry and 8 MiB.
+	if after == 0 {
+		// The cache filled only in the last sample, or never: only the
+		// absolute bound below can be checked.
+		t.Logf("no sample after the warm-up (the cache filled at %v of %v): growth not checked", warmEnd, dur)
+	}
 	if float64(hi) > 1.2*float64(hiWarm)+4<<20 {
 		t.Fatalf("live heap grew after warm-up: peak %.1f -> %.1f MiB", float64(hiWarm)/(1<<20), float64(hi)/(1<<20))
 	}
-	if limit := uint64(cfg.MaxBytes) + uint64(cfg.MaxEntries)<<10 + 8<<20; hi > limit {
+	if limit := uint64(cfg.MaxBytes) + uint64(cfg.MaxEntries)<<10 + 8<<20; max(hi, hiWarm) > limit {
 		t.Fatalf("live heap %.1f MiB above %.1f MiB", float64(hi)/(1<<20), float64(limit)/(1<<20))
 	}
 }

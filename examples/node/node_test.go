@@ -88,7 +88,7 @@ func startProc(t *testing.T, bin, name string, args ...string) *proc {
 		p.addr, p.admin, p.metr = m[2], m[3], m[4]
 	case <-p.done:
 		t.Fatalf("%s exited before it was ready:\n%s", name, p.output())
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // a start takes milliseconds; a loaded machine gets plenty
 		t.Fatalf("%s not ready:\n%s", name, p.output())
 	}
 	return p
@@ -176,6 +176,14 @@ func (p *proc) delivered(t *testing.T, text string) int {
 	return n
 }
 
+// The waits below take a second or two on a quiet machine (memberlist's
+// failure detection and the repair plane's timers); their deadlines leave
+// room for a machine many times slower.
+const (
+	formWait    = 2 * time.Minute // a join, a rejoin, or a failure or leave detected
+	deliverWait = time.Minute     // a broadcast everywhere, repairs included
+)
+
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, procs ...*proc) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -235,10 +243,10 @@ func TestThreeProcesses(t *testing.T) {
 			return true
 		}
 	}
-	waitFor(t, 30*time.Second, "the cluster to form", formed(all...), all...)
+	waitFor(t, formWait, "the cluster to form", formed(all...), all...)
 	// The README's demo: three nodes, each with the two peers a 3-node
 	// cluster allows, are Healthy (plumctl health exits 0).
-	waitFor(t, 30*time.Second, "every node Healthy", func() bool {
+	waitFor(t, formWait, "every node Healthy", func() bool {
 		for _, p := range all {
 			var h struct {
 				Status string `json:"status"`
@@ -272,7 +280,7 @@ func TestThreeProcesses(t *testing.T) {
 
 	n1.broadcast(t, "m1 from n1")
 	n2.broadcast(t, "m2 from n2")
-	waitFor(t, 10*time.Second, "m1 and m2 everywhere", func() bool {
+	waitFor(t, deliverWait, "m1 and m2 everywhere", func() bool {
 		return everywhere("m1 from n1", all...)() && everywhere("m2 from n2", all...)()
 	}, all...)
 
@@ -290,15 +298,15 @@ func TestThreeProcesses(t *testing.T) {
 	// SIGKILL n3: the others keep delivering to each other.
 	n3.kill()
 	n2.broadcast(t, "m3 while n3 is down")
-	waitFor(t, 10*time.Second, "m3 at n1 and n2", everywhere("m3 while n3 is down", n1, n2), n1, n2)
+	waitFor(t, deliverWait, "m3 at n1 and n2", everywhere("m3 while n3 is down", n1, n2), n1, n2)
 
 	// Restart n3 on the same address: it rejoins and receives.
 	n3 = startProc(t, bin, "n3", "-bind", n3.addr, "-join", n1.addr)
 	all = []*proc{n1, n2, n3}
-	waitFor(t, 30*time.Second, "n3 to rejoin", formed(all...), all...)
+	waitFor(t, formWait, "n3 to rejoin", formed(all...), all...)
 	n3.broadcast(t, "m4 from the restarted n3")
 	n1.broadcast(t, "m5 from n1")
-	waitFor(t, 15*time.Second, "m4 and m5 everywhere", func() bool {
+	waitFor(t, deliverWait, "m4 and m5 everywhere", func() bool {
 		return everywhere("m4 from the restarted n3", all...)() && everywhere("m5 from n1", all...)()
 	}, all...)
 
@@ -308,13 +316,13 @@ func TestThreeProcesses(t *testing.T) {
 	}
 	select {
 	case <-n2.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(formWait):
 		t.Fatalf("n2 did not exit after SIGTERM:\n%s", n2.output())
 	}
 	if code := n2.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("n2 exit code %d:\n%s", code, n2.output())
 	}
-	waitFor(t, 10*time.Second, "n1 and n3 to drop n2", formed(n1, n3), n1, n3)
+	waitFor(t, formWait, "n1 and n3 to drop n2", formed(n1, n3), n1, n3)
 	n1.broadcast(t, "m6 after n2 left")
-	waitFor(t, 10*time.Second, "m6 at n1 and n3", everywhere("m6 after n2 left", n1, n3), n1, n3)
+	waitFor(t, deliverWait, "m6 at n1 and n3", everywhere("m6 after n2 left", n1, n3), n1, n3)
 }

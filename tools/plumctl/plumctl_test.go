@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -572,22 +573,49 @@ func TestFlattenJSON(t *testing.T) {
 func TestWatchStopsOnInterrupt(t *testing.T) {
 	srv := fakeAdmin(t, map[string]answerSpec{"GET /health": {body: fixture(t, "health_healthy.json")}, "GET /stats": {body: fixture(t, "stats.json")}})
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"-addr", srv.URL, "watch", "-interval", "5ms"}, func(string) string { return "" }, nil, &out, &errb)
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Interrupt once two samples are out (a few milliseconds on a quiet
+	// machine; the deadline only bounds a broken watch).
+	deadline := time.Now().Add(time.Minute)
+	for strings.Count(out.String(), "Healthy") < 2 {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("fewer than two samples after a minute:\n%s\nstderr %q", out.String(), errb.String())
+		}
+		time.Sleep(5 * time.Millisecond) // polling
+	}
 	cancel()
 	select {
 	case code := <-done:
 		if code != exitOK {
 			t.Errorf("exit %d after interrupt, want 0 (stderr %q)", code, errb.String())
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("watch did not stop on interrupt")
 	}
 	if n := strings.Count(out.String(), "Healthy"); n < 2 {
 		t.Errorf("%d samples, want several:\n%s", n, out.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a command writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

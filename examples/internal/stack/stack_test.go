@@ -16,10 +16,12 @@ import (
 
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/core/node"
-	"go.uber.org/goleak"
+	"github.com/plumtree-go/plumtree/examples/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// memberlist's probe goroutines may outlive Shutdown by several seconds on
+// a loaded machine (see leakcheck).
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m, time.Minute) }
 
 // selfSigned returns a certificate for 127.0.0.1 that is its own CA.
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
@@ -94,7 +96,10 @@ func TestTLSAndEncryptionOnOnePort(t *testing.T) {
 	}
 	a, ra := start("a")
 	b, rb := start("b", a.Addr())
-	deadline := time.Now().Add(15 * time.Second)
+	// Each wait below takes well under a second on a quiet machine; a
+	// minute each leaves room for a loaded one.
+	const wait = time.Minute
+	deadline := time.Now().Add(wait)
 	for a.Membership.Stats().Alive != 1 || b.Membership.Stats().Alive != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("not formed: %+v %+v", a.Membership.Stats(), b.Membership.Stats())
@@ -113,6 +118,7 @@ func TestTLSAndEncryptionOnOnePort(t *testing.T) {
 		r  *recorder
 		id core.MessageID
 	}{{ra, ida}, {ra, idb}, {rb, ida}, {rb, idb}} {
+		deadline = time.Now().Add(wait)
 		for c.r.count(c.id) != 1 {
 			if time.Now().After(deadline) {
 				t.Fatalf("%v delivered %d times", c.id, c.r.count(c.id))
@@ -126,6 +132,7 @@ func TestTLSAndEncryptionOnOnePort(t *testing.T) {
 	// The node tuner is fed and applied by the runtime: with no Graft
 	// needed, the IHave interval moves from the preset's 50 ms to the
 	// tuner's 100 ms (IHaves are only insurance on a healthy tree).
+	deadline = time.Now().Add(wait)
 	for a.Node.Tuning().IHaveInterval != 2*a.Protocol.IHaveInterval {
 		if time.Now().After(deadline) {
 			t.Fatalf("tuning %+v: the node tuner is not applied", a.Node.Tuning())

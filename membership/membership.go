@@ -57,6 +57,9 @@ type Membership struct {
 	life        sync.Mutex // serialises Leave and Shutdown (memberlist panics on Leave after Shutdown)
 	mu          sync.Mutex // guards ml, state
 	ml          *memberlist.Memberlist
+	mlp         atomic.Pointer[memberlist.Memberlist] // ml, for the stream guard (no lock)
+	keyring     atomic.Pointer[memberlist.Keyring]    // memberlist's keyring once started, if encrypted
+	guard       *streamGuard
 	state       int                    // stateNew, stateStarted, stateLeft, stateShutdown
 	meta        atomic.Pointer[[]byte] // read by memberlist through NodeMeta
 	leavingMeta []byte
@@ -115,11 +118,13 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 	if o.secretKey != nil && o.keyring != nil {
 		return nil, errors.New("membership: set either a secret key or a keyring, not both")
 	}
-	tr, err := listenShared(o.bindAddr, o.bindPort, o.logger)
+	guard := newStreamGuard(o.streamLimits, o.logger)
+	tr, err := listenShared(o.bindAddr, o.bindPort, o.logger, guard)
 	if err != nil {
 		return nil, err
 	}
 	m := &Membership{
+		guard:   guard,
 		self:    self,
 		opts:    o,
 		log:     o.logger,
@@ -130,6 +135,18 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 		applied: make(map[string]appliedMember),
 		stop:    make(chan struct{}),
 		part:    partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
+	}
+	guard.known = func() int {
+		if ml := m.mlp.Load(); ml != nil {
+			return ml.NumMembers()
+		}
+		return 1
+	}
+	guard.keys = func() [][]byte {
+		if kr := m.keyring.Load(); kr != nil {
+			return kr.GetKeys()
+		}
+		return nil
 	}
 	return m, nil
 }
@@ -252,6 +269,17 @@ func (m *Membership) Start(ctx context.Context, peers Peers, book AddressBook) e
 	conf.LogOutput = nil
 	conf.Logger = log.New(&logBridge{l: m.log}, "", 0)
 
+	tcpTimeout := conf.TCPTimeout
+	m.guard.readTimeout = func() time.Duration { return tcpTimeout }
+	// Streams checked before Create returns are decrypted with the
+	// configured keys (Create turns a secret key into a keyring).
+	if conf.Keyring != nil {
+		m.keyring.Store(conf.Keyring)
+	} else if conf.SecretKey != nil {
+		if kr, err := memberlist.NewKeyring(nil, conf.SecretKey); err == nil {
+			m.keyring.Store(kr)
+		}
+	}
 	m.tr.start()
 	ml, err := memberlist.Create(conf)
 	if err != nil {
@@ -260,6 +288,10 @@ func (m *Membership) Start(ctx context.Context, peers Peers, book AddressBook) e
 		return fmt.Errorf("membership: create memberlist: %w", err)
 	}
 	m.ml = ml
+	m.mlp.Store(ml)
+	if conf.Keyring != nil {
+		m.keyring.Store(conf.Keyring)
+	}
 	m.state = stateStarted
 	m.log.Info("membership: started", "self", m.self, "addr", m.advAddr, "transport_addr", m.plumAdr,
 		"preset", m.opts.preset, "encrypted", conf.SecretKey != nil || conf.Keyring != nil)
@@ -604,6 +636,17 @@ type Stats struct {
 	GraftFailures       uint64 `json:"graft_failures"`       // EventGraftFailed observed
 	PersistSaves        uint64 `json:"persist_saves"`
 	PersistErrors       uint64 `json:"persist_errors"`
+
+	// Inbound memberlist streams (see WithStreamLimits).
+	StreamsAccepted         uint64 `json:"streams_accepted"`          // checked and handed to memberlist
+	StreamsRefused          uint64 `json:"streams_refused"`           // closed before memberlist saw them; the sum of the next five
+	StreamsRefusedBusy      uint64 `json:"streams_refused_busy"`      // too many streams open or bytes held
+	StreamsRefusedNodes     uint64 `json:"streams_refused_nodes"`     // push/pull announcing too many nodes
+	StreamsRefusedSize      uint64 `json:"streams_refused_size"`      // message or announced length over MaxStreamBytes
+	StreamsRefusedMalformed uint64 `json:"streams_refused_malformed"` // not memberlist, truncated, or too slow
+	StreamsRefusedDecrypt   uint64 `json:"streams_refused_decrypt"`   // encrypted with no installed key
+	StreamsOpen             int64  `json:"streams_open"`              // being checked or handled by memberlist now
+	StreamBytes             int64  `json:"stream_bytes"`              // bytes held for open streams now
 }
 
 // Stats returns a snapshot.
@@ -627,6 +670,16 @@ func (m *Membership) Stats() Stats {
 		GraftFailures:       m.graftFailures.Load(),
 		PersistSaves:        m.persistSaves.Load(),
 		PersistErrors:       m.persistErrors.Load(),
+
+		StreamsAccepted:         m.guard.accepted.Load(),
+		StreamsRefused:          m.guard.refused.Load(),
+		StreamsRefusedBusy:      m.guard.refusedBusy.Load(),
+		StreamsRefusedNodes:     m.guard.refusedNodes.Load(),
+		StreamsRefusedSize:      m.guard.refusedSize.Load(),
+		StreamsRefusedMalformed: m.guard.refusedFormat.Load(),
+		StreamsRefusedDecrypt:   m.guard.refusedDecrypt.Load(),
+		StreamsOpen:             m.guard.streams.Load(),
+		StreamBytes:             m.guard.buffered.Load(),
 	}
 	m.qmu.Lock()
 	s.QueueLen = len(m.order)

@@ -37,6 +37,8 @@ type sharedTransport struct {
 	wg       sync.WaitGroup
 
 	lnShared atomic.Bool // the listener was handed out: do not accept on it
+
+	guard *streamGuard // checks every inbound stream before memberlist sees it
 }
 
 var _ memberlist.NodeAwareTransport = (*sharedTransport)(nil)
@@ -44,7 +46,7 @@ var _ memberlist.NodeAwareTransport = (*sharedTransport)(nil)
 // listenShared binds a TCP listener and a UDP socket on the same host:port.
 // With port 0 the OS picks the TCP port and UDP is bound to the same number,
 // retried a few times if that UDP port is taken.
-func listenShared(host string, port int, log *slog.Logger) (*sharedTransport, error) {
+func listenShared(host string, port int, log *slog.Logger, guard *streamGuard) (*sharedTransport, error) {
 	ip := net.ParseIP(host)
 	if host != "" && ip == nil {
 		ips, err := net.LookupIP(host)
@@ -83,6 +85,7 @@ func listenShared(host string, port int, log *slog.Logger) (*sharedTransport, er
 			packetCh: make(chan *memberlist.Packet),
 			streamCh: make(chan net.Conn),
 			done:     make(chan struct{}),
+			guard:    guard,
 		}
 		return t, nil
 	}
@@ -177,18 +180,23 @@ func (t *sharedTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 // StreamCh implements memberlist.Transport.
 func (t *sharedTransport) StreamCh() <-chan net.Conn { return t.streamCh }
 
-// handleStream hands an accepted connection to memberlist. It blocks until
-// memberlist takes it (memberlist reads its stream channel continuously) or
-// the transport shuts down, in which case the connection is closed.
+// handleStream checks an accepted connection's memberlist message (see
+// streamGuard) and hands it to memberlist. It blocks until memberlist takes
+// it (memberlist reads its stream channel continuously), the stream is
+// refused, or the transport shuts down; the connection is then closed.
 func (t *sharedTransport) handleStream(c net.Conn) {
 	if t.closed.Load() {
 		_ = c.Close()
 		return
 	}
+	gc := t.guard.check(c)
+	if gc == nil {
+		return
+	}
 	select {
-	case t.streamCh <- c:
+	case t.streamCh <- gc:
 	case <-t.done:
-		_ = c.Close()
+		_ = gc.Close()
 	}
 }
 
@@ -198,6 +206,7 @@ func (t *sharedTransport) Shutdown() error {
 	t.once.Do(func() {
 		t.closed.Store(true)
 		close(t.done)
+		t.guard.shutdown()
 		_ = t.udp.Close()
 		if !t.lnShared.Load() {
 			_ = t.ln.Close()
@@ -254,6 +263,8 @@ func (t *sharedTransport) accept() {
 			continue
 		}
 		delay = 5 * time.Millisecond
-		t.handleStream(c)
+		// Checking a stream reads from it: never on the accept loop. The
+		// guard bounds how many are open at once.
+		go t.handleStream(c)
 	}
 }

@@ -451,32 +451,36 @@ func (m *Membership) rejoinSeeds() {
 	}
 }
 
-// isLocal reports whether addr ("ip:port") is this node: its port on a
-// loopback or local interface address (a seed list shared by every node
-// names the node itself too).
+// isLocal reports whether addr ("ip:port", a resolved seed) is this node:
+// its advertised address, its bound address, or — when bound to all
+// interfaces — a loopback address on its port (the kernel delivers those to
+// this node's wildcard socket). Another node on another address with the
+// same port (other loopback IPs, containers, several interfaces) is not this
+// node, so a shared seed list is rejoined after a partition.
 func (m *Membership) isLocal(addr string) bool {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != strconv.Itoa(m.tr.port()) {
+	if err != nil {
 		return false
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
 		return false
 	}
-	if ip.IsLoopback() || ip.IsUnspecified() {
-		bound := m.tr.ln.Addr().(*net.TCPAddr).IP
-		return bound.IsUnspecified() || bound.IsLoopback()
-	}
-	ifaddrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range ifaddrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
-			return true
+	if adv := m.AdvertiseAddr(); adv != "" {
+		if ah, ap, err := net.SplitHostPort(adv); err == nil && ap == port {
+			if aip := net.ParseIP(ah); aip != nil && aip.Equal(ip) {
+				return true
+			}
 		}
 	}
-	return false
+	bound := m.tr.ln.Addr().(*net.TCPAddr)
+	if port != strconv.Itoa(bound.Port) {
+		return false
+	}
+	if bound.IP.IsUnspecified() {
+		return ip.IsLoopback() || ip.IsUnspecified()
+	}
+	return bound.IP.Equal(ip)
 }
 
 // resolveSeed returns the ip:port forms of seed.

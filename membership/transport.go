@@ -39,6 +39,15 @@ type sharedTransport struct {
 	lnShared atomic.Bool // the listener was handed out: do not accept on it
 
 	guard *streamGuard // checks every inbound stream before memberlist sees it
+
+	// cut, when set (tests only), simulates a network cut: packets to and
+	// from an address it returns true for are dropped and dials to it fail.
+	cut atomic.Pointer[func(addr string) bool]
+}
+
+func (t *sharedTransport) isCut(addr string) bool {
+	f := t.cut.Load()
+	return f != nil && (*f)(addr)
 }
 
 var _ memberlist.NodeAwareTransport = (*sharedTransport)(nil)
@@ -153,6 +162,9 @@ func (t *sharedTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	if t.isCut(ua.String()) {
+		return time.Now(), nil
+	}
 	_, err = t.udp.WriteTo(b, ua)
 	return time.Now(), err
 }
@@ -168,6 +180,9 @@ func (t *sharedTransport) PacketCh() <-chan *memberlist.Packet { return t.packet
 // DialTimeout implements memberlist.Transport: a plain TCP connection; the
 // receiving side tells it from Plumtree frames by its first byte.
 func (t *sharedTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if t.isCut(addr) {
+		return nil, fmt.Errorf("membership: dial %s: network cut", addr)
+	}
 	d := net.Dialer{Timeout: timeout}
 	return d.Dial("tcp", addr)
 }
@@ -233,7 +248,7 @@ func (t *sharedTransport) readUDP() {
 			t.log.Debug("membership: udp read failed", "err", err)
 			continue
 		}
-		if n < 1 {
+		if n < 1 || t.isCut(from.String()) {
 			continue
 		}
 		select {

@@ -118,14 +118,22 @@ func (m *Membership) drain() {
 	}
 }
 
-// drainOnce applies everything queued so far.
+// drainOnce applies everything queued so far. A node that gave up its name
+// (ErrNameConflict) applies nothing.
 func (m *Membership) drainOnce(b *drainBuffers) {
+	m.gate.Lock()
+	defer m.gate.Unlock()
 	m.qmu.Lock()
 	b.order, m.order = m.order, b.order[:0]
 	b.pend, m.pend = m.pend, b.pend
 	b.rtt, m.rtt = m.rtt, b.rtt
 	m.qmu.Unlock()
 
+	if m.conflicted.Load() {
+		clear(b.pend)
+		clear(b.rtt)
+		return
+	}
 	now := time.Now()
 	for _, name := range b.order {
 		m.apply(now, name, b.pend[name])
@@ -230,13 +238,28 @@ func (d *eventDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Dura
 	}
 }
 
-// NotifyConflict implements memberlist.ConflictDelegate.
+// NotifyConflict implements memberlist.ConflictDelegate: memberlist saw an
+// alive member claiming a name already held by a live member at another
+// address, and ignored it. About this node's own name while joining, this
+// node is the newcomer: Join gives up (ErrNameConflict). Otherwise it is
+// logged: by the member holding the name ("another node claims this node's
+// name") and by the others ("node name conflict").
 func (d *eventDelegate) NotifyConflict(existing, other *memberlist.Node) {
 	if existing == nil || other == nil {
 		return
 	}
-	d.log.Warn("membership: node name conflict", "peer", existing.Name,
-		"addr", existing.Address(), "other_addr", other.Address())
+	if existing.Name == string(d.self) {
+		if d.joining.Load() > 0 {
+			addr := other.Address()
+			d.selfClash.Store(&addr)
+			return
+		}
+		d.log.Error("membership: another node claims this node's name; the cluster ignores it",
+			"name", existing.Name, "addr", existing.Address(), "other_addr", other.Address())
+		return
+	}
+	d.log.Warn("membership: node name conflict: a second node claims the name of a live member and is ignored",
+		"peer", existing.Name, "addr", existing.Address(), "other_addr", other.Address())
 }
 
 // NodeMeta implements memberlist.Delegate.

@@ -22,6 +22,9 @@ var (
 	ErrAlreadyStarted = errors.New("membership: already started")
 	ErrShutdown       = errors.New("membership: shut down")
 	ErrJoin           = errors.New("membership: join failed")
+	// ErrNameConflict: the node's name is taken by a live member at another
+	// address. The node refuses to join and stops its memberlist (see Done).
+	ErrNameConflict = errors.New("membership: node name taken by a live member")
 )
 
 // Peers is what the membership drives: the runtime's peer set.
@@ -78,7 +81,18 @@ type Membership struct {
 	wake  chan struct{}
 
 	applied map[string]appliedMember // drainer goroutine only
-	part    partitionDetector
+
+	// Name conflicts. gate is held by Join around memberlist's join and by
+	// the drainer around applying events, so that a node that learns while
+	// joining that its name is taken never adds a peer.
+	gate       sync.Mutex
+	joining    atomic.Int32
+	selfClash  atomic.Pointer[string] // address of the live member holding our name (seen while joining)
+	conflicted atomic.Bool
+	failErr    atomic.Pointer[error]
+	failed     chan struct{}
+	failOnce   sync.Once
+	part       partitionDetector
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -134,6 +148,7 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 		wake:    make(chan struct{}, 1),
 		applied: make(map[string]appliedMember),
 		stop:    make(chan struct{}),
+		failed:  make(chan struct{}),
 		part:    partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
 	}
 	guard.known = func() int {
@@ -357,7 +372,10 @@ func (m *Membership) Join(ctx context.Context, addrs ...string) (int, error) {
 			delay = min(2*delay, 30*time.Second)
 		}
 		m.joinAttempts.Add(1)
-		n, err := ml.Join(norm)
+		n, err := m.joinOnce(ml, norm)
+		if errors.Is(err, ErrNameConflict) {
+			return 0, err
+		}
 		if n > 0 {
 			m.log.Info("membership: joined", "contacted", n, "addrs", norm)
 			return n, nil
@@ -367,6 +385,89 @@ func (m *Membership) Join(ctx context.Context, addrs ...string) (int, error) {
 		m.log.Warn("membership: join failed", "addrs", norm, "attempt", attempt+1, "err", err)
 	}
 	return 0, fmt.Errorf("%w: %v", ErrJoin, lastErr)
+}
+
+// joinOnce runs one memberlist join. When the push/pull of the join shows
+// that a live member at another address holds this node's name, the node is
+// the newcomer: it gives up (see abandon) and returns ErrNameConflict.
+func (m *Membership) joinOnce(ml *memberlist.Memberlist, addrs []string) (int, error) {
+	m.gate.Lock()
+	defer m.gate.Unlock()
+	if m.conflicted.Load() {
+		return 0, *m.failErr.Load()
+	}
+	m.selfClash.Store(nil)
+	m.joining.Add(1)
+	n, err := ml.Join(addrs)
+	m.joining.Add(-1)
+	if other := m.selfClash.Swap(nil); other != nil {
+		if !m.answers(ml, *other) {
+			// Most likely this node's previous instance, stopped without a
+			// leave: memberlist admits this one once it is declared dead.
+			m.log.Warn("membership: a member that does not answer still holds this node's name; joining anyway",
+				"self", m.self, "addr", m.AdvertiseAddr(), "other_addr", *other)
+			return n, err
+		}
+		err := fmt.Errorf("%w: %q is %s here and %s at the member already in the cluster; start this node with another name",
+			ErrNameConflict, m.self, m.AdvertiseAddr(), *other)
+		m.abandon(err)
+		return 0, err
+	}
+	return n, err
+}
+
+// answers reports whether a node named like this one answers memberlist
+// pings at addr (a few tries, each memberlist's probe timeout).
+func (m *Membership) answers(ml *memberlist.Memberlist, addr string) bool {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return false
+	}
+	for range 5 {
+		if _, err := ml.Ping(string(m.self), ua); err == nil {
+			return true
+		}
+		select {
+		case <-m.stop:
+			return false
+		default:
+		}
+	}
+	return false
+}
+
+// abandon stops the node's memberlist without a leave announcement (a
+// leave in this node's name would make the others drop the member that
+// really holds it) and records err for Err and Done.
+func (m *Membership) abandon(err error) {
+	m.conflicted.Store(true)
+	m.failErr.Store(&err)
+	m.failOnce.Do(func() { close(m.failed) })
+	m.log.Error("membership: leaving: "+err.Error(), "self", m.self)
+	m.mu.Lock()
+	ml := m.ml
+	stop := m.state == stateStarted
+	if stop {
+		m.state = stateLeft // Leave is then a no-op; Shutdown finishes
+	}
+	m.mu.Unlock()
+	if stop && ml != nil {
+		_ = ml.Shutdown()
+	}
+	m.stopOnce.Do(func() { close(m.stop) })
+}
+
+// Done is closed when the Membership stopped on its own: its name is taken
+// by a live member (Err returns ErrNameConflict). Call Shutdown afterwards
+// as usual.
+func (m *Membership) Done() <-chan struct{} { return m.failed }
+
+// Err returns why the Membership stopped on its own, or nil.
+func (m *Membership) Err() error {
+	if e := m.failErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // maintain joins the seeds, then periodically rejoins lost static seeds and
@@ -384,6 +485,9 @@ func (m *Membership) maintain(join []string) {
 		}()
 		_, err := m.Join(ctx, join...)
 		cancel()
+		if errors.Is(err, ErrNameConflict) {
+			return
+		}
 		if err != nil && !errors.Is(err, ErrShutdown) {
 			m.log.Warn("membership: could not join any seed; waiting to be joined", "seeds", join, "err", err)
 		}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/plumtree-go/plumtree/membership"
 	"go.uber.org/goleak"
 )
 
@@ -63,7 +65,7 @@ func (m *member) addr(t *testing.T) string {
 
 func waitOutput(t *testing.T, m *member, want string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: a loaded machine
 	for !strings.Contains(m.out.String(), want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q in output:\n%s", want, m.out.String())
@@ -98,5 +100,46 @@ func TestThreeChat(t *testing.T) {
 	waitOutput(t, alice, "* carol left")
 	if strings.Contains(alice.out.String(), "<alice>") {
 		t.Fatal("own lines are echoed")
+	}
+}
+
+// TestDuplicateNameRefused: a second chat named like a live member stops
+// with membership.ErrNameConflict (the command exits non-zero) and the
+// original keeps chatting.
+func TestDuplicateNameRefused(t *testing.T) {
+	alice := startMember(t, "alice")
+	a := alice.addr(t)
+	bob := startMember(t, "bob", a)
+	waitOutput(t, alice, "* bob joined")
+
+	imp := startMember(t, "alice", bob.addr(t))
+	var err error
+	select {
+	case err = <-imp.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the second alice did not stop")
+	}
+	imp.done <- nil // for the cleanup
+	if !errors.Is(err, membership.ErrNameConflict) {
+		t.Fatalf("second alice: %v, want ErrNameConflict", err)
+	}
+	io.WriteString(alice.in, "still here\n")
+	waitOutput(t, bob, "<alice> still here")
+}
+
+func TestDefaultNameUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 20 {
+		n := defaultName("alice")
+		if !strings.HasPrefix(n, "alice-") || len(n) != len("alice-")+4 {
+			t.Fatalf("default name %q", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 15 {
+		t.Fatalf("only %d distinct names in 20", len(seen))
+	}
+	if n := defaultName(""); !strings.HasPrefix(n, "anon-") {
+		t.Fatalf("default name without USER: %q", n)
 	}
 }

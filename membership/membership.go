@@ -82,6 +82,9 @@ type Membership struct {
 
 	applied map[string]appliedMember // drainer goroutine only
 
+	snapMu sync.Mutex
+	snap   map[string]memberSnap // live members, copied in memberlist's callbacks
+
 	// Name conflicts. gate is held by Join around memberlist's join and by
 	// the drainer around applying events, so that a node that learns while
 	// joining that its name is taken never adds a peer.
@@ -522,10 +525,8 @@ func (m *Membership) rejoinSeeds() {
 		return
 	}
 	alive := make(map[string]bool)
-	for _, n := range ml.Members() {
-		if n.State == memberlist.StateAlive {
-			alive[n.Address()] = true
-		}
+	for _, n := range m.liveMembers() {
+		alive[n.addr()] = true
 	}
 	self := m.AdvertiseAddr()
 	for _, seed := range m.opts.seeds {
@@ -702,18 +703,18 @@ type Member struct {
 }
 
 // Members returns memberlist's live members (alive or suspect; the node
-// itself included).
+// itself included), sorted by name.
 func (m *Membership) Members() []Member {
 	ml := m.memberlist()
 	if ml == nil {
 		return nil
 	}
-	nodes := ml.Members()
+	nodes := m.liveMembers()
 	out := make([]Member, 0, len(nodes))
 	for _, n := range nodes {
-		mb := Member{Name: n.Name, Addr: n.Address(), Self: n.Name == string(m.self)}
-		if meta, err := ParseMeta(n.Meta); err == nil {
-			mb.Plumtree, mb.TransportAddr, mb.Version, mb.Leaving = true, fixHost(meta.Addr, n.Addr), int(meta.Version), meta.Leaving
+		mb := Member{Name: n.name, Addr: n.addr(), Self: n.name == string(m.self)}
+		if meta, err := ParseMeta(n.meta); err == nil {
+			mb.Plumtree, mb.TransportAddr, mb.Version, mb.Leaving = true, fixHost(meta.Addr, n.ip), int(meta.Version), meta.Leaving
 		} else if meta.Version != 0 {
 			mb.Version = int(meta.Version)
 		}

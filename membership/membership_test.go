@@ -180,6 +180,10 @@ func TestWrongKeyCannotJoin(t *testing.T) {
 	if st := a.m.Stats(); st.Members != 2 || st.Alive != 1 {
 		t.Fatalf("a: %+v", st)
 	}
+	// The stream guard opened b's streams with the key and refused evil's.
+	if st := a.m.Stats(); st.StreamsAccepted == 0 || st.StreamsRefusedDecrypt == 0 {
+		t.Fatalf("a's stream guard: %+v", st)
+	}
 	if got := a.peers.names(); strings.Join(got, ",") != "b" {
 		t.Fatalf("a peers %v", got)
 	}

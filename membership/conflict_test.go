@@ -18,13 +18,13 @@ func TestNameConflictRefused(t *testing.T) {
 	a := startMember(t, "alice", WithLogger(slog.New(ha)))
 	b := startMember(t, "bob", WithSeeds(a.m.AdvertiseAddr()), WithLogger(slog.New(hb)))
 	live := map[string]bool{"alice": true, "bob": true}
-	eventually(t, 10*time.Second, func() string { return expectPeers([]*testMember{a, b}, live) })
+	eventually(t, settle, func() string { return expectPeers([]*testMember{a, b}, live) })
 
 	// The impostor joins through bob (background join from its seeds).
 	imp := startMember(t, "alice", WithSeeds(b.m.AdvertiseAddr()), WithLogger(slog.New(hi)))
 	select {
 	case <-imp.m.Done():
-	case <-time.After(30 * time.Second):
+	case <-time.After(settle):
 		t.Fatalf("impostor did not give up: %+v", imp.m.Stats())
 	}
 	if err := imp.m.Err(); !errors.Is(err, ErrNameConflict) || !strings.Contains(err.Error(), a.m.AdvertiseAddr()) {
@@ -37,7 +37,7 @@ func TestNameConflictRefused(t *testing.T) {
 		t.Fatalf("impostor added %d peers", imp.peers.adds)
 	}
 	// bob logged the conflict and still maps alice to the original.
-	eventually(t, 10*time.Second, func() string {
+	eventually(t, settle, func() string {
 		if _, ok := hb.find(slog.LevelWarn, "membership: node name conflict"); !ok {
 			return "bob did not log the conflict"
 		}
@@ -62,7 +62,7 @@ func TestNameConflictRefused(t *testing.T) {
 		t.Fatalf("Join: n=%d err=%v, want ErrNameConflict", n, err)
 	}
 	// alice saw someone claim its name and logged it.
-	eventually(t, 10*time.Second, func() string {
+	eventually(t, settle, func() string {
 		if _, ok := ha.find(slog.LevelError, "membership: another node claims this node's name"); !ok {
 			return "alice did not log the claim"
 		}
@@ -72,7 +72,7 @@ func TestNameConflictRefused(t *testing.T) {
 		t.Fatalf("impostor added %d peers", imp2.peers.adds)
 	}
 	// The cluster is unchanged.
-	eventually(t, 10*time.Second, func() string { return expectPeers([]*testMember{a, b}, live) })
+	eventually(t, settle, func() string { return expectPeers([]*testMember{a, b}, live) })
 	if st := a.m.Stats(); st.Members != 2 {
 		t.Fatalf("alice sees %d members", st.Members)
 	}

@@ -140,6 +140,12 @@ func (tm *testMember) kill() {
 	_ = tm.m.Shutdown(ctx)
 }
 
+// settle bounds every wait for the cluster to reach a state. Conditions
+// normally hold within a second or two; the bound only decides when a test
+// that will never pass gives up, so it is generous enough for a machine
+// many times slower than a quiet laptop.
+const settle = 60 * time.Second
+
 // eventually polls cond until it returns "" or the deadline passes.
 func eventually(t *testing.T, d time.Duration, cond func() string) {
 	t.Helper()

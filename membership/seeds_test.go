@@ -89,7 +89,7 @@ func TestSeedsOnSamePortRejoinAfterPartition(t *testing.T) {
 			WithSeedRejoin(true, 100*time.Millisecond), WithMemberlistConfig(short)))
 		live[name] = true
 	}
-	eventually(t, 30*time.Second, func() string { return expectPeers(members, live) })
+	eventually(t, settle, func() string { return expectPeers(members, live) })
 
 	// Cut: {s0, s1} | {s2, s3}.
 	half := func(addr string) int {
@@ -108,7 +108,7 @@ func TestSeedsOnSamePortRejoinAfterPartition(t *testing.T) {
 	}
 	before := make([]uint64, len(members))
 	rejoinsBefore := make([]uint64, len(members))
-	eventually(t, 30*time.Second, func() string {
+	eventually(t, settle, func() string {
 		for i, tm := range members {
 			if n := len(tm.peers.names()); n != 1 {
 				return fmt.Sprintf("%s still has %d peers", tm.m.self, n)
@@ -123,7 +123,7 @@ func TestSeedsOnSamePortRejoinAfterPartition(t *testing.T) {
 	})
 	// Each half keeps trying the other half's seeds (the old isLocal took
 	// every seed on its own port for itself and never tried).
-	eventually(t, 30*time.Second, func() string {
+	eventually(t, settle, func() string {
 		for i, tm := range members {
 			if tm.m.Stats().SeedRejoinAttempts <= before[i] {
 				return fmt.Sprintf("%s does not retry the missing seeds", tm.m.self)
@@ -136,7 +136,7 @@ func TestSeedsOnSamePortRejoinAfterPartition(t *testing.T) {
 	for _, tm := range members {
 		tm.m.tr.cut.Store(nil)
 	}
-	eventually(t, 60*time.Second, func() string { return expectPeers(members, live) })
+	eventually(t, settle, func() string { return expectPeers(members, live) })
 	var rejoins uint64
 	for i, tm := range members {
 		rejoins += tm.m.Stats().SeedRejoins - rejoinsBefore[i]

@@ -176,7 +176,11 @@ func expectPeers(members []*testMember, live map[string]bool) string {
 		sort.Strings(want)
 		got := tm.peers.names()
 		if strings.Join(got, ",") != strings.Join(want, ",") {
-			return fmt.Sprintf("%s has peers %v, want %v", tm.m.self, got, want)
+			var ml []string
+			for _, mb := range tm.m.Members() {
+				ml = append(ml, mb.Name)
+			}
+			return fmt.Sprintf("%s has peers %v, want %v; memberlist members %v; %+v", tm.m.self, got, want, ml, tm.m.Stats())
 		}
 	}
 	return ""

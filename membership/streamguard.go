@@ -177,6 +177,12 @@ func (g *streamGuard) check(c net.Conn) net.Conn {
 	if err != nil {
 		g.buffered.Add(-s.reserved)
 		g.streams.Add(-1)
+		if len(s.rec) == 0 && errors.Is(err, io.EOF) {
+			// Opened and closed without a byte: nothing to refuse
+			// (memberlist ignores these too).
+			_ = c.Close()
+			return nil
+		}
 		g.refuse(c, err)
 		return nil
 	}

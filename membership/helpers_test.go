@@ -93,18 +93,25 @@ func (b *fakeBook) get(p core.PeerID) (string, bool) {
 	return a, ok
 }
 
-// fastTimings makes failure detection take well under a second on loopback
-// while tolerating a loaded CI machine.
+// fastTimings makes failure detection take about a second on loopback
+// while tolerating a loaded machine: probes wait long enough for a starved
+// scheduler, a suspect has several probe rounds to refute, and a node
+// declared dead keeps receiving gossip long enough to hear it and refute
+// (memberlist's default is 30 s) — with shorter settings a node starved for
+// a moment stays "dead" in a peer's view after it recovered.
 func fastTimings(c *memberlist.Config) {
-	c.ProbeInterval = 150 * time.Millisecond
-	c.ProbeTimeout = 100 * time.Millisecond
+	c.ProbeInterval = 200 * time.Millisecond
+	c.ProbeTimeout = 150 * time.Millisecond
 	c.GossipInterval = 30 * time.Millisecond
-	c.GossipToTheDeadTime = 2 * time.Second
-	c.PushPullInterval = 2 * time.Second
-	c.SuspicionMult = 2
+	c.GossipToTheDeadTime = 10 * time.Second
+	c.PushPullInterval = time.Second
+	c.SuspicionMult = 4
 	c.SuspicionMaxTimeoutMult = 2
-	c.TCPTimeout = 2 * time.Second
-	c.IndirectChecks = 2
+	c.TCPTimeout = 5 * time.Second
+	c.IndirectChecks = 3
+	// A node restarted under its name on another address is admitted
+	// once the old one has been dead this long.
+	c.DeadNodeReclaimTime = time.Second
 }
 
 type testMember struct {

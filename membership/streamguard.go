@@ -21,8 +21,8 @@ import (
 //
 // memberlist v0.7.0 trusts the counts in a stream's headers: a push/pull
 // header claiming 2^20 nodes makes it allocate about 100 MiB before it reads
-// a single node, a user message header up to 20 MiB, and any msgpack string
-// or byte field its declared length (up to 4 GiB). The port is ours, so every
+// a single node, and a user state length or user message header up to
+// 20 MiB before the bytes arrive. The port is ours, so every
 // inbound memberlist stream is read and checked here first, then replayed to
 // memberlist byte for byte:
 //

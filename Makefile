@@ -81,3 +81,23 @@ soak:
 # 2 samples each).
 soak-short:
 	@$(MAKE) --no-print-directory soak SOAK=5s SOAK_CLUSTER=15s SOAK_RATE=500 SOAK_GROWTH=0.5
+
+# Browser tests of the web UI (examples/node -ui): headless Chromium from
+# the Debian packages (the tests apt-get install it when missing and run as
+# root, else skip saying so) loads /ui/ of a 5-node cluster and checks the
+# drawn graph against /topology, then the explain view of a broadcast.
+# Screenshots go to UI_ARTIFACTS. Not part of `make test` (there the same
+# tests skip at once).
+UI_ARTIFACTS ?= $(or $(TMPDIR),/tmp)/plumtree-ui-test
+.PHONY: ui-test
+ui-test:
+	cd examples && UI_BROWSER_TEST=1 UI_ARTIFACTS=$(UI_ARTIFACTS) GOWORK=off $(GO) test -count=1 -v -run '^TestBrowser' ./node
+	@echo "ui-test: screenshots in $(UI_ARTIFACTS)"
+# A release of every module at one version (versions.txt): sets the version
+# there and in every sibling requirement, checks that every module is tidy,
+# and prints the per-module tags to create (core/vX.Y.Z, ...). It commits
+# and tags nothing.
+.PHONY: release
+release:
+	@[ -n "$(VERSION)" ] || { echo "usage: make release VERSION=vX.Y.Z"; exit 2; }
+	@cd tools && GOWORK=off $(GO) run ./release -root .. -version $(VERSION)

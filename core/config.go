@@ -52,6 +52,11 @@ type HealthConfig struct {
 	// MinGraftSamples: the failure-rate rules apply only when at least this
 	// many grafts ended within Window. Default 5.
 	MinGraftSamples int
+	// Standalone tells the health rules that the node is alone by
+	// configuration (it was given no seeds, so it waits to be joined): with
+	// no peer at all it is Healthy "Standalone: no peers yet" instead of
+	// Unhealthy "No peers connected". Default false.
+	Standalone bool
 }
 
 // Config configures a Protocol. The zero value is not valid: start from

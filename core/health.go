@@ -17,8 +17,17 @@ import (
 //  5. failure rate > FailureRateDegraded  -> Degraded  "Elevated graft failure rate: 35.0%"
 //  6. pending grafts > PendingGraftsDegraded -> Degraded "Many pending grafts: N (threshold T)"
 //  7. cache utilization > CacheUtilizationDegraded -> Degraded "Cache nearly full: 96.0% used"
-//  8. active peers < MinPeersDegraded     -> Degraded  "Few peers: 2 (want 3)"
+//  8. active peers < min(MinPeersDegraded, known) -> Degraded "Few peers: 2 (want 3)"
 //  9. otherwise                           -> Healthy   "Operating normally"
+//
+// The peer targets fit the cluster's size: known is the number of peers the
+// membership layer gave the protocol (active and passive: the live members
+// other than this node, up to MaxPassivePeers), the eager target
+// (Peers.TargetEager) is min(EagerFanout, known), and rule 8 wants
+// min(MinPeersDegraded, known) — in a 3-node cluster, where every node has 2
+// peers, a node is Healthy. With HealthConfig.Standalone, a node that knows
+// no peer at all is Healthy "Standalone: no peers yet" (checked before rule
+// 2).
 func (p *Protocol) Health(now time.Time) Health {
 	if now.Before(p.now) {
 		now = p.now
@@ -35,12 +44,13 @@ func (p *Protocol) Health(now time.Time) Health {
 	if capacity > 0 {
 		util = float64(size) / float64(capacity)
 	}
+	known := len(p.eager) + len(p.lazy) + len(p.passive)
 	h := Health{
 		Peers: PeerHealth{
 			TotalCount:  len(p.eager) + len(p.lazy),
 			EagerCount:  len(p.eager),
 			LazyCount:   len(p.lazy),
-			TargetEager: p.cfg.EagerFanout,
+			TargetEager: min(p.cfg.EagerFanout, known),
 		},
 		Delivery: DeliveryHealth{
 			PendingGrafts:    len(p.pend.m),
@@ -54,6 +64,8 @@ func (p *Protocol) Health(now time.Time) Health {
 	switch {
 	case p.closed:
 		h.Status, h.Message = Unhealthy, "Protocol is shutting down"
+	case known == 0 && hc.Standalone:
+		h.Status, h.Message = Healthy, "Standalone: no peers yet"
 	case total == 0:
 		h.Status, h.Message = Unhealthy, "No peers connected"
 	case sampled && rate > hc.FailureRateUnhealthy:
@@ -66,8 +78,8 @@ func (p *Protocol) Health(now time.Time) Health {
 		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), hc.PendingGraftsDegraded)
 	case util > hc.CacheUtilizationDegraded:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Cache nearly full: %.1f%% used", 100*util)
-	case total < hc.MinPeersDegraded:
-		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, hc.MinPeersDegraded)
+	case total < min(hc.MinPeersDegraded, known):
+		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, min(hc.MinPeersDegraded, known))
 	default:
 		h.Status, h.Message = Healthy, "Operating normally"
 	}

@@ -82,11 +82,43 @@ func TestHealthRules(t *testing.T) {
 			return p, t0
 		}, core.Degraded, "Cache nearly full: 100.0% used"},
 		{"8 few peers", func() (*core.Protocol, time.Time) {
+			// Four peers known, two of them in the active view.
+			c := core.DefaultConfig()
+			c.EagerFanout, c.LazyFanout, c.MaxPeers, c.MaxProtectedNeighbors = 1, 1, 2, 0
+			p, err := core.New(c, "me", nil, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []core.PeerID{"a", "b", "c", "d"} {
+				p.AddPeer(t0, id)
+			}
+			return p, t0
+		}, core.Degraded, "Few peers: 2 (want 3)"},
+		{"8 a 3-node cluster has the peers it can have", func() (*core.Protocol, time.Time) {
 			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
 			p.AddPeer(t0, "a")
 			p.AddPeer(t0, "b")
 			return p, t0
-		}, core.Degraded, "Few peers: 2 (want 3)"},
+		}, core.Healthy, "Operating normally"},
+		{"8 a 2-node cluster", func() (*core.Protocol, time.Time) {
+			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
+			p.AddPeer(t0, "a")
+			return p, t0
+		}, core.Healthy, "Operating normally"},
+		{"2 standalone by configuration", func() (*core.Protocol, time.Time) {
+			c := core.DefaultConfig()
+			c.Health.Standalone = true
+			p, _ := core.New(c, "me", nil, t0)
+			return p, t0
+		}, core.Healthy, "Standalone: no peers yet"},
+		{"2 standalone node whose peers are gone", func() (*core.Protocol, time.Time) {
+			c := core.DefaultConfig()
+			c.Health.Standalone = true
+			p, _ := core.New(c, "me", nil, t0)
+			p.AddPeer(t0, "a")
+			p.RemovePeer(t0, "a")
+			return p, t0
+		}, core.Healthy, "Standalone: no peers yet"},
 		{"9 healthy", func() (*core.Protocol, time.Time) {
 			return fixture(t, base), t0
 		}, core.Healthy, "Operating normally"},
@@ -99,6 +131,22 @@ func TestHealthRules(t *testing.T) {
 				t.Errorf("got %v %q, want %v %q", h.Status, h.Message, tc.status, tc.msg)
 			}
 		})
+	}
+}
+
+// The eager target fits the cluster: min(EagerFanout, peers known).
+func TestHealthTargetEagerFitsClusterSize(t *testing.T) {
+	c := core.DefaultConfig()
+	p, err := core.New(c, "me", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []core.PeerID{"a", "b", "c", "d", "e"} {
+		p.AddPeer(t0, id)
+		want := min(c.EagerFanout, i+1)
+		if got := p.Health(t0).Peers.TargetEager; got != want {
+			t.Errorf("%d peers known: target eager %d, want %d", i+1, got, want)
+		}
 	}
 }
 

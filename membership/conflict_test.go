@@ -30,7 +30,7 @@ func TestNameConflictRefused(t *testing.T) {
 	if err := imp.m.Err(); !errors.Is(err, ErrNameConflict) || !strings.Contains(err.Error(), a.m.AdvertiseAddr()) {
 		t.Fatalf("impostor error %v, want ErrNameConflict naming %s", err, a.m.AdvertiseAddr())
 	}
-	if _, ok := hi.find(slog.LevelError, "membership: leaving: "); !ok {
+	if _, ok := hi.find(slog.LevelError, "membership: giving up: a live member holds this node's name"); !ok {
 		t.Fatal("impostor logged nothing")
 	}
 	if imp.peers.adds != 0 {

@@ -271,12 +271,16 @@ func (m *Membership) Start(ctx context.Context, peers Peers, book AddressBook) e
 	if m.opts.transportAddr != "" {
 		m.plumAdr = fixHost(m.opts.transportAddr, ip)
 	}
-	meta, err := Meta{Version: ProtocolVersion, Addr: m.plumAdr}.MarshalBinary()
+	adminAddr := ""
+	if m.opts.adminAddr != "" {
+		adminAddr = fixHost(m.opts.adminAddr, ip)
+	}
+	meta, err := Meta{Version: ProtocolVersion, Addr: m.plumAdr, AdminAddr: adminAddr}.MarshalBinary()
 	if err != nil {
 		return err
 	}
 	m.meta.Store(&meta)
-	m.leavingMeta, _ = Meta{Version: ProtocolVersion, Addr: m.plumAdr, Leaving: true}.MarshalBinary()
+	m.leavingMeta, _ = Meta{Version: ProtocolVersion, Addr: m.plumAdr, Leaving: true, AdminAddr: adminAddr}.MarshalBinary()
 	d := (*eventDelegate)(m)
 	conf.Name = string(m.self)
 	conf.Transport = m.tr
@@ -446,7 +450,7 @@ func (m *Membership) abandon(err error) {
 	m.conflicted.Store(true)
 	m.failErr.Store(&err)
 	m.failOnce.Do(func() { close(m.failed) })
-	m.log.Error("membership: leaving: "+err.Error(), "self", m.self)
+	m.log.Error("membership: giving up: a live member holds this node's name", "self", m.self, "err", err.Error())
 	m.mu.Lock()
 	ml := m.ml
 	stop := m.state == stateStarted
@@ -696,6 +700,7 @@ type Member struct {
 	Name          string `json:"name"`
 	Addr          string `json:"addr"`                     // memberlist address
 	TransportAddr string `json:"transport_addr,omitempty"` // Plumtree address from the metadata
+	AdminAddr     string `json:"admin_addr,omitempty"`     // admin API address, when the node advertises it (WithAdminAddr)
 	Leaving       bool   `json:"leaving,omitempty"`        // announced a graceful leave
 	Plumtree      bool   `json:"plumtree"`                 // valid metadata of our protocol version
 	Version       int    `json:"version,omitempty"`        // advertised protocol version
@@ -715,6 +720,9 @@ func (m *Membership) Members() []Member {
 		mb := Member{Name: n.name, Addr: n.addr(), Self: n.name == string(m.self)}
 		if meta, err := ParseMeta(n.meta); err == nil {
 			mb.Plumtree, mb.TransportAddr, mb.Version, mb.Leaving = true, fixHost(meta.Addr, n.ip), int(meta.Version), meta.Leaving
+			if meta.AdminAddr != "" {
+				mb.AdminAddr = fixHost(meta.AdminAddr, n.ip)
+			}
 		} else if meta.Version != 0 {
 			mb.Version = int(meta.Version)
 		}

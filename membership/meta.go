@@ -38,9 +38,12 @@ var (
 // Encoding (at most memberlist.MetaMaxSize = 512 bytes):
 //
 //	'P' | format (1) | protocol version | uvarint len | transport address | flags
+//	    [ | uvarint len | admin address ]
 //
-// The flags byte is optional (absent = 0); bytes after it are reserved for
-// later formats of the same layout and are ignored by this decoder.
+// The flags byte is optional (absent = 0). The admin address after it is
+// optional too, and only sent when the node opted in (WithAdminAddr); a
+// decoder that predates it ignores it, as it ignores any bytes after the
+// flags, and this one ignores an admin address it cannot read.
 type Meta struct {
 	// Version is the Plumtree wire protocol version (ProtocolVersion).
 	Version byte
@@ -50,6 +53,10 @@ type Meta struct {
 	// other nodes tell a graceful departure from a failure (memberlist's
 	// leave callback does not say which it is).
 	Leaving bool
+	// AdminAddr is the node's admin API address, "host:port", advertised
+	// only when the node opted in (WithAdminAddr), so that operator tools
+	// can reach every node from one. Empty otherwise.
+	AdminAddr string
 }
 
 const flagLeaving byte = 1
@@ -68,6 +75,13 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 		flags |= flagLeaving
 	}
 	b = append(b, flags)
+	if m.AdminAddr != "" {
+		if len(m.AdminAddr) > maxMetaAddressLen {
+			return nil, fmt.Errorf("%w: admin address length %d", ErrBadMeta, len(m.AdminAddr))
+		}
+		b = binary.AppendUvarint(b, uint64(len(m.AdminAddr)))
+		b = append(b, m.AdminAddr...)
+	}
 	if len(b) > memberlist.MetaMaxSize {
 		return nil, errMetaTooLarge
 	}
@@ -95,6 +109,7 @@ func ParseMeta(b []byte) (Meta, error) {
 	m.Addr = string(b[3+k : 3+k+int(n)])
 	if rest := b[3+k+int(n):]; len(rest) > 0 {
 		m.Leaving = rest[0]&flagLeaving != 0
+		m.AdminAddr = parseAdminAddr(rest[1:])
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
 		return Meta{}, fmt.Errorf("%w: address %q", ErrBadMeta, m.Addr)
@@ -103,4 +118,22 @@ func ParseMeta(b []byte) (Meta, error) {
 		return m, fmt.Errorf("%w: %d (want %d)", ErrVersionMeta, m.Version, ProtocolVersion)
 	}
 	return m, nil
+}
+
+// parseAdminAddr reads the optional admin address after the flags byte; it
+// returns "" when there is none or it is malformed (the field is optional:
+// a bad one costs the operator tools this node, never the membership).
+func parseAdminAddr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n == 0 || n > uint64(maxMetaAddressLen) || uint64(len(b)-k) < n {
+		return ""
+	}
+	addr := string(b[k : k+int(n)])
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return ""
+	}
+	return addr
 }

@@ -80,7 +80,10 @@ func FuzzParseMeta(f *testing.F) {
 		if err != nil || m2 != m {
 			t.Fatalf("re-encoding %x decodes to %+v, %v; want %+v", again, m2, err, m)
 		}
-		if !bytes.HasPrefix(b, again[:len(again)-1]) {
+		// Up to the flags byte (whose unknown bits are dropped), the
+		// re-encoding is the input.
+		base, _ := Meta{Version: m.Version, Addr: m.Addr}.MarshalBinary()
+		if !bytes.HasPrefix(b, base[:len(base)-1]) {
 			t.Fatalf("re-encoding %x does not match %x", again, b)
 		}
 	})

@@ -38,6 +38,7 @@ type options struct {
 	advertiseAddr  string
 	advertisePort  int
 	transportAddr  string
+	adminAddr      string
 	seeds          []string
 	joinRetries    int
 	joinInterval   time.Duration
@@ -141,6 +142,21 @@ func WithTransportAddr(addr string) Option {
 			return fmt.Errorf("membership: transport address %q: %w", addr, err)
 		}
 		o.transportAddr = addr
+		return nil
+	}
+}
+
+// WithAdminAddr advertises the node's admin API address in its metadata, so
+// that operator tools (plumctl) can find every node's admin API from any one
+// of them. Opt-in: the admin API can broadcast, so advertise it only where
+// every member may reach it. An empty or unspecified host is replaced by the
+// advertised IP.
+func WithAdminAddr(addr string) Option {
+	return func(o *options) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("membership: admin address %q: %w", addr, err)
+		}
+		o.adminAddr = addr
 		return nil
 	}
 }

@@ -99,7 +99,7 @@ var healthMetrics = []metric[core.Health]{
 	mk("plumtree_health_status", "Health verdict: 0 Healthy, 1 Degraded, 2 Unhealthy.", gauge, func(h *core.Health) float64 { return float64(h.Status) }),
 	mk("plumtree_graft_failure_rate", "Graft failure rate within the health window (failed / (failed + successful)).", gauge, func(h *core.Health) float64 { return h.Delivery.GraftFailureRate }),
 	mk("plumtree_cache_utilization", "Message cache utilization (size / capacity), as the health report computes it.", gauge, func(h *core.Health) float64 { return h.Cache.Utilization }),
-	mk("plumtree_target_eager_peers", "Eager peers the node aims for (eager_fanout).", gauge, num(func(h *core.Health) int { return h.Peers.TargetEager })),
+	mk("plumtree_target_eager_peers", "Eager peers the node aims for: min(eager_fanout, peers known).", gauge, num(func(h *core.Health) int { return h.Peers.TargetEager })),
 }
 
 var runtimeMetrics = []metric[RuntimeStats]{

@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/plumtree-go/plumtree/core v0.0.0
+	golang.org/x/mod v0.38.0
 	gonum.org/v1/plot v0.17.0
 )
 

@@ -67,11 +67,14 @@ type BroadcastReport struct {
 // diagnostics of the operations guide:
 //
 //	GET  /health     core.Health as JSON; 200 when Healthy or Degraded, 503 when Unhealthy
+//	                 (the readiness probe)
+//	GET  /livez      200 while the node's protocol goroutine answers, 503 after Shutdown
+//	                 (the liveness probe: it does not depend on peers)
 //	GET  /peers      PeersReport: eager, lazy and protected peers, and their count
 //	GET  /stats      Stats as JSON (protocol counters, runtime under "runtime")
 //	GET  /config     the configuration, with the guide's field names; durations as "500ms"
 //	GET  /dump       all of the above plus the WithSection sections, for escalations
-//	POST /broadcast  a test broadcast: the body is the payload; answers BroadcastReport
+//	POST /broadcast  a test broadcast: the body is the payload (400 when empty); answers BroadcastReport
 //	                 (413 above max_message_size, 503 when closed or under backpressure)
 //
 // Mount it under a prefix with http.StripPrefix. It exposes a broadcast
@@ -91,6 +94,13 @@ func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
 			code = http.StatusServiceUnavailable
 		}
 		writeJSON(w, code, h)
+	})
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
+		if !n.Alive() {
+			writeError(w, http.StatusServiceUnavailable, ErrClosed)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
 	mux.HandleFunc("GET /peers", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, peersReport(n))
@@ -126,6 +136,10 @@ func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
 					return
 				}
 				writeError(w, http.StatusBadRequest, err)
+				return
+			}
+			if len(body) == 0 {
+				writeError(w, http.StatusBadRequest, errors.New("empty body: the request body is the payload to broadcast"))
 				return
 			}
 			id, err := n.Broadcast(r.Context(), body)
@@ -255,6 +269,7 @@ type HealthReport struct {
 	MinPeersDegraded         int      `json:"min_peers_degraded"`
 	Window                   Duration `json:"window"`
 	MinGraftSamples          int      `json:"min_graft_samples"`
+	Standalone               bool     `json:"standalone"`
 }
 
 // ConfigView returns c as a ConfigReport.
@@ -307,6 +322,7 @@ func ConfigView(c core.Config) ConfigReport {
 			MinPeersDegraded:         c.Health.MinPeersDegraded,
 			Window:                   Duration(c.Health.Window),
 			MinGraftSamples:          c.Health.MinGraftSamples,
+			Standalone:               c.Health.Standalone,
 		},
 		Seed: c.Seed,
 	}

@@ -133,6 +133,21 @@ func TestAdminHandler(t *testing.T) {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
 	})
+	t.Run("empty broadcast", func(t *testing.T) {
+		before := n.Stats().MessagesBroadcast
+		r := do(t, h, "POST", "/broadcast", "")
+		if r.code != http.StatusBadRequest || !strings.Contains(string(r.body), "empty body") {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+		if after := n.Stats().MessagesBroadcast; after != before {
+			t.Fatalf("an empty POST /broadcast was broadcast (%d -> %d)", before, after)
+		}
+	})
+	t.Run("livez", func(t *testing.T) {
+		if r := do(t, h, "GET", "/livez", ""); r.code != http.StatusOK {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
 	t.Run("wrong method", func(t *testing.T) {
 		if r := do(t, h, "GET", "/broadcast", ""); r.code != http.StatusMethodNotAllowed {
 			t.Fatalf("%d %s", r.code, r.body)
@@ -161,6 +176,10 @@ func TestAdminHealthUnhealthy(t *testing.T) {
 	if hl := decode[core.Health](t, r); r.code != http.StatusServiceUnavailable || hl.Message != "No peers connected" {
 		t.Fatalf("%d %s", r.code, r.body)
 	}
+	// Not ready, but alive: /livez does not depend on peers.
+	if r := do(t, h, "GET", "/livez", ""); r.code != http.StatusOK {
+		t.Fatalf("livez of a lone node: %d %s", r.code, r.body)
+	}
 	refuse = core.ErrBackpressure
 	r = do(t, h, "POST", "/broadcast", "x")
 	if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
@@ -176,6 +195,24 @@ func TestAdminHealthUnhealthy(t *testing.T) {
 	refuse = nil
 	if r := do(t, h, "POST", "/broadcast", "x"); r.code != http.StatusServiceUnavailable {
 		t.Fatalf("broadcast after shutdown: %d %s", r.code, r.body)
+	}
+	if r := do(t, h, "GET", "/livez", ""); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("livez after shutdown: %d %s", r.code, r.body)
+	}
+}
+
+// A node told it is alone by configuration is ready without peers.
+func TestAdminHealthStandalone(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Health.Standalone = true
+	n, err := node.New(cfg, "alone", newChanTransport(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	r := do(t, node.AdminHandler(n), "GET", "/health", "")
+	if hl := decode[core.Health](t, r); r.code != http.StatusOK || hl.Status != core.Healthy || hl.Message != "Standalone: no peers yet" {
+		t.Fatalf("%d %s", r.code, r.body)
 	}
 }
 
@@ -195,8 +232,8 @@ func TestAdminHandlerServer(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&hl); err != nil {
 		t.Fatal(err)
 	}
-	// Two peers: below min_peers_degraded (3), so Degraded but served 200.
-	if resp.StatusCode != http.StatusOK || hl.Status != core.Degraded {
+	// Two peers in a 3-node cluster: all it can have, so Healthy.
+	if resp.StatusCode != http.StatusOK || hl.Status != core.Healthy || hl.Peers.TargetEager != 2 {
 		t.Fatalf("%d %+v", resp.StatusCode, hl)
 	}
 }

@@ -266,6 +266,11 @@ func (n *Node) call(fn func(now time.Time)) bool {
 	}
 }
 
+// Alive reports whether the protocol goroutine answers: true from New until
+// Shutdown, whatever the peers. It waits for the goroutine (a stuck
+// protocol makes it wait), which is what a liveness probe should see.
+func (n *Node) Alive() bool { return n.call(func(time.Time) {}) }
+
 // Broadcast sends payload to every node of the cluster and delivers it
 // locally (through the delegate, like every delivery). It returns the
 // message id once the protocol has accepted the message and handed its

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,7 +24,7 @@ func run() int {
 		rate     = flag.Float64("rate", 50, "broadcasts per second, cluster-wide")
 		duration = flag.Duration("duration", 10*time.Second, "how long to broadcast")
 		size     = flag.Int("size", 1024, "payload size in bytes")
-		kill     = flag.Float64("kill", 0, "fraction of nodes to kill hard half-way (e.g. 0.3)")
+		kill     = flag.Float64("kill", 0, "fraction of nodes to kill hard half-way, rounded down, at least one (0.3 of 5 kills 1, of 10 kills 3)")
 		preset   = flag.String("preset", "local", "timing preset: local (loopback), lan, wan, large or default")
 		verbose  = flag.Bool("v", false, "log the nodes' warnings to stderr")
 		plain    = flag.Bool("plain", false, "print plain progress lines even on a terminal")
@@ -32,6 +33,10 @@ func run() int {
 		maxGrow  = flag.Float64("max-heap-growth", 0, "fail if the live heap after the warm-up grows by more than this fraction (e.g. 0.25; 0: no check)")
 	)
 	flag.Parse()
+	if err := checkFlags(*nodes, *rate, *size, *kill); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -69,4 +74,21 @@ func isTerminal(f *os.File) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// checkFlags rejects the flag values the job cannot run with. A zero is an
+// error like a negative value: the options of cluster.Run treat zero as
+// "the default", which a command line must not do silently.
+func checkFlags(nodes int, rate float64, size int, kill float64) error {
+	switch {
+	case nodes < 2:
+		return fmt.Errorf("-nodes %d: must be at least 2", nodes)
+	case !(rate > 0) || math.IsInf(rate, 0):
+		return fmt.Errorf("-rate %v: must be > 0 (broadcasts per second)", rate)
+	case size < cluster.MinSize:
+		return fmt.Errorf("-size %d: must be at least %d bytes", size, cluster.MinSize)
+	case !(kill >= 0 && kill < 1):
+		return fmt.Errorf("-kill %v: must be in [0, 1)", kill)
+	}
+	return nil
 }

@@ -170,14 +170,7 @@ func adminHandler(s *stack.Stack, h *hub) http.Handler {
 		node.WithExtraRoute("GET /topology", jsonHandler(func(*http.Request) any { return topo() })),
 		node.WithExtraRoute("GET /members", jsonHandler(func(*http.Request) any { return s.Membership.Members() })),
 		node.WithExtraRoute("GET /membership", jsonHandler(func(*http.Request) any { return s.Membership.Stats() })),
-		node.WithExtraRoute("GET /deliveries/recent", jsonHandler(func(r *http.Request) any {
-			limit := 100
-			if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 {
-				limit = min(v, recentDeliveries)
-			}
-			recs, total := h.recent(limit)
-			return map[string]any{"total": total, "deliveries": recs}
-		})),
+		node.WithExtraRoute("GET /deliveries/recent", recentHandler(h)),
 		node.WithExtraRoute("GET /deliveries", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			streamDeliveries(w, r, h)
 		})),
@@ -243,4 +236,26 @@ func streamDeliveries(w http.ResponseWriter, r *http.Request, h *hub) {
 			flusher.Flush()
 		}
 	}
+}
+
+// recentHandler serves GET /deliveries/recent?limit=N: the latest N
+// deliveries (default 100, at most the recentDeliveries kept). A limit that
+// is not a positive integer is a 400, not silently the default.
+func recentHandler(h *hub) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := 100
+		if q := r.URL.Query(); q.Has("limit") {
+			v, err := strconv.Atoi(q.Get("limit"))
+			if err != nil || v <= 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_ = json.NewEncoder(w).Encode(map[string]string{
+					"error": fmt.Sprintf("limit %q: want a positive integer (at most %d are kept)", q.Get("limit"), recentDeliveries)})
+				return
+			}
+			limit = min(v, recentDeliveries)
+		}
+		recs, total := h.recent(limit)
+		jsonHandler(func(*http.Request) any { return map[string]any{"total": total, "deliveries": recs} }).ServeHTTP(w, r)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,43 +21,50 @@ import (
 // variable; a flag given on the command line wins over the variable, which
 // wins over the default.
 type config struct {
-	Name         string
-	Bind         string
-	Port         int
-	Advertise    string
-	Join         []string
-	Preset       string
-	EncryptKey   []byte
-	TLSCert      string
-	TLSKey       string
-	TLSCA        string
-	MetricsAddr  string
-	AdminAddr    string
-	PeerFile     string
-	Tracing      string
-	LogLevel     slog.Level
-	LeaveTimeout time.Duration
+	Name        string
+	Bind        string
+	Port        int
+	Advertise   string
+	Join        []string
+	Preset      string
+	EncryptKey  []byte
+	TLSCert     string
+	TLSKey      string
+	TLSCA       string
+	MetricsAddr string
+	AdminAddr   string
+	// AdvertiseAdmin puts the admin address in the node's membership
+	// metadata, so that plumctl finds every node from one.
+	AdvertiseAdmin bool
+	PeerFile       string
+	Tracing        string
+	LogLevel       slog.Level
+	LeaveTimeout   time.Duration
+	UI             uiConfig // ui.go
 }
 
 // envVars maps each flag to its environment variable (documented in the
 // README and in -help).
 var envVars = map[string]string{
-	"name":          "PLUMTREE_NAME",
-	"bind":          "PLUMTREE_BIND",
-	"port":          "PLUMTREE_PORT",
-	"advertise":     "PLUMTREE_ADVERTISE",
-	"join":          "PLUMTREE_JOIN",
-	"preset":        "PLUMTREE_PRESET",
-	"encrypt-key":   "PLUMTREE_ENCRYPT_KEY",
-	"tls-cert":      "PLUMTREE_TLS_CERT",
-	"tls-key":       "PLUMTREE_TLS_KEY",
-	"tls-ca":        "PLUMTREE_TLS_CA",
-	"metrics-addr":  "PLUMTREE_METRICS_ADDR",
-	"admin-addr":    "PLUMTREE_ADMIN_ADDR",
-	"peer-file":     "PLUMTREE_PEER_FILE",
-	"tracing":       "PLUMTREE_TRACING",
-	"log-level":     "PLUMTREE_LOG_LEVEL",
-	"leave-timeout": "PLUMTREE_LEAVE_TIMEOUT",
+	"name":            "PLUMTREE_NAME",
+	"bind":            "PLUMTREE_BIND",
+	"port":            "PLUMTREE_PORT",
+	"advertise":       "PLUMTREE_ADVERTISE",
+	"join":            "PLUMTREE_JOIN",
+	"preset":          "PLUMTREE_PRESET",
+	"encrypt-key":     "PLUMTREE_ENCRYPT_KEY",
+	"tls-cert":        "PLUMTREE_TLS_CERT",
+	"tls-key":         "PLUMTREE_TLS_KEY",
+	"tls-ca":          "PLUMTREE_TLS_CA",
+	"metrics-addr":    "PLUMTREE_METRICS_ADDR",
+	"admin-addr":      "PLUMTREE_ADMIN_ADDR",
+	"advertise-admin": "PLUMTREE_ADVERTISE_ADMIN",
+	"peer-file":       "PLUMTREE_PEER_FILE",
+	"tracing":         "PLUMTREE_TRACING",
+	"log-level":       "PLUMTREE_LOG_LEVEL",
+	"leave-timeout":   "PLUMTREE_LEAVE_TIMEOUT",
+	"ui":              "PLUMTREE_UI",
+	"explain-peers":   "PLUMTREE_EXPLAIN_PEERS",
 }
 
 // Defaults.
@@ -100,11 +108,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TLSCA, "tls-ca", env("tls-ca", ""), usage("tls-ca", "PEM CA bundle: verifies peers, and requires client certificates (mTLS)"))
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("metrics-addr", defaultMetricsAddr), usage("metrics-addr", "Prometheus /metrics address; \"off\" disables"))
 	fs.StringVar(&c.AdminAddr, "admin-addr", env("admin-addr", defaultAdminAddr), usage("admin-addr", "admin HTTP API address; \"off\" disables"))
+	advDefault, advErr := strconv.ParseBool(env("advertise-admin", "false"))
+	fs.BoolVar(&c.AdvertiseAdmin, "advertise-admin", advDefault, usage("advertise-admin", "advertise the admin address to the cluster (plumctl finds every node from one; the admin API can broadcast, so only where every member may reach it)"))
 	fs.StringVar(&c.PeerFile, "peer-file", env("peer-file", ""), usage("peer-file", "file where known members are saved and reloaded at start"))
 	fs.StringVar(&c.Tracing, "tracing", env("tracing", "off"), usage("tracing", "OpenTelemetry tracing: off, stdout, or otlp (configured by the standard OTEL_EXPORTER_OTLP_* variables)"))
 	fs.StringVar(&level, "log-level", env("log-level", "info"), usage("log-level", "debug, info, warn or error"))
 	fs.StringVar(&leave, "leave-timeout", env("leave-timeout", "5s"), usage("leave-timeout", "how long to wait for the leave announcement at shutdown"))
+	uiDone := uiFlags(fs, &c.UI, env, usage)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := uiDone(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -149,11 +163,25 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("-log-level %q: %w", level, err)
 	}
+	if advErr != nil {
+		return c, fmt.Errorf("%s %q: want true or false", envVars["advertise-admin"], getenv(envVars["advertise-admin"]))
+	}
+	if c.AdvertiseAdmin && !enabled(c.AdminAddr) {
+		return c, errors.New("-advertise-admin needs the admin API (-admin-addr is off)")
+	}
+	if c.PeerFile != "" {
+		if err := checkWritable(c.PeerFile); err != nil {
+			return c, fmt.Errorf("-peer-file %s: %w", c.PeerFile, err)
+		}
+	}
 	d, err := time.ParseDuration(leave)
 	if err != nil || d < 0 {
 		return c, fmt.Errorf("-leave-timeout %q: not a duration", leave)
 	}
 	c.LeaveTimeout = d
+	if c.UI.Enabled && !enabled(c.AdminAddr) {
+		return c, errors.New("-ui needs the admin API (-admin-addr)")
+	}
 	switch c.Tracing {
 	case "off", "stdout", "otlp":
 	default:
@@ -191,3 +219,21 @@ func (c *config) tlsConfigs() (server, client *tls.Config, err error) {
 }
 
 func enabled(addr string) bool { return addr != "" && addr != "off" }
+
+// checkWritable reports whether the peer file can be written: membership
+// writes it atomically (a temporary file in the same directory, then a
+// rename), so the directory must exist and be writable. Found at start, not
+// at the first save half a minute later.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	f, err := os.CreateTemp(dir, ".peer-file-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +48,22 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad tracing", args: []string{"-tracing", "jaeger"}, wantErr: true},
 		{name: "bad level", env: map[string]string{"PLUMTREE_LOG_LEVEL": "loud"}, wantErr: true},
 		{name: "extra args", args: []string{"x"}, wantErr: true},
+		{name: "advertise admin", args: []string{"-advertise-admin=true"}, check: func(t *testing.T, c config) {
+			if !c.AdvertiseAdmin {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "advertise admin from env", env: map[string]string{"PLUMTREE_ADVERTISE_ADMIN": "true"}, check: func(t *testing.T, c config) {
+			if !c.AdvertiseAdmin {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "bad advertise admin", env: map[string]string{"PLUMTREE_ADVERTISE_ADMIN": "maybe"}, wantErr: true},
+		{name: "advertise admin without admin", args: []string{"-advertise-admin", "-admin-addr", "off"}, wantErr: true},
+		{name: "peer file in a writable folder", args: []string{"-peer-file", filepath.Join(t.TempDir(), "peers.json")}},
+		// Reported at start, not at the first save.
+		{name: "peer file in a missing folder", args: []string{"-peer-file", filepath.Join(t.TempDir(), "missing", "peers.json")}, wantErr: true},
+		{name: "peer file is a folder", args: []string{"-peer-file", t.TempDir()}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,4 +102,45 @@ func TestHubRecent(t *testing.T) {
 
 func testDelivery(i int) core.Delivery {
 	return core.Delivery{ID: core.MessageID{Origin: "o", Seq: uint64(i)}, From: "o", Payload: []byte("x")}
+}
+
+func TestRecentLimit(t *testing.T) {
+	h := newHub()
+	defer h.close()
+	for i := range 5 {
+		h.Deliver(testDelivery(i))
+	}
+	srv := recentHandler(h)
+	for _, tc := range []struct {
+		query string
+		code  int
+		n     int
+	}{
+		{"", http.StatusOK, 5},
+		{"?limit=2", http.StatusOK, 2},
+		{"?limit=100000", http.StatusOK, 5},
+		{"?limit=abc", http.StatusBadRequest, 0},
+		{"?limit=-5", http.StatusBadRequest, 0},
+		{"?limit=0", http.StatusBadRequest, 0},
+		{"?limit=", http.StatusBadRequest, 0},
+	} {
+		rr := httptest.NewRecorder()
+		srv.ServeHTTP(rr, httptest.NewRequest("GET", "/deliveries/recent"+tc.query, nil))
+		if rr.Code != tc.code {
+			t.Errorf("%q: %d %s, want %d", tc.query, rr.Code, rr.Body, tc.code)
+			continue
+		}
+		if tc.code != http.StatusOK {
+			if !strings.Contains(rr.Body.String(), "positive integer") {
+				t.Errorf("%q: %s", tc.query, rr.Body)
+			}
+			continue
+		}
+		var r struct {
+			Deliveries []deliveryRecord `json:"deliveries"`
+		}
+		if err := json.Unmarshal(rr.Body.Bytes(), &r); err != nil || len(r.Deliveries) != tc.n {
+			t.Errorf("%q: %d deliveries (%v), want %d", tc.query, len(r.Deliveries), err, tc.n)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/plumtree-go/plumtree/core/node"
 	"github.com/plumtree-go/plumtree/examples/internal/stack"
+	"github.com/plumtree-go/plumtree/membership"
 	metricsprom "github.com/plumtree-go/plumtree/metrics-prom"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -50,7 +51,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	var nodeOpts []node.Option
+	ui := newUI(cfg.UI)
+	nodeOpts := ui.nodeOptions()
 
 	var (
 		registry *prometheus.Registry
@@ -79,22 +81,42 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 			node.WithObserver(tracer))
 	}
 
+	// The admin listener is bound first, so that its address can be
+	// advertised in the membership metadata (-advertise-admin).
+	var adminLn net.Listener
+	var membershipOpts []membership.Option
+	if enabled(cfg.AdminAddr) {
+		adminLn, err = net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			return fmt.Errorf("admin API: %w", err)
+		}
+		if cfg.AdvertiseAdmin {
+			membershipOpts = append(membershipOpts, membership.WithAdminAddr(adminLn.Addr().String()))
+		}
+	}
 	deliveries := newHub()
 	s, err := stack.Start(ctx, stack.Config{
 		Name:          cfg.Name,
 		BindAddr:      cfg.Bind,
 		AdvertiseAddr: cfg.Advertise,
 		Seeds:         cfg.Join,
-		Preset:        cfg.Preset,
-		SecretKey:     cfg.EncryptKey,
-		ServerTLS:     serverTLS,
-		ClientTLS:     clientTLS,
-		PeerFile:      cfg.PeerFile,
-		Logger:        log,
-		Delegate:      node.DeliverFunc(deliveries.Deliver),
-		NodeOptions:   nodeOpts,
+		// A node without seeds waits to be joined: alone is its normal
+		// state, not a failure (its /health answers 200 until peers come).
+		Standalone:        len(cfg.Join) == 0,
+		Preset:            cfg.Preset,
+		SecretKey:         cfg.EncryptKey,
+		ServerTLS:         serverTLS,
+		ClientTLS:         clientTLS,
+		PeerFile:          cfg.PeerFile,
+		Logger:            log,
+		Delegate:          node.DeliverFunc(deliveries.Deliver),
+		NodeOptions:       nodeOpts,
+		MembershipOptions: membershipOpts,
 	})
 	if err != nil {
+		if adminLn != nil {
+			adminLn.Close()
+		}
 		return err
 	}
 	if metrics != nil {
@@ -103,15 +125,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 
 	var admin *http.Server
 	adminURL := "off"
-	if enabled(cfg.AdminAddr) {
-		ln, err := net.Listen("tcp", cfg.AdminAddr)
-		if err != nil {
-			s.Kill()
-			return fmt.Errorf("admin API: %w", err)
-		}
-		adminURL = "http://" + ln.Addr().String()
-		admin = &http.Server{Handler: adminHandler(s, deliveries), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = admin.Serve(ln) }()
+	if adminLn != nil {
+		adminURL = "http://" + adminLn.Addr().String()
+		admin = &http.Server{Handler: ui.handler(s, deliveries, adminURL, adminHandler(s, deliveries)), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = admin.Serve(adminLn) }()
 	}
 	var msrv *metricsprom.Server
 	metricsURL := "off"

@@ -200,7 +200,19 @@ func TestThreeProcesses(t *testing.T) {
 	}
 	bin := buildNode(t)
 	n1 := startProc(t, bin, "n1", "-bind", "127.0.0.1:0")
-	n2 := startProc(t, bin, "n2", "-bind", "127.0.0.1:0", "-join", n1.addr)
+	// Alone by configuration (no -join): ready (/health 200, Healthy)
+	// before anyone joins, and alive.
+	var h struct {
+		Status  string `json:"status"`
+		Message string `json:"message"`
+	}
+	if err := n1.getJSON(t, "/health", &h); err != nil || h.Status != "Healthy" || h.Message != "Standalone: no peers yet" {
+		t.Fatalf("n1 alone: %+v, %v", h, err)
+	}
+	if err := n1.getJSON(t, "/livez", &struct{}{}); err != nil {
+		t.Fatalf("n1 /livez: %v", err)
+	}
+	n2 := startProc(t, bin, "n2", "-bind", "127.0.0.1:0", "-join", n1.addr, "-advertise-admin")
 	n3 := startProc(t, bin, "n3", "-bind", "127.0.0.1:0", "-join", n1.addr+","+n2.addr)
 	all := []*proc{n1, n2, n3}
 	formed := func(ps ...*proc) func() bool {
@@ -224,6 +236,39 @@ func TestThreeProcesses(t *testing.T) {
 		}
 	}
 	waitFor(t, 30*time.Second, "the cluster to form", formed(all...), all...)
+	// The README's demo: three nodes, each with the two peers a 3-node
+	// cluster allows, are Healthy (plumctl health exits 0).
+	waitFor(t, 30*time.Second, "every node Healthy", func() bool {
+		for _, p := range all {
+			var h struct {
+				Status string `json:"status"`
+			}
+			if err := p.getJSON(t, "/health", &h); err != nil || h.Status != "Healthy" {
+				return false
+			}
+		}
+		return true
+	}, all...)
+
+	// n2 advertises its admin address (-advertise-admin); the others do not.
+	var topo struct {
+		Members []struct {
+			Name      string `json:"name"`
+			AdminAddr string `json:"admin_addr"`
+		} `json:"members"`
+	}
+	if err := n1.getJSON(t, "/topology", &topo); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range topo.Members {
+		want := ""
+		if m.Name == "n2" {
+			want = strings.TrimPrefix(n2.admin, "http://")
+		}
+		if m.AdminAddr != want {
+			t.Errorf("n1 sees %s's admin address %q, want %q", m.Name, m.AdminAddr, want)
+		}
+	}
 
 	n1.broadcast(t, "m1 from n1")
 	n2.broadcast(t, "m2 from n2")

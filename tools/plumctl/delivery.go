@@ -58,6 +58,7 @@ const (
 	resUnreachable = "unreachable" // the node could not be asked
 	resError       = "error"       // the node answered the preflight with an error
 	resUnsupported = "unsupported" // the node serves neither /deliveries nor /deliveries/recent
+	resUnchecked   = "unchecked"   // a member whose admin address is unknown (not advertised)
 )
 
 // recentLimit is how many deliveries a poll asks for (examples/node keeps
@@ -101,12 +102,15 @@ type probe struct {
 	via    string
 	missed error // why rec is nil, when known
 	unsup  bool
+	// unchecked: a member found in the cluster whose admin address is not
+	// advertised; it cannot be asked.
+	unchecked bool
 }
 
 func (c *cli) testDelivery(ctx context.Context, args []string) int {
 	const cmd = "test-delivery"
 	fs := c.flagSet(cmd)
-	addrsFlag := fs.String("addrs", "", "comma-separated admin addresses of the nodes to check; the first one broadcasts (default: the -addr node alone)")
+	addrsFlag := fs.String("addrs", "", "comma-separated admin addresses of the nodes to check; the first one broadcasts (default: the -addr node and every member that advertises its admin address, from the -addr node's GET /topology)")
 	wait := fs.Duration("wait", 5*time.Second, "how long after the broadcast every node has to deliver the message")
 	if ok, code := c.parse(fs, args, cmd); !ok {
 		return code
@@ -123,8 +127,12 @@ func (c *cli) testDelivery(ctx context.Context, args []string) int {
 			addrs = append(addrs, a)
 		}
 	}
+	var unchecked []string
 	if len(addrs) == 0 {
-		addrs = []string{c.addr}
+		var err error
+		if addrs, unchecked, err = c.discover(ctx); err != nil {
+			return c.fail(cmd, err)
+		}
 	}
 	probes := make([]*probe, len(addrs))
 	for i, a := range addrs {
@@ -134,6 +142,9 @@ func (c *cli) testDelivery(ctx context.Context, args []string) int {
 		}
 		probes[i] = &probe{addr: a, cl: cl}
 	}
+	for _, name := range unchecked {
+		probes = append(probes, &probe{addr: "-", name: name, unchecked: true})
+	}
 
 	// Before the broadcast: ask every node its name (and so whether it
 	// answers at all) and subscribe to its delivery stream.
@@ -141,7 +152,9 @@ func (c *cli) testDelivery(ctx context.Context, args []string) int {
 	defer cancelStreams()
 	var wg sync.WaitGroup
 	for _, p := range probes {
-		wg.Go(func() { p.preflight(ctx, streamCtx) })
+		if !p.unchecked {
+			wg.Go(func() { p.preflight(ctx, streamCtx) })
+		}
 	}
 	wg.Wait()
 	defer func() {
@@ -170,7 +183,7 @@ func (c *cli) testDelivery(ctx context.Context, args []string) int {
 	waitCtx, cancelWait := context.WithDeadline(ctx, sent.Add(*wait))
 	defer cancelWait()
 	for _, p := range probes {
-		if p.err == nil {
+		if p.err == nil && !p.unchecked {
 			wg.Go(func() { p.await(ctx, waitCtx, rep.MsgID) })
 		}
 	}
@@ -344,6 +357,8 @@ func buildReport(probes []*probe, id, payload string, wait time.Duration) delive
 	for _, p := range probes {
 		nr := nodeResult{Addr: p.addr, Name: p.name, Via: p.via}
 		switch {
+		case p.unchecked:
+			nr.Result, nr.Error = resUnchecked, "advertises no admin address (examples/node -advertise-admin); name it with -addrs"
 		case p.err != nil && isUnreachable(p.err):
 			nr.Result, nr.Error = resUnreachable, p.err.Error()
 		case p.err != nil:
@@ -403,7 +418,11 @@ func printDeliveryReport(w io.Writer, rep deliveryReport, wait time.Duration) {
 		result := n.Result
 		if result != resDelivered {
 			result = strings.ToUpper(result)
-			failed = append(failed, n.Addr)
+			if n.Addr == "-" {
+				failed = append(failed, n.Name)
+			} else {
+				failed = append(failed, n.Addr)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Addr, dash(n.Name), result, hops, dash(n.From), after, n.Error)
 	}
@@ -431,4 +450,55 @@ func nonce() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// discover finds the nodes test-delivery checks when -addrs is not given:
+// the -addr node and every live member of its cluster, from its GET
+// /topology. A member's admin address comes from its metadata (examples/node
+// -advertise-admin); members without one are returned by name, to be
+// reported unchecked. It fails when it could check only the -addr node of
+// several, or when the node has peers but no GET /topology to find them.
+func (c *cli) discover(ctx context.Context) (addrs, unchecked []string, err error) {
+	cl, err := c.client(c.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, _, err := getTopology(ctx, cl)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.status != http.StatusNotFound {
+			return nil, nil, err
+		}
+		// No topology route: only the node itself can be checked, which
+		// is the whole cluster only if it has no peers.
+		var p node.PeersReport
+		a, err := cl.call(ctx, http.MethodGet, "/peers", nil, &p, hintAdmin)
+		if err == nil {
+			err = requireKeys(a, "self", "count")
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if p.Count > 0 {
+			return nil, nil, fmt.Errorf("%s has %d %s but serves no GET /topology to find their admin addresses: name every node with -addrs",
+				c.addr, p.Count, plural(p.Count, "peer", "peers"))
+		}
+		return []string{c.addr}, nil, nil
+	}
+	addrs = []string{c.addr}
+	for _, m := range sortedMembers(t.Members) {
+		if m.Self || core.PeerID(m.Name) == t.Self || !m.Plumtree || m.Leaving {
+			continue
+		}
+		if m.AdminAddr == "" {
+			unchecked = append(unchecked, m.Name)
+			continue
+		}
+		addrs = append(addrs, m.AdminAddr)
+	}
+	if len(addrs) == 1 && len(unchecked) > 0 {
+		return nil, nil, fmt.Errorf("can check only 1 of %d nodes: %s %s no admin address (start the nodes with -advertise-admin, or name them with -addrs)",
+			1+len(unchecked), strings.Join(unchecked, ", "), plural(len(unchecked), "advertises", "advertise"))
+	}
+	return addrs, unchecked, nil
 }

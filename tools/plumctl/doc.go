@@ -9,6 +9,9 @@
 //	plumctl dump > escalation.json         # everything, for the development team
 //	plumctl broadcast hello world          # prints the message id
 //	plumctl broadcast -file payload.bin
+//	plumctl topology                       # eager/lazy links and memberlist's view
+//	plumctl members                        # members with their Plumtree and admin addresses
+//	plumctl test-delivery                  # every member that advertises its admin address
 //	plumctl test-delivery -addrs a:7947,b:7947,c:7947
 //	plumctl watch -interval 5s             # one line per sample until Ctrl-C
 //
@@ -19,8 +22,12 @@
 // answer instead of the report. These three flags go before or after the
 // command name.
 //
-// test-delivery is the guide's "Test Message Delivery": it subscribes to
-// GET /deliveries on every listed node (falling back to polling GET
+// test-delivery is the guide's "Test Message Delivery". Without -addrs it
+// finds the nodes in the -addr node's GET /topology (each member's admin
+// address is in its metadata when the node advertises it, examples/node
+// -advertise-admin), reports members without one as unchecked, and fails
+// when it could check only one node of several. It subscribes to
+// GET /deliveries on every node (falling back to polling GET
 // /deliveries/recent), broadcasts a diagnostic payload on the first node,
 // and reports per node whether, after how many hops and how long after the
 // origin (by the nodes' clocks) it delivered the message. Those routes are

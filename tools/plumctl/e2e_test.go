@@ -21,6 +21,7 @@ import (
 // GET /deliveries/recent and GET /deliveries (JSON lines).
 type testHub struct {
 	mu     sync.Mutex
+	topo   func() any // GET /topology; nil: 404
 	recs   []deliveryRecord
 	subs   map[chan deliveryRecord]struct{}
 	closed chan struct{}
@@ -46,6 +47,18 @@ func (h *testHub) Deliver(d core.Delivery) {
 
 func (h *testHub) routes() []node.AdminOption {
 	return []node.AdminOption{
+		node.WithExtraRoute("GET /topology", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.mu.Lock()
+			topo := h.topo
+			h.mu.Unlock()
+			if topo == nil {
+				http.NotFound(w, r)
+				return
+			}
+			b, _ := json.Marshal(topo())
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+		})),
 		node.WithExtraRoute("GET /deliveries/recent", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h.mu.Lock()
 			b, _ := json.Marshal(recentDeliveries{Total: uint64(len(h.recs)), Deliveries: h.recs})
@@ -88,6 +101,30 @@ type e2eCluster struct {
 	network *memnet.Network
 	nodes   []*node.Node
 	urls    []string
+	hubs    []*testHub
+}
+
+// serveTopology makes every node serve GET /topology as examples/node does:
+// its links and the members, each with its admin address when advertise
+// says so.
+func (c *e2eCluster) serveTopology(advertise ...bool) {
+	for i, h := range c.hubs {
+		n := c.nodes[i]
+		h.mu.Lock()
+		h.topo = func() any {
+			var members []memberInfo
+			for j, m := range c.nodes {
+				mi := memberInfo{Name: string(m.Self()), Addr: "10.0.0." + strconv.Itoa(j+1) + ":7946", Plumtree: true, Self: j == i}
+				if advertise[j] {
+					mi.AdminAddr = strings.TrimPrefix(c.urls[j], "http://")
+				}
+				members = append(members, mi)
+			}
+			return topologyReport{Self: n.Self(), Addr: "10.0.0." + strconv.Itoa(i+1) + ":7946",
+				Eager: n.EagerPeers(), Lazy: n.LazyPeers(), Protected: n.ProtectedNeighbors(), Members: members}
+		}
+		h.mu.Unlock()
+	}
 }
 
 func startCluster(t *testing.T, names ...core.PeerID) *e2eCluster {
@@ -118,6 +155,7 @@ func startCluster(t *testing.T, names ...core.PeerID) *e2eCluster {
 			t.Fatal(err)
 		}
 		c.nodes = append(c.nodes, n)
+		c.hubs = append(c.hubs, h)
 		hubs = append(hubs, h)
 		srv := httptest.NewServer(node.AdminHandler(n, h.routes()...))
 		servers = append(servers, srv)
@@ -223,5 +261,71 @@ func TestEndToEndBareNode(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "", "-addr", srv.URL, "test-delivery")
 	if code != exitFail || !strings.Contains(errOut, "HTTP 404") {
 		t.Errorf("test-delivery on a read-only API: exit %d, %s", code, errOut)
+	}
+}
+
+// The README's 3-node demo: every node has the two peers a 3-node cluster
+// allows, so `plumctl health` exits 0 (Healthy) on all three.
+func TestEndToEndThreeNodesHealthy(t *testing.T) {
+	c := startCluster(t, "a", "b", "c")
+	for i, u := range c.urls {
+		code, out, errOut := runCLI(t, nil, "", "-addr", u, "health")
+		if code != exitOK || !strings.Contains(out, "Status:          Healthy") || !strings.Contains(out, "(target 2)") {
+			t.Errorf("health of node %d: exit %d\n%s%s", i, code, out, errOut)
+		}
+	}
+}
+
+// topology and members read GET /topology; test-delivery without -addrs
+// finds every member's admin address there, and fails when it can check
+// only one node of several.
+func TestEndToEndDiscovery(t *testing.T) {
+	c := startCluster(t, "a", "b", "c")
+	a := c.urls[0]
+
+	// Without a topology route and with peers: it says it cannot check the
+	// cluster instead of checking one node.
+	code, out, errOut := runCLI(t, nil, "", "-addr", a, "test-delivery")
+	if code != exitFail || !strings.Contains(errOut, "serves no GET /topology") || strings.Contains(out, "OK") {
+		t.Errorf("test-delivery without topology: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// No node advertises its admin address: only a could be checked.
+	c.serveTopology(false, false, false)
+	code, out, errOut = runCLI(t, nil, "", "-addr", a, "test-delivery")
+	if code != exitFail || !strings.Contains(errOut, "can check only 1 of 3 nodes: b, c advertise no admin address") {
+		t.Errorf("test-delivery, nothing advertised: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// c does not advertise: a and b are checked, c is reported unchecked.
+	c.serveTopology(true, true, false)
+	code, out, errOut = runCLI(t, nil, "", "-addr", a, "test-delivery")
+	if code != exitFail || !regexp.MustCompile(`(?m)^-\s+c\s+UNCHECKED`).MatchString(out) ||
+		!strings.Contains(out, "FAIL: delivered on 2 of 3 nodes") {
+		t.Errorf("test-delivery, c unadvertised: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// Everyone advertises: all three checked, no -addrs needed.
+	c.serveTopology(true, true, true)
+	code, out, errOut = runCLI(t, nil, "", "-addr", a, "test-delivery")
+	if code != exitOK || !strings.Contains(out, "OK: delivered on all 3 nodes") {
+		t.Errorf("test-delivery, all advertised: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut = runCLI(t, nil, "", "-addr", a, "topology")
+	if code != exitOK || !strings.Contains(out, "=== Topology of a (10.0.0.1:7946) ===") ||
+		!regexp.MustCompile(`(?m)^  a\s+10.0.0.1:7946\s+self$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^  b\s+10.0.0.2:7946\s+(eager|lazy)$`).MatchString(out) {
+		t.Errorf("topology: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "", "-addr", a, "members")
+	if code != exitOK || !regexp.MustCompile(`(?m)^b\s+10.0.0.2:7946\s+-\s+127.0.0.1:\d+\s+member$`).MatchString(out) ||
+		!strings.Contains(out, "3 members seen by a, 3 with plumtree metadata") {
+		t.Errorf("members: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, nil, "", "-addr", a, "-json", "members")
+	var ms []memberInfo
+	if code != exitOK || json.Unmarshal([]byte(out), &ms) != nil || len(ms) != 3 {
+		t.Errorf("members -json: exit %d\n%s", code, out)
 	}
 }

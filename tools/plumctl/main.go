@@ -65,8 +65,11 @@ func init() {
 		{"config", "", "the node's configuration, with the guide's field names", (*cli).config},
 		{"dump", "", "health, peers, stats, config and extra sections as one JSON document", (*cli).dump},
 		{"broadcast", "[-file F | text...]", "broadcast a message; prints its id", (*cli).broadcast},
-		{"test-delivery", "[-addrs a,b,c] [-wait 5s]", "broadcast a diagnostic message on the first node; check that every node delivers it", (*cli).testDelivery},
+		{"topology", "", "the node's eager and lazy links and memberlist's view of the cluster", (*cli).topology},
+		{"members", "", "memberlist's members with their Plumtree and admin addresses", (*cli).members},
+		{"test-delivery", "[-addrs a,b,c] [-wait 5s]", "broadcast a diagnostic message on the first node; check that every node delivers it (default: every member that advertises its admin address)", (*cli).testDelivery},
 		{"watch", "[-interval 2s] [-count N]", "health and peer counts every interval until interrupted", (*cli).watch},
+		{"explain", "[msg-id]", "the propagation tree of a broadcast (default: the node's latest delivery); needs the node's -ui", (*cli).explain},
 	}
 }
 

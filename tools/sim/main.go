@@ -220,6 +220,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := sim.WriteTable(stdout, rs); err != nil {
 			return err
 		}
+		if err := sim.WriteLegend(stdout); err != nil {
+			return err
+		}
 	}
 
 	var memory map[string]float64

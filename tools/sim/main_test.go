@@ -57,6 +57,12 @@ func TestOutDir(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), "seed: 7") {
 		t.Errorf("table does not start with the seed: %q", stdout.String())
 	}
+	// Under the table, a legend of its columns.
+	for _, col := range []string{"min rel.%  ", "regain     ", "RMR ok     ", "LDH        "} {
+		if !strings.Contains(stdout.String(), "\n"+col) {
+			t.Errorf("no legend line for %q under the table:\n%s", col, stdout.String())
+		}
+	}
 	for _, f := range []string{"report.md", "results.csv", "results.json", "rmr-stable-paper.png", "ldh-stable-full.png", "reliability-vs-failure.png", "rmr-massive-50.png"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil || st.Size() == 0 {

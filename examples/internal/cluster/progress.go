@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +21,70 @@ type progress struct {
 	opts  *RunOptions
 	drawn int         // lines of the table currently on screen (TTY)
 	heap  *HeapSample // the latest heap sample (nil before the first)
+	// lastT is the time shown by the last plain line: the final render,
+	// right after the last tick, is not printed again for the same time.
+	lastT string
+}
+
+// maxNodeRows is the most nodes the progress and the summary list one by
+// one; above it they show the distribution of the eager and lazy counts.
+const maxNodeRows = 12
+
+// snapshot is what one progress render shows.
+type snapshot struct {
+	elapsed         time.Duration
+	frac            float64 // of the broadcasting done
+	warmup          bool    // within RunOptions.Warmup
+	sent, inflight  int
+	deliveryPct     float64
+	rmr             float64
+	p50, p99        time.Duration
+	rows            []PeerRow
+	heapText, heapS string // heap sample with "=" and " " separators
+}
+
+// distribution summarises the eager and lazy counts of many nodes: min,
+// median and max of each, the busiest nodes (most eager links, the ones
+// that forward the most payload copies) and how many are down.
+func distribution(rows []PeerRow) string {
+	var eager, lazy []int
+	var up []PeerRow
+	down := 0
+	for _, r := range rows {
+		if !r.Up {
+			down++
+			continue
+		}
+		up = append(up, r)
+		eager = append(eager, r.Eager)
+		lazy = append(lazy, r.Lazy)
+	}
+	if len(up) == 0 {
+		return fmt.Sprintf("%d nodes, all down", len(rows))
+	}
+	mmm := func(v []int) string {
+		slices.Sort(v)
+		return fmt.Sprintf("%d/%d/%d", v[0], v[len(v)/2], v[len(v)-1])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d nodes: eager min/median/max %s, lazy %s", len(rows), mmm(eager), mmm(lazy))
+	slices.SortStableFunc(up, func(x, y PeerRow) int {
+		if x.Eager != y.Eager {
+			return y.Eager - x.Eager
+		}
+		return y.Lazy - x.Lazy
+	})
+	b.WriteString("; busiest")
+	for i, r := range up[:min(3, len(up))] {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %s %d/%d", r.Name, r.Eager, r.Lazy)
+	}
+	if down > 0 {
+		fmt.Fprintf(&b, "; %d down", down)
+	}
+	return b.String()
 }
 
 // heapText shows the latest heap sample: in use (live or not yet
@@ -53,24 +118,43 @@ func (p *progress) render(elapsed time.Duration, sent int) {
 	since := p.c.Since()
 	r := p.c.Tracker.Report(func(t time.Time, _ int) bool { return now.Sub(t) >= settle }, live, since)
 	all := p.c.Tracker.Report(nil, live, since)
-	inflight := all.Messages - all.Complete
-	rmr := p.c.RMR()
-	rows := p.c.Peers()
-	frac := min(float64(elapsed)/float64(p.opts.Duration), 1)
+	p.print(snapshot{
+		elapsed: elapsed, frac: min(float64(elapsed)/float64(p.opts.Duration), 1),
+		warmup: elapsed < p.opts.Warmup,
+		sent:   sent, inflight: all.Messages - all.Complete,
+		deliveryPct: r.DeliveryPct(), rmr: p.c.RMR(), p50: r.P50, p99: r.P99,
+		rows:     p.c.Peers(),
+		heapText: p.heapText("="), heapS: p.heapText(" "),
+	})
+}
 
+func (p *progress) print(s snapshot) {
+	warm := ""
+	if s.warmup {
+		warm = " (warm-up)"
+	}
 	if !p.tty {
-		var b strings.Builder
-		fmt.Fprintf(&b, "t=%4.1fs sent=%d delivered=%.2f%% in-flight=%d rmr=%.3f last-delivery p50=%s p99=%s",
-			elapsed.Seconds(), sent, r.DeliveryPct(), inflight, rmr, ms(r.P50), ms(r.P99))
-		if h := p.heapText("="); h != "" {
-			b.WriteString(" " + h)
+		t := fmt.Sprintf("t=%4.1fs", s.elapsed.Seconds())
+		if t == p.lastT {
+			return // the final render right after the last tick
 		}
-		b.WriteString(" eager/lazy:")
-		for _, row := range rows {
-			if row.Up {
-				fmt.Fprintf(&b, " %s=%d/%d", row.Name, row.Eager, row.Lazy)
-			} else {
-				fmt.Fprintf(&b, " %s=down", row.Name)
+		p.lastT = t
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s%s sent=%d delivered=%.2f%% in-flight=%d rmr=%.3f last-delivery p50=%s p99=%s",
+			t, warm, s.sent, s.deliveryPct, s.inflight, s.rmr, ms(s.p50), ms(s.p99))
+		if s.heapText != "" {
+			b.WriteString(" " + s.heapText)
+		}
+		if len(s.rows) > maxNodeRows {
+			b.WriteString(" peers: " + distribution(s.rows))
+		} else {
+			b.WriteString(" eager/lazy:")
+			for _, row := range s.rows {
+				if row.Up {
+					fmt.Fprintf(&b, " %s=%d/%d", row.Name, row.Eager, row.Lazy)
+				} else {
+					fmt.Fprintf(&b, " %s=down", row.Name)
+				}
 			}
 		}
 		fmt.Fprintln(p.out, b.String())
@@ -78,18 +162,22 @@ func (p *progress) render(elapsed time.Duration, sent int) {
 	}
 	p.clear()
 	const width = 30
-	bar := strings.Repeat("#", int(frac*width)) + strings.Repeat("-", width-int(frac*width))
+	bar := strings.Repeat("#", int(s.frac*width)) + strings.Repeat("-", width-int(s.frac*width))
 	lines := []string{
-		fmt.Sprintf("t=%4.1fs [%s] %3.0f%%   sent %d   in flight %d   %s", elapsed.Seconds(), bar, 100*frac, sent, inflight, p.heapText(" ")),
+		fmt.Sprintf("t=%4.1fs [%s] %3.0f%%%s   sent %d   in flight %d   %s", s.elapsed.Seconds(), bar, 100*s.frac, warm, s.sent, s.inflight, s.heapS),
 		fmt.Sprintf("delivered %.2f%% (messages older than %v)   RMR %.3f   time to last node p50 %s  p99 %s",
-			r.DeliveryPct(), settle, rmr, ms(r.P50), ms(r.P99)),
-		fmt.Sprintf("%-10s %5s %5s %8s", "node", "eager", "lazy", "members"),
+			s.deliveryPct, settle, s.rmr, ms(s.p50), ms(s.p99)),
 	}
-	for _, row := range rows {
-		if row.Up {
-			lines = append(lines, fmt.Sprintf("%-10s %5d %5d %8d", row.Name, row.Eager, row.Lazy, row.Members))
-		} else {
-			lines = append(lines, fmt.Sprintf("%-10s %5s %5s %8s", row.Name, "-", "-", "down"))
+	if len(s.rows) > maxNodeRows {
+		lines = append(lines, "peers: "+distribution(s.rows))
+	} else {
+		lines = append(lines, fmt.Sprintf("%-10s %5s %5s %8s", "node", "eager", "lazy", "members"))
+		for _, row := range s.rows {
+			if row.Up {
+				lines = append(lines, fmt.Sprintf("%-10s %5d %5d %8d", row.Name, row.Eager, row.Lazy, row.Members))
+			} else {
+				lines = append(lines, fmt.Sprintf("%-10s %5s %5s %8s", row.Name, "-", "-", "down"))
+			}
 		}
 	}
 	for _, l := range lines {

@@ -25,7 +25,8 @@ type RunOptions struct {
 	Duration time.Duration
 	// Size is the payload size in bytes. Default 1024.
 	Size int
-	// Kill is the fraction of nodes killed hard half-way through (0: none).
+	// Kill is the fraction of nodes killed hard half-way through (0: none),
+	// rounded down, at least one (see KillCount).
 	Kill float64
 	// Out receives the live progress and the summary. Default io.Discard.
 	Out io.Writer
@@ -81,12 +82,15 @@ type Summary struct {
 	Max              time.Duration
 	Before           Phase // with Kill: messages sent before the kill
 	After            Phase // and after it
-	DetectTime       time.Duration
-	Detected         bool
-	RepairTime       time.Duration
-	Peers            []PeerRow
-	Incomplete       []core.MessageID
-	DrainTimeout     bool
+	// Steady: the messages sent after the warm-up (RunOptions.Warmup),
+	// whose first deliveries also dial the connections and prune the tree.
+	Steady       Phase
+	DetectTime   time.Duration
+	Detected     bool
+	RepairTime   time.Duration
+	Peers        []PeerRow
+	Incomplete   []core.MessageID
+	DrainTimeout bool
 	// Heap: the live heap after the warm-up and the caches.
 	Heap HeapSummary
 }
@@ -189,9 +193,10 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	// before they are killed, so that no message dies with its origin
 	// before it left it.
 	var victims map[int]bool
-	nKill := 0
-	if o.Kill > 0 {
-		nKill = min(max(int(math.Round(o.Kill*float64(o.Cluster.Nodes))), 1), o.Cluster.Nodes-1)
+	nKill := KillCount(o.Kill, o.Cluster.Nodes)
+	if nKill > 0 {
+		fmt.Fprintf(o.Out, "will kill %d of %d nodes (no leave) at t=%.1fs: -kill %g rounded down, at least one\n",
+			nKill, o.Cluster.Nodes, (o.Duration / 2).Seconds(), o.Kill)
 		victims = make(map[int]bool)
 		for _, i := range rng.Perm(o.Cluster.Nodes)[:nKill] {
 			victims[i] = true
@@ -214,6 +219,7 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	defer mem.Stop()
 
 	t0 := time.Now()
+	c.Tracker.SetSteadyFrom(t0.Add(o.Warmup))
 	var killTime time.Time
 	killed := false
 	sendEnd := t0.Add(o.Duration)
@@ -330,9 +336,27 @@ loop:
 			}
 		}
 	}
+	steady := c.Tracker.ReportFrom(live, c.Since())
+	sum.Steady = Phase{Sent: steady.Messages, DeliveryPct: steady.DeliveryPct(), P50: steady.P50, P99: steady.P99}
 	sum.Peers = c.Peers()
 	printSummary(o.Out, &o, sum)
 	return sum, nil
+}
+
+// MinSize is the smallest payload the job sends (its header: origin slot,
+// sequence and send time).
+const MinSize = payloadHeader
+
+// KillCount is the number of nodes a Kill fraction kills: the fraction of
+// the nodes rounded down (0.3 of 5 is 1, of 10 is 3), at least one when the
+// fraction is above 0, and never every node.
+func KillCount(frac float64, nodes int) int {
+	if frac <= 0 || nodes < 2 {
+		return 0
+	}
+	// The epsilon keeps 0.29 × 100 = 28.999999999999996 at 29.
+	n := int(math.Floor(frac*float64(nodes) + 1e-9))
+	return min(max(n, 1), nodes-1)
 }
 
 func presetName(p string) string {
@@ -368,7 +392,11 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 	fmt.Fprintf(w, "duplicates        %d (exactly-once delivery)\n", s.Duplicates)
 	fmt.Fprintf(w, "RMR               %.3f (redundant payload copies received per delivery; 0 = a perfect tree)\n", s.RMR)
 	fmt.Fprintf(w, "payload sends     %d for %d deliveries over the network (%.2f per delivery)\n", s.PayloadSends, s.RemoteDeliveries, float64(s.PayloadSends)/float64(max(s.RemoteDeliveries, 1)))
-	fmt.Fprintf(w, "time to last node p50 %s  p99 %s  max %s\n", ms(s.P50), ms(s.P99), ms(s.Max))
+	fmt.Fprintf(w, "time to last node p50 %s  p99 %s  max %s (every message, the warm-up included)\n", ms(s.P50), ms(s.P99), ms(s.Max))
+	if s.Steady.Sent > 0 {
+		fmt.Fprintf(w, "  after warm-up   %d msgs sent after the first %v (the warm-up dials connections and prunes the tree), p50 %s p99 %s\n",
+			s.Steady.Sent, o.Warmup, ms(s.Steady.P50), ms(s.Steady.P99))
+	}
 	printHeap(w, s.Heap)
 	if len(s.Killed) > 0 {
 		fmt.Fprintf(w, "healing           killed %s\n", strings.Join(s.Killed, ", "))
@@ -386,6 +414,10 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 		}
 	}
 	fmt.Fprintf(w, "tree              ")
+	if len(s.Peers) > maxNodeRows {
+		fmt.Fprintln(w, distribution(s.Peers))
+		s.Peers = nil
+	}
 	for i, r := range s.Peers {
 		if i > 0 {
 			fmt.Fprint(w, "  ")
@@ -396,7 +428,9 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 			fmt.Fprintf(w, "%s down", r.Name)
 		}
 	}
-	fmt.Fprintln(w, "   (eager/lazy)")
+	if s.Peers != nil {
+		fmt.Fprintln(w, "   (eager/lazy)")
+	}
 	if s.OK() {
 		fmt.Fprintf(w, "OK: every message reached every live node exactly once")
 		if s.Heap.MaxGrowth > 0 {

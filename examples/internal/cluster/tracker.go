@@ -61,6 +61,30 @@ type Tracker struct {
 	folded    int
 	foldedMax time.Duration
 	hist      *latencyHist
+	// The same for the folded messages sent at or after steadyFrom (see
+	// SetSteadyFrom), so that ReportFrom can leave the warm-up out.
+	steadyFrom      time.Time
+	steadyFolded    int
+	steadyFoldedMax time.Duration
+	steadyHist      *latencyHist
+}
+
+// SetSteadyFrom sets the start of the steady state: ReportFrom(from) leaves
+// out the messages sent before it, folded ones included. Call it before the
+// first Fold.
+func (t *Tracker) SetSteadyFrom(from time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.steadyFrom = from
+}
+
+// ReportFrom is Report for the messages sent at or after the SetSteadyFrom
+// time.
+func (t *Tracker) ReportFrom(expect []int, since []time.Time) Report {
+	t.mu.Lock()
+	from := t.steadyFrom
+	t.mu.Unlock()
+	return t.report(func(sent time.Time, _ int) bool { return !sent.Before(from) }, expect, since, true)
 }
 
 // NewTracker returns a Tracker for slots node slots.
@@ -148,6 +172,14 @@ func (t *Tracker) Fold(cutoff time.Time) int {
 		t.hist.add(lat)
 		t.foldedMax = max(t.foldedMax, lat)
 		t.folded++
+		if !t.steadyFrom.IsZero() && !m.sent.Before(t.steadyFrom) {
+			if t.steadyHist == nil {
+				t.steadyHist = new(latencyHist)
+			}
+			t.steadyHist.add(lat)
+			t.steadyFoldedMax = max(t.steadyFoldedMax, lat)
+			t.steadyFolded++
+		}
 		delete(t.msgs, m.id)
 		n++
 	}
@@ -202,8 +234,18 @@ func (r Report) DeliveryPct() float64 {
 // messages are all counted, complete and delivered to every slot of expect;
 // with any folded, P50 and P99 come from the histogram (within 1.6 %).
 func (t *Tracker) Report(include func(sent time.Time, origin int) bool, expect []int, since []time.Time) Report {
+	return t.report(include, expect, since, false)
+}
+
+// report is Report; steady counts the folded messages of the steady state
+// (ReportFrom) instead of every folded message.
+func (t *Tracker) report(include func(sent time.Time, origin int) bool, expect []int, since []time.Time, steady bool) Report {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	folded, foldedMax, hist := t.folded, t.foldedMax, t.hist
+	if steady {
+		folded, foldedMax, hist = t.steadyFolded, t.steadyFoldedMax, t.steadyHist
+	}
 	var r Report
 	for _, m := range t.order {
 		if include != nil && !include(m.sent, m.origin) {
@@ -237,17 +279,17 @@ func (t *Tracker) Report(include func(sent time.Time, origin int) bool, expect [
 		r.Latencies = append(r.Latencies, lat)
 		r.SentTimes = append(r.SentTimes, m.sent)
 	}
-	if t.folded > 0 {
-		r.Messages += t.folded
-		r.Complete += t.folded
-		r.Expected += t.folded * len(expect)
-		r.Delivered += t.folded * len(expect)
-		h := *t.hist
+	if folded > 0 {
+		r.Messages += folded
+		r.Complete += folded
+		r.Expected += folded * len(expect)
+		r.Delivered += folded * len(expect)
+		h := *hist
 		for _, l := range r.Latencies {
 			h.add(l)
 		}
 		r.P50, r.P99 = h.quantile(50), h.quantile(99)
-		r.Max = t.foldedMax
+		r.Max = foldedMax
 		for _, l := range r.Latencies {
 			r.Max = max(r.Max, l)
 		}

@@ -29,6 +29,10 @@ type Config struct {
 	AdvertiseAddr string
 	// Seeds are joined at start (and re-joined when they drop out).
 	Seeds []string
+	// Standalone tells the health report that the node is alone by
+	// configuration (core.HealthConfig.Standalone): with no peer it is
+	// Healthy, so a readiness probe passes before anyone joins.
+	Standalone bool
 	// Preset names the Plumtree and memberlist timing presets; see Preset.
 	// Default "lan".
 	Preset string
@@ -111,6 +115,9 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	}
 	if c.Protocol.EagerFanout != 0 {
 		pcfg = c.Protocol
+	}
+	if c.Standalone {
+		pcfg.Health.Standalone = true
 	}
 	if pcfg.Seed == 0 {
 		h := fnv.New64a()

@@ -51,6 +51,23 @@ func WriteTable(w io.Writer, rs Results) error {
 	return tw.Flush()
 }
 
+// TableLegend explains the columns of WriteTable.
+const TableLegend = `reliab.%   deliveries / (broadcasts × live nodes) of the measured cycles, in %
+min rel.%  the lowest reliability of any one broadcast in those cycles
+RMR        relative message redundancy: payload messages / (nodes reached - 1) - 1 (0 = a perfect tree)
+LDH        last delivery hop: hops to the last node reached (mean per broadcast)
+payload    payload messages sent per broadcast; control: IHave, Graft and Prune messages per broadcast
+last ms    virtual time from the broadcast to its last delivery (event engine only)
+regain     massive failure: cycles after the failure until a broadcast reaches every live node (never = not within the run)
+RMR ok     massive failure: cycles after the failure from which RMR stays at most 0.01 (never = not within the run)
+`
+
+// WriteLegend prints TableLegend, under the table.
+func WriteLegend(w io.Writer) error {
+	_, err := io.WriteString(w, "\n"+TableLegend)
+	return err
+}
+
 func cycles(v int) string {
 	if v < 0 {
 		return "never"

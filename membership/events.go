@@ -2,6 +2,8 @@ package membership
 
 import (
 	"net"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -32,7 +34,11 @@ type appliedMember struct {
 // enqueue records the latest state of member n. Called from memberlist's
 // callbacks with memberlist's locks held: it only takes the queue mutex.
 func (m *Membership) enqueue(n *memberlist.Node, alive bool) {
-	if n == nil || n.Name == string(m.self) {
+	if n == nil {
+		return
+	}
+	m.snapshot(n, alive)
+	if n.Name == string(m.self) {
 		return
 	}
 	m.eventsReceived.Add(1)
@@ -63,6 +69,46 @@ func (m *Membership) enqueue(n *memberlist.Node, alive bool) {
 	}
 	m.qmu.Unlock()
 	m.signal()
+}
+
+// memberSnap is a copy of a live member as memberlist last reported it.
+// memberlist's Members returns pointers into its own state, which it
+// rewrites without a lock the caller could take; the callbacks run with its
+// lock held, so the copies taken there are consistent.
+type memberSnap struct {
+	name string
+	ip   net.IP
+	port uint16
+	meta []byte
+}
+
+func (s memberSnap) addr() string { return net.JoinHostPort(s.ip.String(), strconv.Itoa(int(s.port))) }
+
+// snapshot records (alive) or forgets (not alive) member n. Called from
+// memberlist's callbacks; bounded by the member count.
+func (m *Membership) snapshot(n *memberlist.Node, alive bool) {
+	m.snapMu.Lock()
+	defer m.snapMu.Unlock()
+	if !alive {
+		delete(m.snap, n.Name)
+		return
+	}
+	if m.snap == nil {
+		m.snap = make(map[string]memberSnap)
+	}
+	m.snap[n.Name] = memberSnap{name: n.Name, ip: append(net.IP(nil), n.Addr...), port: n.Port, meta: append([]byte(nil), n.Meta...)}
+}
+
+// liveMembers returns the copies of the live members, sorted by name.
+func (m *Membership) liveMembers() []memberSnap {
+	m.snapMu.Lock()
+	out := make([]memberSnap, 0, len(m.snap))
+	for _, s := range m.snap {
+		out = append(out, s)
+	}
+	m.snapMu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
 }
 
 // enqueueRTT records the latest ping round trip to member name.
@@ -118,14 +164,22 @@ func (m *Membership) drain() {
 	}
 }
 
-// drainOnce applies everything queued so far.
+// drainOnce applies everything queued so far. A node that gave up its name
+// (ErrNameConflict) applies nothing.
 func (m *Membership) drainOnce(b *drainBuffers) {
+	m.gate.Lock()
+	defer m.gate.Unlock()
 	m.qmu.Lock()
 	b.order, m.order = m.order, b.order[:0]
 	b.pend, m.pend = m.pend, b.pend
 	b.rtt, m.rtt = m.rtt, b.rtt
 	m.qmu.Unlock()
 
+	if m.conflicted.Load() {
+		clear(b.pend)
+		clear(b.rtt)
+		return
+	}
 	now := time.Now()
 	for _, name := range b.order {
 		m.apply(now, name, b.pend[name])
@@ -230,13 +284,28 @@ func (d *eventDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Dura
 	}
 }
 
-// NotifyConflict implements memberlist.ConflictDelegate.
+// NotifyConflict implements memberlist.ConflictDelegate: memberlist saw an
+// alive member claiming a name already held by a live member at another
+// address, and ignored it. About this node's own name while joining, this
+// node is the newcomer: Join gives up (ErrNameConflict). Otherwise it is
+// logged: by the member holding the name ("another node claims this node's
+// name") and by the others ("node name conflict").
 func (d *eventDelegate) NotifyConflict(existing, other *memberlist.Node) {
 	if existing == nil || other == nil {
 		return
 	}
-	d.log.Warn("membership: node name conflict", "peer", existing.Name,
-		"addr", existing.Address(), "other_addr", other.Address())
+	if existing.Name == string(d.self) {
+		if d.joining.Load() > 0 {
+			addr := other.Address()
+			d.selfClash.Store(&addr)
+			return
+		}
+		d.log.Error("membership: another node claims this node's name; the cluster ignores it",
+			"name", existing.Name, "addr", existing.Address(), "other_addr", other.Address())
+		return
+	}
+	d.log.Warn("membership: node name conflict: a second node claims the name of a live member and is ignored",
+		"peer", existing.Name, "addr", existing.Address(), "other_addr", other.Address())
 }
 
 // NodeMeta implements memberlist.Delegate.

@@ -8,6 +8,7 @@ require (
 	github.com/plumtree-go/plumtree/core v0.0.0
 	github.com/plumtree-go/plumtree/transport-tcp v0.0.0
 	go.uber.org/goleak v1.3.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

@@ -93,18 +93,25 @@ func (b *fakeBook) get(p core.PeerID) (string, bool) {
 	return a, ok
 }
 
-// fastTimings makes failure detection take well under a second on loopback
-// while tolerating a loaded CI machine.
+// fastTimings makes failure detection take about a second on loopback
+// while tolerating a loaded machine: probes wait long enough for a starved
+// scheduler, a suspect has several probe rounds to refute, and a node
+// declared dead keeps receiving gossip long enough to hear it and refute
+// (memberlist's default is 30 s) — with shorter settings a node starved for
+// a moment stays "dead" in a peer's view after it recovered.
 func fastTimings(c *memberlist.Config) {
-	c.ProbeInterval = 150 * time.Millisecond
-	c.ProbeTimeout = 100 * time.Millisecond
+	c.ProbeInterval = 200 * time.Millisecond
+	c.ProbeTimeout = 150 * time.Millisecond
 	c.GossipInterval = 30 * time.Millisecond
-	c.GossipToTheDeadTime = 2 * time.Second
-	c.PushPullInterval = 2 * time.Second
-	c.SuspicionMult = 2
+	c.GossipToTheDeadTime = 10 * time.Second
+	c.PushPullInterval = time.Second
+	c.SuspicionMult = 4
 	c.SuspicionMaxTimeoutMult = 2
-	c.TCPTimeout = 2 * time.Second
-	c.IndirectChecks = 2
+	c.TCPTimeout = 5 * time.Second
+	c.IndirectChecks = 3
+	// A node restarted under its name on another address is admitted
+	// once the old one has been dead this long.
+	c.DeadNodeReclaimTime = time.Second
 }
 
 type testMember struct {
@@ -140,6 +147,12 @@ func (tm *testMember) kill() {
 	_ = tm.m.Shutdown(ctx)
 }
 
+// settle bounds every wait for the cluster to reach a state. Conditions
+// normally hold within a second or two; the bound only decides when a test
+// that will never pass gives up, so it is generous enough for a machine
+// many times slower than a quiet laptop.
+const settle = 60 * time.Second
+
 // eventually polls cond until it returns "" or the deadline passes.
 func eventually(t *testing.T, d time.Duration, cond func() string) {
 	t.Helper()
@@ -170,7 +183,11 @@ func expectPeers(members []*testMember, live map[string]bool) string {
 		sort.Strings(want)
 		got := tm.peers.names()
 		if strings.Join(got, ",") != strings.Join(want, ",") {
-			return fmt.Sprintf("%s has peers %v, want %v", tm.m.self, got, want)
+			var ml []string
+			for _, mb := range tm.m.Members() {
+				ml = append(ml, mb.Name)
+			}
+			return fmt.Sprintf("%s has peers %v, want %v; memberlist members %v; %+v", tm.m.self, got, want, ml, tm.m.Stats())
 		}
 	}
 	return ""

@@ -22,6 +22,9 @@ var (
 	ErrAlreadyStarted = errors.New("membership: already started")
 	ErrShutdown       = errors.New("membership: shut down")
 	ErrJoin           = errors.New("membership: join failed")
+	// ErrNameConflict: the node's name is taken by a live member at another
+	// address. The node refuses to join and stops its memberlist (see Done).
+	ErrNameConflict = errors.New("membership: node name taken by a live member")
 )
 
 // Peers is what the membership drives: the runtime's peer set.
@@ -57,6 +60,9 @@ type Membership struct {
 	life        sync.Mutex // serialises Leave and Shutdown (memberlist panics on Leave after Shutdown)
 	mu          sync.Mutex // guards ml, state
 	ml          *memberlist.Memberlist
+	mlp         atomic.Pointer[memberlist.Memberlist] // ml, for the stream guard (no lock)
+	keyring     atomic.Pointer[memberlist.Keyring]    // memberlist's keyring once started, if encrypted
+	guard       *streamGuard
 	state       int                    // stateNew, stateStarted, stateLeft, stateShutdown
 	meta        atomic.Pointer[[]byte] // read by memberlist through NodeMeta
 	leavingMeta []byte
@@ -75,7 +81,21 @@ type Membership struct {
 	wake  chan struct{}
 
 	applied map[string]appliedMember // drainer goroutine only
-	part    partitionDetector
+
+	snapMu sync.Mutex
+	snap   map[string]memberSnap // live members, copied in memberlist's callbacks
+
+	// Name conflicts. gate is held by Join around memberlist's join and by
+	// the drainer around applying events, so that a node that learns while
+	// joining that its name is taken never adds a peer.
+	gate       sync.Mutex
+	joining    atomic.Int32
+	selfClash  atomic.Pointer[string] // address of the live member holding our name (seen while joining)
+	conflicted atomic.Bool
+	failErr    atomic.Pointer[error]
+	failed     chan struct{}
+	failOnce   sync.Once
+	part       partitionDetector
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -115,11 +135,13 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 	if o.secretKey != nil && o.keyring != nil {
 		return nil, errors.New("membership: set either a secret key or a keyring, not both")
 	}
-	tr, err := listenShared(o.bindAddr, o.bindPort, o.logger)
+	guard := newStreamGuard(o.streamLimits, o.logger)
+	tr, err := listenShared(o.bindAddr, o.bindPort, o.logger, guard)
 	if err != nil {
 		return nil, err
 	}
 	m := &Membership{
+		guard:   guard,
 		self:    self,
 		opts:    o,
 		log:     o.logger,
@@ -129,7 +151,20 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 		wake:    make(chan struct{}, 1),
 		applied: make(map[string]appliedMember),
 		stop:    make(chan struct{}),
+		failed:  make(chan struct{}),
 		part:    partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
+	}
+	guard.known = func() int {
+		if ml := m.mlp.Load(); ml != nil {
+			return ml.NumMembers()
+		}
+		return 1
+	}
+	guard.keys = func() [][]byte {
+		if kr := m.keyring.Load(); kr != nil {
+			return kr.GetKeys()
+		}
+		return nil
 	}
 	return m, nil
 }
@@ -256,6 +291,17 @@ func (m *Membership) Start(ctx context.Context, peers Peers, book AddressBook) e
 	conf.LogOutput = nil
 	conf.Logger = log.New(&logBridge{l: m.log}, "", 0)
 
+	tcpTimeout := conf.TCPTimeout
+	m.guard.readTimeout = func() time.Duration { return tcpTimeout }
+	// Streams checked before Create returns are decrypted with the
+	// configured keys (Create turns a secret key into a keyring).
+	if conf.Keyring != nil {
+		m.keyring.Store(conf.Keyring)
+	} else if conf.SecretKey != nil {
+		if kr, err := memberlist.NewKeyring(nil, conf.SecretKey); err == nil {
+			m.keyring.Store(kr)
+		}
+	}
 	m.tr.start()
 	ml, err := memberlist.Create(conf)
 	if err != nil {
@@ -264,6 +310,10 @@ func (m *Membership) Start(ctx context.Context, peers Peers, book AddressBook) e
 		return fmt.Errorf("membership: create memberlist: %w", err)
 	}
 	m.ml = ml
+	m.mlp.Store(ml)
+	if conf.Keyring != nil {
+		m.keyring.Store(conf.Keyring)
+	}
 	m.state = stateStarted
 	m.log.Info("membership: started", "self", m.self, "addr", m.advAddr, "transport_addr", m.plumAdr,
 		"preset", m.opts.preset, "encrypted", conf.SecretKey != nil || conf.Keyring != nil)
@@ -329,7 +379,10 @@ func (m *Membership) Join(ctx context.Context, addrs ...string) (int, error) {
 			delay = min(2*delay, 30*time.Second)
 		}
 		m.joinAttempts.Add(1)
-		n, err := ml.Join(norm)
+		n, err := m.joinOnce(ml, norm)
+		if errors.Is(err, ErrNameConflict) {
+			return 0, err
+		}
 		if n > 0 {
 			m.log.Info("membership: joined", "contacted", n, "addrs", norm)
 			return n, nil
@@ -339,6 +392,89 @@ func (m *Membership) Join(ctx context.Context, addrs ...string) (int, error) {
 		m.log.Warn("membership: join failed", "addrs", norm, "attempt", attempt+1, "err", err)
 	}
 	return 0, fmt.Errorf("%w: %v", ErrJoin, lastErr)
+}
+
+// joinOnce runs one memberlist join. When the push/pull of the join shows
+// that a live member at another address holds this node's name, the node is
+// the newcomer: it gives up (see abandon) and returns ErrNameConflict.
+func (m *Membership) joinOnce(ml *memberlist.Memberlist, addrs []string) (int, error) {
+	m.gate.Lock()
+	defer m.gate.Unlock()
+	if m.conflicted.Load() {
+		return 0, *m.failErr.Load()
+	}
+	m.selfClash.Store(nil)
+	m.joining.Add(1)
+	n, err := ml.Join(addrs)
+	m.joining.Add(-1)
+	if other := m.selfClash.Swap(nil); other != nil {
+		if !m.answers(ml, *other) {
+			// Most likely this node's previous instance, stopped without a
+			// leave: memberlist admits this one once it is declared dead.
+			m.log.Warn("membership: a member that does not answer still holds this node's name; joining anyway",
+				"self", m.self, "addr", m.AdvertiseAddr(), "other_addr", *other)
+			return n, err
+		}
+		err := fmt.Errorf("%w: %q is %s here and %s at the member already in the cluster; start this node with another name",
+			ErrNameConflict, m.self, m.AdvertiseAddr(), *other)
+		m.abandon(err)
+		return 0, err
+	}
+	return n, err
+}
+
+// answers reports whether a node named like this one answers memberlist
+// pings at addr (a few tries, each memberlist's probe timeout).
+func (m *Membership) answers(ml *memberlist.Memberlist, addr string) bool {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return false
+	}
+	for range 5 {
+		if _, err := ml.Ping(string(m.self), ua); err == nil {
+			return true
+		}
+		select {
+		case <-m.stop:
+			return false
+		default:
+		}
+	}
+	return false
+}
+
+// abandon stops the node's memberlist without a leave announcement (a
+// leave in this node's name would make the others drop the member that
+// really holds it) and records err for Err and Done.
+func (m *Membership) abandon(err error) {
+	m.conflicted.Store(true)
+	m.failErr.Store(&err)
+	m.failOnce.Do(func() { close(m.failed) })
+	m.log.Error("membership: giving up: a live member holds this node's name", "self", m.self, "err", err.Error())
+	m.mu.Lock()
+	ml := m.ml
+	stop := m.state == stateStarted
+	if stop {
+		m.state = stateLeft // Leave is then a no-op; Shutdown finishes
+	}
+	m.mu.Unlock()
+	if stop && ml != nil {
+		_ = ml.Shutdown()
+	}
+	m.stopOnce.Do(func() { close(m.stop) })
+}
+
+// Done is closed when the Membership stopped on its own: its name is taken
+// by a live member (Err returns ErrNameConflict). Call Shutdown afterwards
+// as usual.
+func (m *Membership) Done() <-chan struct{} { return m.failed }
+
+// Err returns why the Membership stopped on its own, or nil.
+func (m *Membership) Err() error {
+	if e := m.failErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // maintain joins the seeds, then periodically rejoins lost static seeds and
@@ -356,6 +492,9 @@ func (m *Membership) maintain(join []string) {
 		}()
 		_, err := m.Join(ctx, join...)
 		cancel()
+		if errors.Is(err, ErrNameConflict) {
+			return
+		}
 		if err != nil && !errors.Is(err, ErrShutdown) {
 			m.log.Warn("membership: could not join any seed; waiting to be joined", "seeds", join, "err", err)
 		}
@@ -390,10 +529,8 @@ func (m *Membership) rejoinSeeds() {
 		return
 	}
 	alive := make(map[string]bool)
-	for _, n := range ml.Members() {
-		if n.State == memberlist.StateAlive {
-			alive[n.Address()] = true
-		}
+	for _, n := range m.liveMembers() {
+		alive[n.addr()] = true
 	}
 	self := m.AdvertiseAddr()
 	for _, seed := range m.opts.seeds {
@@ -423,32 +560,36 @@ func (m *Membership) rejoinSeeds() {
 	}
 }
 
-// isLocal reports whether addr ("ip:port") is this node: its port on a
-// loopback or local interface address (a seed list shared by every node
-// names the node itself too).
+// isLocal reports whether addr ("ip:port", a resolved seed) is this node:
+// its advertised address, its bound address, or — when bound to all
+// interfaces — a loopback address on its port (the kernel delivers those to
+// this node's wildcard socket). Another node on another address with the
+// same port (other loopback IPs, containers, several interfaces) is not this
+// node, so a shared seed list is rejoined after a partition.
 func (m *Membership) isLocal(addr string) bool {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != strconv.Itoa(m.tr.port()) {
+	if err != nil {
 		return false
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
 		return false
 	}
-	if ip.IsLoopback() || ip.IsUnspecified() {
-		bound := m.tr.ln.Addr().(*net.TCPAddr).IP
-		return bound.IsUnspecified() || bound.IsLoopback()
-	}
-	ifaddrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range ifaddrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
-			return true
+	if adv := m.AdvertiseAddr(); adv != "" {
+		if ah, ap, err := net.SplitHostPort(adv); err == nil && ap == port {
+			if aip := net.ParseIP(ah); aip != nil && aip.Equal(ip) {
+				return true
+			}
 		}
 	}
-	return false
+	bound := m.tr.ln.Addr().(*net.TCPAddr)
+	if port != strconv.Itoa(bound.Port) {
+		return false
+	}
+	if bound.IP.IsUnspecified() {
+		return ip.IsLoopback() || ip.IsUnspecified()
+	}
+	return bound.IP.Equal(ip)
 }
 
 // resolveSeed returns the ip:port forms of seed.
@@ -567,20 +708,20 @@ type Member struct {
 }
 
 // Members returns memberlist's live members (alive or suspect; the node
-// itself included).
+// itself included), sorted by name.
 func (m *Membership) Members() []Member {
 	ml := m.memberlist()
 	if ml == nil {
 		return nil
 	}
-	nodes := ml.Members()
+	nodes := m.liveMembers()
 	out := make([]Member, 0, len(nodes))
 	for _, n := range nodes {
-		mb := Member{Name: n.Name, Addr: n.Address(), Self: n.Name == string(m.self)}
-		if meta, err := ParseMeta(n.Meta); err == nil {
-			mb.Plumtree, mb.TransportAddr, mb.Version, mb.Leaving = true, fixHost(meta.Addr, n.Addr), int(meta.Version), meta.Leaving
+		mb := Member{Name: n.name, Addr: n.addr(), Self: n.name == string(m.self)}
+		if meta, err := ParseMeta(n.meta); err == nil {
+			mb.Plumtree, mb.TransportAddr, mb.Version, mb.Leaving = true, fixHost(meta.Addr, n.ip), int(meta.Version), meta.Leaving
 			if meta.AdminAddr != "" {
-				mb.AdminAddr = fixHost(meta.AdminAddr, n.Addr)
+				mb.AdminAddr = fixHost(meta.AdminAddr, n.ip)
 			}
 		} else if meta.Version != 0 {
 			mb.Version = int(meta.Version)
@@ -612,6 +753,17 @@ type Stats struct {
 	GraftFailures       uint64 `json:"graft_failures"`       // EventGraftFailed observed
 	PersistSaves        uint64 `json:"persist_saves"`
 	PersistErrors       uint64 `json:"persist_errors"`
+
+	// Inbound memberlist streams (see WithStreamLimits).
+	StreamsAccepted         uint64 `json:"streams_accepted"`          // checked and handed to memberlist
+	StreamsRefused          uint64 `json:"streams_refused"`           // closed before memberlist saw them; the sum of the next five
+	StreamsRefusedBusy      uint64 `json:"streams_refused_busy"`      // too many streams open or bytes held
+	StreamsRefusedNodes     uint64 `json:"streams_refused_nodes"`     // push/pull announcing too many nodes
+	StreamsRefusedSize      uint64 `json:"streams_refused_size"`      // message or announced length over MaxStreamBytes
+	StreamsRefusedMalformed uint64 `json:"streams_refused_malformed"` // not memberlist, truncated, or too slow
+	StreamsRefusedDecrypt   uint64 `json:"streams_refused_decrypt"`   // encrypted with no installed key
+	StreamsOpen             int64  `json:"streams_open"`              // being checked or handled by memberlist now
+	StreamBytes             int64  `json:"stream_bytes"`              // bytes held for open streams now
 }
 
 // Stats returns a snapshot.
@@ -635,6 +787,16 @@ func (m *Membership) Stats() Stats {
 		GraftFailures:       m.graftFailures.Load(),
 		PersistSaves:        m.persistSaves.Load(),
 		PersistErrors:       m.persistErrors.Load(),
+
+		StreamsAccepted:         m.guard.accepted.Load(),
+		StreamsRefused:          m.guard.refused.Load(),
+		StreamsRefusedBusy:      m.guard.refusedBusy.Load(),
+		StreamsRefusedNodes:     m.guard.refusedNodes.Load(),
+		StreamsRefusedSize:      m.guard.refusedSize.Load(),
+		StreamsRefusedMalformed: m.guard.refusedFormat.Load(),
+		StreamsRefusedDecrypt:   m.guard.refusedDecrypt.Load(),
+		StreamsOpen:             m.guard.streams.Load(),
+		StreamBytes:             m.guard.buffered.Load(),
 	}
 	m.qmu.Lock()
 	s.QueueLen = len(m.order)

@@ -53,6 +53,7 @@ type options struct {
 	partWindow     time.Duration
 	partFraction   float64
 	partMinPeers   int
+	streamLimits   StreamLimits
 }
 
 func defaultOptions() options {
@@ -283,6 +284,22 @@ func WithPartitionDetection(window time.Duration, fraction float64, minPeers int
 			return fmt.Errorf("membership: partition detection window %v fraction %v min peers %d: want window > 0, fraction in (0,1], min peers >= 1", window, fraction, minPeers)
 		}
 		o.partWindow, o.partFraction, o.partMinPeers = window, fraction, minPeers
+		return nil
+	}
+}
+
+// WithStreamLimits bounds the inbound memberlist streams checked in front of
+// memberlist: how many are open at once, how large one message may be, the
+// bytes held for all of them together and the nodes a push/pull may
+// announce (see StreamLimits; zero fields keep the defaults 32, 4 MiB,
+// 32 MiB and 16384). Refused streams are closed, counted in Stats and
+// logged.
+func WithStreamLimits(l StreamLimits) Option {
+	return func(o *options) error {
+		if l.MaxStreams < 0 || l.MaxStreamBytes < 0 || l.MaxBufferedBytes < 0 || l.MaxPushPullNodes < 0 {
+			return fmt.Errorf("membership: stream limits %+v: must be >= 0", l)
+		}
+		o.streamLimits = l
 		return nil
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // peerFileVersion is the version of the peer file layout.
@@ -121,11 +119,11 @@ func (m *Membership) savePeers() {
 		return
 	}
 	var known []KnownMember
-	for _, n := range ml.Members() {
-		if n.Name == string(m.self) || n.State != memberlist.StateAlive {
+	for _, n := range m.liveMembers() {
+		if n.name == string(m.self) {
 			continue
 		}
-		known = append(known, KnownMember{Name: n.Name, Addr: n.Address()})
+		known = append(known, KnownMember{Name: n.name, Addr: n.addr()})
 	}
 	if len(known) == 0 {
 		return

@@ -157,7 +157,7 @@ func TestQueueConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	m.signal()
-	eventually(t, 5*time.Second, func() string {
+	eventually(t, settle, func() string {
 		m.qmu.Lock()
 		n := len(m.order)
 		m.qmu.Unlock()

@@ -37,6 +37,17 @@ type sharedTransport struct {
 	wg       sync.WaitGroup
 
 	lnShared atomic.Bool // the listener was handed out: do not accept on it
+
+	guard *streamGuard // checks every inbound stream before memberlist sees it
+
+	// cut, when set (tests only), simulates a network cut: packets to and
+	// from an address it returns true for are dropped and dials to it fail.
+	cut atomic.Pointer[func(addr string) bool]
+}
+
+func (t *sharedTransport) isCut(addr string) bool {
+	f := t.cut.Load()
+	return f != nil && (*f)(addr)
 }
 
 var _ memberlist.NodeAwareTransport = (*sharedTransport)(nil)
@@ -44,7 +55,7 @@ var _ memberlist.NodeAwareTransport = (*sharedTransport)(nil)
 // listenShared binds a TCP listener and a UDP socket on the same host:port.
 // With port 0 the OS picks the TCP port and UDP is bound to the same number,
 // retried a few times if that UDP port is taken.
-func listenShared(host string, port int, log *slog.Logger) (*sharedTransport, error) {
+func listenShared(host string, port int, log *slog.Logger, guard *streamGuard) (*sharedTransport, error) {
 	ip := net.ParseIP(host)
 	if host != "" && ip == nil {
 		ips, err := net.LookupIP(host)
@@ -83,6 +94,7 @@ func listenShared(host string, port int, log *slog.Logger) (*sharedTransport, er
 			packetCh: make(chan *memberlist.Packet),
 			streamCh: make(chan net.Conn),
 			done:     make(chan struct{}),
+			guard:    guard,
 		}
 		return t, nil
 	}
@@ -150,6 +162,9 @@ func (t *sharedTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	if t.isCut(ua.String()) {
+		return time.Now(), nil
+	}
 	_, err = t.udp.WriteTo(b, ua)
 	return time.Now(), err
 }
@@ -165,6 +180,9 @@ func (t *sharedTransport) PacketCh() <-chan *memberlist.Packet { return t.packet
 // DialTimeout implements memberlist.Transport: a plain TCP connection; the
 // receiving side tells it from Plumtree frames by its first byte.
 func (t *sharedTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if t.isCut(addr) {
+		return nil, fmt.Errorf("membership: dial %s: network cut", addr)
+	}
 	d := net.Dialer{Timeout: timeout}
 	return d.Dial("tcp", addr)
 }
@@ -177,18 +195,23 @@ func (t *sharedTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 // StreamCh implements memberlist.Transport.
 func (t *sharedTransport) StreamCh() <-chan net.Conn { return t.streamCh }
 
-// handleStream hands an accepted connection to memberlist. It blocks until
-// memberlist takes it (memberlist reads its stream channel continuously) or
-// the transport shuts down, in which case the connection is closed.
+// handleStream checks an accepted connection's memberlist message (see
+// streamGuard) and hands it to memberlist. It blocks until memberlist takes
+// it (memberlist reads its stream channel continuously), the stream is
+// refused, or the transport shuts down; the connection is then closed.
 func (t *sharedTransport) handleStream(c net.Conn) {
 	if t.closed.Load() {
 		_ = c.Close()
 		return
 	}
+	gc := t.guard.check(c)
+	if gc == nil {
+		return
+	}
 	select {
-	case t.streamCh <- c:
+	case t.streamCh <- gc:
 	case <-t.done:
-		_ = c.Close()
+		_ = gc.Close()
 	}
 }
 
@@ -198,6 +221,7 @@ func (t *sharedTransport) Shutdown() error {
 	t.once.Do(func() {
 		t.closed.Store(true)
 		close(t.done)
+		t.guard.shutdown()
 		_ = t.udp.Close()
 		if !t.lnShared.Load() {
 			_ = t.ln.Close()
@@ -224,7 +248,7 @@ func (t *sharedTransport) readUDP() {
 			t.log.Debug("membership: udp read failed", "err", err)
 			continue
 		}
-		if n < 1 {
+		if n < 1 || t.isCut(from.String()) {
 			continue
 		}
 		select {
@@ -254,6 +278,8 @@ func (t *sharedTransport) accept() {
 			continue
 		}
 		delay = 5 * time.Millisecond
-		t.handleStream(c)
+		// Checking a stream reads from it: never on the accept loop. The
+		// guard bounds how many are open at once.
+		go t.handleStream(c)
 	}
 }

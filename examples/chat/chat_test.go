@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plumtree-go/plumtree/examples/internal/leakcheck"
+	"github.com/plumtree-go/plumtree/membership"
 )
 
 // memberlist's probe goroutines may outlive Shutdown by several seconds on
@@ -100,5 +102,46 @@ func TestThreeChat(t *testing.T) {
 	waitOutput(t, alice, "* carol left")
 	if strings.Contains(alice.out.String(), "<alice>") {
 		t.Fatal("own lines are echoed")
+	}
+}
+
+// TestDuplicateNameRefused: a second chat named like a live member stops
+// with membership.ErrNameConflict (the command exits non-zero) and the
+// original keeps chatting.
+func TestDuplicateNameRefused(t *testing.T) {
+	alice := startMember(t, "alice")
+	a := alice.addr(t)
+	bob := startMember(t, "bob", a)
+	waitOutput(t, alice, "* bob joined")
+
+	imp := startMember(t, "alice", bob.addr(t))
+	var err error
+	select {
+	case err = <-imp.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the second alice did not stop")
+	}
+	imp.done <- nil // for the cleanup
+	if !errors.Is(err, membership.ErrNameConflict) {
+		t.Fatalf("second alice: %v, want ErrNameConflict", err)
+	}
+	io.WriteString(alice.in, "still here\n")
+	waitOutput(t, bob, "<alice> still here")
+}
+
+func TestDefaultNameUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 20 {
+		n := defaultName("alice")
+		if !strings.HasPrefix(n, "alice-") || len(n) != len("alice-")+4 {
+			t.Fatalf("default name %q", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 15 {
+		t.Fatalf("only %d distinct names in 20", len(seen))
+	}
+	if n := defaultName(""); !strings.HasPrefix(n, "anon-") {
+		t.Fatalf("default name without USER: %q", n)
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -22,12 +24,8 @@ import (
 )
 
 func main() {
-	user := os.Getenv("USER")
-	if user == "" {
-		user = "anon"
-	}
 	var (
-		name   = flag.String("name", user, "your name (unique in the chat)")
+		name   = flag.String("name", "", "your name, unique in the chat (default: $USER plus a short random suffix)")
 		bind   = flag.String("bind", "127.0.0.1", "address to listen on (0.0.0.0 for other machines)")
 		port   = flag.Int("port", 7946, "port (memberlist and Plumtree share it)")
 		join   = flag.String("join", "", "comma-separated addresses of chat members to join (host:port)")
@@ -42,6 +40,10 @@ func main() {
 			seeds = append(seeds, s)
 		}
 	}
+	if *name == "" {
+		*name = defaultName(os.Getenv("USER"))
+		fmt.Printf("* no -name given: you are %s (choose one with -name)\n", *name)
+	}
 	err := chat(ctx, chatConfig{
 		Name: *name, Bind: net.JoinHostPort(*bind, strconv.Itoa(*port)), Seeds: seeds, Preset: *preset,
 	}, os.Stdin, os.Stdout)
@@ -49,6 +51,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(1)
 	}
+}
+
+// defaultName is user (or "anon") with a short random suffix, so that two
+// chats started without -name do not claim the same name.
+func defaultName(user string) string {
+	if user == "" {
+		user = "anon"
+	}
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%s", user, hex.EncodeToString(b[:]))
 }
 
 type chatConfig struct {
@@ -144,6 +157,9 @@ func chat(ctx context.Context, cfg chatConfig, in io.Reader, out io.Writer) erro
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.Membership.Done():
+			// Our name is taken by a live member: refuse to chat under it.
+			return s.Membership.Err()
 		case line, ok := <-lines:
 			if !ok {
 				return nil

@@ -149,7 +149,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		"metrics", metricsURL, "seeds", cfg.Join, "preset", cfg.Preset, "tls", serverTLS != nil,
 		"encrypted", cfg.EncryptKey != nil, "tracing", cfg.Tracing)
 
-	<-ctx.Done()
+	// A node whose name a live member holds gives up (membership.ErrNameConflict)
+	// and the process exits non-zero.
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-s.Membership.Done():
+		fatal = s.Membership.Err()
+	}
 	log.Info("shutting down: leaving the cluster", "timeout", cfg.LeaveTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.LeaveTimeout+10*time.Second)
 	defer cancel()
@@ -160,6 +167,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	err = s.Stop(sctx, cfg.LeaveTimeout)
 	if msrv != nil {
 		_ = msrv.Shutdown(sctx)
+	}
+	if fatal != nil {
+		return fatal
 	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -1,0 +1,150 @@
+package membership
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// sharedPortAddrs binds n distinct loopback IPs (127.0.23.1, .2, ...) on one
+// port that is free on all of them, and returns the "ip:port" addresses
+// (the sockets are closed again for the nodes to bind).
+func sharedPortAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	for range 20 {
+		probe, err := net.Listen("tcp", "127.0.23.1:0")
+		if err != nil {
+			t.Skipf("no 127.0.23.1 on this machine: %v", err)
+		}
+		port := probe.Addr().(*net.TCPAddr).Port
+		_ = probe.Close()
+		var addrs []string
+		ok := true
+		for i := 1; i <= n; i++ {
+			a := net.JoinHostPort(fmt.Sprintf("127.0.23.%d", i), strconv.Itoa(port))
+			ln, err1 := net.Listen("tcp", a)
+			pc, err2 := net.ListenPacket("udp", a)
+			if ln != nil {
+				_ = ln.Close()
+			}
+			if pc != nil {
+				_ = pc.Close()
+			}
+			if err1 != nil || err2 != nil {
+				ok = false
+				break
+			}
+			addrs = append(addrs, a)
+		}
+		if ok {
+			return addrs
+		}
+	}
+	t.Fatal("no port free on all the loopback IPs")
+	return nil
+}
+
+func TestIsLocalByAddressNotByPort(t *testing.T) {
+	addrs := sharedPortAddrs(t, 2)
+	b := startMember(t, "b", WithBindAddr(addrs[1]))
+	_, port, _ := net.SplitHostPort(addrs[1])
+	for addr, want := range map[string]bool{
+		addrs[1]:                    true,  // itself
+		addrs[0]:                    false, // another node, same port
+		"127.0.0.1:" + port:         false, // loopback but not its address
+		"127.0.23.2:1":              false,
+		b.m.AdvertiseAddr():         true,
+		"[::1]:" + port:             false,
+		"not an address":            false,
+		net.JoinHostPort("::", "1"): false,
+	} {
+		if got := b.m.isLocal(addr); got != want {
+			t.Errorf("isLocal(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestSeedsOnSamePortRejoinAfterPartition: four nodes on distinct loopback
+// IPs and the same port, every node with all four as seeds, are cut into
+// two halves until each half declared the other dead, then the cut heals:
+// the halves rejoin through their seeds.
+func TestSeedsOnSamePortRejoinAfterPartition(t *testing.T) {
+	addrs := sharedPortAddrs(t, 4)
+	short := func(c *memberlist.Config) {
+		fastTimings(c)
+		// Forget the other half soon after declaring it dead, so that only
+		// the seed rejoin can bring it back.
+		c.GossipToTheDeadTime = 300 * time.Millisecond
+		c.PushPullInterval = 500 * time.Millisecond
+	}
+	var members []*testMember
+	live := map[string]bool{}
+	for i, a := range addrs {
+		name := fmt.Sprintf("s%d", i)
+		members = append(members, startMember(t, name, WithBindAddr(a), WithSeeds(addrs...),
+			WithSeedRejoin(true, 100*time.Millisecond), WithMemberlistConfig(short)))
+		live[name] = true
+	}
+	eventually(t, settle, func() string { return expectPeers(members, live) })
+
+	// Cut: {s0, s1} | {s2, s3}.
+	half := func(addr string) int {
+		host, _, _ := net.SplitHostPort(addr)
+		for i, a := range addrs {
+			if h, _, _ := net.SplitHostPort(a); h == host {
+				return i / 2
+			}
+		}
+		return -1
+	}
+	for i, tm := range members {
+		mine := i / 2
+		f := func(addr string) bool { h := half(addr); return h >= 0 && h != mine }
+		tm.m.tr.cut.Store(&f)
+	}
+	before := make([]uint64, len(members))
+	rejoinsBefore := make([]uint64, len(members))
+	eventually(t, settle, func() string {
+		for i, tm := range members {
+			if n := len(tm.peers.names()); n != 1 {
+				return fmt.Sprintf("%s still has %d peers", tm.m.self, n)
+			}
+			if ms := tm.m.Stats().Members; ms != 2 {
+				return fmt.Sprintf("%s still sees %d members", tm.m.self, ms)
+			}
+			before[i] = tm.m.Stats().SeedRejoinAttempts
+			rejoinsBefore[i] = tm.m.Stats().SeedRejoins
+		}
+		return ""
+	})
+	// Each half keeps trying the other half's seeds (the old isLocal took
+	// every seed on its own port for itself and never tried).
+	eventually(t, settle, func() string {
+		for i, tm := range members {
+			if tm.m.Stats().SeedRejoinAttempts <= before[i] {
+				return fmt.Sprintf("%s does not retry the missing seeds", tm.m.self)
+			}
+		}
+		return ""
+	})
+
+	// Heal.
+	for _, tm := range members {
+		tm.m.tr.cut.Store(nil)
+	}
+	eventually(t, settle, func() string { return expectPeers(members, live) })
+	var rejoins uint64
+	for i, tm := range members {
+		rejoins += tm.m.Stats().SeedRejoins - rejoinsBefore[i]
+		if tm.peers.dupAdd != 0 || tm.peers.badRm != 0 {
+			t.Fatalf("%s: duplicate adds %d, bad removes %d", tm.m.self, tm.peers.dupAdd, tm.peers.badRm)
+		}
+	}
+	if rejoins == 0 {
+		t.Fatal("the halves merged without a seed rejoin")
+	}
+}

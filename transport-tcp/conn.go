@@ -36,6 +36,10 @@ type conn struct {
 	// Whoever makes a connection that was never adopted stop being current
 	// half-closes it instead.
 	adopted bool
+	in      chan []byte // received frames waiting for the Receive channel
+	// Owned by the reader.
+	shedding bool        // in stayed full for the receive wait: drop
+	wait     *time.Timer // the receive wait
 
 	closeOnce, readOnce, writeOnce sync.Once
 	halves                         atomic.Int32 // directions finished
@@ -418,8 +422,19 @@ func (t *Transport) detach(c *conn) {
 // readLoop reads frames from c until it ends, then detaches it. After a
 // clean EOF the connection is closed once its write side has ended too (the
 // peer may still be reading what is in flight); after anything else at once.
+//
+// Frames go from the reader into c's own bounded queue, and a forwarder
+// moves them from there to the shared Receive channel, so no connection
+// waits for another. When the node stops reading (intake paused), c's queue
+// fills; after the receive wait the frames that do not fit are dropped and
+// counted (Stats.ReceiveDrops) while the connection keeps being read, so
+// that the peer's writes never time out because this node is slow.
 func (t *Transport) readLoop(c *conn) {
+	c.in = make(chan []byte, t.opts.connReceiveQueue)
+	t.wg.Add(1)
+	go t.forward(c)
 	err := t.readFrames(c)
+	close(c.in)
 	if errors.Is(err, io.EOF) {
 		c.peerEOF.Store(true)
 	}
@@ -455,7 +470,6 @@ func describeEnd(err error) string {
 func (t *Transport) readFrames(c *conn) error {
 	br := c.br
 	maxN := t.opts.maxFrameSize
-	from := c.peer.id
 	const prefix = 4
 	for {
 		// Idle: wait for the next frame without a deadline (keepalive
@@ -502,10 +516,59 @@ func (t *Transport) readFrames(c *conn) error {
 		}
 		t.st.framesIn.Add(1)
 		t.st.bytesIn.Add(uint64(n) + prefix)
+		if err := t.enqueue(c, buf); err != nil {
+			return err
+		}
+	}
+}
+
+// enqueue puts a received frame into c's queue. When the queue is full it
+// waits for room up to the receive wait, then drops (and counts) frames
+// without waiting while the queue stays more than half full: a node that
+// merely lags behind slows its peers down through TCP flow control and
+// loses nothing, while a node that stops reading (intake paused) keeps its
+// connections read, so that no peer's write times out.
+func (t *Transport) enqueue(c *conn, buf []byte) error {
+	if c.shedding && len(c.in) <= cap(c.in)/2 {
+		c.shedding = false
+	}
+	select {
+	case c.in <- buf:
+		return nil
+	default:
+	}
+	if !c.shedding {
+		if c.wait == nil {
+			c.wait = time.NewTimer(t.opts.receiveWait)
+		} else {
+			c.wait.Reset(t.opts.receiveWait)
+		}
 		select {
-		case t.recv <- node.Frame{From: from, Data: buf}:
+		case c.in <- buf:
+			c.wait.Stop()
+			return nil
+		case <-c.wait.C:
+			c.shedding = true
 		case <-t.ctx.Done():
+			c.wait.Stop()
 			return net.ErrClosed
+		}
+	}
+	t.st.receiveDrops.Add(1)
+	return nil
+}
+
+// forward moves c's received frames, in order, to the Receive channel. It
+// ends when c's reader has ended and every frame it queued is handed over,
+// or when the Transport closes.
+func (t *Transport) forward(c *conn) {
+	defer t.wg.Done()
+	from := c.peer.id
+	for f := range c.in {
+		select {
+		case t.recv <- node.Frame{From: from, Data: f}:
+		case <-t.ctx.Done():
+			return
 		}
 	}
 }

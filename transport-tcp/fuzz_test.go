@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plumtree-go/plumtree/core/node"
 	"github.com/plumtree-go/plumtree/core/wire"
 )
 
@@ -41,21 +40,22 @@ func FuzzReadFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := defaultOptions()
 		opts.maxFrameSize = maxFrame
-		tr := &Transport{opts: opts, recv: make(chan node.Frame, len(data)/7+1), ctx: context.Background()}
+		tr := &Transport{opts: opts, ctx: context.Background()}
 		nc := newBytesConn(data)
-		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"}}
+		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"},
+			in: make(chan []byte, len(data)/7+1)}
 		err := tr.readFrames(c)
 		var bad *badInput
 		if !errors.Is(err, io.EOF) && !errors.As(err, &bad) {
 			t.Fatalf("readFrames ended with %v", err)
 		}
-		close(tr.recv)
+		close(c.in)
 		total := 0
-		for fr := range tr.recv {
-			if len(fr.Data) > maxFrame || wire.CheckHeader(fr.Data) != nil {
-				t.Fatalf("handed over a bad frame of %d bytes", len(fr.Data))
+		for fr := range c.in {
+			if len(fr) > maxFrame || wire.CheckHeader(fr) != nil {
+				t.Fatalf("handed over a bad frame of %d bytes", len(fr))
 			}
-			total += 4 + len(fr.Data)
+			total += 4 + len(fr)
 		}
 		if errors.Is(err, io.EOF) && total != len(data) {
 			t.Fatalf("clean end after %d of %d bytes", total, len(data))

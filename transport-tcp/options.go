@@ -17,6 +17,8 @@ import (
 const (
 	DefaultSendQueue        = 1024             // frames queued per peer
 	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
+	DefaultConnReceiveQueue = 256              // frames waiting per connection for the Receive channel
+	DefaultReceiveWait      = time.Second      // a full connection queue waits this long before dropping
 	DefaultMaxConns         = 1024             // open connections (handshaking, live, draining)
 	DefaultDialTimeout      = 5 * time.Second  // TCP connect
 	DefaultHandshakeTimeout = 5 * time.Second  // first byte + TLS + hello exchange
@@ -56,6 +58,8 @@ type options struct {
 	logger           *slog.Logger
 	sendQueue        int
 	receiveQueue     int
+	connReceiveQueue int
+	receiveWait      time.Duration
 	maxConns         int
 	maxFrameSize     int
 	dialTimeout      time.Duration
@@ -76,6 +80,8 @@ func defaultOptions() options {
 		logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sendQueue:        DefaultSendQueue,
 		receiveQueue:     DefaultReceiveQueue,
+		connReceiveQueue: DefaultConnReceiveQueue,
+		receiveWait:      DefaultReceiveWait,
 		maxConns:         DefaultMaxConns,
 		maxFrameSize:     DefaultMaxFrameSize,
 		dialTimeout:      DefaultDialTimeout,
@@ -97,6 +103,8 @@ func (o *options) validate() error {
 	for _, c := range []check{
 		{"send queue", o.sendQueue >= 1, ">= 1"},
 		{"receive queue", o.receiveQueue >= 0, ">= 0"},
+		{"connection receive queue", o.connReceiveQueue >= 1, ">= 1"},
+		{"receive wait", o.receiveWait > 0, "> 0"},
 		{"max conns", o.maxConns >= 1, ">= 1"},
 		{"max frame size", o.maxFrameSize >= wire.HeaderLen && o.maxFrameSize <= 1<<30, "in [3, 1 GiB]"},
 		{"dial timeout", o.dialTimeout > 0, "> 0"},
@@ -140,10 +148,27 @@ func WithLogger(l *slog.Logger) Option {
 // returns ErrQueueFull when the peer's queue is full.
 func WithSendQueue(n int) Option { return func(o *options) { o.sendQueue = n } }
 
-// WithReceiveQueue sets the capacity of the Receive channel (frames; default
-// 1024). When it is full the connection readers wait, and TCP flow control
-// slows the senders down: nothing is dropped.
+// WithReceiveQueue sets the capacity of the Receive channel shared by all
+// connections (frames; default 1024). When it is full (the node does not
+// read, for example because its intake is paused) frames wait in their
+// connection's own queue (WithConnReceiveQueue).
 func WithReceiveQueue(n int) Option { return func(o *options) { o.receiveQueue = n } }
+
+// WithConnReceiveQueue bounds the frames each connection holds while the
+// Receive channel is full (default 256). Each connection has its own queue,
+// so no connection waits for another. When a connection's queue is full its
+// reader waits up to the receive wait (WithReceiveWait) for room, which
+// slows the peer down through TCP flow control; after that it keeps reading
+// and drops the frames that do not fit, counted in Stats.ReceiveDrops
+// (Plumtree repairs such losses with IHave/Graft), until the queue is half
+// empty again. So a node that stops reading never makes its peers' writes
+// time out.
+func WithConnReceiveQueue(n int) Option { return func(o *options) { o.connReceiveQueue = n } }
+
+// WithReceiveWait sets how long a connection's reader waits for room in its
+// full queue before it drops frames (default 1 s). Keep it well below the
+// peers' write timeout (WithWriteTimeout, default 10 s).
+func WithReceiveWait(d time.Duration) Option { return func(o *options) { o.receiveWait = d } }
 
 // WithMaxConns bounds the open connections, handshaking ones included
 // (default 1024). An accepted connection over the bound is closed at once and

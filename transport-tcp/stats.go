@@ -19,6 +19,10 @@ type Stats struct {
 	// while they were being written, or still queued when their peer was
 	// removed or the Transport closed.
 	Drops uint64 `json:"drops"`
+	// ReceiveDrops counts frames read from a connection and dropped because
+	// that connection's receive queue was full: the node did not read its
+	// Receive channel fast enough (see WithConnReceiveQueue).
+	ReceiveDrops uint64 `json:"receive_drops"`
 	// QueueFull counts Sends refused with ErrQueueFull (part of Drops).
 	QueueFull uint64 `json:"queue_full"`
 	// TooLarge counts Sends refused with ErrFrameTooLarge (part of Drops).
@@ -67,6 +71,7 @@ type counters struct {
 	badFrames           atomic.Uint64
 	rejected            atomic.Uint64
 	streamConns         atomic.Uint64
+	receiveDrops        atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters and gauges. It is cheap enough to
@@ -87,6 +92,7 @@ func (t *Transport) Stats() Stats {
 		BadFrames:         t.st.badFrames.Load(),
 		Rejected:          t.st.rejected.Load(),
 		StreamConns:       t.st.streamConns.Load(),
+		ReceiveDrops:      t.st.receiveDrops.Load(),
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

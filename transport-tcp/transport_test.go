@@ -124,7 +124,8 @@ func seqs(fs []node.Frame) []int {
 func TestStalledPeerDoesNotDelayOthers(t *testing.T) {
 	a := newTransport(t, "a", WithSendQueue(64))
 	b := newTransport(t, "b")
-	c := newTransport(t, "c", WithReceiveQueue(1)) // never read: its readers block, TCP fills up
+	// c is never read and its reader waits for room forever: TCP fills up.
+	c := newTransport(t, "c", WithReceiveQueue(1), WithConnReceiveQueue(1), WithReceiveWait(time.Hour))
 	a.SetPeerAddr("b", b.Addr().String())
 	a.SetPeerAddr("c", c.Addr().String())
 

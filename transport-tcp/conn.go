@@ -28,6 +28,11 @@ type conn struct {
 	remoteInc uint64
 	remote    string
 	peer      *peer // set on attach, then fixed
+	// proven: the peer proved the id in its hello (keyring or certificate
+	// binding).
+	proven bool
+	tx     *sealer // with a keyring: seals frames (owned by the writer)
+	rx     *opener // with a keyring: opens frames (owned by the reader)
 
 	retireAt atomic.Int64 // unix nanoseconds; 0 while not retired
 	peerEOF  atomic.Bool  // the peer ended its side cleanly
@@ -199,12 +204,22 @@ func (t *Transport) serveConn(raw net.Conn) {
 	}
 
 	br := bufio.NewReaderSize(nc, bufSize)
-	id, inc, err := readHello(br)
+	h, err := readHello(br)
 	if err != nil {
 		t.handshakeFailed(raw, "", remote, err.Error())
 		return
 	}
-	if id == t.self {
+	id := h.id
+	kr := t.opts.keyring
+	switch {
+	case kr != nil && !h.keyed:
+		t.st.authFailures.Add(1)
+		t.handshakeFailed(raw, id, remote, "plain hello but this node requires a keyed hello (it has a keyring)")
+		return
+	case kr == nil && h.keyed:
+		t.handshakeFailed(raw, id, remote, "keyed hello but this node has no keyring")
+		return
+	case id == t.self:
 		t.handshakeFailed(raw, id, remote, "the peer claims this node's own id")
 		return
 	}
@@ -212,12 +227,21 @@ func (t *Transport) serveConn(raw net.Conn) {
 		t.handshakeFailed(raw, id, remote, err.Error())
 		return
 	}
-	if _, err := nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)); err != nil {
-		t.handshakeFailed(raw, id, remote, "writing hello: "+err.Error())
+	c := &conn{t: t, raw: raw, nc: nc, br: br, remoteInc: h.inc, remote: remote,
+		proven: kr != nil || t.opts.peerIDFromCert != nil}
+	if kr == nil {
+		_, err = nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self))
+		if err != nil {
+			err = fmt.Errorf("writing hello: %w", err)
+		}
+	} else {
+		err = t.acceptKeyed(c, h)
+	}
+	if err != nil {
+		t.handshakeFailed(raw, id, remote, err.Error())
 		return
 	}
 	raw.SetDeadline(time.Time{})
-	c := &conn{t: t, raw: raw, nc: nc, br: br, remoteInc: inc, remote: remote}
 	if !t.attachInbound(id, c) {
 		c.close()
 		return
@@ -270,22 +294,98 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 		}
 		nc = tc
 	}
-	if _, err := nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)); err != nil {
+	kr := t.opts.keyring
+	var mine []byte
+	if kr == nil {
+		mine = appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)
+	} else {
+		nonce := newNonce()
+		mine = appendKeyedHello(make([]byte, 0, maxHelloLen), t.inc, t.self, &nonce)
+	}
+	if _, err := nc.Write(mine); err != nil {
 		return fail("writing hello: " + err.Error())
 	}
 	br := bufio.NewReaderSize(nc, bufSize)
-	id, inc, err := readHello(br)
+	h, err := readHello(br)
 	if err != nil {
 		return fail(err.Error())
 	}
-	if id != p.id {
-		return fail(fmt.Sprintf("dialed peer %q at %s but it says it is %q", p.id, addr, id))
+	switch {
+	case h.id != p.id:
+		return fail(fmt.Sprintf("dialed peer %q at %s but it says it is %q", p.id, addr, h.id))
+	case kr != nil && !h.keyed:
+		t.st.authFailures.Add(1)
+		return fail("the peer answered with a plain hello: it has no keyring")
+	case kr == nil && h.keyed:
+		return fail("the peer answered with a keyed hello but this node has no keyring")
 	}
-	if err := t.checkCert(nc, id); err != nil {
+	if err := t.checkCert(nc, h.id); err != nil {
 		return fail(err.Error())
 	}
+	c := &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, remoteInc: h.inc, remote: remote,
+		proven: kr != nil || t.opts.peerIDFromCert != nil}
+	if kr != nil {
+		if err := t.dialKeyed(c, mine, h); err != nil {
+			return fail(err.Error())
+		}
+	}
 	raw.SetDeadline(time.Time{})
-	return &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, remoteInc: inc, remote: remote}, nil
+	return c, nil
+}
+
+// acceptKeyed runs the acceptor's side of a keyed handshake after the
+// dialer's hello h: it answers with its hello and proof and checks the
+// dialer's proof.
+func (t *Transport) acceptKeyed(c *conn, h hello) error {
+	kr := t.opts.keyring
+	key, err := primaryKey(kr)
+	if err != nil {
+		return err
+	}
+	nonce := newNonce()
+	reply := appendKeyedHello(make([]byte, 0, maxHelloLen), t.inc, t.self, &nonce)
+	th := transcript(h.raw, reply)
+	reply = append(reply, keyedMAC(key, labelAcceptor, &th)...)
+	if _, err := c.nc.Write(reply); err != nil {
+		return fmt.Errorf("writing hello: %w", err)
+	}
+	proof, err := readProof(c.br)
+	if err != nil {
+		return err
+	}
+	if !verifyProof(kr.GetKeys(), labelDialer, &th, proof) {
+		t.st.authFailures.Add(1)
+		return errNotProven
+	}
+	c.tx = &sealer{kr: kr, label: labelA2D, th: th}
+	c.rx = &opener{kr: kr, label: labelD2A, th: th}
+	return nil
+}
+
+// dialKeyed runs the dialer's side of a keyed handshake after it sent mine
+// and received the acceptor's hello h: it checks the acceptor's proof and
+// sends its own.
+func (t *Transport) dialKeyed(c *conn, mine []byte, h hello) error {
+	kr := t.opts.keyring
+	proof, err := readProof(c.br)
+	if err != nil {
+		return err
+	}
+	th := transcript(mine, h.raw)
+	if !verifyProof(kr.GetKeys(), labelAcceptor, &th, proof) {
+		t.st.authFailures.Add(1)
+		return errNotProven
+	}
+	key, err := primaryKey(kr)
+	if err != nil {
+		return err
+	}
+	if _, err := c.nc.Write(keyedMAC(key, labelDialer, &th)); err != nil {
+		return fmt.Errorf("writing key proof: %w", err)
+	}
+	c.tx = &sealer{kr: kr, label: labelD2A, th: th}
+	c.rx = &opener{kr: kr, label: labelA2D, th: th}
+	return nil
 }
 
 // retirement is what to do, outside the lock, with a connection that lost
@@ -294,12 +394,15 @@ type retirement struct {
 	c       *conn
 	hard    bool // the peer restarted: close at once
 	adopted bool // the writer half-closes it when it notices
+	// refused: c itself claims a new incarnation without proof while the
+	// peer has a connection; c is closed and the old one kept.
+	refused bool
 }
 
 func (r retirement) run() {
 	switch {
 	case r.c == nil:
-	case r.hard:
+	case r.hard, r.refused:
 		r.c.close()
 	default:
 		r.c.retire()
@@ -314,7 +417,12 @@ func (r retirement) run() {
 //
 // Rules, applied identically on both ends so that both keep the same
 // connection: a connection from a new incarnation of the peer replaces the
-// old one (the old one leads to a dead process); otherwise the connection
+// old one (the old one leads to a dead process) if its hello is proven
+// (keyring or certificate binding) or this node dialed it; an unproven
+// accepted hello with a new incarnation is refused while the peer has a
+// connection, so a stranger claiming the peer's id cannot cut it off (a
+// restarted peer's old connection ends with its process, and its next dial
+// is accepted); otherwise the connection
 // dialed by the lower peer id wins, and between two dialed by the same peer
 // the newer wins (that peer gave up the older one). The loser is half-closed
 // and read until the peer closes it too, so frames in flight on it are not
@@ -326,6 +434,9 @@ func (t *Transport) attachLocked(p *peer, c *conn) retirement {
 	var r retirement
 	switch {
 	case cur == nil:
+	case cur.remoteInc != c.remoteInc && !c.proven && !c.outbound:
+		t.conns[c.raw] = nil // still handshaking; closed by the caller
+		return retirement{c: c, refused: true}
 	case cur.remoteInc != c.remoteInc:
 		t.st.reconnects.Add(1)
 		r = retirement{c: cur, hard: true}
@@ -357,7 +468,8 @@ func (t *Transport) prefer(p *peer, c, cur *conn) bool {
 }
 
 // attachInbound attaches an accepted connection to the peer named in its
-// hello, creating the peer if it is unknown. false if t is closed.
+// hello, creating the peer if it is unknown. false if t is closed or c is
+// refused (see attachLocked).
 func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
 	t.mu.Lock()
 	if t.closed {
@@ -371,6 +483,11 @@ func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
 	}
 	r := t.attachLocked(p, c)
 	t.mu.Unlock()
+	if r.refused {
+		t.st.handshakeFailures.Add(1)
+		t.logBad(id, c.remote, "unproven hello with a new incarnation while the peer is connected: refused")
+		return false
+	}
 	r.run()
 	return true
 }
@@ -383,7 +500,7 @@ func (t *Transport) attachOutbound(p *peer, c *conn) {
 		c.close()
 		return
 	}
-	r := t.attachLocked(p, c)
+	r := t.attachLocked(p, c) // never refused: c was dialed
 	t.wg.Add(1)
 	t.mu.Unlock()
 	r.run()
@@ -469,7 +586,10 @@ func describeEnd(err error) string {
 // Receive channel. It returns a *badInput for what the peer did wrong.
 func (t *Transport) readFrames(c *conn) error {
 	br := c.br
-	maxN := t.opts.maxFrameSize
+	maxN, minN := t.opts.maxFrameSize, wire.HeaderLen
+	if c.rx != nil {
+		maxN, minN = maxN+tagLen, minN+tagLen
+	}
 	const prefix = 4
 	for {
 		// Idle: wait for the next frame without a deadline (keepalive
@@ -491,16 +611,18 @@ func (t *Transport) readFrames(c *conn) error {
 		if n > uint32(maxN) {
 			return badf("length prefix %d exceeds the maximum frame size %d", n, maxN)
 		}
-		if n < wire.HeaderLen {
-			return badf("length prefix %d is shorter than a frame header (%d)", n, wire.HeaderLen)
+		if n < uint32(minN) {
+			return badf("length prefix %d is shorter than a frame header (%d)", n, minN)
 		}
-		// Check magic, version and type before allocating the frame.
-		head, err := br.Peek(prefix + wire.HeaderLen)
-		if err != nil {
-			return truncated(fmt.Sprintf("frame of %d bytes cut after %d", n, len(head)-prefix), err)
-		}
-		if err := wire.CheckHeader(head[prefix:]); err != nil {
-			return badf("bad frame: %v", err)
+		if c.rx == nil {
+			// Check magic, version and type before allocating the frame.
+			head, err := br.Peek(prefix + wire.HeaderLen)
+			if err != nil {
+				return truncated(fmt.Sprintf("frame of %d bytes cut after %d", n, len(head)-prefix), err)
+			}
+			if err := wire.CheckHeader(head[prefix:]); err != nil {
+				return badf("bad frame: %v", err)
+			}
 		}
 		br.Discard(prefix)
 		if !deadline && br.Buffered() < int(n) {
@@ -513,6 +635,17 @@ func (t *Transport) readFrames(c *conn) error {
 		}
 		if deadline {
 			c.nc.SetReadDeadline(c.idleDeadline())
+		}
+		if c.rx != nil {
+			f, ok := c.rx.open(buf)
+			if !ok {
+				t.st.authFailures.Add(1)
+				return badf("frame of %d bytes fails authentication: no key of the keyring opens it", n)
+			}
+			if err := wire.CheckHeader(f); err != nil {
+				return badf("bad frame: %v", err)
+			}
+			buf = f
 		}
 		t.st.framesIn.Add(1)
 		t.st.bytesIn.Add(uint64(n) + prefix)
@@ -593,7 +726,8 @@ type writer struct {
 	cur      *conn
 	bw       *bufio.Writer
 	hdr      [4]byte
-	failures int // failed dials in a row
+	sealed   []byte // the last frame sealed (with a keyring)
+	failures int    // failed dials in a row
 }
 
 // writeLoop is the one goroutine that writes to p: it takes frames from p's
@@ -720,12 +854,21 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 	t, p, bw := w.t, w.p, w.bw
 	c.nc.SetWriteDeadline(time.Now().Add(t.opts.writeTimeout))
 	frames, bytes := 0, 0
+	var err error
 	for {
-		binary.BigEndian.PutUint32(w.hdr[:], uint32(len(f)))
+		out := f
+		if c.tx != nil {
+			if w.sealed, err = c.tx.seal(w.sealed[:0], f); err != nil {
+				frames++ // lost with the connection
+				break
+			}
+			out = w.sealed
+		}
+		binary.BigEndian.PutUint32(w.hdr[:], uint32(len(out)))
 		bw.Write(w.hdr[:])
-		bw.Write(f)
+		bw.Write(out)
 		frames++
-		bytes += len(w.hdr) + len(f)
+		bytes += len(w.hdr) + len(out)
 		if bytes >= maxBatchBytes {
 			break
 		}
@@ -736,7 +879,10 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 		}
 		break
 	}
-	if err := bw.Flush(); err != nil {
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		t.st.drops.Add(uint64(frames))
 		w.cur = nil
 		t.detach(c)

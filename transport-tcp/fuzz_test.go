@@ -69,14 +69,18 @@ func FuzzReadHello(f *testing.F) {
 	f.Add(appendHello(nil, 1, "node-1"))
 	f.Add(appendHello(nil, 0, ""))
 	f.Add([]byte{wire.Magic, 2, 0})
+	f.Add(appendKeyedHello(nil, 3, "node-2", &[nonceLen]byte{1, 2, 3}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		id, inc, err := readHello(bufio.NewReader(bytes.NewReader(data)))
+		h, err := readHello(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {
 			return
 		}
-		want := appendHello(nil, inc, id)
-		if len(data) < len(want) || !bytes.Equal(data[:len(want)], want) {
-			t.Fatalf("accepted %x as hello of %q/%d", data, id, inc)
+		want := appendHello(nil, h.inc, h.id)
+		if h.keyed {
+			want = appendKeyedHello(nil, h.inc, h.id, &h.nonce)
+		}
+		if len(data) < len(want) || !bytes.Equal(data[:len(want)], want) || !bytes.Equal(h.raw, want) {
+			t.Fatalf("accepted %x as hello of %q/%d", data, h.id, h.inc)
 		}
 	})
 }

@@ -73,6 +73,7 @@ type options struct {
 	serverTLS        *tls.Config
 	clientTLS        *tls.Config
 	peerIDFromCert   func(*x509.Certificate) core.PeerID
+	keyring          Keyring
 }
 
 func defaultOptions() options {
@@ -115,6 +116,7 @@ func (o *options) validate() error {
 		{"listener", o.listener == nil || o.listenAddr == "", "WithListener or WithListenAddr, not both"},
 		{"tls", (o.serverTLS == nil) == (o.clientTLS == nil), "both a server and a client config"},
 		{"peer id from cert", o.peerIDFromCert == nil || o.serverTLS != nil, "WithTLS"},
+		{"keyring", o.keyring == nil || validKeyLen(len(o.keyring.GetPrimaryKey())), "nil or hold a primary key of 16, 24 or 32 bytes"},
 	} {
 		if !c.ok {
 			return fmt.Errorf("%w: %s must be %s", ErrInvalidOption, c.name, c.want)
@@ -242,3 +244,20 @@ func WithTLS(server, client *tls.Config) Option {
 func WithPeerIDFromCert(f func(*x509.Certificate) core.PeerID) Option {
 	return func(o *options) { o.peerIDFromCert = f }
 }
+
+// WithKeyring authenticates every Plumtree connection and frame with the
+// keys of kr (a *memberlist.Keyring, for example the gossip keyring, fits),
+// without TLS or in addition to it. Both ends of a connection prove in the
+// hello that they hold a key of the keyring (an HMAC over both hellos, with
+// both random nonces, ids and incarnations); a peer id is trusted only then.
+// Every frame is then sealed with AES-256-GCM under a key derived from the
+// sender's primary key and the handshake, and its nonce is a counter, so a
+// frame cannot be forged, altered, replayed, reordered or moved to another
+// connection. The receiver accepts any key of its keyring, so keys can be
+// rotated without downtime: install the new key everywhere, make it the
+// primary everywhere, then remove the old one. A frame no key opens closes
+// its connection (Stats.AuthFailures, Stats.BadFrames); a peer without a key
+// of the keyring cannot complete a hello (Stats.AuthFailures,
+// Stats.HandshakeFailures). Every node of the cluster needs a keyring: a
+// node with one and a node without one cannot connect.
+func WithKeyring(kr Keyring) Option { return func(o *options) { o.keyring = kr } }

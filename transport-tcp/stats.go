@@ -45,6 +45,10 @@ type Stats struct {
 	// oversized or undersized length prefix, a wrong magic, version or
 	// type, a frame cut short.
 	BadFrames uint64 `json:"bad_frames"`
+	// AuthFailures counts, with a keyring, hellos whose key proof no key of
+	// the keyring verifies (or plain hellos), and frames no key opens (part
+	// of HandshakeFailures and BadFrames).
+	AuthFailures uint64 `json:"auth_failures"`
 	// Rejected counts accepted connections closed because MaxConns open
 	// connections existed.
 	Rejected uint64 `json:"rejected"`
@@ -72,6 +76,7 @@ type counters struct {
 	rejected            atomic.Uint64
 	streamConns         atomic.Uint64
 	receiveDrops        atomic.Uint64
+	authFailures        atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters and gauges. It is cheap enough to
@@ -93,6 +98,7 @@ func (t *Transport) Stats() Stats {
 		Rejected:          t.st.rejected.Load(),
 		StreamConns:       t.st.streamConns.Load(),
 		ReceiveDrops:      t.st.receiveDrops.Load(),
+		AuthFailures:      t.st.authFailures.Load(),
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

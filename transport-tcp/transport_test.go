@@ -437,7 +437,7 @@ func dialRaw(t *testing.T, addr string, id core.PeerID, inc uint64) *rawPeer {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	c.Write(appendHello(nil, inc, id))
 	r := &rawPeer{c: c, br: bufio.NewReader(c)}
-	if _, _, err := readHello(r.br); err != nil {
+	if _, err := readHello(r.br); err != nil {
 		t.Fatalf("hello from the transport: %v", err)
 	}
 	return r
@@ -455,27 +455,42 @@ func (r *rawPeer) readFrame() ([]byte, error) {
 	return f, err
 }
 
-// The rules that pick one connection per peer: a new incarnation replaces
-// the old connection at once; between two connections of the same
-// incarnation dialed by the same peer the newer wins, and the older is
-// half-closed but still read.
+// The rules that pick one connection per peer: an unproven hello with a new
+// incarnation does not replace a live connection (a restarted peer's old
+// connection ends with its process, and then the new incarnation is
+// accepted; proven hellos replace at once, see TestKeyringStrangerCannotCloseLink
+// and TestKeyringRestartedPeerReplacesConnection); between two connections
+// of the same incarnation dialed by the same peer the newer wins, and the
+// older is half-closed but still read.
 func TestConnectionReplacementRules(t *testing.T) {
 	a := newTransport(t, "a")
 	addr := a.Addr().String()
 	old := dialRaw(t, addr, "b", 1)
 	eventually(t, 5*time.Second, "the first connection", func() bool { return a.Stats().ConnectedPeers == 1 })
 
-	// b restarted: new incarnation. The old connection is closed.
-	cur := dialRaw(t, addr, "b", 2)
-	if _, err := old.readFrame(); err == nil {
-		t.Fatal("old incarnation's connection still open")
+	// A stranger claims b's id with a new incarnation: refused; b keeps its
+	// connection.
+	stranger := dialRaw(t, addr, "b", 99)
+	if _, err := stranger.readFrame(); err == nil {
+		t.Fatal("unproven new incarnation accepted")
 	}
+	sendRetry(t, a, "b", testFrame(0, 50), time.Second)
+	if f, err := old.readFrame(); err != nil || frameSeq(f) != 0 {
+		t.Fatalf("frame on b's connection after the stranger: %v", err)
+	}
+	if s := a.Stats(); s.HandshakeFailures != 1 || s.Reconnects != 0 || s.Conns != 1 {
+		t.Errorf("after the stranger: %+v", s)
+	}
+
+	// b restarted: its old connection ended with its process, and the new
+	// incarnation is accepted.
+	old.c.Close()
+	eventually(t, 5*time.Second, "the old connection to end", func() bool { return a.Stats().ConnectedPeers == 0 })
+	cur := dialRaw(t, addr, "b", 2)
+	eventually(t, 5*time.Second, "the new connection", func() bool { return a.Stats().ConnectedPeers == 1 })
 	sendRetry(t, a, "b", testFrame(1, 50), time.Second)
 	if f, err := cur.readFrame(); err != nil || frameSeq(f) != 1 {
 		t.Fatalf("frame on the new connection: %v", err)
-	}
-	if s := a.Stats(); s.Reconnects != 1 {
-		t.Errorf("reconnects %d", s.Reconnects)
 	}
 
 	// Same incarnation, dialed again by b: the newer wins; the older gets

@@ -210,3 +210,49 @@ func TestMaxFrameSizeBoundary(t *testing.T) {
 	}
 	e.goodTraffic(t)
 }
+
+// Connections handed to the stream handler count against MaxConns until
+// the handler closes them.
+func TestMaxConnsCountsStreams(t *testing.T) {
+	held := make(chan net.Conn, 4)
+	a := newTransport(t, "a", WithMaxConns(2), WithStreamHandler(func(c net.Conn) { held <- c }))
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", a.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.Write([]byte{0x01})
+		return c
+	}
+	var hs []net.Conn
+	for range 2 {
+		dial()
+		hs = append(hs, <-held)
+	}
+	if s := a.Stats(); s.Streams != 2 || s.StreamConns != 2 {
+		t.Fatalf("stats with two streams: %+v", s)
+	}
+	// A third connection, of either protocol, is over the bound.
+	over := dial()
+	over.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection over the bound not closed")
+	}
+	if s := a.Stats(); s.Rejected != 1 {
+		t.Fatalf("rejected %d", s.Rejected)
+	}
+	// Closing a stream (twice: counted once) frees its place.
+	hs[0].Close()
+	hs[0].Close()
+	if s := a.Stats(); s.Streams != 1 {
+		t.Fatalf("streams %d after a close", s.Streams)
+	}
+	dial()
+	c := <-held
+	c.Close()
+	hs[1].Close()
+	if s := a.Stats(); s.Streams != 0 || s.StreamConns != 3 || s.Rejected != 1 {
+		t.Fatalf("after closing every stream: %+v", s)
+	}
+}

@@ -187,13 +187,17 @@ func (t *Transport) serveConn(raw net.Conn) {
 		nc = tc
 	case !tlsOn && first[0] == wire.Magic:
 	case first[0] != wire.Magic && t.opts.streamHandler != nil:
-		// Another protocol sharing the port (memberlist streams).
+		// Another protocol sharing the port (memberlist streams). It
+		// counts against maxConns until the handler closes it.
 		raw.SetDeadline(time.Time{})
-		t.untrack(raw)
+		t.mu.Lock()
+		delete(t.conns, raw)
+		t.streams++
+		t.mu.Unlock()
 		t.st.streamConns.Add(1)
 		handedOff = true
 		t.wg.Done() // Close does not wait for the handler
-		t.opts.streamHandler(pc)
+		t.opts.streamHandler(&streamConn{Conn: pc, t: t})
 		return
 	case tlsOn && first[0] == wire.Magic:
 		t.handshakeFailed(raw, "", remote, "plaintext hello but TLS is required")
@@ -896,4 +900,29 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 	w.failures = 0
 	t.st.framesOut.Add(uint64(frames))
 	t.st.bytesOut.Add(uint64(bytes))
+}
+
+// streamConn is a connection handed to the stream handler: it counts
+// against maxConns until it is closed.
+type streamConn struct {
+	net.Conn
+	t    *Transport
+	once sync.Once
+}
+
+func (c *streamConn) Close() error {
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		c.t.streams--
+		c.t.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection if it can.
+func (c *streamConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }

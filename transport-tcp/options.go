@@ -172,9 +172,10 @@ func WithConnReceiveQueue(n int) Option { return func(o *options) { o.connReceiv
 // peers' write timeout (WithWriteTimeout, default 10 s).
 func WithReceiveWait(d time.Duration) Option { return func(o *options) { o.receiveWait = d } }
 
-// WithMaxConns bounds the open connections, handshaking ones included
-// (default 1024). An accepted connection over the bound is closed at once and
-// counted in Stats.Rejected.
+// WithMaxConns bounds the open connections, handshaking ones and those
+// handed to the stream handler (until it closes them) included (default
+// 1024). An accepted connection over the bound is closed at once and counted
+// in Stats.Rejected.
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // WithMaxFrameSize bounds a frame in bytes, without its 4-byte length prefix
@@ -219,9 +220,10 @@ func WithBackoff(minDelay, maxDelay time.Duration) Option {
 // WithStreamHandler shares the listener with another stream protocol (for
 // example memberlist's TCP streams): an accepted connection whose first byte
 // is neither wire.Magic nor, with TLS, a TLS handshake record (0x16) is
-// handed to h, first byte included. h owns the connection; it runs on the
-// accepting goroutine, so it should hand the connection off and return.
-// Close does not wait for h nor close its connections.
+// handed to h, first byte included. h owns the connection and must close it:
+// it counts against WithMaxConns until then. h runs on the accepting
+// goroutine, so it should hand the connection off and return. Close does
+// not wait for h nor close its connections.
 func WithStreamHandler(h func(conn net.Conn)) Option {
 	return func(o *options) { o.streamHandler = h }
 }

@@ -61,6 +61,7 @@ type Stats struct {
 	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
 	Conns          int                 `json:"conns"`            // established connections (draining duplicates included)
 	Handshaking    int                 `json:"handshaking"`      // connections in set-up
+	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
 	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer
 }
 
@@ -112,6 +113,7 @@ func (t *Transport) Stats() Stats {
 			s.ConnectedPeers++
 		}
 	}
+	s.Streams = t.streams
 	for _, c := range t.conns {
 		if c != nil {
 			s.Conns++

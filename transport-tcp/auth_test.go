@@ -133,7 +133,21 @@ func keyedPair(t *testing.T, ka, kb Keyring, opts ...Option) (a, b *Transport) {
 	b = newTransport(t, "b", append([]Option{WithKeyring(kb)}, opts...)...)
 	a.SetPeerAddr("b", b.Addr().String())
 	b.SetPeerAddr("a", a.Addr().String())
+	connect(t, a, b)
 	return a, b
+}
+
+// connect makes a dial b and waits until both use that one connection, so
+// that no duplicate dialed from both sides reorders the first frames (order
+// is kept per connection).
+func connect(t *testing.T, a, b *Transport) {
+	t.Helper()
+	sendRetry(t, a, b.Self(), testFrame(0, 50), 10*time.Second)
+	recvN(t, b, 1, 30*time.Second)
+	eventually(t, 30*time.Second, "one connection", func() bool {
+		sa, sb := a.Stats(), b.Stats()
+		return sa.Conns == 1 && sb.Conns == 1 && sa.ConnectedPeers == 1 && sb.ConnectedPeers == 1
+	})
 }
 
 // exchange sends n frames each way between a and b and checks they arrive
@@ -158,7 +172,6 @@ func TestKeyringExchange(t *testing.T) {
 		k := newKeyring(testKey(1, n))
 		a, b := keyedPair(t, k, k)
 		exchange(t, a, b, 0, 200)
-		eventually(t, 30*time.Second, "one connection per side", func() bool { return a.Stats().Conns == 1 && b.Stats().Conns == 1 })
 		for _, tr := range []*Transport{a, b} {
 			if s := tr.Stats(); s.AuthFailures != 0 || s.BadFrames != 0 || s.HandshakeFailures != 0 {
 				t.Errorf("%d-byte key, %s: %+v", n, tr.Self(), s)
@@ -172,6 +185,7 @@ func TestKeyringExchange(t *testing.T) {
 	b := newTransport(t, "tb", WithKeyring(k), mtls(ca, ca.issue(t, "tb")))
 	a.SetPeerAddr("tb", b.Addr().String())
 	b.SetPeerAddr("ta", a.Addr().String())
+	connect(t, a, b)
 	exchange(t, a, b, 0, 50)
 }
 
@@ -247,7 +261,7 @@ func TestKeyringStrangerCannotCloseLink(t *testing.T) {
 			t.Errorf("%s after the stranger: %+v", tr.Self(), s)
 		}
 	}
-	if s := a.Stats(); s.AuthFailures != 1 || s.FramesIn != 20 {
+	if s := a.Stats(); s.AuthFailures != 1 || s.FramesIn != 20 { // b's first frame came back
 		t.Errorf("a: %+v", s)
 	}
 }
@@ -363,9 +377,35 @@ func TestKeyRotation(t *testing.T) {
 		}
 		seq += n
 		for _, tr := range trs {
-			if s := tr.Stats(); s.AuthFailures != 0 || s.BadFrames != 0 || s.Reconnects != 0 || s.Drops != s.QueueFull {
+			if s := tr.Stats(); s.AuthFailures != 0 || s.BadFrames != 0 || s.Drops != s.QueueFull {
 				t.Fatalf("%s: %s: %+v", phase, tr.Self(), s)
 			}
+		}
+	}
+	dials := func() (n uint64) {
+		for _, tr := range trs {
+			n += tr.Stats().Dials
+		}
+		return n
+	}
+	// settled waits until every node has one connection to each other.
+	settled := func() {
+		eventually(t, 30*time.Second, "one connection per pair", func() bool {
+			for _, tr := range trs {
+				if s := tr.Stats(); s.Conns != 2 || s.ConnectedPeers != 2 || s.Handshaking != 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// existing runs a round on the connections made before it.
+	existing := func(phase string) {
+		t.Helper()
+		before := dials()
+		round(phase)
+		if d := dials(); d != before {
+			t.Fatalf("%s: %d new dials: connections were lost", phase, d-before)
 		}
 	}
 	// redial makes a drop its connections and dial again: a handshake
@@ -378,25 +418,41 @@ func TestKeyRotation(t *testing.T) {
 		})
 		trs[0].SetPeerAddr("b", trs[1].Addr().String())
 		trs[0].SetPeerAddr("c", trs[2].Addr().String())
+		// a dials first (b and c would dial too and make duplicates,
+		// which may reorder the first frames).
+		for _, id := range []core.PeerID{"b", "c"} {
+			sendRetry(t, trs[0], id, testFrame(seq, 50), 10*time.Second)
+		}
+		recvN(t, trs[1], 1, 30*time.Second)
+		recvN(t, trs[2], 1, 30*time.Second)
+		settled()
 	}
 
-	round("k1")
+	// One connection per pair, dialed by one side (see redial).
+	for i, x := range trs {
+		for _, y := range trs[i+1:] {
+			sendRetry(t, x, y.Self(), testFrame(0, 50), 10*time.Second)
+			recvN(t, y, 1, 30*time.Second)
+		}
+	}
+	settled()
+	existing("k1")
 	for _, kr := range rings {
 		kr.AddKey(k2)
 	}
-	round("k2 installed")
+	existing("k2 installed")
 	rings[0].UseKey(k2) // a seals and proves with k2, b and c with k1
-	round("a uses k2, existing connections")
+	existing("a uses k2, existing connections")
 	redial()
 	round("a uses k2, new connections")
 	for _, kr := range rings[1:] {
 		kr.UseKey(k2)
 	}
-	round("everyone uses k2")
+	existing("everyone uses k2")
 	for _, kr := range rings {
 		kr.RemoveKey(k1)
 	}
-	round("k1 removed, existing connections")
+	existing("k1 removed, existing connections")
 	redial()
 	round("k1 removed, new connections")
 
@@ -407,7 +463,7 @@ func TestKeyRotation(t *testing.T) {
 	eventually(t, 30*time.Second, "the old key to be refused", func() bool {
 		return old.Stats().AuthFailures >= 1 && trs[0].Stats().HandshakeFailures >= 1
 	})
-	if s := trs[0].Stats(); s.FramesIn != uint64(seq)*2 || s.ConnectedPeers != 2 {
+	if s := trs[0].Stats(); s.FramesIn != uint64(seq)*2 || s.ConnectedPeers != 2 || s.AuthFailures != 0 {
 		t.Errorf("a after the old key: %+v", s)
 	}
 }

@@ -15,11 +15,16 @@ import (
 	"github.com/plumtree-go/plumtree/core/node"
 )
 
-// clusterConfig is the LAN preset with timers short enough for tests.
+// clusterConfig is the LAN preset with an IHave interval short enough for
+// tests. The graft timeout stays long (a payload slower than it, as on a
+// loaded machine, costs a Graft and an extra copy) and prunes are not
+// delayed (a random delay makes the warm-up depend on wall time); the tests
+// broadcast one message at a time, so prunes cannot oscillate.
 func clusterConfig(seed int64) core.Config {
 	c := core.LANConfig()
 	c.IHaveInterval = 10 * time.Millisecond
-	c.GraftTimeout = 50 * time.Millisecond
+	c.GraftTimeout = time.Second
+	c.PruneDelay = 0
 	c.GraftMaxRetries = 8
 	c.GraftRateLimitPerSecond = 1000
 	c.GraftRateLimitBurst = 1000

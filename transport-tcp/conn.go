@@ -829,8 +829,10 @@ func (w *writer) connect() bool {
 		}
 	}
 	t.st.dials.Add(1)
+	p.dialing.Store(true)
 	c, err := t.dial(p, addr)
 	if err != nil {
+		p.dialing.Store(false)
 		if p.ctx.Err() != nil {
 			return false
 		}
@@ -848,6 +850,7 @@ func (w *writer) connect() bool {
 		t.st.reconnects.Add(1)
 	}
 	t.attachOutbound(p, c)
+	p.dialing.Store(false)
 	return true
 }
 

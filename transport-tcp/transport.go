@@ -76,6 +76,7 @@ type peer struct {
 	changed chan struct{} // capacity 1: the connection or the address changed
 	ctx     context.Context
 	cancel  context.CancelFunc
+	dialing atomic.Bool // the writer is dialing p
 
 	// guarded by Transport.mu
 	addr      string

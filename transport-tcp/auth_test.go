@@ -32,29 +32,33 @@ func (k *testKeyring) GetPrimaryKey() []byte {
 	return k.keys[0]
 }
 
+// GetKeys returns the current slice without copying, like memberlist's:
+// the mutators below replace it instead of changing it.
 func (k *testKeyring) GetKeys() [][]byte {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return slices.Clone(k.keys)
+	return k.keys
 }
 
 func (k *testKeyring) AddKey(key []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.keys = append(k.keys, key)
+	k.keys = append(slices.Clone(k.keys), key)
 }
 
 func (k *testKeyring) UseKey(key []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	i := slices.IndexFunc(k.keys, func(x []byte) bool { return bytes.Equal(x, key) })
-	k.keys[0], k.keys[i] = k.keys[i], k.keys[0]
+	keys := slices.Clone(k.keys)
+	i := slices.IndexFunc(keys, func(x []byte) bool { return bytes.Equal(x, key) })
+	keys[0], keys[i] = keys[i], keys[0]
+	k.keys = keys
 }
 
 func (k *testKeyring) RemoveKey(key []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.keys = slices.DeleteFunc(k.keys, func(x []byte) bool { return bytes.Equal(x, key) })
+	k.keys = slices.DeleteFunc(slices.Clone(k.keys), func(x []byte) bool { return bytes.Equal(x, key) })
 }
 
 func testKey(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }

@@ -27,7 +27,9 @@ const benchFrameSize = 1024
 // every frame over, so it allocates one too). "netconn-bufio" is the same
 // loop with a 32 KiB buffered writer flushed once at the end: the upper bound
 // of a single stream. "transport-tls" adds TLS 1.3; "transport-keyring"
-// authenticates the hello and seals every frame (WithKeyring).
+// authenticates the hello and seals every frame (WithKeyring);
+// "transport-unbatched" flushes after every frame instead of once per batch
+// of queued frames (what write coalescing gains).
 func BenchmarkTCPTransportThroughput(b *testing.B) {
 	b.Run("transport", func(b *testing.B) { benchTransport(b) })
 	b.Run("transport-tls", func(b *testing.B) {
@@ -35,6 +37,9 @@ func BenchmarkTCPTransportThroughput(b *testing.B) {
 		benchTransport(b, mtls(ca, ca.issue(b, "bench")))
 	})
 	b.Run("transport-keyring", func(b *testing.B) { benchTransport(b, WithKeyring(newKeyring(testKey(1, 32)))) })
+	b.Run("transport-unbatched", func(b *testing.B) {
+		benchTransport(b, func(o *options) { o.flushEach = true })
+	})
 	b.Run("netconn", func(b *testing.B) { benchNetConn(b, false) })
 	b.Run("netconn-bufio", func(b *testing.B) { benchNetConn(b, true) })
 }

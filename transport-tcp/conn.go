@@ -876,7 +876,7 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 		bw.Write(out)
 		frames++
 		bytes += len(w.hdr) + len(out)
-		if bytes >= maxBatchBytes {
+		if bytes >= maxBatchBytes || t.opts.flushEach {
 			break
 		}
 		select {

@@ -18,7 +18,7 @@ const (
 	DefaultSendQueue        = 1024             // frames queued per peer
 	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
 	DefaultConnReceiveQueue = 256              // frames waiting per connection for the Receive channel
-	DefaultReceiveWait      = time.Second      // a full connection queue waits this long before dropping
+	DefaultReceiveWait      = 5 * time.Second  // a full connection queue waits this long before dropping
 	DefaultMaxConns         = 1024             // open connections (handshaking, live, draining)
 	DefaultDialTimeout      = 5 * time.Second  // TCP connect
 	DefaultHandshakeTimeout = 5 * time.Second  // first byte + TLS + hello exchange
@@ -74,6 +74,9 @@ type options struct {
 	clientTLS        *tls.Config
 	peerIDFromCert   func(*x509.Certificate) core.PeerID
 	keyring          Keyring
+	// flushEach writes every frame with its own flush (no coalescing): for
+	// the benchmark that measures what batching gains.
+	flushEach bool
 }
 
 func defaultOptions() options {
@@ -168,8 +171,11 @@ func WithReceiveQueue(n int) Option { return func(o *options) { o.receiveQueue =
 func WithConnReceiveQueue(n int) Option { return func(o *options) { o.connReceiveQueue = n } }
 
 // WithReceiveWait sets how long a connection's reader waits for room in its
-// full queue before it drops frames (default 1 s). Keep it well below the
-// peers' write timeout (WithWriteTimeout, default 10 s).
+// full queue before it drops frames (default 5 s: half the default write
+// timeout, so that a paused node never makes a peer's write time out, while
+// a node that only lags behind for a moment, as on a loaded machine, loses
+// nothing). Keep it well below the peers' write timeout (WithWriteTimeout,
+// default 10 s).
 func WithReceiveWait(d time.Duration) Option { return func(o *options) { o.receiveWait = d } }
 
 // WithMaxConns bounds the open connections, handshaking ones and those

@@ -1,10 +1,14 @@
 package tcp
 
 import (
+	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
 )
 
 // A node that stops reading its Receive channel (its intake is paused) does
@@ -78,4 +82,100 @@ func TestPausedReceiverKeepsPeersConnected(t *testing.T) {
 			t.Errorf("from %s: frame %d after the pause, want %d", f.From, frameSeq(f.Data), n)
 		}
 	}
+}
+
+// blockingDelegate blocks every delivery until released.
+type blockingDelegate struct {
+	node.NopDelegate
+	release chan struct{}
+	got     sync.Map // core.MessageID → true
+}
+
+func (d *blockingDelegate) Deliver(m core.Delivery) {
+	<-d.release
+	d.got.Store(m.ID, true)
+}
+
+// A core/node whose delegate stalls pauses its intake (IntakePaused); its
+// peer keeps broadcasting far more than the socket buffers hold and keeps
+// its one connection: no write times out, nothing it sends is lost on the
+// way, the paused node's transport drops (and counts) what does not fit.
+// Once the delegate runs again, new broadcasts are delivered.
+func TestPausedNodeKeepsPeersConnected(t *testing.T) {
+	cfg := clusterConfig(1)
+	cfg.MessageCacheMaxSize = 32 // the overflow bound L, so that the node pauses soon
+	del := &blockingDelegate{release: make(chan struct{})}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(del.release)
+		}
+	}
+	defer release()
+	trA := newTransport(t, "a", WithReceiveWait(100*time.Millisecond), WithConnReceiveQueue(16))
+	trB := newTransport(t, "b", WithWriteTimeout(2*time.Second), WithSendQueue(64))
+	a, err := node.New(cfg, "a", trA, del, node.WithDeliveryQueue(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB := clusterConfig(2)
+	b, err := node.New(cfgB, "b", trB, node.NopDelegate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		release()
+		for _, n := range []*node.Node{a, b} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			n.Shutdown(ctx)
+			cancel()
+		}
+	})
+	trB.SetPeerAddr("a", trA.Addr().String())
+	trA.SetPeerAddr("b", trB.Addr().String())
+	a.AddPeer("b")
+	b.AddPeer("a")
+
+	const n = 1500 // 1,500 × 16 KiB: far more than the socket buffers hold
+	payload := make([]byte, 16<<10)
+	for range n {
+		for {
+			_, err := b.Broadcast(context.Background(), payload)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, node.ErrBackpressure) {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond) // poll: b's own deliveries drain
+		}
+		for trB.Stats().QueueDepth > 32 {
+			time.Sleep(time.Millisecond) // poll: pace b by its queue, do not overflow it
+		}
+	}
+	eventually(t, 2*time.Minute, "a's transport to read every payload off the wire", func() bool {
+		return trA.Stats().FramesIn >= n
+	})
+	if s := a.Stats(); s.Runtime.IntakePauses == 0 {
+		t.Errorf("a never paused its intake: %+v", s.Runtime)
+	}
+	sa, sb := trA.Stats(), trB.Stats()
+	if sa.ReceiveDrops == 0 {
+		t.Errorf("a's transport dropped nothing: %+v", sa)
+	}
+	if lost := sb.Drops - sb.QueueFull; lost != 0 || sb.Dials != 1 || sb.Reconnects != 0 || sa.Reconnects != 0 {
+		t.Errorf("b lost its connection: %d frames lost, %d dials, %d reconnects: %+v", lost, sb.Dials, sb.Reconnects, sb)
+	}
+	t.Logf("a: intake pauses %d, transport frames in %d, receive drops %d", a.Stats().Runtime.IntakePauses, sa.FramesIn, sa.ReceiveDrops)
+
+	release()
+	id, err := b.Broadcast(context.Background(), []byte("after the pause"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "a to deliver a broadcast made after the pause", func() bool {
+		_, ok := del.got.Load(id)
+		return ok
+	})
 }

@@ -63,6 +63,34 @@ func FuzzReadFrames(f *testing.F) {
 	})
 }
 
+// The keyed frame reader on arbitrary bytes: it never panics and never
+// hands over a frame (nobody without the key can make one that opens).
+func FuzzReadSealedFrames(f *testing.F) {
+	var th [32]byte
+	good := &sealer{kr: newKeyring(testKey(1, 32)), label: labelD2A, th: th}
+	sealed, _ := good.seal(nil, testFrame(1, 20))
+	f.Add(lengthPrefixed(sealed)[:len(sealed)+3])
+	f.Add(lengthPrefixed(testFrame(1, 40)))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := defaultOptions()
+		opts.maxFrameSize = 1 << 12
+		tr := &Transport{opts: opts, ctx: context.Background()}
+		nc := newBytesConn(data)
+		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"},
+			in: make(chan []byte, len(data)/7+1),
+			rx: &opener{kr: newKeyring(testKey(2, 32), testKey(3, 16)), label: labelD2A, th: th}}
+		err := tr.readFrames(c)
+		var bad *badInput
+		if !errors.Is(err, io.EOF) && !errors.As(err, &bad) {
+			t.Fatalf("readFrames ended with %v", err)
+		}
+		if len(c.in) != 0 {
+			t.Fatalf("handed over %d frames nobody could seal", len(c.in))
+		}
+	})
+}
+
 // The hello parser on arbitrary bytes: a hello it accepts is one
 // appendHello would write.
 func FuzzReadHello(f *testing.F) {

@@ -7,8 +7,8 @@ import (
 )
 
 // Stats is a snapshot of a Transport's counters (cumulative since New) and
-// gauges. Byte counts include the 4-byte length prefixes but not TLS records
-// or hellos.
+// gauges. Byte counts include the 4-byte length prefixes (and, with a
+// keyring, the 16-byte tags of sealed frames) but not TLS records or hellos.
 type Stats struct {
 	BytesIn   uint64 `json:"bytes_in"`
 	BytesOut  uint64 `json:"bytes_out"`

@@ -140,15 +140,18 @@ func TestStalledPeerDoesNotDelayOthers(t *testing.T) {
 		return false
 	})
 
-	// Now b gets a stream of frames while c stays stalled.
+	// Now b gets a stream of frames while c stays stalled: 2000 more large
+	// frames for c (120 MiB, far more than socket buffers hold) keep its
+	// queue full.
 	const n = 2000
+	bigFrame := testFrame(0, big) // read-only: sharing it is fine
 	start := time.Now()
 	go func() {
 		for i := range n {
 			for a.Send("b", testFrame(uint64(i), 1024)) != nil {
 				time.Sleep(100 * time.Microsecond)
 			}
-			a.Send("c", testFrame(0, 1024)) // fails: c is stalled
+			a.Send("c", bigFrame) // fails once the socket buffers are full: c is stalled
 		}
 	}()
 	got := recvN(t, b, n, 30*time.Second)

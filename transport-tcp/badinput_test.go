@@ -44,7 +44,7 @@ func (e *badInputEnv) goodTraffic(t *testing.T) {
 		sendRetry(t, e.b, "a", testFrame(e.seq, 1024), time.Second)
 		e.seq++
 	}
-	for i, f := range recvN(t, e.a, n, 5*time.Second) {
+	for i, f := range recvN(t, e.a, n, 30*time.Second) {
 		if f.From != "b" || frameSeq(f.Data) != first+uint64(i) {
 			t.Fatalf("good frame %d: from %s seq %d", i, f.From, frameSeq(f.Data))
 		}
@@ -66,11 +66,11 @@ func (e *badInputEnv) expectBad(t *testing.T, attack func(t *testing.T) (closed 
 		if errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("a did not close the bad connection: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("bad connection not closed")
 	}
-	eventually(t, 5*time.Second, "the bad connection to be counted", func() bool { return counter(e.a.Stats()) == 1 })
-	deadline := time.Now().Add(5 * time.Second)
+	eventually(t, 30*time.Second, "the bad connection to be counted", func() bool { return counter(e.a.Stats()) == 1 })
+	deadline := time.Now().Add(30 * time.Second)
 	for !(e.logs.contains("tcp: closing bad connection") && e.logs.contains(reason)) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no log line with %q in:\n%s", reason, e.logs)
@@ -83,7 +83,7 @@ func (e *badInputEnv) expectBad(t *testing.T, attack func(t *testing.T) (closed 
 	if grown := after.TotalAlloc - before.TotalAlloc; grown > 32<<20 {
 		t.Errorf("allocated %d MiB during the attack", grown>>20)
 	}
-	eventually(t, 5*time.Second, "a to be left with b's connection only", func() bool {
+	eventually(t, 30*time.Second, "a to be left with b's connection only", func() bool {
 		s := e.a.Stats()
 		return s.Peers == 1 && s.Conns == 1 && s.Handshaking == 0
 	})
@@ -179,11 +179,11 @@ func TestMaxConns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	eventually(t, 5*time.Second, "the idle connection to be accepted", func() bool { return e.a.Stats().Handshaking == 1 })
+	eventually(t, 30*time.Second, "the idle connection to be accepted", func() bool { return e.a.Stats().Handshaking == 1 })
 	closed := rawAttack(e.a.Addr().String(), nil, nil, true)(t)
 	select {
 	case <-closed:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("connection over the bound not closed")
 	}
 	if s := e.a.Stats(); s.Rejected != 1 || !e.logs.contains("too many connections (max 2)") {
@@ -191,7 +191,7 @@ func TestMaxConns(t *testing.T) {
 	}
 	e.goodTraffic(t)
 	idle.Close()
-	eventually(t, 5*time.Second, "the idle connection to go", func() bool { return e.a.Stats().Handshaking == 0 })
+	eventually(t, 30*time.Second, "the idle connection to go", func() bool { return e.a.Stats().Handshaking == 0 })
 }
 
 // The largest allowed frame passes; one byte more closes the connection.
@@ -200,13 +200,59 @@ func TestMaxFrameSizeBoundary(t *testing.T) {
 	e := newBadInputEnv(t, []Option{WithMaxFrameSize(max)}, []Option{WithMaxFrameSize(max + 1)})
 	sendRetry(t, e.b, "a", testFrame(e.seq, max), time.Second)
 	e.seq++
-	recvN(t, e.a, 1, 5*time.Second)
+	recvN(t, e.a, 1, 30*time.Second)
 	// b allows one byte more than a: a closes the connection, b redials.
 	sendRetry(t, e.b, "a", testFrame(e.seq, max+1), time.Second)
-	eventually(t, 5*time.Second, "a to close the connection", func() bool { return e.a.Stats().BadFrames == 1 })
-	eventually(t, 5*time.Second, "b to notice", func() bool { return e.b.Stats().ConnectedPeers == 0 })
+	eventually(t, 30*time.Second, "a to close the connection", func() bool { return e.a.Stats().BadFrames == 1 })
+	eventually(t, 30*time.Second, "b to notice", func() bool { return e.b.Stats().ConnectedPeers == 0 })
 	if !e.logs.contains("length prefix 4097 exceeds the maximum frame size 4096") {
 		t.Errorf("log: %s", e.logs)
 	}
 	e.goodTraffic(t)
+}
+
+// Connections handed to the stream handler count against MaxConns until
+// the handler closes them.
+func TestMaxConnsCountsStreams(t *testing.T) {
+	held := make(chan net.Conn, 4)
+	a := newTransport(t, "a", WithMaxConns(2), WithStreamHandler(func(c net.Conn) { held <- c }))
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", a.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.Write([]byte{0x01})
+		return c
+	}
+	var hs []net.Conn
+	for range 2 {
+		dial()
+		hs = append(hs, <-held)
+	}
+	if s := a.Stats(); s.Streams != 2 || s.StreamConns != 2 {
+		t.Fatalf("stats with two streams: %+v", s)
+	}
+	// A third connection, of either protocol, is over the bound.
+	over := dial()
+	over.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection over the bound not closed")
+	}
+	if s := a.Stats(); s.Rejected != 1 {
+		t.Fatalf("rejected %d", s.Rejected)
+	}
+	// Closing a stream (twice: counted once) frees its place.
+	hs[0].Close()
+	hs[0].Close()
+	if s := a.Stats(); s.Streams != 1 {
+		t.Fatalf("streams %d after a close", s.Streams)
+	}
+	dial()
+	c := <-held
+	c.Close()
+	hs[1].Close()
+	if s := a.Stats(); s.Streams != 0 || s.StreamConns != 3 || s.Rejected != 1 {
+		t.Fatalf("after closing every stream: %+v", s)
+	}
 }

@@ -28,6 +28,11 @@ type conn struct {
 	remoteInc uint64
 	remote    string
 	peer      *peer // set on attach, then fixed
+	// proven: the peer proved the id in its hello (keyring or certificate
+	// binding).
+	proven bool
+	tx     *sealer // with a keyring: seals frames (owned by the writer)
+	rx     *opener // with a keyring: opens frames (owned by the reader)
 
 	retireAt atomic.Int64 // unix nanoseconds; 0 while not retired
 	peerEOF  atomic.Bool  // the peer ended its side cleanly
@@ -36,6 +41,10 @@ type conn struct {
 	// Whoever makes a connection that was never adopted stop being current
 	// half-closes it instead.
 	adopted bool
+	in      chan []byte // received frames waiting for the Receive channel
+	// Owned by the reader.
+	shedding bool        // in stayed full for the receive wait: drop
+	wait     *time.Timer // the receive wait
 
 	closeOnce, readOnce, writeOnce sync.Once
 	halves                         atomic.Int32 // directions finished
@@ -178,13 +187,17 @@ func (t *Transport) serveConn(raw net.Conn) {
 		nc = tc
 	case !tlsOn && first[0] == wire.Magic:
 	case first[0] != wire.Magic && t.opts.streamHandler != nil:
-		// Another protocol sharing the port (memberlist streams).
+		// Another protocol sharing the port (memberlist streams). It
+		// counts against maxConns until the handler closes it.
 		raw.SetDeadline(time.Time{})
-		t.untrack(raw)
+		t.mu.Lock()
+		delete(t.conns, raw)
+		t.streams++
+		t.mu.Unlock()
 		t.st.streamConns.Add(1)
 		handedOff = true
 		t.wg.Done() // Close does not wait for the handler
-		t.opts.streamHandler(pc)
+		t.opts.streamHandler(&streamConn{Conn: pc, t: t})
 		return
 	case tlsOn && first[0] == wire.Magic:
 		t.handshakeFailed(raw, "", remote, "plaintext hello but TLS is required")
@@ -195,12 +208,22 @@ func (t *Transport) serveConn(raw net.Conn) {
 	}
 
 	br := bufio.NewReaderSize(nc, bufSize)
-	id, inc, err := readHello(br)
+	h, err := readHello(br)
 	if err != nil {
 		t.handshakeFailed(raw, "", remote, err.Error())
 		return
 	}
-	if id == t.self {
+	id := h.id
+	kr := t.opts.keyring
+	switch {
+	case kr != nil && !h.keyed:
+		t.st.authFailures.Add(1)
+		t.handshakeFailed(raw, id, remote, "plain hello but this node requires a keyed hello (it has a keyring)")
+		return
+	case kr == nil && h.keyed:
+		t.handshakeFailed(raw, id, remote, "keyed hello but this node has no keyring")
+		return
+	case id == t.self:
 		t.handshakeFailed(raw, id, remote, "the peer claims this node's own id")
 		return
 	}
@@ -208,12 +231,21 @@ func (t *Transport) serveConn(raw net.Conn) {
 		t.handshakeFailed(raw, id, remote, err.Error())
 		return
 	}
-	if _, err := nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)); err != nil {
-		t.handshakeFailed(raw, id, remote, "writing hello: "+err.Error())
+	c := &conn{t: t, raw: raw, nc: nc, br: br, remoteInc: h.inc, remote: remote,
+		proven: kr != nil || t.opts.peerIDFromCert != nil}
+	if kr == nil {
+		_, err = nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self))
+		if err != nil {
+			err = fmt.Errorf("writing hello: %w", err)
+		}
+	} else {
+		err = t.acceptKeyed(c, h)
+	}
+	if err != nil {
+		t.handshakeFailed(raw, id, remote, err.Error())
 		return
 	}
 	raw.SetDeadline(time.Time{})
-	c := &conn{t: t, raw: raw, nc: nc, br: br, remoteInc: inc, remote: remote}
 	if !t.attachInbound(id, c) {
 		c.close()
 		return
@@ -266,22 +298,98 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 		}
 		nc = tc
 	}
-	if _, err := nc.Write(appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)); err != nil {
+	kr := t.opts.keyring
+	var mine []byte
+	if kr == nil {
+		mine = appendHello(make([]byte, 0, maxHelloLen), t.inc, t.self)
+	} else {
+		nonce := newNonce()
+		mine = appendKeyedHello(make([]byte, 0, maxHelloLen), t.inc, t.self, &nonce)
+	}
+	if _, err := nc.Write(mine); err != nil {
 		return fail("writing hello: " + err.Error())
 	}
 	br := bufio.NewReaderSize(nc, bufSize)
-	id, inc, err := readHello(br)
+	h, err := readHello(br)
 	if err != nil {
 		return fail(err.Error())
 	}
-	if id != p.id {
-		return fail(fmt.Sprintf("dialed peer %q at %s but it says it is %q", p.id, addr, id))
+	switch {
+	case h.id != p.id:
+		return fail(fmt.Sprintf("dialed peer %q at %s but it says it is %q", p.id, addr, h.id))
+	case kr != nil && !h.keyed:
+		t.st.authFailures.Add(1)
+		return fail("the peer answered with a plain hello: it has no keyring")
+	case kr == nil && h.keyed:
+		return fail("the peer answered with a keyed hello but this node has no keyring")
 	}
-	if err := t.checkCert(nc, id); err != nil {
+	if err := t.checkCert(nc, h.id); err != nil {
 		return fail(err.Error())
 	}
+	c := &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, remoteInc: h.inc, remote: remote,
+		proven: kr != nil || t.opts.peerIDFromCert != nil}
+	if kr != nil {
+		if err := t.dialKeyed(c, mine, h); err != nil {
+			return fail(err.Error())
+		}
+	}
 	raw.SetDeadline(time.Time{})
-	return &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, remoteInc: inc, remote: remote}, nil
+	return c, nil
+}
+
+// acceptKeyed runs the acceptor's side of a keyed handshake after the
+// dialer's hello h: it answers with its hello and proof and checks the
+// dialer's proof.
+func (t *Transport) acceptKeyed(c *conn, h hello) error {
+	kr := t.opts.keyring
+	key, err := primaryKey(kr)
+	if err != nil {
+		return err
+	}
+	nonce := newNonce()
+	reply := appendKeyedHello(make([]byte, 0, maxHelloLen), t.inc, t.self, &nonce)
+	th := transcript(h.raw, reply)
+	reply = append(reply, keyedMAC(key, labelAcceptor, &th)...)
+	if _, err := c.nc.Write(reply); err != nil {
+		return fmt.Errorf("writing hello: %w", err)
+	}
+	proof, err := readProof(c.br)
+	if err != nil {
+		return err
+	}
+	if !verifyProof(kr.GetKeys(), labelDialer, &th, proof) {
+		t.st.authFailures.Add(1)
+		return errNotProven
+	}
+	c.tx = &sealer{kr: kr, label: labelA2D, th: th}
+	c.rx = &opener{kr: kr, label: labelD2A, th: th}
+	return nil
+}
+
+// dialKeyed runs the dialer's side of a keyed handshake after it sent mine
+// and received the acceptor's hello h: it checks the acceptor's proof and
+// sends its own.
+func (t *Transport) dialKeyed(c *conn, mine []byte, h hello) error {
+	kr := t.opts.keyring
+	proof, err := readProof(c.br)
+	if err != nil {
+		return err
+	}
+	th := transcript(mine, h.raw)
+	if !verifyProof(kr.GetKeys(), labelAcceptor, &th, proof) {
+		t.st.authFailures.Add(1)
+		return errNotProven
+	}
+	key, err := primaryKey(kr)
+	if err != nil {
+		return err
+	}
+	if _, err := c.nc.Write(keyedMAC(key, labelDialer, &th)); err != nil {
+		return fmt.Errorf("writing key proof: %w", err)
+	}
+	c.tx = &sealer{kr: kr, label: labelD2A, th: th}
+	c.rx = &opener{kr: kr, label: labelA2D, th: th}
+	return nil
 }
 
 // retirement is what to do, outside the lock, with a connection that lost
@@ -290,12 +398,15 @@ type retirement struct {
 	c       *conn
 	hard    bool // the peer restarted: close at once
 	adopted bool // the writer half-closes it when it notices
+	// refused: c itself claims a new incarnation without proof while the
+	// peer has a connection; c is closed and the old one kept.
+	refused bool
 }
 
 func (r retirement) run() {
 	switch {
 	case r.c == nil:
-	case r.hard:
+	case r.hard, r.refused:
 		r.c.close()
 	default:
 		r.c.retire()
@@ -310,7 +421,12 @@ func (r retirement) run() {
 //
 // Rules, applied identically on both ends so that both keep the same
 // connection: a connection from a new incarnation of the peer replaces the
-// old one (the old one leads to a dead process); otherwise the connection
+// old one (the old one leads to a dead process) if its hello is proven
+// (keyring or certificate binding) or this node dialed it; an unproven
+// accepted hello with a new incarnation is refused while the peer has a
+// connection, so a stranger claiming the peer's id cannot cut it off (a
+// restarted peer's old connection ends with its process, and its next dial
+// is accepted); otherwise the connection
 // dialed by the lower peer id wins, and between two dialed by the same peer
 // the newer wins (that peer gave up the older one). The loser is half-closed
 // and read until the peer closes it too, so frames in flight on it are not
@@ -322,6 +438,9 @@ func (t *Transport) attachLocked(p *peer, c *conn) retirement {
 	var r retirement
 	switch {
 	case cur == nil:
+	case cur.remoteInc != c.remoteInc && !c.proven && !c.outbound:
+		t.conns[c.raw] = nil // still handshaking; closed by the caller
+		return retirement{c: c, refused: true}
 	case cur.remoteInc != c.remoteInc:
 		t.st.reconnects.Add(1)
 		r = retirement{c: cur, hard: true}
@@ -353,7 +472,8 @@ func (t *Transport) prefer(p *peer, c, cur *conn) bool {
 }
 
 // attachInbound attaches an accepted connection to the peer named in its
-// hello, creating the peer if it is unknown. false if t is closed.
+// hello, creating the peer if it is unknown. false if t is closed or c is
+// refused (see attachLocked).
 func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
 	t.mu.Lock()
 	if t.closed {
@@ -367,6 +487,11 @@ func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
 	}
 	r := t.attachLocked(p, c)
 	t.mu.Unlock()
+	if r.refused {
+		t.st.handshakeFailures.Add(1)
+		t.logBad(id, c.remote, "unproven hello with a new incarnation while the peer is connected: refused")
+		return false
+	}
 	r.run()
 	return true
 }
@@ -379,7 +504,7 @@ func (t *Transport) attachOutbound(p *peer, c *conn) {
 		c.close()
 		return
 	}
-	r := t.attachLocked(p, c)
+	r := t.attachLocked(p, c) // never refused: c was dialed
 	t.wg.Add(1)
 	t.mu.Unlock()
 	r.run()
@@ -418,8 +543,19 @@ func (t *Transport) detach(c *conn) {
 // readLoop reads frames from c until it ends, then detaches it. After a
 // clean EOF the connection is closed once its write side has ended too (the
 // peer may still be reading what is in flight); after anything else at once.
+//
+// Frames go from the reader into c's own bounded queue, and a forwarder
+// moves them from there to the shared Receive channel, so no connection
+// waits for another. When the node stops reading (intake paused), c's queue
+// fills; after the receive wait the frames that do not fit are dropped and
+// counted (Stats.ReceiveDrops) while the connection keeps being read, so
+// that the peer's writes never time out because this node is slow.
 func (t *Transport) readLoop(c *conn) {
+	c.in = make(chan []byte, t.opts.connReceiveQueue)
+	t.wg.Add(1)
+	go t.forward(c)
 	err := t.readFrames(c)
+	close(c.in)
 	if errors.Is(err, io.EOF) {
 		c.peerEOF.Store(true)
 	}
@@ -454,8 +590,10 @@ func describeEnd(err error) string {
 // Receive channel. It returns a *badInput for what the peer did wrong.
 func (t *Transport) readFrames(c *conn) error {
 	br := c.br
-	maxN := t.opts.maxFrameSize
-	from := c.peer.id
+	maxN, minN := t.opts.maxFrameSize, wire.HeaderLen
+	if c.rx != nil {
+		maxN, minN = maxN+tagLen, minN+tagLen
+	}
 	const prefix = 4
 	for {
 		// Idle: wait for the next frame without a deadline (keepalive
@@ -477,16 +615,18 @@ func (t *Transport) readFrames(c *conn) error {
 		if n > uint32(maxN) {
 			return badf("length prefix %d exceeds the maximum frame size %d", n, maxN)
 		}
-		if n < wire.HeaderLen {
-			return badf("length prefix %d is shorter than a frame header (%d)", n, wire.HeaderLen)
+		if n < uint32(minN) {
+			return badf("length prefix %d is shorter than a frame header (%d)", n, minN)
 		}
-		// Check magic, version and type before allocating the frame.
-		head, err := br.Peek(prefix + wire.HeaderLen)
-		if err != nil {
-			return truncated(fmt.Sprintf("frame of %d bytes cut after %d", n, len(head)-prefix), err)
-		}
-		if err := wire.CheckHeader(head[prefix:]); err != nil {
-			return badf("bad frame: %v", err)
+		if c.rx == nil {
+			// Check magic, version and type before allocating the frame.
+			head, err := br.Peek(prefix + wire.HeaderLen)
+			if err != nil {
+				return truncated(fmt.Sprintf("frame of %d bytes cut after %d", n, len(head)-prefix), err)
+			}
+			if err := wire.CheckHeader(head[prefix:]); err != nil {
+				return badf("bad frame: %v", err)
+			}
 		}
 		br.Discard(prefix)
 		if !deadline && br.Buffered() < int(n) {
@@ -500,12 +640,72 @@ func (t *Transport) readFrames(c *conn) error {
 		if deadline {
 			c.nc.SetReadDeadline(c.idleDeadline())
 		}
+		if c.rx != nil {
+			f, ok := c.rx.open(buf)
+			if !ok {
+				t.st.authFailures.Add(1)
+				return badf("frame of %d bytes fails authentication: no key of the keyring opens it", n)
+			}
+			if err := wire.CheckHeader(f); err != nil {
+				return badf("bad frame: %v", err)
+			}
+			buf = f
+		}
 		t.st.framesIn.Add(1)
 		t.st.bytesIn.Add(uint64(n) + prefix)
+		if err := t.enqueue(c, buf); err != nil {
+			return err
+		}
+	}
+}
+
+// enqueue puts a received frame into c's queue. When the queue is full it
+// waits for room up to the receive wait, then drops (and counts) frames
+// without waiting while the queue stays more than half full: a node that
+// merely lags behind slows its peers down through TCP flow control and
+// loses nothing, while a node that stops reading (intake paused) keeps its
+// connections read, so that no peer's write times out.
+func (t *Transport) enqueue(c *conn, buf []byte) error {
+	if c.shedding && len(c.in) <= cap(c.in)/2 {
+		c.shedding = false
+	}
+	select {
+	case c.in <- buf:
+		return nil
+	default:
+	}
+	if !c.shedding {
+		if c.wait == nil {
+			c.wait = time.NewTimer(t.opts.receiveWait)
+		} else {
+			c.wait.Reset(t.opts.receiveWait)
+		}
 		select {
-		case t.recv <- node.Frame{From: from, Data: buf}:
+		case c.in <- buf:
+			c.wait.Stop()
+			return nil
+		case <-c.wait.C:
+			c.shedding = true
 		case <-t.ctx.Done():
+			c.wait.Stop()
 			return net.ErrClosed
+		}
+	}
+	t.st.receiveDrops.Add(1)
+	return nil
+}
+
+// forward moves c's received frames, in order, to the Receive channel. It
+// ends when c's reader has ended and every frame it queued is handed over,
+// or when the Transport closes.
+func (t *Transport) forward(c *conn) {
+	defer t.wg.Done()
+	from := c.peer.id
+	for f := range c.in {
+		select {
+		case t.recv <- node.Frame{From: from, Data: f}:
+		case <-t.ctx.Done():
+			return
 		}
 	}
 }
@@ -530,7 +730,8 @@ type writer struct {
 	cur      *conn
 	bw       *bufio.Writer
 	hdr      [4]byte
-	failures int // failed dials in a row
+	sealed   []byte // the last frame sealed (with a keyring)
+	failures int    // failed dials in a row
 }
 
 // writeLoop is the one goroutine that writes to p: it takes frames from p's
@@ -628,8 +829,10 @@ func (w *writer) connect() bool {
 		}
 	}
 	t.st.dials.Add(1)
+	p.dialing.Store(true)
 	c, err := t.dial(p, addr)
 	if err != nil {
+		p.dialing.Store(false)
 		if p.ctx.Err() != nil {
 			return false
 		}
@@ -647,6 +850,7 @@ func (w *writer) connect() bool {
 		t.st.reconnects.Add(1)
 	}
 	t.attachOutbound(p, c)
+	p.dialing.Store(false)
 	return true
 }
 
@@ -657,13 +861,22 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 	t, p, bw := w.t, w.p, w.bw
 	c.nc.SetWriteDeadline(time.Now().Add(t.opts.writeTimeout))
 	frames, bytes := 0, 0
+	var err error
 	for {
-		binary.BigEndian.PutUint32(w.hdr[:], uint32(len(f)))
+		out := f
+		if c.tx != nil {
+			if w.sealed, err = c.tx.seal(w.sealed[:0], f); err != nil {
+				frames++ // lost with the connection
+				break
+			}
+			out = w.sealed
+		}
+		binary.BigEndian.PutUint32(w.hdr[:], uint32(len(out)))
 		bw.Write(w.hdr[:])
-		bw.Write(f)
+		bw.Write(out)
 		frames++
-		bytes += len(w.hdr) + len(f)
-		if bytes >= maxBatchBytes {
+		bytes += len(w.hdr) + len(out)
+		if bytes >= maxBatchBytes || t.opts.flushEach {
 			break
 		}
 		select {
@@ -673,7 +886,10 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 		}
 		break
 	}
-	if err := bw.Flush(); err != nil {
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		t.st.drops.Add(uint64(frames))
 		w.cur = nil
 		t.detach(c)
@@ -687,4 +903,29 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 	w.failures = 0
 	t.st.framesOut.Add(uint64(frames))
 	t.st.bytesOut.Add(uint64(bytes))
+}
+
+// streamConn is a connection handed to the stream handler: it counts
+// against maxConns until it is closed.
+type streamConn struct {
+	net.Conn
+	t    *Transport
+	once sync.Once
+}
+
+func (c *streamConn) Close() error {
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		c.t.streams--
+		c.t.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection if it can.
+func (c *streamConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }

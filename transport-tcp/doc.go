@@ -10,9 +10,13 @@
 // first frame is sent to it; a peer that dials in is reachable over its
 // connection even without an address. When both peers dial each other at
 // once, both keep the connection dialed by the lower peer id; the other is
-// half-closed and read to its end, so no frame in flight is lost. A
-// connection from a restarted peer (a new random incarnation in its hello)
-// replaces the one to its previous life at once.
+// half-closed and read to its end, so no frame in flight is lost (frames
+// are in order per connection; the first frames of a pair that dialed each
+// other at once may arrive out of order). A connection from a restarted peer
+// (a new random incarnation in its hello) replaces the one to its previous
+// life at once if its hello is proven (WithKeyring, or WithPeerIDFromCert) or
+// this node dialed it; an unproven hello never replaces a live connection,
+// so that nobody can cut two peers apart by claiming one's id.
 //
 // Every connection opens with a hello from the dialer, answered by the
 // acceptor (inside TLS when TLS is on):
@@ -24,6 +28,17 @@
 // length against the maximum frame size and the frame header with
 // wire.CheckHeader before it allocates anything, and closes the connection on
 // the first violation.
+//
+// # Authentication
+//
+// With WithKeyring (for example memberlist's gossip keyring) the hellos are
+// keyed (type 1, with a random 32-byte nonce) and each side proves that it
+// holds a key of the keyring with an HMAC-SHA256 over both hellos; a peer id
+// is trusted only once proven. Every frame is then sealed with AES-256-GCM
+// under a key derived from the sender's primary key and the handshake, with
+// a counter as nonce. The receiver accepts every key of its keyring, so keys
+// rotate without downtime (see WithKeyring). A Transport without a keyring
+// or TLS accepts anyone who reaches its port.
 //
 // # Sending
 //
@@ -55,11 +70,17 @@
 // # Memory bounds
 //
 // Per peer: a queue of WithSendQueue frames and a 32 KiB write buffer. Per
-// connection: a 32 KiB read buffer and at most one frame of at most
-// WithMaxFrameSize bytes being read. The Receive channel holds at most
-// WithReceiveQueue frames; when it is full the readers wait and TCP flow
-// control slows the senders. Connections are bounded by WithMaxConns; peers
-// that dial in without an address are forgotten with their connection.
+// connection: a 32 KiB read buffer, at most one frame of at most
+// WithMaxFrameSize bytes being read and a queue of WithConnReceiveQueue
+// received frames. The Receive channel holds at most WithReceiveQueue
+// frames. When it is full, each connection's frames wait in that
+// connection's queue; a reader whose queue stays full for WithReceiveWait
+// drops frames (Stats.ReceiveDrops) and keeps reading, so a node that stops
+// reading slows its peers through TCP flow control only briefly and never
+// makes their writes time out, and no connection waits for another.
+// Connections, including those handed to the stream handler until it closes
+// them, are bounded by WithMaxConns; peers that dial in without an address
+// are forgotten with their connection.
 //
 // # Concurrency
 //

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plumtree-go/plumtree/core/node"
 	"github.com/plumtree-go/plumtree/core/wire"
 )
 
@@ -41,24 +40,53 @@ func FuzzReadFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := defaultOptions()
 		opts.maxFrameSize = maxFrame
-		tr := &Transport{opts: opts, recv: make(chan node.Frame, len(data)/7+1), ctx: context.Background()}
+		tr := &Transport{opts: opts, ctx: context.Background()}
 		nc := newBytesConn(data)
-		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"}}
+		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"},
+			in: make(chan []byte, len(data)/7+1)}
 		err := tr.readFrames(c)
 		var bad *badInput
 		if !errors.Is(err, io.EOF) && !errors.As(err, &bad) {
 			t.Fatalf("readFrames ended with %v", err)
 		}
-		close(tr.recv)
+		close(c.in)
 		total := 0
-		for fr := range tr.recv {
-			if len(fr.Data) > maxFrame || wire.CheckHeader(fr.Data) != nil {
-				t.Fatalf("handed over a bad frame of %d bytes", len(fr.Data))
+		for fr := range c.in {
+			if len(fr) > maxFrame || wire.CheckHeader(fr) != nil {
+				t.Fatalf("handed over a bad frame of %d bytes", len(fr))
 			}
-			total += 4 + len(fr.Data)
+			total += 4 + len(fr)
 		}
 		if errors.Is(err, io.EOF) && total != len(data) {
 			t.Fatalf("clean end after %d of %d bytes", total, len(data))
+		}
+	})
+}
+
+// The keyed frame reader on arbitrary bytes: it never panics and never
+// hands over a frame (nobody without the key can make one that opens).
+func FuzzReadSealedFrames(f *testing.F) {
+	var th [32]byte
+	good := &sealer{kr: newKeyring(testKey(1, 32)), label: labelD2A, th: th}
+	sealed, _ := good.seal(nil, testFrame(1, 20))
+	f.Add(lengthPrefixed(sealed)[:len(sealed)+3])
+	f.Add(lengthPrefixed(testFrame(1, 40)))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := defaultOptions()
+		opts.maxFrameSize = 1 << 12
+		tr := &Transport{opts: opts, ctx: context.Background()}
+		nc := newBytesConn(data)
+		c := &conn{t: tr, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, bufSize), peer: &peer{id: "p"},
+			in: make(chan []byte, len(data)/7+1),
+			rx: &opener{kr: newKeyring(testKey(2, 32), testKey(3, 16)), label: labelD2A, th: th}}
+		err := tr.readFrames(c)
+		var bad *badInput
+		if !errors.Is(err, io.EOF) && !errors.As(err, &bad) {
+			t.Fatalf("readFrames ended with %v", err)
+		}
+		if len(c.in) != 0 {
+			t.Fatalf("handed over %d frames nobody could seal", len(c.in))
 		}
 	})
 }
@@ -69,14 +97,18 @@ func FuzzReadHello(f *testing.F) {
 	f.Add(appendHello(nil, 1, "node-1"))
 	f.Add(appendHello(nil, 0, ""))
 	f.Add([]byte{wire.Magic, 2, 0})
+	f.Add(appendKeyedHello(nil, 3, "node-2", &[nonceLen]byte{1, 2, 3}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		id, inc, err := readHello(bufio.NewReader(bytes.NewReader(data)))
+		h, err := readHello(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {
 			return
 		}
-		want := appendHello(nil, inc, id)
-		if len(data) < len(want) || !bytes.Equal(data[:len(want)], want) {
-			t.Fatalf("accepted %x as hello of %q/%d", data, id, inc)
+		want := appendHello(nil, h.inc, h.id)
+		if h.keyed {
+			want = appendKeyedHello(nil, h.inc, h.id, &h.nonce)
+		}
+		if len(data) < len(want) || !bytes.Equal(data[:len(want)], want) || !bytes.Equal(h.raw, want) {
+			t.Fatalf("accepted %x as hello of %q/%d", data, h.id, h.inc)
 		}
 	})
 }

@@ -16,50 +16,93 @@ import (
 // dialer sends its hello first; the acceptor checks it and answers with its
 // own, and only then do frames flow (in both directions):
 //
-//	Magic (0xB7) | Version (1) | 0x00 (hello) | incarnation (8 bytes, big endian) | id length (1) | id
+//	Magic (0xB7) | Version (1) | type (1) | incarnation (8 bytes, big endian) | id length (1) | id
+//
+// type is 0 (helloPlain). With a keyring (WithKeyring) it is 1 (helloKeyed)
+// and the hello goes on with a random nonce (32 bytes); the acceptor's hello
+// is followed by its proof, and the dialer then sends its own proof:
+//
+//	proof = HMAC-SHA256(key, role label | SHA-256(dialer's hello | acceptor's hello))
+//
+// with the prover's primary key; the verifier accepts any key of its
+// keyring. A peer id is trusted (a connection attached to it) only once its
+// proof checks.
 //
 // The incarnation is random per Transport: a hello with a new incarnation
 // tells the other side that the peer restarted and that any connection it
-// still holds to the peer's previous life is dead.
+// still holds to the peer's previous life is dead. It is acted on only when
+// the hello is proven (keyring or certificate binding) or was dialed by this
+// node.
 //
 // After the hellos every frame is a 4-byte big-endian length followed by the
-// frame itself (which starts with wire.Magic and wire.Version).
+// frame itself (which starts with wire.Magic and wire.Version); with a
+// keyring, by the frame sealed with AES-256-GCM (see sealer).
 const (
-	helloType   byte = 0
+	helloPlain  byte = 0
+	helloKeyed  byte = 1
 	helloFixed       = 3 + 8 + 1
-	maxHelloLen      = helloFixed + core.MaxPeerIDLen
+	maxHelloLen      = helloFixed + core.MaxPeerIDLen + nonceLen + macLen
 )
 
 // tlsHandshakeRecord is the first byte of a TLS ClientHello record.
 const tlsHandshakeRecord byte = 0x16
 
-// appendHello appends the hello of id with incarnation inc.
+// hello is a parsed hello.
+type hello struct {
+	id    core.PeerID
+	inc   uint64
+	keyed bool
+	nonce [nonceLen]byte // keyed only
+	raw   []byte         // the hello as received (for the transcript)
+}
+
+// appendHello appends the plain hello of id with incarnation inc.
 func appendHello(dst []byte, inc uint64, id core.PeerID) []byte {
-	dst = append(dst, wire.Magic, wire.Version, helloType)
+	dst = append(dst, wire.Magic, wire.Version, helloPlain)
 	dst = binary.BigEndian.AppendUint64(dst, inc)
 	dst = append(dst, byte(len(id)))
 	return append(dst, id...)
 }
 
-// readHello reads and checks one hello.
-func readHello(br *bufio.Reader) (id core.PeerID, inc uint64, err error) {
+// appendKeyedHello appends the keyed hello of id with incarnation inc.
+func appendKeyedHello(dst []byte, inc uint64, id core.PeerID, nonce *[nonceLen]byte) []byte {
+	dst = append(dst, wire.Magic, wire.Version, helloKeyed)
+	dst = binary.BigEndian.AppendUint64(dst, inc)
+	dst = append(dst, byte(len(id)))
+	dst = append(dst, id...)
+	return append(dst, nonce[:]...)
+}
+
+// readHello reads and checks one hello, plain or keyed.
+func readHello(br *bufio.Reader) (hello, error) {
+	var h hello
 	var fixed [helloFixed]byte
 	if _, err := io.ReadFull(br, fixed[:]); err != nil {
-		return "", 0, helloReadError(err)
+		return h, helloReadError(err)
 	}
 	if err := checkHelloHeader(fixed[:3]); err != nil {
-		return "", 0, err
+		return h, err
 	}
-	inc = binary.BigEndian.Uint64(fixed[3:11])
+	h.keyed = fixed[2] == helloKeyed
+	h.inc = binary.BigEndian.Uint64(fixed[3:11])
 	n := int(fixed[11])
 	if n == 0 {
-		return "", 0, errors.New("hello: empty peer id")
+		return h, errors.New("hello: empty peer id")
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(br, b); err != nil {
-		return "", 0, helloReadError(err)
+	rest := n
+	if h.keyed {
+		rest += nonceLen
 	}
-	return core.PeerID(b), inc, nil
+	h.raw = make([]byte, helloFixed+rest)
+	copy(h.raw, fixed[:])
+	if _, err := io.ReadFull(br, h.raw[helloFixed:]); err != nil {
+		return h, helloReadError(err)
+	}
+	h.id = core.PeerID(h.raw[helloFixed : helloFixed+n])
+	if h.keyed {
+		copy(h.nonce[:], h.raw[helloFixed+n:])
+	}
+	return h, nil
 }
 
 // checkHelloHeader checks the first three bytes of a hello.
@@ -69,8 +112,8 @@ func checkHelloHeader(h []byte) error {
 		return fmt.Errorf("hello: first byte 0x%02x is not the plumtree magic 0x%02x", h[0], wire.Magic)
 	case h[1] != wire.Version:
 		return fmt.Errorf("hello: unsupported version %d (want %d)", h[1], wire.Version)
-	case h[2] != helloType:
-		return fmt.Errorf("hello: type byte %d, want %d (hello)", h[2], helloType)
+	case h[2] != helloPlain && h[2] != helloKeyed:
+		return fmt.Errorf("hello: type byte %d, want %d (hello) or %d (keyed hello)", h[2], helloPlain, helloKeyed)
 	}
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 const (
 	DefaultSendQueue        = 1024             // frames queued per peer
 	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
+	DefaultConnReceiveQueue = 256              // frames waiting per connection for the Receive channel
+	DefaultReceiveWait      = 5 * time.Second  // a full connection queue waits this long before dropping
 	DefaultMaxConns         = 1024             // open connections (handshaking, live, draining)
 	DefaultDialTimeout      = 5 * time.Second  // TCP connect
 	DefaultHandshakeTimeout = 5 * time.Second  // first byte + TLS + hello exchange
@@ -56,6 +58,8 @@ type options struct {
 	logger           *slog.Logger
 	sendQueue        int
 	receiveQueue     int
+	connReceiveQueue int
+	receiveWait      time.Duration
 	maxConns         int
 	maxFrameSize     int
 	dialTimeout      time.Duration
@@ -69,6 +73,10 @@ type options struct {
 	serverTLS        *tls.Config
 	clientTLS        *tls.Config
 	peerIDFromCert   func(*x509.Certificate) core.PeerID
+	keyring          Keyring
+	// flushEach writes every frame with its own flush (no coalescing): for
+	// the benchmark that measures what batching gains.
+	flushEach bool
 }
 
 func defaultOptions() options {
@@ -76,6 +84,8 @@ func defaultOptions() options {
 		logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sendQueue:        DefaultSendQueue,
 		receiveQueue:     DefaultReceiveQueue,
+		connReceiveQueue: DefaultConnReceiveQueue,
+		receiveWait:      DefaultReceiveWait,
 		maxConns:         DefaultMaxConns,
 		maxFrameSize:     DefaultMaxFrameSize,
 		dialTimeout:      DefaultDialTimeout,
@@ -97,6 +107,8 @@ func (o *options) validate() error {
 	for _, c := range []check{
 		{"send queue", o.sendQueue >= 1, ">= 1"},
 		{"receive queue", o.receiveQueue >= 0, ">= 0"},
+		{"connection receive queue", o.connReceiveQueue >= 1, ">= 1"},
+		{"receive wait", o.receiveWait > 0, "> 0"},
 		{"max conns", o.maxConns >= 1, ">= 1"},
 		{"max frame size", o.maxFrameSize >= wire.HeaderLen && o.maxFrameSize <= 1<<30, "in [3, 1 GiB]"},
 		{"dial timeout", o.dialTimeout > 0, "> 0"},
@@ -107,6 +119,7 @@ func (o *options) validate() error {
 		{"listener", o.listener == nil || o.listenAddr == "", "WithListener or WithListenAddr, not both"},
 		{"tls", (o.serverTLS == nil) == (o.clientTLS == nil), "both a server and a client config"},
 		{"peer id from cert", o.peerIDFromCert == nil || o.serverTLS != nil, "WithTLS"},
+		{"keyring", o.keyring == nil || validKeyLen(len(o.keyring.GetPrimaryKey())), "nil or hold a primary key of 16, 24 or 32 bytes"},
 	} {
 		if !c.ok {
 			return fmt.Errorf("%w: %s must be %s", ErrInvalidOption, c.name, c.want)
@@ -140,14 +153,35 @@ func WithLogger(l *slog.Logger) Option {
 // returns ErrQueueFull when the peer's queue is full.
 func WithSendQueue(n int) Option { return func(o *options) { o.sendQueue = n } }
 
-// WithReceiveQueue sets the capacity of the Receive channel (frames; default
-// 1024). When it is full the connection readers wait, and TCP flow control
-// slows the senders down: nothing is dropped.
+// WithReceiveQueue sets the capacity of the Receive channel shared by all
+// connections (frames; default 1024). When it is full (the node does not
+// read, for example because its intake is paused) frames wait in their
+// connection's own queue (WithConnReceiveQueue).
 func WithReceiveQueue(n int) Option { return func(o *options) { o.receiveQueue = n } }
 
-// WithMaxConns bounds the open connections, handshaking ones included
-// (default 1024). An accepted connection over the bound is closed at once and
-// counted in Stats.Rejected.
+// WithConnReceiveQueue bounds the frames each connection holds while the
+// Receive channel is full (default 256). Each connection has its own queue,
+// so no connection waits for another. When a connection's queue is full its
+// reader waits up to the receive wait (WithReceiveWait) for room, which
+// slows the peer down through TCP flow control; after that it keeps reading
+// and drops the frames that do not fit, counted in Stats.ReceiveDrops
+// (Plumtree repairs such losses with IHave/Graft), until the queue is half
+// empty again. So a node that stops reading never makes its peers' writes
+// time out.
+func WithConnReceiveQueue(n int) Option { return func(o *options) { o.connReceiveQueue = n } }
+
+// WithReceiveWait sets how long a connection's reader waits for room in its
+// full queue before it drops frames (default 5 s: half the default write
+// timeout, so that a paused node never makes a peer's write time out, while
+// a node that only lags behind for a moment, as on a loaded machine, loses
+// nothing). Keep it well below the peers' write timeout (WithWriteTimeout,
+// default 10 s).
+func WithReceiveWait(d time.Duration) Option { return func(o *options) { o.receiveWait = d } }
+
+// WithMaxConns bounds the open connections, handshaking ones and those
+// handed to the stream handler (until it closes them) included (default
+// 1024). An accepted connection over the bound is closed at once and counted
+// in Stats.Rejected.
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // WithMaxFrameSize bounds a frame in bytes, without its 4-byte length prefix
@@ -192,9 +226,10 @@ func WithBackoff(minDelay, maxDelay time.Duration) Option {
 // WithStreamHandler shares the listener with another stream protocol (for
 // example memberlist's TCP streams): an accepted connection whose first byte
 // is neither wire.Magic nor, with TLS, a TLS handshake record (0x16) is
-// handed to h, first byte included. h owns the connection; it runs on the
-// accepting goroutine, so it should hand the connection off and return.
-// Close does not wait for h nor close its connections.
+// handed to h, first byte included. h owns the connection and must close it:
+// it counts against WithMaxConns until then. h runs on the accepting
+// goroutine, so it should hand the connection off and return. Close does
+// not wait for h nor close its connections.
 func WithStreamHandler(h func(conn net.Conn)) Option {
 	return func(o *options) { o.streamHandler = h }
 }
@@ -217,3 +252,20 @@ func WithTLS(server, client *tls.Config) Option {
 func WithPeerIDFromCert(f func(*x509.Certificate) core.PeerID) Option {
 	return func(o *options) { o.peerIDFromCert = f }
 }
+
+// WithKeyring authenticates every Plumtree connection and frame with the
+// keys of kr (a *memberlist.Keyring, for example the gossip keyring, fits),
+// without TLS or in addition to it. Both ends of a connection prove in the
+// hello that they hold a key of the keyring (an HMAC over both hellos, with
+// both random nonces, ids and incarnations); a peer id is trusted only then.
+// Every frame is then sealed with AES-256-GCM under a key derived from the
+// sender's primary key and the handshake, and its nonce is a counter, so a
+// frame cannot be forged, altered, replayed, reordered or moved to another
+// connection. The receiver accepts any key of its keyring, so keys can be
+// rotated without downtime: install the new key everywhere, make it the
+// primary everywhere, then remove the old one. A frame no key opens closes
+// its connection (Stats.AuthFailures, Stats.BadFrames); a peer without a key
+// of the keyring cannot complete a hello (Stats.AuthFailures,
+// Stats.HandshakeFailures). Every node of the cluster needs a keyring: a
+// node with one and a node without one cannot connect.
+func WithKeyring(kr Keyring) Option { return func(o *options) { o.keyring = kr } }

@@ -7,8 +7,8 @@ import (
 )
 
 // Stats is a snapshot of a Transport's counters (cumulative since New) and
-// gauges. Byte counts include the 4-byte length prefixes but not TLS records
-// or hellos.
+// gauges. Byte counts include the 4-byte length prefixes (and, with a
+// keyring, the 16-byte tags of sealed frames) but not TLS records or hellos.
 type Stats struct {
 	BytesIn   uint64 `json:"bytes_in"`
 	BytesOut  uint64 `json:"bytes_out"`
@@ -19,6 +19,10 @@ type Stats struct {
 	// while they were being written, or still queued when their peer was
 	// removed or the Transport closed.
 	Drops uint64 `json:"drops"`
+	// ReceiveDrops counts frames read from a connection and dropped because
+	// that connection's receive queue was full: the node did not read its
+	// Receive channel fast enough (see WithConnReceiveQueue).
+	ReceiveDrops uint64 `json:"receive_drops"`
 	// QueueFull counts Sends refused with ErrQueueFull (part of Drops).
 	QueueFull uint64 `json:"queue_full"`
 	// TooLarge counts Sends refused with ErrFrameTooLarge (part of Drops).
@@ -41,6 +45,10 @@ type Stats struct {
 	// oversized or undersized length prefix, a wrong magic, version or
 	// type, a frame cut short.
 	BadFrames uint64 `json:"bad_frames"`
+	// AuthFailures counts, with a keyring, hellos whose key proof no key of
+	// the keyring verifies (or plain hellos), and frames no key opens (part
+	// of HandshakeFailures and BadFrames).
+	AuthFailures uint64 `json:"auth_failures"`
 	// Rejected counts accepted connections closed because MaxConns open
 	// connections existed.
 	Rejected uint64 `json:"rejected"`
@@ -53,6 +61,7 @@ type Stats struct {
 	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
 	Conns          int                 `json:"conns"`            // established connections (draining duplicates included)
 	Handshaking    int                 `json:"handshaking"`      // connections in set-up
+	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
 	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer
 }
 
@@ -67,6 +76,8 @@ type counters struct {
 	badFrames           atomic.Uint64
 	rejected            atomic.Uint64
 	streamConns         atomic.Uint64
+	receiveDrops        atomic.Uint64
+	authFailures        atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters and gauges. It is cheap enough to
@@ -87,6 +98,8 @@ func (t *Transport) Stats() Stats {
 		BadFrames:         t.st.badFrames.Load(),
 		Rejected:          t.st.rejected.Load(),
 		StreamConns:       t.st.streamConns.Load(),
+		ReceiveDrops:      t.st.receiveDrops.Load(),
+		AuthFailures:      t.st.authFailures.Load(),
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -100,6 +113,7 @@ func (t *Transport) Stats() Stats {
 			s.ConnectedPeers++
 		}
 	}
+	s.Streams = t.streams
 	for _, c := range t.conns {
 		if c != nil {
 			s.Conns++

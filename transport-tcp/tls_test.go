@@ -20,7 +20,7 @@ func TestTLSMutualAuth(t *testing.T) {
 		sendRetry(t, b, "a", testFrame(uint64(i), 1024), time.Second)
 	}
 	for _, tr := range []*Transport{a, b} {
-		got := recvN(t, tr, n, 5*time.Second)
+		got := recvN(t, tr, n, 30*time.Second)
 		seen := map[uint64]bool{}
 		for _, f := range got {
 			seen[frameSeq(f.Data)] = true
@@ -121,7 +121,7 @@ func TestTLSDialerChecksCertificate(t *testing.T) {
 	m := newTransport(t, "c", mtls(ca, ca.issue(t, "mallory"))) // no binding on its side
 	a.SetPeerAddr("c", m.Addr().String())
 	a.Send("c", testFrame(1, 100))
-	eventually(t, 5*time.Second, "the dial to fail", func() bool { return a.Stats().HandshakeFailures >= 1 })
+	eventually(t, 30*time.Second, "the dial to fail", func() bool { return a.Stats().HandshakeFailures >= 1 })
 	if !logs.contains(`certificate binding: hello says peer \"c\" but its certificate says \"mallory\"`) {
 		t.Errorf("log: %s", logs)
 	}

@@ -57,9 +57,12 @@ type Transport struct {
 
 	mu     sync.Mutex
 	closed bool
-	peers  map[core.PeerID]*peer   // guarded by mu
-	conns  map[net.Conn]*conn      // every open raw connection; value nil while handshaking
-	snap   atomic.Pointer[peerMap] // copy of peers for lock-free Send
+	peers  map[core.PeerID]*peer // guarded by mu
+	conns  map[net.Conn]*conn    // every open raw connection; value nil while handshaking
+	// streams counts the connections handed to the stream handler and
+	// not closed yet (they count against maxConns).
+	streams int
+	snap    atomic.Pointer[peerMap] // copy of peers for lock-free Send
 
 	st counters
 }
@@ -73,6 +76,7 @@ type peer struct {
 	changed chan struct{} // capacity 1: the connection or the address changed
 	ctx     context.Context
 	cancel  context.CancelFunc
+	dialing atomic.Bool // the writer is dialing p
 
 	// guarded by Transport.mu
 	addr      string
@@ -307,7 +311,7 @@ func (t *Transport) Close() error {
 func (t *Transport) track(nc net.Conn) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || len(t.conns) >= t.opts.maxConns {
+	if t.closed || len(t.conns)+t.streams >= t.opts.maxConns {
 		return false
 	}
 	t.conns[nc] = nil

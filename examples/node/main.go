@@ -145,6 +145,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	// One line for humans and scripts (the tests read it).
 	fmt.Fprintf(stdout, "plumtree node %s: addr=%s admin=%s metrics=%s\n", cfg.Name, s.Addr(), adminURL, metricsURL)
+	if cfg.EncryptKey == nil && cfg.TLSCA == "" {
+		log.Warn("the cluster is open: without -encrypt-key or -tls-ca anyone who reaches this port can join and inject broadcasts")
+	}
 	log.Info("node started", "name", cfg.Name, "addr", s.Addr(), "bind", cfg.Bind, "admin", adminURL,
 		"metrics", metricsURL, "seeds", cfg.Join, "preset", cfg.Preset, "tls", serverTLS != nil,
 		"encrypted", cfg.EncryptKey != nil, "tracing", cfg.Tracing)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/plumtree-go/plumtree/cache"
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/core/node"
@@ -39,7 +40,8 @@ type Config struct {
 	// Protocol overrides the Plumtree configuration of the preset when its
 	// EagerFanout is not zero.
 	Protocol core.Config
-	// SecretKey enables memberlist's gossip encryption (16, 24 or 32 bytes).
+	// SecretKey enables memberlist's gossip encryption and authenticates
+	// Plumtree connections and frames (16, 24 or 32 bytes).
 	SecretKey []byte
 	// ServerTLS and ClientTLS protect Plumtree connections (both or none).
 	ServerTLS, ClientTLS *tls.Config
@@ -136,8 +138,14 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	if c.AdvertiseAddr != "" {
 		mopts = append(mopts, membership.WithAdvertiseAddr(c.AdvertiseAddr))
 	}
+	// One keyring encrypts memberlist's gossip and authenticates the
+	// Plumtree connections and frames.
+	var keyring *memberlist.Keyring
 	if c.SecretKey != nil {
-		mopts = append(mopts, membership.WithSecretKey(c.SecretKey))
+		if keyring, err = memberlist.NewKeyring(nil, c.SecretKey); err != nil {
+			return nil, fmt.Errorf("stack: secret key: %w", err)
+		}
+		mopts = append(mopts, membership.WithKeyring(keyring))
 	}
 	if c.PeerFile != "" {
 		mopts = append(mopts, membership.WithPeerFile(c.PeerFile, 0))
@@ -160,6 +168,9 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	}
 	if c.ServerTLS != nil || c.ClientTLS != nil {
 		topts = append(topts, tcp.WithTLS(c.ServerTLS, c.ClientTLS))
+	}
+	if keyring != nil {
+		topts = append(topts, tcp.WithKeyring(keyring))
 	}
 	topts = append(topts, c.TCPOptions...)
 	tr, err := tcp.New(self, topts...)

@@ -56,6 +56,15 @@ fuzz:
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run='^$$' -bench=. -benchmem ./...) || exit 1; done
 
+# docs/benchmarks.md and its plots (docs/img/bench) from tools/bench: N = 16,
+# 32, 64, three runs each (medians), steady 200 msg of 1 KiB at 20 msg/s and a
+# burst of 2,000. Takes about 20 minutes. BENCH_NOTE goes on the page.
+BENCH_REPORT_FLAGS ?= -n 16,32,64 -runs 3 -count 200 -rate 20 -burst 2000
+BENCH_NOTE ?=
+.PHONY: bench-report
+bench-report:
+	$(GO) run ./tools/bench $(BENCH_REPORT_FLAGS) -q -out docs/img/bench -doc docs/benchmarks.md -note "$(BENCH_NOTE)"
+
 # Memory soak, two parts; each fails if the live heap grows after its
 # warm-up. Not part of `make test` (`soak-short` is).
 #  1. The message cache alone (cache/soak_test.go): Puts at high rate for

@@ -68,6 +68,8 @@ type config struct {
 	quiet   bool
 	base    spec
 	profile string
+	doc     string
+	note    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -85,10 +87,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	seed := fs.Int64("seed", 1, "seed of payloads, origins and node seeds (run r uses seed+r)")
 	fs.DurationVar(&c.base.Idle, "idle", time.Second, "idle window measured for background CPU and bytes (0: skip)")
 	fs.DurationVar(&c.base.Stall, "stall", 3*time.Second, "a phase ends after this long without a delivery")
+	fs.DurationVar(&c.base.Drain, "drain", 10*time.Second, "a phase ends at the latest this long after its last publish")
 	fs.DurationVar(&c.base.Setup, "setup", 2*time.Minute, "limit for a cluster to form")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for one benchmark process")
 	fs.StringVar(&c.base.IP, "ip", "127.0.0.1", "loopback address every node binds (ports are chosen by the OS)")
 	fs.StringVar(&c.out, "out", "", "directory for the report: summary.md, results.csv, results.json, PNG plots")
+	fs.StringVar(&c.doc, "doc", "", "write the benchmarks page (explanation, machine, command, date, tables, targets) to this file; plots go to -out")
+	fs.StringVar(&c.note, "note", "", "a sentence for the benchmarks page about the conditions (e.g. a shared machine)")
 	fs.StringVar(&c.profile, "cpuprofile", "", "directory for a CPU profile of each process's steady and burst phases")
 	fs.BoolVar(&c.quiet, "q", false, "no progress display")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +126,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-size: at least %d bytes", headerSize)
 	case c.base.Rate <= 0:
 		return c, errors.New("-rate: must be positive")
+	case c.base.Stall <= 0 || c.base.Drain <= 0:
+		return c, errors.New("-stall and -drain: must be positive")
 	case c.base.Warmup < 0 || c.base.Burst < 0:
 		return c, errors.New("-warmup and -burst: not negative")
 	}
@@ -178,6 +185,12 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", c.out)
+	}
+	if c.doc != "" {
+		if err := rep.writeDoc(c.doc, c.out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "benchmarks page written to %s\n", c.doc)
 	}
 	return nil
 }

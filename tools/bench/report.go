@@ -234,7 +234,7 @@ func (r *report) args() []string {
 	}
 	return []string{"-n", strings.Join(ns, ","), "-runs", strconv.Itoa(r.cfg.runs), "-count", strconv.Itoa(s.Count),
 		"-size", strconv.Itoa(s.Size), "-rate", strconv.FormatFloat(s.Rate, 'g', -1, 64), "-warmup", strconv.Itoa(s.Warmup),
-		"-burst", strconv.Itoa(s.Burst), "-seed", strconv.FormatInt(s.Seed, 10), "-systems", strings.Join(r.cfg.systems, ",")}
+		"-burst", strconv.Itoa(s.Burst), "-idle", s.Idle.String(), "-stall", s.Stall.String(), "-drain", s.Drain.String(), "-seed", strconv.FormatInt(s.Seed, 10), "-systems", strings.Join(r.cfg.systems, ",")}
 }
 
 func (r *report) writeCSV(path string) error {

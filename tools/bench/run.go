@@ -24,6 +24,7 @@ type spec struct {
 	Burst   int           `json:"burst"`   // back-to-back messages (0: none)
 	Idle    time.Duration `json:"idle"`    // idle window measured
 	Stall   time.Duration `json:"stall"`   // a phase ends after this long without a delivery
+	Drain   time.Duration `json:"drain"`   // or this long after its last publish
 	Setup   time.Duration `json:"setup"`   // limit for the cluster to form
 	IP      string        `json:"ip"`      // loopback address the nodes bind
 	Profile string        `json:"profile"` // CPU profile of the steady and burst phases, when set
@@ -146,7 +147,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	if err := publishPaced(ctx, sys, e, s, rng, warm); err != nil {
 		return res, err
 	}
-	wait(ctx, e, warm, s.Stall, nil)
+	wait(ctx, e, warm, s.Stall, s.Drain, nil)
 	res.WarmupPc = 100 * float64(countDelivered(e, warm)) / float64(max(1, len(warm)*(s.N-1)))
 	say("warm-up: %d messages, %.1f%% delivered", len(warm), res.WarmupPc)
 
@@ -185,7 +186,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	if err := publishPaced(ctx, sys, e, s, rng, steady); err != nil {
 		return res, err
 	}
-	b := wait(ctx, e, steady, s.Stall, func(done, want int64) {
+	b := wait(ctx, e, steady, s.Stall, s.Drain, func(done, want int64) {
 		say("steady: %d/%d deliveries", done, want)
 	})
 	res.Steady = summarize(e, steady, a, b, sys.copies()-c0, e.rec.dups.Load()-d0)
@@ -200,7 +201,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 				return res, fmt.Errorf("burst publish: %w", err)
 			}
 		}
-		b := wait(ctx, e, burst, s.Stall, func(done, want int64) {
+		b := wait(ctx, e, burst, s.Stall, s.Drain, func(done, want int64) {
 			say("burst: %d/%d deliveries", done, want)
 		})
 		p := summarize(e, burst, a, b, sys.copies()-c0, e.rec.dups.Load()-d0)
@@ -232,11 +233,12 @@ func publishPaced(ctx context.Context, sys system, e *env, s spec, rng *rand.Ran
 	return nil
 }
 
-// wait polls until every message of ids reached every node, or no delivery
-// happened for stall. It returns the resource snapshot taken at the last
+// wait polls until every message of ids reached every node, no delivery
+// happened for stall, or drain has passed. It returns the resource snapshot taken at the last
 // poll that saw progress (so a stall does not count as work).
-func wait(ctx context.Context, e *env, ids []int, stall time.Duration, report func(done, want int64)) snapshot {
+func wait(ctx context.Context, e *env, ids []int, stall, drain time.Duration, report func(done, want int64)) snapshot {
 	want := int64(len(ids) * (e.n - 1))
+	end := time.Now().Add(drain)
 	last := take()
 	lastDone := int64(-1)
 	lastReport := time.Now()
@@ -245,7 +247,7 @@ func wait(ctx context.Context, e *env, ids []int, stall time.Duration, report fu
 		if done != lastDone {
 			last, lastDone = take(), done
 		}
-		if done >= want || time.Since(last.at) > stall || ctx.Err() != nil {
+		if done >= want || time.Since(last.at) > stall || time.Now().After(end) || ctx.Err() != nil {
 			return last
 		}
 		if report != nil && time.Since(lastReport) > time.Second {

@@ -96,7 +96,6 @@ type Node struct {
 	overflow   []item
 	ovHead     int
 	paused     bool
-	encBuf     []byte
 	tuneAt     time.Time // next Tuner round
 
 	highWater int
@@ -702,30 +701,33 @@ func (n *Node) flush() {
 	}
 }
 
+// send encodes the protocol's messages and hands them to the transport. A
+// Gossip sent to several peers (the same message, hop count and payload) is
+// encoded once, and that one frame goes to every one of them: Send treats
+// frames as read-only (see Transport), so no peer needs its own copy. Each
+// frame is allocated at its exact size and owned by the transport from then
+// on (nothing here reuses it).
 func (n *Node) send(msgs []core.Outbound) {
-	var prev *core.Message
+	var (
+		prev  *core.Message
+		frame []byte
+	)
 	for i := range msgs {
 		ob := &msgs[i]
 		if prev == nil || !sameGossip(prev, &ob.Msg) {
-			b, err := wire.AppendFrame(n.encBuf[:0], &ob.Msg)
+			b, err := wire.AppendFrame(nil, &ob.Msg)
 			if err != nil {
 				n.c.encodeErrors.Add(1)
 				prev = nil
 				continue
 			}
-			n.encBuf = b
-			prev = &ob.Msg
+			frame, prev = b, &ob.Msg
 		}
-		// Send takes ownership: every peer gets its own copy of the frame.
-		frame := slices.Clone(n.encBuf)
 		if err := n.tr.Send(ob.To, frame); err != nil {
 			n.c.sendErrors.Add(1)
 			continue
 		}
 		n.c.framesOut.Add(1)
-	}
-	if cap(n.encBuf) > 1<<20 {
-		n.encBuf = nil // do not keep a huge scratch buffer
 	}
 }
 

@@ -536,6 +536,10 @@ func (n *Node) finish() {
 }
 
 // run is the protocol goroutine.
+// maxReceiveBatch bounds the frames the protocol goroutine takes from the
+// transport before it flushes the protocol's output.
+const maxReceiveBatch = 64
+
 func (n *Node) run() {
 	defer close(n.loopDone)
 	recv := n.tr.Receive()
@@ -583,6 +587,21 @@ func (n *Node) run() {
 				continue
 			}
 			n.receive(f)
+			// Take the frames already waiting too, before one flush: the
+			// forwards of a burst leave together (one wake-up of each
+			// peer's writer), and the timer, the tuner and the flush run
+			// once per batch instead of once per frame.
+			for k := 1; k < maxReceiveBatch && n.ovLen() < n.ovLimit; k++ {
+				select {
+				case f, ok = <-recv:
+				default:
+					ok = false
+				}
+				if !ok {
+					break // recv closed or empty: the next select sees it
+				}
+				n.receive(f)
+			}
 		case <-timerC:
 			n.timerArmed = false
 			n.proto.Tick(n.clock.Now())

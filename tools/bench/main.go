@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,7 @@ func childMain(arg string) int {
 
 type config struct {
 	ns      []int
+	burstAt []int // the N with a burst (all when empty)
 	systems []string
 	runs    int
 	out     string
@@ -77,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	ns := fs.String("n", "16", "cluster sizes, comma-separated")
+	burstAt := fs.String("burst-at", "", "cluster sizes that get the burst, comma-separated (default: every -n)")
 	systems := fs.String("systems", strings.Join(systemNames, ","), "systems to run, comma-separated")
 	fs.IntVar(&c.runs, "runs", 1, "runs per system and N (the report shows medians)")
 	fs.IntVar(&c.base.Count, "count", 100, "steady messages per run")
@@ -109,6 +112,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return c, fmt.Errorf("-n: %q is not a cluster size (at least 2)", f)
 		}
 		c.ns = append(c.ns, n)
+	}
+	if *burstAt != "" {
+		for _, f := range strings.Split(*burstAt, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 2 {
+				return c, fmt.Errorf("-burst-at: %q is not a cluster size", f)
+			}
+			c.burstAt = append(c.burstAt, n)
+		}
 	}
 	for _, name := range strings.Split(*systems, ",") {
 		name = strings.TrimSpace(name)
@@ -160,6 +172,9 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				k++
 				s := c.base
 				s.System, s.N, s.Run, s.Seed = name, n, r, c.base.Seed+int64(r)
+				if len(c.burstAt) > 0 && !slices.Contains(c.burstAt, n) {
+					s.Burst = 0
+				}
 				if c.profile != "" {
 					s.Profile = fmt.Sprintf("%s/%s-n%d-r%d.pprof", c.profile, name, n, r)
 				}

@@ -31,6 +31,7 @@ type msgState struct {
 	pub    atomic.Int64 // publish time, ns since t0 (0: not yet published)
 	count  atomic.Int32 // non-origin nodes that delivered it
 	last   atomic.Int64 // time of its last delivery, ns since t0
+	hops   atomic.Int32 // most hops of a delivery (systems that tell)
 }
 
 func newRecorder(n, msgs int) *recorder {
@@ -106,3 +107,21 @@ func (r *recorder) has(node int, payload []byte) bool {
 
 // complete reports whether message id reached every other node.
 func (r *recorder) complete(id int) bool { return int(r.msgs[id].count.Load()) == r.n-1 }
+
+// hop records that a delivery of payload's message took h hops.
+func (r *recorder) hop(payload []byte, h int) {
+	if len(payload) < headerSize {
+		return
+	}
+	id := binary.LittleEndian.Uint64(payload[0:8])
+	if id >= uint64(len(r.msgs)) {
+		return
+	}
+	m := &r.msgs[id]
+	for {
+		old := m.hops.Load()
+		if int32(h) <= old || m.hops.CompareAndSwap(old, int32(h)) {
+			return
+		}
+	}
+}

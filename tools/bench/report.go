@@ -228,13 +228,13 @@ func (r *report) write(dir string) error {
 // args reconstructs the command line of this report's configuration.
 func (r *report) args() []string {
 	s := r.cfg.base
-	ns := make([]string, len(r.cfg.ns))
-	for i, n := range r.cfg.ns {
-		ns[i] = strconv.Itoa(n)
-	}
-	return []string{"-n", strings.Join(ns, ","), "-runs", strconv.Itoa(r.cfg.runs), "-count", strconv.Itoa(s.Count),
+	args := []string{"-n", joinInts(r.cfg.ns), "-runs", strconv.Itoa(r.cfg.runs), "-count", strconv.Itoa(s.Count),
 		"-size", strconv.Itoa(s.Size), "-rate", strconv.FormatFloat(s.Rate, 'g', -1, 64), "-warmup", strconv.Itoa(s.Warmup),
 		"-burst", strconv.Itoa(s.Burst), "-idle", s.Idle.String(), "-stall", s.Stall.String(), "-drain", s.Drain.String(), "-seed", strconv.FormatInt(s.Seed, 10), "-systems", strings.Join(r.cfg.systems, ",")}
+	if len(r.cfg.burstAt) > 0 {
+		args = append(args, "-burst-at", joinInts(r.cfg.burstAt))
+	}
+	return args
 }
 
 func (r *report) writeCSV(path string) error {
@@ -343,4 +343,12 @@ func (r *report) plots(dir string) error {
 		return err
 	}
 	return vsN("cpu_per_delivery.png", "Whole-process CPU per delivery (steady)", "µs", func(p phase) float64 { return p.CPUusPerDel })
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }

@@ -86,6 +86,12 @@ type phase struct {
 	CPUusPerDel float64 `json:"cpu_us_per_delivery"`
 	Seconds     float64 `json:"seconds"` // first publish → last delivery
 	DelPerSec   float64 `json:"deliveries_per_s"`
+	// LDH is the median over the complete messages of their last delivery
+	// hop (the most hops to any node; plumtree only, 0 for the others).
+	LDH float64 `json:"ldh,omitempty"`
+	// Counters are the system's own counters over the phase (plumtree:
+	// Gossip, IHave, Graft and Prune messages sent, summed over the nodes).
+	Counters map[string]int64 `json:"counters,omitempty"`
 	// LatMs are the publish→last-node times of the complete messages.
 	LatMs []float64 `json:"lat_ms,omitempty"`
 }
@@ -182,7 +188,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	}
 
 	steady := ids(s.Count)
-	c0, d0, a := sys.copies(), e.rec.dups.Load(), take()
+	c0, d0, k0, a := sys.copies(), e.rec.dups.Load(), counters(sys), take()
 	if err := publishPaced(ctx, sys, e, s, rng, steady); err != nil {
 		return res, err
 	}
@@ -190,11 +196,12 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		say("steady: %d/%d deliveries", done, want)
 	})
 	res.Steady = summarize(e, steady, a, b, sys.copies()-c0, e.rec.dups.Load()-d0)
+	res.Steady.Counters = diff(counters(sys), k0)
 	say("steady: %.1f%% delivered, p99 %.2f ms", res.Steady.DeliveredPc, res.Steady.P99ms)
 
 	if s.Burst > 0 {
 		burst := ids(s.Burst)
-		c0, d0, a := sys.copies(), e.rec.dups.Load(), take()
+		c0, d0, k0, a := sys.copies(), e.rec.dups.Load(), counters(sys), take()
 		for _, id := range burst {
 			origin := rng.IntN(s.N)
 			if err := sys.publish(ctx, origin, e.rec.payload(s.Seed, id, origin, s.Size)); err != nil {
@@ -206,11 +213,33 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		})
 		p := summarize(e, burst, a, b, sys.copies()-c0, e.rec.dups.Load()-d0)
 		p.LatMs = nil
+		p.Counters = diff(counters(sys), k0)
 		res.Burst = &p
 		say("burst: %.1f%% delivered, %.0f deliveries/s", p.DeliveredPc, p.DelPerSec)
 	}
 	res.Alien = e.rec.alien.Load()
 	return res, nil
+}
+
+// counterSource is a system that reports its own counters.
+type counterSource interface{ counters() map[string]int64 }
+
+func counters(sys system) map[string]int64 {
+	if c, ok := sys.(counterSource); ok {
+		return c.counters()
+	}
+	return nil
+}
+
+func diff(b, a map[string]int64) map[string]int64 {
+	if b == nil {
+		return nil
+	}
+	d := make(map[string]int64, len(b))
+	for k, v := range b {
+		d[k] = v - a[k]
+	}
+	return d
 }
 
 // publishPaced publishes ids at s.Rate from random origins.
@@ -290,6 +319,14 @@ func summarize(e *env, ids []int, a, b snapshot, copies, dups int64) phase {
 	if p.Expected > 0 {
 		p.DeliveredPc = 100 * float64(p.Deliveries) / float64(p.Expected)
 	}
+	var ldh []float64
+	for _, id := range ids {
+		if h := e.rec.msgs[id].hops.Load(); h > 0 && e.rec.complete(id) {
+			ldh = append(ldh, float64(h))
+		}
+	}
+	slices.Sort(ldh)
+	p.LDH = quantile(ldh, 0.5)
 	slices.Sort(p.LatMs)
 	p.P50ms, p.P99ms, p.MaxMs = quantile(p.LatMs, 0.5), quantile(p.LatMs, 0.99), quantile(p.LatMs, 1)
 	p.Bytes = b.bytes() - a.bytes()

@@ -79,7 +79,10 @@ func (p *plumtree) start(ctx context.Context, e *env) error {
 			return errors.Join(err, tr.Close(), m.Shutdown(ctx))
 		}
 		idx := i
-		deliver := node.DeliverFunc(func(d core.Delivery) { e.rec.deliver(idx, d.Payload) })
+		deliver := node.DeliverFunc(func(d core.Delivery) {
+			e.rec.hop(d.Payload, int(d.Hops))
+			e.rec.deliver(idx, d.Payload)
+		})
 		n, err := node.New(pcfg, self, tr, deliver,
 			node.WithTuner(ntun), node.WithLogger(log), node.WithStore(store),
 			node.WithAdmission(store.Admit), node.WithObserver(m))
@@ -127,4 +130,20 @@ func (p *plumtree) close() {
 		_ = pn.n.Shutdown(ctx)
 		pn.store.Stop()
 	}
+}
+
+// counters sums the protocol's message counters over the nodes.
+func (p *plumtree) counters() map[string]int64 {
+	c := map[string]int64{}
+	for _, pn := range p.nodes {
+		s := pn.n.Stats()
+		c["gossip_sent"] += int64(s.GossipSent)
+		c["ihave_sent"] += int64(s.IHaveSent)
+		c["graft_sent"] += int64(s.GraftSent)
+		c["prune_sent"] += int64(s.PruneSent)
+		c["graft_failed"] += int64(s.GraftFailed)
+		c["send_errors"] += int64(s.Runtime.SendErrors)
+		c["frames_out"] += int64(s.Runtime.FramesOut)
+	}
+	return c
 }

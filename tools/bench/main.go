@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	seed := fs.Int64("seed", 1, "seed of payloads, origins and node seeds (run r uses seed+r)")
 	fs.DurationVar(&c.base.Idle, "idle", time.Second, "idle window measured for background CPU and bytes (0: skip)")
 	fs.DurationVar(&c.base.Stall, "stall", 3*time.Second, "a phase ends after this long without a delivery")
-	fs.DurationVar(&c.base.Drain, "drain", 10*time.Second, "a phase ends at the latest this long after its last publish")
+	fs.DurationVar(&c.base.Drain, "drain", 5*time.Second, "a phase ends at the latest this long after its last publish")
 	fs.DurationVar(&c.base.Setup, "setup", 2*time.Minute, "limit for a cluster to form")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for one benchmark process")
 	fs.StringVar(&c.base.IP, "ip", "127.0.0.1", "loopback address every node binds (ports are chosen by the OS)")

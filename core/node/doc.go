@@ -9,8 +9,10 @@
 // protocol goroutine also reads inbound frames from Transport.Receive
 // (decoded with a core/wire Decoder), and arms one timer at
 // Protocol.NextDeadline (on the Clock given with WithClock). After every
-// input it drains the protocol's Output: messages are encoded and handed to
-// Transport.Send; deliveries and the delegate hooks derived from events
+// input (or batch of up to 64 inbound frames that were already waiting) it
+// drains the protocol's Output: messages are encoded and handed to
+// Transport.Send — a Gossip going to several peers is encoded once and the
+// same read-only frame goes to each of them; deliveries and the delegate hooks derived from events
 // (eager promotion, lazy demotion, graft sent, prune sent, graft failed) are
 // queued to the delegate goroutine; events are queued to the observer
 // goroutine. Neither the delegate nor the observers are ever called on the

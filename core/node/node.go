@@ -96,7 +96,6 @@ type Node struct {
 	overflow   []item
 	ovHead     int
 	paused     bool
-	encBuf     []byte
 	tuneAt     time.Time // next Tuner round
 
 	highWater int
@@ -542,6 +541,10 @@ func (n *Node) finish() {
 }
 
 // run is the protocol goroutine.
+// maxReceiveBatch bounds the frames the protocol goroutine takes from the
+// transport before it flushes the protocol's output.
+const maxReceiveBatch = 64
+
 func (n *Node) run() {
 	defer close(n.loopDone)
 	recv := n.tr.Receive()
@@ -589,6 +592,21 @@ func (n *Node) run() {
 				continue
 			}
 			n.receive(f)
+			// Take the frames already waiting too, before one flush: the
+			// forwards of a burst leave together (one wake-up of each
+			// peer's writer), and the timer, the tuner and the flush run
+			// once per batch instead of once per frame.
+			for k := 1; k < maxReceiveBatch && n.ovLen() < n.ovLimit; k++ {
+				select {
+				case f, ok = <-recv:
+				default:
+					ok = false
+				}
+				if !ok {
+					break // recv closed or empty: the next select sees it
+				}
+				n.receive(f)
+			}
 		case <-timerC:
 			n.timerArmed = false
 			n.proto.Tick(n.clock.Now())
@@ -707,30 +725,33 @@ func (n *Node) flush() {
 	}
 }
 
+// send encodes the protocol's messages and hands them to the transport. A
+// Gossip sent to several peers (the same message, hop count and payload) is
+// encoded once, and that one frame goes to every one of them: Send treats
+// frames as read-only (see Transport), so no peer needs its own copy. Each
+// frame is allocated at its exact size and owned by the transport from then
+// on (nothing here reuses it).
 func (n *Node) send(msgs []core.Outbound) {
-	var prev *core.Message
+	var (
+		prev  *core.Message
+		frame []byte
+	)
 	for i := range msgs {
 		ob := &msgs[i]
 		if prev == nil || !sameGossip(prev, &ob.Msg) {
-			b, err := wire.AppendFrame(n.encBuf[:0], &ob.Msg)
+			b, err := wire.AppendFrame(nil, &ob.Msg)
 			if err != nil {
 				n.c.encodeErrors.Add(1)
 				prev = nil
 				continue
 			}
-			n.encBuf = b
-			prev = &ob.Msg
+			frame, prev = b, &ob.Msg
 		}
-		// Send takes ownership: every peer gets its own copy of the frame.
-		frame := slices.Clone(n.encBuf)
 		if err := n.tr.Send(ob.To, frame); err != nil {
 			n.c.sendErrors.Add(1)
 			continue
 		}
 		n.c.framesOut.Add(1)
-	}
-	if cap(n.encBuf) > 1<<20 {
-		n.encBuf = nil // do not keep a huge scratch buffer
 	}
 }
 

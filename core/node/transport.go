@@ -20,7 +20,10 @@ type Transport interface {
 	// Send queues frame for the peer to. It must not block: a full queue, an
 	// unknown peer or a closed transport is an error, which the node counts
 	// (Stats().Runtime.SendErrors) and otherwise ignores — Plumtree repairs
-	// lost messages. Send takes ownership of frame.
+	// lost messages. frame is read-only and shared: the node passes the
+	// same frame to every peer that gets the same Gossip, so Send must
+	// neither modify it nor reuse its memory (no pooling), and may keep it
+	// as long as it needs to (the node never touches it again).
 	Send(to core.PeerID, frame []byte) error
 	// Receive returns the channel of inbound frames. It is closed when the
 	// transport closes.

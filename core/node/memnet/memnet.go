@@ -308,11 +308,11 @@ func (n *Network) send(from *Transport, to core.PeerID, frame []byte) error {
 		copies = 2
 		n.stats.Duplicated++
 	}
-	for c := range copies {
-		data := frame
-		if c > 0 {
-			data = slices.Clone(frame)
-		}
+	for range copies {
+		// Every receiver gets its own bytes, as over a real network: the
+		// sender may pass one frame to several peers (Send does not own
+		// it), while a Frame's Data belongs to its receiver.
+		data := slices.Clone(frame)
 		d := l.Delay
 		if l.Jitter > 0 {
 			d += time.Duration(n.rng.Int64N(int64(l.Jitter)))

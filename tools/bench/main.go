@@ -1,0 +1,254 @@
+// Command bench runs broadcast systems side by side on loopback: plumtree-go
+// (assembled from its public packages), memberlist's TransmitLimitedQueue
+// broadcast (serf's pattern), go-libp2p-pubsub GossipSub (signed and
+// unsigned) and the direct-unicast bound. Each system, N and run is a fresh
+// process (this binary re-executed) holding all N nodes; all get the same
+// payloads, origins, rates and seeds. See README.md for what is measured.
+//
+//	go run ./bench                       # short side-by-side, N = 16, about a minute
+//	go run ./bench -n 16,32,64 -runs 3 -count 200 -burst 2000 -out report
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// childCmd is the hidden first argument that makes the binary run one
+// benchmark (a JSON spec follows) and print its result as JSON.
+const childCmd = "__bench-run"
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == childCmd {
+		os.Exit(childMain(os.Args[2]))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := parentMain(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func childMain(arg string) int {
+	var s spec
+	if err := json.Unmarshal([]byte(arg), &s); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: bad spec:", err)
+		return 2
+	}
+	res, err := runSpec(context.Background(), s, countWriter{os.Stderr})
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+type config struct {
+	ns      []int
+	burstAt []int // the N with a burst (all when empty)
+	systems []string
+	runs    int
+	out     string
+	timeout time.Duration
+	quiet   bool
+	base    spec
+	profile string
+	doc     string
+	note    string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	ns := fs.String("n", "16", "cluster sizes, comma-separated")
+	burstAt := fs.String("burst-at", "", "cluster sizes that get the burst, comma-separated (default: every -n)")
+	systems := fs.String("systems", strings.Join(systemNames, ","), "systems to run, comma-separated")
+	fs.IntVar(&c.runs, "runs", 1, "runs per system and N (the report shows medians)")
+	fs.IntVar(&c.base.Count, "count", 100, "steady messages per run")
+	fs.IntVar(&c.base.Size, "size", 1024, "payload bytes")
+	fs.Float64Var(&c.base.Rate, "rate", 20, "steady messages per second (from random origins)")
+	fs.IntVar(&c.base.Warmup, "warmup", 40, "messages at the steady rate before measuring (the trees form)")
+	fs.IntVar(&c.base.Burst, "burst", 500, "messages published back to back after the steady phase (0: no burst)")
+	seed := fs.Int64("seed", 1, "seed of payloads, origins and node seeds (run r uses seed+r)")
+	fs.DurationVar(&c.base.Idle, "idle", time.Second, "idle window measured for background CPU and bytes (0: skip)")
+	fs.DurationVar(&c.base.Stall, "stall", 3*time.Second, "a phase ends after this long without a delivery")
+	fs.DurationVar(&c.base.Drain, "drain", 5*time.Second, "a phase ends at the latest this long after its last publish")
+	fs.DurationVar(&c.base.Setup, "setup", 2*time.Minute, "limit for a cluster to form")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for one benchmark process")
+	fs.StringVar(&c.base.IP, "ip", "127.0.0.1", "loopback address every node binds (ports are chosen by the OS)")
+	fs.StringVar(&c.out, "out", "", "directory for the report: summary.md, results.csv, results.json, PNG plots")
+	fs.StringVar(&c.doc, "doc", "", "write the benchmarks page (explanation, machine, command, date, tables, targets) to this file; plots go to -out")
+	fs.StringVar(&c.note, "note", "", "a sentence for the benchmarks page about the conditions (e.g. a shared machine)")
+	fs.StringVar(&c.profile, "cpuprofile", "", "directory for a CPU profile of each process's steady and burst phases")
+	fs.BoolVar(&c.quiet, "q", false, "no progress display")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	c.base.Seed = *seed
+	for _, f := range strings.Split(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return c, fmt.Errorf("-n: %q is not a cluster size (at least 2)", f)
+		}
+		c.ns = append(c.ns, n)
+	}
+	if *burstAt != "" {
+		for _, f := range strings.Split(*burstAt, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 2 {
+				return c, fmt.Errorf("-burst-at: %q is not a cluster size", f)
+			}
+			c.burstAt = append(c.burstAt, n)
+		}
+	}
+	for _, name := range strings.Split(*systems, ",") {
+		name = strings.TrimSpace(name)
+		if _, err := newSystem(name); err != nil {
+			return c, err
+		}
+		c.systems = append(c.systems, name)
+	}
+	switch {
+	case c.runs < 1:
+		return c, errors.New("-runs: at least 1")
+	case c.base.Count < 1:
+		return c, errors.New("-count: at least 1")
+	case c.base.Size < headerSize:
+		return c, fmt.Errorf("-size: at least %d bytes", headerSize)
+	case c.base.Rate <= 0:
+		return c, errors.New("-rate: must be positive")
+	case c.base.Stall <= 0 || c.base.Drain <= 0:
+		return c, errors.New("-stall and -drain: must be positive")
+	case c.base.Warmup < 0 || c.base.Burst < 0:
+		return c, errors.New("-warmup and -burst: not negative")
+	}
+	return c, nil
+}
+
+func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if c.profile != "" {
+		if err := os.MkdirAll(c.profile, 0o755); err != nil {
+			return err
+		}
+	}
+	started := time.Now()
+	var results []result
+	total := len(c.ns) * c.runs * len(c.systems)
+	k := 0
+	// Runs outermost, then N, then the systems: every system sees the
+	// machine in the same state within a round.
+	for r := 0; r < c.runs; r++ {
+		for _, n := range c.ns {
+			for _, name := range c.systems {
+				k++
+				s := c.base
+				s.System, s.N, s.Run, s.Seed = name, n, r, c.base.Seed+int64(r)
+				if len(c.burstAt) > 0 && !slices.Contains(c.burstAt, n) {
+					s.Burst = 0
+				}
+				if c.profile != "" {
+					s.Profile = fmt.Sprintf("%s/%s-n%d-r%d.pprof", c.profile, name, n, r)
+				}
+				label := fmt.Sprintf("[%d/%d] %s N=%d run %d", k, total, name, n, r+1)
+				res, err := runChild(ctx, self, s, c.timeout, label, c.quiet, stderr)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					res = result{Spec: s, Error: err.Error()}
+				}
+				if res.Error != "" {
+					fmt.Fprintf(stderr, "%s: %s\n", label, res.Error)
+				}
+				results = append(results, res)
+			}
+		}
+	}
+	rep := newReport(results, c, started, time.Now())
+	fmt.Fprint(stdout, rep.markdown())
+	if c.out != "" {
+		if err := rep.write(c.out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "report written to %s\n", c.out)
+	}
+	if c.doc != "" {
+		if err := rep.writeDoc(c.doc, c.out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "benchmarks page written to %s\n", c.doc)
+	}
+	return nil
+}
+
+// runChild runs one benchmark process and relays its progress lines.
+func runChild(ctx context.Context, self string, s spec, timeout time.Duration, label string, quiet bool, stderr io.Writer) (result, error) {
+	arg, err := json.Marshal(s)
+	if err != nil {
+		return result{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, childCmd, string(arg))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	done := make(chan struct{})
+	var tail []string
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			tail = append(tail, line)
+			if len(tail) > 20 {
+				tail = tail[1:]
+			}
+			if !quiet {
+				fmt.Fprintf(stderr, "%s: %s\n", label, line)
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	err = cmd.Run()
+	pw.Close()
+	<-done
+	if err != nil {
+		return result{}, fmt.Errorf("%w (last output: %s)", err, strings.Join(tail, " | "))
+	}
+	var res result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return result{}, fmt.Errorf("bad result: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the bench binary: the parent
+// re-executes os.Executable with the child subcommand.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == childCmd {
+		os.Exit(childMain(os.Args[2]))
+	}
+	os.Exit(m.Run())
+}
+
+// The short side-by-side through the real parent/child path: unicast and
+// plumtree-go must deliver every message exactly once, the byte counts must
+// at least hold the payloads, and the report files must be written.
+func TestSideBySideShort(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	args := []string{"-n", "4", "-count", "10", "-warmup", "5", "-burst", "20", "-idle", "0", "-rate", "50",
+		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree", "-out", dir, "-q"}
+	if err := parentMain(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errb.String())
+	}
+	js, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []result
+	if err := json.Unmarshal(js, &rs); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("%d results, want 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.Error != "" {
+			t.Fatalf("%s: %s", r.Spec.System, r.Error)
+		}
+		for name, p := range map[string]phase{"steady": r.Steady, "burst": *r.Burst} {
+			if p.Deliveries != p.Expected || p.Complete != p.Messages || p.Duplicates != 0 {
+				t.Errorf("%s %s: %d/%d deliveries, %d/%d complete, %d duplicates", r.Spec.System, name,
+					p.Deliveries, p.Expected, p.Complete, p.Messages, p.Duplicates)
+			}
+			if p.BytesPerDel < 1024 {
+				t.Errorf("%s %s: %.0f bytes per delivery, less than the payload", r.Spec.System, name, p.BytesPerDel)
+			}
+			if p.CPUusPerDel <= 0 || p.P99ms <= 0 || len(p.LatMs) != p.Complete && name == "steady" {
+				t.Errorf("%s %s: CPU %.1f µs, p99 %.2f ms, %d latencies", r.Spec.System, name, p.CPUusPerDel, p.P99ms, len(p.LatMs))
+			}
+		}
+		if r.Spec.System == "unicast" && (r.Steady.RMR != 0 || r.Steady.BytesPerDel > 1100) {
+			t.Errorf("unicast: RMR %.2f, %.0f bytes per delivery (want 0 and 1028 plus runtime noise)", r.Steady.RMR, r.Steady.BytesPerDel)
+		}
+	}
+	for _, f := range []string{"summary.md", "results.csv", "latency_cdf.png", "latency_cdf_n4.png", "bytes_per_delivery.png", "cpu_per_delivery.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	md := out.String()
+	if !strings.Contains(md, "| plumtree | 4 | 100.00 | 10/10 | 0 |") || !strings.Contains(md, "| unicast | 4 |") {
+		t.Errorf("table:\n%s", md)
+	}
+}
+
+// memberlist's broadcast runs and its redundant copies are counted but not
+// handed to the application twice.
+func TestMemberlistShort(t *testing.T) {
+	s := spec{System: "memberlist", N: 4, Seed: 3, Count: 5, Size: 1024, Rate: 20, Warmup: 2,
+		Stall: 5 * time.Second, Drain: time.Minute, Setup: 2 * time.Minute, IP: "127.0.0.1"}
+	res, err := runSpec(context.Background(), s, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steady.Deliveries == 0 || res.Steady.Duplicates != 0 || res.Steady.Bytes <= 0 {
+		t.Fatalf("steady: %+v", res.Steady)
+	}
+}
+
+func TestRecorder(t *testing.T) {
+	r := newRecorder(3, 2)
+	p := r.payload(1, 0, 1, 64)
+	if r.deliver(1, p) {
+		t.Error("the origin's own copy counted")
+	}
+	if !r.deliver(0, p) || r.deliver(0, p) {
+		t.Error("first copy not new or second copy new")
+	}
+	if r.dups.Load() != 1 || r.total.Load() != 1 || r.complete(0) {
+		t.Errorf("dups %d total %d", r.dups.Load(), r.total.Load())
+	}
+	if !r.deliver(2, p) || !r.complete(0) {
+		t.Error("not complete after every other node")
+	}
+	if r.deliver(0, []byte("short")) || r.alien.Load() != 1 {
+		t.Error("alien payload delivered")
+	}
+	q := r.payload(1, 0, 1, 64)
+	if !bytes.Equal(p[headerSize:], q[headerSize:]) {
+		t.Error("payload body depends on more than seed and id")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{{"-n", "1"}, {"-systems", "nope"}, {"-size", "4"}, {"-rate", "0"}, {"-runs", "0"}, {"extra"}} {
+		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	c, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil || len(c.ns) != 1 || c.ns[0] != 16 || len(c.systems) != len(systemNames) {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+}
+
+// The benchmarks page judges plumtree against the bound from the medians.
+func TestDocTargets(t *testing.T) {
+	mk := func(sys string, n, run int, p99, cpu, bytes, burstRate float64) result {
+		exp := int64(100 * (n - 1))
+		st := phase{Messages: 100, Deliveries: exp, Expected: exp, DeliveredPc: 100, Complete: 100, P99ms: p99, CPUusPerDel: cpu, BytesPerDel: bytes, LatMs: []float64{p99}}
+		bu := phase{Messages: 2000, Deliveries: int64(2000 * (n - 1)), Expected: int64(2000 * (n - 1)), DelPerSec: burstRate}
+		return result{Spec: spec{System: sys, N: n, Run: run}, Steady: st, Burst: &bu}
+	}
+	var rs []result
+	for run := range 3 {
+		// plumtree: p99 1.5× (met), CPU 3× (missed), bytes 1.1× (met) at 32;
+		// at 64 the p99 ratio doubles (missed).
+		rs = append(rs, mk("unicast", 32, run, 1, 10, 1000, 100000), mk("plumtree", 32, run, 1.5+float64(run)/100, 30, 1100, 70000),
+			mk("unicast", 64, run, 1, 10, 1000, 100000), mk("plumtree", 64, run, 3, 30, 1100, 70000))
+	}
+	c := config{ns: []int{32, 64}, systems: []string{"plumtree", "unicast"}, runs: 3, note: "Shared machine."}
+	c.base.Count, c.base.Burst = 100, 2000
+	rep := newReport(rs, c, time.Now(), time.Now())
+	got := map[string]bool{}
+	for _, tg := range rep.targets() {
+		got[tg.what] = tg.ok
+	}
+	want := map[string]bool{
+		"N = 32 steady: p99 ≤ 2× the bound's":                          true,
+		"N = 32 steady: CPU per delivery ≤ 2.5× the bound's":           false,
+		"N = 32 steady: bytes per delivery ≤ 1.15× the bound's":        true,
+		"N = 32 steady: 100 % delivered exactly once":                  true,
+		"N = 64: the ratios within 1.5× of N = 32's":                   false,
+		"N = 32 burst of 2,000: ≥ 60k deliveries/s, 100 %, RMR ≤ 0.05": true,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("targets %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: met %v, want %v", k, got[k], v)
+		}
+	}
+	dir := t.TempDir()
+	if err := rep.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(dir, "benchmarks.md")
+	if err := rep.writeDoc(doc, filepath.Join(dir, "img")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(doc)
+	for _, s := range []string{"Shared machine.", "| plumtree | 32 | 100.00 | 100/100 | 0 |", "1.51×", "(img/latency_cdf_n64.png)", "Command: `go run ./tools/bench -n 32,64 -runs 3"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("page lacks %q:\n%s", s, b)
+		}
+	}
+}

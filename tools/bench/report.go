@@ -1,0 +1,354 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// report aggregates the runs: medians per system and N.
+type report struct {
+	results []result
+	cfg     config
+	start   time.Time
+	end     time.Time
+}
+
+func newReport(rs []result, c config, start, end time.Time) *report {
+	return &report{results: rs, cfg: c, start: start, end: end}
+}
+
+// row is the median over the runs of one system at one N.
+type row struct {
+	System  string
+	N       int
+	Runs    int // successful runs
+	Errors  []string
+	Steady  phase
+	Burst   *phase
+	IdleCPU float64
+	IdleB   float64
+	Lat     []float64 // all runs' complete-message latencies (CDF)
+}
+
+func (r *report) rows() []row {
+	var out []row
+	for _, n := range r.cfg.ns {
+		for _, sys := range r.cfg.systems {
+			w := row{System: sys, N: n}
+			var st, bu []phase
+			var icpu, ib []float64
+			for _, res := range r.results {
+				if res.Spec.System != sys || res.Spec.N != n {
+					continue
+				}
+				if res.Error != "" {
+					w.Errors = append(w.Errors, res.Error)
+					continue
+				}
+				w.Runs++
+				st = append(st, res.Steady)
+				w.Lat = append(w.Lat, res.Steady.LatMs...)
+				if res.Burst != nil {
+					bu = append(bu, *res.Burst)
+				}
+				icpu = append(icpu, res.IdleCPUms)
+				ib = append(ib, res.IdleBytes)
+			}
+			slices.Sort(w.Lat)
+			w.Steady = medianPhase(st)
+			if len(bu) > 0 {
+				b := medianPhase(bu)
+				w.Burst = &b
+			}
+			w.IdleCPU, w.IdleB = median(icpu), median(ib)
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// medianPhase takes the median of every field separately.
+func medianPhase(ps []phase) phase {
+	f := func(get func(p phase) float64) float64 {
+		xs := make([]float64, len(ps))
+		for i, p := range ps {
+			xs[i] = get(p)
+		}
+		return median(xs)
+	}
+	return phase{
+		Messages:    int(f(func(p phase) float64 { return float64(p.Messages) })),
+		Deliveries:  int64(f(func(p phase) float64 { return float64(p.Deliveries) })),
+		Expected:    int64(f(func(p phase) float64 { return float64(p.Expected) })),
+		DeliveredPc: f(func(p phase) float64 { return p.DeliveredPc }),
+		Complete:    int(f(func(p phase) float64 { return float64(p.Complete) })),
+		Duplicates:  int64(f(func(p phase) float64 { return float64(p.Duplicates) })),
+		P50ms:       f(func(p phase) float64 { return p.P50ms }),
+		P99ms:       f(func(p phase) float64 { return p.P99ms }),
+		MaxMs:       f(func(p phase) float64 { return p.MaxMs }),
+		RMR:         f(func(p phase) float64 { return p.RMR }),
+		Bytes:       int64(f(func(p phase) float64 { return float64(p.Bytes) })),
+		BytesPerDel: f(func(p phase) float64 { return p.BytesPerDel }),
+		CPUms:       f(func(p phase) float64 { return p.CPUms }),
+		CPUusPerDel: f(func(p phase) float64 { return p.CPUusPerDel }),
+		Seconds:     f(func(p phase) float64 { return p.Seconds }),
+		DelPerSec:   f(func(p phase) float64 { return p.DelPerSec }),
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (r *report) bound(rows []row, n int) *row {
+	for i := range rows {
+		if rows[i].System == "unicast" && rows[i].N == n && rows[i].Runs > 0 {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+func ratio(a, b float64) string {
+	if b <= 0 || a <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
+func f2(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
+
+// markdown renders the tables.
+func (r *report) markdown() string {
+	rows := r.rows()
+	var b strings.Builder
+	s := r.cfg.base
+	fmt.Fprintf(&b, "Steady: %d messages of %d B at %g msg/s from random origins after %d warm-up messages; medians of %d run(s).\n\n",
+		s.Count, s.Size, s.Rate, s.Warmup, r.cfg.runs)
+	b.WriteString("| system | N | delivered % | complete | dup | p50 ms | p99 ms | max ms | RMR | bytes / delivery | CPU µs / delivery | p99 / bound | bytes / bound | CPU / bound | idle CPU ms/s | idle B/s |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, w := range rows {
+		if w.Runs == 0 {
+			fmt.Fprintf(&b, "| %s | %d | failed: %s |||||||||||||||\n", w.System, w.N, firstLine(w.Errors))
+			continue
+		}
+		p := w.Steady
+		p99b, bb, cb := "–", "–", "–"
+		if u := r.bound(rows, w.N); u != nil {
+			p99b, bb, cb = ratio(p.P99ms, u.Steady.P99ms), ratio(p.BytesPerDel, u.Steady.BytesPerDel), ratio(p.CPUusPerDel, u.Steady.CPUusPerDel)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %.0f |\n",
+			w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),
+			f2(p.RMR), p.BytesPerDel, p.CPUusPerDel, p99b, bb, cb, f1(w.IdleCPU), w.IdleB)
+	}
+	if s.Burst > 0 {
+		fmt.Fprintf(&b, "\nBurst: %d messages published back to back from random origins after the steady phase.\n\n", s.Burst)
+		b.WriteString("| system | N | delivered % | complete | dup | deliveries/s | p50 ms | p99 ms | max ms | RMR | bytes / delivery | CPU µs / delivery |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, w := range rows {
+			if w.Burst == nil {
+				continue
+			}
+			p := *w.Burst
+			fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %.0f | %s | %s | %s | %s | %.0f | %.0f |\n",
+				w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, p.DelPerSec, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),
+				f2(p.RMR), p.BytesPerDel, p.CPUusPerDel)
+		}
+	}
+	var errs []string
+	for _, res := range r.results {
+		if res.Error != "" {
+			errs = append(errs, fmt.Sprintf("- %s N=%d run %d: %s", res.Spec.System, res.Spec.N, res.Spec.Run+1, res.Error))
+		}
+	}
+	if len(errs) > 0 {
+		b.WriteString("\nFailed runs:\n\n" + strings.Join(errs, "\n") + "\n")
+	}
+	return b.String()
+}
+
+func firstLine(errs []string) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	l, _, _ := strings.Cut(errs[0], "\n")
+	return strings.ReplaceAll(l, "|", "/")
+}
+
+// write puts the report into dir: summary.md, results.json, results.csv and
+// the plots.
+func (r *report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Benchmark report\n\nDate: %s (%.0f s). Machine: %s, %d CPUs, %s/%s, %s.\n\nCommand: `go run ./bench %s`\n\n",
+		r.start.UTC().Format(time.RFC3339), r.end.Sub(r.start).Seconds(), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(r.args(), " "))
+	md.WriteString(r.markdown())
+	md.WriteString("\n![latency CDF](latency_cdf.png)\n\n![bytes per delivery](bytes_per_delivery.png)\n\n![CPU per delivery](cpu_per_delivery.png)\n")
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r.results, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
+		return err
+	}
+	if err := r.writeCSV(filepath.Join(dir, "results.csv")); err != nil {
+		return err
+	}
+	return r.plots(dir)
+}
+
+// args reconstructs the command line of this report's configuration.
+func (r *report) args() []string {
+	s := r.cfg.base
+	args := []string{"-n", joinInts(r.cfg.ns), "-runs", strconv.Itoa(r.cfg.runs), "-count", strconv.Itoa(s.Count),
+		"-size", strconv.Itoa(s.Size), "-rate", strconv.FormatFloat(s.Rate, 'g', -1, 64), "-warmup", strconv.Itoa(s.Warmup),
+		"-burst", strconv.Itoa(s.Burst), "-idle", s.Idle.String(), "-stall", s.Stall.String(), "-drain", s.Drain.String(), "-seed", strconv.FormatInt(s.Seed, 10), "-systems", strings.Join(r.cfg.systems, ",")}
+	if len(r.cfg.burstAt) > 0 {
+		args = append(args, "-burst-at", joinInts(r.cfg.burstAt))
+	}
+	return args
+}
+
+func (r *report) writeCSV(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"system", "n", "run", "seed", "phase", "messages", "deliveries", "expected", "delivered_pct", "complete", "duplicates",
+		"p50_ms", "p99_ms", "max_ms", "rmr", "bytes", "bytes_per_delivery", "cpu_ms", "cpu_us_per_delivery", "seconds", "deliveries_per_s",
+		"idle_cpu_ms_per_s", "idle_bytes_per_s", "error"})
+	g := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+	for _, res := range r.results {
+		put := func(name string, p phase) {
+			_ = w.Write([]string{res.Spec.System, strconv.Itoa(res.Spec.N), strconv.Itoa(res.Spec.Run), strconv.FormatInt(res.Spec.Seed, 10), name,
+				strconv.Itoa(p.Messages), strconv.FormatInt(p.Deliveries, 10), strconv.FormatInt(p.Expected, 10), g(p.DeliveredPc),
+				strconv.Itoa(p.Complete), strconv.FormatInt(p.Duplicates, 10), g(p.P50ms), g(p.P99ms), g(p.MaxMs), g(p.RMR),
+				strconv.FormatInt(p.Bytes, 10), g(p.BytesPerDel), g(p.CPUms), g(p.CPUusPerDel), g(p.Seconds), g(p.DelPerSec),
+				g(res.IdleCPUms), g(res.IdleBytes), res.Error})
+		}
+		put("steady", res.Steady)
+		if res.Burst != nil {
+			put("burst", *res.Burst)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// plots: the latency CDF (per N one panel file, the largest N as
+// latency_cdf.png), bytes and CPU per delivery against N.
+func (r *report) plots(dir string) error {
+	rows := r.rows()
+	for i, n := range r.cfg.ns {
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("Publish → last node, N = %d (steady)", n)
+		p.X.Label.Text = "ms"
+		p.Y.Label.Text = "fraction of messages"
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		k := 0
+		for _, w := range rows {
+			if w.N != n || len(w.Lat) == 0 {
+				continue
+			}
+			pts := make(plotter.XYs, 0, len(w.Lat))
+			for j, x := range w.Lat {
+				pts = append(pts, plotter.XY{X: max(x, 0.01), Y: float64(j+1) / float64(len(w.Lat))})
+			}
+			l, err := plotter.NewLine(pts)
+			if err != nil {
+				return err
+			}
+			l.Color = plotutil.Color(k)
+			l.Width = vg.Points(1.5)
+			p.Add(l)
+			p.Legend.Add(w.System, l)
+			k++
+		}
+		p.Legend.Top, p.Legend.Left = false, false
+		p.Legend.YOffs = vg.Points(20)
+		name := fmt.Sprintf("latency_cdf_n%d.png", n)
+		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		if i == len(r.cfg.ns)-1 {
+			if err := p.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, "latency_cdf.png")); err != nil {
+				return err
+			}
+		}
+	}
+	vsN := func(file, title, ylabel string, get func(phase) float64) error {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = "N"
+		p.Y.Label.Text = ylabel
+		for k, sys := range r.cfg.systems {
+			var pts plotter.XYs
+			for _, w := range rows {
+				if w.System == sys && w.Runs > 0 && w.Steady.Deliveries > 0 {
+					pts = append(pts, plotter.XY{X: float64(w.N), Y: get(w.Steady)})
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			l, s, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return err
+			}
+			l.Color, s.Color = plotutil.Color(k), plotutil.Color(k)
+			s.Shape = plotutil.Shape(k)
+			p.Add(l, s)
+			p.Legend.Add(sys, l, s)
+		}
+		p.Legend.Top = true
+		p.Y.Min = 0
+		p.Add(plotter.NewGrid())
+		return p.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, file))
+	}
+	if err := vsN("bytes_per_delivery.png", "Bytes on the wire per delivery (steady)", "bytes", func(p phase) float64 { return p.BytesPerDel }); err != nil {
+		return err
+	}
+	return vsN("cpu_per_delivery.png", "Whole-process CPU per delivery (steady)", "µs", func(p phase) float64 { return p.CPUusPerDel })
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}

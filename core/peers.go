@@ -142,7 +142,11 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 		return
 	}
 	pe := p.addKnown(id)
-	p.aeEnd = 0 // a new member: the next anti-entropy round sends (see antiEntropy)
+	if p.cfg.AntiEntropyBatch > 0 && p.streams.len() > 0 {
+		// A new member (maybe a restarted node): exchange digests at once
+		// so that it catches up without waiting for a round.
+		p.sendDigest(id, false)
+	}
 	if pe.state == statePassive {
 		switch {
 		case asked == stateEager:

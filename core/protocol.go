@@ -111,10 +111,9 @@ type Protocol struct {
 	queued  int     // announcements queued over all peers
 	flushAt time.Time
 
-	maintAt  time.Time
-	aeCursor uint64 // arrival index of the next id anti-entropy announces
-	aeEnd    uint64 // seen.next at the previous anti-entropy round
-	aeQuiet  int    // anti-entropy rounds since new ids (or a new member) were last seen
+	maintAt   time.Time
+	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
+	aeScratch []repairCandidate // reused by onDigest
 
 	strangers bucket // Graft rate limit shared by peers we do not track
 	window    graftWindow
@@ -162,6 +161,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 	p.tomb.init(cfg.MaxPassivePeers)
 	p.ring.init(self)
 	p.seen.init(cfg.SeenMaxSize, cfg.seenTTL())
+	p.streams.init(cfg.MaxStreams, cfg.MaxStreamGaps, cfg.MessageCacheMaxSize)
 	p.pend.init()
 	p.window.init(cfg.Health.Window, now)
 	p.maintAt = p.nextMaintenance(now)
@@ -304,10 +304,11 @@ func (p *Protocol) Close(now time.Time) {
 	p.finish()
 }
 
-// HasSeen reports whether id is in the seen set (delivered and still
-// remembered).
+// HasSeen reports whether id was delivered, or lies below its stream's
+// floor (given up by age or by the gap bound): either way a copy of it is
+// never delivered.
 func (p *Protocol) HasSeen(id MessageID) bool {
-	return p.seen.has(id)
+	return p.streams.delivered(id)
 }
 
 // EagerPeers returns the eager peers, sorted.
@@ -337,7 +338,7 @@ func sortedIDs(ps []*peer) []PeerID {
 
 // Stats returns a snapshot of the state and the counters.
 func (p *Protocol) Stats() Stats {
-	return Stats{
+	st := Stats{
 		EagerPeers:     len(p.eager),
 		LazyPeers:      len(p.lazy),
 		TotalPeers:     len(p.eager) + len(p.lazy),
@@ -349,6 +350,10 @@ func (p *Protocol) Stats() Stats {
 		SeenCapacity:   p.cfg.SeenMaxSize,
 		PendingGrafts:  len(p.pend.m),
 		IHaveQueueSize: p.queued,
+		Streams:        p.streams.len(),
 		Counters:       p.counters,
 	}
+	st.GapsLost = p.streams.gapsLost
+	st.StreamsForgotten = p.streams.forgotten
+	return st
 }

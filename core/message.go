@@ -40,7 +40,9 @@ type Header struct {
 // MessageType is the kind of a protocol Message.
 type MessageType uint8
 
-// The four Plumtree messages.
+// The four Plumtree messages, then the three of the link protocol that keep
+// the active view bounded and symmetric (codes 5-7; see docs/design.md,
+// "Overlay").
 const (
 	// MsgGossip carries a payload (eager push, or the answer to a Graft).
 	MsgGossip MessageType = 1
@@ -53,6 +55,17 @@ const (
 	MsgGraft MessageType = 3
 	// MsgPrune asks the receiver to make the link lazy.
 	MsgPrune MessageType = 4
+	// MsgJoin asks the receiver to open a link: eager when Eager is set,
+	// else lazy. Urgent marks a requester whose active view is nearly
+	// empty: the receiver makes room for it (HyParView's high-priority
+	// neighbour request) instead of refusing.
+	MsgJoin MessageType = 5
+	// MsgJoinReply answers a Join: Accepted, or refused (the receiver's
+	// active view is full).
+	MsgJoinReply MessageType = 6
+	// MsgDisconnect tells the receiver that the sender dropped the link;
+	// the receiver drops it too (both sides then hold it as passive).
+	MsgDisconnect MessageType = 7
 )
 
 // String returns the message type's name.
@@ -66,6 +79,12 @@ func (t MessageType) String() string {
 		return "graft"
 	case MsgPrune:
 		return "prune"
+	case MsgJoin:
+		return "join"
+	case MsgJoinReply:
+		return "join_reply"
+	case MsgDisconnect:
+		return "disconnect"
 	}
 	return "unknown(" + strconv.Itoa(int(t)) + ")"
 }
@@ -85,6 +104,9 @@ type Announcement struct {
 //	MsgIHave:  IHaves
 //	MsgGraft:  IDs (may be empty)
 //	MsgPrune:  nothing
+//	MsgJoin:       Eager, Urgent
+//	MsgJoinReply:  Accepted
+//	MsgDisconnect: nothing
 //
 // Hops counts transmissions: the origin sends hop 1 and every relay adds one,
 // so the hop count of a delivered copy is the paper's LDH quantity.
@@ -101,6 +123,10 @@ type Message struct {
 	Headers []Header
 	IHaves  []Announcement
 	IDs     []MessageID
+	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Accepted).
+	Eager    bool
+	Urgent   bool
+	Accepted bool
 }
 
 // Outbound is a message to send to one peer.

@@ -449,7 +449,7 @@ func TestAlgorithm4HopOptimization(t *testing.T) {
 }
 
 func TestIHaveBatchingAndBounds(t *testing.T) {
-	p := fixture(t, func(c *core.Config) { c.IHaveBatchSize, c.IHaveQueueSize = 4, 4 })
+	p := fixture(t, func(c *core.Config) { c.IHaveBatchSize = 4 })
 	for s := uint64(1); s <= 3; s++ {
 		p.Receive(t0, "e0", gossip("x", s, 1))
 	}

@@ -50,7 +50,11 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 		for _, id := range m.IDs {
 			dst = appendID(dst, id)
 		}
-	case core.MsgPrune:
+	case core.MsgJoin:
+		dst = append(dst, joinFlags(m))
+	case core.MsgJoinReply:
+		dst = append(dst, replyFlags(m))
+	case core.MsgPrune, core.MsgDisconnect:
 	}
 	return dst, nil
 }
@@ -110,9 +114,11 @@ func frameSize(m *core.Message) (int, error) {
 			}
 			n += l
 		}
-	case core.MsgPrune:
+	case core.MsgJoin, core.MsgJoinReply:
+		n++ // flags
+	case core.MsgPrune, core.MsgDisconnect:
 	default:
-		return 0, fmt.Errorf("%w: message type is %d, want %d..%d", ErrUnknownType, uint8(m.Type), core.MsgGossip, core.MsgPrune)
+		return 0, fmt.Errorf("%w: message type is %d, want %d..%d", ErrUnknownType, uint8(m.Type), core.MsgGossip, core.MsgDisconnect)
 	}
 	return n, nil
 }
@@ -147,4 +153,36 @@ func appendUvarint(dst []byte, v uint64) []byte {
 // uvarintLen is the length of the shortest uvarint encoding of v.
 func uvarintLen(v uint64) int {
 	return (bits.Len64(v|1) + 6) / 7
+}
+
+// Link protocol flag bits (one byte after the header of a Join or a
+// JoinReply; the other bits must be zero).
+const (
+	flagEager    = 1 << 0 // Join: an eager link; JoinReply: accepted as eager
+	flagUrgent   = 1 << 1 // Join: the requester has no link
+	flagAccepted = 1 << 1 // JoinReply: accepted
+	joinMask     = flagEager | flagUrgent
+	replyMask    = flagEager | flagAccepted
+)
+
+func joinFlags(m *core.Message) byte {
+	var f byte
+	if m.Eager {
+		f |= flagEager
+	}
+	if m.Urgent {
+		f |= flagUrgent
+	}
+	return f
+}
+
+func replyFlags(m *core.Message) byte {
+	var f byte
+	if m.Eager {
+		f |= flagEager
+	}
+	if m.Accepted {
+		f |= flagAccepted
+	}
+	return f
 }

@@ -24,6 +24,9 @@ func seedFrames(f *testing.F) [][]byte {
 		{Type: core.MsgGraft, IDs: ids(4)},
 		{Type: core.MsgGraft, IDs: []core.MessageID{maxID()}},
 		{Type: core.MsgPrune},
+		{Type: core.MsgJoin, Eager: true},
+		{Type: core.MsgJoinReply, Accepted: true, Urgent: false},
+		{Type: core.MsgDisconnect},
 	}
 	var frames [][]byte
 	for _, m := range msgs {
@@ -129,7 +132,7 @@ func FuzzCheckHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		err := CheckHeader(frame)
-		ok := len(frame) >= 3 && frame[0] == Magic && frame[1] == Version && frame[2] >= 1 && frame[2] <= 4
+		ok := len(frame) >= 3 && frame[0] == Magic && frame[1] == Version && frame[2] >= 1 && frame[2] <= byte(core.MsgDisconnect)
 		if ok != (err == nil) {
 			t.Fatalf("CheckHeader(% x) = %v", frame, err)
 		}
@@ -148,10 +151,14 @@ func FuzzAppendFrame(f *testing.F) {
 	f.Add(uint8(3), "node-1", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(4), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(0), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(5), "", uint64(0), uint16(3), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(6), "", uint64(0), uint16(5), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(7), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	d := NewDecoder(Limits{MaxPayload: core.MaxMessageSizeLimit})
 	f.Fuzz(func(t *testing.T, typ uint8, origin string, seq uint64, hops uint16, key, value string, payload []byte, n uint8) {
 		mid := core.MessageID{Origin: core.PeerID(origin), Seq: seq}
-		m := core.Message{Type: core.MessageType(typ), ID: mid, Hops: hops, Payload: payload}
+		m := core.Message{Type: core.MessageType(typ), ID: mid, Hops: hops, Payload: payload,
+			Eager: hops&1 != 0, Urgent: hops&2 != 0, Accepted: hops&4 != 0}
 		for i := range int(n) {
 			m.Headers = append(m.Headers, core.Header{Key: key, Value: value})
 			m.IHaves = append(m.IHaves, core.Announcement{ID: core.MessageID{Origin: mid.Origin, Seq: seq + uint64(i)}, Hops: hops})
@@ -179,6 +186,10 @@ func FuzzAppendFrame(f *testing.F) {
 			want.IHaves = m.IHaves
 		case core.MsgGraft:
 			want.IDs = m.IDs
+		case core.MsgJoin:
+			want.Eager, want.Urgent = m.Eager, m.Urgent
+		case core.MsgJoinReply:
+			want.Eager, want.Accepted = m.Eager, m.Accepted
 		}
 		if !equalMsg(&got, &want) {
 			t.Fatalf("round trip: %+v, want %+v", got, want)

@@ -33,7 +33,7 @@ var (
 	ErrBadMagic = errors.New("wire: bad magic byte")
 	// ErrBadVersion: the second byte is not Version.
 	ErrBadVersion = errors.New("wire: unsupported version")
-	// ErrUnknownType: the type byte is not one of core.MsgGossip..MsgPrune.
+	// ErrUnknownType: the type byte is not one of core.MsgGossip..MsgDisconnect.
 	ErrUnknownType = errors.New("wire: unknown message type")
 	// ErrTruncated: the frame ends inside a field, or a count promises more
 	// entries than the bytes left can hold.
@@ -54,6 +54,8 @@ var (
 	ErrBadHops = errors.New("wire: hop count out of range")
 	// ErrTrailing: bytes left after the last field of the message.
 	ErrTrailing = errors.New("wire: trailing bytes")
+	// ErrBadFlags: a Join or JoinReply flag byte with undefined bits set.
+	ErrBadFlags = errors.New("wire: undefined flag bits")
 	// ErrNilMessage: a nil *core.Message was passed to AppendFrame or Decode.
 	ErrNilMessage = errors.New("wire: nil message")
 )
@@ -177,8 +179,8 @@ func CheckHeader(frame []byte) error {
 	case len(frame) < HeaderLen:
 		return fmt.Errorf("%w: frame is %d bytes, the header needs %d", ErrTruncated, len(frame), HeaderLen)
 	}
-	if t := core.MessageType(frame[2]); t < core.MsgGossip || t > core.MsgPrune {
-		return fmt.Errorf("%w: type byte is %d, want %d..%d", ErrUnknownType, frame[2], core.MsgGossip, core.MsgPrune)
+	if t := core.MessageType(frame[2]); t < core.MsgGossip || t > core.MsgDisconnect {
+		return fmt.Errorf("%w: type byte is %d, want %d..%d", ErrUnknownType, frame[2], core.MsgGossip, core.MsgDisconnect)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 // sentinels lists every error the package returns.
 var sentinels = []error{
 	ErrBadMagic, ErrBadVersion, ErrUnknownType, ErrTruncated, ErrBadVarint,
-	ErrTooLarge, ErrTooMany, ErrBadPeerID, ErrBadHops, ErrTrailing, ErrNilMessage,
+	ErrTooLarge, ErrTooMany, ErrBadPeerID, ErrBadHops, ErrTrailing, ErrNilMessage, ErrBadFlags,
 }
 
 // equalMsg compares the fields meaningful for the type; nil and empty slices
@@ -28,7 +28,8 @@ func equalMsg(a, b *core.Message) bool {
 		bytes.Equal(a.Payload, b.Payload) &&
 		slices.Equal(a.Headers, b.Headers) &&
 		slices.Equal(a.IHaves, b.IHaves) &&
-		slices.Equal(a.IDs, b.IDs)
+		slices.Equal(a.IDs, b.IDs) &&
+		a.Eager == b.Eager && a.Urgent == b.Urgent && a.Accepted == b.Accepted
 }
 
 func peer(i int) core.PeerID { return core.PeerID(fmt.Sprintf("node-%04d.dc1.example", i)) }
@@ -110,6 +111,11 @@ func roundTripCases() []struct {
 		{"graft max", Limits{}, core.Message{Type: core.MsgGraft, IDs: ids(core.MaxGraftIDs)}},
 		{"graft max ids", Limits{}, core.Message{Type: core.MsgGraft, IDs: []core.MessageID{maxID(), maxID()}}},
 		{"prune", Limits{}, core.Message{Type: core.MsgPrune}},
+		{"join", Limits{}, core.Message{Type: core.MsgJoin}},
+		{"join eager urgent", Limits{}, core.Message{Type: core.MsgJoin, Eager: true, Urgent: true}},
+		{"join reply refused", Limits{}, core.Message{Type: core.MsgJoinReply}},
+		{"join reply accepted eager", Limits{}, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: true}},
+		{"disconnect", Limits{}, core.Message{Type: core.MsgDisconnect}},
 	}
 }
 
@@ -167,6 +173,10 @@ func TestFrameLayout(t *testing.T) {
 			[]byte{0xb7, 1, 3, 2, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'b', 1, 0, 0, 0, 0, 0, 0, 1}},
 		{"graft null", core.Message{Type: core.MsgGraft}, []byte{0xb7, 1, 3, 0}},
 		{"prune", core.Message{Type: core.MsgPrune}, []byte{0xb7, 1, 4}},
+		{"join lazy", core.Message{Type: core.MsgJoin}, []byte{0xb7, 1, 5, 0}},
+		{"join eager urgent", core.Message{Type: core.MsgJoin, Eager: true, Urgent: true}, []byte{0xb7, 1, 5, 3}},
+		{"join reply accepted lazy", core.Message{Type: core.MsgJoinReply, Accepted: true}, []byte{0xb7, 1, 6, 2}},
+		{"disconnect", core.Message{Type: core.MsgDisconnect}, []byte{0xb7, 1, 7}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,8 +235,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"version 2", Limits{}, []byte{Magic, 2, 1}, ErrBadVersion, "version is 2, want 1"},
 		{"version 0 short", Limits{}, []byte{Magic, 0}, ErrBadVersion, "version is 0"},
 		{"no type", Limits{}, []byte{Magic, Version}, ErrTruncated, "needs 3"},
-		{"type 0", Limits{}, []byte{Magic, Version, 0}, ErrUnknownType, "type byte is 0, want 1..4"},
-		{"type 5", Limits{}, []byte{Magic, Version, 5}, ErrUnknownType, "type byte is 5"},
+		{"type 0", Limits{}, []byte{Magic, Version, 0}, ErrUnknownType, "type byte is 0, want 1.."},
+		{"type 200", Limits{}, []byte{Magic, Version, 200}, ErrUnknownType, "type byte is 200"},
+		{"join flags missing", Limits{}, []byte{Magic, Version, 5}, ErrTruncated, "join flags missing"},
+		{"join undefined flag", Limits{}, []byte{Magic, Version, 5, 4}, ErrBadFlags, "join flags 0x04"},
+		{"join reply undefined flag", Limits{}, []byte{Magic, Version, 6, 0x80}, ErrBadFlags, "join_reply flags 0x80"},
+		{"disconnect trailing", Limits{}, []byte{Magic, Version, 7, 0}, ErrTrailing, "after the disconnect"},
 		{"gossip no body", Limits{}, gossipHdr(), ErrTruncated, "gossip.origin at offset 3"},
 		{"gossip origin cut", Limits{}, fb(gossipHdr(), 5, "ab"), ErrTruncated, "gossip.origin needs 5 bytes at offset 4, 2 left"},
 		{"gossip origin empty", Limits{}, fb(gossipHdr(), 0, seq(1), 1, 0, 0), ErrBadPeerID, "gossip.origin is 0 bytes, want 1..255"},

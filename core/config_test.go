@@ -98,7 +98,9 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = -1 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = c.MaintenanceInterval }},
 		{"max_protected_neighbors", func(c *core.Config) { c.MaxProtectedNeighbors = 5 }},
-		{"max_protected_neighbors", func(c *core.Config) { c.UseHashRing, c.EagerFanout, c.LazyFanout, c.MaxProtectedNeighbors = true, 1, 1, 2 }},
+		{"max_protected_neighbors", func(c *core.Config) {
+			c.UseHashRing, c.EagerFanout, c.LazyFanout, c.MaxProtectedNeighbors = true, 1, 1, 2
+		}},
 		{"health.failure_rate_unhealthy", func(c *core.Config) { c.Health.FailureRateUnhealthy = 1.5 }},
 		{"health.failure_rate_degraded", func(c *core.Config) { c.Health.FailureRateDegraded = -0.1 }},
 		{"health.pending_grafts_degraded", func(c *core.Config) { c.Health.PendingGraftsDegraded = -1 }},

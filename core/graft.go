@@ -266,4 +266,3 @@ func (p *Protocol) fireGrafts() {
 	clear(reqs)
 	p.scratch = reqs[:0]
 }
-

@@ -32,9 +32,9 @@ type peer struct {
 	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
 
 	// Link protocol (passive peers only).
-	joining   bool      // a Join we sent is unanswered
-	joinEager bool      // the link that Join asked for
-	joinAt    time.Time // when the Join was sent (given up by the first maintenance round a GraftTimeout later)
+	joining     bool      // a Join we sent is unanswered
+	joinEager   bool      // the link that Join asked for
+	joinAt      time.Time // when the Join was sent (given up by the first maintenance round a GraftTimeout later)
 	strayAt     time.Time // last Disconnect sent because it acted as if linked
 	strayIHaves int       // IHaves received while passive since the last maintenance round
 
@@ -136,4 +136,3 @@ func (p *Protocol) setPruned(pe *peer, v bool) {
 	}
 	pe.pruned = v
 }
-

@@ -15,9 +15,9 @@ type seenEntry struct {
 }
 
 type seenSlot struct {
-	id   MessageID
-	from PeerID
-	at   time.Time
+	id     MessageID
+	from   PeerID
+	at     time.Time
 	h      uint32
 	hops   uint16
 	pulled bool

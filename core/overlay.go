@@ -50,7 +50,8 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 	}
 	switch asked {
 	case stateEager, stateLazy:
-		p.answerJoin(pe, asked == stateEager, false)
+		// Treated as urgent: a restarted node asks before it has links.
+		p.answerJoin(pe, asked == stateEager, true)
 	default:
 		p.refill(ReasonNewPeer)
 	}

@@ -34,8 +34,9 @@ func ringLess(a, b ringEntry) int {
 // hashRing is the known peers plus self, sorted by (hash, id). Membership
 // changes cost one binary search and one slice shift: O(n), never a sort.
 type hashRing struct {
-	e    []ringEntry
-	self PeerID
+	e       []ringEntry
+	self    PeerID
+	changes uint64 // inserts and removes so far
 }
 
 func (r *hashRing) init(self PeerID) {
@@ -48,6 +49,7 @@ func (r *hashRing) insert(id PeerID) {
 	i, found := slices.BinarySearchFunc(r.e, x, ringLess)
 	if !found {
 		r.e = slices.Insert(r.e, i, x)
+		r.changes++
 	}
 }
 
@@ -55,6 +57,7 @@ func (r *hashRing) remove(id PeerID) {
 	x := ringEntry{fnv64(string(id)), id}
 	if i, found := slices.BinarySearchFunc(r.e, x, ringLess); found {
 		r.e = slices.Delete(r.e, i, i+1)
+		r.changes++
 	}
 }
 

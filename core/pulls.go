@@ -11,10 +11,14 @@ import "time"
 // several ways, the queues would grow further — positive feedback (a 2,000
 // message burst used to take RMR from 0.01 to 1.44). So:
 //
-//   - a pull turns into a link (a link Graft to the peer that answered)
-//     only when no first copy came through the tree for 2 × the graft
-//     timeout — the node is off the tree, not behind it — and at most
-//     once per MaintenanceInterval;
+//   - a pull turns into a link (a link Graft to the lazy peer that
+//     answered) only when the node is off the tree, not behind it: no first
+//     copy came through the tree for 2 × the graft timeout, or the same
+//     lazy peer answered OptimizationThreshold pulls since the last
+//     maintenance round (a group of nodes linked eagerly to each other
+//     but only lazily to the rest gets tree copies from each other, yet
+//     pulls every message from outside) — and at most once per
+//     MaintenanceInterval, never while the node is overloaded;
 //   - at most MaxGraftsPerInterval ids are pulled per graft-timeout
 //     interval; due pulls beyond it wait for the next interval (counted as
 //     GraftsDeferred): the tree's copy or anti-entropy usually makes them
@@ -36,10 +40,10 @@ func (l *pullPolicy) offTree(now time.Time, timeout time.Duration) bool {
 	return l.lastTreeCopy.IsZero() || now.Sub(l.lastTreeCopy) >= 2*timeout
 }
 
-// mayPromote reports whether a pull may turn into a link now, and records
-// it if so.
-func (l *pullPolicy) mayPromote(now time.Time, timeout, every time.Duration) bool {
-	if !l.offTree(now, timeout) {
+// mayPromote reports whether a pull may turn into a link now (repeated:
+// the answering peer answered enough pulls lately), and records it if so.
+func (l *pullPolicy) mayPromote(now time.Time, timeout, every time.Duration, repeated bool) bool {
+	if !repeated && !l.offTree(now, timeout) {
 		return false
 	}
 	if !l.lastPromote.IsZero() && now.Sub(l.lastPromote) < every {
@@ -68,9 +72,12 @@ func (p *Protocol) notePull(pe *peer) {
 	if pe.state != stateLazy || p.overloaded {
 		return
 	}
-	if !p.pulls.mayPromote(p.now, p.tun.GraftTimeout, p.cfg.MaintenanceInterval) {
+	pe.pullsAnswered++
+	repeated := pe.pullsAnswered >= p.cfg.OptimizationThreshold
+	if !p.pulls.mayPromote(p.now, p.tun.GraftTimeout, p.cfg.MaintenanceInterval, repeated) {
 		return
 	}
+	pe.pullsAnswered = 0
 	if p.toEager(pe, ReasonGraftSent) {
 		p.sendLinkGraft(pe)
 	}

@@ -491,6 +491,9 @@ func (p *Protocol) maintenance() {
 	for _, pe := range p.passive {
 		pe.strayIHaves = 0
 	}
+	for _, pe := range p.lazy {
+		pe.pullsAnswered = 0
+	}
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()
 }

@@ -106,20 +106,21 @@ func (p *Protocol) antiEntropy() {
 	}
 	if end != p.aeEnd {
 		p.aeEnd, p.aeQuiet = end, 0
-	} else {
+	} else if p.aeNewLink == nil {
 		p.aeQuiet++
 		if p.aeQuiet%8 != 0 {
 			return
 		}
 	}
 	var to *peer
-	switch i := p.rng.IntN(known); {
-	case i < len(p.eager):
-		to = p.eager[i]
-	case i < len(p.eager)+len(p.lazy):
-		to = p.lazy[i-len(p.eager)]
-	default:
-		to = p.passive[i-len(p.eager)-len(p.lazy)]
+	if pe := p.aeNewLink; pe != nil && (pe.state == stateEager || pe.state == stateLazy) {
+		// A link opened since the last round (a node that joined or
+		// restarted): it gets the window first.
+		to = pe
+		p.aeNewLink = nil
+		p.aeCursor = lo
+	} else {
+		to = p.antiEntropyTarget(known)
 	}
 	n := max(p.aeCursor, lo)
 	if n >= end {
@@ -142,4 +143,16 @@ func (p *Protocol) antiEntropy() {
 	p.send(to.id, Message{Type: MsgIHave, IHaves: anns})
 	p.counters.IHaveSent++
 	p.emit(Event{Kind: EventIHaveSent, Peer: to.id, Count: len(anns), Reason: ReasonAntiEntropy})
+}
+
+// antiEntropyTarget picks a random known member (active or passive).
+func (p *Protocol) antiEntropyTarget(known int) *peer {
+	switch i := p.rng.IntN(known); {
+	case i < len(p.eager):
+		return p.eager[i]
+	case i < len(p.eager)+len(p.lazy):
+		return p.lazy[i-len(p.eager)]
+	default:
+		return p.passive[i-len(p.eager)-len(p.lazy)]
+	}
 }

@@ -217,6 +217,7 @@ func (p *Protocol) clearJoin(pe *peer) {
 func (p *Protocol) openLink(pe *peer, eager bool, r Reason) bool {
 	p.clearJoin(pe)
 	pe.dups, pe.pruneAt = 0, timeZero
+	p.aeNewLink = pe
 	if eager && len(p.eager) < p.eagerCap() {
 		p.move(pe, stateEager, false)
 		p.counters.PeerPromotions++
@@ -355,7 +356,8 @@ func (p *Protocol) answerJoin(pe *peer, eager, urgent bool) {
 	if !p.openLink(pe, eager, ReasonNewPeer) {
 		p.trimLazy(pe)
 	}
-	reply(true)
+	// (trimLazy may have dropped pe itself, with a Disconnect.)
+	reply(pe.state == stateEager || pe.state == stateLazy)
 }
 
 // evictLazyFor makes room in a full lazy set for a new lazy link: it
@@ -395,14 +397,9 @@ func (p *Protocol) onJoinReply(from PeerID, m *Message) {
 			p.dropLink(pe, ReasonCapacity)
 		}
 	case pe.state == statePassive:
-		// A late acceptance of a Join we gave up.
-		if p.room() && (m.Eager || len(p.lazy) < p.cfg.LazyFanout) {
-			if p.openLink(pe, m.Eager, ReasonNewPeer) != m.Eager {
-				p.sendPrune(pe)
-			}
-		} else {
-			p.disconnect(pe, ReasonCapacity)
-		}
+		// An acceptance of a Join we gave up, or that crossed our
+		// Disconnect: the peer holds a link we do not.
+		p.disconnect(pe, ReasonCapacity)
 	}
 }
 

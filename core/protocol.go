@@ -113,10 +113,11 @@ type Protocol struct {
 	queued  int     // announcements queued over all peers
 	flushAt time.Time
 
-	maintAt  time.Time
-	aeCursor uint64 // arrival index of the next id anti-entropy announces
-	aeEnd    uint64 // seen.next at the previous anti-entropy round
-	aeQuiet  int    // anti-entropy rounds since new ids (or a new member) were last seen
+	maintAt   time.Time
+	aeCursor  uint64 // arrival index of the next id anti-entropy announces
+	aeEnd     uint64 // seen.next at the previous anti-entropy round
+	aeQuiet   int    // anti-entropy rounds since new ids (or a new member) were last seen
+	aeNewLink *peer  // a link opened since the last anti-entropy round: its next target
 
 	pulls      pullPolicy // keeps pulls from growing the tree (pulls.go)
 	overloaded bool       // the runtime reports a backlog: no pulls (SetOverloaded)

@@ -18,7 +18,7 @@ func FuzzReceive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := DefaultConfig()
 		c.EagerFanout, c.LazyFanout, c.MaxPassivePeers = 2, 2, 3
-		c.IHaveBatchSize, c.IHaveQueueSize = 2, 3
+		c.IHaveBatchSize, c.MaxGraftsPerInterval = 2, 3
 		c.SeenMaxSize, c.MaxPendingGrafts, c.MaxAnnouncers = 5, 3, 2
 		c.MaxMessageSize = 32
 		c.UseHashRing = len(data) > 0 && data[0]&1 == 1
@@ -42,7 +42,7 @@ func FuzzReceive(f *testing.F) {
 		}
 		for len(data) > 0 {
 			op, from := next(), peers[int(next())%len(peers)]
-			switch op % 10 {
+			switch op % 13 {
 			case 0:
 				p.AddPeer(now, from)
 			case 1:
@@ -92,6 +92,15 @@ func FuzzReceive(f *testing.F) {
 				p.Broadcast(now, make([]byte, next()%40), nil)
 			case 9:
 				p.RecordRTT(now, from, time.Duration(next())*time.Millisecond)
+			case 10:
+				f := next()
+				p.Receive(now, from, Message{Type: MsgJoin, Eager: f&1 != 0, Urgent: f&2 != 0})
+			case 11:
+				f := next()
+				p.Receive(now, from, Message{Type: MsgJoinReply, Accepted: f&1 != 0, Eager: f&2 != 0})
+			case 12:
+				p.Receive(now, from, Message{Type: MsgDisconnect})
+				p.SetOverloaded(now, next()&1 != 0)
 			}
 			p.Drain()
 			if err := p.checkInvariants(); err != nil {

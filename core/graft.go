@@ -217,6 +217,18 @@ func (p *Protocol) fireGrafts() {
 			p.pend.remove(pd)
 			continue
 		}
+		if p.overloaded {
+			// Behind on our own input: the copy is likely queued here
+			// already. Pulling more would add to the backlog.
+			p.counters.GraftsDeferred++
+			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
+			continue
+		}
+		if ok, next := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); !ok {
+			p.counters.GraftsDeferred++
+			p.pend.reschedule(pd, next)
+			continue
+		}
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)
 		pd.target = to
@@ -247,70 +259,10 @@ func (p *Protocol) fireGrafts() {
 		}
 		ids := o.ids[start:len(o.ids):len(o.ids)]
 		to := reqs[i].to
+		// A pull: no link changes (see pullPolicy).
 		p.send(to, Message{Type: MsgGraft, IDs: ids})
-		// Grafting a peer makes the link eager (the paper's GRAFT moves
-		// the link to the eager set on both sides).
-		if pe := p.peerFor(to, true); pe != nil && pe.state != stateEager {
-			p.toEager(pe, ReasonGraftSent)
-		}
 		i = j
 	}
 	clear(reqs)
 	p.scratch = reqs[:0]
-}
-
-// graftWindow counts graft outcomes over a sliding window of 30 buckets so
-// that the health report's failure rate forgets old trouble.
-type graftWindow struct {
-	start   time.Time
-	width   time.Duration
-	buckets [30]struct {
-		slot     int64
-		ok, fail uint64
-	}
-}
-
-func (w *graftWindow) init(window time.Duration, now time.Time) {
-	w.start = now
-	w.width = window / time.Duration(len(w.buckets))
-	if w.width <= 0 {
-		w.width = time.Second
-	}
-	for i := range w.buckets {
-		w.buckets[i].slot = -1
-	}
-}
-
-func (w *graftWindow) slot(now time.Time) int64 {
-	d := now.Sub(w.start)
-	if d < 0 {
-		d = 0
-	}
-	return int64(d / w.width)
-}
-
-func (w *graftWindow) record(now time.Time, ok bool) {
-	s := w.slot(now)
-	b := &w.buckets[s%int64(len(w.buckets))]
-	if b.slot != s {
-		b.slot, b.ok, b.fail = s, 0, 0
-	}
-	if ok {
-		b.ok++
-	} else {
-		b.fail++
-	}
-}
-
-// sum returns the outcomes of the last len(buckets) slots up to now.
-func (w *graftWindow) sum(now time.Time) (ok, fail uint64) {
-	s := w.slot(now)
-	for i := range w.buckets {
-		b := &w.buckets[i]
-		if b.slot >= 0 && b.slot <= s && b.slot > s-int64(len(w.buckets)) {
-			ok += b.ok
-			fail += b.fail
-		}
-	}
-	return ok, fail
 }

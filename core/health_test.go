@@ -61,7 +61,7 @@ func TestHealthRules(t *testing.T) {
 				}
 			}
 			return p, t0
-		}, core.Unhealthy, "Node isolated: no eager peers (9 lazy)"},
+		}, core.Unhealthy, "Node isolated: no eager peers (6 lazy)"}, // lazy_fanout 6: links beyond it were disconnected
 		{"5 degraded failure rate", func() (*core.Protocol, time.Time) {
 			p := fixture(t, base)
 			return p, graftOutcomes(p, t0, 1, 6, 4)
@@ -84,7 +84,9 @@ func TestHealthRules(t *testing.T) {
 		{"8 few peers", func() (*core.Protocol, time.Time) {
 			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
 			p.AddPeer(t0, "a")
+			acceptJoins(p, t0)
 			p.AddPeer(t0, "b")
+			acceptJoins(p, t0)
 			return p, t0
 		}, core.Degraded, "Few peers: 2 (want 3)"},
 		{"9 healthy", func() (*core.Protocol, time.Time) {

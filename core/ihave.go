@@ -1,14 +1,12 @@
 package core
 
-// queueIHave queues an announcement for a lazy peer. A full queue drops it
-// (counted); a queue reaching IHaveBatchSize is flushed at once; otherwise the
-// IHave flush deadline is armed.
+// queueIHave queues an announcement for a lazy peer. Announcements are
+// coalesced per peer: the queue is flushed as one IHave frame when the
+// IHave interval expires (one timer for all queues), or at once when it
+// reaches the batch size — so a queue never holds more than the batch size,
+// and under steady load below batch/interval a lazy link carries one frame
+// per interval.
 func (p *Protocol) queueIHave(pe *peer, a Announcement) {
-	if len(pe.q) >= p.cfg.IHaveQueueSize {
-		p.counters.IHaveDropped++
-		p.emit(Event{Kind: EventIHaveDropped, Peer: pe.id, ID: a.ID, Count: 1})
-		return
-	}
 	if pe.q == nil {
 		c := p.tun.IHaveBatchSize
 		pe.q = make([]Announcement, 0, c)

@@ -47,7 +47,9 @@ type Header struct {
 // MessageType is the kind of a protocol Message.
 type MessageType uint8
 
-// The four Plumtree messages.
+// The four Plumtree messages, then the three of the link protocol that keep
+// the active view bounded and symmetric (codes 5-7; see docs/design.md,
+// "Overlay").
 const (
 	// MsgGossip carries a payload (eager push, or the answer to a Graft).
 	MsgGossip MessageType = 1
@@ -61,7 +63,17 @@ const (
 	// MsgPrune asks the receiver to make the link lazy.
 	MsgPrune MessageType = 4
 
-	// Codes 5–7 are the overlay's link messages.
+	// MsgJoin asks the receiver to open a link: eager when Eager is set,
+	// else lazy. Urgent marks a requester whose active view is nearly
+	// empty: the receiver makes room for it (HyParView's high-priority
+	// neighbour request) instead of refusing.
+	MsgJoin MessageType = 5
+	// MsgJoinReply answers a Join: Accepted, or refused (the receiver's
+	// active view is full).
+	MsgJoinReply MessageType = 6
+	// MsgDisconnect tells the receiver that the sender dropped the link;
+	// the receiver drops it too (both sides then hold it as passive).
+	MsgDisconnect MessageType = 7
 
 	// MsgDigest carries a bounded summary of the streams the sender has
 	// delivered (anti-entropy). The receiver sends, as MsgRepair, the
@@ -89,6 +101,12 @@ func (t MessageType) String() string {
 		return "digest"
 	case MsgRepair:
 		return "repair"
+	case MsgJoin:
+		return "join"
+	case MsgJoinReply:
+		return "join_reply"
+	case MsgDisconnect:
+		return "disconnect"
 	}
 	return "unknown(" + strconv.Itoa(int(t)) + ")"
 }
@@ -122,6 +140,10 @@ type Announcement struct {
 // deliver, store, announce, graft or send anything older than
 // MessageCacheTTL + ClockSkew or more than ClockSkew in the future.
 //
+//	MsgJoin:       Eager, Urgent
+//	MsgJoinReply:  Accepted
+//	MsgDisconnect: nothing
+//
 // Hops counts transmissions: the origin sends hop 1 and every relay adds one,
 // so the hop count of a delivered copy is the paper's LDH quantity.
 //
@@ -139,6 +161,10 @@ type Message struct {
 	IHaves     []Announcement
 	IDs        []MessageID
 	Digest     *Digest
+	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Accepted).
+	Eager    bool
+	Urgent   bool
+	Accepted bool
 }
 
 // Outbound is a message to send to one peer.

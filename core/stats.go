@@ -32,6 +32,12 @@ type Counters struct {
 	GraftUnanswerable   uint64 `json:"graft_unanswerable"`
 	IHaveDropped        uint64 `json:"ihave_dropped"`
 	InvalidMessages     uint64 `json:"invalid_messages"`
+	JoinSent            uint64 `json:"join_sent"`           // link requests sent
+	JoinReceived        uint64 `json:"join_received"`       // link requests received
+	JoinRejected        uint64 `json:"join_rejected"`       // link requests refused (active view full)
+	DisconnectSent      uint64 `json:"disconnect_sent"`     // links dropped by this node (and stray links refused)
+	DisconnectReceived  uint64 `json:"disconnect_received"` // links dropped by the peer
+	GraftsDeferred      uint64 `json:"grafts_deferred"`     // due Grafts held back by max_grafts_per_interval
 
 	// Anti-entropy and the age rule.
 	DigestSent       uint64 `json:"digest_sent"`

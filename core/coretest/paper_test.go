@@ -19,6 +19,12 @@ func stableNetwork(t *testing.T, nodes int, c core.Config, seed int64, jitter ti
 	if !n.RunUntilQuiescent(time.Minute) {
 		t.Fatal("network did not settle")
 	}
+	// The active views form through Joins; one refused is retried at the
+	// next maintenance round: let a few rounds pass.
+	n.RunFor(5 * c.MaintenanceInterval)
+	if !n.RunUntilQuiescent(time.Minute) {
+		t.Fatal("network did not settle")
+	}
 	return n
 }
 

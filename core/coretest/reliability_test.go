@@ -35,6 +35,7 @@ func TestReliabilityAfterHeal(t *testing.T) {
 		pc.LazyFanout = rapid.IntRange(0, 3).Draw(t, "lazy_fanout")
 		pc.UseHashRing = rapid.Bool().Draw(t, "ring")
 		pc.ProtectRingNeighbors = pc.UseHashRing
+		pc.MaxProtectedNeighbors = min(pc.MaxProtectedNeighbors, pc.EagerFanout+pc.LazyFanout-1)
 		pc.Seed = rapid.Int64().Draw(t, "protocol_seed")
 		n, err := coretest.New(coretest.Config{
 			Nodes:          nodes,

@@ -216,11 +216,9 @@ type ConfigReport struct {
 	LazyFanout               int          `json:"lazy_fanout"`
 	IHaveFanout              int          `json:"ihave_fanout"`
 	MaxEagerPeers            int          `json:"max_eager_peers"`
-	MaxLazyPeers             int          `json:"max_lazy_peers"`
 	MaxPassivePeers          int          `json:"max_passive_peers"`
 	IHaveInterval            Duration     `json:"ihave_interval"`
 	IHaveBatchSize           int          `json:"ihave_batch_size"`
-	IHaveQueueSize           int          `json:"ihave_queue_size"`
 	MessageCacheTTL          Duration     `json:"message_cache_ttl"`
 	MessageCacheMaxSize      int          `json:"message_cache_max_size"`
 	SeenTTL                  Duration     `json:"seen_ttl"`
@@ -234,6 +232,7 @@ type ConfigReport struct {
 	GraftRateLimitBurst      int          `json:"graft_rate_limit_burst"`
 	MaxPendingGrafts         int          `json:"max_pending_grafts"`
 	MaxAnnouncers            int          `json:"max_announcers"`
+	MaxGraftsPerInterval     int          `json:"max_grafts_per_interval"`
 	AntiEntropyBatch         int          `json:"anti_entropy_batch"`
 	AntiEntropyBytes         int          `json:"anti_entropy_bytes"`
 	AntiEntropyDigestBytes   int          `json:"anti_entropy_digest_bytes"`
@@ -274,11 +273,9 @@ func ConfigView(c core.Config) ConfigReport {
 		LazyFanout:               c.LazyFanout,
 		IHaveFanout:              c.IHaveFanout,
 		MaxEagerPeers:            c.MaxEagerPeers,
-		MaxLazyPeers:             c.MaxLazyPeers,
 		MaxPassivePeers:          c.MaxPassivePeers,
 		IHaveInterval:            Duration(c.IHaveInterval),
 		IHaveBatchSize:           c.IHaveBatchSize,
-		IHaveQueueSize:           c.IHaveQueueSize,
 		MessageCacheTTL:          Duration(c.MessageCacheTTL),
 		MessageCacheMaxSize:      c.MessageCacheMaxSize,
 		SeenTTL:                  Duration(seen),
@@ -292,6 +289,7 @@ func ConfigView(c core.Config) ConfigReport {
 		GraftRateLimitBurst:      c.GraftRateLimitBurst,
 		MaxPendingGrafts:         c.MaxPendingGrafts,
 		MaxAnnouncers:            c.MaxAnnouncers,
+		MaxGraftsPerInterval:     c.MaxGraftsPerInterval,
 		AntiEntropyBatch:         c.AntiEntropyBatch,
 		AntiEntropyBytes:         c.AntiEntropyBytes,
 		AntiEntropyDigestBytes:   c.AntiEntropyDigestBytes,

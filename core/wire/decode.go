@@ -101,7 +101,9 @@ func (d *Decoder) Decode(frame []byte, m *core.Message) error {
 		err = d.decodeIHave(&r, m)
 	case core.MsgGraft:
 		err = d.decodeGraft(&r, m)
-	case core.MsgPrune:
+	case core.MsgJoin, core.MsgJoinReply:
+		err = decodeLinkFlags(&r, m)
+	case core.MsgPrune, core.MsgDisconnect:
 	case core.MsgDigest:
 		err = d.decodeDigest(&r, m)
 	}
@@ -586,4 +588,28 @@ func (f field) String() string {
 		return n.kind + "." + n.sub
 	}
 	return n.kind + "[" + strconv.Itoa(int(f>>8)-1) + "]." + n.sub
+}
+
+// decodeLinkFlags reads the flag byte of a Join or a JoinReply. Unknown bits
+// are an error (every accepted frame is canonical).
+func decodeLinkFlags(r *reader, m *core.Message) error {
+	if r.i >= len(r.b) {
+		return fmt.Errorf("%w: %s flags missing at offset %d", ErrTruncated, m.Type, r.i)
+	}
+	f := r.b[r.i]
+	r.i++
+	mask := byte(joinMask)
+	if m.Type == core.MsgJoinReply {
+		mask = replyMask
+	}
+	if f&^mask != 0 {
+		return fmt.Errorf("%w: %s flags 0x%02x, only 0x%02x defined", ErrBadFlags, m.Type, f, mask)
+	}
+	m.Eager = f&flagEager != 0
+	if m.Type == core.MsgJoin {
+		m.Urgent = f&flagUrgent != 0
+	} else {
+		m.Accepted = f&flagAccepted != 0
+	}
+	return nil
 }

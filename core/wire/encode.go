@@ -53,7 +53,11 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 		for _, id := range m.IDs {
 			dst = appendID(dst, id)
 		}
-	case core.MsgPrune:
+	case core.MsgJoin:
+		dst = append(dst, joinFlags(m))
+	case core.MsgJoinReply:
+		dst = append(dst, replyFlags(m))
+	case core.MsgPrune, core.MsgDisconnect:
 	case core.MsgDigest:
 		dst = appendDigest(dst, m.Digest)
 	}
@@ -200,7 +204,9 @@ func frameSize(m *core.Message) (int, error) {
 			}
 			n += l
 		}
-	case core.MsgPrune:
+	case core.MsgJoin, core.MsgJoinReply:
+		n++ // flags
+	case core.MsgPrune, core.MsgDisconnect:
 	case core.MsgDigest:
 		l, err := digestSize(m.Digest)
 		if err != nil {
@@ -243,4 +249,36 @@ func appendUvarint(dst []byte, v uint64) []byte {
 // uvarintLen is the length of the shortest uvarint encoding of v.
 func uvarintLen(v uint64) int {
 	return (bits.Len64(v|1) + 6) / 7
+}
+
+// Link protocol flag bits (one byte after the header of a Join or a
+// JoinReply; the other bits must be zero).
+const (
+	flagEager    = 1 << 0 // Join: an eager link; JoinReply: accepted as eager
+	flagUrgent   = 1 << 1 // Join: the requester has no link
+	flagAccepted = 1 << 1 // JoinReply: accepted
+	joinMask     = flagEager | flagUrgent
+	replyMask    = flagEager | flagAccepted
+)
+
+func joinFlags(m *core.Message) byte {
+	var f byte
+	if m.Eager {
+		f |= flagEager
+	}
+	if m.Urgent {
+		f |= flagUrgent
+	}
+	return f
+}
+
+func replyFlags(m *core.Message) byte {
+	var f byte
+	if m.Eager {
+		f |= flagEager
+	}
+	if m.Accepted {
+		f |= flagAccepted
+	}
+	return f
 }

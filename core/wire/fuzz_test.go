@@ -28,6 +28,9 @@ func seedFrames(f *testing.F) [][]byte {
 		{Type: core.MsgRepair, ID: id(3), OriginTime: time.UnixMilli(1_763_000_000_000), Hops: 2, Payload: []byte("r")},
 		{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true}},
 		{Type: core.MsgDigest, Digest: digest(3, 4)},
+		{Type: core.MsgJoin, Eager: true},
+		{Type: core.MsgJoinReply, Accepted: true, Urgent: false},
+		{Type: core.MsgDisconnect},
 	}
 	var frames [][]byte
 	for _, m := range msgs {
@@ -141,7 +144,7 @@ func FuzzCheckHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		err := CheckHeader(frame)
-		ok := len(frame) >= 3 && frame[0] == Magic && frame[1] == Version && (frame[2] >= 1 && frame[2] <= 4 || frame[2] == 8 || frame[2] == 9)
+		ok := len(frame) >= 3 && frame[0] == Magic && frame[1] == Version && frame[2] >= 1 && frame[2] <= byte(core.MsgRepair)
 		if ok != (err == nil) {
 			t.Fatalf("CheckHeader(% x) = %v", frame, err)
 		}
@@ -162,6 +165,9 @@ func FuzzAppendFrame(f *testing.F) {
 	f.Add(uint8(0), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(8), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte(nil), uint8(4))
 	f.Add(uint8(9), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte("r"), uint8(1))
+	f.Add(uint8(5), "", uint64(0), uint16(3), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(6), "", uint64(0), uint16(5), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(7), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	d := NewDecoder(Limits{MaxPayload: core.MaxMessageSizeLimit})
 	f.Fuzz(func(t *testing.T, typ uint8, origin string, seq uint64, hops uint16, key, value string, payload []byte, n uint8) {
 		mid := core.MessageID{Origin: core.PeerID(origin), Seq: seq}
@@ -171,7 +177,8 @@ func FuzzAppendFrame(f *testing.F) {
 		if ms := int64(seq % (maxTimeMillis + 1)); ms > 0 {
 			ot = time.UnixMilli(ms)
 		}
-		m := core.Message{Type: core.MessageType(typ), ID: mid, OriginTime: ot, Hops: hops, Payload: payload}
+		m := core.Message{Type: core.MessageType(typ), ID: mid, OriginTime: ot, Hops: hops, Payload: payload,
+			Eager: hops&1 != 0, Urgent: hops&2 != 0, Accepted: hops&4 != 0}
 		dg := &core.Digest{AllStreams: n%2 == 1, Reply: hops%2 == 1}
 		for i := range int(n) {
 			m.Headers = append(m.Headers, core.Header{Key: key, Value: value})
@@ -214,6 +221,10 @@ func FuzzAppendFrame(f *testing.F) {
 			want.IHaves = m.IHaves
 		case core.MsgGraft:
 			want.IDs = m.IDs
+		case core.MsgJoin:
+			want.Eager, want.Urgent = m.Eager, m.Urgent
+		case core.MsgJoinReply:
+			want.Eager, want.Accepted = m.Eager, m.Accepted
 		}
 		if !equalMsg(&got, &want) {
 			t.Fatalf("round trip: %+v, want %+v", got, want)

@@ -36,7 +36,7 @@ var (
 	ErrBadMagic = errors.New("wire: bad magic byte")
 	// ErrBadVersion: the second byte is not Version.
 	ErrBadVersion = errors.New("wire: unsupported version")
-	// ErrUnknownType: the type byte is not one of core.MsgGossip..MsgPrune.
+	// ErrUnknownType: the type byte is not a known message type (1–9).
 	ErrUnknownType = errors.New("wire: unknown message type")
 	// ErrTruncated: the frame ends inside a field, or a count promises more
 	// entries than the bytes left can hold.
@@ -57,25 +57,28 @@ var (
 	ErrBadHops = errors.New("wire: hop count out of range")
 	// ErrTrailing: bytes left after the last field of the message.
 	ErrTrailing = errors.New("wire: trailing bytes")
+	// ErrBadFlags: a flags byte (Join, JoinReply, Digest, a digest's
+	// stream) with undefined bits set.
+	ErrBadFlags = errors.New("wire: undefined flag bits")
 	// ErrNilMessage: a nil *core.Message was passed to AppendFrame or Decode
 	// (or a Digest message without its Digest to AppendFrame).
 	ErrNilMessage = errors.New("wire: nil message")
 	// ErrBadTime: an origin time beyond year 10000.
 	ErrBadTime = errors.New("wire: origin time out of range")
-	// ErrBadFlags: a flags byte with bits the format does not define.
-	ErrBadFlags = errors.New("wire: unknown flags")
 	// ErrBadRun: a digest run that is not above the previous one (or the
 	// floor), or overflows 64 bits.
 	ErrBadRun = errors.New("wire: bad digest run")
 )
 
 // knownTypes lists the message types this version encodes, for errors.
-const knownTypes = "gossip 1, ihave 2, graft 3, prune 4, digest 8, repair 9"
+const knownTypes = "gossip 1, ihave 2, graft 3, prune 4, join 5, join_reply 6, disconnect 7, digest 8, repair 9"
 
 // knownType reports whether t is a message type this version encodes.
 func knownType(t core.MessageType) bool {
 	switch t {
-	case core.MsgGossip, core.MsgIHave, core.MsgGraft, core.MsgPrune, core.MsgDigest, core.MsgRepair:
+	case core.MsgGossip, core.MsgIHave, core.MsgGraft, core.MsgPrune,
+		core.MsgJoin, core.MsgJoinReply, core.MsgDisconnect,
+		core.MsgDigest, core.MsgRepair:
 		return true
 	}
 	return false

@@ -34,6 +34,7 @@ func equalMsg(a, b *core.Message) bool {
 			return x.ID == y.ID && x.Hops == y.Hops && x.OriginTime.Equal(y.OriginTime)
 		}) &&
 		slices.Equal(a.IDs, b.IDs) &&
+		a.Eager == b.Eager && a.Urgent == b.Urgent && a.Accepted == b.Accepted &&
 		equalDigest(a.Digest, b.Digest)
 }
 
@@ -155,6 +156,11 @@ func roundTripCases() []struct {
 			}
 			return rs
 		}()}}}}},
+		{"join", Limits{}, core.Message{Type: core.MsgJoin}},
+		{"join eager urgent", Limits{}, core.Message{Type: core.MsgJoin, Eager: true, Urgent: true}},
+		{"join reply refused", Limits{}, core.Message{Type: core.MsgJoinReply}},
+		{"join reply accepted eager", Limits{}, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: true}},
+		{"disconnect", Limits{}, core.Message{Type: core.MsgDisconnect}},
 	}
 }
 
@@ -222,6 +228,10 @@ func TestFrameLayout(t *testing.T) {
 			{Origin: "o", Floor: 10, Newest: time.UnixMilli(7), Complete: true, Runs: []core.SeqRange{{First: 12, Last: 13}, {First: 20, Last: 20}}},
 		}}}, []byte{0xb7, 2, 8, 3, 1, 1, 'o', 10, 7, 1, 2, 1, 1, 6, 0}},
 		{"digest empty", core.Message{Type: core.MsgDigest, Digest: &core.Digest{}}, []byte{0xb7, 2, 8, 0, 0}},
+		{"join lazy", core.Message{Type: core.MsgJoin}, []byte{0xb7, 2, 5, 0}},
+		{"join eager urgent", core.Message{Type: core.MsgJoin, Eager: true, Urgent: true}, []byte{0xb7, 2, 5, 3}},
+		{"join reply accepted lazy", core.Message{Type: core.MsgJoinReply, Accepted: true}, []byte{0xb7, 2, 6, 2}},
+		{"disconnect", core.Message{Type: core.MsgDisconnect}, []byte{0xb7, 2, 7}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -282,7 +292,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"version 0 short", Limits{}, []byte{Magic, 0}, ErrBadVersion, "version is 0"},
 		{"no type", Limits{}, []byte{Magic, Version}, ErrTruncated, "needs 3"},
 		{"type 0", Limits{}, []byte{Magic, Version, 0}, ErrUnknownType, "type byte is 0, want one of gossip 1"},
-		{"type 5", Limits{}, []byte{Magic, Version, 5}, ErrUnknownType, "type byte is 5"},
+		{"type 200", Limits{}, []byte{Magic, Version, 200}, ErrUnknownType, "type byte is 200"},
+		{"type 10", Limits{}, []byte{Magic, Version, 10}, ErrUnknownType, "type byte is 10"},
+		{"join flags missing", Limits{}, []byte{Magic, Version, 5}, ErrTruncated, "join flags missing"},
+		{"join undefined flag", Limits{}, []byte{Magic, Version, 5, 4}, ErrBadFlags, "join flags 0x04"},
+		{"join reply undefined flag", Limits{}, []byte{Magic, Version, 6, 0x80}, ErrBadFlags, "join_reply flags 0x80"},
+		{"disconnect trailing", Limits{}, []byte{Magic, Version, 7, 0}, ErrTrailing, "after the disconnect"},
 		{"gossip no body", Limits{}, gossipHdr(), ErrTruncated, "gossip.origin at offset 3"},
 		{"gossip origin cut", Limits{}, fb(gossipHdr(), 5, "ab"), ErrTruncated, "gossip.origin needs 5 bytes at offset 4, 2 left"},
 		{"gossip origin empty", Limits{}, fb(gossipHdr(), 0, seq(1), 0, 1, 0, 0), ErrBadPeerID, "gossip.origin is 0 bytes, want 1..255"},

@@ -30,6 +30,9 @@ func run() int {
 		cacheTTL = flag.Duration("cache-ttl", 0, "message cache TTL (0: the preset's; short values make the caches cycle under load)")
 		warmup   = flag.Duration("warmup", 0, "start of the broadcasting whose heap samples are ignored (0: a fifth of -duration)")
 		maxGrow  = flag.Float64("max-heap-growth", 0, "fail if the live heap after the warm-up grows by more than this fraction (e.g. 0.25; 0: no check)")
+		loss     = flag.Float64("loss", 0, "probability that a Plumtree frame is dropped on send, every link (e.g. 0.05)")
+		bindIP   = flag.String("bind-ip", "127.0.0.1", "loopback address the nodes bind (ports chosen by the OS)")
+		burst    = flag.Int("burst", 0, "after the steady traffic, broadcast this many messages back to back and report them apart")
 	)
 	flag.Parse()
 
@@ -41,7 +44,8 @@ func run() int {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sum, err := cluster.Run(ctx, cluster.RunOptions{
-		Cluster:       cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger, CacheTTL: *cacheTTL},
+		Cluster:       cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger, CacheTTL: *cacheTTL, Loss: *loss, BindIP: *bindIP},
+		Burst:         *burst,
 		Rate:          *rate,
 		Duration:      *duration,
 		Size:          *size,

@@ -1,0 +1,99 @@
+package core
+
+import "time"
+
+// pullPolicy holds the state that keeps pulls from growing the tree.
+//
+// A Graft with ids only pulls copies: it changes no link. A slow eager path
+// (queues under a burst) makes announcements overtake the tree's copies;
+// if every such pull made the link eager, as the paper's Graft does, the
+// tree would gain a link per late copy, every message would then travel
+// several ways, the queues would grow further — positive feedback (a 2,000
+// message burst used to take RMR from 0.01 to 1.44). So:
+//
+//   - a pull turns into a link (a link Graft to the lazy peer that
+//     answered) only when the node is off the tree, not behind it: no first
+//     copy came through the tree for 2 × the graft timeout, or the same
+//     lazy peer answered OptimizationThreshold pulls since the last
+//     maintenance round (a group of nodes linked eagerly to each other
+//     but only lazily to the rest gets tree copies from each other, yet
+//     pulls every message from outside) — and at most once per
+//     MaintenanceInterval, never while the node is overloaded;
+//   - at most MaxGraftsPerInterval ids are pulled per graft-timeout
+//     interval; due pulls beyond it wait for the next interval (counted as
+//     GraftsDeferred): the tree's copy or anti-entropy usually makes them
+//     unnecessary;
+//   - duplicates of a pulled copy never count towards a prune.
+type pullPolicy struct {
+	lastTreeCopy time.Time // last first copy pushed by a linked peer (not pulled)
+	lastPromote  time.Time // last link Graft sent because of pulls
+	windowStart  time.Time // start of the current pull budget interval
+	windowPulls  int       // ids pulled in it
+}
+
+// noteTreeCopy records a first copy the tree pushed to us.
+func (l *pullPolicy) noteTreeCopy(now time.Time) { l.lastTreeCopy = now }
+
+// offTree reports whether the node received no first copy through the tree
+// for 2 × timeout.
+func (l *pullPolicy) offTree(now time.Time, timeout time.Duration) bool {
+	return l.lastTreeCopy.IsZero() || now.Sub(l.lastTreeCopy) >= 2*timeout
+}
+
+// mayPromote reports whether a pull may turn into a link now (repeated:
+// the answering peer answered enough pulls lately), and records it if so.
+func (l *pullPolicy) mayPromote(now time.Time, timeout, every time.Duration, repeated bool) bool {
+	if !repeated && !l.offTree(now, timeout) {
+		return false
+	}
+	if !l.lastPromote.IsZero() && now.Sub(l.lastPromote) < every {
+		return false
+	}
+	l.lastPromote = now
+	return true
+}
+
+// take reports whether one more id may be pulled in the interval of length
+// width containing now (budget ids per interval); if not, it returns when
+// the next interval starts.
+func (l *pullPolicy) take(now time.Time, width time.Duration, budget int) (bool, time.Time) {
+	if l.windowStart.IsZero() || !now.Before(l.windowStart.Add(width)) {
+		l.windowStart, l.windowPulls = now, 0
+	}
+	if l.windowPulls >= budget {
+		return false, l.windowStart.Add(width)
+	}
+	l.windowPulls++
+	return true, time.Time{}
+}
+
+// notePull handles the answer to a pull from linked peer pe.
+func (p *Protocol) notePull(pe *peer) {
+	if pe.state != stateLazy || p.overloaded {
+		return
+	}
+	pe.pullsAnswered++
+	repeated := pe.pullsAnswered >= p.cfg.OptimizationThreshold
+	if !p.pulls.mayPromote(p.now, p.tun.GraftTimeout, p.cfg.MaintenanceInterval, repeated) {
+		return
+	}
+	pe.pullsAnswered = 0
+	if p.toEager(pe, ReasonGraftSent) {
+		p.sendLinkGraft(pe)
+	}
+}
+
+// SetOverloaded tells the protocol whether the runtime is behind on its
+// input (core/node: the oldest queued inbound frame waited more than half
+// the graft timeout). While overloaded the node pulls nothing: the copies
+// it would pull are likely already queued here, and pulling more would add
+// to the backlog. Due Grafts wait one graft timeout and are counted as
+// GraftsDeferred.
+func (p *Protocol) SetOverloaded(now time.Time, v bool) {
+	if p.closed {
+		return
+	}
+	p.advance(now)
+	p.overloaded = v
+	p.finish()
+}

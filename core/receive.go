@@ -378,7 +378,7 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 			bad = bad || !ok
 			continue
 		}
-		if !p.noteAnnouncement(a.ID, from) {
+		if !p.noteAnnouncement(a.ID, from, a.OriginTime) {
 			dropped++
 		}
 	}

@@ -105,17 +105,25 @@ type Config struct {
 	// an IHave frame). At most MaxIHaveBatch. Default 64.
 	IHaveBatchSize int
 
-	// MessageCacheTTL is how long payloads are kept to answer Grafts.
-	// Default 60 s.
+	// MessageCacheTTL is the retention R: how long after its origin time a
+	// message is kept to answer Grafts and anti-entropy (the store's TTL
+	// counts from the origin time), and, with ClockSkew, the age bound of
+	// every message (see ClockSkew). The guarantee is stated in its terms:
+	// every message still stored by some live node reaches every live node
+	// exactly once. Default 10 min (all presets).
 	MessageCacheTTL time.Duration
-	// MessageCacheMaxSize bounds the payloads kept (entries). Default 10,000.
+	// MessageCacheMaxSize bounds the payloads kept (entries), and the
+	// stored messages the stream summaries index for anti-entropy. With
+	// the cache module, its byte bound (64 MiB by default) applies too.
+	// Default 65,536: 10 min at 100 msg/s.
 	MessageCacheMaxSize int
-	// SeenTTL is how long a delivered id is remembered for de-duplication.
+	// SeenTTL is how long the hop count and sender of a delivered message's
+	// first copy are remembered (for HopOptimizationThreshold and duplicate
+	// accounting; de-duplication uses the stream summaries, not this).
 	// Default 2 × MessageCacheTTL when zero.
 	SeenTTL time.Duration
-	// SeenMaxSize bounds the remembered ids. When full, the oldest id is
-	// forgotten (counted as a seen-map eviction); a copy of a forgotten
-	// message that arrives later is delivered again. Default 100,000.
+	// SeenMaxSize bounds those remembered first copies. When full, the
+	// oldest is forgotten (counted as a seen-map eviction). Default 100,000.
 	SeenMaxSize int
 
 	// OptimizationThreshold is how many duplicates an eager peer may send
@@ -171,22 +179,46 @@ type Config struct {
 	// from multiplying the copies. Default 64.
 	MaxGraftsPerInterval int
 
-	// AntiEntropyBatch is how many recently received ids one anti-entropy
-	// IHave carries. A maintenance round announces up to this many ids
-	// received within AntiEntropyWindow (and still stored) to one random
-	// known member, continuing where the previous round stopped. It repairs
-	// what Plumtree alone cannot: a message whose every announcement was
-	// lost (partition, burst of drops, crash). A round sends only if ids
-	// arrived (or a member was added) since the previous one, and otherwise
-	// every 8th round. Cost: at most one IHave of up to this many ids per
-	// node per round, about one per node per broadcast in a quiet cluster.
-	// 0 disables it. Default 64.
+	// AntiEntropyBatch bounds the messages one anti-entropy answer sends:
+	// a node that receives a digest sends at most this many of the stored
+	// messages the digest says its sender lacks (oldest first) as Repair
+	// messages. Every maintenance round each node sends one digest (its
+	// stream summaries, see AntiEntropyDigestBytes) to one random known
+	// member, which answers with the messages and its own digest, so a
+	// round is a push-pull exchange. It repairs what Plumtree alone cannot:
+	// every message a live node still stores reaches every live node after
+	// a partition of any length, with or without later traffic, and a
+	// restarted node catches up. 0 disables anti-entropy. Default 256.
 	AntiEntropyBatch int
-	// AntiEntropyWindow is how far back anti-entropy looks. It must not
-	// exceed MessageCacheTTL (older payloads may be gone). A node that
-	// joins or restarts receives the messages of this window. Default 0 =
-	// MessageCacheTTL / 2.
-	AntiEntropyWindow time.Duration
+	// AntiEntropyBytes bounds the payload bytes of one anti-entropy answer
+	// (the message that crosses it is still sent). Default 1 MiB.
+	AntiEntropyBytes int
+	// AntiEntropyMinAge: anti-entropy sends only messages at least this old
+	// (by origin time), so it does not race the tree and its Grafts for
+	// messages still in flight (a repair copy that beats the tree's copy
+	// turns it into a duplicate, which prunes tree links). Default 5 s.
+	AntiEntropyMinAge time.Duration
+	// AntiEntropyDigestBytes bounds the encoded size of one digest. When
+	// the stream summaries do not fit, successive digests rotate over the
+	// streams. The size depends on the number of origins and their gaps,
+	// never on the message rate. Default 16 KiB.
+	AntiEntropyDigestBytes int
+	// MaxStreams bounds the origins whose stream summaries are kept. When
+	// full, the stream whose newest message is oldest is forgotten (counted
+	// in StreamsForgotten): a copy of its messages still within the age
+	// window could then be delivered again. Default 4096.
+	MaxStreams int
+	// MaxStreamGaps bounds the delivered runs kept above a stream's floor
+	// (so the gaps between them). When a message opens one gap too many,
+	// the lowest gap is given up: its messages are never delivered
+	// (counted in GapsLost). Default 256.
+	MaxStreamGaps int
+	// ClockSkew is the clock difference between nodes the age rule
+	// tolerates (S). A message whose origin time is more than
+	// MessageCacheTTL + ClockSkew in the past, or more than ClockSkew in
+	// the future, is refused: not delivered, stored, announced, grafted or
+	// repaired. Default 30 s.
+	ClockSkew time.Duration
 
 	// MaxMessageSize bounds a payload (bytes). Default 64 KiB.
 	MaxMessageSize int
@@ -225,8 +257,8 @@ func DefaultConfig() Config {
 		MaxPassivePeers:         4096,
 		IHaveInterval:           200 * time.Millisecond,
 		IHaveBatchSize:          64,
-		MessageCacheTTL:         60 * time.Second,
-		MessageCacheMaxSize:     10000,
+		MessageCacheTTL:         10 * time.Minute,
+		MessageCacheMaxSize:     65536,
 		SeenMaxSize:             100000,
 		OptimizationThreshold:   3,
 		GraftTimeout:            500 * time.Millisecond,
@@ -238,7 +270,13 @@ func DefaultConfig() Config {
 		MaxAnnouncers:           8,
 		MaxGraftsPerInterval:    64,
 		MaxEagerPeers:           3,
-		AntiEntropyBatch:        64,
+		AntiEntropyBatch:        256,
+		AntiEntropyBytes:        1 << 20,
+		AntiEntropyDigestBytes:  16 << 10,
+		AntiEntropyMinAge:       5 * time.Second,
+		MaxStreams:              4096,
+		MaxStreamGaps:           256,
+		ClockSkew:               30 * time.Second,
 		MaxMessageSize:          64 << 10,
 		MaintenanceInterval:     2 * time.Second,
 		MaintenanceJitter:       500 * time.Millisecond,
@@ -267,7 +305,6 @@ func LANConfig() Config {
 	c := DefaultConfig()
 	c.IHaveInterval = 100 * time.Millisecond
 	c.IHaveBatchSize = 32
-	c.MessageCacheTTL = 30 * time.Second
 	c.OptimizationThreshold = 2
 	c.GraftTimeout = 200 * time.Millisecond
 	c.PruneDelay = 400 * time.Millisecond
@@ -289,8 +326,6 @@ func WANConfig() Config {
 	c.LazyFanout = 4
 	c.MaxEagerPeers = 4
 	c.IHaveInterval = 300 * time.Millisecond
-	c.MessageCacheTTL = 120 * time.Second
-	c.MessageCacheMaxSize = 20000
 	c.OptimizationThreshold = 4
 	c.GraftTimeout = time.Second
 	c.PruneDelay = 2 * time.Second
@@ -311,9 +346,8 @@ func LargeClusterConfig() Config {
 	c.LazyFanout = 4
 	c.MaxEagerPeers = 4
 	c.IHaveInterval = 250 * time.Millisecond
+	c.MessageCacheMaxSize = 1 << 18
 	c.IHaveBatchSize = 128
-	c.MessageCacheTTL = 90 * time.Second
-	c.MessageCacheMaxSize = 50000
 	c.OptimizationThreshold = 5
 	c.GraftTimeout = 750 * time.Millisecond
 	c.PruneDelay = 1500 * time.Millisecond
@@ -369,7 +403,11 @@ func (c *Config) Validate() error {
 		{name: "max_pending_grafts", v: c.MaxPendingGrafts, lo: 1, hi: 1 << 24},
 		{name: "max_announcers", v: c.MaxAnnouncers, lo: 1, hi: 64},
 		{name: "max_grafts_per_interval", v: c.MaxGraftsPerInterval, lo: 1, hi: 1 << 20},
-		{name: "anti_entropy_batch", v: c.AntiEntropyBatch, lo: 0, hi: MaxIHaveBatch},
+		{name: "anti_entropy_batch", v: c.AntiEntropyBatch, lo: 0, hi: 1 << 16},
+		{name: "anti_entropy_bytes", v: c.AntiEntropyBytes, lo: 1, hi: 1 << 30},
+		{name: "anti_entropy_digest_bytes", v: c.AntiEntropyDigestBytes, lo: 512, hi: MaxDigestBytes},
+		{name: "max_streams", v: c.MaxStreams, lo: 1, hi: 1 << 20},
+		{name: "max_stream_gaps", v: c.MaxStreamGaps, lo: 1, hi: MaxDigestRuns},
 		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
 		{name: "max_protected_neighbors", v: c.MaxProtectedNeighbors, lo: 0, hi: 4},
 		{name: "health.pending_grafts_degraded", v: c.Health.PendingGraftsDegraded, lo: 0},
@@ -396,7 +434,8 @@ func (c *Config) Validate() error {
 		{"seen_ttl", c.SeenTTL, 0, 60 * day},
 		{"graft_timeout", c.GraftTimeout, time.Millisecond, time.Hour},
 		{"prune_delay", c.PruneDelay, 0, time.Hour},
-		{"anti_entropy_window", c.AntiEntropyWindow, 0, 30 * day},
+		{"clock_skew", c.ClockSkew, 0, day},
+		{"anti_entropy_min_age", c.AntiEntropyMinAge, 0, time.Hour},
 		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond, day},
 		{"maintenance_jitter", c.MaintenanceJitter, 0, day},
 		{"health.window", c.Health.Window, time.Second, 30 * day},
@@ -411,9 +450,6 @@ func (c *Config) Validate() error {
 	}
 	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
 		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
-	}
-	if c.AntiEntropyWindow > c.MessageCacheTTL {
-		return fieldErr("anti_entropy_window", "is %v, must be at most message_cache_ttl (%v)", c.AntiEntropyWindow, c.MessageCacheTTL)
 	}
 	if c.MaintenanceJitter >= c.MaintenanceInterval {
 		return fieldErr("maintenance_jitter", "is %v, must be less than maintenance_interval (%v)", c.MaintenanceJitter, c.MaintenanceInterval)
@@ -452,12 +488,4 @@ func (c *Config) seenTTL() time.Duration {
 		return 2 * c.MessageCacheTTL
 	}
 	return c.SeenTTL
-}
-
-// antiEntropyWindow returns the effective AntiEntropyWindow.
-func (c *Config) antiEntropyWindow() time.Duration {
-	if c.AntiEntropyWindow == 0 {
-		return c.MessageCacheTTL / 2
-	}
-	return c.AntiEntropyWindow
 }

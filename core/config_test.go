@@ -40,7 +40,9 @@ func TestPresetsValid(t *testing.T) {
 	check("default ihave_interval", d.IHaveInterval, 200*time.Millisecond)
 	check("lan ihave_interval", l.IHaveInterval, 100*time.Millisecond)
 	check("large ihave_batch_size", g.IHaveBatchSize, 128)
-	check("wan message_cache_max_size", w.MessageCacheMaxSize, 20000)
+	check("wan message_cache_max_size", w.MessageCacheMaxSize, 65536)
+	check("default message_cache_ttl", d.MessageCacheTTL, 10*time.Minute)
+	check("default clock_skew", d.ClockSkew, 30*time.Second)
 	check("lan optimization_threshold", l.OptimizationThreshold, 2)
 	check("wan graft_timeout", w.GraftTimeout, time.Second)
 	check("lan graft_max_retries", l.GraftMaxRetries, 3)
@@ -89,9 +91,14 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"max_pending_grafts", func(c *core.Config) { c.MaxPendingGrafts = 0 }},
 		{"max_announcers", func(c *core.Config) { c.MaxAnnouncers = 0 }},
 		{"anti_entropy_batch", func(c *core.Config) { c.AntiEntropyBatch = -1 }},
-		{"anti_entropy_batch", func(c *core.Config) { c.AntiEntropyBatch = core.MaxIHaveBatch + 1 }},
-		{"anti_entropy_window", func(c *core.Config) { c.AntiEntropyWindow = -1 }},
-		{"anti_entropy_window", func(c *core.Config) { c.AntiEntropyWindow = time.Hour }},
+		{"anti_entropy_batch", func(c *core.Config) { c.AntiEntropyBatch = 1<<16 + 1 }},
+		{"anti_entropy_bytes", func(c *core.Config) { c.AntiEntropyBytes = 0 }},
+		{"anti_entropy_digest_bytes", func(c *core.Config) { c.AntiEntropyDigestBytes = 100 }},
+		{"max_streams", func(c *core.Config) { c.MaxStreams = 0 }},
+		{"max_stream_gaps", func(c *core.Config) { c.MaxStreamGaps = 0 }},
+		{"max_stream_gaps", func(c *core.Config) { c.MaxStreamGaps = core.MaxDigestRuns + 1 }},
+		{"clock_skew", func(c *core.Config) { c.ClockSkew = -1 }},
+		{"clock_skew", func(c *core.Config) { c.ClockSkew = 25 * time.Hour }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = 0 }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MaxMessageSizeLimit + 1 }},
 		{"maintenance_interval", func(c *core.Config) { c.MaintenanceInterval = 0 }},

@@ -48,11 +48,11 @@ func FuzzReceive(f *testing.F) {
 			case 1:
 				p.RemovePeer(now, from)
 			case 2:
-				p.Receive(now, from, Message{Type: MsgGossip, ID: id(), Hops: uint16(next()) * 257, Payload: make([]byte, next()%40)})
+				p.Receive(now, from, Message{Type: MsgGossip, ID: id(), OriginTime: now.Add(time.Duration(int8(next())) * time.Minute), Hops: uint16(next()) * 257, Payload: make([]byte, next()%40)})
 			case 3:
 				anns := make([]Announcement, next()%5)
 				for i := range anns {
-					anns[i] = Announcement{ID: id(), Hops: uint16(next())}
+					anns[i] = Announcement{ID: id(), Hops: uint16(next()), OriginTime: now}
 				}
 				p.Receive(now, from, Message{Type: MsgIHave, IHaves: anns})
 			case 4:
@@ -62,7 +62,25 @@ func FuzzReceive(f *testing.F) {
 				}
 				p.Receive(now, from, Message{Type: MsgGraft, IDs: ids})
 			case 5:
-				p.Receive(now, from, Message{Type: MessageType(next() % 6)})
+				switch t := MessageType(next() % 12); t {
+				case MsgDigest:
+					// A digest of arbitrary streams, floors and runs
+					// (valid or not).
+					d := &Digest{AllStreams: next()%2 == 0, Reply: next()%2 == 0}
+					for range next() % 4 {
+						e := StreamDigest{Origin: peers[int(next())%len(peers)], Floor: uint64(next() % 8), Complete: next()%2 == 0, Newest: now.Add(-time.Duration(next()) * time.Second)}
+						for range next() % 4 {
+							f := uint64(next() % 12)
+							e.Runs = append(e.Runs, SeqRange{First: f, Last: f + uint64(next()%3)})
+						}
+						d.Streams = append(d.Streams, e)
+					}
+					p.Receive(now, from, Message{Type: MsgDigest, Digest: d})
+				case MsgRepair:
+					p.Receive(now, from, Message{Type: MsgRepair, ID: id(), OriginTime: now.Add(-time.Duration(next()) * time.Second * 4), Hops: uint16(next()), Payload: make([]byte, next()%40)})
+				default:
+					p.Receive(now, from, Message{Type: t})
+				}
 			case 6:
 				var b [2]byte
 				b[0], b[1] = next(), next()

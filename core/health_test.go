@@ -129,7 +129,7 @@ func TestHealthSlidingWindow(t *testing.T) {
 	if h.Delivery.SuccessfulGrafts != 0 {
 		t.Fatalf("old successes still counted: %+v", h.Delivery)
 	}
-	if h.Peers.TargetEager != 3 || h.Cache.TTL != time.Minute && h.Cache.Capacity != 10000 {
+	if h.Peers.TargetEager != 3 || h.Cache.TTL != 10*time.Minute || h.Cache.Capacity != 65536 {
 		t.Errorf("report %+v", h)
 	}
 }

@@ -85,7 +85,7 @@ func targets(obs []core.Outbound) []core.PeerID {
 }
 
 func gossip(origin core.PeerID, seq uint64, hops uint16) core.Message {
-	return core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops, Payload: []byte("payload")}
+	return core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops, OriginTime: t0, Payload: []byte("payload")}
 }
 
 func ihave(anns ...core.Announcement) core.Message {
@@ -93,7 +93,7 @@ func ihave(anns ...core.Announcement) core.Message {
 }
 
 func ann(origin core.PeerID, seq uint64, hops uint16) core.Announcement {
-	return core.Announcement{ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops}
+	return core.Announcement{ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops, OriginTime: t0}
 }
 
 func contains(ids []core.PeerID, id core.PeerID) bool {

@@ -127,5 +127,5 @@ func (p *Protocol) checkInvariants() error {
 	if !slices.IsSortedFunc(p.ring.e, ringLess) {
 		return fmt.Errorf("ring not sorted")
 	}
-	return nil
+	return p.streams.checkInvariants()
 }

@@ -255,10 +255,11 @@ func TestProtocolStateMachine(t *testing.T) {
 			"ReceiveGossip": func(t *rapid.T) {
 				from := m.peer(t, "from")
 				msg := Message{
-					Type:    MsgGossip,
-					ID:      m.msgID(t),
-					Hops:    rapid.SampledFrom([]uint16{0, 1, 2, 5, 65535}).Draw(t, "hops"),
-					Payload: make([]byte, rapid.IntRange(0, 80).Draw(t, "size")),
+					Type:       MsgGossip,
+					ID:         m.msgID(t),
+					OriginTime: m.now,
+					Hops:       rapid.SampledFrom([]uint16{0, 1, 2, 5, 65535}).Draw(t, "hops"),
+					Payload:    make([]byte, rapid.IntRange(0, 80).Draw(t, "size")),
 				}
 				m.step(t)
 				m.run(t, func() { m.p.Receive(m.now, from, msg) }, nil, "")
@@ -268,7 +269,7 @@ func TestProtocolStateMachine(t *testing.T) {
 				n := rapid.IntRange(0, 5).Draw(t, "n")
 				anns := make([]Announcement, n)
 				for i := range anns {
-					anns[i] = Announcement{ID: m.msgID(t), Hops: uint16(rapid.IntRange(0, 9).Draw(t, "hops"))}
+					anns[i] = Announcement{ID: m.msgID(t), Hops: uint16(rapid.IntRange(0, 9).Draw(t, "hops")), OriginTime: m.now}
 				}
 				m.step(t)
 				m.run(t, func() { m.p.Receive(m.now, from, Message{Type: MsgIHave, IHaves: anns}) }, nil, "")

@@ -44,7 +44,11 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 		return
 	}
 	pe := p.addKnown(id)
-	p.aeEnd = 0 // a new member: the next anti-entropy round sends (see antiEntropy)
+	if p.cfg.AntiEntropyBatch > 0 && p.streams.len() > 0 {
+		// A new member (maybe a restarted node): exchange digests at once
+		// so that it catches up without waiting for a round.
+		p.sendDigest(id, false)
+	}
 	if pe.state != statePassive || pe.joining {
 		return // a ring neighbour already asked for (applyRing)
 	}
@@ -217,7 +221,6 @@ func (p *Protocol) clearJoin(pe *peer) {
 func (p *Protocol) openLink(pe *peer, eager bool, r Reason) bool {
 	p.clearJoin(pe)
 	pe.dups, pe.pruneAt = 0, timeZero
-	p.aeNewLink = pe
 	if eager && len(p.eager) < p.eagerCap() {
 		p.move(pe, stateEager, false)
 		p.counters.PeerPromotions++

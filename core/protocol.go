@@ -114,10 +114,8 @@ type Protocol struct {
 	flushAt time.Time
 
 	maintAt   time.Time
-	aeCursor  uint64 // arrival index of the next id anti-entropy announces
-	aeEnd     uint64 // seen.next at the previous anti-entropy round
-	aeQuiet   int    // anti-entropy rounds since new ids (or a new member) were last seen
-	aeNewLink *peer  // a link opened since the last anti-entropy round: its next target
+	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
+	aeScratch []repairCandidate // reused by onDigest
 
 	pulls      pullPolicy // keeps pulls from growing the tree (pulls.go)
 	overloaded bool       // the runtime reports a backlog: no pulls (SetOverloaded)
@@ -168,6 +166,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 	p.tomb.init(cfg.MaxPassivePeers)
 	p.ring.init(self)
 	p.seen.init(cfg.SeenMaxSize, cfg.seenTTL())
+	p.streams.init(cfg.MaxStreams, cfg.MaxStreamGaps, cfg.MessageCacheMaxSize)
 	p.pend.init()
 	p.window.init(cfg.Health.Window, now)
 	p.maintAt = p.nextMaintenance(now)
@@ -314,10 +313,11 @@ func (p *Protocol) Close(now time.Time) {
 	p.finish()
 }
 
-// HasSeen reports whether id is in the seen set (delivered and still
-// remembered).
+// HasSeen reports whether id was delivered, or lies below its stream's
+// floor (given up by age or by the gap bound): either way a copy of it is
+// never delivered.
 func (p *Protocol) HasSeen(id MessageID) bool {
-	return p.seen.has(id)
+	return p.streams.delivered(id)
 }
 
 // EagerPeers returns the eager peers, sorted.
@@ -360,7 +360,7 @@ func sortedIDs(ps []*peer) []PeerID {
 
 // Stats returns a snapshot of the state and the counters.
 func (p *Protocol) Stats() Stats {
-	return Stats{
+	st := Stats{
 		EagerPeers:     len(p.eager),
 		LazyPeers:      len(p.lazy),
 		TotalPeers:     len(p.eager) + len(p.lazy),
@@ -372,6 +372,10 @@ func (p *Protocol) Stats() Stats {
 		SeenCapacity:   p.cfg.SeenMaxSize,
 		PendingGrafts:  len(p.pend.m),
 		IHaveQueueSize: p.queued,
+		Streams:        p.streams.len(),
 		Counters:       p.counters,
 	}
+	st.GapsLost = p.streams.gapsLost
+	st.StreamsForgotten = p.streams.forgotten
+	return st
 }

@@ -49,12 +49,15 @@ func (p *Protocol) Broadcast(now time.Time, payload []byte, headers []Header) (M
 	p.advance(now)
 	id := MessageID{Origin: p.self, Seq: p.seq}
 	p.seq++
+	ot := p.originNow()
+	p.streams.add(id, ot)
 	p.evictSize += p.seen.add(p.now, id, 0, p.self)
-	p.store.Put(p.now, id, StoredMessage{Payload: payload, Headers: headers})
+	p.store.Put(ot, id, StoredMessage{Payload: payload, Headers: headers, OriginTime: ot})
+	p.streams.hold(id, ot)
 	p.counters.MessagesBroadcast++
 	p.emit(Event{Kind: EventBroadcast, ID: id, Size: len(payload)})
-	p.deliver(Delivery{ID: id, From: p.self, Payload: payload, Headers: headers})
-	p.push(id, "", 0, payload, headers)
+	p.deliver(Delivery{ID: id, OriginTime: ot, From: p.self, Payload: payload, Headers: headers})
+	p.push(id, "", 0, ot, payload, headers)
 	p.finish()
 	return id, nil
 }
@@ -70,17 +73,17 @@ func (p *Protocol) deliver(d Delivery) {
 // from, and an announcement with hops to every lazy peer except from — or,
 // with IHaveFanout > 0, to at most IHaveFanout of them, a random subset per
 // message (see Config.IHaveFanout and the README, "IHave targets").
-func (p *Protocol) push(id MessageID, from PeerID, hops uint16, payload []byte, headers []Header) {
+func (p *Protocol) push(id MessageID, from PeerID, hops uint16, ot time.Time, payload []byte, headers []Header) {
 	next := incHops(hops)
 	for _, pe := range p.eager {
 		if pe.id == from {
 			continue
 		}
-		p.send(pe.id, Message{Type: MsgGossip, ID: id, Hops: next, Payload: payload, Headers: headers})
+		p.send(pe.id, Message{Type: MsgGossip, ID: id, OriginTime: ot, Hops: next, Payload: payload, Headers: headers})
 		p.counters.GossipSent++
 		p.emit(Event{Kind: EventGossipSent, Peer: pe.id, ID: id, Hops: next})
 	}
-	a := Announcement{ID: id, Hops: hops}
+	a := Announcement{ID: id, Hops: hops, OriginTime: ot}
 	n, fan := len(p.lazy), p.cfg.IHaveFanout
 	if fan == 0 || n <= fan {
 		for _, pe := range p.lazy {
@@ -139,6 +142,10 @@ func (p *Protocol) Receive(now time.Time, from PeerID, msg Message) {
 		p.onJoinReply(from, &msg)
 	case MsgDisconnect:
 		p.onDisconnect(from)
+	case MsgDigest:
+		p.onDigest(from, &msg)
+	case MsgRepair:
+		p.onRepair(from, &msg)
 	default:
 		p.invalid(from, ReasonMalformed)
 	}
@@ -181,19 +188,23 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.pushes++
 		pe.lastPush = p.pushes
 	}
-	if p.seen.has(id) || mine {
-		// A copy of our own broadcast is never delivered again, even after
-		// the seen set forgot it.
+	if !p.ageOK(m.OriginTime) {
+		// Too old or too far in the future: not delivered, stored or
+		// forwarded, and no evidence about the link either.
+		p.refuseAge(from, id)
+		return
+	}
+	if mine || p.streams.delivered(id) {
+		// A copy of our own broadcast, or of a message at or below its
+		// stream's floor or in a delivered run, is never delivered again.
 		p.duplicate(pe, from, id, m.Hops)
 		return
 	}
 	headers := m.Headers
 	if p.hook != nil {
-		headers = p.hook(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
+		headers = p.hook(Delivery{ID: id, OriginTime: m.OriginTime, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
 	}
-	p.evictSize += p.seen.add(p.now, id, m.Hops, from)
-	p.store.Put(p.now, id, StoredMessage{Payload: m.Payload, Headers: headers, Hops: m.Hops})
-	p.deliver(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: headers})
+	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
 	pulled := false
 	if pd := p.pend.m[id]; pd != nil {
 		pulled = pd.grafts > 0 && from == pd.target
@@ -218,7 +229,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		// not evidence of a redundant link (see duplicate).
 		p.seen.markPulled(id)
 	}
-	p.push(id, from, m.Hops, m.Payload, headers)
+	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers)
 	if pe == nil || pe.state == statePassive {
 		// A copy from a member we hold no link with: a pull's answer, or a
 		// peer that still believes in a link we dropped (told by
@@ -366,6 +377,9 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 			p.hopOptimization(from, a, s)
 			continue
 		}
+		if p.streams.delivered(a.ID) || !p.ageOK(a.OriginTime) {
+			continue // delivered (or given up), or outside the age window
+		}
 		if mine, ok := p.ownID(a.ID); mine || !ok || !canGraft {
 			bad = bad || !ok
 			continue
@@ -450,13 +464,13 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 	}
 	for _, id := range m.IDs {
 		sm, ok := p.store.Get(p.now, id)
-		if !ok {
+		if !ok || !p.ageOK(sm.OriginTime) {
 			p.counters.GraftUnanswerable++
 			p.emit(Event{Kind: EventGraftUnanswerable, Peer: from, ID: id})
 			continue
 		}
 		hops := incHops(sm.Hops)
-		p.send(from, Message{Type: MsgGossip, ID: id, Hops: hops, Payload: sm.Payload, Headers: sm.Headers})
+		p.send(from, Message{Type: MsgGossip, ID: id, OriginTime: sm.OriginTime, Hops: hops, Payload: sm.Payload, Headers: sm.Headers})
 		p.counters.GossipSent++
 		p.emit(Event{Kind: EventGossipSent, Peer: from, ID: id, Hops: hops})
 	}

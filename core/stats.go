@@ -38,6 +38,16 @@ type Counters struct {
 	DisconnectSent      uint64 `json:"disconnect_sent"`     // links dropped by this node (and stray links refused)
 	DisconnectReceived  uint64 `json:"disconnect_received"` // links dropped by the peer
 	GraftsDeferred      uint64 `json:"grafts_deferred"`     // due Grafts held back by max_grafts_per_interval
+
+	// Anti-entropy and the age rule.
+	DigestSent       uint64 `json:"digest_sent"`
+	DigestReceived   uint64 `json:"digest_received"`
+	RepairSent       uint64 `json:"repair_sent"`
+	RepairReceived   uint64 `json:"repair_received"`
+	RepairDuplicate  uint64 `json:"repair_duplicate"`  // repair copies of messages already delivered
+	AgeRefused       uint64 `json:"age_refused"`       // copies refused by the age rule
+	GapsLost         uint64 `json:"gaps_lost"`         // stream gaps given up (too old or over max_stream_gaps)
+	StreamsForgotten uint64 `json:"streams_forgotten"` // streams forgotten because max_streams was reached
 }
 
 // Stats is a snapshot of a Protocol's state and counters.
@@ -53,6 +63,7 @@ type Stats struct {
 	SeenCapacity   int `json:"seen_capacity"`
 	PendingGrafts  int `json:"pending_grafts"`
 	IHaveQueueSize int `json:"ihave_queue_size"` // announcements queued over all lazy peers
+	Streams        int `json:"streams"`          // origins with a stream summary
 	Counters
 }
 

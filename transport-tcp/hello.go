@@ -16,7 +16,7 @@ import (
 // dialer sends its hello first; the acceptor checks it and answers with its
 // own, and only then do frames flow (in both directions):
 //
-//	Magic (0xB7) | Version (1) | 0x00 (hello) | incarnation (8 bytes, big endian) | id length (1) | id
+//	Magic (0xB7) | wire.Version | 0x00 (hello) | incarnation (8 bytes, big endian) | id length (1) | id
 //
 // The incarnation is random per Transport: a hello with a new incarnation
 // tells the other side that the peer restarted and that any connection it

@@ -234,7 +234,12 @@ type ConfigReport struct {
 	MaxAnnouncers            int          `json:"max_announcers"`
 	MaxGraftsPerInterval     int          `json:"max_grafts_per_interval"`
 	AntiEntropyBatch         int          `json:"anti_entropy_batch"`
-	AntiEntropyWindow        Duration     `json:"anti_entropy_window"`
+	AntiEntropyBytes         int          `json:"anti_entropy_bytes"`
+	AntiEntropyDigestBytes   int          `json:"anti_entropy_digest_bytes"`
+	AntiEntropyMinAge        Duration     `json:"anti_entropy_min_age"`
+	MaxStreams               int          `json:"max_streams"`
+	MaxStreamGaps            int          `json:"max_stream_gaps"`
+	ClockSkew                Duration     `json:"clock_skew"`
 	MaxMessageSize           int          `json:"max_message_size"`
 	MaintenanceInterval      Duration     `json:"maintenance_interval"`
 	MaintenanceJitter        Duration     `json:"maintenance_jitter"`
@@ -262,10 +267,6 @@ func ConfigView(c core.Config) ConfigReport {
 	if seen == 0 {
 		seen = 2 * c.MessageCacheTTL
 	}
-	ae := c.AntiEntropyWindow
-	if ae == 0 {
-		ae = c.MessageCacheTTL / 2
-	}
 	return ConfigReport{
 		MaxPeers:                 c.MaxPeers,
 		EagerFanout:              c.EagerFanout,
@@ -290,7 +291,12 @@ func ConfigView(c core.Config) ConfigReport {
 		MaxAnnouncers:            c.MaxAnnouncers,
 		MaxGraftsPerInterval:     c.MaxGraftsPerInterval,
 		AntiEntropyBatch:         c.AntiEntropyBatch,
-		AntiEntropyWindow:        Duration(ae),
+		AntiEntropyBytes:         c.AntiEntropyBytes,
+		AntiEntropyDigestBytes:   c.AntiEntropyDigestBytes,
+		AntiEntropyMinAge:        Duration(c.AntiEntropyMinAge),
+		MaxStreams:               c.MaxStreams,
+		MaxStreamGaps:            c.MaxStreamGaps,
+		ClockSkew:                Duration(c.ClockSkew),
 		MaxMessageSize:           c.MaxMessageSize,
 		MaintenanceInterval:      Duration(c.MaintenanceInterval),
 		MaintenanceJitter:        Duration(c.MaintenanceJitter),

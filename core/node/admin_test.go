@@ -82,7 +82,7 @@ func TestAdminHandler(t *testing.T) {
 		cfg := decode[map[string]any](t, r)
 		health, _ := cfg["health"].(map[string]any)
 		if r.code != http.StatusOK || cfg["graft_timeout"] != "25ms" || cfg["eager_fanout"] != float64(3) ||
-			cfg["message_cache_ttl"] != "30s" || cfg["seen_ttl"] != "1m0s" || health["window"] != "5m0s" {
+			cfg["message_cache_ttl"] != "10m0s" || cfg["seen_ttl"] != "20m0s" || cfg["clock_skew"] != "30s" || health["window"] != "5m0s" {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
 		back := decode[node.ConfigReport](t, r)
@@ -221,7 +221,7 @@ func TestConfigReportComplete(t *testing.T) {
 	}
 	// Every field is set from the config.
 	c := core.LargeClusterConfig()
-	c.MaxPeers, c.SeenTTL, c.AntiEntropyWindow, c.HopOptimizationThreshold, c.Seed = 99, 7*time.Minute, 3*time.Second, 3, 5
+	c.MaxPeers, c.SeenTTL, c.HopOptimizationThreshold, c.Seed = 99, 11*time.Minute, 3, 5
 	c.IHaveFanout = 10
 	v := reflect.ValueOf(node.ConfigView(c))
 	for i := range v.NumField() {

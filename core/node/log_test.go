@@ -60,7 +60,7 @@ func TestLogGraftFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := core.MessageID{Origin: "c", Seq: 7}
-	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1}}})
+	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1, OriginTime: clk.Now()}}})
 	waitFor(t, 5*time.Second, "the announcement to be pending", func() bool { return n.Stats().PendingGrafts == 1 })
 	// b never answers: advance the clock until the protocol gives up.
 	deadline := time.Now().Add(10 * time.Second)
@@ -103,7 +103,7 @@ func TestLogDemotion(t *testing.T) {
 		}
 	}
 	id := core.MessageID{Origin: "o", Seq: 1}
-	msg := core.Message{Type: core.MsgGossip, ID: id, Hops: 2, Payload: []byte("p")}
+	msg := core.Message{Type: core.MsgGossip, ID: id, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")}
 	tr.inject(t, "b", msg)
 	tr.inject(t, "c", msg)
 	want := "Demoting peer c to lazy (optimization threshold reached)"
@@ -143,7 +143,7 @@ func TestLogLevelsFiltered(t *testing.T) {
 	for _, p := range []core.PeerID{"b", "c"} {
 		n.AddPeer(p)
 	}
-	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, Hops: 2, Payload: []byte("p")}
+	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")}
 	tr.inject(t, "b", msg)
 	tr.inject(t, "c", msg)
 	waitFor(t, 5*time.Second, "the demotion", func() bool { return len(n.LazyPeers()) == 1 })

@@ -121,6 +121,8 @@ type Node struct {
 	final snapshot
 	trErr error
 
+	saver *stateSaver // nil without WithStateFile
+
 	c         counters
 	batchPool sync.Pool
 }
@@ -130,6 +132,7 @@ type counters struct {
 	framesIn, framesOut, decodeErrors, encodeErrors, sendErrors, observerDrops    atomic.Uint64
 	transportClosed, intakePaused                                                 atomic.Bool
 	overflowLen                                                                   atomic.Int64
+	stateSaves, stateSaveErrors                                                   atomic.Uint64
 }
 
 type snapshot struct {
@@ -198,6 +201,17 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 	if err != nil {
 		return nil, err
 	}
+	if o.stateFile != "" {
+		st, ok, err := loadState(o.stateFile)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := p.Restore(st); err != nil {
+				return nil, fmt.Errorf("state file %s: %w", o.stateFile, err)
+			}
+		}
+	}
 	if o.forwardHook != nil {
 		p.SetForwardHook(o.forwardHook)
 	}
@@ -224,6 +238,10 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 	}
 	if o.store != nil && o.store.Capacity() > 0 {
 		n.ovLimit = max(o.store.Capacity(), o.deliveryQueue)
+	}
+	if o.stateFile != "" {
+		n.saver = newStateSaver(n, o.stateFile)
+		n.saver.mark = n.markOf() // the restored state is on disk already
 	}
 	n.timer = n.clock.NewTimer(time.Hour)
 	n.timer.Stop()
@@ -474,6 +492,8 @@ func (n *Node) runtimeStats() RuntimeStats {
 		SendErrors:            n.c.sendErrors.Load(),
 		ObserverDrops:         n.c.observerDrops.Load(),
 		TransportClosed:       n.c.transportClosed.Load(),
+		StateSaves:            n.c.stateSaves.Load(),
+		StateSaveErrors:       n.c.stateSaveErrors.Load(),
 	}
 	if n.obsq != nil {
 		r.ObserverQueueLen = len(n.obsq)
@@ -605,6 +625,9 @@ func (n *Node) run() {
 		}
 		n.flush()
 		n.rearm()
+		if n.saver != nil {
+			n.saver.maybeSave(n.clock.Now())
+		}
 	}
 }
 
@@ -641,6 +664,9 @@ func (n *Node) stop() {
 	if n.timerArmed {
 		n.timer.Stop()
 		n.timerArmed = false
+	}
+	if n.saver != nil {
+		n.saver.close()
 	}
 }
 

@@ -58,8 +58,8 @@ func TestWithTunerFedByRuntime(t *testing.T) {
 		}
 	}
 	id := core.MessageID{Origin: "x", Seq: 1}
-	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: id, Hops: 1}}})
-	tr.inject(t, "a", core.Message{Type: core.MsgGossip, ID: id, Hops: 2, Payload: []byte("p")})
+	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: id, Hops: 1, OriginTime: time.Now()}}})
+	tr.inject(t, "a", core.Message{Type: core.MsgGossip, ID: id, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")})
 	waitFor(t, 5*time.Second, "a lag sample, a tuning round and the tuned timings", func() bool {
 		lags, tunes, del := ft.snapshot()
 		tu := n.Tuning()

@@ -33,6 +33,7 @@ type config struct {
 	MetricsAddr  string
 	AdminAddr    string
 	PeerFile     string
+	StateDir     string
 	Tracing      string
 	LogLevel     slog.Level
 	LeaveTimeout time.Duration
@@ -54,6 +55,7 @@ var envVars = map[string]string{
 	"metrics-addr":  "PLUMTREE_METRICS_ADDR",
 	"admin-addr":    "PLUMTREE_ADMIN_ADDR",
 	"peer-file":     "PLUMTREE_PEER_FILE",
+	"state-dir":     "PLUMTREE_STATE_DIR",
 	"tracing":       "PLUMTREE_TRACING",
 	"log-level":     "PLUMTREE_LOG_LEVEL",
 	"leave-timeout": "PLUMTREE_LEAVE_TIMEOUT",
@@ -101,6 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("metrics-addr", defaultMetricsAddr), usage("metrics-addr", "Prometheus /metrics address; \"off\" disables"))
 	fs.StringVar(&c.AdminAddr, "admin-addr", env("admin-addr", defaultAdminAddr), usage("admin-addr", "admin HTTP API address; \"off\" disables"))
 	fs.StringVar(&c.PeerFile, "peer-file", env("peer-file", ""), usage("peer-file", "file where known members are saved and reloaded at start"))
+	fs.StringVar(&c.StateDir, "state-dir", env("state-dir", ""), usage("state-dir", "directory where the delivered-message summaries are saved, so a restart delivers nothing twice and catches up what it missed"))
 	fs.StringVar(&c.Tracing, "tracing", env("tracing", "off"), usage("tracing", "OpenTelemetry tracing: off, stdout, or otlp (configured by the standard OTEL_EXPORTER_OTLP_* variables)"))
 	fs.StringVar(&level, "log-level", env("log-level", "info"), usage("log-level", "debug, info, warn or error"))
 	fs.StringVar(&leave, "leave-timeout", env("leave-timeout", "5s"), usage("leave-timeout", "how long to wait for the leave announcement at shutdown"))

@@ -268,6 +268,8 @@ func DefaultConfig() Config {
 		GraftRateLimitBurst:     20,
 		MaxPendingGrafts:        10000,
 		MaxAnnouncers:           8,
+		MaxGraftsPerInterval:    64,
+		MaxEagerPeers:           3,
 		AntiEntropyBatch:        256,
 		AntiEntropyBytes:        1 << 20,
 		AntiEntropyDigestBytes:  16 << 10,
@@ -275,8 +277,6 @@ func DefaultConfig() Config {
 		MaxStreams:              4096,
 		MaxStreamGaps:           256,
 		ClockSkew:               30 * time.Second,
-		MaxGraftsPerInterval:    64,
-		MaxEagerPeers:           3,
 		MaxMessageSize:          64 << 10,
 		MaintenanceInterval:     2 * time.Second,
 		MaintenanceJitter:       500 * time.Millisecond,
@@ -346,8 +346,8 @@ func LargeClusterConfig() Config {
 	c.LazyFanout = 4
 	c.MaxEagerPeers = 4
 	c.IHaveInterval = 250 * time.Millisecond
-	c.IHaveBatchSize = 128
 	c.MessageCacheMaxSize = 1 << 18
+	c.IHaveBatchSize = 128
 	c.OptimizationThreshold = 5
 	c.GraftTimeout = 750 * time.Millisecond
 	c.PruneDelay = 1500 * time.Millisecond

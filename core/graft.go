@@ -13,6 +13,7 @@ type pending struct {
 	next       int      // index in ann of the next Graft target
 	target     PeerID   // the peer the outstanding Graft went to
 	grafts     int      // Grafts sent so far
+	deferred   int      // times the first Graft was put off (see pullPolicy)
 	deadline   time.Time
 	firstGraft time.Time
 	announced  time.Time // when the first announcement arrived
@@ -227,6 +228,12 @@ func (p *Protocol) fireGrafts() {
 		if p.overloaded {
 			// Behind on our own input: the copy is likely queued here
 			// already. Pulling more would add to the backlog.
+			p.counters.GraftsDeferred++
+			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
+			continue
+		}
+		if pd.grafts == 0 && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) {
+			pd.deferred++
 			p.counters.GraftsDeferred++
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue

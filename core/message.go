@@ -62,7 +62,6 @@ const (
 	MsgGraft MessageType = 3
 	// MsgPrune asks the receiver to make the link lazy.
 	MsgPrune MessageType = 4
-
 	// MsgJoin asks the receiver to open a link: eager when Eager is set,
 	// else lazy. Urgent marks a requester whose active view is nearly
 	// empty: the receiver makes room for it (HyParView's high-priority
@@ -97,16 +96,16 @@ func (t MessageType) String() string {
 		return "graft"
 	case MsgPrune:
 		return "prune"
-	case MsgDigest:
-		return "digest"
-	case MsgRepair:
-		return "repair"
 	case MsgJoin:
 		return "join"
 	case MsgJoinReply:
 		return "join_reply"
 	case MsgDisconnect:
 		return "disconnect"
+	case MsgDigest:
+		return "digest"
+	case MsgRepair:
+		return "repair"
 	}
 	return "unknown(" + strconv.Itoa(int(t)) + ")"
 }
@@ -131,6 +130,9 @@ type Announcement struct {
 //	MsgIHave:  IHaves
 //	MsgGraft:  IDs (may be empty)
 //	MsgPrune:  nothing
+//	MsgJoin:       Eager, Urgent
+//	MsgJoinReply:  Accepted
+//	MsgDisconnect: nothing
 //	MsgDigest: Digest
 //	MsgRepair: ID, OriginTime, Hops, Payload, Headers
 //
@@ -139,10 +141,6 @@ type Announcement struct {
 // measured from it, never from when a node received it: a node refuses to
 // deliver, store, announce, graft or send anything older than
 // MessageCacheTTL + ClockSkew or more than ClockSkew in the future.
-//
-//	MsgJoin:       Eager, Urgent
-//	MsgJoinReply:  Accepted
-//	MsgDisconnect: nothing
 //
 // Hops counts transmissions: the origin sends hop 1 and every relay adds one,
 // so the hop count of a delivered copy is the paper's LDH quantity.
@@ -161,7 +159,8 @@ type Message struct {
 	IHaves     []Announcement
 	IDs        []MessageID
 	Digest     *Digest
-	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Accepted).
+	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Eager,
+	// Accepted).
 	Eager    bool
 	Urgent   bool
 	Accepted bool

@@ -32,6 +32,7 @@ type peer struct {
 	pullsAnswered int
 	lastPush      uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
 	dupEpoch      uint64    // Protocol.dupEpoch when dups was last counted
+	prunedAt      time.Time // when we last sent it a Prune
 	pruneAt       time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
 
 	// Link protocol (passive peers only).

@@ -15,24 +15,77 @@ import "time"
 //     answered) only when the node is off the tree, not behind it: no first
 //     copy came through the tree for 2 × the graft timeout, or the same
 //     lazy peer answered OptimizationThreshold pulls since the last
-//     maintenance round (a group of nodes linked eagerly to each other
-//     but only lazily to the rest gets tree copies from each other, yet
-//     pulls every message from outside) — and at most once per
+//     maintenance round while no tree copy of a pulled message arrived
+//     late (a group of nodes linked eagerly to each other but only lazily
+//     to the rest gets tree copies from each other, yet pulls every
+//     message from outside; a slow tree delivers what was pulled, late)
+//     — and at most once per
 //     MaintenanceInterval, never while the node is overloaded;
 //   - at most MaxGraftsPerInterval ids are pulled per graft-timeout
 //     interval; due pulls beyond it wait for the next interval (counted as
 //     GraftsDeferred): the tree's copy or anti-entropy usually makes them
 //     unnecessary;
+//   - a first pull waits while the tree is visibly busy with the message's
+//     origin: when a tree copy from that origin arrived within the graft
+//     timeout and none with a higher sequence (copies of one origin follow
+//     one path, in order, so a later one overtaking means the copy was
+//     lost), the pull is put off by one graft timeout, at most
+//     maxPullDeferrals times. A burst that queues the tree then costs
+//     waiting, not copies; a lost copy is still pulled at once when the
+//     origin's next message arrives;
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastTreeCopy time.Time // last first copy pushed by a linked peer (not pulled)
 	lastPromote  time.Time // last link Graft sent because of pulls
 	windowStart  time.Time // start of the current pull budget interval
 	windowPulls  int       // ids pulled in it
+	// lateTreeCopies counts tree copies of pulled messages since the last
+	// maintenance round: the tree is slow, not broken.
+	lateTreeCopies int
+	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
+	// emptied when full).
+	origins map[PeerID]originTrace
 }
 
-// noteTreeCopy records a first copy the tree pushed to us.
-func (l *pullPolicy) noteTreeCopy(now time.Time) { l.lastTreeCopy = now }
+// originTrace is the last first copy of one origin the tree pushed to us.
+type originTrace struct {
+	at  time.Time
+	seq uint64 // highest sequence received through the tree
+}
+
+const (
+	// maxTreeOrigins bounds pullPolicy.origins.
+	maxTreeOrigins = 4096
+	// maxPullDeferrals bounds how often one first pull is put off.
+	maxPullDeferrals = 8
+)
+
+// noteOrigin records a tree copy of id.
+func (l *pullPolicy) noteOrigin(now time.Time, id MessageID) {
+	if l.origins == nil {
+		l.origins = make(map[PeerID]originTrace)
+	}
+	o, ok := l.origins[id.Origin]
+	if !ok && len(l.origins) >= maxTreeOrigins {
+		clear(l.origins)
+	}
+	o.at = now
+	o.seq = max(o.seq, id.Seq)
+	l.origins[id.Origin] = o
+}
+
+// treeBusy reports whether the tree is still delivering id's origin in
+// order up to id: a tree copy from it within timeout, none past id.Seq.
+func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration) bool {
+	o, ok := l.origins[id.Origin]
+	return ok && now.Sub(o.at) < timeout && o.seq < id.Seq
+}
+
+// noteTreeCopy records a first copy (id) the tree pushed to us.
+func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID) {
+	l.lastTreeCopy = now
+	l.noteOrigin(now, id)
+}
 
 // offTree reports whether the node received no first copy through the tree
 // for 2 × timeout.
@@ -43,7 +96,7 @@ func (l *pullPolicy) offTree(now time.Time, timeout time.Duration) bool {
 // mayPromote reports whether a pull may turn into a link now (repeated:
 // the answering peer answered enough pulls lately), and records it if so.
 func (l *pullPolicy) mayPromote(now time.Time, timeout, every time.Duration, repeated bool) bool {
-	if !repeated && !l.offTree(now, timeout) {
+	if !l.offTree(now, timeout) && (!repeated || l.lateTreeCopies > 0) {
 		return false
 	}
 	if !l.lastPromote.IsZero() && now.Sub(l.lastPromote) < every {

@@ -136,16 +136,16 @@ func (p *Protocol) Receive(now time.Time, from PeerID, msg Message) {
 		p.onGraft(from, &msg)
 	case MsgPrune:
 		p.onPrune(from)
-	case MsgDigest:
-		p.onDigest(from, &msg)
-	case MsgRepair:
-		p.onRepair(from, &msg)
 	case MsgJoin:
 		p.onJoin(from, &msg)
 	case MsgJoinReply:
 		p.onJoinReply(from, &msg)
 	case MsgDisconnect:
 		p.onDisconnect(from)
+	case MsgDigest:
+		p.onDigest(from, &msg)
+	case MsgRepair:
+		p.onRepair(from, &msg)
 	default:
 		p.invalid(from, ReasonMalformed)
 	}
@@ -240,7 +240,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.notePull(pe)
 		return
 	}
-	p.pulls.noteTreeCopy(p.now)
+	p.pulls.noteTreeCopy(p.now, id)
 	// The sender of a first copy becomes eager (the paper's Algorithm 1).
 	// The original Algorithm 1 adds it to eagerPushPeers without taking it
 	// out of lazyPushPeers, so a peer could sit in both sets (the 2019
@@ -248,7 +248,10 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	// so moving it to eager removes it from lazy and drops its IHave queue:
 	// the sets stay disjoint, and delivery stays at most once because the id
 	// was recorded in the seen set above before anything was forwarded.
-	if pe.state != stateEager && !p.toEager(pe, ReasonFirstCopy) {
+	if pe.state == stateEager {
+		return
+	}
+	if !p.toEager(pe, ReasonFirstCopy) {
 		// No room (eager cap): tell it to treat us as lazy.
 		p.toLazy(pe, ReasonCapacity, true)
 		p.sendPrune(pe)
@@ -294,6 +297,9 @@ func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
 	if s, ok := p.seen.get(id); ok && s.pulled {
 		// We pulled the first copy because the tree's copy was late: this
 		// is that copy, not a redundant path.
+		if pe.state == stateEager {
+			p.pulls.lateTreeCopies++
+		}
 		return
 	}
 	t := p.cfg.OptimizationThreshold
@@ -508,6 +514,7 @@ func (p *Protocol) maintenance() {
 	for _, pe := range p.lazy {
 		pe.pullsAnswered = 0
 	}
+	p.pulls.lateTreeCopies = 0
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()
 }

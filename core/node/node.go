@@ -95,6 +95,7 @@ type Node struct {
 	armedAt    time.Time
 	overflow   []item
 	ovHead     int
+	overloaded bool // last value given to SetOverloaded
 	paused     bool
 	encBuf     []byte
 	tuneAt     time.Time // next Tuner round
@@ -611,6 +612,13 @@ func (n *Node) run() {
 			n.popOverflow()
 			n.refill()
 			continue // no protocol input: nothing to drain
+		}
+		// Overloaded: the application is not keeping up (intake paused)
+		// or more than half the transport's inbound queue waits. The
+		// protocol then pulls nothing (see core.Protocol.SetOverloaded).
+		if ov := n.paused || (cap(recv) > 0 && len(recv) > cap(recv)/2); ov != n.overloaded {
+			n.overloaded = ov
+			n.proto.SetOverloaded(n.clock.Now(), ov)
 		}
 		if n.opts.tuner != nil {
 			n.maybeTune(n.clock.Now())

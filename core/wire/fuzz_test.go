@@ -25,12 +25,12 @@ func seedFrames(f *testing.F) [][]byte {
 		{Type: core.MsgGraft, IDs: ids(4)},
 		{Type: core.MsgGraft, IDs: []core.MessageID{maxID()}},
 		{Type: core.MsgPrune},
-		{Type: core.MsgRepair, ID: id(3), OriginTime: time.UnixMilli(1_763_000_000_000), Hops: 2, Payload: []byte("r")},
-		{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true}},
-		{Type: core.MsgDigest, Digest: digest(3, 4)},
 		{Type: core.MsgJoin, Eager: true},
 		{Type: core.MsgJoinReply, Accepted: true, Urgent: false},
 		{Type: core.MsgDisconnect},
+		{Type: core.MsgRepair, ID: id(3), OriginTime: time.UnixMilli(1_763_000_000_000), Hops: 2, Payload: []byte("r")},
+		{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true}},
+		{Type: core.MsgDigest, Digest: digest(3, 4)},
 	}
 	var frames [][]byte
 	for _, m := range msgs {
@@ -163,11 +163,11 @@ func FuzzAppendFrame(f *testing.F) {
 	f.Add(uint8(3), "node-1", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(4), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(0), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
-	f.Add(uint8(8), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte(nil), uint8(4))
-	f.Add(uint8(9), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte("r"), uint8(1))
 	f.Add(uint8(5), "", uint64(0), uint16(3), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(6), "", uint64(0), uint16(5), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(7), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(8), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte(nil), uint8(4))
+	f.Add(uint8(9), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte("r"), uint8(1))
 	d := NewDecoder(Limits{MaxPayload: core.MaxMessageSizeLimit})
 	f.Fuzz(func(t *testing.T, typ uint8, origin string, seq uint64, hops uint16, key, value string, payload []byte, n uint8) {
 		mid := core.MessageID{Origin: core.PeerID(origin), Seq: seq}

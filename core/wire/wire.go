@@ -36,7 +36,7 @@ var (
 	ErrBadMagic = errors.New("wire: bad magic byte")
 	// ErrBadVersion: the second byte is not Version.
 	ErrBadVersion = errors.New("wire: unsupported version")
-	// ErrUnknownType: the type byte is not a known message type (1–9).
+	// ErrUnknownType: the type byte is not one of core.MsgGossip..MsgDisconnect.
 	ErrUnknownType = errors.New("wire: unknown message type")
 	// ErrTruncated: the frame ends inside a field, or a count promises more
 	// entries than the bytes left can hold.
@@ -57,14 +57,14 @@ var (
 	ErrBadHops = errors.New("wire: hop count out of range")
 	// ErrTrailing: bytes left after the last field of the message.
 	ErrTrailing = errors.New("wire: trailing bytes")
-	// ErrBadFlags: a flags byte (Join, JoinReply, Digest, a digest's
-	// stream) with undefined bits set.
-	ErrBadFlags = errors.New("wire: undefined flag bits")
 	// ErrNilMessage: a nil *core.Message was passed to AppendFrame or Decode
 	// (or a Digest message without its Digest to AppendFrame).
 	ErrNilMessage = errors.New("wire: nil message")
 	// ErrBadTime: an origin time beyond year 10000.
 	ErrBadTime = errors.New("wire: origin time out of range")
+	// ErrBadFlags: a flags byte with bits the format does not define (a
+	// digest's, a Join's or a JoinReply's).
+	ErrBadFlags = errors.New("wire: unknown flags")
 	// ErrBadRun: a digest run that is not above the previous one (or the
 	// floor), or overflows 64 bits.
 	ErrBadRun = errors.New("wire: bad digest run")

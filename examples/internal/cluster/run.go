@@ -383,13 +383,17 @@ loop:
 		if err != nil && ctx.Err() != nil {
 			return sum, ctx.Err()
 		}
-		sum.BurstComplete, sum.BurstP99 = br.Complete, br.P99
 		sum.BurstWindow = c.since(from)
+		sum.BurstP99 = br.P99
 		sum.Sent += sum.BurstSent
 		if err != nil {
 			sum.DrainTimeout = true
 		}
-		r.Complete += br.Complete
+		// Reports count folded (settled) messages whatever include says:
+		// the burst's share is the difference of two complete reports.
+		all := c.Tracker.Report(nil, c.Live(), c.Since())
+		sum.BurstComplete = all.Complete - r.Complete
+		r.Complete = all.Complete
 	}
 	p.finish()
 

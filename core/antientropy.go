@@ -177,8 +177,10 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 }
 
 // aeQuietRounds: a node with nothing new sends a digest every this many
-// maintenance rounds.
-const aeQuietRounds = 4
+// maintenance rounds. 4 halved the quiet cost again but let the 10,000-node
+// simulator's massive-failure run end with late repairs (RMR 0.03 in its
+// last cycle instead of ≤ 0.01).
+const aeQuietRounds = 2
 
 // lacksFrom reports whether digest d lists something this node has not
 // delivered: a stream it does not track, or delivered sequences its summary

@@ -50,10 +50,10 @@ func scaleRun(t testing.TB, nodes, known, msgs int, gap time.Duration, c core.Co
 
 // Anti-entropy must not inflate the control traffic at scale. It costs per
 // unit of time, not per message: a node sends one digest in a round after
-// it delivered something (and every 4th quiet round), and a digest is
+// it delivered something (and every 2nd quiet round), and a digest is
 // answered only when it shows the receiver lacks something. With a
 // broadcast every second (2 per round) that is under 1 control message per
-// node per broadcast; with one every 10 s (5 rounds per broadcast), under 2.
+// node per broadcast; with one every 10 s (5 rounds per broadcast), under 3.
 // 1,000 nodes knowing 30 members each (SCALE_NODES=10000 for the paper's
 // size).
 func TestAntiEntropyCostAtScale(t *testing.T) {
@@ -69,7 +69,7 @@ func TestAntiEntropyCostAtScale(t *testing.T) {
 		t.Logf("%d nodes, a broadcast every %v: per broadcast per node: payload %.3f, control %.3f (without anti-entropy: payload %.3f, control %.3f)", nodes, gap, p, ctl, p0, ctl0)
 		limit := 1.0
 		if gap > time.Second {
-			limit = 2.0
+			limit = 3.0
 		}
 		if ctl-ctl0 > limit || p > p0+0.01 {
 			t.Errorf("anti-entropy adds %.2f control messages per node per broadcast (want <= %.1f) and %.3f payload messages (want 0)", ctl-ctl0, limit, p-p0)

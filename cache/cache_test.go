@@ -445,3 +445,32 @@ func TestOriginTimeStampAndExpiry(t *testing.T) {
 		t.Fatal("kept past origin time + TTL")
 	}
 }
+
+// The default retention covers a realistic partition: a store built from
+// core.DefaultConfig keeps 5 minutes of 1 KiB messages at 20 msg/s (and 10
+// minutes, its TTL) — every one still served at the end.
+func TestDefaultRetentionCoversFiveMinutesAt20PerSecond(t *testing.T) {
+	c, err := New(ConfigFromCore(core.DefaultConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1_700_000_000, 0)
+	payload := make([]byte, 1024)
+	const rate, span = 20, 10 * time.Minute
+	n := int(span.Seconds()) * rate
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second / rate) }
+	for i := range n {
+		c.Put(at(i), core.MessageID{Origin: "o", Seq: uint64(i + 1)}, core.StoredMessage{Payload: payload, OriginTime: at(i)})
+	}
+	end := at(n - 1)
+	for i := range n {
+		// Everything younger than the TTL at the end is there: the whole
+		// 10 minutes, so in particular the last 5.
+		if _, ok := c.Get(end, core.MessageID{Origin: "o", Seq: uint64(i + 1)}); !ok {
+			t.Fatalf("message %d of %d (age %v) not served", i, n, end.Sub(at(i)))
+		}
+	}
+	if ev := c.Stats().Evictions; ev.Total() != 0 {
+		t.Fatalf("evictions %+v", ev)
+	}
+}

@@ -94,7 +94,9 @@ func partitionScenario(t *rapid.T, cut time.Duration, traffic bool) time.Duratio
 	// Every message with at least 20 s of retention left at the heal (more
 	// than the repair takes) must arrive: it is still stored somewhere
 	// when the repair reaches it.
-	want := func(bc coretest.Broadcast) bool { return bc.At.After(heal.Add(-R+20*time.Second)) && !bc.At.After(heal) }
+	want := func(bc coretest.Broadcast) bool {
+		return bc.At.After(heal.Add(-R+20*time.Second)) && !bc.At.After(heal)
+	}
 	complete := func() bool { return n.CheckDeliveryOf(want, false) == nil }
 	limit := heal.Add(5 * time.Minute)
 	for !complete() {

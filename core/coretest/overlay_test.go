@@ -91,3 +91,111 @@ func TestOverlayBoundedSymmetric(t *testing.T) {
 		})
 	}
 }
+
+// Lazy push at N = 200 with the default config: every lazy set within
+// lazy_fanout, the views symmetric, and at most 3 IHave frames per node per
+// broadcast (the paper counts about 3 announcements; the unbounded views
+// sent about 16). Broadcasts are an IHave interval and more apart, so
+// every announcement travels alone: the bound holds without coalescing.
+func TestIHaveCostAtN200(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	c := core.DefaultConfig()
+	const nodes, msgs = 200, 40
+	var ihaves uint64
+	counting := false
+	n, err := coretest.New(coretest.Config{Nodes: nodes, Protocol: c, Seed: 5, LinkSpread: 5 * time.Millisecond,
+		Observer: func(_ int, e core.Event) {
+			if counting && e.Kind == core.EventIHaveSent {
+				ihaves++
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.RunFor(10 * time.Second)
+	for k := 0; k < 40; k++ { // the tree forms
+		if _, err := n.Broadcast(k*13%nodes, []byte("warm")); err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(c.PruneDelay)
+	}
+	n.RunFor(5 * time.Second)
+	overlayShape(t, n, c)
+	n.ResetCounters()
+	counting = true
+	var ids []core.MessageID
+	for k := 0; k < msgs; k++ {
+		id, err := n.Broadcast(k*7%nodes, []byte("m"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		n.RunFor(2 * c.IHaveInterval)
+	}
+	n.RunFor(5 * time.Second)
+	counting = false
+	per := float64(ihaves) / float64(msgs*nodes)
+	cs := n.Counters()
+	rmr := 0.0
+	for _, id := range ids {
+		if got := n.Deliveries(id); got != nodes {
+			t.Errorf("%s delivered by %d of %d", id, got, nodes)
+		}
+		rmr += n.RMR(id) / float64(len(ids))
+	}
+	t.Logf("N = %d: %.2f IHave frames per node per broadcast, control received %.2f per node per broadcast, mean RMR %.3f",
+		nodes, per, float64(cs.ControlReceived)/float64(msgs*nodes), rmr)
+	if per > 3 {
+		t.Errorf("%.2f IHave frames per node per broadcast, want <= 3", per)
+	}
+}
+
+// A burst of 2,000 messages from random origins, all at once, into a formed
+// tree of 32 nodes: every message reaches every node exactly once, and the
+// tree does not grow: RMR over the burst <= 0.05. (The simulator has no
+// bandwidth limit, so this checks the protocol's own reaction to a burst —
+// announcements overtaking queued copies, pulls, prunes — not the queueing
+// of a real network; the cluster job's -burst measures that.)
+func TestBurstKeepsTheTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	c := core.DefaultConfig()
+	const nodes, burst = 32, 2000
+	n, err := coretest.New(coretest.Config{Nodes: nodes, Protocol: c, Seed: 9, LinkSpread: 5 * time.Millisecond, Jitter: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.RunFor(10 * time.Second)
+	for k := 0; k < 40; k++ {
+		if _, err := n.Broadcast(k*5%nodes, []byte("warm")); err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(c.PruneDelay)
+	}
+	n.RunFor(5 * time.Second)
+	n.ResetCounters()
+	for k := 0; k < burst; k++ {
+		if _, err := n.Broadcast(k*11%nodes, []byte("burst")); err != nil {
+			t.Fatal(err)
+		}
+		if k%100 == 99 {
+			n.RunFor(time.Millisecond)
+		}
+	}
+	// (RunUntil(AllDelivered) checks 64,000 pairs per step: run a fixed
+	// time, far above what the burst needs, and check once.)
+	n.RunFor(30 * time.Second)
+	if err := n.CheckDelivery(true); err != nil {
+		t.Fatal(err)
+	}
+	cs := n.Counters()
+	remote := cs.Deliveries - burst
+	rmr := float64(cs.PayloadReceived-remote) / float64(remote)
+	t.Logf("burst of %d at N = %d: RMR %.4f, control received %.3f per delivery", burst, nodes, rmr, float64(cs.ControlReceived)/float64(remote))
+	if rmr > 0.05 {
+		t.Errorf("RMR %.3f over the burst, want <= 0.05", rmr)
+	}
+}

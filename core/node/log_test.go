@@ -101,7 +101,9 @@ func TestLogDemotion(t *testing.T) {
 		if err := n.AddPeer(p); err != nil {
 			t.Fatal(err)
 		}
+		tr.inject(t, p, core.Message{Type: core.MsgJoin, Eager: true}) // the peer asks for an eager link too
 	}
+	waitFor(t, 5*time.Second, "two eager links", func() bool { return len(n.EagerPeers()) == 2 })
 	id := core.MessageID{Origin: "o", Seq: 1}
 	msg := core.Message{Type: core.MsgGossip, ID: id, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")}
 	tr.inject(t, "b", msg)
@@ -142,7 +144,9 @@ func TestLogLevelsFiltered(t *testing.T) {
 	defer n.Shutdown(context.Background())
 	for _, p := range []core.PeerID{"b", "c"} {
 		n.AddPeer(p)
+		tr.inject(t, p, core.Message{Type: core.MsgJoin, Eager: true})
 	}
+	waitFor(t, 5*time.Second, "two eager links", func() bool { return len(n.EagerPeers()) == 2 })
 	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")}
 	tr.inject(t, "b", msg)
 	tr.inject(t, "c", msg)

@@ -33,7 +33,7 @@ func (f *fakeTuner) Tune(now time.Time, delivered, ok, failed uint64) (time.Dura
 	defer f.mu.Unlock()
 	f.tunes++
 	f.lastDel = delivered
-	return 60 * time.Millisecond, 15 * time.Millisecond, 3
+	return 60 * time.Millisecond, 15 * time.Millisecond, 40
 }
 
 func (f *fakeTuner) snapshot() (lags int, tunes int, del uint64) {
@@ -64,7 +64,7 @@ func TestWithTunerFedByRuntime(t *testing.T) {
 		lags, tunes, del := ft.snapshot()
 		tu := n.Tuning()
 		return lags == 1 && tunes > 0 && del == 1 &&
-			tu == core.Tuning{GraftTimeout: 60 * time.Millisecond, IHaveInterval: 15 * time.Millisecond, IHaveBatchSize: 3}
+			tu == core.Tuning{GraftTimeout: 60 * time.Millisecond, IHaveInterval: 15 * time.Millisecond, IHaveBatchSize: 40}
 	})
 }
 

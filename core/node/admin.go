@@ -207,9 +207,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // ConfigReport is the JSON of GET /config: the fields of core.Config under
 // the operations guide's names (the names Config.Validate uses), durations
-// readable. Bounds of 0 mean "no bound", as in core.Config; seen_ttl and
-// anti_entropy_window are the effective values when the config leaves them
-// at 0.
+// readable. Bounds of 0 mean "no bound", as in core.Config; seen_ttl is the
+// effective value when the config leaves it at 0.
 type ConfigReport struct {
 	MaxPeers                 int          `json:"max_peers"`
 	EagerFanout              int          `json:"eager_fanout"`

@@ -43,6 +43,10 @@ func TestAgeRuleRefusesOldAndFutureCopies(t *testing.T) {
 				if delivered != tc.ok || forwarded != tc.ok || p.HasSeen(id) != tc.ok || p.Stats().CacheSize != b2i(tc.ok) {
 					t.Fatalf("%v: delivered %v forwarded %v seen %v cached %d, want %v", typ, delivered, forwarded, p.HasSeen(id), p.Stats().CacheSize, tc.ok)
 				}
+				// Announced: queued for the lazy peers only when accepted.
+				if queued := p.Stats().IHaveQueueSize > 0; queued != tc.ok {
+					t.Fatalf("%v: announcements queued %v, want %v", typ, queued, tc.ok)
+				}
 				if !tc.ok {
 					if e := events(out, core.EventAgeRefused); len(e) != 1 || p.Stats().AgeRefused != 1 {
 						t.Fatalf("%v: refusal events %+v", typ, e)

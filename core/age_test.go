@@ -61,7 +61,7 @@ func TestAgeRuleRefusesOldAndFutureCopies(t *testing.T) {
 			p.Tick(now)
 			p.Drain()
 			p.Receive(now, "l0", ihave(core.Announcement{ID: id, Hops: 1, OriginTime: tc.ot}))
-			p.Tick(now.Add(2 * time.Second))
+			p.Tick(now.Add(core.DefaultConfig().GraftTimeout)) // still inside the window
 			grafted := false
 			for _, g := range msgs(p.Drain(), core.MsgGraft) {
 				grafted = grafted || len(g.Msg.IDs) > 0
@@ -117,4 +117,30 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// An announcement accepted just inside the window is not grafted once the
+// message ages out while its Graft waits (deferred or backing off).
+func TestAgeRuleAppliesToPendingGrafts(t *testing.T) {
+	c := core.DefaultConfig()
+	R, S := c.MessageCacheTTL, c.ClockSkew
+	now := t0.Add(time.Hour)
+	p := fixture(t, nil)
+	p.Tick(now)
+	p.Drain()
+	ot := now.Add(-R - S + 100*time.Millisecond) // ages out before the graft timeout
+	p.Receive(now, "l0", ihave(core.Announcement{ID: core.MessageID{Origin: "x", Seq: 1}, Hops: 1, OriginTime: ot}))
+	if p.Stats().PendingGrafts != 1 {
+		t.Fatal("announcement inside the window not pending")
+	}
+	p.Tick(now.Add(c.GraftTimeout))
+	out := p.Drain()
+	for _, g := range msgs(out, core.MsgGraft) {
+		if len(g.Msg.IDs) > 0 {
+			t.Fatalf("grafted an aged-out message: %+v", g)
+		}
+	}
+	if p.Stats().PendingGrafts != 0 || len(events(out, core.EventAgeRefused)) != 1 {
+		t.Fatalf("pending %d, refusals %d", p.Stats().PendingGrafts, len(events(out, core.EventAgeRefused)))
+	}
 }

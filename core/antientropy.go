@@ -20,6 +20,16 @@ import (
 
 // antiEntropy runs one round: expire the summaries and send a digest to
 // one random known member.
+//
+// Cost. A round sends one digest; its receiver answers with a digest only
+// if the first one shows something it lacks (see onDigest), so an exchange
+// between nodes in sync is one message. A quiet node does not send every
+// round: a round sends when the node delivered something since its last
+// digest (its summary changed: news for its peers), and otherwise every
+// aeQuietRounds-th round, so a cluster with no traffic still compares its
+// summaries (and repairs a partition that healed without new traffic) at
+// least every aeQuietRounds rounds. A new member gets a digest at once
+// (AddPeer), which is what repairs a healed partition first.
 func (p *Protocol) antiEntropy() {
 	p.expireStreams()
 	if p.cfg.AntiEntropyBatch == 0 {
@@ -28,6 +38,14 @@ func (p *Protocol) antiEntropy() {
 	known := len(p.eager) + len(p.lazy) + len(p.passive)
 	if known == 0 {
 		return
+	}
+	if d := p.counters.MessagesDelivered; d != p.aeDelivered {
+		p.aeDelivered, p.aeIdleRounds = d, 0
+	} else {
+		p.aeIdleRounds++
+		if p.aeIdleRounds%aeQuietRounds != 0 {
+			return
+		}
 	}
 	var to *peer
 	switch i := p.rng.IntN(known); {
@@ -153,9 +171,44 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 	}
 	clear(cands)
 	p.aeScratch = cands[:0]
-	if !d.Reply {
+	if !d.Reply && p.lacksFrom(d) {
 		p.sendDigest(from, true)
 	}
+}
+
+// aeQuietRounds: a node with nothing new sends a digest every this many
+// maintenance rounds. 4 halved the quiet cost again but let the 10,000-node
+// simulator's massive-failure run end with late repairs (RMR 0.03 in its
+// last cycle instead of ≤ 0.01).
+const aeQuietRounds = 2
+
+// lacksFrom reports whether digest d lists something this node has not
+// delivered: a stream it does not track, or delivered sequences its summary
+// lacks. Only then is the digest answered with one (so that its sender
+// sends what is missing).
+func (p *Protocol) lacksFrom(d *Digest) bool {
+	for i := range d.Streams {
+		e := &d.Streams[i]
+		if e.Origin == p.self {
+			continue
+		}
+		s := p.streams.byOrigin[e.Origin]
+		if s == nil {
+			if p.ageOK(e.Newest) {
+				return true
+			}
+			continue
+		}
+		if e.Floor > s.floor && !s.covers(s.floor+1, e.Floor) {
+			return true
+		}
+		for _, r := range e.Runs {
+			if !s.covers(r.First, r.Last) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onRepair handles a payload sent by anti-entropy: delivered, stored and
@@ -193,6 +246,9 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 		headers = p.hook(Delivery{ID: id, OriginTime: m.OriginTime, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
 	}
 	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
+	// A repair copy is no evidence about the tree: copies of it the tree
+	// delivers late do not count towards a prune (see duplicate).
+	p.seen.markPulled(id)
 	if pd := p.pend.m[id]; pd != nil {
 		p.pend.remove(pd)
 	}

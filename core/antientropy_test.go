@@ -198,3 +198,40 @@ func TestDigestInvalidRefused(t *testing.T) {
 		t.Fatalf("invalid digests: %+v", out)
 	}
 }
+
+// A digest is answered with a digest only when it shows something the
+// receiver lacks; a node with nothing new sends a digest every 2nd round
+// only.
+func TestDigestQuietCost(t *testing.T) {
+	a := newAE(t, "a", nil, "b")
+	b := newAE(t, "b", nil, "a")
+	id, _ := a.Broadcast(t0, []byte("x"), nil)
+	a.Drain()
+	b.Receive(t0, "a", core.Message{Type: core.MsgRepair, ID: id, OriginTime: t0, Hops: 1, Payload: []byte("x")})
+	b.Drain()
+	if !b.HasSeen(id) {
+		t.Fatal("b did not deliver")
+	}
+	// In sync: b's digest to a is not answered.
+	b.Receive(t0.Add(time.Second), "a", core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Streams: []core.StreamDigest{{Origin: "a", Runs: []core.SeqRange{{First: id.Seq, Last: id.Seq}}, Complete: true, Newest: t0}}}})
+	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 0 {
+		t.Fatalf("digest answered while in sync: %+v", dg)
+	}
+	// Lacking: answered.
+	b.Receive(t0.Add(time.Second), "a", core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Streams: []core.StreamDigest{{Origin: "a", Runs: []core.SeqRange{{First: id.Seq, Last: id.Seq + 1}}, Complete: true, Newest: t0}}}})
+	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 1 || !dg[0].Msg.Digest.Reply {
+		t.Fatalf("digest not answered while lacking: %+v", dg)
+	}
+	// Rounds: the first after the delivery sends, then every 2nd.
+	var sent []int
+	interval := core.DefaultConfig().MaintenanceInterval
+	for round := 1; round <= 9; round++ {
+		a.Tick(t0.Add(time.Duration(round) * interval))
+		if len(msgs(a.Drain(), core.MsgDigest)) > 0 {
+			sent = append(sent, round)
+		}
+	}
+	if fmt.Sprint(sent) != "[1 3 5 7 9]" {
+		t.Fatalf("digests in rounds %v, want [1 3 5 7 9]", sent)
+	}
+}

@@ -42,6 +42,7 @@ func TestPresetsValid(t *testing.T) {
 	check("large ihave_batch_size", g.IHaveBatchSize, 128)
 	check("wan message_cache_max_size", w.MessageCacheMaxSize, 65536)
 	check("default message_cache_ttl", d.MessageCacheTTL, 10*time.Minute)
+	check("lan message_cache_ttl", l.MessageCacheTTL, 10*time.Minute)
 	check("default clock_skew", d.ClockSkew, 30*time.Second)
 	check("lan optimization_threshold", l.OptimizationThreshold, 2)
 	check("wan graft_timeout", w.GraftTimeout, time.Second)

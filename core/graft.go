@@ -17,6 +17,7 @@ type pending struct {
 	deadline   time.Time
 	firstGraft time.Time
 	announced  time.Time // when the first announcement arrived
+	originTime time.Time // the message's origin time, as announced (age rule)
 	order      uint64    // insertion order: ties on deadline are broken by it
 	hi         int       // heap index
 }
@@ -83,7 +84,7 @@ func (s *pendingSet) down(i int) {
 	}
 }
 
-func (s *pendingSet) add(id MessageID, first PeerID, now, deadline time.Time) {
+func (s *pendingSet) add(id MessageID, first PeerID, now, deadline, originTime time.Time) {
 	var pd *pending
 	if n := len(s.free); n > 0 {
 		pd = s.free[n-1]
@@ -93,7 +94,7 @@ func (s *pendingSet) add(id MessageID, first PeerID, now, deadline time.Time) {
 		pd = &pending{}
 	}
 	s.order++
-	*pd = pending{id: id, ann: append(pd.ann[:0], first), announced: now, deadline: deadline, order: s.order, hi: len(s.h)}
+	*pd = pending{id: id, ann: append(pd.ann[:0], first), announced: now, deadline: deadline, originTime: originTime, order: s.order, hi: len(s.h)}
 	s.h = append(s.h, pd)
 	s.up(pd.hi)
 	s.m[id] = pd
@@ -170,7 +171,7 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 
 // noteAnnouncement records that from announced id (not seen yet). It reports
 // false when the pending-graft bound is reached.
-func (p *Protocol) noteAnnouncement(id MessageID, from PeerID) bool {
+func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.Time) bool {
 	if pd := p.pend.m[id]; pd != nil {
 		if len(pd.ann) < p.cfg.MaxAnnouncers && !slices.Contains(pd.ann, from) {
 			pd.ann = append(pd.ann, from)
@@ -180,7 +181,7 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID) bool {
 	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
 		return false
 	}
-	p.pend.add(id, from, p.now, p.now.Add(p.tun.GraftTimeout))
+	p.pend.add(id, from, p.now, p.now.Add(p.tun.GraftTimeout), originTime)
 	return true
 }
 
@@ -215,6 +216,12 @@ func (p *Protocol) fireGrafts() {
 			p.counters.GraftFailed++
 			p.window.record(p.now, false)
 			p.emit(Event{Kind: EventGraftFailed, ID: pd.id, Retries: max(pd.grafts-1, 0)})
+			p.pend.remove(pd)
+			continue
+		}
+		if !p.ageOK(pd.originTime) {
+			// Aged out while pending (the age rule): never grafted.
+			p.refuseAge(pd.target, pd.id)
 			p.pend.remove(pd)
 			continue
 		}

@@ -116,6 +116,10 @@ type Protocol struct {
 	maintAt   time.Time
 	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
 	aeScratch []repairCandidate // reused by onDigest
+	// Anti-entropy's quiet backoff: MessagesDelivered at the last digest
+	// sent, and the rounds since then without a new delivery.
+	aeDelivered  uint64
+	aeIdleRounds int
 
 	pulls      pullPolicy // keeps pulls from growing the tree (pulls.go)
 	overloaded bool       // the runtime reports a backlog: no pulls (SetOverloaded)

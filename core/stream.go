@@ -58,6 +58,17 @@ func (s *streamSummary) delivered(seq uint64) bool {
 	return i < len(s.runs) && s.runs[i].first <= seq
 }
 
+// covers reports whether every sequence of [first, last] was delivered (or
+// given up).
+func (s *streamSummary) covers(first, last uint64) bool {
+	if last <= s.floor {
+		return true
+	}
+	first = max(first, s.floor+1)
+	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].last >= first })
+	return i < len(s.runs) && s.runs[i].first <= first && s.runs[i].last >= last
+}
+
 // add records seq (origin time t) as delivered. It returns false if seq was
 // already delivered. maxRuns bounds the runs: when adding opens one run too
 // many, the lowest gap is given up (folded into the floor) and gapsLost

@@ -97,7 +97,7 @@ func (r *receiver) steps(n int) {
 		}
 		r.seq++
 		r.p.Receive(r.now, "peer-0", core.Message{
-			Type:    core.MsgGossip,
+			Type:       core.MsgGossip,
 			ID:         core.MessageID{Origin: "origin", Seq: r.seq},
 			OriginTime: r.now,
 			Hops:       1,

@@ -81,7 +81,7 @@ func TestAdminHandler(t *testing.T) {
 		r := do(t, h, "GET", "/config", "")
 		cfg := decode[map[string]any](t, r)
 		health, _ := cfg["health"].(map[string]any)
-		if r.code != http.StatusOK || cfg["graft_timeout"] != "25ms" || cfg["eager_fanout"] != float64(2) ||
+		if r.code != http.StatusOK || cfg["graft_timeout"] != "25ms" || cfg["eager_fanout"] != float64(core.DefaultConfig().EagerFanout) ||
 			cfg["message_cache_ttl"] != "10m0s" || cfg["seen_ttl"] != "20m0s" || cfg["clock_skew"] != "30s" || health["window"] != "5m0s" {
 			t.Fatalf("%d %s", r.code, r.body)
 		}

@@ -22,18 +22,15 @@ const (
 type peer struct {
 	id        PeerID
 	state     peerState
-	idx       int  // index in the list of its state
-	pruned    bool // lazy because of a redundancy Prune (sent or received)
-	protected bool // protected ring neighbour: kept in the active view (eager or lazy)
-	near      bool // ring neighbour (preferred when promoting)
-	dups      int  // duplicates received since the last Prune sent to it
-	// pullsAnswered: pulls it answered since the last maintenance round
-	// (lazy peers; see pullPolicy).
-	pullsAnswered int
-	lastPush      uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
-	dupEpoch      uint64    // Protocol.dupEpoch when dups was last counted
-	prunedAt      time.Time // when we last sent it a Prune
-	pruneAt       time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
+	idx       int       // index in the list of its state
+	pruned    bool      // lazy because of a redundancy Prune (sent or received)
+	protected bool      // protected ring neighbour: kept in the active view (eager or lazy)
+	near      bool      // ring neighbour (preferred when promoting)
+	dups      int       // duplicates received since the last Prune sent to it
+	lastPush  uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
+	dupEpoch  uint64    // Protocol.dupEpoch when dups was last counted
+	prunedAt  time.Time // when we last sent it a Prune
+	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
 
 	// Link protocol (passive peers only).
 	joining     bool      // a Join we sent is unanswered

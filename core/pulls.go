@@ -12,15 +12,10 @@ import "time"
 // message burst used to take RMR from 0.01 to 1.44). So:
 //
 //   - a pull turns into a link (a link Graft to the lazy peer that
-//     answered) only when the node is off the tree, not behind it: no first
-//     copy came through the tree for 2 × the graft timeout, or the same
-//     lazy peer answered OptimizationThreshold pulls since the last
-//     maintenance round while no tree copy of a pulled message arrived
-//     late (a group of nodes linked eagerly to each other but only lazily
-//     to the rest gets tree copies from each other, yet pulls every
-//     message from outside; a slow tree delivers what was pulled, late)
-//     — and at most once per
-//     MaintenanceInterval, never while the node is overloaded;
+//     answered) at most once per MaintenanceInterval, never while the node
+//     is overloaded: enough to re-attach a node or a group of nodes the
+//     tree lost (they pull everything), too slow to grow the tree during
+//     a burst;
 //   - at most MaxGraftsPerInterval ids are pulled per graft-timeout
 //     interval; due pulls beyond it wait for the next interval (counted as
 //     GraftsDeferred): the tree's copy or anti-entropy usually makes them
@@ -35,13 +30,9 @@ import "time"
 //     origin's next message arrives;
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
-	lastTreeCopy time.Time // last first copy pushed by a linked peer (not pulled)
-	lastPromote  time.Time // last link Graft sent because of pulls
-	windowStart  time.Time // start of the current pull budget interval
-	windowPulls  int       // ids pulled in it
-	// lateTreeCopies counts tree copies of pulled messages since the last
-	// maintenance round: the tree is slow, not broken.
-	lateTreeCopies int
+	lastPromote time.Time // last link Graft sent because of pulls
+	windowStart time.Time // start of the current pull budget interval
+	windowPulls int       // ids pulled in it
 	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
 	// emptied when full).
 	origins map[PeerID]originTrace
@@ -82,23 +73,11 @@ func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration
 }
 
 // noteTreeCopy records a first copy (id) the tree pushed to us.
-func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID) {
-	l.lastTreeCopy = now
-	l.noteOrigin(now, id)
-}
+func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID) { l.noteOrigin(now, id) }
 
-// offTree reports whether the node received no first copy through the tree
-// for 2 × timeout.
-func (l *pullPolicy) offTree(now time.Time, timeout time.Duration) bool {
-	return l.lastTreeCopy.IsZero() || now.Sub(l.lastTreeCopy) >= 2*timeout
-}
-
-// mayPromote reports whether a pull may turn into a link now (repeated:
-// the answering peer answered enough pulls lately), and records it if so.
-func (l *pullPolicy) mayPromote(now time.Time, timeout, every time.Duration, repeated bool) bool {
-	if !l.offTree(now, timeout) && (!repeated || l.lateTreeCopies > 0) {
-		return false
-	}
+// mayPromote reports whether a pull may turn into a link now (at most one
+// per every), and records it if so.
+func (l *pullPolicy) mayPromote(now time.Time, every time.Duration) bool {
 	if !l.lastPromote.IsZero() && now.Sub(l.lastPromote) < every {
 		return false
 	}
@@ -125,12 +104,9 @@ func (p *Protocol) notePull(pe *peer) {
 	if pe.state != stateLazy || p.overloaded {
 		return
 	}
-	pe.pullsAnswered++
-	repeated := pe.pullsAnswered >= p.cfg.OptimizationThreshold
-	if !p.pulls.mayPromote(p.now, p.tun.GraftTimeout, p.cfg.MaintenanceInterval, repeated) {
+	if !p.pulls.mayPromote(p.now, p.cfg.MaintenanceInterval) {
 		return
 	}
-	pe.pullsAnswered = 0
 	if p.toEager(pe, ReasonGraftSent) {
 		p.sendLinkGraft(pe)
 	}

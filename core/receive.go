@@ -297,9 +297,6 @@ func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
 	if s, ok := p.seen.get(id); ok && s.pulled {
 		// We pulled the first copy because the tree's copy was late: this
 		// is that copy, not a redundant path.
-		if pe.state == stateEager {
-			p.pulls.lateTreeCopies++
-		}
 		return
 	}
 	t := p.cfg.OptimizationThreshold
@@ -511,10 +508,7 @@ func (p *Protocol) maintenance() {
 	for _, pe := range p.passive {
 		pe.strayIHaves = 0
 	}
-	for _, pe := range p.lazy {
-		pe.pullsAnswered = 0
-	}
-	p.pulls.lateTreeCopies = 0
+
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()
 }

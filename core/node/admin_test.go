@@ -48,6 +48,8 @@ func TestAdminHandler(t *testing.T) {
 			io.WriteString(w, "members: 4")
 		})))
 
+	// Links open with a Join handshake: wait for them.
+	waitFor(t, 10*time.Second, "node 0's three links", func() bool { return n.PeerCount() == 3 })
 	t.Run("health", func(t *testing.T) {
 		r := do(t, h, "GET", "/health", "")
 		hl := decode[core.Health](t, r)

@@ -97,6 +97,13 @@ fuzz:
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz failed:$$failed"; exit 1; fi
 
+# The repair-plane properties with every seed (100 rapid runs each and 100
+# seeded rolling-restart runs with and without persistence; `make test`
+# runs 25 of the latter).
+.PHONY: test-repair
+test-repair:
+	cd core && GOWORK=off $(GO) test -count=1 -v -run '^(TestPartition|TestRolling|TestNodeDown|TestReliabilityAfterHeal)' ./coretest -repair.all
+
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run='^$$' -bench=. -benchmem ./...) || exit 1; done
 

@@ -21,6 +21,7 @@ type entry struct {
 	seq     uint64 // Put sequence, matches the expiry record
 	size    uint32 // payload + header bytes
 	hops    uint16
+	origin  time.Time // the message's origin time (StoredMessage.OriginTime)
 }
 
 // Evictions counts removed entries by reason.
@@ -188,7 +189,9 @@ func messageSize(m *core.StoredMessage) int64 {
 	return n
 }
 
-// Put implements core.Store. It stores m under id at time now, replacing
+// Put implements core.Store. It stores m under id at time now (the
+// protocol passes the message's origin time, so the TTL counts from it),
+// replacing
 // (and restarting the TTL of) a message stored under the same id. To make
 // room it removes expired entries first (oldest Put first), then least
 // recently used ones. A message larger than MaxBytes is not stored. Put
@@ -211,7 +214,7 @@ func (c *Cache) Put(now time.Time, id core.MessageID, m core.StoredMessage) {
 	c.seq++
 	at := max(nowOff, c.lastAt) // the queue stays in time order
 	c.lastAt = at
-	c.lru.Add(id, entry{payload: m.Payload, headers: m.Headers, at: nowOff, seq: c.seq, size: uint32(size), hops: m.Hops})
+	c.lru.Add(id, entry{payload: m.Payload, headers: m.Headers, at: nowOff, seq: c.seq, size: uint32(size), hops: m.Hops, origin: m.OriginTime})
 	c.bytes += size
 	c.enqueue(record{id: id, at: at, seq: c.seq})
 }
@@ -380,7 +383,7 @@ func (c *Cache) Get(now time.Time, id core.MessageID) (core.StoredMessage, bool)
 	}
 	c.hits++
 	c.mu.Unlock()
-	return core.StoredMessage{Payload: v.payload, Headers: v.headers, Hops: v.hops}, true
+	return core.StoredMessage{Payload: v.payload, Headers: v.headers, Hops: v.hops, OriginTime: v.origin}, true
 }
 
 // Len implements core.Store: the stored messages, including expired ones

@@ -63,7 +63,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := ConfigFromCore(core.WANConfig())
-	if cc.MaxEntries != 20000 || cc.TTL != 120*time.Second || cc.MaxBytes != DefaultMaxBytes {
+	if cc.MaxEntries != 65536 || cc.TTL != 10*time.Minute || cc.MaxBytes != DefaultMaxBytes {
 		t.Fatalf("ConfigFromCore: %+v", cc)
 	}
 }
@@ -420,5 +420,57 @@ func TestConcurrentUse(t *testing.T) {
 	st := c.Stats()
 	if st.Size > cfg.MaxEntries || st.Bytes > cfg.MaxBytes || st.Puts != uint64(st.Size)+st.Evictions.Total()+st.Overwrites {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// The protocol stores a message stamped with its origin time: the TTL counts
+// from it (a copy stored late expires as early as the origin's), and Get
+// returns it.
+func TestOriginTimeStampAndExpiry(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TTL = time.Minute
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	origin := now.Add(-50 * time.Second) // received 50 s after its broadcast
+	id := core.MessageID{Origin: "o", Seq: 1}
+	c.Put(origin, id, core.StoredMessage{Payload: []byte("p"), OriginTime: origin})
+	m, ok := c.Get(now, id)
+	if !ok || !m.OriginTime.Equal(origin) {
+		t.Fatalf("Get = %+v, %v", m, ok)
+	}
+	if _, ok := c.Get(now.Add(11*time.Second), id); ok {
+		t.Fatal("kept past origin time + TTL")
+	}
+}
+
+// The default retention covers a realistic partition: a store built from
+// core.DefaultConfig keeps 5 minutes of 1 KiB messages at 20 msg/s (and 10
+// minutes, its TTL) — every one still served at the end.
+func TestDefaultRetentionCoversFiveMinutesAt20PerSecond(t *testing.T) {
+	c, err := New(ConfigFromCore(core.DefaultConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1_700_000_000, 0)
+	payload := make([]byte, 1024)
+	const rate, span = 20, 10 * time.Minute
+	n := int(span.Seconds()) * rate
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second / rate) }
+	for i := range n {
+		c.Put(at(i), core.MessageID{Origin: "o", Seq: uint64(i + 1)}, core.StoredMessage{Payload: payload, OriginTime: at(i)})
+	}
+	end := at(n - 1)
+	for i := range n {
+		// Everything younger than the TTL at the end is there: the whole
+		// 10 minutes, so in particular the last 5.
+		if _, ok := c.Get(end, core.MessageID{Origin: "o", Seq: uint64(i + 1)}); !ok {
+			t.Fatalf("message %d of %d (age %v) not served", i, n, end.Sub(at(i)))
+		}
+	}
+	if ev := c.Stats().Evictions; ev.Total() != 0 {
+		t.Fatalf("evictions %+v", ev)
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func Example() {
-	cfg := cache.ConfigFromCore(core.DefaultConfig()) // 10,000 messages, 60 s
+	cfg := cache.ConfigFromCore(core.DefaultConfig()) // 65,536 messages, 10 min
 	cfg.MaxBytes = 1 << 20
 	c, err := cache.New(cfg)
 	if err != nil {
@@ -22,11 +22,11 @@ func Example() {
 
 	m, ok := c.Get(now.Add(30*time.Second), id)
 	fmt.Println(string(m.Payload), m.Hops, ok)
-	_, ok = c.Get(now.Add(61*time.Second), id) // older than the TTL
+	_, ok = c.Get(now.Add(10*time.Minute+time.Second), id) // older than the TTL
 	fmt.Println(ok)
 
 	c.Put(now, core.MessageID{Origin: "node-a", Seq: 2}, core.StoredMessage{Payload: []byte("world")})
-	r := c.Sweep(now.Add(2*time.Minute), 500) // what the background sweeper does
+	r := c.Sweep(now.Add(20*time.Minute), 500) // what the background sweeper does
 	st := c.Stats()
 	fmt.Println(r.Removed, st.Size, st.Hits, st.Misses, st.Evictions.TTL)
 	// Output:

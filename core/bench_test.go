@@ -26,7 +26,7 @@ func benchProto(b *testing.B, mod func(*core.Config)) *core.Protocol {
 func BenchmarkReceiveGossipNew(b *testing.B) {
 	p := benchProto(b, nil)
 	payload := make([]byte, 1024)
-	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin"}, Hops: 2, Payload: payload}
+	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin"}, Hops: 2, OriginTime: t0, Payload: payload}
 	now := t0
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -44,7 +44,7 @@ func BenchmarkReceiveGossipNew(b *testing.B) {
 // emitted; the threshold is out of reach so no Prune is sent).
 func BenchmarkReceiveGossipDuplicate(b *testing.B) {
 	p := benchProto(b, func(c *core.Config) { c.OptimizationThreshold = 1 << 20 })
-	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: 1}, Hops: 2, Payload: make([]byte, 1024)}
+	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: 1}, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
 	p.Receive(t0, "e3", msg)
 	p.Drain()
 	b.ReportAllocs()
@@ -67,9 +67,9 @@ func BenchmarkReceiveIHave(b *testing.B) {
 		p := benchProto(b, nil)
 		anns := make([]core.Announcement, 16)
 		for i := range anns {
-			m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: uint64(i)}, Hops: 1}
+			m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: uint64(i)}, Hops: 1, OriginTime: t0}
 			p.Receive(t0, "e3", m)
-			anns[i] = core.Announcement{ID: m.ID, Hops: 3}
+			anns[i] = core.Announcement{ID: m.ID, Hops: 3, OriginTime: t0}
 		}
 		p.Drain()
 		msg := core.Message{Type: core.MsgIHave, IHaves: anns}
@@ -82,7 +82,7 @@ func BenchmarkReceiveIHave(b *testing.B) {
 	})
 	b.Run("new", func(b *testing.B) {
 		p := benchProto(b, nil)
-		anns := []core.Announcement{{ID: core.MessageID{Origin: "origin"}, Hops: 1}}
+		anns := []core.Announcement{{ID: core.MessageID{Origin: "origin"}, Hops: 1, OriginTime: t0}}
 		msg := core.Message{Type: core.MsgIHave, IHaves: anns}
 		b.ReportAllocs()
 		b.ResetTimer()

@@ -65,34 +65,34 @@ type HealthConfig struct {
 // Names follow the operations guide (snake_case there, CamelCase here):
 // eager_fanout is EagerFanout and so on.
 type Config struct {
-	// MaxPeers bounds the active view (eager + lazy). 0 = no bound of its
-	// own: the active view is then bounded by MaxPassivePeers + EagerFanout
-	// + LazyFanout + MaxProtectedNeighbors. Must be at least
-	// EagerFanout+LazyFanout (and MaxProtectedNeighbors with a protected
-	// ring) when set.
+	// MaxPeers bounds the active view: the links (eager + lazy) the node
+	// holds, each held by both sides (opened by Join, closed by
+	// Disconnect). 0 (the default) means EagerFanout + LazyFanout. A node
+	// whose view is full refuses Joins, except from a node with no link at
+	// all and from its protected ring neighbours, for which it drops one of
+	// its own links. When set, at least EagerFanout + LazyFanout.
 	MaxPeers int
 	// EagerFanout is the number of eager peers the node aims for before the
 	// tree prunes redundant links. Maintenance promotes while eager +
 	// pruned-lazy peers < EagerFanout (or no eager peer is left): a node
-	// whose redundant links were pruned does not refill. Default 3.
+	// whose redundant links were pruned does not refill. Default 2.
 	EagerFanout int
-	// LazyFanout is the number of lazy peers (IHave targets) the node keeps
-	// in its active view. Default 6.
+	// LazyFanout bounds the lazy links (IHave targets): the lazy set never
+	// holds more (a link demoted into a full lazy set makes the node drop
+	// another lazy link, with a Disconnect), except when every lazy link
+	// is a protected ring neighbour. Default 3.
 	LazyFanout int
 	// IHaveFanout bounds the lazy peers each message is announced to: at
 	// most this many, a random subset per message. 0 (the default) means
-	// every lazy peer. Links are symmetric, so the lazy set is about twice
-	// LazyFanout plus the pruned links, and announcing to all of them costs
-	// about 12 announcements per node per broadcast where the paper counts
-	// about 3; IHaveFanout = LazyFanout halves that, but leaves each
-	// missing message fewer announcers to graft from: with loss, repairs
-	// take longer and lean on anti-entropy (measured in the README, "IHave
-	// targets"). Default 0.
+	// every lazy peer (at most LazyFanout). Default 0.
 	IHaveFanout int
-	// MaxEagerPeers bounds the eager set. 0 = no bound.
+	// MaxEagerPeers bounds the eager set below the active view's cap (0 =
+	// the active view's cap). A node at the bound answers a first copy or a
+	// link Graft from a lazy peer with a Prune. It keeps the tree from
+	// growing hubs: a spanning tree's mean degree is just under 2, so a
+	// bound of 3 keeps every node within 2× the mean. Default 3 (WAN and
+	// large presets 4).
 	MaxEagerPeers int
-	// MaxLazyPeers bounds the lazy set. 0 = no bound.
-	MaxLazyPeers int
 	// MaxPassivePeers bounds the known members that are not in the active
 	// view (repair candidates, anti-entropy targets). When it overflows, a
 	// random passive member is forgotten, so the sample stays spread over
@@ -101,28 +101,34 @@ type Config struct {
 	MaxPassivePeers int
 
 	// IHaveInterval is how often queued announcements are flushed to lazy
-	// peers. Lower means faster repair and more, smaller IHave frames.
-	// Default 100 ms.
+	// peers: a lazy link carries one IHave frame per interval under steady
+	// load (more only when a queue reaches IHaveBatchSize first). Lower
+	// means faster repair and more, smaller IHave frames. Default 200 ms.
 	IHaveInterval time.Duration
 	// IHaveBatchSize flushes a lazy peer's queue as soon as this many
-	// announcements are queued for it. At most MaxIHaveBatch. Default 16.
+	// announcements are queued for it, so it also bounds the queue (and
+	// an IHave frame). At most MaxIHaveBatch. Default 64.
 	IHaveBatchSize int
-	// IHaveQueueSize bounds the announcements queued per lazy peer; what
-	// overflows is dropped and counted (the message stays obtainable through
-	// the other lazy peers). Default 1024.
-	IHaveQueueSize int
 
-	// MessageCacheTTL is how long payloads are kept to answer Grafts.
-	// Default 60 s.
+	// MessageCacheTTL is the retention R: how long after its origin time a
+	// message is kept to answer Grafts and anti-entropy (the store's TTL
+	// counts from the origin time), and, with ClockSkew, the age bound of
+	// every message (see ClockSkew). The guarantee is stated in its terms:
+	// every message still stored by some live node reaches every live node
+	// exactly once. Default 10 min (all presets).
 	MessageCacheTTL time.Duration
-	// MessageCacheMaxSize bounds the payloads kept (entries). Default 10,000.
+	// MessageCacheMaxSize bounds the payloads kept (entries), and the
+	// stored messages the stream summaries index for anti-entropy. With
+	// the cache module, its byte bound (64 MiB by default) applies too.
+	// Default 65,536: 10 min at 100 msg/s.
 	MessageCacheMaxSize int
-	// SeenTTL is how long a delivered id is remembered for de-duplication.
+	// SeenTTL is how long the hop count and sender of a delivered message's
+	// first copy are remembered (for HopOptimizationThreshold and duplicate
+	// accounting; de-duplication uses the stream summaries, not this).
 	// Default 2 × MessageCacheTTL when zero.
 	SeenTTL time.Duration
-	// SeenMaxSize bounds the remembered ids. When full, the oldest id is
-	// forgotten (counted as a seen-map eviction); a copy of a forgotten
-	// message that arrives later is delivered again. Default 100,000.
+	// SeenMaxSize bounds those remembered first copies. When full, the
+	// oldest is forgotten (counted as a seen-map eviction). Default 100,000.
 	SeenMaxSize int
 
 	// OptimizationThreshold is how many duplicates an eager peer may send
@@ -170,23 +176,54 @@ type Config struct {
 	// MaxAnnouncers bounds the peers remembered per missing message.
 	// Default 8.
 	MaxAnnouncers int
+	// MaxGraftsPerInterval bounds the ids pulled (Grafts with ids) per
+	// graft-timeout interval; due pulls beyond it wait for the next
+	// interval (counted as grafts_deferred). With the rule that a pull
+	// changes no link unless the node got no first copy through the tree
+	// for 2 × the graft timeout, it keeps a burst that only slows the tree
+	// from multiplying the copies. Default 64.
+	MaxGraftsPerInterval int
 
-	// AntiEntropyBatch is how many recently received ids one anti-entropy
-	// IHave carries. A maintenance round announces up to this many ids
-	// received within AntiEntropyWindow (and still stored) to one random
-	// known member, continuing where the previous round stopped. It repairs
-	// what Plumtree alone cannot: a message whose every announcement was
-	// lost (partition, burst of drops, crash). A round sends only if ids
-	// arrived (or a member was added) since the previous one, and otherwise
-	// every 8th round. Cost: at most one IHave of up to this many ids per
-	// node per round, about one per node per broadcast in a quiet cluster.
-	// 0 disables it. Default 64.
+	// AntiEntropyBatch bounds the messages one anti-entropy answer sends:
+	// a node that receives a digest sends at most this many of the stored
+	// messages the digest says its sender lacks (oldest first) as Repair
+	// messages. Every maintenance round each node sends one digest (its
+	// stream summaries, see AntiEntropyDigestBytes) to one random known
+	// member, which answers with the messages and its own digest, so a
+	// round is a push-pull exchange. It repairs what Plumtree alone cannot:
+	// every message a live node still stores reaches every live node after
+	// a partition of any length, with or without later traffic, and a
+	// restarted node catches up. 0 disables anti-entropy. Default 256.
 	AntiEntropyBatch int
-	// AntiEntropyWindow is how far back anti-entropy looks. It must not
-	// exceed MessageCacheTTL (older payloads may be gone). A node that
-	// joins or restarts receives the messages of this window. Default 0 =
-	// MessageCacheTTL / 2.
-	AntiEntropyWindow time.Duration
+	// AntiEntropyBytes bounds the payload bytes of one anti-entropy answer
+	// (the message that crosses it is still sent). Default 1 MiB.
+	AntiEntropyBytes int
+	// AntiEntropyMinAge: anti-entropy sends only messages at least this old
+	// (by origin time), so it does not race the tree and its Grafts for
+	// messages still in flight (a repair copy that beats the tree's copy
+	// turns it into a duplicate, which prunes tree links). Default 5 s.
+	AntiEntropyMinAge time.Duration
+	// AntiEntropyDigestBytes bounds the encoded size of one digest. When
+	// the stream summaries do not fit, successive digests rotate over the
+	// streams. The size depends on the number of origins and their gaps,
+	// never on the message rate. Default 16 KiB.
+	AntiEntropyDigestBytes int
+	// MaxStreams bounds the origins whose stream summaries are kept. When
+	// full, the stream whose newest message is oldest is forgotten (counted
+	// in StreamsForgotten): a copy of its messages still within the age
+	// window could then be delivered again. Default 4096.
+	MaxStreams int
+	// MaxStreamGaps bounds the delivered runs kept above a stream's floor
+	// (so the gaps between them). When a message opens one gap too many,
+	// the lowest gap is given up: its messages are never delivered
+	// (counted in GapsLost). Default 256.
+	MaxStreamGaps int
+	// ClockSkew is the clock difference between nodes the age rule
+	// tolerates (S). A message whose origin time is more than
+	// MessageCacheTTL + ClockSkew in the past, or more than ClockSkew in
+	// the future, is refused: not delivered, stored, announced, grafted or
+	// repaired. Default 30 s.
+	ClockSkew time.Duration
 
 	// MaxMessageSize bounds a payload (bytes). Default 64 KiB.
 	MaxMessageSize int
@@ -199,9 +236,10 @@ type Config struct {
 	// UseHashRing places peers ∪ self on a ring sorted by a stable hash.
 	UseHashRing bool
 	// ProtectRingNeighbors keeps ring neighbours i±1, i±2 (up to
-	// MaxProtectedNeighbors) eager: they are never pruned or evicted, so the
-	// overlay stays connected. The cost: the ring's links always carry
-	// payload copies, so RMR stays above 0. Needs UseHashRing.
+	// MaxProtectedNeighbors) in the active view: they are linked (a Join
+	// they accept even when full) and never evicted, so the overlay stays
+	// connected. They may be pruned to lazy like any link, so they cost
+	// announcements, not payload copies. Needs UseHashRing.
 	ProtectRingNeighbors  bool
 	MaxProtectedNeighbors int
 
@@ -219,14 +257,13 @@ type Config struct {
 // defaults).
 func DefaultConfig() Config {
 	return Config{
-		EagerFanout:             3,
-		LazyFanout:              6,
+		EagerFanout:             2,
+		LazyFanout:              3,
 		MaxPassivePeers:         4096,
-		IHaveInterval:           100 * time.Millisecond,
-		IHaveBatchSize:          16,
-		IHaveQueueSize:          1024,
-		MessageCacheTTL:         60 * time.Second,
-		MessageCacheMaxSize:     10000,
+		IHaveInterval:           200 * time.Millisecond,
+		IHaveBatchSize:          64,
+		MessageCacheTTL:         10 * time.Minute,
+		MessageCacheMaxSize:     65536,
 		SeenMaxSize:             100000,
 		OptimizationThreshold:   3,
 		GraftTimeout:            500 * time.Millisecond,
@@ -236,7 +273,15 @@ func DefaultConfig() Config {
 		GraftRateLimitBurst:     20,
 		MaxPendingGrafts:        10000,
 		MaxAnnouncers:           8,
-		AntiEntropyBatch:        64,
+		MaxGraftsPerInterval:    64,
+		MaxEagerPeers:           3,
+		AntiEntropyBatch:        256,
+		AntiEntropyBytes:        1 << 20,
+		AntiEntropyDigestBytes:  16 << 10,
+		AntiEntropyMinAge:       5 * time.Second,
+		MaxStreams:              4096,
+		MaxStreamGaps:           256,
+		ClockSkew:               30 * time.Second,
 		MaxMessageSize:          64 << 10,
 		MaintenanceInterval:     2 * time.Second,
 		MaintenanceJitter:       500 * time.Millisecond,
@@ -263,9 +308,8 @@ func DefaultHealthConfig() HealthConfig {
 // LANConfig is tuned for a single data centre: low latency, fast repair.
 func LANConfig() Config {
 	c := DefaultConfig()
-	c.IHaveInterval = 50 * time.Millisecond
-	c.IHaveBatchSize = 8
-	c.MessageCacheTTL = 30 * time.Second
+	c.IHaveInterval = 100 * time.Millisecond
+	c.IHaveBatchSize = 32
 	c.OptimizationThreshold = 2
 	c.GraftTimeout = 200 * time.Millisecond
 	c.PruneDelay = 400 * time.Millisecond
@@ -283,11 +327,10 @@ func LANConfig() Config {
 // redundancy, patient grafts, a protected hash ring.
 func WANConfig() Config {
 	c := DefaultConfig()
-	c.EagerFanout = 4
-	c.LazyFanout = 8
-	c.IHaveInterval = 200 * time.Millisecond
-	c.MessageCacheTTL = 120 * time.Second
-	c.MessageCacheMaxSize = 20000
+	c.EagerFanout = 3
+	c.LazyFanout = 4
+	c.MaxEagerPeers = 4
+	c.IHaveInterval = 300 * time.Millisecond
 	c.OptimizationThreshold = 4
 	c.GraftTimeout = time.Second
 	c.PruneDelay = 2 * time.Second
@@ -300,16 +343,16 @@ func WANConfig() Config {
 	return c
 }
 
-// LargeClusterConfig is tuned for clusters of thousands of nodes: bounded
-// eager and lazy sets, a protected hash ring, a larger cache.
+// LargeClusterConfig is tuned for clusters of thousands of nodes: a
+// protected hash ring, a larger cache, patient IHaves.
 func LargeClusterConfig() Config {
 	c := DefaultConfig()
-	c.EagerFanout = 5
-	c.LazyFanout = 10
-	c.IHaveInterval = 150 * time.Millisecond
-	c.IHaveBatchSize = 32
-	c.MessageCacheTTL = 90 * time.Second
-	c.MessageCacheMaxSize = 50000
+	c.EagerFanout = 3
+	c.LazyFanout = 4
+	c.MaxEagerPeers = 4
+	c.IHaveInterval = 250 * time.Millisecond
+	c.MessageCacheMaxSize = 1 << 18
+	c.IHaveBatchSize = 128
 	c.OptimizationThreshold = 5
 	c.GraftTimeout = 750 * time.Millisecond
 	c.PruneDelay = 1500 * time.Millisecond
@@ -317,8 +360,6 @@ func LargeClusterConfig() Config {
 	c.MaintenanceInterval = 3 * time.Second
 	c.MaintenanceJitter = 750 * time.Millisecond
 	c.UseHashRing = true
-	c.MaxEagerPeers = 8
-	c.MaxLazyPeers = 50
 	return c
 }
 
@@ -356,10 +397,8 @@ func (c *Config) Validate() error {
 		{name: "ihave_fanout", v: c.IHaveFanout, lo: 0, hi: 1 << 20},
 		{name: "max_peers", v: c.MaxPeers, lo: 0, zeroNone: true},
 		{name: "max_eager_peers", v: c.MaxEagerPeers, lo: 0, zeroNone: true},
-		{name: "max_lazy_peers", v: c.MaxLazyPeers, lo: 0, zeroNone: true},
 		{name: "max_passive_peers", v: c.MaxPassivePeers, lo: 1, hi: 1 << 20},
 		{name: "ihave_batch_size", v: c.IHaveBatchSize, lo: 1, hi: MaxIHaveBatch},
-		{name: "ihave_queue_size", v: c.IHaveQueueSize, lo: 1, hi: 1 << 20},
 		{name: "message_cache_max_size", v: c.MessageCacheMaxSize, lo: 1, hi: 1 << 26},
 		{name: "seen_max_size", v: c.SeenMaxSize, lo: 1, hi: 1 << 26},
 		{name: "optimization_threshold", v: c.OptimizationThreshold, lo: 1, hi: 1 << 20},
@@ -368,7 +407,12 @@ func (c *Config) Validate() error {
 		{name: "graft_rate_limit_burst", v: c.GraftRateLimitBurst, lo: 1, hi: 1 << 20},
 		{name: "max_pending_grafts", v: c.MaxPendingGrafts, lo: 1, hi: 1 << 24},
 		{name: "max_announcers", v: c.MaxAnnouncers, lo: 1, hi: 64},
-		{name: "anti_entropy_batch", v: c.AntiEntropyBatch, lo: 0, hi: MaxIHaveBatch},
+		{name: "max_grafts_per_interval", v: c.MaxGraftsPerInterval, lo: 1, hi: 1 << 20},
+		{name: "anti_entropy_batch", v: c.AntiEntropyBatch, lo: 0, hi: 1 << 16},
+		{name: "anti_entropy_bytes", v: c.AntiEntropyBytes, lo: 1, hi: 1 << 30},
+		{name: "anti_entropy_digest_bytes", v: c.AntiEntropyDigestBytes, lo: 512, hi: MaxDigestBytes},
+		{name: "max_streams", v: c.MaxStreams, lo: 1, hi: 1 << 20},
+		{name: "max_stream_gaps", v: c.MaxStreamGaps, lo: 1, hi: MaxDigestRuns},
 		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
 		{name: "max_protected_neighbors", v: c.MaxProtectedNeighbors, lo: 0, hi: 4},
 		{name: "health.pending_grafts_degraded", v: c.Health.PendingGraftsDegraded, lo: 0},
@@ -395,7 +439,8 @@ func (c *Config) Validate() error {
 		{"seen_ttl", c.SeenTTL, 0, 60 * day},
 		{"graft_timeout", c.GraftTimeout, time.Millisecond, time.Hour},
 		{"prune_delay", c.PruneDelay, 0, time.Hour},
-		{"anti_entropy_window", c.AntiEntropyWindow, 0, 30 * day},
+		{"clock_skew", c.ClockSkew, 0, day},
+		{"anti_entropy_min_age", c.AntiEntropyMinAge, 0, time.Hour},
 		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond, day},
 		{"maintenance_jitter", c.MaintenanceJitter, 0, day},
 		{"health.window", c.Health.Window, time.Second, 30 * day},
@@ -411,14 +456,8 @@ func (c *Config) Validate() error {
 	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
 		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
 	}
-	if c.AntiEntropyWindow > c.MessageCacheTTL {
-		return fieldErr("anti_entropy_window", "is %v, must be at most message_cache_ttl (%v)", c.AntiEntropyWindow, c.MessageCacheTTL)
-	}
 	if c.MaintenanceJitter >= c.MaintenanceInterval {
 		return fieldErr("maintenance_jitter", "is %v, must be less than maintenance_interval (%v)", c.MaintenanceJitter, c.MaintenanceInterval)
-	}
-	if c.IHaveBatchSize > c.IHaveQueueSize {
-		return fieldErr("ihave_batch_size", "is %d, must be at most ihave_queue_size (%d)", c.IHaveBatchSize, c.IHaveQueueSize)
 	}
 	if !(c.GraftRateLimitPerSecond > 0) || c.GraftRateLimitPerSecond > 1e6 {
 		return fieldErr("graft_rate_limit_per_second", "is %v, must be in (0, 1e6]", c.GraftRateLimitPerSecond)
@@ -429,14 +468,8 @@ func (c *Config) Validate() error {
 	if c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.EagerFanout {
 		return fieldErr("max_eager_peers", "is %d, must be 0 (none) or at least eager_fanout (%d)", c.MaxEagerPeers, c.EagerFanout)
 	}
-	if c.MaxLazyPeers > 0 && c.MaxLazyPeers < c.LazyFanout {
-		return fieldErr("max_lazy_peers", "is %d, must be 0 (none) or at least lazy_fanout (%d)", c.MaxLazyPeers, c.LazyFanout)
-	}
-	if c.UseHashRing && c.ProtectRingNeighbors && c.MaxPeers > 0 && c.MaxPeers < c.MaxProtectedNeighbors {
-		return fieldErr("max_peers", "is %d, must be at least max_protected_neighbors (%d) when ring neighbours are protected", c.MaxPeers, c.MaxProtectedNeighbors)
-	}
-	if c.UseHashRing && c.ProtectRingNeighbors && c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.MaxProtectedNeighbors {
-		return fieldErr("max_eager_peers", "is %d, must be at least max_protected_neighbors (%d) when ring neighbours are protected", c.MaxEagerPeers, c.MaxProtectedNeighbors)
+	if active := max(c.MaxPeers, c.EagerFanout+c.LazyFanout); c.UseHashRing && c.ProtectRingNeighbors && active < c.MaxProtectedNeighbors+1 {
+		return fieldErr("max_protected_neighbors", "is %d, must be below the active view's size (%d: max_peers, or eager_fanout+lazy_fanout)", c.MaxProtectedNeighbors, active)
 	}
 	rates := []struct {
 		name string
@@ -460,12 +493,4 @@ func (c *Config) seenTTL() time.Duration {
 		return 2 * c.MessageCacheTTL
 	}
 	return c.SeenTTL
-}
-
-// antiEntropyWindow returns the effective AntiEntropyWindow.
-func (c *Config) antiEntropyWindow() time.Duration {
-	if c.AntiEntropyWindow == 0 {
-		return c.MessageCacheTTL / 2
-	}
-	return c.AntiEntropyWindow
 }

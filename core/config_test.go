@@ -23,7 +23,9 @@ func TestPresetsValid(t *testing.T) {
 	if _, err := core.Preset("huge"); !errors.Is(err, core.ErrInvalidConfig) {
 		t.Errorf("unknown preset: %v", err)
 	}
-	// The Rust crate's table.
+	// The Rust crate's table, except the overlay and lazy-push values, which
+	// are ours (bounded symmetric active view of eager_fanout+lazy_fanout
+	// links; see docs/design.md).
 	d, l, w, g := core.DefaultConfig(), core.LANConfig(), core.WANConfig(), core.LargeClusterConfig()
 	check := func(name string, got, want any) {
 		t.Helper()
@@ -31,12 +33,17 @@ func TestPresetsValid(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	check("default eager_fanout", d.EagerFanout, 3)
-	check("wan eager_fanout", w.EagerFanout, 4)
-	check("large eager_fanout", g.EagerFanout, 5)
-	check("lan ihave_interval", l.IHaveInterval, 50*time.Millisecond)
-	check("large ihave_batch_size", g.IHaveBatchSize, 32)
-	check("wan message_cache_max_size", w.MessageCacheMaxSize, 20000)
+	check("default eager_fanout", d.EagerFanout, 2)
+	check("default lazy_fanout", d.LazyFanout, 3)
+	check("wan eager_fanout", w.EagerFanout, 3)
+	check("large eager_fanout", g.EagerFanout, 3)
+	check("default ihave_interval", d.IHaveInterval, 200*time.Millisecond)
+	check("lan ihave_interval", l.IHaveInterval, 100*time.Millisecond)
+	check("large ihave_batch_size", g.IHaveBatchSize, 128)
+	check("wan message_cache_max_size", w.MessageCacheMaxSize, 65536)
+	check("default message_cache_ttl", d.MessageCacheTTL, 10*time.Minute)
+	check("lan message_cache_ttl", l.MessageCacheTTL, 10*time.Minute)
+	check("default clock_skew", d.ClockSkew, 30*time.Second)
 	check("lan optimization_threshold", l.OptimizationThreshold, 2)
 	check("wan graft_timeout", w.GraftTimeout, time.Second)
 	check("lan graft_max_retries", l.GraftMaxRetries, 3)
@@ -44,8 +51,8 @@ func TestPresetsValid(t *testing.T) {
 	check("large maintenance_jitter", g.MaintenanceJitter, 750*time.Millisecond)
 	check("lan protect_ring_neighbors", l.ProtectRingNeighbors, false)
 	check("wan use_hash_ring", w.UseHashRing, true)
-	check("large max_eager_peers", g.MaxEagerPeers, 8)
-	check("large max_lazy_peers", g.MaxLazyPeers, 50)
+	check("large max_eager_peers", g.MaxEagerPeers, 4)
+	check("default max_grafts_per_interval", d.MaxGraftsPerInterval, 64)
 	check("default max_message_size", d.MaxMessageSize, 64<<10)
 }
 
@@ -58,16 +65,14 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"eager_fanout", func(c *core.Config) { c.EagerFanout = 5000 }},
 		{"lazy_fanout", func(c *core.Config) { c.LazyFanout = -1 }},
 		{"max_peers", func(c *core.Config) { c.MaxPeers = -1 }},
-		{"max_peers", func(c *core.Config) { c.MaxPeers = 5 }},
-		{"max_eager_peers", func(c *core.Config) { c.MaxEagerPeers = 2 }},
+		{"max_peers", func(c *core.Config) { c.MaxPeers = 4 }},
+		{"max_eager_peers", func(c *core.Config) { c.MaxEagerPeers = 1 }},
 		{"max_eager_peers", func(c *core.Config) { c.MaxEagerPeers = -1 }},
-		{"max_lazy_peers", func(c *core.Config) { c.MaxLazyPeers = 3 }},
 		{"max_passive_peers", func(c *core.Config) { c.MaxPassivePeers = 0 }},
 		{"ihave_interval", func(c *core.Config) { c.IHaveInterval = 0 }},
 		{"ihave_batch_size", func(c *core.Config) { c.IHaveBatchSize = 0 }},
 		{"ihave_batch_size", func(c *core.Config) { c.IHaveBatchSize = core.MaxIHaveBatch + 1 }},
-		{"ihave_batch_size", func(c *core.Config) { c.IHaveBatchSize, c.IHaveQueueSize = 20, 10 }},
-		{"ihave_queue_size", func(c *core.Config) { c.IHaveQueueSize = 0 }},
+		{"max_grafts_per_interval", func(c *core.Config) { c.MaxGraftsPerInterval = 0 }},
 		{"message_cache_ttl", func(c *core.Config) { c.MessageCacheTTL = 0 }},
 		{"message_cache_max_size", func(c *core.Config) { c.MessageCacheMaxSize = 0 }},
 		{"seen_ttl", func(c *core.Config) { c.SeenTTL = time.Second }},
@@ -87,16 +92,23 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"max_pending_grafts", func(c *core.Config) { c.MaxPendingGrafts = 0 }},
 		{"max_announcers", func(c *core.Config) { c.MaxAnnouncers = 0 }},
 		{"anti_entropy_batch", func(c *core.Config) { c.AntiEntropyBatch = -1 }},
-		{"anti_entropy_batch", func(c *core.Config) { c.AntiEntropyBatch = core.MaxIHaveBatch + 1 }},
-		{"anti_entropy_window", func(c *core.Config) { c.AntiEntropyWindow = -1 }},
-		{"anti_entropy_window", func(c *core.Config) { c.AntiEntropyWindow = time.Hour }},
+		{"anti_entropy_batch", func(c *core.Config) { c.AntiEntropyBatch = 1<<16 + 1 }},
+		{"anti_entropy_bytes", func(c *core.Config) { c.AntiEntropyBytes = 0 }},
+		{"anti_entropy_digest_bytes", func(c *core.Config) { c.AntiEntropyDigestBytes = 100 }},
+		{"max_streams", func(c *core.Config) { c.MaxStreams = 0 }},
+		{"max_stream_gaps", func(c *core.Config) { c.MaxStreamGaps = 0 }},
+		{"max_stream_gaps", func(c *core.Config) { c.MaxStreamGaps = core.MaxDigestRuns + 1 }},
+		{"clock_skew", func(c *core.Config) { c.ClockSkew = -1 }},
+		{"clock_skew", func(c *core.Config) { c.ClockSkew = 25 * time.Hour }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = 0 }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MaxMessageSizeLimit + 1 }},
 		{"maintenance_interval", func(c *core.Config) { c.MaintenanceInterval = 0 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = -1 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = c.MaintenanceInterval }},
 		{"max_protected_neighbors", func(c *core.Config) { c.MaxProtectedNeighbors = 5 }},
-		{"max_eager_peers", func(c *core.Config) { c.UseHashRing, c.EagerFanout, c.MaxEagerPeers = true, 1, 2 }},
+		{"max_protected_neighbors", func(c *core.Config) {
+			c.UseHashRing, c.EagerFanout, c.LazyFanout, c.MaxProtectedNeighbors = true, 1, 1, 2
+		}},
 		{"health.failure_rate_unhealthy", func(c *core.Config) { c.Health.FailureRateUnhealthy = 1.5 }},
 		{"health.failure_rate_degraded", func(c *core.Config) { c.Health.FailureRateDegraded = -0.1 }},
 		{"health.pending_grafts_degraded", func(c *core.Config) { c.Health.PendingGraftsDegraded = -1 }},

@@ -32,6 +32,9 @@ const (
 	EventIHaveDropped                            // announcements dropped (full IHave queue or pending-graft bound); Peer, Count
 	EventInvalidMessage                          // a message the protocol rejected; Peer, Reason
 	EventIHaveLag                                // a first copy that arrived after its announcement, other than a Graft's answer; ID, Peer (who delivered), Latency (first IHave to arrival), Retries (Grafts sent)
+	EventDigestSent                              // plumtree_digest_sent_total; Peer, Count = streams listed
+	EventRepairSent                              // plumtree_repair_sent_total (an anti-entropy copy); Peer, ID, Hops
+	EventAgeRefused                              // plumtree_age_refused_total (a copy outside the age window); Peer, ID
 	eventKindEnd
 )
 
@@ -57,6 +60,9 @@ var eventNames = [...]string{
 	EventIHaveDropped:       "ihave_dropped",
 	EventInvalidMessage:     "invalid_message",
 	EventIHaveLag:           "ihave_lag",
+	EventDigestSent:         "digest_sent",
+	EventRepairSent:         "repair_sent",
+	EventAgeRefused:         "age_refused",
 }
 
 // String returns the event kind's snake_case name.

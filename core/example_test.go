@@ -22,24 +22,28 @@ func Example() {
 		}
 		nodes[n] = p
 	}
-	nodes["alice"].AddPeer(now, "bob")
-	nodes["bob"].AddPeer(now, "alice")
-	if _, err := nodes["alice"].Broadcast(now, []byte("hello"), nil); err != nil {
-		panic(err)
-	}
-	for busy := true; busy; {
-		busy = false
-		for _, n := range names {
-			out := nodes[n].Drain()
-			for _, m := range out.Messages { // 1. send
-				nodes[m.To].Receive(now, n, m.Msg)
-				busy = true
-			}
-			for _, d := range out.Deliveries { // 2. deliver
-				fmt.Printf("%s delivered %q from %s (hops %d)\n", n, d.Payload, d.From, d.Hops)
+	exchange := func() {
+		for busy := true; busy; {
+			busy = false
+			for _, n := range names {
+				out := nodes[n].Drain()
+				for _, m := range out.Messages { // 1. send
+					nodes[m.To].Receive(now, n, m.Msg)
+					busy = true
+				}
+				for _, d := range out.Deliveries { // 2. deliver
+					fmt.Printf("%s delivered %q from %s (hops %d)\n", n, d.Payload, d.From, d.Hops)
+				}
 			}
 		}
 	}
+	nodes["alice"].AddPeer(now, "bob")
+	nodes["bob"].AddPeer(now, "alice")
+	exchange() // the link handshake (Join, JoinReply)
+	if _, err := nodes["alice"].Broadcast(now, []byte("hello"), nil); err != nil {
+		panic(err)
+	}
+	exchange()
 	fmt.Println("alice eager:", nodes["alice"].EagerPeers(), "bob eager:", nodes["bob"].EagerPeers())
 	// Output:
 	// alice delivered "hello" from alice (hops 0)
@@ -60,7 +64,7 @@ func ExamplePreset() {
 		panic(err)
 	}
 	fmt.Println(cfg.EagerFanout, cfg.LazyFanout, cfg.GraftTimeout, cfg.UseHashRing)
-	// Output: 4 8 1s true
+	// Output: 3 4 1s true
 }
 
 func ExampleProtocol_Health() {
@@ -70,10 +74,16 @@ func ExampleProtocol_Health() {
 	fmt.Println(h.Status, "-", h.Message)
 	for _, peer := range []core.PeerID{"n2", "n3", "n4", "n5"} {
 		p.AddPeer(now, peer)
+		// Each peer accepts the link the node asks for.
+		for _, m := range p.Drain().Messages {
+			if m.Msg.Type == core.MsgJoin {
+				p.Receive(now, m.To, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: m.Msg.Eager})
+			}
+		}
 	}
 	h = p.Health(now)
 	fmt.Println(h.Status, "-", h.Message, "- eager", h.Peers.EagerCount, "lazy", h.Peers.LazyCount)
 	// Output:
 	// Unhealthy - No peers connected
-	// Healthy - Operating normally - eager 3 lazy 1
+	// Healthy - Operating normally - eager 2 lazy 2
 }

@@ -13,9 +13,11 @@ type pending struct {
 	next       int      // index in ann of the next Graft target
 	target     PeerID   // the peer the outstanding Graft went to
 	grafts     int      // Grafts sent so far
+	deferred   int      // times the first Graft was put off (see pullPolicy)
 	deadline   time.Time
 	firstGraft time.Time
 	announced  time.Time // when the first announcement arrived
+	originTime time.Time // the message's origin time, as announced (age rule)
 	order      uint64    // insertion order: ties on deadline are broken by it
 	hi         int       // heap index
 }
@@ -82,7 +84,7 @@ func (s *pendingSet) down(i int) {
 	}
 }
 
-func (s *pendingSet) add(id MessageID, first PeerID, now, deadline time.Time) {
+func (s *pendingSet) add(id MessageID, first PeerID, now, deadline, originTime time.Time) {
 	var pd *pending
 	if n := len(s.free); n > 0 {
 		pd = s.free[n-1]
@@ -92,7 +94,7 @@ func (s *pendingSet) add(id MessageID, first PeerID, now, deadline time.Time) {
 		pd = &pending{}
 	}
 	s.order++
-	*pd = pending{id: id, ann: append(pd.ann[:0], first), announced: now, deadline: deadline, order: s.order, hi: len(s.h)}
+	*pd = pending{id: id, ann: append(pd.ann[:0], first), announced: now, deadline: deadline, originTime: originTime, order: s.order, hi: len(s.h)}
 	s.h = append(s.h, pd)
 	s.up(pd.hi)
 	s.m[id] = pd
@@ -169,7 +171,7 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 
 // noteAnnouncement records that from announced id (not seen yet). It reports
 // false when the pending-graft bound is reached.
-func (p *Protocol) noteAnnouncement(id MessageID, from PeerID) bool {
+func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.Time) bool {
 	if pd := p.pend.m[id]; pd != nil {
 		if len(pd.ann) < p.cfg.MaxAnnouncers && !slices.Contains(pd.ann, from) {
 			pd.ann = append(pd.ann, from)
@@ -179,7 +181,7 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID) bool {
 	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
 		return false
 	}
-	p.pend.add(id, from, p.now, p.now.Add(p.tun.GraftTimeout))
+	p.pend.add(id, from, p.now, p.now.Add(p.tun.GraftTimeout), originTime)
 	return true
 }
 
@@ -217,6 +219,30 @@ func (p *Protocol) fireGrafts() {
 			p.pend.remove(pd)
 			continue
 		}
+		if !p.ageOK(pd.originTime) {
+			// Aged out while pending (the age rule): never grafted.
+			p.refuseAge(pd.target, pd.id)
+			p.pend.remove(pd)
+			continue
+		}
+		if p.overloaded {
+			// Behind on our own input: the copy is likely queued here
+			// already. Pulling more would add to the backlog.
+			p.counters.GraftsDeferred++
+			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
+			continue
+		}
+		if pd.grafts == 0 && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) {
+			pd.deferred++
+			p.counters.GraftsDeferred++
+			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
+			continue
+		}
+		if ok, next := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); !ok {
+			p.counters.GraftsDeferred++
+			p.pend.reschedule(pd, next)
+			continue
+		}
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)
 		pd.target = to
@@ -247,70 +273,10 @@ func (p *Protocol) fireGrafts() {
 		}
 		ids := o.ids[start:len(o.ids):len(o.ids)]
 		to := reqs[i].to
+		// A pull: no link changes (see pullPolicy).
 		p.send(to, Message{Type: MsgGraft, IDs: ids})
-		// Grafting a peer makes the link eager (the paper's GRAFT moves
-		// the link to the eager set on both sides).
-		if pe := p.peerFor(to, true); pe != nil && pe.state != stateEager {
-			p.toEager(pe, ReasonGraftSent)
-		}
 		i = j
 	}
 	clear(reqs)
 	p.scratch = reqs[:0]
-}
-
-// graftWindow counts graft outcomes over a sliding window of 30 buckets so
-// that the health report's failure rate forgets old trouble.
-type graftWindow struct {
-	start   time.Time
-	width   time.Duration
-	buckets [30]struct {
-		slot     int64
-		ok, fail uint64
-	}
-}
-
-func (w *graftWindow) init(window time.Duration, now time.Time) {
-	w.start = now
-	w.width = window / time.Duration(len(w.buckets))
-	if w.width <= 0 {
-		w.width = time.Second
-	}
-	for i := range w.buckets {
-		w.buckets[i].slot = -1
-	}
-}
-
-func (w *graftWindow) slot(now time.Time) int64 {
-	d := now.Sub(w.start)
-	if d < 0 {
-		d = 0
-	}
-	return int64(d / w.width)
-}
-
-func (w *graftWindow) record(now time.Time, ok bool) {
-	s := w.slot(now)
-	b := &w.buckets[s%int64(len(w.buckets))]
-	if b.slot != s {
-		b.slot, b.ok, b.fail = s, 0, 0
-	}
-	if ok {
-		b.ok++
-	} else {
-		b.fail++
-	}
-}
-
-// sum returns the outcomes of the last len(buckets) slots up to now.
-func (w *graftWindow) sum(now time.Time) (ok, fail uint64) {
-	s := w.slot(now)
-	for i := range w.buckets {
-		b := &w.buckets[i]
-		if b.slot >= 0 && b.slot <= s && b.slot > s-int64(len(w.buckets)) {
-			ok += b.ok
-			fail += b.fail
-		}
-	}
-	return ok, fail
 }

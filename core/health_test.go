@@ -61,7 +61,7 @@ func TestHealthRules(t *testing.T) {
 				}
 			}
 			return p, t0
-		}, core.Unhealthy, "Node isolated: no eager peers (9 lazy)"},
+		}, core.Unhealthy, "Node isolated: no eager peers (6 lazy)"}, // lazy_fanout 6: links beyond it were disconnected
 		{"5 degraded failure rate", func() (*core.Protocol, time.Time) {
 			p := fixture(t, base)
 			return p, graftOutcomes(p, t0, 1, 6, 4)
@@ -97,7 +97,9 @@ func TestHealthRules(t *testing.T) {
 		{"8 a 3-node cluster has the peers it can have", func() (*core.Protocol, time.Time) {
 			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
 			p.AddPeer(t0, "a")
+			acceptJoins(p, t0)
 			p.AddPeer(t0, "b")
+			acceptJoins(p, t0)
 			return p, t0
 		}, core.Healthy, "Operating normally"},
 		{"8 a 2-node cluster", func() (*core.Protocol, time.Time) {
@@ -175,7 +177,7 @@ func TestHealthSlidingWindow(t *testing.T) {
 	if h.Delivery.SuccessfulGrafts != 0 {
 		t.Fatalf("old successes still counted: %+v", h.Delivery)
 	}
-	if h.Peers.TargetEager != 3 || h.Cache.TTL != time.Minute && h.Cache.Capacity != 10000 {
+	if h.Peers.TargetEager != 3 || h.Cache.TTL != 10*time.Minute || h.Cache.Capacity != 65536 {
 		t.Errorf("report %+v", h)
 	}
 }

@@ -13,12 +13,14 @@ var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 // fixture is one Protocol with 3 eager peers e0..e2 and 6 lazy peers
-// l0..l5 (AddPeer places the first EagerFanout peers eager and the next
-// LazyFanout lazy).
+// l0..l5 (EagerFanout 3, LazyFanout 6 unless mod changes them: AddPeer asks
+// the first EagerFanout peers for eager links and the next LazyFanout for
+// lazy ones, and each accepts).
 func fixture(t testing.TB, mod func(*core.Config)) *core.Protocol {
 	t.Helper()
 	c := core.DefaultConfig()
 	c.AntiEntropyBatch = 0
+	c.EagerFanout, c.LazyFanout, c.MaxEagerPeers = 3, 6, 0
 	if mod != nil {
 		mod(&c)
 	}
@@ -28,12 +30,30 @@ func fixture(t testing.TB, mod func(*core.Config)) *core.Protocol {
 	}
 	for i := 0; i < c.EagerFanout; i++ {
 		p.AddPeer(t0, core.PeerID(fmt.Sprintf("e%d", i)))
+		acceptJoins(p, t0)
 	}
 	for i := 0; i < c.LazyFanout; i++ {
 		p.AddPeer(t0, core.PeerID(fmt.Sprintf("l%d", i)))
+		acceptJoins(p, t0)
 	}
 	p.Drain()
 	return p
+}
+
+// acceptJoins answers every Join p sent since the last Drain with an
+// acceptance of the link asked for, and returns the rest of the output.
+func acceptJoins(p *core.Protocol, now time.Time) core.Output {
+	out := p.Drain()
+	var joins []core.Outbound
+	for _, ob := range out.Messages {
+		if ob.Msg.Type == core.MsgJoin {
+			joins = append(joins, ob)
+		}
+	}
+	for _, j := range joins {
+		p.Receive(now, j.To, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: j.Msg.Eager})
+	}
+	return out
 }
 
 func events(o core.Output, k core.EventKind) []core.Event {
@@ -65,7 +85,7 @@ func targets(obs []core.Outbound) []core.PeerID {
 }
 
 func gossip(origin core.PeerID, seq uint64, hops uint16) core.Message {
-	return core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops, Payload: []byte("payload")}
+	return core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops, OriginTime: t0, Payload: []byte("payload")}
 }
 
 func ihave(anns ...core.Announcement) core.Message {
@@ -73,7 +93,7 @@ func ihave(anns ...core.Announcement) core.Message {
 }
 
 func ann(origin core.PeerID, seq uint64, hops uint16) core.Announcement {
-	return core.Announcement{ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops}
+	return core.Announcement{ID: core.MessageID{Origin: origin, Seq: seq}, Hops: hops, OriginTime: t0}
 }
 
 func contains(ids []core.PeerID, id core.PeerID) bool {

@@ -1,14 +1,12 @@
 package core
 
-// queueIHave queues an announcement for a lazy peer. A full queue drops it
-// (counted); a queue reaching IHaveBatchSize is flushed at once; otherwise the
-// IHave flush deadline is armed.
+// queueIHave queues an announcement for a lazy peer. Announcements are
+// coalesced per peer: the queue is flushed as one IHave frame when the
+// IHave interval expires (one timer for all queues), or at once when it
+// reaches the batch size — so a queue never holds more than the batch size,
+// and under steady load below batch/interval a lazy link carries one frame
+// per interval.
 func (p *Protocol) queueIHave(pe *peer, a Announcement) {
-	if len(pe.q) >= p.cfg.IHaveQueueSize {
-		p.counters.IHaveDropped++
-		p.emit(Event{Kind: EventIHaveDropped, Peer: pe.id, ID: a.ID, Count: 1})
-		return
-	}
 	if pe.q == nil {
 		c := p.tun.IHaveBatchSize
 		pe.q = make([]Announcement, 0, c)
@@ -69,79 +67,4 @@ func (p *Protocol) dropQueue(pe *peer) {
 	p.queued -= len(pe.q)
 	clear(pe.q)
 	pe.q = pe.q[:0]
-}
-
-// antiEntropy announces recently received ids to one random known peer
-// (active or passive). Plumtree alone cannot recover a message whose every
-// announcement was lost (a partition, a burst of drops, a crash between
-// delivery and flush), nor reach a node whose active view is cut off from
-// the rest (small fanouts without the hash ring); this periodic digest,
-// spread over the whole membership, makes every live node converge once the
-// network heals, and the Grafts it triggers add the missing links. A round
-// sends one IHave with at most AntiEntropyBatch ids received within
-// AntiEntropyWindow and still stored, continuing where the previous round
-// stopped (wrapping around), so a window holding at most AntiEntropyBatch
-// ids is announced in full by every round that sends.
-//
-// Cost. Sending every round while the window is not empty made a quiet
-// cluster re-announce the same ids every round: with one broadcast per
-// window, every node sent window/interval IHaves per broadcast (15 with the
-// defaults), several times Plumtree's own control traffic. So a round sends
-// only when ids arrived since the previous round, and otherwise only every
-// 8th quiet round (counted since the last new id or new member). A busy
-// node still sends at most one IHave per round (at most one per broadcast
-// once broadcasts are more frequent than rounds); a quiet one sends 2 per
-// broadcast within the default window (was 15), and a partition that heals
-// without new traffic is still repaired within 8 rounds. A new member
-// counts as news, so a node that joins or restarts receives the window at
-// the next round.
-func (p *Protocol) antiEntropy() {
-	batch := p.cfg.AntiEntropyBatch
-	known := len(p.eager) + len(p.lazy) + len(p.passive)
-	if batch == 0 || known == 0 || p.seen.len() == 0 {
-		return
-	}
-	lo := p.seen.since(p.now.Add(-p.cfg.antiEntropyWindow()))
-	end := p.seen.next
-	if lo >= end {
-		return
-	}
-	if end != p.aeEnd {
-		p.aeEnd, p.aeQuiet = end, 0
-	} else {
-		p.aeQuiet++
-		if p.aeQuiet%8 != 0 {
-			return
-		}
-	}
-	var to *peer
-	switch i := p.rng.IntN(known); {
-	case i < len(p.eager):
-		to = p.eager[i]
-	case i < len(p.eager)+len(p.lazy):
-		to = p.lazy[i-len(p.eager)]
-	default:
-		to = p.passive[i-len(p.eager)-len(p.lazy)]
-	}
-	n := max(p.aeCursor, lo)
-	if n >= end {
-		n = lo
-	}
-	o := &p.out[p.cur]
-	start := len(o.anns)
-	for ; n < end && len(o.anns)-start < batch; n++ {
-		e := p.seen.slot(n)
-		if _, ok := p.store.Get(p.now, e.id); !ok {
-			continue
-		}
-		o.anns = append(o.anns, Announcement{ID: e.id, Hops: e.hops})
-	}
-	p.aeCursor = n
-	if len(o.anns) == start {
-		return
-	}
-	anns := o.anns[start:len(o.anns):len(o.anns)]
-	p.send(to.id, Message{Type: MsgIHave, IHaves: anns})
-	p.counters.IHaveSent++
-	p.emit(Event{Kind: EventIHaveSent, Peer: to.id, Count: len(anns), Reason: ReasonAntiEntropy})
 }

@@ -33,8 +33,11 @@ func (p *Protocol) checkInvariants() error {
 			if st != stateLazy && len(pe.q) > 0 {
 				return fmt.Errorf("peer %s in state %d has %d queued announcements", pe.id, st, len(pe.q))
 			}
-			if len(pe.q) > p.cfg.IHaveQueueSize {
-				return fmt.Errorf("peer %s queue %d > %d", pe.id, len(pe.q), p.cfg.IHaveQueueSize)
+			if len(pe.q) > p.tun.IHaveBatchSize {
+				return fmt.Errorf("peer %s queue %d > batch %d", pe.id, len(pe.q), p.tun.IHaveBatchSize)
+			}
+			if pe.joining && st != statePassive {
+				return fmt.Errorf("peer %s joining in state %d", pe.id, st)
 			}
 		}
 	}
@@ -44,8 +47,20 @@ func (p *Protocol) checkInvariants() error {
 	if pruned != p.nPruned {
 		return fmt.Errorf("nPruned %d, counted %d", p.nPruned, pruned)
 	}
+	joins, joinsEager := 0, 0
+	for _, pe := range p.passive {
+		if pe.joining {
+			joins++
+			if pe.joinEager {
+				joinsEager++
+			}
+		}
+	}
+	if joins != p.joins || joinsEager != p.joinsEager {
+		return fmt.Errorf("joins %d/%d eager, counted %d/%d", p.joins, p.joinsEager, joins, joinsEager)
+	}
 	for _, pe := range p.prot {
-		if pe.state != stateEager || !pe.protected {
+		if pe.state == stateGone || !pe.protected {
 			return fmt.Errorf("protected peer %s in state %d", pe.id, pe.state)
 		}
 	}
@@ -56,11 +71,19 @@ func (p *Protocol) checkInvariants() error {
 	if c.MaxEagerPeers > 0 && len(p.eager) > c.MaxEagerPeers {
 		return fmt.Errorf("eager %d > max_eager_peers %d", len(p.eager), c.MaxEagerPeers)
 	}
-	if c.MaxLazyPeers > 0 && len(p.lazy) > c.MaxLazyPeers {
-		return fmt.Errorf("lazy %d > max_lazy_peers %d", len(p.lazy), c.MaxLazyPeers)
+	if len(p.lazy) > c.LazyFanout {
+		unprotected := 0
+		for _, pe := range p.lazy {
+			if !pe.protected {
+				unprotected++
+			}
+		}
+		if unprotected > 0 {
+			return fmt.Errorf("lazy %d > lazy_fanout %d with %d unprotected", len(p.lazy), c.LazyFanout, unprotected)
+		}
 	}
-	if len(p.eager)+len(p.lazy) > p.maxActive() {
-		return fmt.Errorf("active %d > %d", len(p.eager)+len(p.lazy), p.maxActive())
+	if p.activeLen()+p.joins > p.activeCap() {
+		return fmt.Errorf("active %d + joining %d > %d", p.activeLen(), p.joins, p.activeCap())
 	}
 	if len(p.passive) > c.MaxPassivePeers {
 		return fmt.Errorf("passive %d > max_passive_peers %d", len(p.passive), c.MaxPassivePeers)
@@ -104,5 +127,5 @@ func (p *Protocol) checkInvariants() error {
 	if !slices.IsSortedFunc(p.ring.e, ringLess) {
 		return fmt.Errorf("ring not sorted")
 	}
-	return nil
+	return p.streams.checkInvariants()
 }

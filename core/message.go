@@ -2,6 +2,7 @@ package core
 
 import (
 	"strconv"
+	"time"
 )
 
 // PeerID names a peer. With the membership module it is the memberlist node
@@ -9,12 +10,18 @@ import (
 type PeerID string
 
 // MessageID identifies one broadcast. It is the origin's PeerID plus a
-// per-origin sequence number. The sequence of a Protocol starts at the
-// UnixNano of the time passed to New and increases by one per broadcast, so a
-// node that restarts under the same name continues above every sequence it
-// used before (as long as it broadcast fewer than one message per nanosecond
-// of its previous life). Two live nodes never share a name, so two ids are
-// equal only if they name the same broadcast: no coordination is needed.
+// per-origin sequence number. Each incarnation of a node (one Protocol, from
+// New to Close) starts its sequence at its incarnation number, the UnixNano
+// of its start (or, restored from a saved State, above every sequence the
+// saved life used, see Protocol.Restore), and adds one per broadcast. So the
+// incarnations of one origin form one increasing sequence: an incarnation's
+// ids lie above every id of the incarnations before it (without a saved
+// State, as long as the previous life broadcast fewer than one message per
+// nanosecond and the clock did not go back). The origin's stream — its
+// incarnations one after another — is what the stream summaries track (see
+// docs/design.md, "Stream summaries"). Two live nodes never share a name, so
+// two ids are equal only if they name the same broadcast: no coordination
+// is needed.
 //
 // MessageID is comparable and is used directly as a map key.
 type MessageID struct {
@@ -40,7 +47,9 @@ type Header struct {
 // MessageType is the kind of a protocol Message.
 type MessageType uint8
 
-// The four Plumtree messages.
+// The four Plumtree messages, then the three of the link protocol that keep
+// the active view bounded and symmetric (codes 5-7; see docs/design.md,
+// "Overlay").
 const (
 	// MsgGossip carries a payload (eager push, or the answer to a Graft).
 	MsgGossip MessageType = 1
@@ -53,6 +62,27 @@ const (
 	MsgGraft MessageType = 3
 	// MsgPrune asks the receiver to make the link lazy.
 	MsgPrune MessageType = 4
+	// MsgJoin asks the receiver to open a link: eager when Eager is set,
+	// else lazy. Urgent marks a requester whose active view is nearly
+	// empty: the receiver makes room for it (HyParView's high-priority
+	// neighbour request) instead of refusing.
+	MsgJoin MessageType = 5
+	// MsgJoinReply answers a Join: Accepted, or refused (the receiver's
+	// active view is full).
+	MsgJoinReply MessageType = 6
+	// MsgDisconnect tells the receiver that the sender dropped the link;
+	// the receiver drops it too (both sides then hold it as passive).
+	MsgDisconnect MessageType = 7
+
+	// MsgDigest carries a bounded summary of the streams the sender has
+	// delivered (anti-entropy). The receiver sends, as MsgRepair, the
+	// stored messages the digest says the sender lacks and, unless the
+	// digest is itself a reply, answers with its own digest.
+	MsgDigest MessageType = 8
+	// MsgRepair carries a payload sent by anti-entropy: like MsgGossip, but
+	// it changes no link (a repair copy neither promotes its sender nor
+	// counts towards a prune).
+	MsgRepair MessageType = 9
 )
 
 // String returns the message type's name.
@@ -66,6 +96,16 @@ func (t MessageType) String() string {
 		return "graft"
 	case MsgPrune:
 		return "prune"
+	case MsgJoin:
+		return "join"
+	case MsgJoinReply:
+		return "join_reply"
+	case MsgDisconnect:
+		return "disconnect"
+	case MsgDigest:
+		return "digest"
+	case MsgRepair:
+		return "repair"
 	}
 	return "unknown(" + strconv.Itoa(int(t)) + ")"
 }
@@ -73,18 +113,34 @@ func (t MessageType) String() string {
 // Announcement is one entry of an IHave: a message id and the hop count with
 // which the announcing peer received it (its "round" in the paper; 0 for the
 // origin's own broadcast).
+//
+// OriginTime is the origin's clock when it broadcast the message (see
+// Message.OriginTime): a node never grafts a message whose origin time is
+// outside the age window.
 type Announcement struct {
-	ID   MessageID
-	Hops uint16
+	ID         MessageID
+	Hops       uint16
+	OriginTime time.Time
 }
 
 // Message is one protocol message. Which fields are meaningful depends on
 // Type:
 //
-//	MsgGossip: ID, Hops, Payload, Headers
+//	MsgGossip: ID, OriginTime, Hops, Payload, Headers
 //	MsgIHave:  IHaves
 //	MsgGraft:  IDs (may be empty)
 //	MsgPrune:  nothing
+//	MsgJoin:       Eager, Urgent
+//	MsgJoinReply:  Accepted
+//	MsgDisconnect: nothing
+//	MsgDigest: Digest
+//	MsgRepair: ID, OriginTime, Hops, Payload, Headers
+//
+// OriginTime is the origin's clock when it broadcast the message, carried
+// unchanged on every hop with millisecond precision. A message's age is
+// measured from it, never from when a node received it: a node refuses to
+// deliver, store, announce, graft or send anything older than
+// MessageCacheTTL + ClockSkew or more than ClockSkew in the future.
 //
 // Hops counts transmissions: the origin sends hop 1 and every relay adds one,
 // so the hop count of a delivered copy is the paper's LDH quantity.
@@ -94,13 +150,20 @@ type Announcement struct {
 // share their Payload with the store and other Outbound entries: treat them as
 // read-only.
 type Message struct {
-	Type    MessageType
-	ID      MessageID
-	Hops    uint16
-	Payload []byte
-	Headers []Header
-	IHaves  []Announcement
-	IDs     []MessageID
+	Type       MessageType
+	ID         MessageID
+	OriginTime time.Time
+	Hops       uint16
+	Payload    []byte
+	Headers    []Header
+	IHaves     []Announcement
+	IDs        []MessageID
+	Digest     *Digest
+	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Eager,
+	// Accepted).
+	Eager    bool
+	Urgent   bool
+	Accepted bool
 }
 
 // Outbound is a message to send to one peer.
@@ -111,9 +174,10 @@ type Outbound struct {
 
 // Delivery is a payload handed to the application exactly once.
 type Delivery struct {
-	ID      MessageID
-	From    PeerID // the peer that sent the copy; the local node for its own broadcasts
-	Hops    uint16 // 0 for the local node's own broadcasts
-	Payload []byte
-	Headers []Header
+	ID         MessageID
+	OriginTime time.Time // the origin's clock at broadcast (millisecond precision)
+	From       PeerID    // the peer that sent the copy; the local node for its own broadcasts
+	Hops       uint16    // 0 for the local node's own broadcasts
+	Payload    []byte
+	Headers    []Header
 }

@@ -13,7 +13,10 @@ import (
 // a simple model after every step:
 //   - eager ∩ lazy = ∅, self in no set, every structure within its bound
 //     (checkInvariants);
-//   - protected ring neighbours are eager and never demoted;
+//   - linked protected ring neighbours are never disconnected;
+//   - every Join is answered by one JoinReply; an accepted Join leaves the
+//     peer in the active view, a refused one was refused because the view
+//     was full;
 //   - a message is delivered at most once while it is remembered (HasSeen);
 //   - every Graft is answered with the payload when it is stored;
 //   - messages go to valid peers only, never to self, and batches respect
@@ -37,11 +40,10 @@ func genConfig(t *rapid.T) Config {
 	if rapid.Bool().Draw(t, "bounded") {
 		c.MaxPeers = c.EagerFanout + c.LazyFanout + rapid.IntRange(0, 2).Draw(t, "max_peers_extra")
 		c.MaxEagerPeers = c.EagerFanout + rapid.IntRange(0, 2).Draw(t, "max_eager_extra")
-		c.MaxLazyPeers = c.LazyFanout + rapid.IntRange(0, 2).Draw(t, "max_lazy_extra")
 	}
 	c.MaxPassivePeers = rapid.IntRange(1, 6).Draw(t, "max_passive")
 	c.IHaveBatchSize = rapid.IntRange(1, 4).Draw(t, "ihave_batch")
-	c.IHaveQueueSize = c.IHaveBatchSize + rapid.IntRange(0, 4).Draw(t, "ihave_queue_extra")
+	c.MaxGraftsPerInterval = rapid.IntRange(1, 4).Draw(t, "max_grafts_per_interval")
 	c.SeenMaxSize = rapid.IntRange(1, 20).Draw(t, "seen_max")
 	c.MessageCacheMaxSize = 1 << 20
 	c.MessageCacheTTL = 700 * time.Hour
@@ -55,13 +57,7 @@ func genConfig(t *rapid.T) Config {
 	c.MaxMessageSize = 64
 	c.UseHashRing = rapid.Bool().Draw(t, "ring")
 	c.ProtectRingNeighbors = rapid.Bool().Draw(t, "protect")
-	c.MaxProtectedNeighbors = rapid.IntRange(0, min(4, c.EagerFanout+1)).Draw(t, "max_protected")
-	if c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.MaxProtectedNeighbors {
-		c.MaxEagerPeers = c.MaxProtectedNeighbors
-	}
-	if c.MaxPeers > 0 && c.MaxPeers < c.MaxProtectedNeighbors {
-		c.MaxPeers = c.MaxProtectedNeighbors
-	}
+	c.MaxProtectedNeighbors = rapid.IntRange(0, min(4, max(c.MaxPeers, c.EagerFanout+c.LazyFanout)-1)).Draw(t, "max_protected")
 	c.Seed = rapid.Int64().Draw(t, "seed")
 	return c
 }
@@ -100,7 +96,15 @@ func (m *protoMachine) step(t *rapid.T) {
 
 // run performs one input and checks its output.
 func (m *protoMachine) run(t *rapid.T, in func(), grafts map[MessageID]bool, grafter PeerID) {
+	m.runJoin(t, in, grafts, grafter, "", false)
+}
+
+// runJoin is run for an input that may be a Join from joiner.
+func (m *protoMachine) runJoin(t *rapid.T, in func(), grafts map[MessageID]bool, grafter, joiner PeerID, joinEager bool) {
 	protectedBefore := m.p.ProtectedNeighbors()
+	fullBefore := m.p.activeLen()+m.p.joins >= m.p.activeCap()
+	ringBefore := m.p.ring.changes
+	linkedBefore := append(m.p.EagerPeers(), m.p.LazyPeers()...)
 	seenBefore := make(map[MessageID]bool)
 	for _, id := range m.ids {
 		seenBefore[id] = m.p.HasSeen(id)
@@ -136,6 +140,28 @@ func (m *protoMachine) run(t *rapid.T, in func(), grafts map[MessageID]bool, gra
 			if len(ob.Msg.IHaves) == 0 || len(ob.Msg.IHaves) > lim || len(ob.Msg.IHaves) > MaxIHaveBatch {
 				t.Fatalf("IHave with %d announcements (limit %d)", len(ob.Msg.IHaves), lim)
 			}
+		case MsgDisconnect:
+			// (A ring that changed during the input may have moved the
+			// protection away and back.)
+			if slices.Contains(protectedBefore, ob.To) && slices.Contains(protectedAfter, ob.To) && slices.Contains(linkedBefore, ob.To) && ringBefore == m.p.ring.changes {
+				t.Fatalf("protected peer %s disconnected", ob.To)
+			}
+		case MsgJoinReply:
+			pe := m.p.peers[ob.To]
+			if ob.Msg.Accepted && !m.p.closed && (pe == nil || (pe.state != stateEager && pe.state != stateLazy)) {
+				// The link may have been dropped by a later step of
+				// the same input only with a Disconnect to it.
+				dropped := false
+				for _, o2 := range out.Messages {
+					dropped = dropped || (o2.To == ob.To && o2.Msg.Type == MsgDisconnect)
+				}
+				if !dropped {
+					t.Fatalf("accepted Join from %s but it is not linked", ob.To)
+				}
+			}
+			if !ob.Msg.Accepted && !fullBefore && joiner == ob.To && joinEager {
+				t.Fatalf("refused an eager Join from %s with room in the view", ob.To)
+			}
 		case MsgGraft:
 			if len(ob.Msg.IDs) > MaxGraftIDs {
 				t.Fatalf("Graft with %d ids", len(ob.Msg.IDs))
@@ -151,10 +177,6 @@ func (m *protoMachine) run(t *rapid.T, in func(), grafts map[MessageID]bool, gra
 	}
 	for _, e := range out.Events {
 		switch e.Kind {
-		case EventPeerDemoted:
-			if slices.Contains(protectedBefore, e.Peer) && slices.Contains(protectedAfter, e.Peer) {
-				t.Fatalf("protected peer %s demoted (%v)", e.Peer, e.Reason)
-			}
 		case EventGraftRateLimited:
 			t.Fatalf("rate limited with a huge burst")
 		}
@@ -165,6 +187,17 @@ func (m *protoMachine) run(t *rapid.T, in func(), grafts map[MessageID]bool, gra
 		}
 		if !m.stored[id] && answered[id] {
 			t.Fatalf("Graft for unknown %s answered", id)
+		}
+	}
+	if joiner != "" && validPeerID(joiner) && joiner != m.self && !m.p.closed && !m.p.tomb.has(joiner) {
+		replies := 0
+		for _, ob := range out.Messages {
+			if ob.To == joiner && ob.Msg.Type == MsgJoinReply {
+				replies++
+			}
+		}
+		if replies != 1 {
+			t.Fatalf("Join from %s answered %d times", joiner, replies)
 		}
 	}
 	if err := m.p.checkInvariants(); err != nil {
@@ -222,10 +255,11 @@ func TestProtocolStateMachine(t *testing.T) {
 			"ReceiveGossip": func(t *rapid.T) {
 				from := m.peer(t, "from")
 				msg := Message{
-					Type:    MsgGossip,
-					ID:      m.msgID(t),
-					Hops:    rapid.SampledFrom([]uint16{0, 1, 2, 5, 65535}).Draw(t, "hops"),
-					Payload: make([]byte, rapid.IntRange(0, 80).Draw(t, "size")),
+					Type:       MsgGossip,
+					ID:         m.msgID(t),
+					OriginTime: m.now,
+					Hops:       rapid.SampledFrom([]uint16{0, 1, 2, 5, 65535}).Draw(t, "hops"),
+					Payload:    make([]byte, rapid.IntRange(0, 80).Draw(t, "size")),
 				}
 				m.step(t)
 				m.run(t, func() { m.p.Receive(m.now, from, msg) }, nil, "")
@@ -235,7 +269,7 @@ func TestProtocolStateMachine(t *testing.T) {
 				n := rapid.IntRange(0, 5).Draw(t, "n")
 				anns := make([]Announcement, n)
 				for i := range anns {
-					anns[i] = Announcement{ID: m.msgID(t), Hops: uint16(rapid.IntRange(0, 9).Draw(t, "hops"))}
+					anns[i] = Announcement{ID: m.msgID(t), Hops: uint16(rapid.IntRange(0, 9).Draw(t, "hops")), OriginTime: m.now}
 				}
 				m.step(t)
 				m.run(t, func() { m.p.Receive(m.now, from, Message{Type: MsgIHave, IHaves: anns}) }, nil, "")
@@ -263,8 +297,32 @@ func TestProtocolStateMachine(t *testing.T) {
 			},
 			"ReceiveGarbage": func(t *rapid.T) {
 				from := m.peer(t, "from")
-				typ := MessageType(rapid.SampledFrom([]uint8{0, 5, 200}).Draw(t, "type"))
+				typ := MessageType(rapid.SampledFrom([]uint8{0, 200}).Draw(t, "type"))
 				m.run(t, func() { m.p.Receive(m.now, from, Message{Type: typ}) }, nil, "")
+			},
+			"ReceiveJoin": func(t *rapid.T) {
+				from := m.peer(t, "from")
+				msg := Message{Type: MsgJoin, Eager: rapid.Bool().Draw(t, "eager"), Urgent: rapid.Bool().Draw(t, "urgent")}
+				m.step(t)
+				m.runJoin(t, func() { m.p.Receive(m.now, from, msg) }, nil, "", from, msg.Eager)
+			},
+			"ReceiveJoinReply": func(t *rapid.T) {
+				from := m.peer(t, "from")
+				msg := Message{Type: MsgJoinReply, Accepted: rapid.Bool().Draw(t, "accepted"), Eager: rapid.Bool().Draw(t, "eager")}
+				m.step(t)
+				m.run(t, func() { m.p.Receive(m.now, from, msg) }, nil, "")
+			},
+			"ReceiveDisconnect": func(t *rapid.T) {
+				from := m.peer(t, "from")
+				m.step(t)
+				m.run(t, func() { m.p.Receive(m.now, from, Message{Type: MsgDisconnect}) }, nil, "")
+				if pe := m.p.peers[from]; pe != nil && (pe.state == stateEager || pe.state == stateLazy) && !m.p.closed {
+					t.Fatalf("%s still linked after its Disconnect", from)
+				}
+			},
+			"SetOverloaded": func(t *rapid.T) {
+				v := rapid.Bool().Draw(t, "overloaded")
+				m.run(t, func() { m.p.SetOverloaded(m.now, v) }, nil, "")
 			},
 			"RecordRTT": func(t *rapid.T) {
 				from := m.peer(t, "peer")

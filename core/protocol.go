@@ -94,13 +94,15 @@ type Protocol struct {
 	eager       []*peer
 	lazy        []*peer
 	passive     []*peer
+	joins       int       // Joins in flight (passive peers with joining set)
+	joinsEager  int       // of which ask for an eager link
 	nPruned     int       // lazy peers that are lazy because of a redundancy Prune
 	pushes      uint64    // Gossip messages received from known peers (recency clock for peer.lastPush)
 	relinkAt    time.Time // no relink before this (see relink)
 	dupEpoch    uint64    // bumped when an eager link is lost involuntarily (duplicate counts restart)
 	tomb        tombstones
 	ring        hashRing
-	prot        []*peer // protected ring neighbours (at most MaxProtectedNeighbors)
+	prot        []*peer // protected ring neighbours (at most MaxProtectedNeighbors): kept in the active view
 	near        []*peer // ring neighbours
 	protScratch []*peer
 
@@ -111,10 +113,16 @@ type Protocol struct {
 	queued  int     // announcements queued over all peers
 	flushAt time.Time
 
-	maintAt  time.Time
-	aeCursor uint64 // arrival index of the next id anti-entropy announces
-	aeEnd    uint64 // seen.next at the previous anti-entropy round
-	aeQuiet  int    // anti-entropy rounds since new ids (or a new member) were last seen
+	maintAt   time.Time
+	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
+	aeScratch []repairCandidate // reused by onDigest
+	// Anti-entropy's quiet backoff: MessagesDelivered at the last digest
+	// sent, and the rounds since then without a new delivery.
+	aeDelivered  uint64
+	aeIdleRounds int
+
+	pulls      pullPolicy // keeps pulls from growing the tree (pulls.go)
+	overloaded bool       // the runtime reports a backlog: no pulls (SetOverloaded)
 
 	strangers bucket // Graft rate limit shared by peers we do not track
 	window    graftWindow
@@ -162,6 +170,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 	p.tomb.init(cfg.MaxPassivePeers)
 	p.ring.init(self)
 	p.seen.init(cfg.SeenMaxSize, cfg.seenTTL())
+	p.streams.init(cfg.MaxStreams, cfg.MaxStreamGaps, cfg.MessageCacheMaxSize)
 	p.pend.init()
 	p.window.init(cfg.Health.Window, now)
 	p.maintAt = p.nextMaintenance(now)
@@ -198,6 +207,10 @@ func (p *Protocol) advance(now time.Time) {
 // finish reports what an input accumulated (seen-set evictions) as one event
 // per kind.
 func (p *Protocol) finish() {
+	if len(p.lazy) > p.cfg.LazyFanout {
+		// A ring neighbour that lost its protection.
+		p.trimLazy(nil)
+	}
 	p.trimPassive()
 	if p.evictSize > 0 {
 		p.counters.SeenMapEvictions += uint64(p.evictSize)
@@ -304,10 +317,11 @@ func (p *Protocol) Close(now time.Time) {
 	p.finish()
 }
 
-// HasSeen reports whether id is in the seen set (delivered and still
-// remembered).
+// HasSeen reports whether id was delivered, or lies below its stream's
+// floor (given up by age or by the gap bound): either way a copy of it is
+// never delivered.
 func (p *Protocol) HasSeen(id MessageID) bool {
-	return p.seen.has(id)
+	return p.streams.delivered(id)
 }
 
 // EagerPeers returns the eager peers, sorted.
@@ -316,11 +330,24 @@ func (p *Protocol) EagerPeers() []PeerID { return sortedIDs(p.eager) }
 // LazyPeers returns the lazy peers, sorted.
 func (p *Protocol) LazyPeers() []PeerID { return sortedIDs(p.lazy) }
 
+// JoiningPeers returns the passive peers with a Join in flight, sorted.
+func (p *Protocol) JoiningPeers() []PeerID {
+	var ids []PeerID
+	for _, pe := range p.passive {
+		if pe.joining {
+			ids = append(ids, pe.id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // PassivePeers returns the known peers outside the active view, sorted.
 func (p *Protocol) PassivePeers() []PeerID { return sortedIDs(p.passive) }
 
 // ProtectedNeighbors returns the protected ring neighbours, sorted (empty
-// unless UseHashRing and ProtectRingNeighbors are set).
+// unless UseHashRing and ProtectRingNeighbors are set). They are kept in the
+// active view (eager or lazy), never evicted for capacity.
 func (p *Protocol) ProtectedNeighbors() []PeerID { return sortedIDs(p.prot) }
 
 // PeerCount returns the size of the active view (eager + lazy).
@@ -337,7 +364,7 @@ func sortedIDs(ps []*peer) []PeerID {
 
 // Stats returns a snapshot of the state and the counters.
 func (p *Protocol) Stats() Stats {
-	return Stats{
+	st := Stats{
 		EagerPeers:     len(p.eager),
 		LazyPeers:      len(p.lazy),
 		TotalPeers:     len(p.eager) + len(p.lazy),
@@ -349,6 +376,10 @@ func (p *Protocol) Stats() Stats {
 		SeenCapacity:   p.cfg.SeenMaxSize,
 		PendingGrafts:  len(p.pend.m),
 		IHaveQueueSize: p.queued,
+		Streams:        p.streams.len(),
 		Counters:       p.counters,
 	}
+	st.GapsLost = p.streams.gapsLost
+	st.StreamsForgotten = p.streams.forgotten
+	return st
 }

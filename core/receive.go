@@ -49,12 +49,15 @@ func (p *Protocol) Broadcast(now time.Time, payload []byte, headers []Header) (M
 	p.advance(now)
 	id := MessageID{Origin: p.self, Seq: p.seq}
 	p.seq++
+	ot := p.originNow()
+	p.streams.add(id, ot)
 	p.evictSize += p.seen.add(p.now, id, 0, p.self)
-	p.store.Put(p.now, id, StoredMessage{Payload: payload, Headers: headers})
+	p.store.Put(ot, id, StoredMessage{Payload: payload, Headers: headers, OriginTime: ot})
+	p.streams.hold(id, ot)
 	p.counters.MessagesBroadcast++
 	p.emit(Event{Kind: EventBroadcast, ID: id, Size: len(payload)})
-	p.deliver(Delivery{ID: id, From: p.self, Payload: payload, Headers: headers})
-	p.push(id, "", 0, payload, headers)
+	p.deliver(Delivery{ID: id, OriginTime: ot, From: p.self, Payload: payload, Headers: headers})
+	p.push(id, "", 0, ot, payload, headers)
 	p.finish()
 	return id, nil
 }
@@ -70,17 +73,17 @@ func (p *Protocol) deliver(d Delivery) {
 // from, and an announcement with hops to every lazy peer except from — or,
 // with IHaveFanout > 0, to at most IHaveFanout of them, a random subset per
 // message (see Config.IHaveFanout and the README, "IHave targets").
-func (p *Protocol) push(id MessageID, from PeerID, hops uint16, payload []byte, headers []Header) {
+func (p *Protocol) push(id MessageID, from PeerID, hops uint16, ot time.Time, payload []byte, headers []Header) {
 	next := incHops(hops)
 	for _, pe := range p.eager {
 		if pe.id == from {
 			continue
 		}
-		p.send(pe.id, Message{Type: MsgGossip, ID: id, Hops: next, Payload: payload, Headers: headers})
+		p.send(pe.id, Message{Type: MsgGossip, ID: id, OriginTime: ot, Hops: next, Payload: payload, Headers: headers})
 		p.counters.GossipSent++
 		p.emit(Event{Kind: EventGossipSent, Peer: pe.id, ID: id, Hops: next})
 	}
-	a := Announcement{ID: id, Hops: hops}
+	a := Announcement{ID: id, Hops: hops, OriginTime: ot}
 	n, fan := len(p.lazy), p.cfg.IHaveFanout
 	if fan == 0 || n <= fan {
 		for _, pe := range p.lazy {
@@ -133,6 +136,16 @@ func (p *Protocol) Receive(now time.Time, from PeerID, msg Message) {
 		p.onGraft(from, &msg)
 	case MsgPrune:
 		p.onPrune(from)
+	case MsgJoin:
+		p.onJoin(from, &msg)
+	case MsgJoinReply:
+		p.onJoinReply(from, &msg)
+	case MsgDisconnect:
+		p.onDisconnect(from)
+	case MsgDigest:
+		p.onDigest(from, &msg)
+	case MsgRepair:
+		p.onRepair(from, &msg)
 	default:
 		p.invalid(from, ReasonMalformed)
 	}
@@ -175,21 +188,27 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.pushes++
 		pe.lastPush = p.pushes
 	}
-	if p.seen.has(id) || mine {
-		// A copy of our own broadcast is never delivered again, even after
-		// the seen set forgot it.
+	if !p.ageOK(m.OriginTime) {
+		// Too old or too far in the future: not delivered, stored or
+		// forwarded, and no evidence about the link either.
+		p.refuseAge(from, id)
+		return
+	}
+	if mine || p.streams.delivered(id) {
+		// A copy of our own broadcast, or of a message at or below its
+		// stream's floor or in a delivered run, is never delivered again.
 		p.duplicate(pe, from, id, m.Hops)
 		return
 	}
 	headers := m.Headers
 	if p.hook != nil {
-		headers = p.hook(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
+		headers = p.hook(Delivery{ID: id, OriginTime: m.OriginTime, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
 	}
-	p.evictSize += p.seen.add(p.now, id, m.Hops, from)
-	p.store.Put(p.now, id, StoredMessage{Payload: m.Payload, Headers: headers, Hops: m.Hops})
-	p.deliver(Delivery{ID: id, From: from, Hops: m.Hops, Payload: m.Payload, Headers: headers})
+	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
+	pulled := false
 	if pd := p.pend.m[id]; pd != nil {
-		if pd.grafts == 0 || from != pd.target {
+		pulled = pd.grafts > 0 && from == pd.target
+		if !pulled {
 			// The announcement came first, and this copy is not the
 			// answer to our Graft: how late the tree's copy was. It is
 			// what an adaptive graft timeout must cover (a Graft sent
@@ -205,10 +224,23 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		}
 		p.pend.remove(pd)
 	}
-	p.push(id, from, m.Hops, m.Payload, headers)
-	if pe != nil {
-		pe.ringOnly = false // it carries first copies: a tree link now
+	if pulled {
+		// A pulled copy: duplicates of it that the tree delivers late are
+		// not evidence of a redundant link (see duplicate).
+		p.seen.markPulled(id)
 	}
+	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers)
+	if pe == nil || pe.state == statePassive {
+		// A copy from a member we hold no link with: a pull's answer, or a
+		// peer that still believes in a link we dropped (told by
+		// duplicate if it keeps pushing). Nothing changes in the views.
+		return
+	}
+	if pulled {
+		p.notePull(pe)
+		return
+	}
+	p.pulls.noteTreeCopy(p.now, id)
 	// The sender of a first copy becomes eager (the paper's Algorithm 1).
 	// The original Algorithm 1 adds it to eagerPushPeers without taking it
 	// out of lazyPushPeers, so a peer could sit in both sets (the 2019
@@ -216,8 +248,11 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	// so moving it to eager removes it from lazy and drops its IHave queue:
 	// the sets stay disjoint, and delivery stays at most once because the id
 	// was recorded in the seen set above before anything was forwarded.
-	if pe != nil && pe.state != stateEager && !p.toEager(pe, ReasonFirstCopy) {
-		// No room (max_eager_peers): tell it to treat us as lazy.
+	if pe.state == stateEager {
+		return
+	}
+	if !p.toEager(pe, ReasonFirstCopy) {
+		// No room (eager cap): tell it to treat us as lazy.
 		p.toLazy(pe, ReasonCapacity, true)
 		p.sendPrune(pe)
 	}
@@ -225,9 +260,10 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 
 // duplicate counts a redundant copy. After OptimizationThreshold duplicates
 // from the same peer, an eager sender is demoted to lazy and pruned (the
-// paper prunes on the first: threshold 1); a sender that is already lazy or
-// passive is sent the Prune again so that its view agrees. Protected ring
-// neighbours are counted but never pruned.
+// paper prunes on the first: threshold 1); a sender that is already lazy is
+// sent the Prune again so that its view agrees, a passive one a
+// Disconnect. Duplicates of a pulled copy do not count: they are the tree's
+// late copy, not a redundant path.
 //
 // Three refinements keep a tree shared by many senders from tearing itself
 // apart (found with coretest; see the README, "Many senders, one tree"):
@@ -255,10 +291,25 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
 	p.counters.MessagesDuplicate++
 	p.emit(Event{Kind: EventDuplicate, Peer: from, ID: id, Hops: hops})
-	if pe == nil || pe.protected {
+	if pe == nil {
+		return
+	}
+	if s, ok := p.seen.get(id); ok && s.pulled {
+		// We pulled the first copy because the tree's copy was late: this
+		// is that copy, not a redundant path.
 		return
 	}
 	t := p.cfg.OptimizationThreshold
+	if pe.state == statePassive {
+		// It pushes to us as if linked (a Disconnect was lost, or it
+		// restarted): tell it again, once per threshold.
+		pe.dups++
+		if pe.dups >= t {
+			pe.dups = 0
+			p.stray(pe)
+		}
+		return
+	}
 	if pe.state != stateEager {
 		// It treats us as eager, we do not: tell it again, once per
 		// threshold (no connectivity is at stake, so no delay).
@@ -302,8 +353,16 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 	}
 	p.counters.IHaveReceived++
 	// IHave does not add the sender to the active view; a removed sender is
-	// never grafted.
+	// never grafted. A passive member may announce (anti-entropy); one that
+	// keeps announcing as a lazy link would is told the link is gone.
 	canGraft := p.peers[from] != nil || !p.tomb.has(from)
+	if pe := p.peers[from]; pe != nil && pe.state == statePassive && !pe.joining {
+		pe.strayIHaves++
+		if pe.strayIHaves > 2 {
+			pe.strayIHaves = 0
+			p.stray(pe)
+		}
+	}
 	dropped, bad := 0, false
 	for i := range m.IHaves {
 		a := &m.IHaves[i]
@@ -315,11 +374,14 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 			p.hopOptimization(from, a, s)
 			continue
 		}
+		if p.streams.delivered(a.ID) || !p.ageOK(a.OriginTime) {
+			continue // delivered (or given up), or outside the age window
+		}
 		if mine, ok := p.ownID(a.ID); mine || !ok || !canGraft {
 			bad = bad || !ok
 			continue
 		}
-		if !p.noteAnnouncement(a.ID, from) {
+		if !p.noteAnnouncement(a.ID, from, a.OriginTime) {
 			dropped++
 		}
 	}
@@ -348,11 +410,11 @@ func (p *Protocol) hopOptimization(from PeerID, a *Announcement, s seenEntry) {
 		return
 	}
 	old := p.peers[s.from]
-	if old == nil || old.state != stateEager || old.protected {
+	if old == nil || old.state != stateEager {
 		return
 	}
 	q := p.peerFor(from, false)
-	if q == nil || q.state == stateEager {
+	if q == nil || q.state != stateLazy {
 		return
 	}
 	if !p.toEager(q, ReasonHopOptimization) {
@@ -369,14 +431,22 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 	}
 	p.counters.GraftReceived++
 	pe := p.peerFor(from, true)
-	if pe == nil {
-		p.tomb.noteLink(from, stateEager)
+	if len(m.IDs) == 0 && pe != nil {
+		// A link Graft: make the link eager. From a member we hold no
+		// link with it is a stray (the link is gone): say so.
+		switch {
+		case pe.state == statePassive && pe.joining:
+			p.openLink(pe, true, ReasonGraftReceived) // it accepted our Join
+		case pe.state == statePassive:
+			p.stray(pe)
+		case pe.state != stateEager && !p.toEager(pe, ReasonGraftReceived):
+			// No room for another eager peer: tell it to treat us as lazy.
+			p.toLazy(pe, ReasonCapacity, true)
+			p.sendPrune(pe)
+		}
 	}
-	if pe != nil && pe.state != stateEager && !p.toEager(pe, ReasonGraftReceived) {
-		// No room for another eager peer: tell it to treat us as lazy.
-		p.toLazy(pe, ReasonCapacity, true)
-		p.sendPrune(pe)
-	}
+	// A Graft with ids only pulls: it changes no link (a slow tree must
+	// not turn lazy links eager; see docs/design.md, "Grafts").
 	if len(m.IDs) == 0 {
 		return
 	}
@@ -391,13 +461,13 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 	}
 	for _, id := range m.IDs {
 		sm, ok := p.store.Get(p.now, id)
-		if !ok {
+		if !ok || !p.ageOK(sm.OriginTime) {
 			p.counters.GraftUnanswerable++
 			p.emit(Event{Kind: EventGraftUnanswerable, Peer: from, ID: id})
 			continue
 		}
 		hops := incHops(sm.Hops)
-		p.send(from, Message{Type: MsgGossip, ID: id, Hops: hops, Payload: sm.Payload, Headers: sm.Headers})
+		p.send(from, Message{Type: MsgGossip, ID: id, OriginTime: sm.OriginTime, Hops: hops, Payload: sm.Payload, Headers: sm.Headers})
 		p.counters.GossipSent++
 		p.emit(Event{Kind: EventGossipSent, Peer: from, ID: id, Hops: hops})
 	}
@@ -408,8 +478,17 @@ func (p *Protocol) onPrune(from PeerID) {
 	pe := p.peerFor(from, true)
 	if pe == nil {
 		p.tomb.noteLink(from, stateLazy)
+		return
 	}
-	if pe == nil || pe.protected {
+	switch {
+	case pe.state == statePassive && pe.joining:
+		// It accepted our Join as a lazy link.
+		p.openLink(pe, false, ReasonPruneReceived)
+		p.setPruned(pe, true)
+		p.trimLazy(pe)
+		return
+	case pe.state == statePassive:
+		p.stray(pe)
 		return
 	}
 	wasEager := pe.state == stateEager
@@ -425,6 +504,11 @@ func (p *Protocol) onPrune(from PeerID) {
 // maintenance is the periodic round: repair the active view, run
 // anti-entropy.
 func (p *Protocol) maintenance() {
+	p.expireJoins()
+	for _, pe := range p.passive {
+		pe.strayIHaves = 0
+	}
+
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()
 }

@@ -34,8 +34,9 @@ func ringLess(a, b ringEntry) int {
 // hashRing is the known peers plus self, sorted by (hash, id). Membership
 // changes cost one binary search and one slice shift: O(n), never a sort.
 type hashRing struct {
-	e    []ringEntry
-	self PeerID
+	e       []ringEntry
+	self    PeerID
+	changes uint64 // inserts and removes so far
 }
 
 func (r *hashRing) init(self PeerID) {
@@ -48,6 +49,7 @@ func (r *hashRing) insert(id PeerID) {
 	i, found := slices.BinarySearchFunc(r.e, x, ringLess)
 	if !found {
 		r.e = slices.Insert(r.e, i, x)
+		r.changes++
 	}
 }
 
@@ -55,6 +57,7 @@ func (r *hashRing) remove(id PeerID) {
 	x := ringEntry{fnv64(string(id)), id}
 	if i, found := slices.BinarySearchFunc(r.e, x, ringLess); found {
 		r.e = slices.Delete(r.e, i, i+1)
+		r.changes++
 	}
 }
 
@@ -84,9 +87,9 @@ func (r *hashRing) neighbors(dst []PeerID, k int) []PeerID {
 }
 
 // applyRing recomputes the ring neighbours and, with ProtectRingNeighbors,
-// the protected set: newly protected peers are promoted to eager (with a link
-// Graft); peers that stop being neighbours lose their protection but keep
-// their state.
+// the protected set: newly protected peers not in the active view are asked
+// for a link (Join); peers that stop being neighbours lose their protection
+// but keep their state.
 func (p *Protocol) applyRing() {
 	if !p.cfg.UseHashRing {
 		return
@@ -119,19 +122,21 @@ func (p *Protocol) applyRing() {
 			p.prot = append(p.prot, pe)
 		}
 	}
+	// A protected neighbour is kept in the active view: ask it for a link
+	// (it accepts, making room if needed: we are its neighbour too). It
+	// may be lazy: the ring keeps the overlay connected, the tree decides
+	// which links carry payloads.
 	for _, pe := range p.prot {
-		if pe.state != stateEager && p.toEager(pe, ReasonRing) {
-			p.sendLinkGraft(pe)
+		if pe.state == statePassive && !pe.joining {
+			if !p.room() {
+				p.evict(pe)
+			}
+			if p.room() {
+				p.requestJoin(pe, p.eagerDeficit())
+			}
 		}
 	}
-	// A peer that was eager only because it was a protected neighbour goes
-	// back to lazy when it stops being one (membership changes shift the
-	// ring; without this, building the membership one AddPeer at a time
-	// would leave every transient neighbour eager).
-	for i, pe := range old {
-		if !pe.protected && pe.ringOnly && pe.state == stateEager {
-			p.demote(pe, ReasonRing)
-		}
+	for i := range old {
 		old[i] = nil
 	}
 	p.protScratch = old[:0]

@@ -10,14 +10,17 @@ type seenEntry struct {
 	hops uint16 // hop count of the first copy (0 for our own broadcasts)
 	from PeerID // sender of the first copy (self for our own broadcasts)
 	n    uint64 // arrival number (position in the FIFO)
+	// pulled: the first copy answered our Graft (see Protocol.duplicate).
+	pulled bool
 }
 
 type seenSlot struct {
-	id   MessageID
-	from PeerID
-	at   time.Time
-	h    uint32
-	hops uint16
+	id     MessageID
+	from   PeerID
+	at     time.Time
+	h      uint32
+	hops   uint16
+	pulled bool
 }
 
 // seenSet remembers delivered ids in arrival order: a ring indexed by
@@ -50,7 +53,7 @@ func (s *seenSet) get(id MessageID) (seenEntry, bool) {
 		return seenEntry{}, false
 	}
 	e := s.slot(n)
-	return seenEntry{hops: e.hops, from: e.from, n: n}, true
+	return seenEntry{hops: e.hops, from: e.from, n: n, pulled: e.pulled}, true
 }
 
 func (s *seenSet) has(id MessageID) bool {
@@ -110,4 +113,12 @@ func (s *seenSet) since(t time.Time) uint64 {
 		return !s.slot(s.first + uint64(i)).at.Before(t)
 	})
 	return s.first + uint64(i)
+}
+
+// markPulled records that id's first copy answered a Graft.
+func (s *seenSet) markPulled(id MessageID) {
+	h := s.idx.hash(&id)
+	if n, ok := s.idx.find(h, s.first, func(n uint64) bool { return s.slot(n).id == id }); ok {
+		s.slot(n).pulled = true
+	}
 }

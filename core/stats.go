@@ -32,6 +32,22 @@ type Counters struct {
 	GraftUnanswerable   uint64 `json:"graft_unanswerable"`
 	IHaveDropped        uint64 `json:"ihave_dropped"`
 	InvalidMessages     uint64 `json:"invalid_messages"`
+	JoinSent            uint64 `json:"join_sent"`           // link requests sent
+	JoinReceived        uint64 `json:"join_received"`       // link requests received
+	JoinRejected        uint64 `json:"join_rejected"`       // link requests refused (active view full)
+	DisconnectSent      uint64 `json:"disconnect_sent"`     // links dropped by this node (and stray links refused)
+	DisconnectReceived  uint64 `json:"disconnect_received"` // links dropped by the peer
+	GraftsDeferred      uint64 `json:"grafts_deferred"`     // due Grafts held back by max_grafts_per_interval
+
+	// Anti-entropy and the age rule.
+	DigestSent       uint64 `json:"digest_sent"`
+	DigestReceived   uint64 `json:"digest_received"`
+	RepairSent       uint64 `json:"repair_sent"`
+	RepairReceived   uint64 `json:"repair_received"`
+	RepairDuplicate  uint64 `json:"repair_duplicate"`  // repair copies of messages already delivered
+	AgeRefused       uint64 `json:"age_refused"`       // copies refused by the age rule
+	GapsLost         uint64 `json:"gaps_lost"`         // stream gaps given up (too old or over max_stream_gaps)
+	StreamsForgotten uint64 `json:"streams_forgotten"` // streams forgotten because max_streams was reached
 }
 
 // Stats is a snapshot of a Protocol's state and counters.
@@ -47,6 +63,7 @@ type Stats struct {
 	SeenCapacity   int `json:"seen_capacity"`
 	PendingGrafts  int `json:"pending_grafts"`
 	IHaveQueueSize int `json:"ihave_queue_size"` // announcements queued over all lazy peers
+	Streams        int `json:"streams"`          // origins with a stream summary
 	Counters
 }
 

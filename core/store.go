@@ -10,6 +10,8 @@ type StoredMessage struct {
 	// Hops is the hop count with which the local node received the message
 	// (0 at the origin). A Graft answer is sent with Hops+1.
 	Hops uint16
+	// OriginTime is the origin's clock when it broadcast the message.
+	OriginTime time.Time
 }
 
 // Store keeps payloads so that Grafts can be answered. The Protocol calls it
@@ -18,10 +20,18 @@ type StoredMessage struct {
 //
 // Time is passed in so that expiry is deterministic. Payloads and headers are
 // owned by the store after Put and must be treated as read-only by everyone.
+//
+// A message's age is its origin's: the Protocol passes the message's origin
+// time (m.OriginTime) to Put, so the TTL counts from when the origin
+// broadcast it, not from when this node received it, and the current time
+// to Get. Origin times of successive Puts are not monotonic (a late copy is
+// old when it is stored).
 type Store interface {
-	// Put stores m under id at time now. A full store makes room by evicting
-	// (least recently used or oldest first); Put never fails.
-	Put(now time.Time, id MessageID, m StoredMessage)
+	// Put stores m under id, stamped with time at (the message's origin
+	// time): it expires when more than the TTL has passed since at. A full
+	// store makes room by evicting (least recently used or oldest first);
+	// Put never fails.
+	Put(at time.Time, id MessageID, m StoredMessage)
 	// Get returns the message stored under id, or false if it is unknown or
 	// older than the store's TTL at time now.
 	Get(now time.Time, id MessageID) (StoredMessage, bool)

@@ -23,7 +23,9 @@ type Tuning struct {
 	IHaveInterval time.Duration
 	// IHaveBatchSize is the number of queued announcements at which a lazy
 	// peer's queue is flushed early (and the largest IHave sent). Bounds:
-	// [1, min(Config.IHaveQueueSize, MaxIHaveBatch)].
+	// [Config.IHaveBatchSize, MaxIHaveBatch]: a tuner may let frames grow
+	// under load, never flush more often than the configuration (a batch
+	// of 2 sent an IHave frame every other message on every lazy link).
 	IHaveBatchSize int
 }
 
@@ -32,12 +34,12 @@ func tuningBounds(cfg *Config) (lo, hi Tuning) {
 	lo = Tuning{
 		GraftTimeout:   cfg.GraftTimeout,
 		IHaveInterval:  max(time.Millisecond, cfg.IHaveInterval/4),
-		IHaveBatchSize: 1,
+		IHaveBatchSize: cfg.IHaveBatchSize,
 	}
 	hi = Tuning{
 		GraftTimeout:   MaxGraftTimeoutFactor * cfg.GraftTimeout,
 		IHaveInterval:  4 * cfg.IHaveInterval,
-		IHaveBatchSize: min(cfg.IHaveQueueSize, MaxIHaveBatch),
+		IHaveBatchSize: MaxIHaveBatch,
 	}
 	return lo, hi
 }

@@ -9,18 +9,20 @@ import (
 )
 
 func TestSetTuningBounds(t *testing.T) {
-	c := core.LANConfig() // graft 200 ms, ihave 50 ms / 8, queue 1024
+	c := core.LANConfig() // graft 200 ms, ihave 100 ms / 32
 	tests := []struct {
 		name    string
 		in      core.Tuning
 		want    core.Tuning
 		wantErr bool
 	}{
-		{"zero leaves all", core.Tuning{}, core.Tuning{GraftTimeout: ms(200), IHaveInterval: ms(50), IHaveBatchSize: 8}, false},
-		{"within bounds", core.Tuning{GraftTimeout: ms(700), IHaveInterval: ms(90), IHaveBatchSize: 20}, core.Tuning{GraftTimeout: ms(700), IHaveInterval: ms(90), IHaveBatchSize: 20}, false},
-		{"below floor clamped", core.Tuning{GraftTimeout: ms(5), IHaveInterval: time.Microsecond, IHaveBatchSize: 1}, core.Tuning{GraftTimeout: ms(200), IHaveInterval: 12500 * time.Microsecond, IHaveBatchSize: 1}, false},
-		{"above ceiling clamped", core.Tuning{GraftTimeout: time.Hour, IHaveInterval: time.Hour, IHaveBatchSize: 1 << 30}, core.Tuning{GraftTimeout: ms(1600), IHaveInterval: ms(200), IHaveBatchSize: core.MaxIHaveBatch}, false},
-		{"negative rejected", core.Tuning{GraftTimeout: -1, IHaveBatchSize: 20}, core.Tuning{GraftTimeout: ms(200), IHaveInterval: ms(50), IHaveBatchSize: 8}, true},
+		{"zero leaves all", core.Tuning{}, core.Tuning{GraftTimeout: ms(200), IHaveInterval: ms(100), IHaveBatchSize: 32}, false},
+		{"within bounds", core.Tuning{GraftTimeout: ms(700), IHaveInterval: ms(90), IHaveBatchSize: 40}, core.Tuning{GraftTimeout: ms(700), IHaveInterval: ms(90), IHaveBatchSize: 40}, false},
+		// The batch is never tuned below the configuration (a batch of 2
+		// sent a frame every other message on every lazy link).
+		{"below floor clamped", core.Tuning{GraftTimeout: ms(5), IHaveInterval: time.Microsecond, IHaveBatchSize: 2}, core.Tuning{GraftTimeout: ms(200), IHaveInterval: ms(25), IHaveBatchSize: 32}, false},
+		{"above ceiling clamped", core.Tuning{GraftTimeout: time.Hour, IHaveInterval: time.Hour, IHaveBatchSize: 1 << 30}, core.Tuning{GraftTimeout: ms(1600), IHaveInterval: ms(400), IHaveBatchSize: core.MaxIHaveBatch}, false},
+		{"negative rejected", core.Tuning{GraftTimeout: -1, IHaveBatchSize: 20}, core.Tuning{GraftTimeout: ms(200), IHaveInterval: ms(100), IHaveBatchSize: 32}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +75,7 @@ func TestSetTuningGraftTimeout(t *testing.T) {
 
 // The IHave batch size set by SetTuning flushes queues early.
 func TestSetTuningIHaveBatch(t *testing.T) {
-	p := fixture(t, nil) // batch 16
+	p := fixture(t, func(c *core.Config) { c.IHaveBatchSize = 1 })
 	if _, err := p.SetTuning(t0, core.Tuning{IHaveBatchSize: 2}); err != nil {
 		t.Fatal(err)
 	}

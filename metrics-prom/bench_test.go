@@ -97,10 +97,11 @@ func (r *receiver) steps(n int) {
 		}
 		r.seq++
 		r.p.Receive(r.now, "peer-0", core.Message{
-			Type:    core.MsgGossip,
-			ID:      core.MessageID{Origin: "origin", Seq: r.seq},
-			Hops:    1,
-			Payload: r.payload,
+			Type:       core.MsgGossip,
+			ID:         core.MessageID{Origin: "origin", Seq: r.seq},
+			OriginTime: r.now,
+			Hops:       1,
+			Payload:    r.payload,
 		})
 		out := r.p.Drain()
 		if r.observe != nil {
@@ -129,7 +130,7 @@ func BenchmarkObserve(b *testing.B) {
 		p.AddPeer(now, core.PeerID(fmt.Sprintf("peer-%d", i)))
 	}
 	p.Drain()
-	p.Receive(now, "peer-0", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: 1}, Hops: 1, Payload: make([]byte, 1024)})
+	p.Receive(now, "peer-0", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: 1}, OriginTime: now, Hops: 1, Payload: make([]byte, 1024)})
 	events := append([]core.Event(nil), p.Drain().Events...)
 	c := New(WithNode("bench"))
 	b.ReportAllocs()

@@ -93,6 +93,16 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_passive_peers", "Known members outside the active view (repair candidates).", gauge, num(func(s *core.Stats) int { return s.PassivePeers })),
 	mk("plumtree_protected_peers", "Ring neighbours protected from demotion.", gauge, num(func(s *core.Stats) int { return s.ProtectedPeers })),
 	mk("plumtree_seen_map_capacity", "Largest number of message ids the de-duplication map remembers.", gauge, num(func(s *core.Stats) int { return s.SeenCapacity })),
+
+	mk("plumtree_digest_sent_total", "Anti-entropy digests sent.", counter, u64(func(s *core.Stats) uint64 { return s.DigestSent })),
+	mk("plumtree_digest_received_total", "Anti-entropy digests received.", counter, u64(func(s *core.Stats) uint64 { return s.DigestReceived })),
+	mk("plumtree_repair_sent_total", "Messages sent by anti-entropy to a peer that lacked them.", counter, u64(func(s *core.Stats) uint64 { return s.RepairSent })),
+	mk("plumtree_repair_received_total", "Messages received from anti-entropy, first copies and duplicates.", counter, u64(func(s *core.Stats) uint64 { return s.RepairReceived })),
+	mk("plumtree_repair_duplicate_total", "Anti-entropy copies of messages already delivered.", counter, u64(func(s *core.Stats) uint64 { return s.RepairDuplicate })),
+	mk("plumtree_age_refused_total", "Copies and announcements refused by the age rule (origin time outside retention plus clock skew).", counter, u64(func(s *core.Stats) uint64 { return s.AgeRefused })),
+	mk("plumtree_gaps_lost_total", "Stream gaps given up (older than retention plus clock skew, or over max_stream_gaps): their messages are never delivered.", counter, u64(func(s *core.Stats) uint64 { return s.GapsLost })),
+	mk("plumtree_streams_forgotten_total", "Stream summaries forgotten because max_streams was reached.", counter, u64(func(s *core.Stats) uint64 { return s.StreamsForgotten })),
+	mk("plumtree_streams", "Origins with a stream summary (delivered-message tracking).", gauge, num(func(s *core.Stats) int { return s.Streams })),
 }
 
 var healthMetrics = []metric[core.Health]{

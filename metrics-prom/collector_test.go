@@ -27,7 +27,10 @@ func scenarioStats() core.Stats {
 			GraftSuccess: 6, GraftFailed: 1, GraftRetries: 3, SeenMapEvictions: 13,
 			MessagesPartitioned: 1, GraftRateLimited: 14, GraftUnanswerable: 15,
 			IHaveDropped: 16, InvalidMessages: 17,
+			DigestSent: 18, DigestReceived: 19, RepairSent: 20, RepairReceived: 21,
+			RepairDuplicate: 22, AgeRefused: 23, GapsLost: 24, StreamsForgotten: 25,
 		},
+		Streams: 26,
 	}
 }
 

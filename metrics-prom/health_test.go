@@ -132,13 +132,13 @@ func (h *healthDriver) newID() core.MessageID {
 func (h *healthDriver) announce(from core.PeerID, ids ...core.MessageID) {
 	anns := make([]core.Announcement, len(ids))
 	for i, id := range ids {
-		anns[i] = core.Announcement{ID: id, Hops: 1}
+		anns[i] = core.Announcement{ID: id, Hops: 1, OriginTime: h.clk.Now()}
 	}
 	h.tr.inject(h.t, from, core.Message{Type: core.MsgIHave, IHaves: anns})
 }
 
 func (h *healthDriver) gossip(from core.PeerID, id core.MessageID) {
-	h.tr.inject(h.t, from, core.Message{Type: core.MsgGossip, ID: id, Hops: 2, Payload: []byte("payload")})
+	h.tr.inject(h.t, from, core.Message{Type: core.MsgGossip, ID: id, OriginTime: h.clk.Now(), Hops: 2, Payload: []byte("payload")})
 }
 
 // graftSucceeds makes one graft succeed: announce, wait for the Graft,

@@ -122,11 +122,12 @@ func (r *receiver) steps(n int) {
 		}
 		r.seq++
 		r.p.Receive(r.now, "peer-0", core.Message{
-			Type:    core.MsgGossip,
-			ID:      core.MessageID{Origin: "origin", Seq: r.seq},
-			Hops:    1,
-			Payload: r.payload,
-			Headers: hs,
+			Type:       core.MsgGossip,
+			ID:         core.MessageID{Origin: "origin", Seq: r.seq},
+			OriginTime: r.now,
+			Hops:       1,
+			Payload:    r.payload,
+			Headers:    hs,
 		})
 		out := r.p.Drain()
 		if r.tr != nil {
@@ -160,7 +161,7 @@ func BenchmarkHooksUnsampled(b *testing.B) {
 		p.AddPeer(now, core.PeerID(fmt.Sprintf("peer-%d", i)))
 	}
 	p.Drain()
-	p.Receive(now, "peer-0", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: 1}, Hops: 1, Payload: make([]byte, 1024)})
+	p.Receive(now, "peer-0", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: 1}, OriginTime: now, Hops: 1, Payload: make([]byte, 1024)})
 	events := append([]core.Event(nil), p.Drain().Events...)
 	d := core.Delivery{ID: core.MessageID{Origin: "origin", Seq: 1}, From: "peer-0", Hops: 1, Payload: make([]byte, 1024)}
 	b.ReportAllocs()

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -120,7 +121,7 @@ func TestBadInput(t *testing.T) {
 	hello := appendHello(nil, 42, "mallory")
 	frame := func(b ...byte) []byte { return lengthPrefixed(append(b, make([]byte, 20)...)) }
 	wrongVersionHello := append([]byte(nil), hello...)
-	wrongVersionHello[1] = 2
+	wrongVersionHello[1] = wire.Version + 1
 	truncated := lengthPrefixed(testFrame(1, 1000))[:500]
 	for _, tc := range []struct {
 		name    string
@@ -135,7 +136,7 @@ func TestBadInput(t *testing.T) {
 		{"garbage bytes after the hello", hello, []byte("\xee\xee\xee\xee\xee\xee\xee\xee garbage"), false,
 			badFrames, "exceeds the maximum frame size"},
 		{"wrong version in the hello", wrongVersionHello, nil, false,
-			handshakeFailures, "unsupported version 2"},
+			handshakeFailures, fmt.Sprintf("unsupported version %d", wire.Version+1)},
 		{"wrong magic", hello, frame(0x42, wire.Version, 1), false,
 			badFrames, "bad magic"},
 		{"wrong version", hello, frame(wire.Magic, 9, 1), false,

@@ -21,7 +21,7 @@
 // Every connection opens with a hello from the dialer, answered by the
 // acceptor (inside TLS when TLS is on):
 //
-//	0xB7 (wire.Magic) | 1 (wire.Version) | 0 (hello) | incarnation (8 bytes) | id length (1) | id
+//	0xB7 (wire.Magic) | wire.Version | 0 (hello) | incarnation (8 bytes) | id length (1) | id
 //
 // after which each frame is a 4-byte big-endian length followed by the
 // frame, which starts with wire.Magic and wire.Version. A reader checks the

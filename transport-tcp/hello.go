@@ -16,7 +16,7 @@ import (
 // dialer sends its hello first; the acceptor checks it and answers with its
 // own, and only then do frames flow (in both directions):
 //
-//	Magic (0xB7) | Version (1) | type (1) | incarnation (8 bytes, big endian) | id length (1) | id
+//	Magic (0xB7) | wire.Version | type (1) | incarnation (8 bytes, big endian) | id length (1) | id
 //
 // type is 0 (helloPlain). With a keyring (WithKeyring) it is 1 (helloKeyed)
 // and the hello goes on with a random nonce (32 bytes); the acceptor's hello

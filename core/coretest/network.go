@@ -42,6 +42,10 @@ type Config struct {
 	Start time.Time
 	// Observer, if set, sees every event of every node.
 	Observer func(node int, e core.Event)
+	// Persist, when set, gives every node persistence: Crash saves the
+	// node's State (as a runtime that saved it at its last change would
+	// have) through its binary encoding, and Restart restores it.
+	Persist bool
 }
 
 // Broadcast records one message broadcast through the Network.
@@ -61,6 +65,9 @@ type Counters struct {
 	Dropped         uint64 // messages lost (drop rate, partition, crashed receiver)
 	Deliveries      uint64 // application deliveries over all nodes
 	DoubleDelivered uint64 // deliveries of a message an incarnation had already delivered
+	Redelivered     uint64 // deliveries of a message an earlier incarnation of the same node had delivered
+	RepairSent      uint64 // anti-entropy Repair messages handed to the network (also in PayloadSent)
+	DigestSent      uint64 // anti-entropy Digest messages handed to the network (also in ControlSent)
 }
 
 type node struct {
@@ -70,6 +77,8 @@ type node struct {
 	incarnation int
 	armed       time.Time
 	delivered   map[core.MessageID]int // this incarnation
+	ever        map[core.MessageID]int // the incarnation that first delivered it
+	saved       []byte                 // the State saved at the last crash (Persist)
 }
 
 // Network is a deterministic simulated network of Protocols under a virtual
@@ -183,6 +192,18 @@ func (n *Network) start(i int) error {
 	if err != nil {
 		return err
 	}
+	if nd.saved != nil {
+		var st core.State
+		if err := st.UnmarshalBinary(nd.saved); err != nil {
+			return err
+		}
+		if err := p.Restore(st); err != nil {
+			return err
+		}
+	}
+	if nd.ever == nil {
+		nd.ever = make(map[core.MessageID]int)
+	}
 	nd.p, nd.alive = p, true
 	nd.incarnation++
 	nd.armed = time.Time{}
@@ -245,6 +266,12 @@ func (n *Network) ResetCounters() {
 
 // Broadcasts returns every message broadcast through the network.
 func (n *Network) Broadcasts() []Broadcast { return slices.Clone(n.sent) }
+
+// DeliveredEver reports whether any incarnation of node i delivered id.
+func (n *Network) DeliveredEver(i int, id core.MessageID) bool {
+	_, ok := n.nodes[i].ever[id]
+	return ok
+}
 
 // Delivered returns how many times node i's current incarnation delivered id.
 func (n *Network) Delivered(i int, id core.MessageID) int { return n.nodes[i].delivered[id] }
@@ -338,6 +365,13 @@ func (n *Network) Crash(i int) {
 	if !nd.alive {
 		return
 	}
+	if n.cfg.Persist {
+		b, err := nd.p.State().MarshalBinary()
+		if err != nil {
+			panic(fmt.Sprintf("coretest: saving the state of node %d: %v", i, err))
+		}
+		nd.saved = b
+	}
 	nd.alive, nd.p = false, nil
 	if n.cfg.DetectionDelay >= 0 {
 		n.push(&event{at: n.now.Add(n.cfg.DetectionDelay), kind: evDetect, to: i, inc: nd.incarnation})
@@ -407,9 +441,16 @@ func (n *Network) flush(i int) {
 	out := nd.p.Drain()
 	for _, ob := range out.Messages {
 		j := n.Index(ob.To)
-		if ob.Msg.Type == core.MsgGossip {
+		switch ob.Msg.Type {
+		case core.MsgGossip:
 			n.c.PayloadSent++
-		} else {
+		case core.MsgRepair:
+			n.c.PayloadSent++
+			n.c.RepairSent++
+		case core.MsgDigest:
+			n.c.ControlSent++
+			n.c.DigestSent++
+		default:
 			n.c.ControlSent++
 		}
 		if j < 0 || n.lost(i, j) {
@@ -432,6 +473,11 @@ func (n *Network) flush(i int) {
 		nd.delivered[d.ID]++
 		if nd.delivered[d.ID] > 1 {
 			n.c.DoubleDelivered++
+		}
+		if inc, ok := nd.ever[d.ID]; ok && inc != nd.incarnation {
+			n.c.Redelivered++
+		} else if !ok {
+			nd.ever[d.ID] = nd.incarnation
 		}
 		n.c.Deliveries++
 		n.ndeliv[d.ID]++
@@ -470,6 +516,8 @@ func (n *Network) Step() bool {
 		if e.msg.Type == core.MsgGossip {
 			n.c.PayloadReceived++
 			n.recv[e.msg.ID]++
+		} else if e.msg.Type == core.MsgRepair {
+			n.c.PayloadReceived++
 		} else {
 			n.c.ControlReceived++
 		}
@@ -559,14 +607,28 @@ func (n *Network) AllDelivered() bool { return n.CheckDelivery(false) == nil }
 // delivered every message broadcast by a still-alive incarnation, and (with
 // exactlyOnce) no incarnation ever delivered a message twice.
 func (n *Network) CheckDelivery(exactlyOnce bool) error {
+	return n.CheckDeliveryOf(func(b Broadcast) bool {
+		o := n.nodes[b.Node]
+		return o.alive && o.incarnation == b.Incarnation
+	}, exactlyOnce)
+}
+
+// CheckDeliveryOf is CheckDelivery for the broadcasts want selects: every
+// live node's current incarnation delivered each of them (with Persist, an
+// earlier incarnation of the node counts too: it is not delivered again),
+// and (with exactlyOnce) no incarnation delivered a message twice and, with
+// Persist, no incarnation delivered what an earlier one had.
+func (n *Network) CheckDeliveryOf(want func(Broadcast) bool, exactlyOnce bool) error {
 	if exactlyOnce && n.c.DoubleDelivered > 0 {
 		return fmt.Errorf("coretest: %d double deliveries", n.c.DoubleDelivered)
+	}
+	if exactlyOnce && n.cfg.Persist && n.c.Redelivered > 0 {
+		return fmt.Errorf("coretest: %d re-deliveries across restarts", n.c.Redelivered)
 	}
 	missing := 0
 	var first string
 	for _, b := range n.sent {
-		o := n.nodes[b.Node]
-		if !o.alive || o.incarnation != b.Incarnation {
+		if !want(b) {
 			continue
 		}
 		for i, nd := range n.nodes {
@@ -574,6 +636,9 @@ func (n *Network) CheckDelivery(exactlyOnce bool) error {
 				continue
 			}
 			c := nd.delivered[b.ID]
+			if _, ok := nd.ever[b.ID]; ok && c == 0 && n.cfg.Persist {
+				c = 1 // delivered by an earlier incarnation
+			}
 			if c == 0 || (exactlyOnce && c > 1) {
 				if missing == 0 {
 					first = fmt.Sprintf("node %d (%s) delivered %s %d times", i, nd.id, b.ID, c)

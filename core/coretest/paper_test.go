@@ -19,6 +19,12 @@ func stableNetwork(t *testing.T, nodes int, c core.Config, seed int64, jitter ti
 	if !n.RunUntilQuiescent(time.Minute) {
 		t.Fatal("network did not settle")
 	}
+	// The active views form through Joins; one refused is retried at the
+	// next maintenance round: let a few rounds pass.
+	n.RunFor(5 * c.MaintenanceInterval)
+	if !n.RunUntilQuiescent(time.Minute) {
+		t.Fatal("network did not settle")
+	}
 	return n
 }
 
@@ -105,11 +111,15 @@ func TestPaperDefaultThresholdBound(t *testing.T) {
 		}
 		for seed := int64(1); seed <= seeds; seed++ {
 			n := stableNetwork(t, 50, c, seed, 3*time.Millisecond)
-			for k := 1; k <= 4*th+10; k++ {
+			// With the bounded overlay a pull may add a link (at most once
+			// per maintenance round per node) that the tree prunes again:
+			// measured, RMR is 0 from broadcast 5·t on (was 4·t with the
+			// unbounded views).
+			for k := 1; k <= 5*th+10; k++ {
 				n.RunFor(c.PruneDelay)
 				rmr := broadcastRMR(t, n, (k*7)%50)
-				if k >= 4*th && rmr != 0 {
-					t.Errorf("seed %d: broadcast %d RMR %.3f, want 0 from broadcast %d on", seed, k, rmr, 4*th)
+				if k >= 5*th && rmr != 0 {
+					t.Errorf("seed %d: broadcast %d RMR %.3f, want 0 from broadcast %d on", seed, k, rmr, 5*th)
 				}
 			}
 		}
@@ -141,11 +151,15 @@ func TestPaperMassiveFailure(t *testing.T) {
 			t.Errorf("%d failed: delivered by %d live nodes, want %d (100 %%)", failed, got, want)
 		}
 		rmr := -1.0
-		for k := 0; k < 5 && rmr != 0; k++ {
+		// The bounded views rebuild through Join handshakes, one
+		// maintenance round at a time: RMR settles in rounds, not in
+		// broadcasts.
+		for k := 0; k < 10 && rmr != 0; k++ {
+			n.RunFor(c.MaintenanceInterval)
 			rmr = broadcastRMR2(t, n, 0, 50-failed)
 		}
 		if rmr != 0 {
-			t.Errorf("%d failed: RMR %.3f after 5 broadcasts, want 0", failed, rmr)
+			t.Errorf("%d failed: RMR %.3f after 10 broadcasts a maintenance round apart, want 0", failed, rmr)
 		}
 	}
 }

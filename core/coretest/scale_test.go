@@ -48,13 +48,14 @@ func scaleRun(t testing.TB, nodes, known, msgs int, gap time.Duration, c core.Co
 	return float64(cs.PayloadReceived) / per, float64(cs.ControlReceived) / per, n
 }
 
-// Anti-entropy must not inflate the control traffic at scale. A quiet
-// cluster used to re-announce its whole window every maintenance round:
-// with one broadcast every 10 s (5 rounds) every node sent 5 anti-entropy
-// IHaves per broadcast, with one per window 15. Now a round sends only when
-// something new arrived (and every 8th quiet round): at most about one per
-// node per broadcast. 1,000 nodes knowing 30 members each (SCALE_NODES=10000
-// for the paper's size).
+// Anti-entropy must not inflate the control traffic at scale. It costs per
+// unit of time, not per message: a node sends one digest in a round after
+// it delivered something (and every 2nd quiet round), and a digest is
+// answered only when it shows the receiver lacks something. With a
+// broadcast every second (2 per round) that is under 1 control message per
+// node per broadcast; with one every 10 s (5 rounds per broadcast), under 3.
+// 1,000 nodes knowing 30 members each (SCALE_NODES=10000 for the paper's
+// size).
 func TestAntiEntropyCostAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -66,8 +67,12 @@ func TestAntiEntropyCostAtScale(t *testing.T) {
 		c.AntiEntropyBatch = 0
 		p0, ctl0, _ := scaleRun(t, nodes, 30, 10, gap, c)
 		t.Logf("%d nodes, a broadcast every %v: per broadcast per node: payload %.3f, control %.3f (without anti-entropy: payload %.3f, control %.3f)", nodes, gap, p, ctl, p0, ctl0)
-		if ctl-ctl0 > 1.2 || p > p0+0.01 {
-			t.Errorf("anti-entropy adds %.2f control messages per node per broadcast (want <= 1.2) and %.3f payload messages (want 0)", ctl-ctl0, p-p0)
+		limit := 1.0
+		if gap > time.Second {
+			limit = 3.0
+		}
+		if ctl-ctl0 > limit || p > p0+0.01 {
+			t.Errorf("anti-entropy adds %.2f control messages per node per broadcast (want <= %.1f) and %.3f payload messages (want 0)", ctl-ctl0, limit, p-p0)
 		}
 	}
 }

@@ -221,20 +221,17 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // ConfigReport is the JSON of GET /config: the fields of core.Config under
 // the operations guide's names (the names Config.Validate uses), durations
-// readable. Bounds of 0 mean "no bound", as in core.Config; seen_ttl and
-// anti_entropy_window are the effective values when the config leaves them
-// at 0.
+// readable. Bounds of 0 mean "no bound", as in core.Config; seen_ttl is the
+// effective value when the config leaves it at 0.
 type ConfigReport struct {
 	MaxPeers                 int          `json:"max_peers"`
 	EagerFanout              int          `json:"eager_fanout"`
 	LazyFanout               int          `json:"lazy_fanout"`
 	IHaveFanout              int          `json:"ihave_fanout"`
 	MaxEagerPeers            int          `json:"max_eager_peers"`
-	MaxLazyPeers             int          `json:"max_lazy_peers"`
 	MaxPassivePeers          int          `json:"max_passive_peers"`
 	IHaveInterval            Duration     `json:"ihave_interval"`
 	IHaveBatchSize           int          `json:"ihave_batch_size"`
-	IHaveQueueSize           int          `json:"ihave_queue_size"`
 	MessageCacheTTL          Duration     `json:"message_cache_ttl"`
 	MessageCacheMaxSize      int          `json:"message_cache_max_size"`
 	SeenTTL                  Duration     `json:"seen_ttl"`
@@ -248,8 +245,14 @@ type ConfigReport struct {
 	GraftRateLimitBurst      int          `json:"graft_rate_limit_burst"`
 	MaxPendingGrafts         int          `json:"max_pending_grafts"`
 	MaxAnnouncers            int          `json:"max_announcers"`
+	MaxGraftsPerInterval     int          `json:"max_grafts_per_interval"`
 	AntiEntropyBatch         int          `json:"anti_entropy_batch"`
-	AntiEntropyWindow        Duration     `json:"anti_entropy_window"`
+	AntiEntropyBytes         int          `json:"anti_entropy_bytes"`
+	AntiEntropyDigestBytes   int          `json:"anti_entropy_digest_bytes"`
+	AntiEntropyMinAge        Duration     `json:"anti_entropy_min_age"`
+	MaxStreams               int          `json:"max_streams"`
+	MaxStreamGaps            int          `json:"max_stream_gaps"`
+	ClockSkew                Duration     `json:"clock_skew"`
 	MaxMessageSize           int          `json:"max_message_size"`
 	MaintenanceInterval      Duration     `json:"maintenance_interval"`
 	MaintenanceJitter        Duration     `json:"maintenance_jitter"`
@@ -278,21 +281,15 @@ func ConfigView(c core.Config) ConfigReport {
 	if seen == 0 {
 		seen = 2 * c.MessageCacheTTL
 	}
-	ae := c.AntiEntropyWindow
-	if ae == 0 {
-		ae = c.MessageCacheTTL / 2
-	}
 	return ConfigReport{
 		MaxPeers:                 c.MaxPeers,
 		EagerFanout:              c.EagerFanout,
 		LazyFanout:               c.LazyFanout,
 		IHaveFanout:              c.IHaveFanout,
 		MaxEagerPeers:            c.MaxEagerPeers,
-		MaxLazyPeers:             c.MaxLazyPeers,
 		MaxPassivePeers:          c.MaxPassivePeers,
 		IHaveInterval:            Duration(c.IHaveInterval),
 		IHaveBatchSize:           c.IHaveBatchSize,
-		IHaveQueueSize:           c.IHaveQueueSize,
 		MessageCacheTTL:          Duration(c.MessageCacheTTL),
 		MessageCacheMaxSize:      c.MessageCacheMaxSize,
 		SeenTTL:                  Duration(seen),
@@ -306,8 +303,14 @@ func ConfigView(c core.Config) ConfigReport {
 		GraftRateLimitBurst:      c.GraftRateLimitBurst,
 		MaxPendingGrafts:         c.MaxPendingGrafts,
 		MaxAnnouncers:            c.MaxAnnouncers,
+		MaxGraftsPerInterval:     c.MaxGraftsPerInterval,
 		AntiEntropyBatch:         c.AntiEntropyBatch,
-		AntiEntropyWindow:        Duration(ae),
+		AntiEntropyBytes:         c.AntiEntropyBytes,
+		AntiEntropyDigestBytes:   c.AntiEntropyDigestBytes,
+		AntiEntropyMinAge:        Duration(c.AntiEntropyMinAge),
+		MaxStreams:               c.MaxStreams,
+		MaxStreamGaps:            c.MaxStreamGaps,
+		ClockSkew:                Duration(c.ClockSkew),
 		MaxMessageSize:           c.MaxMessageSize,
 		MaintenanceInterval:      Duration(c.MaintenanceInterval),
 		MaintenanceJitter:        Duration(c.MaintenanceJitter),

@@ -48,6 +48,8 @@ func TestAdminHandler(t *testing.T) {
 			io.WriteString(w, "members: 4")
 		})))
 
+	// Links open with a Join handshake: wait for them.
+	waitFor(t, 10*time.Second, "node 0's three links", func() bool { return n.PeerCount() == 3 })
 	t.Run("health", func(t *testing.T) {
 		r := do(t, h, "GET", "/health", "")
 		hl := decode[core.Health](t, r)
@@ -81,8 +83,8 @@ func TestAdminHandler(t *testing.T) {
 		r := do(t, h, "GET", "/config", "")
 		cfg := decode[map[string]any](t, r)
 		health, _ := cfg["health"].(map[string]any)
-		if r.code != http.StatusOK || cfg["graft_timeout"] != "25ms" || cfg["eager_fanout"] != float64(3) ||
-			cfg["message_cache_ttl"] != "30s" || cfg["seen_ttl"] != "1m0s" || health["window"] != "5m0s" {
+		if r.code != http.StatusOK || cfg["graft_timeout"] != "25ms" || cfg["eager_fanout"] != float64(core.DefaultConfig().EagerFanout) ||
+			cfg["message_cache_ttl"] != "10m0s" || cfg["seen_ttl"] != "20m0s" || cfg["clock_skew"] != "30s" || health["window"] != "5m0s" {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
 		back := decode[node.ConfigReport](t, r)
@@ -258,7 +260,7 @@ func TestConfigReportComplete(t *testing.T) {
 	}
 	// Every field is set from the config.
 	c := core.LargeClusterConfig()
-	c.MaxPeers, c.SeenTTL, c.AntiEntropyWindow, c.HopOptimizationThreshold, c.Seed = 99, 7*time.Minute, 3*time.Second, 3, 5
+	c.MaxPeers, c.SeenTTL, c.HopOptimizationThreshold, c.Seed = 99, 11*time.Minute, 3, 5
 	c.IHaveFanout = 10
 	v := reflect.ValueOf(node.ConfigView(c))
 	for i := range v.NumField() {

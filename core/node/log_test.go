@@ -60,7 +60,7 @@ func TestLogGraftFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := core.MessageID{Origin: "c", Seq: 7}
-	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1}}})
+	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1, OriginTime: clk.Now()}}})
 	waitFor(t, 5*time.Second, "the announcement to be pending", func() bool { return n.Stats().PendingGrafts == 1 })
 	// b never answers: advance the clock until the protocol gives up.
 	deadline := time.Now().Add(10 * time.Second)
@@ -101,9 +101,11 @@ func TestLogDemotion(t *testing.T) {
 		if err := n.AddPeer(p); err != nil {
 			t.Fatal(err)
 		}
+		tr.inject(t, p, core.Message{Type: core.MsgJoin, Eager: true}) // the peer asks for an eager link too
 	}
+	waitFor(t, 5*time.Second, "two eager links", func() bool { return len(n.EagerPeers()) == 2 })
 	id := core.MessageID{Origin: "o", Seq: 1}
-	msg := core.Message{Type: core.MsgGossip, ID: id, Hops: 2, Payload: []byte("p")}
+	msg := core.Message{Type: core.MsgGossip, ID: id, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")}
 	tr.inject(t, "b", msg)
 	tr.inject(t, "c", msg)
 	want := "Demoting peer c to lazy (optimization threshold reached)"
@@ -142,8 +144,10 @@ func TestLogLevelsFiltered(t *testing.T) {
 	defer n.Shutdown(context.Background())
 	for _, p := range []core.PeerID{"b", "c"} {
 		n.AddPeer(p)
+		tr.inject(t, p, core.Message{Type: core.MsgJoin, Eager: true})
 	}
-	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, Hops: 2, Payload: []byte("p")}
+	waitFor(t, 5*time.Second, "two eager links", func() bool { return len(n.EagerPeers()) == 2 })
+	msg := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")}
 	tr.inject(t, "b", msg)
 	tr.inject(t, "c", msg)
 	waitFor(t, 5*time.Second, "the demotion", func() bool { return len(n.LazyPeers()) == 1 })

@@ -95,6 +95,7 @@ type Node struct {
 	armedAt    time.Time
 	overflow   []item
 	ovHead     int
+	overloaded bool // last value given to SetOverloaded
 	paused     bool
 	tuneAt     time.Time // next Tuner round
 
@@ -119,6 +120,8 @@ type Node struct {
 	final snapshot
 	trErr error
 
+	saver *stateSaver // nil without WithStateFile
+
 	c         counters
 	batchPool sync.Pool
 }
@@ -128,6 +131,7 @@ type counters struct {
 	framesIn, framesOut, decodeErrors, encodeErrors, sendErrors, observerDrops    atomic.Uint64
 	transportClosed, intakePaused                                                 atomic.Bool
 	overflowLen                                                                   atomic.Int64
+	stateSaves, stateSaveErrors                                                   atomic.Uint64
 }
 
 type snapshot struct {
@@ -196,6 +200,17 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 	if err != nil {
 		return nil, err
 	}
+	if o.stateFile != "" {
+		st, ok, err := loadState(o.stateFile)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := p.Restore(st); err != nil {
+				return nil, fmt.Errorf("state file %s: %w", o.stateFile, err)
+			}
+		}
+	}
 	if o.forwardHook != nil {
 		p.SetForwardHook(o.forwardHook)
 	}
@@ -222,6 +237,10 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 	}
 	if o.store != nil && o.store.Capacity() > 0 {
 		n.ovLimit = max(o.store.Capacity(), o.deliveryQueue)
+	}
+	if o.stateFile != "" {
+		n.saver = newStateSaver(n, o.stateFile)
+		n.saver.mark = n.markOf() // the restored state is on disk already
 	}
 	n.timer = n.clock.NewTimer(time.Hour)
 	n.timer.Stop()
@@ -477,6 +496,8 @@ func (n *Node) runtimeStats() RuntimeStats {
 		SendErrors:            n.c.sendErrors.Load(),
 		ObserverDrops:         n.c.observerDrops.Load(),
 		TransportClosed:       n.c.transportClosed.Load(),
+		StateSaves:            n.c.stateSaves.Load(),
+		StateSaveErrors:       n.c.stateSaveErrors.Load(),
 	}
 	if n.obsq != nil {
 		r.ObserverQueueLen = len(n.obsq)
@@ -615,11 +636,21 @@ func (n *Node) run() {
 			n.refill()
 			continue // no protocol input: nothing to drain
 		}
+		// Overloaded: the application is not keeping up (intake paused)
+		// or more than half the transport's inbound queue waits. The
+		// protocol then pulls nothing (see core.Protocol.SetOverloaded).
+		if ov := n.paused || (cap(recv) > 0 && len(recv) > cap(recv)/2); ov != n.overloaded {
+			n.overloaded = ov
+			n.proto.SetOverloaded(n.clock.Now(), ov)
+		}
 		if n.opts.tuner != nil {
 			n.maybeTune(n.clock.Now())
 		}
 		n.flush()
 		n.rearm()
+		if n.saver != nil {
+			n.saver.maybeSave(n.clock.Now())
+		}
 	}
 }
 
@@ -656,6 +687,9 @@ func (n *Node) stop() {
 	if n.timerArmed {
 		n.timer.Stop()
 		n.timerArmed = false
+	}
+	if n.saver != nil {
+		n.saver.close()
 	}
 }
 

@@ -480,7 +480,7 @@ func TestTimerFollowsNextDeadline(t *testing.T) {
 	}
 	missing := core.MessageID{Origin: "c", Seq: 1}
 	start := clk.Now()
-	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1}}})
+	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1, OriginTime: clk.Now()}}})
 	waitFor(t, 5*time.Second, "the announcement to be pending", func() bool { return n.Stats().PendingGrafts == 1 })
 	at, ok := clk.Armed()
 	if !ok || at.After(start.Add(cfg.GraftTimeout)) {

@@ -29,6 +29,7 @@ type options struct {
 	forwardHook   core.ForwardHook
 	admission     []func() error
 	tuner         Tuner
+	stateFile     string
 }
 
 func defaultOptions() options {

@@ -89,4 +89,8 @@ type RuntimeStats struct {
 	// TransportClosed reports that the transport closed its Receive channel
 	// while the node was running.
 	TransportClosed bool `json:"transport_closed"`
+	// StateSaves and StateSaveErrors count the writes of the state file
+	// (WithStateFile) that succeeded and failed.
+	StateSaves      uint64 `json:"state_saves"`
+	StateSaveErrors uint64 `json:"state_save_errors"`
 }

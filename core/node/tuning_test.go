@@ -33,7 +33,7 @@ func (f *fakeTuner) Tune(now time.Time, delivered, ok, failed uint64) (time.Dura
 	defer f.mu.Unlock()
 	f.tunes++
 	f.lastDel = delivered
-	return 60 * time.Millisecond, 15 * time.Millisecond, 3
+	return 60 * time.Millisecond, 15 * time.Millisecond, 40
 }
 
 func (f *fakeTuner) snapshot() (lags int, tunes int, del uint64) {
@@ -58,13 +58,13 @@ func TestWithTunerFedByRuntime(t *testing.T) {
 		}
 	}
 	id := core.MessageID{Origin: "x", Seq: 1}
-	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: id, Hops: 1}}})
-	tr.inject(t, "a", core.Message{Type: core.MsgGossip, ID: id, Hops: 2, Payload: []byte("p")})
+	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: id, Hops: 1, OriginTime: time.Now()}}})
+	tr.inject(t, "a", core.Message{Type: core.MsgGossip, ID: id, OriginTime: time.Now(), Hops: 2, Payload: []byte("p")})
 	waitFor(t, 5*time.Second, "a lag sample, a tuning round and the tuned timings", func() bool {
 		lags, tunes, del := ft.snapshot()
 		tu := n.Tuning()
 		return lags == 1 && tunes > 0 && del == 1 &&
-			tu == core.Tuning{GraftTimeout: 60 * time.Millisecond, IHaveInterval: 15 * time.Millisecond, IHaveBatchSize: 3}
+			tu == core.Tuning{GraftTimeout: 60 * time.Millisecond, IHaveInterval: 15 * time.Millisecond, IHaveBatchSize: 40}
 	})
 }
 

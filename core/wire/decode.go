@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/plumtree-go/plumtree/core"
 )
@@ -94,13 +95,17 @@ func (d *Decoder) Decode(frame []byte, m *core.Message) error {
 	r := reader{b: frame, i: HeaderLen}
 	var err error
 	switch m.Type {
-	case core.MsgGossip:
+	case core.MsgGossip, core.MsgRepair:
 		err = d.decodeGossip(&r, m)
 	case core.MsgIHave:
 		err = d.decodeIHave(&r, m)
 	case core.MsgGraft:
 		err = d.decodeGraft(&r, m)
-	case core.MsgPrune:
+	case core.MsgJoin, core.MsgJoinReply:
+		err = decodeLinkFlags(&r, m)
+	case core.MsgPrune, core.MsgDisconnect:
+	case core.MsgDigest:
+		err = d.decodeDigest(&r, m)
 	}
 	if err != nil {
 		return err
@@ -114,6 +119,9 @@ func (d *Decoder) Decode(frame []byte, m *core.Message) error {
 func (d *Decoder) decodeGossip(r *reader, m *core.Message) error {
 	var err error
 	if m.ID, err = d.readID(r, fld(fGossipOrigin)); err != nil {
+		return err
+	}
+	if m.OriginTime, err = r.time(fld(fGossipTime)); err != nil {
 		return err
 	}
 	if m.Hops, err = r.hops(fld(fGossipHops)); err != nil {
@@ -217,6 +225,9 @@ func (d *Decoder) decodeIHave(r *reader, m *core.Message) error {
 		if a.Hops, err = r.hops(fldAt(fIHaveHops, i)); err != nil {
 			return err
 		}
+		if a.OriginTime, err = r.time(fldAt(fIHaveTime, i)); err != nil {
+			return err
+		}
 		as = append(as, a)
 	}
 	m.IHaves = as
@@ -237,6 +248,90 @@ func (d *Decoder) decodeGraft(r *reader, m *core.Message) error {
 		ids = append(ids, id)
 	}
 	m.IDs = ids
+	return nil
+}
+
+// decodeDigest reads a digest body. Its size is bounded by
+// core.MaxDigestBytes (so its runs by the bytes they take), and every run is
+// checked to lie above the previous one.
+func (d *Decoder) decodeDigest(r *reader, m *core.Message) error {
+	if rest := len(r.b) - r.i; rest > core.MaxDigestBytes {
+		return fmt.Errorf("%w: digest is %d bytes, max %d", ErrTooLarge, rest, core.MaxDigestBytes)
+	}
+	if len(r.b)-r.i < 1 {
+		return r.short(1, fld(fDigestFlags))
+	}
+	flags := r.b[r.i]
+	r.i++
+	if flags&^(digestAllStreams|digestReply) != 0 {
+		return fmt.Errorf("%w: digest flags 0x%02x", ErrBadFlags, flags)
+	}
+	// An entry takes at least: origin (2), floor, newest, flags, run count.
+	count, err := r.count(fld(fDigestCount), core.MaxDigestStreams, 6, "digest", "streams")
+	if err != nil {
+		return err
+	}
+	dg := &core.Digest{AllStreams: flags&digestAllStreams != 0, Reply: flags&digestReply != 0}
+	if count > 0 {
+		dg.Streams = make([]core.StreamDigest, 0, count)
+	}
+	for i := range count {
+		var e core.StreamDigest
+		n, err := r.uvarint(fldAt(fDigestOrigin, i))
+		if err != nil {
+			return err
+		}
+		if n == 0 || n > core.MaxPeerIDLen {
+			return fmt.Errorf("%w: %s is %d bytes, want 1..%d", ErrBadPeerID, fldAt(fDigestOrigin, i), n, core.MaxPeerIDLen)
+		}
+		b, err := r.bytes(int(n), fldAt(fDigestOrigin, i))
+		if err != nil {
+			return err
+		}
+		e.Origin = d.intern(b)
+		if e.Floor, err = r.uvarint(fldAt(fDigestFloor, i)); err != nil {
+			return err
+		}
+		if e.Newest, err = r.time(fldAt(fDigestNewest, i)); err != nil {
+			return err
+		}
+		if len(r.b)-r.i < 1 {
+			return r.short(1, fldAt(fDigestStreamFlags, i))
+		}
+		f := r.b[r.i]
+		r.i++
+		if f&^streamComplete != 0 {
+			return fmt.Errorf("%w: digest stream %d flags 0x%02x", ErrBadFlags, i, f)
+		}
+		e.Complete = f&streamComplete != 0
+		runs, err := r.count(fldAt(fDigestRunCount, i), core.MaxDigestRuns, 2, "digest stream", "runs")
+		if err != nil {
+			return err
+		}
+		if runs > 0 {
+			e.Runs = make([]core.SeqRange, 0, runs)
+		}
+		prev := e.Floor
+		for range runs {
+			gap, err := r.uvarint(fldAt(fDigestRun, i))
+			if err != nil {
+				return err
+			}
+			length, err := r.uvarint(fldAt(fDigestRun, i))
+			if err != nil {
+				return err
+			}
+			first := prev + 1 + gap
+			last := first + length
+			if first <= prev || last < first {
+				return fmt.Errorf("%w: digest stream %d: run after %d overflows 64 bits", ErrBadRun, i, prev)
+			}
+			e.Runs = append(e.Runs, core.SeqRange{First: first, Last: last})
+			prev = last
+		}
+		dg.Streams = append(dg.Streams, e)
+	}
+	m.Digest = dg
 	return nil
 }
 
@@ -375,6 +470,22 @@ func (r *reader) uvarintSlow(f field) (uint64, error) {
 	return 0, fmt.Errorf("%w: %s at offset %d: frame ends inside the varint (%d bytes)", ErrTruncated, f, r.i, len(r.b))
 }
 
+// time reads an origin time (uvarint milliseconds since the Unix epoch; 0
+// is the zero time).
+func (r *reader) time(f field) (time.Time, error) {
+	v, err := r.uvarint(f)
+	if err != nil || v == 0 {
+		return time.Time{}, err
+	}
+	if v > maxTimeMillis {
+		return time.Time{}, fmt.Errorf("%w: %s is %d ms, max %d", ErrBadTime, f, v, uint64(maxTimeMillis))
+	}
+	return time.UnixMilli(int64(v)), nil
+}
+
+// maxTimeMillis bounds an origin time (year 10000).
+const maxTimeMillis = 253402300800000
+
 // hops reads a hop count (a uvarint at most 65535).
 func (r *reader) hops(f field) (uint16, error) {
 	v, err := r.uvarint(f)
@@ -424,6 +535,16 @@ const (
 	fGraftCount
 	fGraftOrigin
 	fGraftSeq
+	fGossipTime
+	fIHaveTime
+	fDigestFlags
+	fDigestCount
+	fDigestOrigin
+	fDigestFloor
+	fDigestNewest
+	fDigestStreamFlags
+	fDigestRunCount
+	fDigestRun
 )
 
 var fieldNames = [...]struct{ kind, sub string }{
@@ -442,6 +563,16 @@ var fieldNames = [...]struct{ kind, sub string }{
 	fGraftCount:        {"graft", "count"},
 	fGraftOrigin:       {"graft", "origin"},
 	fGraftSeq:          {"graft", "seq"},
+	fGossipTime:        {"gossip", "origin_time"},
+	fIHaveTime:         {"ihave", "origin_time"},
+	fDigestFlags:       {"digest", "flags"},
+	fDigestCount:       {"digest", "count"},
+	fDigestOrigin:      {"digest", "origin"},
+	fDigestFloor:       {"digest", "floor"},
+	fDigestNewest:      {"digest", "newest"},
+	fDigestStreamFlags: {"digest", "flags"},
+	fDigestRunCount:    {"digest", "run_count"},
+	fDigestRun:         {"digest", "run"},
 }
 
 // fld names a field outside a list; fldAt names one in entry i.
@@ -457,4 +588,28 @@ func (f field) String() string {
 		return n.kind + "." + n.sub
 	}
 	return n.kind + "[" + strconv.Itoa(int(f>>8)-1) + "]." + n.sub
+}
+
+// decodeLinkFlags reads the flag byte of a Join or a JoinReply. Unknown bits
+// are an error (every accepted frame is canonical).
+func decodeLinkFlags(r *reader, m *core.Message) error {
+	if r.i >= len(r.b) {
+		return fmt.Errorf("%w: %s flags missing at offset %d", ErrTruncated, m.Type, r.i)
+	}
+	f := r.b[r.i]
+	r.i++
+	mask := byte(joinMask)
+	if m.Type == core.MsgJoinReply {
+		mask = replyMask
+	}
+	if f&^mask != 0 {
+		return fmt.Errorf("%w: %s flags 0x%02x, only 0x%02x defined", ErrBadFlags, m.Type, f, mask)
+	}
+	m.Eager = f&flagEager != 0
+	if m.Type == core.MsgJoin {
+		m.Urgent = f&flagUrgent != 0
+	} else {
+		m.Accepted = f&flagAccepted != 0
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-// Package wire is the versioned binary codec of plumtree's four protocol
+// Package wire is the versioned binary codec of plumtree's protocol
 // messages (core.Message): AppendFrame encodes, a Decoder decodes under
 // Limits, and CheckHeader lets a transport recognise a frame by its first
 // bytes.
@@ -9,8 +9,9 @@
 // transport's business; a frame starts with a fixed 3-byte header:
 //
 //	byte 0   Magic   0xB7
-//	byte 1   Version 0x01
-//	byte 2   Type    1 Gossip, 2 IHave, 3 Graft, 4 Prune
+//	byte 1   Version 0x02
+//	byte 2   Type    1 Gossip, 2 IHave, 3 Graft, 4 Prune, 5 Join,
+//	                 6 JoinReply, 7 Disconnect, 8 Digest, 9 Repair
 //	byte 3…  body, by type (below)
 //
 // The body is built from these encodings:
@@ -31,6 +32,7 @@
 // Bodies:
 //
 //	Gossip (1)  id                           origin and sequence
+//	            origin_time   uvarint        ms since the Unix epoch (0: none)
 //	            hops          uvarint        0..65535
 //	            header_count  uvarint        ≤ Limits.MaxHeaders (32)
 //	            header_count × { key string, value string }
@@ -38,17 +40,27 @@
 //	            payload_len   uvarint        ≤ Limits.MaxPayload
 //	            payload       payload_len bytes
 //	IHave (2)   count         uvarint        ≤ Limits.MaxIHaves (1024)
-//	            count × { id, hops uvarint 0..65535 }
+//	            count × { id, hops uvarint 0..65535, origin_time uvarint }
 //	Graft (3)   count         uvarint        ≤ Limits.MaxIDs (1024); 0 is valid
 //	            count × id
 //	Prune (4)   (empty)
+//	Digest (8)  flags         byte           1 all streams listed, 2 reply
+//	            count         uvarint        ≤ core.MaxDigestStreams
+//	            count × { origin string, floor uvarint, newest uvarint (ms),
+//	                      flags byte (1 complete), runs uvarint
+//	                      ≤ core.MaxDigestRuns, runs × { first − previous
+//	                      end − 1 uvarint, last − first uvarint } }
+//	                                         body ≤ core.MaxDigestBytes
+//	Repair (9)  as Gossip
 //
 // Nothing may follow the last field (ErrTrailing). Example: a Gossip from
-// origin "a", sequence 300, hop 1, no headers, payload "hi" is 18 bytes:
+// origin "a", sequence 300, origin time 1,700,000,000,000 ms, hop 1, no
+// headers, payload "hi" is 24 bytes:
 //
-//	b7 01 01                  header: magic, version, type Gossip
+//	b7 02 01                  header: magic, version, type Gossip
 //	01 61                     origin "a"
 //	00 00 00 00 00 00 01 2c   seq 300
+//	80 d0 95 ff bc 31         origin time
 //	01                        hops 1
 //	00                        no headers
 //	02 68 69                  payload "hi"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"time"
 
 	"github.com/plumtree-go/plumtree/core"
 )
@@ -29,8 +30,9 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 	dst = slices.Grow(dst, n)
 	dst = append(dst, Magic, Version, byte(m.Type))
 	switch m.Type {
-	case core.MsgGossip:
+	case core.MsgGossip, core.MsgRepair:
 		dst = appendID(dst, m.ID)
+		dst = appendUvarint(dst, timeMillis(m.OriginTime))
 		dst = appendUvarint(dst, uint64(m.Hops))
 		dst = appendUvarint(dst, uint64(len(m.Headers)))
 		for _, h := range m.Headers {
@@ -44,15 +46,107 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 		for _, a := range m.IHaves {
 			dst = appendID(dst, a.ID)
 			dst = appendUvarint(dst, uint64(a.Hops))
+			dst = appendUvarint(dst, timeMillis(a.OriginTime))
 		}
 	case core.MsgGraft:
 		dst = appendUvarint(dst, uint64(len(m.IDs)))
 		for _, id := range m.IDs {
 			dst = appendID(dst, id)
 		}
-	case core.MsgPrune:
+	case core.MsgJoin:
+		dst = append(dst, joinFlags(m))
+	case core.MsgJoinReply:
+		dst = append(dst, replyFlags(m))
+	case core.MsgPrune, core.MsgDisconnect:
+	case core.MsgDigest:
+		dst = appendDigest(dst, m.Digest)
 	}
 	return dst, nil
+}
+
+// Digest flags.
+const (
+	digestAllStreams byte = 1 << 0
+	digestReply      byte = 1 << 1
+	streamComplete   byte = 1 << 0
+)
+
+func appendDigest(dst []byte, d *core.Digest) []byte {
+	var flags byte
+	if d.AllStreams {
+		flags |= digestAllStreams
+	}
+	if d.Reply {
+		flags |= digestReply
+	}
+	dst = append(dst, flags)
+	dst = appendUvarint(dst, uint64(len(d.Streams)))
+	for i := range d.Streams {
+		e := &d.Streams[i]
+		dst = appendString(dst, string(e.Origin))
+		dst = appendUvarint(dst, e.Floor)
+		dst = appendUvarint(dst, timeMillis(e.Newest))
+		var f byte
+		if e.Complete {
+			f = streamComplete
+		}
+		dst = append(dst, f)
+		dst = appendUvarint(dst, uint64(len(e.Runs)))
+		prev := e.Floor
+		for _, r := range e.Runs {
+			dst = appendUvarint(dst, r.First-prev-1)
+			dst = appendUvarint(dst, r.Last-r.First)
+			prev = r.Last
+		}
+	}
+	return dst
+}
+
+// digestSize validates d and returns the size of its body.
+func digestSize(d *core.Digest) (int, error) {
+	if d == nil {
+		return 0, fmt.Errorf("%w: digest message without a digest", ErrNilMessage)
+	}
+	if len(d.Streams) > core.MaxDigestStreams {
+		return 0, fmt.Errorf("%w: digest has %d streams, max %d", ErrTooMany, len(d.Streams), core.MaxDigestStreams)
+	}
+	n := 1 + uvarintLen(uint64(len(d.Streams)))
+	for i := range d.Streams {
+		e := &d.Streams[i]
+		if len(e.Origin) == 0 || len(e.Origin) > core.MaxPeerIDLen {
+			return 0, fmt.Errorf("%w: %s is %d bytes, want 1..%d", ErrBadPeerID, fldAt(fDigestOrigin, i), len(e.Origin), core.MaxPeerIDLen)
+		}
+		if len(e.Runs) > core.MaxDigestRuns {
+			return 0, fmt.Errorf("%w: digest stream %d has %d runs, max %d", ErrTooMany, i, len(e.Runs), core.MaxDigestRuns)
+		}
+		n += uvarintLen(uint64(len(e.Origin))) + len(e.Origin) + uvarintLen(e.Floor) + uvarintLen(timeMillis(e.Newest)) + 1 + uvarintLen(uint64(len(e.Runs)))
+		prev := e.Floor
+		for _, r := range e.Runs {
+			if r.First <= prev || r.Last < r.First {
+				return 0, fmt.Errorf("%w: digest stream %d: run %d..%d after %d is out of order", ErrBadRun, i, r.First, r.Last, prev)
+			}
+			n += uvarintLen(r.First-prev-1) + uvarintLen(r.Last-r.First)
+			prev = r.Last
+		}
+	}
+	if n > core.MaxDigestBytes {
+		return 0, fmt.Errorf("%w: digest is %d bytes, max %d", ErrTooLarge, n, core.MaxDigestBytes)
+	}
+	return n, nil
+}
+
+// timeMillis encodes an origin time as milliseconds since the Unix epoch;
+// the zero time (and anything before the epoch) is 0, which decodes to the
+// zero time.
+func timeMillis(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	ms := t.UnixMilli()
+	if ms < 0 {
+		return 0
+	}
+	return uint64(ms)
 }
 
 // frameSize validates m against the hard limits and returns the exact size
@@ -63,12 +157,12 @@ func frameSize(m *core.Message) (int, error) {
 	}
 	n := HeaderLen
 	switch m.Type {
-	case core.MsgGossip:
+	case core.MsgGossip, core.MsgRepair:
 		l, err := idSize(m.ID, fld(fGossipOrigin))
 		if err != nil {
 			return 0, err
 		}
-		n += l + uvarintLen(uint64(m.Hops))
+		n += l + uvarintLen(timeMillis(m.OriginTime)) + uvarintLen(uint64(m.Hops))
 		if len(m.Headers) > core.MaxHeaders {
 			return 0, fmt.Errorf("%w: gossip has %d headers, max %d", ErrTooMany, len(m.Headers), core.MaxHeaders)
 		}
@@ -96,7 +190,7 @@ func frameSize(m *core.Message) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			n += l + uvarintLen(uint64(a.Hops))
+			n += l + uvarintLen(uint64(a.Hops)) + uvarintLen(timeMillis(a.OriginTime))
 		}
 	case core.MsgGraft:
 		if len(m.IDs) > core.MaxGraftIDs {
@@ -110,9 +204,17 @@ func frameSize(m *core.Message) (int, error) {
 			}
 			n += l
 		}
-	case core.MsgPrune:
+	case core.MsgJoin, core.MsgJoinReply:
+		n++ // flags
+	case core.MsgPrune, core.MsgDisconnect:
+	case core.MsgDigest:
+		l, err := digestSize(m.Digest)
+		if err != nil {
+			return 0, err
+		}
+		n += l
 	default:
-		return 0, fmt.Errorf("%w: message type is %d, want %d..%d", ErrUnknownType, uint8(m.Type), core.MsgGossip, core.MsgPrune)
+		return 0, fmt.Errorf("%w: message type is %d, want one of %s", ErrUnknownType, uint8(m.Type), knownTypes)
 	}
 	return n, nil
 }
@@ -147,4 +249,36 @@ func appendUvarint(dst []byte, v uint64) []byte {
 // uvarintLen is the length of the shortest uvarint encoding of v.
 func uvarintLen(v uint64) int {
 	return (bits.Len64(v|1) + 6) / 7
+}
+
+// Link protocol flag bits (one byte after the header of a Join or a
+// JoinReply; the other bits must be zero).
+const (
+	flagEager    = 1 << 0 // Join: an eager link; JoinReply: accepted as eager
+	flagUrgent   = 1 << 1 // Join: the requester has no link
+	flagAccepted = 1 << 1 // JoinReply: accepted
+	joinMask     = flagEager | flagUrgent
+	replyMask    = flagEager | flagAccepted
+)
+
+func joinFlags(m *core.Message) byte {
+	var f byte
+	if m.Eager {
+		f |= flagEager
+	}
+	if m.Urgent {
+		f |= flagUrgent
+	}
+	return f
+}
+
+func replyFlags(m *core.Message) byte {
+	var f byte
+	if m.Eager {
+		f |= flagEager
+	}
+	if m.Accepted {
+		f |= flagAccepted
+	}
+	return f
 }

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/core/wire"
@@ -11,10 +12,11 @@ import (
 // Encode a Gossip into a reused buffer.
 func ExampleAppendFrame() {
 	m := core.Message{
-		Type:    core.MsgGossip,
-		ID:      core.MessageID{Origin: "a", Seq: 300},
-		Hops:    1,
-		Payload: []byte("hi"),
+		Type:       core.MsgGossip,
+		ID:         core.MessageID{Origin: "a", Seq: 300},
+		OriginTime: time.UnixMilli(1_700_000_000_000),
+		Hops:       1,
+		Payload:    []byte("hi"),
 	}
 	buf := make([]byte, 0, 64) // keep and reuse: AppendFrame(buf[:0], ...)
 	buf, err := wire.AppendFrame(buf[:0], &m)
@@ -24,7 +26,7 @@ func ExampleAppendFrame() {
 	}
 	fmt.Printf("% x\n", buf)
 	// Output:
-	// b7 01 01 01 61 00 00 00 00 00 00 01 2c 01 00 02 68 69
+	// b7 02 01 01 61 00 00 00 00 00 00 01 2c 80 d0 95 ff bc 31 01 00 02 68 69
 }
 
 // Decode frames with one Decoder and one reused Message.
@@ -49,7 +51,7 @@ func ExampleDecoder_Decode() {
 		fmt.Println(a.ID, "hops", a.Hops)
 	}
 	// Output:
-	// ihave 36 bytes
+	// ihave 38 bytes
 	// node-1/7 hops 2
 	// node-2/9 hops 1
 }
@@ -76,7 +78,7 @@ func ExampleCheckHeader() {
 		{wire.Magic, wire.Version, byte(core.MsgPrune)},
 		{0x16, 0x03, 0x01}, // TLS handshake record
 		{6},                // memberlist pushPullMsg
-		{wire.Magic, 2, 1}, // a future version
+		{wire.Magic, 3, 1}, // a future version
 	} {
 		fmt.Println(wire.CheckHeader(first))
 	}
@@ -84,5 +86,5 @@ func ExampleCheckHeader() {
 	// <nil>
 	// wire: bad magic byte: first byte is 0x16, want 0xb7
 	// wire: bad magic byte: first byte is 0x06, want 0xb7
-	// wire: unsupported version: version is 2, want 1
+	// wire: unsupported version: version is 3, want 2
 }

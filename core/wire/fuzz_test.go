@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/plumtree-go/plumtree/core"
@@ -24,6 +25,12 @@ func seedFrames(f *testing.F) [][]byte {
 		{Type: core.MsgGraft, IDs: ids(4)},
 		{Type: core.MsgGraft, IDs: []core.MessageID{maxID()}},
 		{Type: core.MsgPrune},
+		{Type: core.MsgJoin, Eager: true},
+		{Type: core.MsgJoinReply, Accepted: true, Urgent: false},
+		{Type: core.MsgDisconnect},
+		{Type: core.MsgRepair, ID: id(3), OriginTime: time.UnixMilli(1_763_000_000_000), Hops: 2, Payload: []byte("r")},
+		{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true}},
+		{Type: core.MsgDigest, Digest: digest(3, 4)},
 	}
 	var frames [][]byte
 	for _, m := range msgs {
@@ -47,6 +54,8 @@ const (
 	annSize    = int(unsafe.Sizeof(core.Announcement{}))
 	msgIDSize  = int(unsafe.Sizeof(core.MessageID{}))
 	headerSize = int(unsafe.Sizeof(core.Header{}))
+	streamSize = int(unsafe.Sizeof(core.StreamDigest{}))
+	runSize    = int(unsafe.Sizeof(core.SeqRange{}))
 )
 
 // FuzzDecode: Decode never panics; every error wraps one sentinel and
@@ -85,6 +94,12 @@ func FuzzDecode(f *testing.F) {
 		// Allocation bound: the slices Decode made for a fresh Message and
 		// the header string are proportional to the frame.
 		alloc := cap(m.IHaves)*annSize + cap(m.IDs)*msgIDSize + cap(m.Headers)*headerSize
+		if m.Digest != nil {
+			alloc += cap(m.Digest.Streams) * streamSize
+			for _, e := range m.Digest.Streams {
+				alloc += cap(e.Runs) * runSize
+			}
+		}
 		for _, h := range m.Headers {
 			alloc += len(h.Key) + len(h.Value)
 		}
@@ -129,7 +144,7 @@ func FuzzCheckHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		err := CheckHeader(frame)
-		ok := len(frame) >= 3 && frame[0] == Magic && frame[1] == Version && frame[2] >= 1 && frame[2] <= 4
+		ok := len(frame) >= 3 && frame[0] == Magic && frame[1] == Version && frame[2] >= 1 && frame[2] <= byte(core.MsgRepair)
 		if ok != (err == nil) {
 			t.Fatalf("CheckHeader(% x) = %v", frame, err)
 		}
@@ -148,14 +163,39 @@ func FuzzAppendFrame(f *testing.F) {
 	f.Add(uint8(3), "node-1", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(4), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
 	f.Add(uint8(0), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(5), "", uint64(0), uint16(3), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(6), "", uint64(0), uint16(5), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(7), "", uint64(0), uint16(0), "", "", []byte(nil), uint8(0))
+	f.Add(uint8(8), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte(nil), uint8(4))
+	f.Add(uint8(9), "o", uint64(1_763_000_000_000), uint16(3), "", "", []byte("r"), uint8(1))
 	d := NewDecoder(Limits{MaxPayload: core.MaxMessageSizeLimit})
 	f.Fuzz(func(t *testing.T, typ uint8, origin string, seq uint64, hops uint16, key, value string, payload []byte, n uint8) {
 		mid := core.MessageID{Origin: core.PeerID(origin), Seq: seq}
-		m := core.Message{Type: core.MessageType(typ), ID: mid, Hops: hops, Payload: payload}
+		// An origin time derived from seq: the zero time, or any millisecond
+		// the wire carries.
+		var ot time.Time
+		if ms := int64(seq % (maxTimeMillis + 1)); ms > 0 {
+			ot = time.UnixMilli(ms)
+		}
+		m := core.Message{Type: core.MessageType(typ), ID: mid, OriginTime: ot, Hops: hops, Payload: payload,
+			Eager: hops&1 != 0, Urgent: hops&2 != 0, Accepted: hops&4 != 0}
+		dg := &core.Digest{AllStreams: n%2 == 1, Reply: hops%2 == 1}
 		for i := range int(n) {
 			m.Headers = append(m.Headers, core.Header{Key: key, Value: value})
-			m.IHaves = append(m.IHaves, core.Announcement{ID: core.MessageID{Origin: mid.Origin, Seq: seq + uint64(i)}, Hops: hops})
+			m.IHaves = append(m.IHaves, core.Announcement{ID: core.MessageID{Origin: mid.Origin, Seq: seq + uint64(i)}, Hops: hops, OriginTime: ot})
 			m.IDs = append(m.IDs, core.MessageID{Origin: mid.Origin, Seq: seq ^ uint64(i)})
+			// Streams with i runs spaced by hops (a zero spacing or a
+			// wrap-around makes an invalid digest, which must be refused).
+			e := core.StreamDigest{Origin: mid.Origin, Floor: seq, Newest: ot, Complete: i%2 == 0}
+			next := seq
+			for range i {
+				next += uint64(hops)
+				e.Runs = append(e.Runs, core.SeqRange{First: next, Last: next})
+			}
+			dg.Streams = append(dg.Streams, e)
+		}
+		if m.Type == core.MsgDigest {
+			m.Digest = dg
 		}
 		dst := []byte{1, 2}
 		frame, err := AppendFrame(dst, &m)
@@ -173,12 +213,18 @@ func FuzzAppendFrame(f *testing.F) {
 		}
 		want := core.Message{Type: m.Type}
 		switch m.Type {
-		case core.MsgGossip:
-			want.ID, want.Hops, want.Payload, want.Headers = m.ID, m.Hops, m.Payload, m.Headers
+		case core.MsgGossip, core.MsgRepair:
+			want.ID, want.OriginTime, want.Hops, want.Payload, want.Headers = m.ID, m.OriginTime, m.Hops, m.Payload, m.Headers
+		case core.MsgDigest:
+			want.Digest = m.Digest
 		case core.MsgIHave:
 			want.IHaves = m.IHaves
 		case core.MsgGraft:
 			want.IDs = m.IDs
+		case core.MsgJoin:
+			want.Eager, want.Urgent = m.Eager, m.Urgent
+		case core.MsgJoinReply:
+			want.Eager, want.Accepted = m.Eager, m.Accepted
 		}
 		if !equalMsg(&got, &want) {
 			t.Fatalf("round trip: %+v, want %+v", got, want)

@@ -16,7 +16,10 @@ const Magic byte = 0xB7
 
 // Version is the wire format version written in the second byte of every
 // frame. A Decoder rejects every other version with ErrBadVersion.
-const Version byte = 1
+//
+// Version 2 added the origin time to Gossip and IHave entries and the
+// anti-entropy messages Digest (8) and Repair (9).
+const Version byte = 2
 
 // HeaderLen is the length of the fixed frame header: Magic, Version, Type.
 const HeaderLen = 3
@@ -33,7 +36,7 @@ var (
 	ErrBadMagic = errors.New("wire: bad magic byte")
 	// ErrBadVersion: the second byte is not Version.
 	ErrBadVersion = errors.New("wire: unsupported version")
-	// ErrUnknownType: the type byte is not one of core.MsgGossip..MsgPrune.
+	// ErrUnknownType: the type byte is not one of core.MsgGossip..MsgDisconnect.
 	ErrUnknownType = errors.New("wire: unknown message type")
 	// ErrTruncated: the frame ends inside a field, or a count promises more
 	// entries than the bytes left can hold.
@@ -54,9 +57,32 @@ var (
 	ErrBadHops = errors.New("wire: hop count out of range")
 	// ErrTrailing: bytes left after the last field of the message.
 	ErrTrailing = errors.New("wire: trailing bytes")
-	// ErrNilMessage: a nil *core.Message was passed to AppendFrame or Decode.
+	// ErrNilMessage: a nil *core.Message was passed to AppendFrame or Decode
+	// (or a Digest message without its Digest to AppendFrame).
 	ErrNilMessage = errors.New("wire: nil message")
+	// ErrBadTime: an origin time beyond year 10000.
+	ErrBadTime = errors.New("wire: origin time out of range")
+	// ErrBadFlags: a flags byte with bits the format does not define (a
+	// digest's, a Join's or a JoinReply's).
+	ErrBadFlags = errors.New("wire: unknown flags")
+	// ErrBadRun: a digest run that is not above the previous one (or the
+	// floor), or overflows 64 bits.
+	ErrBadRun = errors.New("wire: bad digest run")
 )
+
+// knownTypes lists the message types this version encodes, for errors.
+const knownTypes = "gossip 1, ihave 2, graft 3, prune 4, join 5, join_reply 6, disconnect 7, digest 8, repair 9"
+
+// knownType reports whether t is a message type this version encodes.
+func knownType(t core.MessageType) bool {
+	switch t {
+	case core.MsgGossip, core.MsgIHave, core.MsgGraft, core.MsgPrune,
+		core.MsgJoin, core.MsgJoinReply, core.MsgDisconnect,
+		core.MsgDigest, core.MsgRepair:
+		return true
+	}
+	return false
+}
 
 // Limits bounds what a Decoder accepts. Every count and length is checked
 // against its bound before anything is allocated for it.
@@ -138,10 +164,11 @@ func (l Limits) normalized() Limits {
 const (
 	seqLen     = 8 // big-endian uint64
 	maxHopsLen = 3 // uvarint of a uint16
+	maxTimeLen = 7 // uvarint of an origin time (at most maxTimeMillis)
 	// An id needs at least: origin length (1), one origin byte, seq (8).
-	// An announcement adds hops (at least 1).
+	// An announcement adds hops and the origin time (at least 1 each).
 	minIDLen           = 1 + 1 + seqLen
-	minAnnouncementLen = minIDLen + 1
+	minAnnouncementLen = minIDLen + 2
 	// A header needs at least its two length bytes.
 	minHeaderLen = 2
 )
@@ -152,13 +179,13 @@ const (
 func (l Limits) MaxFrameSize() int {
 	l = l.normalized()
 	maxID := uvarintLen(core.MaxPeerIDLen) + core.MaxPeerIDLen + seqLen
-	gossip := maxID + maxHopsLen +
+	gossip := maxID + maxTimeLen + maxHopsLen +
 		uvarintLen(uint64(l.MaxHeaders)) +
 		l.MaxHeaders*2*uvarintLen(uint64(l.MaxHeaderBytes)) + l.MaxHeaderBytes +
 		uvarintLen(uint64(l.MaxPayload)) + l.MaxPayload
-	ihave := uvarintLen(uint64(l.MaxIHaves)) + l.MaxIHaves*(maxID+maxHopsLen)
+	ihave := uvarintLen(uint64(l.MaxIHaves)) + l.MaxIHaves*(maxID+maxHopsLen+maxTimeLen)
 	graft := uvarintLen(uint64(l.MaxIDs)) + l.MaxIDs*maxID
-	return HeaderLen + max(gossip, ihave, graft)
+	return HeaderLen + max(gossip, ihave, graft, core.MaxDigestBytes)
 }
 
 // CheckHeader checks the fixed header of a frame: its length, the magic
@@ -177,8 +204,8 @@ func CheckHeader(frame []byte) error {
 	case len(frame) < HeaderLen:
 		return fmt.Errorf("%w: frame is %d bytes, the header needs %d", ErrTruncated, len(frame), HeaderLen)
 	}
-	if t := core.MessageType(frame[2]); t < core.MsgGossip || t > core.MsgPrune {
-		return fmt.Errorf("%w: type byte is %d, want %d..%d", ErrUnknownType, frame[2], core.MsgGossip, core.MsgPrune)
+	if t := core.MessageType(frame[2]); !knownType(t) {
+		return fmt.Errorf("%w: type byte is %d, want one of %s", ErrUnknownType, frame[2], knownTypes)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/plumtree-go/plumtree/core"
@@ -19,16 +20,49 @@ import (
 var sentinels = []error{
 	ErrBadMagic, ErrBadVersion, ErrUnknownType, ErrTruncated, ErrBadVarint,
 	ErrTooLarge, ErrTooMany, ErrBadPeerID, ErrBadHops, ErrTrailing, ErrNilMessage,
+	ErrBadTime, ErrBadFlags, ErrBadRun,
 }
 
 // equalMsg compares the fields meaningful for the type; nil and empty slices
 // are equal.
 func equalMsg(a, b *core.Message) bool {
 	return a.Type == b.Type && a.ID == b.ID && a.Hops == b.Hops &&
+		a.OriginTime.Equal(b.OriginTime) &&
 		bytes.Equal(a.Payload, b.Payload) &&
 		slices.Equal(a.Headers, b.Headers) &&
-		slices.Equal(a.IHaves, b.IHaves) &&
-		slices.Equal(a.IDs, b.IDs)
+		slices.EqualFunc(a.IHaves, b.IHaves, func(x, y core.Announcement) bool {
+			return x.ID == y.ID && x.Hops == y.Hops && x.OriginTime.Equal(y.OriginTime)
+		}) &&
+		slices.Equal(a.IDs, b.IDs) &&
+		equalDigest(a.Digest, b.Digest) &&
+		a.Eager == b.Eager && a.Urgent == b.Urgent && a.Accepted == b.Accepted
+}
+
+func equalDigest(a, b *core.Digest) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.AllStreams == b.AllStreams && a.Reply == b.Reply &&
+		slices.EqualFunc(a.Streams, b.Streams, func(x, y core.StreamDigest) bool {
+			return x.Origin == y.Origin && x.Floor == y.Floor && x.Complete == y.Complete &&
+				x.Newest.Equal(y.Newest) && slices.Equal(x.Runs, y.Runs)
+		})
+}
+
+// digest returns a digest of n streams with r runs each, spread over the
+// whole sequence space.
+func digest(n, r int) *core.Digest {
+	d := &core.Digest{Reply: n%2 == 0}
+	for i := range n {
+		e := core.StreamDigest{Origin: peer(i), Floor: uint64(i) << 40, Newest: time.UnixMilli(int64(1_763_000_000_000 + i)), Complete: i%3 != 0}
+		next := e.Floor + 2
+		for j := range r {
+			e.Runs = append(e.Runs, core.SeqRange{First: next, Last: next + uint64(j)})
+			next += uint64(j) + 2
+		}
+		d.Streams = append(d.Streams, e)
+	}
+	return d
 }
 
 func peer(i int) core.PeerID { return core.PeerID(fmt.Sprintf("node-%04d.dc1.example", i)) }
@@ -40,7 +74,7 @@ func id(i int) core.MessageID {
 func announcements(n int) []core.Announcement {
 	as := make([]core.Announcement, n)
 	for i := range as {
-		as[i] = core.Announcement{ID: id(i), Hops: uint16(i % 9)}
+		as[i] = core.Announcement{ID: id(i), Hops: uint16(i % 9), OriginTime: time.UnixMilli(int64(1_763_000_000_000 + i))}
 	}
 	return as
 }
@@ -73,7 +107,7 @@ func maxAnnouncements() []core.Announcement {
 	for i := range as {
 		o := []byte(strings.Repeat("p", core.MaxPeerIDLen))
 		copy(o, fmt.Sprint(i))
-		as[i] = core.Announcement{ID: core.MessageID{Origin: core.PeerID(o), Seq: math.MaxUint64 - uint64(i)}, Hops: math.MaxUint16}
+		as[i] = core.Announcement{ID: core.MessageID{Origin: core.PeerID(o), Seq: math.MaxUint64 - uint64(i)}, Hops: math.MaxUint16, OriginTime: time.UnixMilli(253402300800000)}
 	}
 	return as
 }
@@ -110,6 +144,23 @@ func roundTripCases() []struct {
 		{"graft max", Limits{}, core.Message{Type: core.MsgGraft, IDs: ids(core.MaxGraftIDs)}},
 		{"graft max ids", Limits{}, core.Message{Type: core.MsgGraft, IDs: []core.MessageID{maxID(), maxID()}}},
 		{"prune", Limits{}, core.Message{Type: core.MsgPrune}},
+		{"join", Limits{}, core.Message{Type: core.MsgJoin}},
+		{"join eager urgent", Limits{}, core.Message{Type: core.MsgJoin, Eager: true, Urgent: true}},
+		{"join reply refused", Limits{}, core.Message{Type: core.MsgJoinReply}},
+		{"join reply accepted eager", Limits{}, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: true}},
+		{"disconnect", Limits{}, core.Message{Type: core.MsgDisconnect}},
+		{"gossip origin time", Limits{}, core.Message{Type: core.MsgGossip, ID: id(6), OriginTime: time.UnixMilli(1_763_000_000_123), Hops: 1, Payload: []byte("x")}},
+		{"repair", Limits{}, core.Message{Type: core.MsgRepair, ID: id(7), OriginTime: time.UnixMilli(1_763_000_000_123), Hops: 4, Payload: payload1K, Headers: []core.Header{{Key: "k", Value: "v"}}}},
+		{"digest empty", Limits{}, core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true}}},
+		{"digest 64 streams of 8 runs", Limits{}, core.Message{Type: core.MsgDigest, Digest: digest(64, 8)}},
+		{"digest one stream of max runs", Limits{}, core.Message{Type: core.MsgDigest, Digest: &core.Digest{Streams: []core.StreamDigest{{Origin: "o", Floor: math.MaxUint64 - 3*core.MaxDigestRuns, Runs: func() []core.SeqRange {
+			var rs []core.SeqRange
+			for i := range core.MaxDigestRuns {
+				f := uint64(math.MaxUint64-3*core.MaxDigestRuns) + 2 + 3*uint64(i)
+				rs = append(rs, core.SeqRange{First: f, Last: f + 1})
+			}
+			return rs
+		}()}}}}},
 	}
 }
 
@@ -152,21 +203,35 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestFrameLayout(t *testing.T) {
+	t1 := time.UnixMilli(1_700_000_000_000) // uvarint 80 d0 95 ff bc 31
 	tests := []struct {
 		name string
 		msg  core.Message
 		want []byte
 	}{
-		{"gossip", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "a", Seq: 300}, Hops: 1, Payload: []byte("hi")},
-			[]byte{0xb7, 1, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0x01, 0x2c, 1, 0, 2, 'h', 'i'}},
+		{"gossip", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "a", Seq: 300}, OriginTime: t1, Hops: 1, Payload: []byte("hi")},
+			[]byte{0xb7, 2, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0x01, 0x2c, 0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, 1, 0, 2, 'h', 'i'}},
 		{"gossip header", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "a", Seq: 1}, Hops: 200, Headers: []core.Header{{Key: "k", Value: "vv"}}},
-			[]byte{0xb7, 1, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1, 0xc8, 0x01, 1, 1, 'k', 2, 'v', 'v', 0}},
-		{"ihave", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: core.MessageID{Origin: "bc", Seq: 5}, Hops: 2}}},
-			[]byte{0xb7, 1, 2, 1, 2, 'b', 'c', 0, 0, 0, 0, 0, 0, 0, 5, 2}},
+			[]byte{0xb7, 2, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0xc8, 0x01, 1, 1, 'k', 2, 'v', 'v', 0}},
+		{"ihave", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: core.MessageID{Origin: "bc", Seq: 5}, Hops: 2, OriginTime: time.UnixMilli(5)}}},
+			[]byte{0xb7, 2, 2, 1, 2, 'b', 'c', 0, 0, 0, 0, 0, 0, 0, 5, 2, 5}},
 		{"graft", core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: "a", Seq: 0}, {Origin: "b", Seq: 1<<56 | 1}}},
-			[]byte{0xb7, 1, 3, 2, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'b', 1, 0, 0, 0, 0, 0, 0, 1}},
-		{"graft null", core.Message{Type: core.MsgGraft}, []byte{0xb7, 1, 3, 0}},
-		{"prune", core.Message{Type: core.MsgPrune}, []byte{0xb7, 1, 4}},
+			[]byte{0xb7, 2, 3, 2, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'b', 1, 0, 0, 0, 0, 0, 0, 1}},
+		{"graft null", core.Message{Type: core.MsgGraft}, []byte{0xb7, 2, 3, 0}},
+		{"prune", core.Message{Type: core.MsgPrune}, []byte{0xb7, 2, 4}},
+		{"repair", core.Message{Type: core.MsgRepair, ID: core.MessageID{Origin: "a", Seq: 300}, OriginTime: time.UnixMilli(2), Hops: 1, Payload: []byte("hi")},
+			[]byte{0xb7, 2, 9, 1, 'a', 0, 0, 0, 0, 0, 0, 0x01, 0x2c, 2, 1, 0, 2, 'h', 'i'}},
+		// Flags (all streams, reply), 1 stream: origin "o", floor 10,
+		// newest 7 ms, complete, 2 runs: 12..13 (gap 1 after the floor,
+		// length 1), 20..20 (gap 6 after 13, length 0).
+		{"digest", core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Reply: true, Streams: []core.StreamDigest{
+			{Origin: "o", Floor: 10, Newest: time.UnixMilli(7), Complete: true, Runs: []core.SeqRange{{First: 12, Last: 13}, {First: 20, Last: 20}}},
+		}}}, []byte{0xb7, 2, 8, 3, 1, 1, 'o', 10, 7, 1, 2, 1, 1, 6, 0}},
+		{"digest empty", core.Message{Type: core.MsgDigest, Digest: &core.Digest{}}, []byte{0xb7, 2, 8, 0, 0}},
+		{"join lazy", core.Message{Type: core.MsgJoin}, []byte{0xb7, 2, 5, 0}},
+		{"join eager urgent", core.Message{Type: core.MsgJoin, Eager: true, Urgent: true}, []byte{0xb7, 2, 5, 3}},
+		{"join reply accepted lazy", core.Message{Type: core.MsgJoinReply, Accepted: true}, []byte{0xb7, 2, 6, 2}},
+		{"disconnect", core.Message{Type: core.MsgDisconnect}, []byte{0xb7, 2, 7}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,42 +287,59 @@ func TestDecodeErrors(t *testing.T) {
 		{"tls record", Limits{}, []byte{0x16, 0x03, 0x01, 0x00}, ErrBadMagic, "first byte is 0x16, want 0xb7"},
 		{"memberlist pushpull", Limits{}, []byte{6}, ErrBadMagic, "0x06"},
 		{"magic only", Limits{}, []byte{Magic}, ErrTruncated, "frame is 1 bytes"},
-		{"version 2", Limits{}, []byte{Magic, 2, 1}, ErrBadVersion, "version is 2, want 1"},
+		{"version 3", Limits{}, []byte{Magic, 3, 1}, ErrBadVersion, "version is 3, want 2"},
+		{"version 1", Limits{}, []byte{Magic, 1, 1}, ErrBadVersion, "version is 1, want 2"},
 		{"version 0 short", Limits{}, []byte{Magic, 0}, ErrBadVersion, "version is 0"},
 		{"no type", Limits{}, []byte{Magic, Version}, ErrTruncated, "needs 3"},
-		{"type 0", Limits{}, []byte{Magic, Version, 0}, ErrUnknownType, "type byte is 0, want 1..4"},
-		{"type 5", Limits{}, []byte{Magic, Version, 5}, ErrUnknownType, "type byte is 5"},
+		{"type 0", Limits{}, []byte{Magic, Version, 0}, ErrUnknownType, "type byte is 0, want one of gossip 1"},
+		{"type 200", Limits{}, []byte{Magic, Version, 200}, ErrUnknownType, "type byte is 200"},
+		{"join flags missing", Limits{}, []byte{Magic, Version, 5}, ErrTruncated, "join flags missing"},
+		{"join undefined flag", Limits{}, []byte{Magic, Version, 5, 4}, ErrBadFlags, "join flags 0x04"},
+		{"join reply undefined flag", Limits{}, []byte{Magic, Version, 6, 0x80}, ErrBadFlags, "join_reply flags 0x80"},
+		{"disconnect trailing", Limits{}, []byte{Magic, Version, 7, 0}, ErrTrailing, "after the disconnect"},
 		{"gossip no body", Limits{}, gossipHdr(), ErrTruncated, "gossip.origin at offset 3"},
 		{"gossip origin cut", Limits{}, fb(gossipHdr(), 5, "ab"), ErrTruncated, "gossip.origin needs 5 bytes at offset 4, 2 left"},
-		{"gossip origin empty", Limits{}, fb(gossipHdr(), 0, seq(1), 1, 0, 0), ErrBadPeerID, "gossip.origin is 0 bytes, want 1..255"},
-		{"gossip origin 256", Limits{}, fb(gossipHdr(), 256, strings.Repeat("a", 256), seq(1), 1, 0, 0), ErrBadPeerID, "is 256 bytes"},
+		{"gossip origin empty", Limits{}, fb(gossipHdr(), 0, seq(1), 0, 1, 0, 0), ErrBadPeerID, "gossip.origin is 0 bytes, want 1..255"},
+		{"gossip origin 256", Limits{}, fb(gossipHdr(), 256, strings.Repeat("a", 256), seq(1), 0, 1, 0, 0), ErrBadPeerID, "is 256 bytes"},
 		{"gossip origin length overflow", Limits{}, fb(gossipHdr(), bytes.Repeat([]byte{0xff}, 9), byte(2)), ErrBadVarint, "gossip.origin at offset 3 overflows"},
 		{"gossip seq cut", Limits{}, fb(gossipHdr(), 1, "a", []byte{0, 0, 0, 0, 0, 1}), ErrTruncated, "gossip.seq needs 8 bytes at offset 5, 6 left"},
-		{"gossip hops 65536", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 65536, 0, 0), ErrBadHops, "gossip.hops is 65536, max 65535"},
-		{"gossip hops not shortest", Limits{}, fb(gossipHdr(), 1, "a", seq(1), []byte{0x81, 0x00}, 0, 0), ErrBadVarint, "gossip.hops at offset 13 is not in shortest form"},
-		{"gossip hops cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), []byte{0x81}), ErrTruncated, "gossip.hops at offset 13: frame ends inside the varint"},
-		{"gossip payload length 11 bytes", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, bytes.Repeat([]byte{0x80}, 10), byte(0)), ErrBadVarint, "gossip.payload_len at offset 15 overflows"},
-		{"gossip payload too large", small, fb(gossipHdr(), 1, "a", seq(1), 1, 0, 17, make([]byte, 17)), ErrTooLarge, "gossip payload is 17 bytes, max 16"},
-		{"gossip payload huge length", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, uint64(math.MaxUint64)), ErrTooLarge, "max 65536"},
-		{"gossip payload cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, 10, "abc"), ErrTruncated, "gossip.payload needs 10 bytes"},
-		{"gossip too many headers", small, fb(gossipHdr(), 1, "a", seq(1), 1, 3, 0, 0, 0, 0, 0, 0, 0), ErrTooMany, "gossip has 3 headers, max 2"},
-		{"gossip 33 headers", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 33), ErrTooMany, "max 32"},
-		{"gossip header count past end", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 32, 0, 0), ErrTruncated, "32 headers need at least 64 bytes"},
-		{"gossip header bytes", small, fb(gossipHdr(), 1, "a", seq(1), 1, 2, 1, "k", 3, "vvv", 2, "kk", 3, "vvv", 0), ErrTooLarge, "gossip headers are at least 9 bytes at gossip.header[1].value, max 8"},
-		{"gossip header key cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 1, 4, "k", 0), ErrTruncated, "gossip.header[0].key needs 4 bytes"},
-		{"gossip trailing", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 1, 0, 1, "p", "x"), ErrTrailing, "1 bytes after the gossip message (offset 17 of 18)"},
+		{"gossip hops 65536", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 65536, 0, 0), ErrBadHops, "gossip.hops is 65536, max 65535"},
+		{"gossip hops not shortest", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, []byte{0x81, 0x00}, 0, 0), ErrBadVarint, "gossip.hops at offset 14 is not in shortest form"},
+		{"gossip hops cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, []byte{0x81}), ErrTruncated, "gossip.hops at offset 14: frame ends inside the varint"},
+		{"gossip payload length 11 bytes", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 0, bytes.Repeat([]byte{0x80}, 10), byte(0)), ErrBadVarint, "gossip.payload_len at offset 16 overflows"},
+		{"gossip payload too large", small, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 0, 17, make([]byte, 17)), ErrTooLarge, "gossip payload is 17 bytes, max 16"},
+		{"gossip payload huge length", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 0, uint64(math.MaxUint64)), ErrTooLarge, "max 65536"},
+		{"gossip payload cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 0, 10, "abc"), ErrTruncated, "gossip.payload needs 10 bytes"},
+		{"gossip too many headers", small, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 3, 0, 0, 0, 0, 0, 0, 0), ErrTooMany, "gossip has 3 headers, max 2"},
+		{"gossip 33 headers", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 33), ErrTooMany, "max 32"},
+		{"gossip header count past end", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 32, 0, 0), ErrTruncated, "32 headers need at least 64 bytes"},
+		{"gossip header bytes", small, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 2, 1, "k", 3, "vvv", 2, "kk", 3, "vvv", 0), ErrTooLarge, "gossip headers are at least 9 bytes at gossip.header[1].value, max 8"},
+		{"gossip header key cut", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 1, 4, "k", 0), ErrTruncated, "gossip.header[0].key needs 4 bytes"},
+		{"gossip trailing", Limits{}, fb(gossipHdr(), 1, "a", seq(1), 0, 1, 0, 1, "p", "x"), ErrTrailing, "1 bytes after the gossip message (offset 18 of 19)"},
 		{"ihave too many", small, fb(hdr, byte(2), 3), ErrTooMany, "ihave has 3 announcements, max 2"},
 		{"ihave 1025", Limits{}, fb(hdr, byte(2), 1025), ErrTooMany, "max 1024"},
-		{"ihave count past end", Limits{}, fb(hdr, byte(2), 1024, 1, "a", seq(1), 1), ErrTruncated, "1024 announcements need at least 11264 bytes, 11 left"},
+		{"ihave count past end", Limits{}, fb(hdr, byte(2), 1024, 1, "a", seq(1), 1, 0), ErrTruncated, "1024 announcements need at least 12288 bytes, 12 left"},
 		{"ihave hops", Limits{}, fb(hdr, byte(2), 1, 1, "a", seq(1), 70000), ErrBadHops, "ihave[0].hops is 70000"},
-		{"ihave origin empty", Limits{}, fb(hdr, byte(2), 2, 1, "a", seq(1), 1, 0, seq(1), 1, 1), ErrBadPeerID, "ihave[1].origin is 0 bytes"},
-		{"ihave seq cut", Limits{}, fb(hdr, byte(2), 2, 1, "a", seq(1), 1, 3, "bcd", make([]byte, 7)), ErrTruncated, "ihave[1].seq needs 8 bytes at offset 19, 7 left"},
+		{"ihave origin empty", Limits{}, fb(hdr, byte(2), 2, 1, "a", seq(1), 1, 300, 0, seq(1), 1, 1), ErrBadPeerID, "ihave[1].origin is 0 bytes"},
+		{"ihave seq cut", Limits{}, fb(hdr, byte(2), 2, 1, "a", seq(1), 1, 300, 3, "bcd", make([]byte, 7)), ErrTruncated, "ihave[1].seq needs 8 bytes at offset 21, 7 left"},
 		{"ihave trailing", Limits{}, fb(hdr, byte(2), 0, 0), ErrTrailing, "after the ihave message"},
 		{"graft too many", small, fb(hdr, byte(3), 3), ErrTooMany, "graft has 3 ids, max 2"},
 		{"graft count past end", Limits{}, fb(hdr, byte(3), 2, 1, "a", seq(1)), ErrTruncated, "2 ids need at least 20 bytes, 10 left"},
 		{"graft origin too long", Limits{}, fb(hdr, byte(3), 1, 300, "a", seq(1)), ErrBadPeerID, "graft[0].origin is 300 bytes"},
 		{"graft count not shortest", Limits{}, fb(hdr, byte(3), []byte{0x80, 0x00}), ErrBadVarint, "graft.count"},
 		{"prune trailing", Limits{}, fb(hdr, byte(4), 0), ErrTrailing, "1 bytes after the prune message"},
+		{"digest no flags", Limits{}, fb(hdr, byte(8)), ErrTruncated, "digest.flags needs 1 bytes"},
+		{"digest unknown flags", Limits{}, fb(hdr, byte(8), byte(4), 0), ErrBadFlags, "digest flags 0x04"},
+		{"digest too many streams", Limits{}, fb(hdr, byte(8), byte(0), core.MaxDigestStreams+1), ErrTooMany, "digest has 4097 streams, max 4096"},
+		{"digest count past end", Limits{}, fb(hdr, byte(8), byte(0), 2, 1, "o", 0, 0, byte(0), 0), ErrTruncated, "2 streams need at least 12 bytes"},
+		{"digest origin empty", Limits{}, fb(hdr, byte(8), byte(0), 1, 0, 0, 0, byte(0), 0, 0), ErrBadPeerID, "digest[0].origin is 0 bytes"},
+		{"digest stream flags", Limits{}, fb(hdr, byte(8), byte(0), 1, 1, "o", 0, 0, byte(2), 0), ErrBadFlags, "digest stream 0 flags 0x02"},
+		{"digest runs past end", Limits{}, fb(hdr, byte(8), byte(0), 1, 1, "o", 0, 0, byte(0), 3, 0, 0), ErrTruncated, "3 runs need at least 6 bytes"},
+		{"digest run overflows", Limits{}, fb(hdr, byte(8), byte(0), 1, 1, "o", uint64(math.MaxUint64-1), 0, byte(0), 1, 5, 0), ErrBadRun, "overflows 64 bits"},
+		{"digest run length overflows", Limits{}, fb(hdr, byte(8), byte(0), 1, 1, "o", 0, 0, byte(0), 1, 0, uint64(math.MaxUint64)), ErrBadRun, "overflows 64 bits"},
+		{"digest newest too far", Limits{}, fb(hdr, byte(8), byte(0), 1, 1, "o", 0, uint64(1)<<60, byte(0), 0), ErrBadTime, "digest[0].newest"},
+		{"digest too large", Limits{}, fb(hdr, byte(8), make([]byte, core.MaxDigestBytes+1)), ErrTooLarge, "digest is 65537 bytes"},
+		{"gossip origin time too far", Limits{}, fb(gossipHdr(), 1, "a", seq(1), uint64(1)<<60, 1, 0, 0), ErrBadTime, "gossip.origin_time"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,7 +379,9 @@ func TestCheckHeader(t *testing.T) {
 		{[]byte{Magic}, ErrTruncated},
 		{[]byte{Magic, 9}, ErrBadVersion},
 		{[]byte{Magic, Version}, ErrTruncated},
-		{[]byte{Magic, Version, 9}, ErrUnknownType},
+		{[]byte{Magic, Version, 10}, ErrUnknownType},
+		{[]byte{Magic, Version, 8, 0}, nil},
+		{[]byte{Magic, Version, 9}, nil},
 		{[]byte{Magic, Version, 1}, nil}, // the header is fine; the body is Decode's business
 		{[]byte{Magic, Version, 4, 0xff}, nil},
 	}
@@ -336,7 +420,7 @@ func TestEncodeErrors(t *testing.T) {
 	}{
 		{"nil", nil, ErrNilMessage, "nil"},
 		{"type 0", &core.Message{}, ErrUnknownType, "message type is 0"},
-		{"type 9", &core.Message{Type: 9}, ErrUnknownType, "message type is 9"},
+		{"type 10", &core.Message{Type: 10}, ErrUnknownType, "message type is 10"},
 		{"gossip empty origin", &core.Message{Type: core.MsgGossip}, ErrBadPeerID, "gossip.origin is 0 bytes"},
 		{"gossip long origin", &core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: long}}, ErrBadPeerID, "is 256 bytes, want 1..255"},
 		{"gossip 33 headers", &core.Message{Type: core.MsgGossip, ID: ok, Headers: make([]core.Header, 33)}, ErrTooMany, "gossip has 33 headers, max 32"},
@@ -346,6 +430,10 @@ func TestEncodeErrors(t *testing.T) {
 		{"ihave empty origin", &core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: ok}, {}}}, ErrBadPeerID, "ihave[1].origin is 0 bytes"},
 		{"graft 1025", &core.Message{Type: core.MsgGraft, IDs: make([]core.MessageID, core.MaxGraftIDs+1)}, ErrTooMany, "graft has 1025 ids, max 1024"},
 		{"graft long origin", &core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: long}}}, ErrBadPeerID, "graft[0].origin is 256 bytes"},
+		{"digest nil", &core.Message{Type: core.MsgDigest}, ErrNilMessage, "digest message without a digest"},
+		{"digest run order", &core.Message{Type: core.MsgDigest, Digest: &core.Digest{Streams: []core.StreamDigest{{Origin: "o", Floor: 5, Runs: []core.SeqRange{{First: 5, Last: 6}}}}}}, ErrBadRun, "run 5..6 after 5"},
+		{"digest empty origin", &core.Message{Type: core.MsgDigest, Digest: &core.Digest{Streams: []core.StreamDigest{{}}}}, ErrBadPeerID, "digest[0].origin is 0 bytes"},
+		{"digest too large", &core.Message{Type: core.MsgDigest, Digest: digest(1000, 40)}, ErrTooLarge, "max 65536"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,10 @@ func run() int {
 		cacheTTL = flag.Duration("cache-ttl", 0, "message cache TTL (0: the preset's; short values make the caches cycle under load)")
 		warmup   = flag.Duration("warmup", 0, "start of the broadcasting whose heap samples are ignored (0: a fifth of -duration)")
 		maxGrow  = flag.Float64("max-heap-growth", 0, "fail if the live heap after the warm-up grows by more than this fraction (e.g. 0.25; 0: no check)")
+		loss     = flag.Float64("loss", 0, "probability that a Plumtree frame is dropped on send, every link (e.g. 0.05)")
+		bindIP   = flag.String("bind-ip", "127.0.0.1", "loopback address the nodes bind (ports chosen by the OS)")
+		formTO   = flag.Duration("form-timeout", 30*time.Second, "how long to wait for the cluster to form")
+		burst    = flag.Int("burst", 0, "after the steady traffic, broadcast this many messages back to back and report them apart")
 	)
 	flag.Parse()
 	if err := checkFlags(*nodes, *rate, *size, *kill); err != nil {
@@ -46,7 +50,9 @@ func run() int {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sum, err := cluster.Run(ctx, cluster.RunOptions{
-		Cluster:       cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger, CacheTTL: *cacheTTL},
+		Cluster:       cluster.Options{Nodes: *nodes, Preset: *preset, Logger: logger, CacheTTL: *cacheTTL, Loss: *loss, BindIP: *bindIP},
+		Burst:         *burst,
+		FormTimeout:   *formTO,
 		Rate:          *rate,
 		Duration:      *duration,
 		Size:          *size,

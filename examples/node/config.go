@@ -37,6 +37,7 @@ type config struct {
 	// metadata, so that plumctl finds every node from one.
 	AdvertiseAdmin bool
 	PeerFile       string
+	StateDir       string
 	Tracing        string
 	LogLevel       slog.Level
 	LeaveTimeout   time.Duration
@@ -60,6 +61,7 @@ var envVars = map[string]string{
 	"admin-addr":      "PLUMTREE_ADMIN_ADDR",
 	"advertise-admin": "PLUMTREE_ADVERTISE_ADMIN",
 	"peer-file":       "PLUMTREE_PEER_FILE",
+	"state-dir":       "PLUMTREE_STATE_DIR",
 	"tracing":         "PLUMTREE_TRACING",
 	"log-level":       "PLUMTREE_LOG_LEVEL",
 	"leave-timeout":   "PLUMTREE_LEAVE_TIMEOUT",
@@ -111,6 +113,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	advDefault, advErr := strconv.ParseBool(env("advertise-admin", "false"))
 	fs.BoolVar(&c.AdvertiseAdmin, "advertise-admin", advDefault, usage("advertise-admin", "advertise the admin address to the cluster (plumctl finds every node from one; the admin API can broadcast, so only where every member may reach it)"))
 	fs.StringVar(&c.PeerFile, "peer-file", env("peer-file", ""), usage("peer-file", "file where known members are saved and reloaded at start"))
+	fs.StringVar(&c.StateDir, "state-dir", env("state-dir", ""), usage("state-dir", "directory where the delivered-message summaries are saved, so a restart delivers nothing twice and catches up what it missed"))
 	fs.StringVar(&c.Tracing, "tracing", env("tracing", "off"), usage("tracing", "OpenTelemetry tracing: off, stdout, or otlp (configured by the standard OTEL_EXPORTER_OTLP_* variables)"))
 	fs.StringVar(&level, "log-level", env("log-level", "info"), usage("log-level", "debug, info, warn or error"))
 	fs.StringVar(&leave, "leave-timeout", env("leave-timeout", "5s"), usage("leave-timeout", "how long to wait for the leave announcement at shutdown"))

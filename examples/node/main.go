@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,6 +21,9 @@ import (
 	metricsprom "github.com/plumtree-go/plumtree/metrics-prom"
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// stateFileName is the state file's name inside -state-dir.
+const stateFileName = "plumtree.state"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,6 +83,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 			node.WithHeaderInjector(tracer.Inject),
 			node.WithForwardHook(tracer.Forward),
 			node.WithObserver(tracer))
+	}
+
+	if cfg.StateDir != "" {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return fmt.Errorf("-state-dir: %w", err)
+		}
+		nodeOpts = append(nodeOpts, node.WithStateFile(filepath.Join(cfg.StateDir, stateFileName)))
 	}
 
 	// The admin listener is bound first, so that its address can be

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,12 @@ type Options struct {
 	// Protocol overrides the preset's Plumtree configuration when its
 	// EagerFanout is not zero.
 	Protocol core.Config
+	// BindIP is the loopback address the nodes bind (ports chosen by the
+	// OS). Default 127.0.0.1.
+	BindIP string
+	// Loss is the probability that a Plumtree frame is dropped on send
+	// (every link, both directions). Default 0.
+	Loss float64
 	// CacheTTL, when not zero, replaces the message cache TTL
 	// (MessageCacheTTL) of the Plumtree configuration: a short one makes
 	// the caches cycle quickly under load (soak).
@@ -56,7 +63,9 @@ type Cluster struct {
 	mu      sync.Mutex
 	members []*Member
 	gossip  atomic.Uint64 // payload messages sent, all nodes and generations
-	dups    atomic.Uint64 // redundant payload copies received (EventDuplicate)
+	// Wire counts the Plumtree frames and bytes sent, all nodes.
+	Wire WireStats
+	dups atomic.Uint64 // redundant payload copies received (EventDuplicate)
 }
 
 // Start starts opts.Nodes nodes on 127.0.0.1 with ports chosen by the OS;
@@ -102,7 +111,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		for j := max(1, i-4); j < i; j++ {
 			seeds = append(seeds, c.members[j].Addr)
 		}
-		if err := c.startSlot(ctx, m, "127.0.0.1:0", seeds); err != nil {
+		ip := opts.BindIP
+		if ip == "" {
+			ip = "127.0.0.1"
+		}
+		if err := c.startSlot(ctx, m, net.JoinHostPort(ip, "0"), seeds); err != nil {
 			c.Close(context.Background())
 			return nil, err
 		}
@@ -133,15 +146,19 @@ func (c *Cluster) startSlot(ctx context.Context, m *Member, bind string, seeds [
 		}
 	})
 	s, err := stack.Start(ctx, stack.Config{
-		Name:              m.Name,
-		BindAddr:          bind,
-		Seeds:             seeds,
-		Preset:            c.opts.Preset,
-		Protocol:          c.opts.Protocol,
-		SecretKey:         c.opts.SecretKey,
-		Logger:            c.opts.Logger,
-		Delegate:          deliver,
-		NodeOptions:       []node.Option{node.WithObserver(count)},
+		Name:        m.Name,
+		BindAddr:    bind,
+		Seeds:       seeds,
+		Preset:      c.opts.Preset,
+		Protocol:    c.opts.Protocol,
+		SecretKey:   c.opts.SecretKey,
+		Logger:      c.opts.Logger,
+		Delegate:    deliver,
+		NodeOptions: []node.Option{node.WithObserver(count)},
+		WrapTransport: func(t node.Transport) node.Transport {
+			return &countingTransport{Transport: t, stats: &c.Wire, loss: c.opts.Loss,
+				rng: rand.New(rand.NewPCG(uint64(slot), uint64(gen)))}
+		},
 		MembershipOptions: c.opts.MembershipOptions,
 	})
 	if err != nil {

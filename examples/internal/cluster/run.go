@@ -48,6 +48,11 @@ type RunOptions struct {
 	// summary ignores (caches filling, tables growing). Default a fifth of
 	// Duration.
 	Warmup time.Duration
+	// Burst, when above 0, broadcasts this many messages back to back
+	// (from random live nodes, as fast as the nodes accept them) after the
+	// steady traffic has been delivered, and reports the burst's delivery
+	// and RMR separately.
+	Burst int
 	// MaxHeapGrowth, when above 0, fails the run if the live heap after
 	// the warm-up grows by more than this fraction (see HeapGrowth), or if
 	// fewer than 5 samples were taken after the warm-up.
@@ -93,6 +98,54 @@ type Summary struct {
 	DrainTimeout bool
 	// Heap: the live heap after the warm-up and the caches.
 	Heap HeapSummary
+	// SteadyWire: the wire traffic from the end of the warm-up (the tree
+	// has formed) to the last delivery of the steady traffic.
+	SteadyWire Window
+	// Burst: the back-to-back burst (RunOptions.Burst), if any.
+	BurstSent, BurstComplete int
+	BurstWindow              Window
+	BurstP99                 time.Duration
+}
+
+// Window is the wire traffic between two moments.
+type Window struct {
+	Wire       WireSnapshot
+	Remote     int // deliveries over the network
+	Redundant  uint64
+	Deliveries int
+}
+
+// ControlPerDelivery is the control frames sent per delivery over the
+// network.
+func (w Window) ControlPerDelivery() float64 {
+	f, _ := w.Wire.Control()
+	return float64(f) / float64(max(w.Remote, 1))
+}
+
+// ControlByteShare is the control bytes' share of all bytes sent.
+func (w Window) ControlByteShare() float64 {
+	_, b := w.Wire.Control()
+	_, t := w.Wire.Total()
+	return float64(b) / float64(max(t, 1))
+}
+
+// RMR is the redundant payload copies per delivery over the network.
+func (w Window) RMR() float64 { return float64(w.Redundant) / float64(max(w.Remote, 1)) }
+
+type windowMark struct {
+	wire   WireSnapshot
+	remote int
+	dups   uint64
+}
+
+func (c *Cluster) mark() windowMark {
+	_, remote, _ := c.Tracker.Counts()
+	return windowMark{wire: c.Wire.Snapshot(), remote: remote, dups: c.RedundantCopies()}
+}
+
+func (c *Cluster) since(m windowMark) Window {
+	now := c.mark()
+	return Window{Wire: now.wire.Sub(m.wire), Remote: now.remote - m.remote, Redundant: now.dups - m.dups}
 }
 
 // Delivered reports whether every message reached every live node exactly
@@ -150,6 +203,10 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 		return Summary{}, fmt.Errorf("duration %v: must be > 0", o.Duration)
 	case o.Size < payloadHeader:
 		return Summary{}, fmt.Errorf("size %d: must be at least %d bytes", o.Size, payloadHeader)
+	case o.Burst < 0:
+		return Summary{}, fmt.Errorf("burst %d: must be >= 0", o.Burst)
+	case o.Cluster.Loss < 0 || o.Cluster.Loss >= 1:
+		return Summary{}, fmt.Errorf("loss %v: must be in [0, 1)", o.Cluster.Loss)
 	case o.Kill < 0 || o.Kill >= 1:
 		return Summary{}, fmt.Errorf("kill %v: must be in [0, 1)", o.Kill)
 	case o.Cluster.Nodes < 2:
@@ -225,6 +282,8 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	sendEnd := t0.Add(o.Duration)
 	due := 0.0 // messages owed at the configured rate (catch up after slow ticks)
 	last := t0
+	steadyFrom := c.mark()
+	marked := false
 loop:
 	for {
 		select {
@@ -242,6 +301,9 @@ loop:
 				}
 				killed = true
 				p.line(fmt.Sprintf("killed %s (no leave) at t=%.1fs", strings.Join(sum.Killed, ", "), killTime.Sub(t0).Seconds()))
+			}
+			if !marked && now.Sub(t0) >= o.Warmup {
+				steadyFrom, marked = c.mark(), true
 			}
 			due += now.Sub(last).Seconds() * o.Rate
 			last = now
@@ -305,6 +367,39 @@ loop:
 			sum.Detected, sum.DetectTime = true, time.Since(killTime)
 		}
 		cancel()
+	}
+	sum.SteadyWire = c.since(steadyFrom)
+	if o.Burst > 0 && !sum.DrainTimeout {
+		from := c.mark()
+		bstart := time.Now()
+		for sum.BurstSent < o.Burst {
+			origins := c.Live()
+			if _, err := c.Broadcast(ctx, pick(rng, origins), o.Size); err != nil {
+				if errors.Is(err, core.ErrBackpressure) {
+					time.Sleep(time.Millisecond) // the node's queue is full: let it drain
+					continue
+				}
+				return sum, err
+			}
+			sum.BurstSent++
+		}
+		dctx, cancel := context.WithTimeout(ctx, o.DrainTimeout+time.Duration(o.Burst)*time.Millisecond)
+		br, err := c.WaitDelivered(dctx, func(sent time.Time, _ int) bool { return !sent.Before(bstart) })
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return sum, ctx.Err()
+		}
+		sum.BurstWindow = c.since(from)
+		sum.BurstP99 = br.P99
+		sum.Sent += sum.BurstSent
+		if err != nil {
+			sum.DrainTimeout = true
+		}
+		// Reports count folded (settled) messages whatever include says:
+		// the burst's share is the difference of two complete reports.
+		all := c.Tracker.Report(nil, c.Live(), c.Since())
+		sum.BurstComplete = all.Complete - r.Complete
+		r.Complete = all.Complete
 	}
 	p.finish()
 
@@ -397,6 +492,11 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 		fmt.Fprintf(w, "  after warm-up   %d msgs sent after the first %v (the warm-up dials connections and prunes the tree), p50 %s p99 %s\n",
 			s.Steady.Sent, o.Warmup, ms(s.Steady.P50), ms(s.Steady.P99))
 	}
+	printWindow(w, "after warm-up", s.SteadyWire)
+	if s.BurstSent > 0 {
+		fmt.Fprintf(w, "burst             %d messages back to back: %d reached every live node, p99 %s\n", s.BurstSent, s.BurstComplete, ms(s.BurstP99))
+		printWindow(w, "burst", s.BurstWindow)
+	}
 	printHeap(w, s.Heap)
 	if len(s.Killed) > 0 {
 		fmt.Fprintf(w, "healing           killed %s\n", strings.Join(s.Killed, ", "))
@@ -470,5 +570,35 @@ func printHeap(w io.Writer, h HeapSummary) {
 		e, b := h.CacheMean()
 		fmt.Fprintf(w, "; cache %.0f entries, %.1f MiB per node", e, b/(1<<20))
 	}
+	fmt.Fprintln(w)
+}
+
+// printWindow prints the wire traffic of a window: control frames per
+// delivery by type, the control bytes' share, the RMR.
+func printWindow(w io.Writer, name string, win Window) {
+	names := map[int]string{1: "gossip", 2: "ihave", 3: "graft", 4: "prune", 5: "join", 6: "join_reply", 7: "disconnect"}
+	cf, cb := win.Wire.Control()
+	_, tb := win.Wire.Total()
+	fmt.Fprintf(w, "wire (%s) %d deliveries: control %.3f frames per delivery (", name, win.Remote, win.ControlPerDelivery())
+	first := true
+	for i, f := range win.Wire.Frames {
+		if i == gossipType || f == 0 {
+			continue
+		}
+		if !first {
+			fmt.Fprint(w, ", ")
+		}
+		first = false
+		n := names[i]
+		if n == "" {
+			n = fmt.Sprintf("type %d", i)
+		}
+		fmt.Fprintf(w, "%s %.3f", n, float64(f)/float64(max(win.Remote, 1)))
+	}
+	fmt.Fprintf(w, "), %d control frames, %.1f%% of %.1f MiB; RMR %.3f", cf, 100*win.ControlByteShare(), float64(tb)/(1<<20), win.RMR())
+	if win.Wire.Dropped > 0 {
+		fmt.Fprintf(w, "; %d frames dropped by the injected loss", win.Wire.Dropped)
+	}
+	_ = cb
 	fmt.Fprintln(w)
 }

@@ -51,6 +51,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Delegate receives deliveries and tree changes. Default: none.
 	Delegate node.Delegate
+	// WrapTransport, if set, wraps the Plumtree transport the node sends
+	// through (the cluster job counts frames and injects loss with it).
+	WrapTransport func(node.Transport) node.Transport
 	// Extra options for each module.
 	NodeOptions       []node.Option
 	MembershipOptions []membership.Option
@@ -210,7 +213,11 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 		node.WithObserver(m),
 	}
 	nopts = append(nopts, c.NodeOptions...)
-	n, err := node.New(pcfg, self, tr, c.Delegate, nopts...)
+	var ntr node.Transport = tr
+	if c.WrapTransport != nil {
+		ntr = c.WrapTransport(tr)
+	}
+	n, err := node.New(pcfg, self, ntr, c.Delegate, nopts...)
 	if err != nil {
 		store.Stop()
 		_ = tr.Close()

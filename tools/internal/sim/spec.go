@@ -344,7 +344,9 @@ func (s Spec) NodeConfig(i int) (core.Config, error) {
 	c.MessageCacheMaxSize = p.CacheSize
 	c.SeenMaxSize = p.SeenSize
 	c.MaxPendingGrafts = 256
-	c.IHaveQueueSize = 256
+	// The overlays below choose their own fanouts; no eager cap beyond the
+	// active view's.
+	c.MaxEagerPeers = 0
 	c.UseHashRing = false
 	c.ProtectRingNeighbors = false
 	c.Health.MinPeersDegraded = 0
@@ -393,9 +395,6 @@ func (s Spec) NodeConfig(i int) (core.Config, error) {
 		}
 		c.MaintenanceInterval = p.CycleLength
 		c.MaintenanceJitter = p.CycleLength / 4
-	}
-	if s.Engine == EngineEvent && c.IHaveBatchSize > c.IHaveQueueSize {
-		c.IHaveBatchSize = c.IHaveQueueSize
 	}
 	c.Seed = int64(subSeed(s.Seed, s.Key(), "node", strconv.Itoa(i)) >> 1)
 	if err := c.Validate(); err != nil {

@@ -1,0 +1,237 @@
+package core_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// newAE returns a Protocol with anti-entropy on, knowing the given peers.
+func newAE(t testing.TB, self core.PeerID, mod func(*core.Config), peers ...core.PeerID) *core.Protocol {
+	t.Helper()
+	c := core.DefaultConfig()
+	c.MaintenanceJitter = 0
+	if mod != nil {
+		mod(&c)
+	}
+	p, err := core.New(c, self, nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range peers {
+		p.AddPeer(t0, q)
+	}
+	p.Drain()
+	return p
+}
+
+// exchange delivers every message between a and b until none is left and
+// returns how many messages of each type crossed.
+func exchange(now time.Time, a, b *core.Protocol, first []core.Outbound, from core.PeerID) map[core.MessageType]int {
+	count := map[core.MessageType]int{}
+	type hop struct {
+		to   *core.Protocol
+		from core.PeerID
+		msg  core.Message
+	}
+	var q []hop
+	push := func(src core.PeerID, obs []core.Outbound) {
+		for _, o := range obs {
+			switch o.To {
+			case a.Self():
+				q = append(q, hop{a, src, o.Msg})
+			case b.Self():
+				q = append(q, hop{b, src, o.Msg})
+			}
+		}
+	}
+	push(from, first)
+	for len(q) > 0 {
+		h := q[0]
+		q = q[1:]
+		count[h.msg.Type]++
+		h.to.Receive(now, h.from, h.msg)
+		push(h.to.Self(), h.to.Drain().Messages)
+	}
+	return count
+}
+
+// A digest exchange repairs both sides: each gets, as Repair messages, the
+// stored messages it lacks (delivered once), and a second exchange sends
+// nothing but the two digests.
+func TestDigestExchangeRepairsBothWays(t *testing.T) {
+	a := newAE(t, "a", nil, "b")
+	b := newAE(t, "b", nil, "a")
+	var fromA, fromB []core.MessageID
+	for i := range 5 {
+		id, _ := a.Broadcast(t0.Add(time.Duration(i)*time.Millisecond), []byte("a"), nil)
+		fromA = append(fromA, id)
+		id, _ = b.Broadcast(t0.Add(time.Duration(i)*time.Millisecond), []byte("b"), nil)
+		fromB = append(fromB, id)
+	}
+	a.Drain() // the eager pushes are lost
+	b.Drain()
+	now := t0.Add(time.Minute)
+	a.Tick(now)
+	b.Tick(now)
+	b.Drain()
+	var dg []core.Outbound
+	for _, o := range a.Drain().Messages {
+		if o.Msg.Type == core.MsgDigest {
+			dg = append(dg, o)
+		}
+	}
+	if len(dg) != 1 || dg[0].To != "b" {
+		t.Fatalf("round digests %+v", dg)
+	}
+	n := exchange(now, a, b, dg, "a")
+	if n[core.MsgRepair] != 10 || n[core.MsgDigest] != 2 {
+		t.Fatalf("exchange %v, want 10 repairs and 2 digests", n)
+	}
+	for _, id := range fromB {
+		if !a.HasSeen(id) {
+			t.Fatalf("a lacks %v", id)
+		}
+	}
+	for _, id := range fromA {
+		if !b.HasSeen(id) {
+			t.Fatalf("b lacks %v", id)
+		}
+	}
+	if d := a.Stats().MessagesDelivered + b.Stats().MessagesDelivered; d != 20 {
+		t.Fatalf("%d deliveries, want 20 (10 own, 10 repaired)", d)
+	}
+	// Once in sync, an exchange carries the digests only.
+	d := b.Stats().Counters
+	a.Tick(now.Add(5 * time.Second))
+	n = exchange(now.Add(5*time.Second), a, b, a.Drain().Messages, "a")
+	if n[core.MsgRepair] != 0 || b.Stats().MessagesDelivered != d.MessagesDelivered {
+		t.Fatalf("second exchange %v", n)
+	}
+}
+
+// Anti-entropy leaves young messages to the tree: nothing younger than
+// AntiEntropyMinAge is repaired.
+func TestDigestLeavesYoungMessagesToTheTree(t *testing.T) {
+	a := newAE(t, "a", nil, "b")
+	a.Broadcast(t0, []byte("x"), nil)
+	a.Drain()
+	empty := &core.Digest{AllStreams: true, Reply: true}
+	a.Receive(t0.Add(time.Second), "b", core.Message{Type: core.MsgDigest, Digest: empty})
+	if r := msgs(a.Drain(), core.MsgRepair); len(r) != 0 {
+		t.Fatalf("repaired a 1 s old message: %+v", r)
+	}
+	a.Receive(t0.Add(6*time.Second), "b", core.Message{Type: core.MsgDigest, Digest: empty})
+	if r := msgs(a.Drain(), core.MsgRepair); len(r) != 1 {
+		t.Fatalf("repairs %+v", r)
+	}
+}
+
+// An answer is bounded by AntiEntropyBatch and sends the oldest first.
+func TestDigestAnswerBoundedOldestFirst(t *testing.T) {
+	a := newAE(t, "a", func(c *core.Config) { c.AntiEntropyBatch = 3 }, "b")
+	for i := range 10 {
+		a.Broadcast(t0.Add(time.Duration(i)*time.Second), []byte("x"), nil)
+	}
+	a.Drain()
+	a.Receive(t0.Add(time.Minute), "b", core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Reply: true}})
+	r := msgs(a.Drain(), core.MsgRepair)
+	if len(r) != 3 {
+		t.Fatalf("%d repairs, want 3", len(r))
+	}
+	for i, o := range r {
+		if want := t0.Add(time.Duration(i) * time.Second); !o.Msg.OriginTime.Equal(want) {
+			t.Fatalf("repair %d has origin time %v, want %v", i, o.Msg.OriginTime, want)
+		}
+	}
+}
+
+// The digest's size depends on the streams and their gaps, not on the
+// message rate: the same origins sending 10 or 10,000 messages, with the
+// same loss pattern, give digests of the same size, below the byte bound.
+func TestDigestSizeIndependentOfRate(t *testing.T) {
+	size := func(perOrigin int) (int, int) {
+		p := newAE(t, "me", nil, "peer")
+		maxSize := 0
+		for o := range 20 {
+			origin := core.PeerID(fmt.Sprintf("origin-%02d", o))
+			for s := 1; s <= perOrigin; s++ {
+				if s == 10 || s == 20 || s == 30 || s == perOrigin-1 {
+					continue // the same four gaps per origin
+				}
+				at := t0.Add(time.Duration(s) * time.Minute / time.Duration(perOrigin))
+				p.Receive(at, "peer", core.Message{Type: core.MsgRepair, ID: core.MessageID{Origin: origin, Seq: uint64(s)}, OriginTime: at, Hops: 1, Payload: []byte("x")})
+			}
+		}
+		p.Drain()
+		p.Tick(t0.Add(time.Minute + 3*time.Second))
+		for _, o := range msgs(p.Drain(), core.MsgDigest) {
+			n := 0
+			for _, e := range o.Msg.Digest.Streams {
+				n += 1 + len(e.Origin) + 30 + 20*len(e.Runs)
+			}
+			maxSize = max(maxSize, n)
+		}
+		return maxSize, p.Stats().Streams
+	}
+	slow, ns := size(100)
+	fast, nf := size(10000)
+	if slow == 0 || slow != fast || ns != 20 || nf != 20 {
+		t.Fatalf("digest bound %d bytes at 100 msgs/origin, %d at 10,000 (streams %d, %d)", slow, fast, ns, nf)
+	}
+	if fast > core.DefaultConfig().AntiEntropyDigestBytes {
+		t.Fatalf("digest %d bytes above the bound", fast)
+	}
+}
+
+// Digests that are not valid (runs out of order, too many streams) are
+// refused as malformed, never answered.
+func TestDigestInvalidRefused(t *testing.T) {
+	a := newAE(t, "a", nil, "b")
+	bad := &core.Digest{Streams: []core.StreamDigest{{Origin: "x", Floor: 5, Runs: []core.SeqRange{{First: 3, Last: 4}}}}}
+	a.Receive(t0, "b", core.Message{Type: core.MsgDigest, Digest: bad})
+	a.Receive(t0, "b", core.Message{Type: core.MsgDigest})
+	out := a.Drain()
+	if len(out.Messages) != 0 || len(events(out, core.EventInvalidMessage)) != 2 {
+		t.Fatalf("invalid digests: %+v", out)
+	}
+}
+
+// A digest is answered with a digest only when it shows something the
+// receiver lacks; a node with nothing new sends a digest every 2nd round
+// only.
+func TestDigestQuietCost(t *testing.T) {
+	a := newAE(t, "a", nil, "b")
+	b := newAE(t, "b", nil, "a")
+	id, _ := a.Broadcast(t0, []byte("x"), nil)
+	a.Drain()
+	b.Receive(t0, "a", core.Message{Type: core.MsgRepair, ID: id, OriginTime: t0, Hops: 1, Payload: []byte("x")})
+	b.Drain()
+	if !b.HasSeen(id) {
+		t.Fatal("b did not deliver")
+	}
+	// In sync: b's digest to a is not answered.
+	b.Receive(t0.Add(time.Second), "a", core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Streams: []core.StreamDigest{{Origin: "a", Runs: []core.SeqRange{{First: id.Seq, Last: id.Seq}}, Complete: true, Newest: t0}}}})
+	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 0 {
+		t.Fatalf("digest answered while in sync: %+v", dg)
+	}
+	// Lacking: answered.
+	b.Receive(t0.Add(time.Second), "a", core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Streams: []core.StreamDigest{{Origin: "a", Runs: []core.SeqRange{{First: id.Seq, Last: id.Seq + 1}}, Complete: true, Newest: t0}}}})
+	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 1 || !dg[0].Msg.Digest.Reply {
+		t.Fatalf("digest not answered while lacking: %+v", dg)
+	}
+	// Rounds: the first after the delivery sends, then every 2nd.
+	var sent []int
+	interval := core.DefaultConfig().MaintenanceInterval
+	for round := 1; round <= 9; round++ {
+		a.Tick(t0.Add(time.Duration(round) * interval))
+		if len(msgs(a.Drain(), core.MsgDigest)) > 0 {
+			sent = append(sent, round)
+		}
+	}
+	if fmt.Sprint(sent) != "[1 3 5 7 9]" {
+		t.Fatalf("digests in rounds %v, want [1 3 5 7 9]", sent)
+	}
+}

@@ -1,0 +1,139 @@
+package core
+
+import (
+	"time"
+)
+
+type peerState uint8
+
+const (
+	statePassive peerState = iota
+	stateLazy
+	stateEager
+	stateGone // removed; the struct may still be referenced by a stale list entry
+)
+
+// peer is everything the Protocol knows about one known member.
+//
+// A peer is in exactly one state: eager or lazy (the active view: a link
+// both sides hold, opened by a Join and closed by a Disconnect), passive (a
+// member without a link: a candidate for the active view and a target of
+// pulls) or gone. A passive peer may have a Join outstanding (joining).
+type peer struct {
+	id        PeerID
+	state     peerState
+	idx       int       // index in the list of its state
+	pruned    bool      // lazy because of a redundancy Prune (sent or received)
+	protected bool      // protected ring neighbour: kept in the active view (eager or lazy)
+	near      bool      // ring neighbour (preferred when promoting)
+	dups      int       // duplicates received since the last Prune sent to it
+	lastPush  uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
+	dupEpoch  uint64    // Protocol.dupEpoch when dups was last counted
+	prunedAt  time.Time // when we last sent it a Prune
+	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
+
+	// Link protocol (passive peers only).
+	joining     bool      // a Join we sent is unanswered
+	joinEager   bool      // the link that Join asked for
+	joinAt      time.Time // when the Join was sent (given up by the first maintenance round a GraftTimeout later)
+	strayAt     time.Time // last Disconnect sent because it acted as if linked
+	strayIHaves int       // IHaves received while passive since the last maintenance round
+
+	hasRTT bool
+	srtt   time.Duration
+	rttvar time.Duration
+
+	tokens bucket // Graft rate limit
+
+	q       []Announcement // IHave queue (lazy peers only)
+	inDirty bool
+}
+
+// activeCap bounds the active view (eager + lazy links): MaxPeers, or
+// EagerFanout + LazyFanout when MaxPeers is 0.
+func (p *Protocol) activeCap() int {
+	if p.cfg.MaxPeers > 0 {
+		return p.cfg.MaxPeers
+	}
+	return p.cfg.EagerFanout + p.cfg.LazyFanout
+}
+
+// eagerCap bounds the eager links: MaxEagerPeers, or the active view's cap.
+func (p *Protocol) eagerCap() int {
+	if m := p.cfg.MaxEagerPeers; m > 0 && m < p.activeCap() {
+		return m
+	}
+	return p.activeCap()
+}
+
+// activeLen is the number of links (eager + lazy).
+func (p *Protocol) activeLen() int { return len(p.eager) + len(p.lazy) }
+
+func validPeerID(id PeerID) bool { return id != "" && len(id) <= MaxPeerIDLen }
+
+func (p *Protocol) invalid(from PeerID, r Reason) {
+	p.counters.InvalidMessages++
+	p.emit(Event{Kind: EventInvalidMessage, Peer: from, Reason: r})
+}
+
+// list returns the slice that holds peers in state s.
+func (p *Protocol) list(s peerState) *[]*peer {
+	switch s {
+	case stateEager:
+		return &p.eager
+	case stateLazy:
+		return &p.lazy
+	}
+	return &p.passive
+}
+
+func (p *Protocol) unlink(pe *peer) {
+	l := p.list(pe.state)
+	last := len(*l) - 1
+	(*l)[pe.idx] = (*l)[last]
+	(*l)[pe.idx].idx = pe.idx
+	(*l)[last] = nil
+	*l = (*l)[:last]
+	if pe.state == stateLazy {
+		if pe.pruned {
+			p.nPruned--
+		}
+		p.dropQueue(pe)
+	}
+}
+
+func (p *Protocol) link(pe *peer, s peerState) {
+	pe.state = s
+	l := p.list(s)
+	pe.idx = len(*l)
+	*l = append(*l, pe)
+	if s == stateLazy && pe.pruned {
+		p.nPruned++
+	}
+}
+
+// move puts pe into state s (pe must be linked). pruned applies to lazy.
+// Announcements queued for a lazy peer that changes state are flushed first,
+// not dropped: they name messages forwarded while the peer was lazy, which it
+// will never get eagerly, and they may be the only announcement it gets (an
+// origin whose lazy peers are promoted before the IHave flush would otherwise
+// lose the message at every other node).
+func (p *Protocol) move(pe *peer, s peerState, pruned bool) {
+	if pe.state == stateLazy && len(pe.q) > 0 {
+		p.flushPeer(pe)
+	}
+	p.unlink(pe)
+	pe.pruned = s == stateLazy && pruned
+	p.link(pe, s)
+}
+
+func (p *Protocol) setPruned(pe *peer, v bool) {
+	if pe.state == stateLazy && pe.pruned != v {
+		if v {
+			p.nPruned++
+		} else {
+			p.nPruned--
+		}
+	}
+	pe.pruned = v
+}

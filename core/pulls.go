@@ -1,0 +1,128 @@
+package core
+
+import "time"
+
+// pullPolicy holds the state that keeps pulls from growing the tree.
+//
+// A Graft with ids only pulls copies: it changes no link. A slow eager path
+// (queues under a burst) makes announcements overtake the tree's copies;
+// if every such pull made the link eager, as the paper's Graft does, the
+// tree would gain a link per late copy, every message would then travel
+// several ways, the queues would grow further — positive feedback (a 2,000
+// message burst used to take RMR from 0.01 to 1.44). So:
+//
+//   - a pull turns into a link (a link Graft to the lazy peer that
+//     answered) at most once per MaintenanceInterval, never while the node
+//     is overloaded: enough to re-attach a node or a group of nodes the
+//     tree lost (they pull everything), too slow to grow the tree during
+//     a burst;
+//   - at most MaxGraftsPerInterval ids are pulled per graft-timeout
+//     interval; due pulls beyond it wait for the next interval (counted as
+//     GraftsDeferred): the tree's copy or anti-entropy usually makes them
+//     unnecessary;
+//   - a first pull waits while the tree is visibly busy with the message's
+//     origin: when a tree copy from that origin arrived within the graft
+//     timeout and none with a higher sequence (copies of one origin follow
+//     one path, in order, so a later one overtaking means the copy was
+//     lost), the pull is put off by one graft timeout, at most
+//     maxPullDeferrals times. A burst that queues the tree then costs
+//     waiting, not copies; a lost copy is still pulled at once when the
+//     origin's next message arrives;
+//   - duplicates of a pulled copy never count towards a prune.
+type pullPolicy struct {
+	lastPromote time.Time // last link Graft sent because of pulls
+	windowStart time.Time // start of the current pull budget interval
+	windowPulls int       // ids pulled in it
+	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
+	// emptied when full).
+	origins map[PeerID]originTrace
+}
+
+// originTrace is the last first copy of one origin the tree pushed to us.
+type originTrace struct {
+	at  time.Time
+	seq uint64 // highest sequence received through the tree
+}
+
+const (
+	// maxTreeOrigins bounds pullPolicy.origins.
+	maxTreeOrigins = 4096
+	// maxPullDeferrals bounds how often one first pull is put off.
+	maxPullDeferrals = 8
+)
+
+// noteOrigin records a tree copy of id.
+func (l *pullPolicy) noteOrigin(now time.Time, id MessageID) {
+	if l.origins == nil {
+		l.origins = make(map[PeerID]originTrace)
+	}
+	o, ok := l.origins[id.Origin]
+	if !ok && len(l.origins) >= maxTreeOrigins {
+		clear(l.origins)
+	}
+	o.at = now
+	o.seq = max(o.seq, id.Seq)
+	l.origins[id.Origin] = o
+}
+
+// treeBusy reports whether the tree is still delivering id's origin in
+// order up to id: a tree copy from it within timeout, none past id.Seq.
+func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration) bool {
+	o, ok := l.origins[id.Origin]
+	return ok && now.Sub(o.at) < timeout && o.seq < id.Seq
+}
+
+// noteTreeCopy records a first copy (id) the tree pushed to us.
+func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID) { l.noteOrigin(now, id) }
+
+// mayPromote reports whether a pull may turn into a link now (at most one
+// per every), and records it if so.
+func (l *pullPolicy) mayPromote(now time.Time, every time.Duration) bool {
+	if !l.lastPromote.IsZero() && now.Sub(l.lastPromote) < every {
+		return false
+	}
+	l.lastPromote = now
+	return true
+}
+
+// take reports whether one more id may be pulled in the interval of length
+// width containing now (budget ids per interval); if not, it returns when
+// the next interval starts.
+func (l *pullPolicy) take(now time.Time, width time.Duration, budget int) (bool, time.Time) {
+	if l.windowStart.IsZero() || !now.Before(l.windowStart.Add(width)) {
+		l.windowStart, l.windowPulls = now, 0
+	}
+	if l.windowPulls >= budget {
+		return false, l.windowStart.Add(width)
+	}
+	l.windowPulls++
+	return true, time.Time{}
+}
+
+// notePull handles the answer to a pull from linked peer pe.
+func (p *Protocol) notePull(pe *peer) {
+	if pe.state != stateLazy || p.overloaded {
+		return
+	}
+	if !p.pulls.mayPromote(p.now, p.cfg.MaintenanceInterval) {
+		return
+	}
+	if p.toEager(pe, ReasonGraftSent) {
+		p.sendLinkGraft(pe)
+	}
+}
+
+// SetOverloaded tells the protocol whether the runtime is behind on its
+// input (core/node: the oldest queued inbound frame waited more than half
+// the graft timeout). While overloaded the node pulls nothing: the copies
+// it would pull are likely already queued here, and pulling more would add
+// to the backlog. Due Grafts wait one graft timeout and are counted as
+// GraftsDeferred.
+func (p *Protocol) SetOverloaded(now time.Time, v bool) {
+	if p.closed {
+		return
+	}
+	p.advance(now)
+	p.overloaded = v
+	p.finish()
+}

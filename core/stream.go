@@ -1,0 +1,200 @@
+package core
+
+import (
+	"slices"
+	"sort"
+	"time"
+)
+
+// SeqRange is the inclusive range of sequence numbers [First, Last] of one
+// origin.
+type SeqRange struct {
+	First, Last uint64
+}
+
+// deliveredRun is a run of consecutive delivered sequence numbers above a
+// stream's floor, with the origin time of its first message: every missing
+// sequence just below the run was broadcast no later than that.
+type deliveredRun struct {
+	first, last uint64
+	firstTime   time.Time
+}
+
+// heldMsg is a message of the stream this node stored (and may still hold in
+// its Store): what anti-entropy can send to a peer that lacks it.
+type heldMsg struct {
+	seq        uint64
+	originTime int64 // UnixMilli
+}
+
+// streamSummary is what the node knows of one origin's stream: which
+// sequence numbers it delivered, as a floor plus a bounded list of delivered
+// runs above it, and which messages it stored.
+//
+//   - Every sequence at or below floor was delivered, or given up (its gap
+//     aged past the age bound or overflowed the gap bound): none of them is
+//     ever delivered again.
+//   - runs are sorted, disjoint and separated by at least one missing
+//     sequence; the first starts above floor+1 (a run touching the floor is
+//     folded into it). The missing sequences between the floor and the runs
+//     and between runs are the gaps anti-entropy repairs.
+//   - held lists the stored messages by sequence (bounded by the store's
+//     capacity over all streams), so a digest is answered without scanning
+//     sequence space.
+type streamSummary struct {
+	origin PeerID
+	floor  uint64
+	runs   []deliveredRun
+	newest time.Time // newest origin time delivered (zero if none)
+	held   []heldMsg
+}
+
+// delivered reports whether seq was delivered (or given up).
+func (s *streamSummary) delivered(seq uint64) bool {
+	if seq <= s.floor {
+		return true
+	}
+	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].last >= seq })
+	return i < len(s.runs) && s.runs[i].first <= seq
+}
+
+// covers reports whether every sequence of [first, last] was delivered (or
+// given up).
+func (s *streamSummary) covers(first, last uint64) bool {
+	if last <= s.floor {
+		return true
+	}
+	first = max(first, s.floor+1)
+	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].last >= first })
+	return i < len(s.runs) && s.runs[i].first <= first && s.runs[i].last >= last
+}
+
+// add records seq (origin time t) as delivered. It returns false if seq was
+// already delivered. maxRuns bounds the runs: when adding opens one run too
+// many, the lowest gap is given up (folded into the floor) and gapsLost
+// counts it.
+func (s *streamSummary) add(seq uint64, t time.Time, maxRuns int) (added bool, gapsLost int) {
+	if s.delivered(seq) {
+		return false, 0
+	}
+	if t.After(s.newest) {
+		s.newest = t
+	}
+	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].last >= seq })
+	// s.runs[i] (if any) is the first run ending at or above seq; it does
+	// not contain seq, so it starts above it.
+	joinNext := i < len(s.runs) && s.runs[i].first == seq+1
+	joinPrev := i > 0 && s.runs[i-1].last == seq-1
+	switch {
+	case joinPrev && joinNext:
+		s.runs[i-1].last = s.runs[i].last
+		s.runs = slices.Delete(s.runs, i, i+1)
+	case joinPrev:
+		s.runs[i-1].last = seq
+	case joinNext:
+		s.runs[i].first, s.runs[i].firstTime = seq, t
+	default:
+		s.runs = slices.Insert(s.runs, i, deliveredRun{first: seq, last: seq, firstTime: t})
+	}
+	s.foldFloor()
+	for len(s.runs) > maxRuns {
+		s.floor = s.runs[0].last
+		s.runs = slices.Delete(s.runs, 0, 1)
+		gapsLost++
+		s.foldFloor()
+	}
+	return true, gapsLost
+}
+
+// foldFloor folds a run that touches the floor into it.
+func (s *streamSummary) foldFloor() {
+	if len(s.runs) > 0 && s.runs[0].first == s.floor+1 {
+		s.floor = s.runs[0].last
+		s.runs = slices.Delete(s.runs, 0, 1)
+	}
+}
+
+// giveUpBefore gives up every gap whose messages were all broadcast before
+// cutoff (origin time): the gap below a run is older than the run's first
+// message. It returns how many gaps it gave up.
+func (s *streamSummary) giveUpBefore(cutoff time.Time) int {
+	n := 0
+	for len(s.runs) > 0 && s.runs[0].firstTime.Before(cutoff) {
+		s.floor = s.runs[0].last
+		s.runs = slices.Delete(s.runs, 0, 1)
+		n++
+	}
+	return n
+}
+
+// hold records that seq (origin time t) was stored.
+func (s *streamSummary) hold(seq uint64, t time.Time) {
+	m := heldMsg{seq: seq, originTime: t.UnixMilli()}
+	n := len(s.held)
+	if n == 0 || s.held[n-1].seq < seq {
+		s.held = append(s.held, m)
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return s.held[i].seq >= seq })
+	if i < n && s.held[i].seq == seq {
+		return
+	}
+	s.held = slices.Insert(s.held, i, m)
+}
+
+// releaseBefore forgets the held messages at the front of the list whose
+// origin time is before cutoff (the store no longer serves them) and returns
+// how many it forgot.
+func (s *streamSummary) releaseBefore(cutoff time.Time) int {
+	c := cutoff.UnixMilli()
+	i := 0
+	for i < len(s.held) && s.held[i].originTime < c {
+		i++
+	}
+	s.held = slices.Delete(s.held, 0, i)
+	return i
+}
+
+// missingFor returns, in sequence order, up to max held messages that a peer
+// whose summary of this stream is d lacks. d == nil means the peer knows
+// nothing of the stream.
+func (s *streamSummary) missingFor(d *StreamDigest, max int, out []heldMsg) []heldMsg {
+	start := 0
+	var runs []SeqRange
+	limit := ^uint64(0)
+	if d != nil {
+		start = sort.Search(len(s.held), func(i int) bool { return s.held[i].seq > d.Floor })
+		runs = d.Runs
+		if !d.Complete && len(runs) > 0 {
+			limit = runs[len(runs)-1].Last
+		}
+	}
+	r := 0
+	for _, m := range s.held[start:] {
+		if max <= 0 || m.seq > limit {
+			break
+		}
+		for r < len(runs) && runs[r].Last < m.seq {
+			r++
+		}
+		if r < len(runs) && runs[r].First <= m.seq {
+			continue // the peer has it
+		}
+		out = append(out, m)
+		max--
+	}
+	return out
+}
+
+// digest returns the stream's entry of a digest with at most maxRuns runs.
+func (s *streamSummary) digest(maxRuns int) StreamDigest {
+	d := StreamDigest{Origin: s.origin, Floor: s.floor, Newest: s.newest, Complete: len(s.runs) <= maxRuns}
+	n := min(len(s.runs), maxRuns)
+	if n > 0 {
+		d.Runs = make([]SeqRange, n)
+		for i := range d.Runs {
+			d.Runs[i] = SeqRange{First: s.runs[i].first, Last: s.runs[i].last}
+		}
+	}
+	return d
+}

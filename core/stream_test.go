@@ -1,0 +1,212 @@
+package core
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+var streamT0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// The summary agrees with a plain set of delivered sequences while the run
+// bound is not reached, whatever order the sequences arrive in, and keeps
+// its invariants (sorted, disjoint, non-adjacent runs above floor+1).
+func TestStreamSummaryMatchesSet(t *testing.T) {
+	for seed := uint64(0); seed < 200; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		var s streamSummary
+		set := map[uint64]bool{}
+		for range 300 {
+			seq := 1 + rng.Uint64N(120)
+			added, lost := s.add(seq, streamT0, 1<<20)
+			if added == set[seq] || lost != 0 {
+				t.Fatalf("seed %d: add(%d) = %v, %d with set %v", seed, seq, added, lost, set[seq])
+			}
+			set[seq] = true
+			checkSummary(t, seed, &s)
+		}
+		for seq := uint64(0); seq <= 121; seq++ {
+			if want := seq == 0 || set[seq]; s.delivered(seq) != want {
+				t.Fatalf("seed %d: delivered(%d) = %v, want %v", seed, seq, !want, want)
+			}
+		}
+	}
+}
+
+func checkSummary(t *testing.T, seed uint64, s *streamSummary) {
+	t.Helper()
+	prev := s.floor
+	for i, r := range s.runs {
+		if r.first <= prev+1 || r.last < r.first {
+			t.Fatalf("seed %d: run %d %d..%d after %d (floor %d): %+v", seed, i, r.first, r.last, prev, s.floor, s.runs)
+		}
+		prev = r.last
+	}
+}
+
+// Over the run bound the lowest gap is given up: its sequences are never
+// delivered, and the delivered ones stay delivered.
+func TestStreamSummaryRunBound(t *testing.T) {
+	var s streamSummary
+	for _, seq := range []uint64{2, 4} {
+		if _, lost := s.add(seq, streamT0, 2); lost != 0 {
+			t.Fatalf("add(%d) lost %d", seq, lost)
+		}
+	}
+	// 2, 4, 6 would be three runs above floor 0: one too many.
+	if _, lost := s.add(6, streamT0, 2); lost != 1 || s.floor != 2 || len(s.runs) != 2 {
+		t.Fatalf("lost %d floor %d runs %+v", lost, s.floor, s.runs)
+	}
+	if _, lost := s.add(8, streamT0, 2); lost != 1 || s.floor != 4 {
+		t.Fatalf("lost %d floor %d", lost, s.floor)
+	}
+	if added, _ := s.add(1, streamT0, 2); added {
+		t.Fatal("a given-up sequence was delivered")
+	}
+	for _, seq := range []uint64{2, 4, 6, 8} {
+		if !s.delivered(seq) {
+			t.Fatalf("%d forgotten", seq)
+		}
+	}
+	if s.delivered(7) {
+		t.Fatal("7 delivered")
+	}
+}
+
+// A gap is given up once the message above it is older than the horizon:
+// the gap's messages are older still.
+func TestStreamSummaryGivesUpOldGaps(t *testing.T) {
+	var s streamSummary
+	s.add(5, streamT0, 16)
+	s.add(9, streamT0.Add(time.Minute), 16)
+	if n := s.giveUpBefore(streamT0.Add(time.Second)); n != 1 || s.floor != 5 || len(s.runs) != 1 {
+		t.Fatalf("gave up %d, floor %d runs %+v", n, s.floor, s.runs)
+	}
+	if added, _ := s.add(3, streamT0, 16); added {
+		t.Fatal("a sequence below the floor was delivered")
+	}
+	if !s.delivered(9) || s.delivered(8) {
+		t.Fatal("run above the gap changed")
+	}
+}
+
+// missingFor lists the held messages a peer's digest entry lacks, and
+// nothing above the last listed run when the entry is truncated.
+func TestStreamSummaryMissingFor(t *testing.T) {
+	var s streamSummary
+	for seq := uint64(1); seq <= 10; seq++ {
+		s.hold(seq, streamT0.Add(time.Duration(seq)*time.Second))
+	}
+	seqs := func(hs []heldMsg) []uint64 {
+		var r []uint64
+		for _, h := range hs {
+			r = append(r, h.seq)
+		}
+		return r
+	}
+	eq := func(a, b []uint64) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	d := &StreamDigest{Floor: 2, Runs: []SeqRange{{4, 5}, {8, 8}}, Complete: true}
+	if got := seqs(s.missingFor(d, 100, nil)); !eq(got, []uint64{3, 6, 7, 9, 10}) {
+		t.Fatalf("complete: %v", got)
+	}
+	d.Complete = false
+	if got := seqs(s.missingFor(d, 100, nil)); !eq(got, []uint64{3, 6, 7}) {
+		t.Fatalf("truncated: %v", got)
+	}
+	if got := seqs(s.missingFor(d, 2, nil)); !eq(got, []uint64{3, 6}) {
+		t.Fatalf("bounded: %v", got)
+	}
+	if got := seqs(s.missingFor(nil, 100, nil)); len(got) != 10 {
+		t.Fatalf("unknown stream: %v", got)
+	}
+	if n := s.releaseBefore(streamT0.Add(5500 * time.Millisecond)); n != 5 || s.held[0].seq != 6 {
+		t.Fatalf("released %d, first held %d", n, s.held[0].seq)
+	}
+}
+
+// The table bounds held messages over all streams (oldest first) and the
+// number of streams (stalest first), and rotates digests over the streams
+// within the byte budget.
+func TestStreamTableBoundsAndRotation(t *testing.T) {
+	var tb streamTable
+	tb.init(3, 8, 4)
+	for i, o := range []PeerID{"a", "b", "c"} {
+		for seq := uint64(1); seq <= 2; seq++ {
+			at := streamT0.Add(time.Duration(i*10+int(seq)) * time.Second)
+			tb.add(MessageID{Origin: o, Seq: seq}, at)
+			tb.hold(MessageID{Origin: o, Seq: seq}, at)
+		}
+	}
+	if tb.held != 4 || len(tb.byOrigin["a"].held) != 0 || len(tb.byOrigin["c"].held) != 2 {
+		t.Fatalf("held %d: a %d c %d", tb.held, len(tb.byOrigin["a"].held), len(tb.byOrigin["c"].held))
+	}
+	tb.add(MessageID{Origin: "d", Seq: 1}, streamT0.Add(time.Hour))
+	if tb.len() != 3 || tb.byOrigin["a"] != nil || tb.forgotten != 1 {
+		t.Fatalf("streams %d, a kept %v", tb.len(), tb.byOrigin["a"] != nil)
+	}
+	one := digestEntrySize("b", 0)
+	seen := map[PeerID]int{}
+	for range 3 {
+		d := tb.digest(one) // room for one stream each
+		if len(d.Streams) != 1 || d.AllStreams {
+			t.Fatalf("digest %+v", d)
+		}
+		seen[d.Streams[0].Origin]++
+	}
+	if len(seen) != 3 {
+		t.Fatalf("rotation covered %v", seen)
+	}
+	if d := tb.digest(1 << 20); len(d.Streams) != 3 || !d.AllStreams {
+		t.Fatalf("full digest %+v", d)
+	}
+	// Expiry: gaps past the horizon are given up, streams with nothing left
+	// forgotten.
+	tb.expire(streamT0.Add(2*time.Hour), time.Minute, 2*time.Minute)
+	if tb.len() != 0 || tb.held != 0 {
+		t.Fatalf("after expiry: %d streams, %d held", tb.len(), tb.held)
+	}
+}
+
+// checkInvariants verifies the table's bounds and every summary's shape.
+func (t *streamTable) checkInvariants() error {
+	if len(t.order) != len(t.byOrigin) || len(t.order) > t.maxStreams {
+		return fmt.Errorf("streams: %d listed, %d mapped, max %d", len(t.order), len(t.byOrigin), t.maxStreams)
+	}
+	held := 0
+	for _, s := range t.order {
+		if t.byOrigin[s.origin] != s {
+			return fmt.Errorf("stream %s listed but not mapped", s.origin)
+		}
+		if len(s.runs) > t.maxRuns {
+			return fmt.Errorf("stream %s: %d runs, max %d", s.origin, len(s.runs), t.maxRuns)
+		}
+		prev := s.floor
+		for _, r := range s.runs {
+			if r.first <= prev+1 || r.last < r.first {
+				return fmt.Errorf("stream %s: run %d..%d after %d", s.origin, r.first, r.last, prev)
+			}
+			prev = r.last
+		}
+		for i := 1; i < len(s.held); i++ {
+			if s.held[i-1].seq >= s.held[i].seq {
+				return fmt.Errorf("stream %s: held not sorted at %d", s.origin, i)
+			}
+		}
+		held += len(s.held)
+	}
+	if held != t.held || held > t.maxHeld {
+		return fmt.Errorf("held %d, counted %d, max %d", t.held, held, t.maxHeld)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package core
+
+import (
+	"slices"
+	"time"
+)
+
+// streamTable holds the stream summaries of every origin the node tracks,
+// bounded by maxStreams (the stream whose newest message is oldest is
+// forgotten first), with at most maxRuns delivered runs per stream and at
+// most maxHeld held messages over all streams.
+type streamTable struct {
+	byOrigin map[PeerID]*streamSummary
+	order    []*streamSummary // digest rotation order
+	cursor   int              // next stream a digest starts with
+	held     int              // held messages over all streams
+
+	maxStreams, maxRuns, maxHeld int
+
+	gapsLost  uint64 // gaps given up (too old or over maxRuns)
+	forgotten uint64 // streams forgotten because the table was full
+}
+
+func (t *streamTable) init(maxStreams, maxRuns, maxHeld int) {
+	t.byOrigin = make(map[PeerID]*streamSummary)
+	t.maxStreams, t.maxRuns, t.maxHeld = maxStreams, maxRuns, maxHeld
+}
+
+func (t *streamTable) len() int { return len(t.order) }
+
+// delivered reports whether id was delivered (or given up).
+func (t *streamTable) delivered(id MessageID) bool {
+	s := t.byOrigin[id.Origin]
+	return s != nil && s.delivered(id.Seq)
+}
+
+// stream returns origin's summary, creating it (and forgetting the stalest
+// stream if the table is full).
+func (t *streamTable) stream(origin PeerID) *streamSummary {
+	if s := t.byOrigin[origin]; s != nil {
+		return s
+	}
+	if len(t.order) >= t.maxStreams {
+		stalest := 0
+		for i, s := range t.order {
+			if s.newest.Before(t.order[stalest].newest) {
+				stalest = i
+			}
+		}
+		t.remove(stalest)
+		t.forgotten++
+	}
+	s := &streamSummary{origin: origin}
+	t.byOrigin[origin] = s
+	t.order = append(t.order, s)
+	return s
+}
+
+func (t *streamTable) remove(i int) {
+	s := t.order[i]
+	t.held -= len(s.held)
+	delete(t.byOrigin, s.origin)
+	t.order = slices.Delete(t.order, i, i+1)
+	if t.cursor > i {
+		t.cursor--
+	}
+}
+
+// add records id (origin time ot) as delivered; false if it already was.
+func (t *streamTable) add(id MessageID, ot time.Time) bool {
+	ok, lost := t.stream(id.Origin).add(id.Seq, ot, t.maxRuns)
+	t.gapsLost += uint64(lost)
+	return ok
+}
+
+// hold records that id (origin time ot) was stored. Over maxHeld, the
+// oldest held message is forgotten.
+func (t *streamTable) hold(id MessageID, ot time.Time) {
+	s := t.stream(id.Origin)
+	n := len(s.held)
+	s.hold(id.Seq, ot)
+	t.held += len(s.held) - n
+	for t.held > t.maxHeld {
+		var oldest *streamSummary
+		for _, s := range t.order {
+			if len(s.held) > 0 && (oldest == nil || s.held[0].originTime < oldest.held[0].originTime) {
+				oldest = s
+			}
+		}
+		oldest.held = slices.Delete(oldest.held, 0, 1)
+		t.held--
+	}
+}
+
+// expire applies the age bound at now: gaps older than horizon are given
+// up, held messages older than retention released, and a stream with
+// nothing held whose newest message is older than horizon forgotten (any
+// copy of it would be refused by age).
+func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
+	gapCut, heldCut := now.Add(-horizon), now.Add(-retention)
+	for i := 0; i < len(t.order); {
+		s := t.order[i]
+		t.gapsLost += uint64(s.giveUpBefore(gapCut))
+		t.held -= s.releaseBefore(heldCut)
+		if len(s.held) == 0 && len(s.runs) == 0 && s.newest.Before(gapCut) {
+			t.remove(i)
+			continue
+		}
+		i++
+	}
+}
+
+// digest builds a digest of at most maxBytes (estimated encoded size; at
+// least one stream), starting where the previous one stopped.
+func (t *streamTable) digest(maxBytes int) Digest {
+	var d Digest
+	n := len(t.order)
+	if n == 0 {
+		d.AllStreams = true
+		return d
+	}
+	if t.cursor >= n {
+		t.cursor = 0
+	}
+	size := 0
+	for k := 0; k < n && len(d.Streams) < MaxDigestStreams; k++ {
+		s := t.order[(t.cursor+k)%n]
+		runs := min(len(s.runs), t.maxRuns, MaxDigestRuns)
+		sz := digestEntrySize(s.origin, runs)
+		if len(d.Streams) > 0 && size+sz > maxBytes {
+			break
+		}
+		size += sz
+		d.Streams = append(d.Streams, s.digest(runs))
+	}
+	d.AllStreams = len(d.Streams) == n
+	t.cursor = (t.cursor + len(d.Streams)) % n
+	return d
+}

@@ -49,6 +49,8 @@ func TestAdminHandler(t *testing.T) {
 		})))
 
 	t.Run("health", func(t *testing.T) {
+		// Links open through Join handshakes over the network.
+		waitFor(t, 5*time.Second, "three links", func() bool { return n.Health().Peers.TotalCount == 3 })
 		r := do(t, h, "GET", "/health", "")
 		hl := decode[core.Health](t, r)
 		if r.code != http.StatusOK || hl.Status == core.Unhealthy || hl.Peers.TotalCount != 3 {

@@ -48,7 +48,7 @@ const (
 	// maxTreeOrigins bounds pullPolicy.origins.
 	maxTreeOrigins = 4096
 	// maxPullDeferrals bounds how often one first pull is put off.
-	maxPullDeferrals = 8
+	maxPullDeferrals = 2
 )
 
 // noteOrigin records a tree copy of id.

@@ -94,6 +94,12 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_protected_peers", "Ring neighbours protected from demotion.", gauge, num(func(s *core.Stats) int { return s.ProtectedPeers })),
 	mk("plumtree_seen_map_capacity", "Largest number of message ids the de-duplication map remembers.", gauge, num(func(s *core.Stats) int { return s.SeenCapacity })),
 
+	mk("plumtree_join_sent_total", "Link requests (Join) sent to passive members.", counter, u64(func(s *core.Stats) uint64 { return s.JoinSent })),
+	mk("plumtree_join_received_total", "Link requests (Join) received.", counter, u64(func(s *core.Stats) uint64 { return s.JoinReceived })),
+	mk("plumtree_join_rejected_total", "Link requests refused because the active view was full.", counter, u64(func(s *core.Stats) uint64 { return s.JoinRejected })),
+	mk("plumtree_disconnect_sent_total", "Links dropped by this node (and stray links refused), each announced with a Disconnect.", counter, u64(func(s *core.Stats) uint64 { return s.DisconnectSent })),
+	mk("plumtree_disconnect_received_total", "Links dropped by the peer (Disconnect received).", counter, u64(func(s *core.Stats) uint64 { return s.DisconnectReceived })),
+	mk("plumtree_grafts_deferred_total", "Due pulls held back by max_grafts_per_interval.", counter, u64(func(s *core.Stats) uint64 { return s.GraftsDeferred })),
 	mk("plumtree_digest_sent_total", "Anti-entropy digests sent.", counter, u64(func(s *core.Stats) uint64 { return s.DigestSent })),
 	mk("plumtree_digest_received_total", "Anti-entropy digests received.", counter, u64(func(s *core.Stats) uint64 { return s.DigestReceived })),
 	mk("plumtree_repair_sent_total", "Messages sent by anti-entropy to a peer that lacked them.", counter, u64(func(s *core.Stats) uint64 { return s.RepairSent })),

@@ -26,6 +26,9 @@ func Example() {
 	m.SetStats(p.Stats)
 
 	p.AddPeer(now, "node-2")
+	m.Observe(p.Drain().Events)
+	// node-2 accepts the link node-1 asked for.
+	p.Receive(now, "node-2", core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: true})
 	if _, err := p.Broadcast(now, []byte("hello"), nil); err != nil {
 		panic(err)
 	}

@@ -124,6 +124,19 @@ func (h *healthDriver) waitFor(what string, step time.Duration, cond func(node.S
 	}
 }
 
+// link adds peers to the node and has each ask for an eager link (the
+// node's own Joins go nowhere in this harness), then waits for the frames.
+func (h *healthDriver) link(peers ...core.PeerID) {
+	h.t.Helper()
+	for _, p := range peers {
+		if err := h.n.AddPeer(p); err != nil {
+			h.t.Fatal(err)
+		}
+		h.tr.inject(h.t, p, core.Message{Type: core.MsgJoin, Eager: true})
+	}
+	h.settle()
+}
+
 func (h *healthDriver) newID() core.MessageID {
 	h.seq++
 	return core.MessageID{Origin: "far-origin", Seq: h.seq}
@@ -247,18 +260,10 @@ func TestHealthOverHTTP(t *testing.T) {
 
 	h.expect("start", core.Unhealthy, "No peers connected")
 
-	for _, p := range h.peers[:2] {
-		if err := n.AddPeer(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Two peers known, both active: all a 3-node cluster allows.
+	h.link(h.peers[:2]...)
+	// Two peers known, both linked: all a 3-node cluster allows.
 	h.expect("two peers", core.Healthy, "Operating normally")
-	for _, p := range h.peers[2:] {
-		if err := n.AddPeer(p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.link(h.peers[2:]...)
 	h.expect("four peers", core.Healthy, "Operating normally")
 
 	// 51 announced messages not yet received; they arrive before any Graft.
@@ -306,11 +311,7 @@ func TestHealthOverHTTP(t *testing.T) {
 		}
 	}
 	h.expect("all peers gone", core.Unhealthy, "No peers connected")
-	for _, p := range h.peers {
-		if err := n.AddPeer(p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.link(h.peers...)
 	h.expect("peers back", core.Healthy, "Operating normally")
 
 	// Fill the message cache.

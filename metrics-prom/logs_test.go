@@ -79,11 +79,7 @@ func TestGuideLogLinesFromNode(t *testing.T) {
 	}
 	h.n = n
 	defer n.Shutdown(context.Background())
-	for _, p := range h.peers {
-		if err := n.AddPeer(p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.link(h.peers...)
 
 	// WARN Graft failed for message {msg_id} after {retries} retries
 	h.graftsFail(1)

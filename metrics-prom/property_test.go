@@ -73,6 +73,20 @@ var statsFields = slices.Concat(
 		"GraftUnanswerable", "plumtree_graft_unanswerable_total",
 		"IHaveDropped", "plumtree_ihave_dropped_total",
 		"InvalidMessages", "plumtree_invalid_messages_total",
+		"JoinSent", "plumtree_join_sent_total",
+		"JoinReceived", "plumtree_join_received_total",
+		"JoinRejected", "plumtree_join_rejected_total",
+		"DisconnectSent", "plumtree_disconnect_sent_total",
+		"DisconnectReceived", "plumtree_disconnect_received_total",
+		"GraftsDeferred", "plumtree_grafts_deferred_total",
+		"DigestSent", "plumtree_digest_sent_total",
+		"DigestReceived", "plumtree_digest_received_total",
+		"RepairSent", "plumtree_repair_sent_total",
+		"RepairReceived", "plumtree_repair_received_total",
+		"RepairDuplicate", "plumtree_repair_duplicate_total",
+		"AgeRefused", "plumtree_age_refused_total",
+		"GapsLost", "plumtree_gaps_lost_total",
+		"StreamsForgotten", "plumtree_streams_forgotten_total",
 	),
 	gauges(
 		"EagerPeers", "plumtree_eager_peers",
@@ -86,6 +100,7 @@ var statsFields = slices.Concat(
 		"SeenCapacity", "plumtree_seen_map_capacity",
 		"PendingGrafts", "plumtree_pending_grafts",
 		"IHaveQueueSize", "plumtree_ihave_queue_size",
+		"Streams", "plumtree_streams",
 	),
 )
 

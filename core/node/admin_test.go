@@ -51,6 +51,8 @@ func TestAdminHandler(t *testing.T) {
 	// Links open with a Join handshake: wait for them.
 	waitFor(t, 10*time.Second, "node 0's three links", func() bool { return n.PeerCount() == 3 })
 	t.Run("health", func(t *testing.T) {
+		// Links open through Join handshakes over the network.
+		waitFor(t, 5*time.Second, "three links", func() bool { return n.Health().Peers.TotalCount == 3 })
 		r := do(t, h, "GET", "/health", "")
 		hl := decode[core.Health](t, r)
 		if r.code != http.StatusOK || hl.Status == core.Unhealthy || hl.Peers.TotalCount != 3 {

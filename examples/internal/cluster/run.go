@@ -576,7 +576,7 @@ func printHeap(w io.Writer, h HeapSummary) {
 // printWindow prints the wire traffic of a window: control frames per
 // delivery by type, the control bytes' share, the RMR.
 func printWindow(w io.Writer, name string, win Window) {
-	names := map[int]string{1: "gossip", 2: "ihave", 3: "graft", 4: "prune", 5: "join", 6: "join_reply", 7: "disconnect"}
+	names := map[int]string{1: "gossip", 2: "ihave", 3: "graft", 4: "prune", 5: "join", 6: "join_reply", 7: "disconnect", 8: "digest", 9: "repair"}
 	cf, cb := win.Wire.Control()
 	_, tb := win.Wire.Total()
 	fmt.Fprintf(w, "wire (%s) %d deliveries: control %.3f frames per delivery (", name, win.Remote, win.ControlPerDelivery())

@@ -40,25 +40,17 @@ func (c *countTransport) Close() error               { close(c.in); return nil }
 func BenchmarkReceiveForwardGossip1KiB(b *testing.B) {
 	tr := &countTransport{in: make(chan node.Frame, 256)}
 	var delivered atomic.Int64
-	n, err := node.New(core.LANConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
+	n, err := node.New(relayConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer n.Shutdown(context.Background())
-	for i := range 8 {
-		if err := n.AddPeer(peerName(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	eager := n.EagerPeers()
-	if len(eager) < 2 {
-		b.Fatalf("eager peers %v", eager)
-	}
+	eager := linkEager(b, n, tr.in, 8, 3)
 	from := eager[0]
 	payload := make([]byte, 1024)
 	var scratch []byte
 	frame := func(seq uint64) []byte {
-		m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: seq}, Hops: 1, Payload: payload}
+		m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: seq}, OriginTime: time.Now(), Hops: 1, Payload: payload}
 		var err error
 		scratch, err = wire.AppendFrame(scratch[:0], &m)
 		if err != nil {
@@ -119,22 +111,14 @@ func (r *rawTransport) Close() error               { close(r.in); return nil }
 func TestForwardSharesOneFrame(t *testing.T) {
 	tr := &rawTransport{in: make(chan node.Frame, 1), sent: map[core.PeerID][]byte{}}
 	var delivered atomic.Int64
-	n, err := node.New(core.LANConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
+	n, err := node.New(relayConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Shutdown(context.Background())
-	for i := range 8 {
-		if err := n.AddPeer(peerName(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eager := n.EagerPeers()
-	if len(eager) < 3 {
-		t.Fatalf("want at least 3 eager peers, have %v", eager)
-	}
+	eager := linkEager(t, n, tr.in, 8, 3)
 	payload := []byte("one frame for every peer")
-	m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, Hops: 2, Payload: payload}
+	m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, OriginTime: time.Now(), Hops: 2, Payload: payload}
 	f, err := wire.AppendFrame(nil, &m)
 	if err != nil {
 		t.Fatal(err)
@@ -162,4 +146,33 @@ func TestForwardSharesOneFrame(t *testing.T) {
 			t.Errorf("peer %s got its own copy of the frame", p)
 		}
 	}
+}
+
+// relayConfig lets the relay hold more eager links than the defaults, so a
+// forward goes to several peers.
+func relayConfig() core.Config {
+	c := core.LANConfig()
+	c.EagerFanout, c.LazyFanout, c.MaxEagerPeers = 4, 4, 4
+	return c
+}
+
+// linkEager adds peers members of n and opens an eager link from each of
+// the first ones by a Join (the link protocol: the relay accepts while its
+// view has room); it returns the eager peers once there are at least want.
+func linkEager(tb testing.TB, n *node.Node, in chan<- node.Frame, peers, want int) []core.PeerID {
+	tb.Helper()
+	join, err := wire.AppendFrame(nil, &core.Message{Type: core.MsgJoin, Eager: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range peers {
+		if err := n.AddPeer(peerName(i)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for i := range want {
+		in <- node.Frame{From: peerName(i), Data: join}
+	}
+	waitFor(tb, time.Minute, "eager links", func() bool { return len(n.EagerPeers()) >= want })
+	return n.EagerPeers()
 }

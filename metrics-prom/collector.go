@@ -155,9 +155,13 @@ var transportMetrics = []metric[TransportStats]{
 	mk("plumtree_transport_handshake_failures_total", "Connections closed during set-up (bad hello, TLS, peer id, timeout).", counter, u64(func(s *TransportStats) uint64 { return s.HandshakeFailures })),
 	mk("plumtree_transport_bad_frames_total", "Connections closed because of a bad frame.", counter, u64(func(s *TransportStats) uint64 { return s.BadFrames })),
 	mk("plumtree_transport_rejected_connections_total", "Accepted connections closed because of the connection limit.", counter, u64(func(s *TransportStats) uint64 { return s.Rejected })),
+	mk("plumtree_transport_receive_dropped_frames_total", "Received frames dropped because the connection's receive queue stayed full (the node did not read fast enough).", counter, u64(func(s *TransportStats) uint64 { return s.ReceiveDrops })),
+	mk("plumtree_transport_auth_failures_total", "Hellos and frames no key of the keyring verifies (part of the handshake failures and bad frames).", counter, u64(func(s *TransportStats) uint64 { return s.AuthFailures })),
+	mk("plumtree_transport_stream_connections_total", "Connections handed to the stream handler (another protocol sharing the port, such as memberlist).", counter, u64(func(s *TransportStats) uint64 { return s.StreamConns })),
 	mk("plumtree_transport_queue_depth", "Frames waiting in the transport's send queues.", gauge, num(func(s *TransportStats) int { return s.QueueDepth })),
 	mk("plumtree_transport_connected_peers", "Peers with an established transport connection.", gauge, num(func(s *TransportStats) int { return s.ConnectedPeers })),
 	mk("plumtree_transport_connections", "Established transport connections.", gauge, num(func(s *TransportStats) int { return s.Conns })),
+	mk("plumtree_transport_streams", "Stream handler connections not closed yet.", gauge, num(func(s *TransportStats) int { return s.Streams })),
 }
 
 var membershipMetrics = []metric[MembershipStats]{
@@ -169,6 +173,16 @@ var membershipMetrics = []metric[MembershipStats]{
 	mk("plumtree_membership_seed_rejoin_attempts_total", "Joins of static seeds missing from the live members.", counter, u64(func(s *MembershipStats) uint64 { return s.SeedRejoinAttempts })),
 	mk("plumtree_membership_seed_rejoins_total", "Seed re-joins that succeeded.", counter, u64(func(s *MembershipStats) uint64 { return s.SeedRejoins })),
 	mk("plumtree_membership_partition_suspicions_total", "Times a network partition was suspected (\"Possible partition detected\" log line).", counter, u64(func(s *MembershipStats) uint64 { return s.PartitionSuspicions })),
+	mk("plumtree_membership_streams_accepted_total", "Inbound memberlist streams checked and handed to memberlist.", counter, u64(func(s *MembershipStats) uint64 { return s.StreamsAccepted })),
+	{name: "plumtree_membership_streams_refused_total", help: "Inbound memberlist streams closed before memberlist read them, by reason.", typ: counter, label: "reason", series: []series[MembershipStats]{
+		{"busy", u64(func(s *MembershipStats) uint64 { return s.StreamsRefusedBusy })},
+		{"nodes", u64(func(s *MembershipStats) uint64 { return s.StreamsRefusedNodes })},
+		{"size", u64(func(s *MembershipStats) uint64 { return s.StreamsRefusedSize })},
+		{"malformed", u64(func(s *MembershipStats) uint64 { return s.StreamsRefusedMalformed })},
+		{"decrypt", u64(func(s *MembershipStats) uint64 { return s.StreamsRefusedDecrypt })},
+	}},
+	mk("plumtree_membership_streams_open", "Inbound memberlist streams being checked or handled now.", gauge, func(s *MembershipStats) float64 { return float64(s.StreamsOpen) }),
+	mk("plumtree_membership_stream_bytes", "Bytes held for open inbound memberlist streams now.", gauge, func(s *MembershipStats) float64 { return float64(s.StreamBytes) }),
 }
 
 var cacheMetrics = []metric[CacheStats]{

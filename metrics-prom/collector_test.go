@@ -73,11 +73,14 @@ func scenarioCollector() *Collector {
 		WithTransport(func() TransportStats {
 			return TransportStats{BytesIn: 1000, BytesOut: 2000, FramesIn: 10, FramesOut: 20, Drops: 3, QueueFull: 1,
 				TooLarge: 2, Dials: 4, DialFailures: 1, Reconnects: 2, HandshakeFailures: 1, BadFrames: 5,
-				Rejected: 6, QueueDepth: 7, ConnectedPeers: 8, Conns: 9}
+				Rejected: 6, ReceiveDrops: 11, AuthFailures: 12, StreamConns: 13, QueueDepth: 7, ConnectedPeers: 8,
+				Conns: 9, Streams: 2}
 		}),
 		WithMembership(func() MembershipStats {
 			return MembershipStats{Members: 10, Alive: 9, Ignored: 1, QueueLen: 2, JoinFailures: 3,
-				SeedRejoinAttempts: 4, SeedRejoins: 3, PartitionSuspicions: 2}
+				SeedRejoinAttempts: 4, SeedRejoins: 3, PartitionSuspicions: 2, StreamsAccepted: 40,
+				StreamsRefusedBusy: 1, StreamsRefusedNodes: 2, StreamsRefusedSize: 3, StreamsRefusedMalformed: 4,
+				StreamsRefusedDecrypt: 5, StreamsOpen: 2, StreamBytes: 4096}
 		}),
 		WithCache(func() CacheStats {
 			return CacheStats{Bytes: 123456, MaxBytes: 1 << 20, Puts: 500, Hits: 40, Misses: 4, EvictedTTL: 8,

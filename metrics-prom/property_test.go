@@ -150,11 +150,15 @@ var transportFields = slices.Concat(
 		"HandshakeFailures", "plumtree_transport_handshake_failures_total",
 		"BadFrames", "plumtree_transport_bad_frames_total",
 		"Rejected", "plumtree_transport_rejected_connections_total",
+		"ReceiveDrops", "plumtree_transport_receive_dropped_frames_total",
+		"AuthFailures", "plumtree_transport_auth_failures_total",
+		"StreamConns", "plumtree_transport_stream_connections_total",
 	),
 	gauges(
 		"QueueDepth", "plumtree_transport_queue_depth",
 		"ConnectedPeers", "plumtree_transport_connected_peers",
 		"Conns", "plumtree_transport_connections",
+		"Streams", "plumtree_transport_streams",
 	),
 )
 
@@ -164,8 +168,16 @@ var membershipFields = slices.Concat(
 		"SeedRejoinAttempts", "plumtree_membership_seed_rejoin_attempts_total",
 		"SeedRejoins", "plumtree_membership_seed_rejoins_total",
 		"PartitionSuspicions", "plumtree_membership_partition_suspicions_total",
+		"StreamsAccepted", "plumtree_membership_streams_accepted_total",
+		"StreamsRefusedBusy", `plumtree_membership_streams_refused_total{reason="busy"}`,
+		"StreamsRefusedNodes", `plumtree_membership_streams_refused_total{reason="nodes"}`,
+		"StreamsRefusedSize", `plumtree_membership_streams_refused_total{reason="size"}`,
+		"StreamsRefusedMalformed", `plumtree_membership_streams_refused_total{reason="malformed"}`,
+		"StreamsRefusedDecrypt", `plumtree_membership_streams_refused_total{reason="decrypt"}`,
 	),
 	gauges(
+		"StreamsOpen", "plumtree_membership_streams_open",
+		"StreamBytes", "plumtree_membership_stream_bytes",
 		"Members", "plumtree_membership_members",
 		"Alive", "plumtree_membership_alive_peers",
 		"Ignored", "plumtree_membership_ignored_members",

@@ -27,9 +27,11 @@ import (
 // minute is one minute of a scripted node: how its state moves and which
 // events it observes.
 type minute struct {
-	stats  func(s *core.Stats)
-	health core.HealthStatus
-	events []core.Event
+	stats      func(s *core.Stats)
+	health     core.HealthStatus
+	events     []core.Event
+	membership func(s *MembershipStats) // nil: unchanged
+	transport  func(s *TransportStats)  // nil: unchanged
 }
 
 // scrapeSeries runs a Collector through eleven scrapes (t = 0, 1m, ... 10m),
@@ -39,10 +41,13 @@ func scrapeSeries(t *testing.T, m minute) string {
 	t.Helper()
 	var s core.Stats
 	var health core.HealthStatus
+	var ms MembershipStats
+	var ts TransportStats
 	c := New(WithNode("n1"),
 		WithStats(func() core.Stats { return s }),
 		WithHealth(func() core.Health { return core.Health{Status: health} }),
-		WithMembership(func() MembershipStats { return MembershipStats{} }))
+		WithMembership(func() MembershipStats { return ms }),
+		WithTransport(func() TransportStats { return ts }))
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	series := map[string][]string{}
@@ -50,6 +55,12 @@ func scrapeSeries(t *testing.T, m minute) string {
 	for k := range scrapes {
 		if k > 0 {
 			m.stats(&s)
+			if m.membership != nil {
+				m.membership(&ms)
+			}
+			if m.transport != nil {
+				m.transport(&ts)
+			}
 			health = m.health
 			c.Observe(m.events)
 		}
@@ -223,6 +234,18 @@ func TestRulesEvaluate(t *testing.T) {
 	}
 	allAlerts := []string{"PlumtreeCacheNearCapacity", "PlumtreeHighDuplicateRate", "PlumtreeHighGraftFailureRate",
 		"PlumtreeNoEagerPeers", "PlumtreeNodeIsolated", "PlumtreeNodeUnhealthy", "PlumtreePartitionSuspected"}
+	// A healthy node that refuses streams for other reasons, then one that
+	// meets a key it does not have, on either port.
+	refusing := healthyMinute()
+	refusing.membership = func(s *MembershipStats) {
+		s.StreamsAccepted += 20
+		s.StreamsRefusedBusy++
+		s.StreamsRefusedMalformed++
+	}
+	strangerGossip := healthyMinute()
+	strangerGossip.membership = func(s *MembershipStats) { s.StreamsAccepted += 20; s.StreamsRefusedDecrypt++ }
+	strangerPlumtree := healthyMinute()
+	strangerPlumtree.transport = func(s *TransportStats) { s.HandshakeFailures++; s.AuthFailures++ }
 	for _, tc := range []struct {
 		name   string
 		minute minute
@@ -230,6 +253,9 @@ func TestRulesEvaluate(t *testing.T) {
 	}{
 		{"healthy", healthyMinute(), []string{"PlumtreeCacheNearCapacity"}},
 		{"troubled", troubled, allAlerts[1:]},
+		{"refusing", refusing, []string{"PlumtreeCacheNearCapacity"}},
+		{"stranger-gossip", strangerGossip, []string{"PlumtreeCacheNearCapacity", "PlumtreeKeyMismatch"}},
+		{"stranger-plumtree", strangerPlumtree, []string{"PlumtreeCacheNearCapacity", "PlumtreeKeyMismatch"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEvaluator(t, scrapeSeries(t, tc.minute))

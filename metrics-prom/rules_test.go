@@ -147,6 +147,7 @@ func TestAlertRules(t *testing.T) {
 		"PlumtreeCacheNearCapacity",
 		"PlumtreePartitionSuspected",
 		"PlumtreeNodeIsolated",
+		"PlumtreeKeyMismatch",
 	} {
 		if !alerts[a] {
 			t.Errorf("alert %s missing", a)
@@ -170,6 +171,10 @@ func TestGuideQueriesParse(t *testing.T) {
 		`histogram_quantile(0.99, rate(plumtree_graft_latency_seconds_bucket[5m]))`,
 		`histogram_quantile(0.99, rate(plumtree_message_hops_bucket[5m]))`,
 		`plumtree_messages_delivered_total`,
+		`rate(plumtree_repair_received_total[5m])`,
+		`rate(plumtree_age_refused_total[5m]) > 0`,
+		`rate(plumtree_transport_receive_dropped_frames_total[5m]) > 0`,
+		`sum by (reason) (rate(plumtree_membership_streams_refused_total[5m]))`,
 	} {
 		checkReferences(t, "guide query", q, exported)
 	}

@@ -49,10 +49,14 @@ type TransportStats struct {
 	HandshakeFailures uint64 // connections closed during set-up (bad hello, TLS, peer id, timeout)
 	BadFrames         uint64 // connections closed for a bad frame
 	Rejected          uint64 // accepted connections closed because of the connection limit
+	ReceiveDrops      uint64 // received frames dropped because the connection's receive queue stayed full
+	AuthFailures      uint64 // hellos and frames no key of the keyring verifies (part of HandshakeFailures and BadFrames)
+	StreamConns       uint64 // connections handed to the stream handler (memberlist sharing the port)
 
 	QueueDepth     int // frames queued for sending, over all peers
 	ConnectedPeers int // peers with a connection
 	Conns          int // established connections
+	Streams        int // stream handler connections not closed yet
 }
 
 // MembershipStats is what the membership layer (for example the memberlist
@@ -66,6 +70,18 @@ type MembershipStats struct {
 	SeedRejoinAttempts  uint64 // joins of static seeds missing from the live set
 	SeedRejoins         uint64 // of which succeeded
 	PartitionSuspicions uint64 // "Possible partition detected - cannot reach peers" warnings
+
+	// Inbound memberlist streams (membership's stream guard). The refused
+	// streams are exported by reason; their sum is membership's
+	// StreamsRefused.
+	StreamsAccepted         uint64 // checked and handed to memberlist
+	StreamsRefusedBusy      uint64 // too many streams open or bytes held
+	StreamsRefusedNodes     uint64 // push/pull announcing too many nodes
+	StreamsRefusedSize      uint64 // message or announced length over the size limit
+	StreamsRefusedMalformed uint64 // not memberlist, truncated, or too slow
+	StreamsRefusedDecrypt   uint64 // encrypted with no installed key
+	StreamsOpen             int64  // streams being checked or handled now
+	StreamBytes             int64  // bytes held for open streams now
 }
 
 // CacheStats is what a message store (for example the cache module)

@@ -51,8 +51,9 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			BytesIn: t.BytesIn, BytesOut: t.BytesOut, FramesIn: t.FramesIn, FramesOut: t.FramesOut,
 			Drops: t.Drops, QueueFull: t.QueueFull, TooLarge: t.TooLarge, Dials: t.Dials,
 			DialFailures: t.DialFailures, Reconnects: t.Reconnects, HandshakeFailures: t.HandshakeFailures,
-			BadFrames: t.BadFrames, Rejected: t.Rejected, QueueDepth: t.QueueDepth,
-			ConnectedPeers: t.ConnectedPeers, Conns: t.Conns,
+			BadFrames: t.BadFrames, Rejected: t.Rejected, ReceiveDrops: t.ReceiveDrops,
+			AuthFailures: t.AuthFailures, StreamConns: t.StreamConns, QueueDepth: t.QueueDepth,
+			ConnectedPeers: t.ConnectedPeers, Conns: t.Conns, Streams: t.Streams,
 		}
 	})
 	c.SetMembership(func() metricsprom.MembershipStats {
@@ -61,6 +62,10 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			Members: m.Members, Alive: m.Alive, Ignored: m.Ignored, QueueLen: m.QueueLen,
 			JoinFailures: m.JoinFailures, SeedRejoinAttempts: m.SeedRejoinAttempts,
 			SeedRejoins: m.SeedRejoins, PartitionSuspicions: m.PartitionSuspicions,
+			StreamsAccepted: m.StreamsAccepted, StreamsRefusedBusy: m.StreamsRefusedBusy,
+			StreamsRefusedNodes: m.StreamsRefusedNodes, StreamsRefusedSize: m.StreamsRefusedSize,
+			StreamsRefusedMalformed: m.StreamsRefusedMalformed, StreamsRefusedDecrypt: m.StreamsRefusedDecrypt,
+			StreamsOpen: m.StreamsOpen, StreamBytes: m.StreamBytes,
 		}
 	})
 	c.SetCache(func() metricsprom.CacheStats {

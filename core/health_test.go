@@ -91,6 +91,7 @@ func TestHealthRules(t *testing.T) {
 			}
 			for _, id := range []core.PeerID{"a", "b", "c", "d"} {
 				p.AddPeer(t0, id)
+				acceptJoins(p, t0)
 			}
 			return p, t0
 		}, core.Degraded, "Few peers: 2 (want 3)"},
@@ -105,6 +106,7 @@ func TestHealthRules(t *testing.T) {
 		{"8 a 2-node cluster", func() (*core.Protocol, time.Time) {
 			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
 			p.AddPeer(t0, "a")
+			acceptJoins(p, t0)
 			return p, t0
 		}, core.Healthy, "Operating normally"},
 		{"2 standalone by configuration", func() (*core.Protocol, time.Time) {

@@ -108,8 +108,24 @@ func (p *Protocol) notePull(pe *peer) {
 		return
 	}
 	if p.toEager(pe, ReasonGraftSent) {
+		p.graceLink(pe)
 		p.sendLinkGraft(pe)
 	}
+}
+
+// graceLink keeps the duplicates that arrive over a freshly linked pe from
+// counting towards a prune for one graft timeout plus PruneDelay. A pull
+// turns into a link when a group of nodes gets an origin's messages only
+// through pulls: the link joins that group to the rest of the tree. Until
+// the pulls already sent are answered, every node of the group gets those
+// messages twice — the pulled copy a neighbour pushed on, then the tree's
+// copy over the new link — and counted as redundancy those duplicates
+// pruned the new link within a PruneDelay, on both of its ends: the group
+// fell off the tree again and kept pulling (the 50-node many-senders test
+// at 400 msg/s ended split in three). The grace covers the answers in
+// flight; a link that really closes a cycle is still pruned after it.
+func (p *Protocol) graceLink(pe *peer) {
+	pe.graceTo = p.now.Add(p.tun.GraftTimeout + p.cfg.PruneDelay)
 }
 
 // SetOverloaded tells the protocol whether the runtime is behind on its

@@ -214,3 +214,47 @@ func TestLinkFromPullSurvivesTheAnswersInFlight(t *testing.T) {
 		t.Fatalf("duplicates after the grace pruned nothing: eager %v", p.EagerPeers())
 	}
 }
+
+// A pull turns into a link at most once per graft timeout per node: fast
+// enough to re-attach the groups a 400 msg/s many-senders run splits off
+// within its load (once per maintenance interval left 13 of 20 seeded
+// 50-node runs split or pulling), never a link per late copy.
+func TestPullBecomesALinkAtMostOncePerGraftTimeout(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+	gt := p.Config().GraftTimeout
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	var lz []core.PeerID
+	for _, l := range p.LazyPeers() {
+		if l != "e1" && l != "e2" {
+			lz = append(lz, l)
+		}
+	}
+	p.Receive(t0, lz[0], ihave(ann("x", 1, 1)))
+	p.Receive(t0, lz[1], ihave(ann("x", 2, 1)))
+	p.Drain()
+	p.Tick(t0.Add(gt))
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 2 {
+		t.Fatalf("pulls %+v", g)
+	}
+	linkGrafts := func() (to []core.PeerID) {
+		for _, g := range msgs(p.Drain(), core.MsgGraft) {
+			if len(g.Msg.IDs) == 0 {
+				to = append(to, g.To)
+			}
+		}
+		return to
+	}
+	p.Receive(t0.Add(gt+ms(1)), lz[0], gossip("x", 1, 2))
+	p.Receive(t0.Add(gt+ms(2)), lz[1], gossip("x", 2, 2))
+	if got := linkGrafts(); len(got) != 1 || got[0] != lz[0] {
+		t.Fatalf("link grafts %v, want [%s] only", got, lz[0])
+	}
+	p.Receive(t0.Add(gt+ms(2)), lz[2], ihave(ann("x", 3, 1)))
+	p.Tick(t0.Add(2*gt + ms(2)))
+	p.Drain()
+	p.Receive(t0.Add(2*gt+ms(3)), lz[2], gossip("x", 3, 2))
+	if got := linkGrafts(); len(got) != 1 || got[0] != lz[2] {
+		t.Fatalf("link grafts %v one graft timeout later, want [%s]", got, lz[2])
+	}
+}

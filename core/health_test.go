@@ -91,8 +91,8 @@ func TestHealthRules(t *testing.T) {
 			}
 			for _, id := range []core.PeerID{"a", "b", "c", "d"} {
 				p.AddPeer(t0, id)
+				acceptJoins(p, t0)
 			}
-			acceptJoins(p, t0)
 			return p, t0
 		}, core.Degraded, "Few peers: 2 (want 3)"},
 		{"8 a 3-node cluster has the peers it can have", func() (*core.Protocol, time.Time) {

@@ -150,3 +150,111 @@ func TestGraftRotatesWhenTargetRemoved(t *testing.T) {
 		t.Fatal("deadline moved for a non-target announcer")
 	}
 }
+
+// A pull that turns into a link re-attaches a group of nodes that got an
+// origin's messages only through pulls. Until the pulls in flight are
+// answered, the tree's copies over the new link duplicate the pulled ones
+// the group pushes on: those duplicates must not prune the new link, on
+// either end, for one graft timeout plus PruneDelay (the 50-node
+// many-senders test at 400 msg/s stayed split in three groups when they
+// did). After that, duplicates count as usual.
+func TestLinkFromPullSurvivesTheAnswersInFlight(t *testing.T) {
+	const prune = 300 * time.Millisecond
+	p := fixture(t, func(c *core.Config) {
+		c.OptimizationThreshold, c.PruneDelay = 1, prune
+		c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0
+	})
+	gt := p.Config().GraftTimeout
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	// (Lazy links beyond lazy_fanout were disconnected when e1 and e2
+	// became lazy: take two unpruned ones that are still linked.)
+	var lz []core.PeerID
+	for _, l := range p.LazyPeers() {
+		if l != "e1" && l != "e2" {
+			lz = append(lz, l)
+		}
+	}
+	l0, l1 := lz[0], lz[1]
+	p.Receive(t0, l0, ihave(ann("x", 1, 1)))
+	p.Drain()
+	p.Tick(t0.Add(gt))
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != l0 || len(g[0].Msg.IDs) != 1 {
+		t.Fatalf("pull %+v", g)
+	}
+	at := t0.Add(gt + ms(10))
+	p.Receive(at, l0, gossip("x", 1, 2)) // the answer: the pull becomes a link
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != l0 || len(g[0].Msg.IDs) != 0 || !contains(p.EagerPeers(), l0) {
+		t.Fatalf("no link graft to l0 (%+v), eager %v", g, p.EagerPeers())
+	}
+	// The other end: a link Graft received gets the same grace.
+	p.Receive(at, l1, core.Message{Type: core.MsgGraft})
+	if !contains(p.EagerPeers(), l1) {
+		t.Fatalf("l1 not eager: %v", p.EagerPeers())
+	}
+	// Duplicates within the grace: the links stay.
+	for s := uint64(2); s <= 6; s++ {
+		at = at.Add(ms(50))
+		p.Receive(at, "e0", gossip("y", s, 1))
+		p.Receive(at, l0, gossip("y", s, 3))
+		p.Receive(at, l1, gossip("y", s, 3))
+	}
+	if !contains(p.EagerPeers(), l0) || !contains(p.EagerPeers(), l1) || len(msgs(p.Drain(), core.MsgPrune)) != 0 {
+		t.Fatalf("a new link was pruned within the grace: eager %v", p.EagerPeers())
+	}
+	// After it, redundancy prunes as before.
+	at = t0.Add(gt + ms(10) + gt + prune)
+	for s := uint64(7); s <= 9; s++ {
+		at = at.Add(prune)
+		p.Receive(at, "e0", gossip("y", s, 1))
+		p.Receive(at, l0, gossip("y", s, 3))
+		p.Receive(at, l1, gossip("y", s, 3))
+	}
+	if contains(p.EagerPeers(), l0) && contains(p.EagerPeers(), l1) {
+		t.Fatalf("duplicates after the grace pruned nothing: eager %v", p.EagerPeers())
+	}
+}
+
+// A pull turns into a link at most once per graft timeout per node: fast
+// enough to re-attach the groups a 400 msg/s many-senders run splits off
+// within its load (once per maintenance interval left 13 of 20 seeded
+// 50-node runs split or pulling), never a link per late copy.
+func TestPullBecomesALinkAtMostOncePerGraftTimeout(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+	gt := p.Config().GraftTimeout
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	var lz []core.PeerID
+	for _, l := range p.LazyPeers() {
+		if l != "e1" && l != "e2" {
+			lz = append(lz, l)
+		}
+	}
+	p.Receive(t0, lz[0], ihave(ann("x", 1, 1)))
+	p.Receive(t0, lz[1], ihave(ann("x", 2, 1)))
+	p.Drain()
+	p.Tick(t0.Add(gt))
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 2 {
+		t.Fatalf("pulls %+v", g)
+	}
+	linkGrafts := func() (to []core.PeerID) {
+		for _, g := range msgs(p.Drain(), core.MsgGraft) {
+			if len(g.Msg.IDs) == 0 {
+				to = append(to, g.To)
+			}
+		}
+		return to
+	}
+	p.Receive(t0.Add(gt+ms(1)), lz[0], gossip("x", 1, 2))
+	p.Receive(t0.Add(gt+ms(2)), lz[1], gossip("x", 2, 2))
+	if got := linkGrafts(); len(got) != 1 || got[0] != lz[0] {
+		t.Fatalf("link grafts %v, want [%s] only", got, lz[0])
+	}
+	p.Receive(t0.Add(gt+ms(2)), lz[2], ihave(ann("x", 3, 1)))
+	p.Tick(t0.Add(2*gt + ms(2)))
+	p.Drain()
+	p.Receive(t0.Add(2*gt+ms(3)), lz[2], gossip("x", 3, 2))
+	if got := linkGrafts(); len(got) != 1 || got[0] != lz[2] {
+		t.Fatalf("link grafts %v one graft timeout later, want [%s]", got, lz[2])
+	}
+}

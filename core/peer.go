@@ -31,6 +31,7 @@ type peer struct {
 	dupEpoch  uint64    // Protocol.dupEpoch when dups was last counted
 	prunedAt  time.Time // when we last sent it a Prune
 	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
+	graceTo   time.Time // a link that re-attached pulling nodes: its duplicates do not count before this (see notePull)
 
 	// Link protocol (passive peers only).
 	joining     bool      // a Join we sent is unanswered

@@ -12,10 +12,14 @@ import "time"
 // message burst used to take RMR from 0.01 to 1.44). So:
 //
 //   - a pull turns into a link (a link Graft to the lazy peer that
-//     answered) at most once per MaintenanceInterval, never while the node
-//     is overloaded: enough to re-attach a node or a group of nodes the
-//     tree lost (they pull everything), too slow to grow the tree during
-//     a burst;
+//     answered) at most once per graft timeout, never while the node is
+//     overloaded: enough to re-attach a node or a group of nodes the tree
+//     lost (they pull everything) while the load lasts, too slow to grow
+//     the tree during a burst (once per MaintenanceInterval, 2 s by
+//     default, left most seeded 50-node runs at 400 msg/s split: each
+//     re-attachment needs a few links, and the first ones are pruned
+//     again); the new link is not pruned for duplicates at first (see
+//     graceLink);
 //   - at most MaxGraftsPerInterval ids are pulled per graft-timeout
 //     interval; due pulls beyond it wait for the next interval (counted as
 //     GraftsDeferred): the tree's copy or anti-entropy usually makes them
@@ -104,12 +108,28 @@ func (p *Protocol) notePull(pe *peer) {
 	if pe.state != stateLazy || p.overloaded {
 		return
 	}
-	if !p.pulls.mayPromote(p.now, p.cfg.MaintenanceInterval) {
+	if !p.pulls.mayPromote(p.now, p.tun.GraftTimeout) {
 		return
 	}
 	if p.toEager(pe, ReasonGraftSent) {
+		p.graceLink(pe)
 		p.sendLinkGraft(pe)
 	}
+}
+
+// graceLink keeps the duplicates that arrive over a freshly linked pe from
+// counting towards a prune for one graft timeout plus PruneDelay. A pull
+// turns into a link when a group of nodes gets an origin's messages only
+// through pulls: the link joins that group to the rest of the tree. Until
+// the pulls already sent are answered, every node of the group gets those
+// messages twice — the pulled copy a neighbour pushed on, then the tree's
+// copy over the new link — and counted as redundancy those duplicates
+// pruned the new link within a PruneDelay, on both of its ends: the group
+// fell off the tree again and kept pulling (the 50-node many-senders test
+// at 400 msg/s ended split in three). The grace covers the answers in
+// flight; a link that really closes a cycle is still pruned after it.
+func (p *Protocol) graceLink(pe *peer) {
+	pe.graceTo = p.now.Add(p.tun.GraftTimeout + p.cfg.PruneDelay)
 }
 
 // SetOverloaded tells the protocol whether the runtime is behind on its

@@ -321,6 +321,9 @@ func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
 		}
 		return
 	}
+	if p.now.Before(pe.graceTo) {
+		return // a link that re-attached pulling nodes (see graceLink)
+	}
 	if pe.dupEpoch != p.dupEpoch {
 		pe.dups, pe.dupEpoch, pe.pruneAt = 0, p.dupEpoch, timeZero
 	}
@@ -443,6 +446,8 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 			// No room for another eager peer: tell it to treat us as lazy.
 			p.toLazy(pe, ReasonCapacity, true)
 			p.sendPrune(pe)
+		case pe.state == stateEager:
+			p.graceLink(pe) // its end of the link (see graceLink)
 		}
 	}
 	// A Graft with ids only pulls: it changes no link (a slow tree must

@@ -112,7 +112,7 @@ func TestPaperDefaultThresholdBound(t *testing.T) {
 		for seed := int64(1); seed <= seeds; seed++ {
 			n := stableNetwork(t, 50, c, seed, 3*time.Millisecond)
 			// With the bounded overlay a pull may add a link (at most once
-			// per maintenance round per node) that the tree prunes again:
+			// per graft timeout per node) that the tree prunes again:
 			// measured, RMR is 0 from broadcast 5·t on (was 4·t with the
 			// unbounded views).
 			for k := 1; k <= 5*th+10; k++ {

@@ -19,9 +19,11 @@ type countTransport struct {
 	in     chan node.Frame
 	frames atomic.Int64
 	bytes  atomic.Int64
+	joins  joinAcceptor
 }
 
-func (c *countTransport) Send(_ core.PeerID, frame []byte) error {
+func (c *countTransport) Send(to core.PeerID, frame []byte) error {
+	c.joins.see(to, frame)
 	c.frames.Add(1)
 	c.bytes.Add(int64(len(frame)))
 	return nil
@@ -40,17 +42,26 @@ func (c *countTransport) Close() error               { close(c.in); return nil }
 func BenchmarkReceiveForwardGossip1KiB(b *testing.B) {
 	tr := &countTransport{in: make(chan node.Frame, 256)}
 	var delivered atomic.Int64
-	n, err := node.New(relayConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
+	n, err := node.New(core.LANConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer n.Shutdown(context.Background())
-	eager := linkEager(b, n, tr.in, 8, 3)
+	tr.joins.on.Store(true)
+	for i := range 8 {
+		if err := n.AddPeer(peerName(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tr.joins.link(b, n, tr.in, 2)
+	tr.joins.on.Store(false)
+	eager := n.EagerPeers()
 	from := eager[0]
 	payload := make([]byte, 1024)
+	t0 := time.Now() // within the age window
 	var scratch []byte
 	frame := func(seq uint64) []byte {
-		m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: seq}, OriginTime: time.Now(), Hops: 1, Payload: payload}
+		m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "origin", Seq: seq}, Hops: 1, OriginTime: t0, Payload: payload}
 		var err error
 		scratch, err = wire.AppendFrame(scratch[:0], &m)
 		if err != nil {
@@ -92,12 +103,14 @@ func processCPU() time.Duration {
 
 // rawTransport records the frames handed to Send as they are.
 type rawTransport struct {
-	in   chan node.Frame
-	mu   sync.Mutex
-	sent map[core.PeerID][]byte
+	in    chan node.Frame
+	mu    sync.Mutex
+	sent  map[core.PeerID][]byte
+	joins joinAcceptor
 }
 
 func (r *rawTransport) Send(to core.PeerID, frame []byte) error {
+	r.joins.see(to, frame)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sent[to] = frame
@@ -109,16 +122,26 @@ func (r *rawTransport) Close() error               { close(r.in); return nil }
 // A Gossip forwarded to several peers is encoded once: every peer's Send
 // gets the same frame, which decodes to the forwarded message.
 func TestForwardSharesOneFrame(t *testing.T) {
-	tr := &rawTransport{in: make(chan node.Frame, 1), sent: map[core.PeerID][]byte{}}
+	tr := &rawTransport{in: make(chan node.Frame, 16), sent: map[core.PeerID][]byte{}}
+	tr.joins.on.Store(true)
 	var delivered atomic.Int64
-	n, err := node.New(relayConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
+	cfg := core.LANConfig()
+	cfg.EagerFanout = 3 // two peers to forward to besides the sender
+	n, err := node.New(cfg, "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Shutdown(context.Background())
-	eager := linkEager(t, n, tr.in, 8, 3)
+	for i := range 8 {
+		if err := n.AddPeer(peerName(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.joins.link(t, n, tr.in, 3)
+	tr.joins.on.Store(false)
+	eager := n.EagerPeers()
 	payload := []byte("one frame for every peer")
-	m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, OriginTime: time.Now(), Hops: 2, Payload: payload}
+	m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "o", Seq: 1}, Hops: 2, OriginTime: time.Now(), Payload: payload}
 	f, err := wire.AppendFrame(nil, &m)
 	if err != nil {
 		t.Fatal(err)
@@ -148,31 +171,45 @@ func TestForwardSharesOneFrame(t *testing.T) {
 	}
 }
 
-// relayConfig lets the relay hold more eager links than the defaults, so a
-// forward goes to several peers.
-func relayConfig() core.Config {
-	c := core.LANConfig()
-	c.EagerFanout, c.LazyFanout, c.MaxEagerPeers = 4, 4, 4
-	return c
+// joinAcceptor plays the peers' side of the link protocol for a node under
+// test: while on, it records the Joins the node sends; link accepts them
+// (a JoinReply for the link asked for) until the node has want eager peers.
+type joinAcceptor struct {
+	on    atomic.Bool
+	mu    sync.Mutex
+	joins []core.Message
+	from  []core.PeerID
 }
 
-// linkEager adds peers members of n and opens an eager link from each of
-// the first ones by a Join (the link protocol: the relay accepts while its
-// view has room); it returns the eager peers once there are at least want.
-func linkEager(tb testing.TB, n *node.Node, in chan<- node.Frame, peers, want int) []core.PeerID {
+func (j *joinAcceptor) see(to core.PeerID, frame []byte) {
+	if !j.on.Load() {
+		return
+	}
+	var m core.Message
+	if err := wire.NewDecoder(wire.DefaultLimits()).Decode(frame, &m); err != nil || m.Type != core.MsgJoin {
+		return
+	}
+	j.mu.Lock()
+	j.joins = append(j.joins, m)
+	j.from = append(j.from, to)
+	j.mu.Unlock()
+}
+
+func (j *joinAcceptor) link(tb testing.TB, n *node.Node, in chan<- node.Frame, want int) {
 	tb.Helper()
-	join, err := wire.AppendFrame(nil, &core.Message{Type: core.MsgJoin, Eager: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for i := range peers {
-		if err := n.AddPeer(peerName(i)); err != nil {
-			tb.Fatal(err)
+	waitFor(tb, time.Minute, "eager links", func() bool {
+		j.mu.Lock()
+		joins, from := j.joins, j.from
+		j.joins, j.from = nil, nil
+		j.mu.Unlock()
+		for i, m := range joins {
+			r := core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: m.Eager}
+			f, err := wire.AppendFrame(nil, &r)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			in <- node.Frame{From: from[i], Data: f}
 		}
-	}
-	for i := range want {
-		in <- node.Frame{From: peerName(i), Data: join}
-	}
-	waitFor(tb, time.Minute, "eager links", func() bool { return len(n.EagerPeers()) >= want })
-	return n.EagerPeers()
+		return len(n.EagerPeers()) >= want
+	})
 }

@@ -103,6 +103,10 @@ func (m *protoMachine) run(t *rapid.T, in func(), grafts map[MessageID]bool, gra
 func (m *protoMachine) runJoin(t *rapid.T, in func(), grafts map[MessageID]bool, grafter, joiner PeerID, joinEager bool) {
 	protectedBefore := m.p.ProtectedNeighbors()
 	fullBefore := m.p.activeLen()+m.p.joins >= m.p.activeCap()
+	// An eager Join needs room in the view and in the eager set or, as a
+	// lazy link, in the lazy set: with both sets at their caps a view
+	// below max_peers still refuses.
+	roomFor := !fullBefore && (len(m.p.eager) < m.p.eagerCap() || len(m.p.lazy) < m.cfg.LazyFanout)
 	ringBefore := m.p.ring.changes
 	linkedBefore := append(m.p.EagerPeers(), m.p.LazyPeers()...)
 	seenBefore := make(map[MessageID]bool)
@@ -159,7 +163,7 @@ func (m *protoMachine) runJoin(t *rapid.T, in func(), grafts map[MessageID]bool,
 					t.Fatalf("accepted Join from %s but it is not linked", ob.To)
 				}
 			}
-			if !ob.Msg.Accepted && !fullBefore && joiner == ob.To && joinEager {
+			if !ob.Msg.Accepted && roomFor && joiner == ob.To && joinEager {
 				t.Fatalf("refused an eager Join from %s with room in the view", ob.To)
 			}
 		case MsgGraft:

@@ -164,8 +164,11 @@ func TestPausedNodeKeepsPeersConnected(t *testing.T) {
 	if sa.ReceiveDrops == 0 {
 		t.Errorf("a's transport dropped nothing: %+v", sa)
 	}
-	if lost := sb.Drops - sb.QueueFull; lost != 0 || sb.Dials != 1 || sb.Reconnects != 0 || sa.Reconnects != 0 {
-		t.Errorf("b lost its connection: %d frames lost, %d dials, %d reconnects: %+v", lost, sb.Dials, sb.Reconnects, sb)
+	// One connection for the whole run, whichever side dialled it (the
+	// link protocol may make either or both send first; crossed dials
+	// leave one connection): a dropped connection shows as a reconnect.
+	if lost := sb.Drops - sb.QueueFull; lost != 0 || sa.Dials+sb.Dials > 2 || sb.ConnectedPeers != 1 || sb.Reconnects != 0 || sa.Reconnects != 0 {
+		t.Errorf("b lost its connection: %d frames lost, %d dials, %d reconnects: %+v", lost, sa.Dials+sb.Dials, sb.Reconnects+sa.Reconnects, sb)
 	}
 	t.Logf("a: intake pauses %d, transport frames in %d, receive drops %d", a.Stats().Runtime.IntakePauses, sa.FramesIn, sa.ReceiveDrops)
 

@@ -49,6 +49,12 @@ func pair(t *testing.T, cfgA core.Config, delA node.Delegate, optsA []node.Optio
 	if err := b.AddPeer("a"); err != nil {
 		t.Fatal(err)
 	}
+	// Links open through the Join handshake: wait until each holds the
+	// other, so a broadcast right after goes over the link.
+	linked := func(n *node.Node, p core.PeerID) bool {
+		return slices.Contains(n.EagerPeers(), p) || slices.Contains(n.LazyPeers(), p)
+	}
+	waitFor(t, time.Minute, "the link between a and b", func() bool { return linked(a, "b") && linked(b, "a") })
 	return a, b, nw
 }
 
@@ -351,7 +357,7 @@ func TestHeaderInjectorAndForwardHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "both deliveries", func() bool { return recA.count(id) == 1 && recB.count(id) == 1 })
+	waitFor(t, time.Minute, "both deliveries", func() bool { return recA.count(id) == 1 && recB.count(id) == 1 })
 	wantA := []core.Header{{Key: "k", Value: "v"}, {Key: "traceparent", Value: "00-abc-01"}}
 	wantB := append(slices.Clone(wantA), core.Header{Key: "via", Value: "a"})
 	recA.mu.Lock()

@@ -216,20 +216,8 @@ func (p *Protocol) lacksFrom(d *Digest) bool {
 // delivered is not a duplicate of the tree.
 func (p *Protocol) onRepair(from PeerID, m *Message) {
 	id := m.ID
-	switch {
-	case !validPeerID(id.Origin) || m.Hops == 0:
-		p.invalid(from, ReasonMalformed)
-		return
-	case len(m.Payload) > p.cfg.MaxMessageSize:
-		p.invalid(from, ReasonTooLarge)
-		return
-	case checkHeaders(m.Headers) != nil:
-		p.invalid(from, ReasonMalformed)
-		return
-	}
-	mine, ok := p.ownID(id)
+	mine, ok := p.checkPayload(from, m)
 	if !ok {
-		p.invalid(from, ReasonMalformed)
 		return
 	}
 	p.counters.RepairReceived++

@@ -164,22 +164,32 @@ func (p *Protocol) ownID(id MessageID) (mine, ok bool) {
 	return id.Seq >= p.seqStart, true
 }
 
-func (p *Protocol) onGossip(from PeerID, m *Message) {
-	id := m.ID
+// checkPayload validates a message that carries a payload (Gossip or
+// Repair): a bad one is counted and reported as invalid, and ok is false.
+// mine reports whether this incarnation issued it.
+func (p *Protocol) checkPayload(from PeerID, m *Message) (mine, ok bool) {
 	switch {
-	case !validPeerID(id.Origin) || m.Hops == 0:
+	case !validPeerID(m.ID.Origin) || m.Hops == 0:
 		p.invalid(from, ReasonMalformed)
-		return
+		return false, false
 	case len(m.Payload) > p.cfg.MaxMessageSize:
 		p.invalid(from, ReasonTooLarge)
-		return
+		return false, false
 	case checkHeaders(m.Headers) != nil:
 		p.invalid(from, ReasonMalformed)
-		return
+		return false, false
 	}
-	mine, ok := p.ownID(id)
+	mine, ok = p.ownID(m.ID)
 	if !ok {
 		p.invalid(from, ReasonMalformed)
+	}
+	return mine, ok
+}
+
+func (p *Protocol) onGossip(from PeerID, m *Message) {
+	id := m.ID
+	mine, ok := p.checkPayload(from, m)
+	if !ok {
 		return
 	}
 	p.counters.GossipReceived++

@@ -178,15 +178,24 @@ func TestEndToEnd(t *testing.T) {
 	c := startCluster(t, "a", "b", "c", "d")
 	a := c.urls[0]
 
-	code, out, errOut := runCLI(t, nil, "", "-addr", a, "health")
-	// Links are opened by Joins: eager_fanout (2) eager, the rest lazy.
-	if code != exitOK || !strings.Contains(out, "Status:          Healthy") || !strings.Contains(out, "Peer Health:     3 peers: 2 eager (target 2), 1 lazy") {
-		t.Errorf("health: exit %d\n%s%s", code, out, errOut)
+	// Links are opened by Joins, which cross: wait until a holds a link to
+	// each of the three others. How many of them are eager depends on which
+	// Joins crossed (eager_fanout is 2, max_eager_peers 3), so the CLI is
+	// checked against itself: the same split in health and peers.
+	deadline := time.Now().Add(time.Minute) // milliseconds on a quiet machine
+	for len(c.nodes[0].EagerPeers())+len(c.nodes[0].LazyPeers()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
 	}
+	code, out, errOut := runCLI(t, nil, "", "-addr", a, "health")
+	m := regexp.MustCompile(`Peer Health:     3 peers: ([1-3]) eager \(target 2\), ([0-2]) lazy`).FindStringSubmatch(out)
+	if code != exitOK || !strings.Contains(out, "Status:          Healthy") || m == nil || atoi(t, m[1])+atoi(t, m[2]) != 3 {
+		t.Fatalf("health: exit %d\n%s%s", code, out, errOut)
+	}
+	eager := m[1]
 
 	code, out, errOut = runCLI(t, nil, "", "-addr", a, "peers")
-	if code != exitOK || !strings.Contains(out, "Self:          a\n") || !strings.Contains(out, "Eager (2):     ") || !strings.Contains(out, "Total peers:   3\n") {
-		t.Errorf("peers: exit %d\n%s%s", code, out, errOut)
+	if code != exitOK || !strings.Contains(out, "Self:          a\n") || !strings.Contains(out, "Eager ("+eager+"):     ") || !strings.Contains(out, "Total peers:   3\n") {
+		t.Errorf("peers (health said %s eager): exit %d\n%s%s", eager, code, out, errOut)
 	}
 
 	code, out, errOut = runCLI(t, nil, "", "-addr", a, "config")
@@ -201,7 +210,7 @@ func TestEndToEnd(t *testing.T) {
 	id := strings.TrimSpace(out)
 
 	// The broadcast reaches every node; then stats count it.
-	deadline := time.Now().Add(time.Minute) // milliseconds on a quiet machine
+	deadline = time.Now().Add(time.Minute)
 	for _, n := range c.nodes {
 		for n.Stats().MessagesDelivered < 1 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
@@ -329,4 +338,13 @@ func TestEndToEndDiscovery(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(out), &ms) != nil || len(ms) != 3 {
 		t.Errorf("members -json: exit %d\n%s", code, out)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

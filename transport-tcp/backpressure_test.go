@@ -3,6 +3,7 @@ package tcp
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -181,4 +182,40 @@ func TestPausedNodeKeepsPeersConnected(t *testing.T) {
 		_, ok := del.got.Load(id)
 		return ok
 	})
+}
+
+// A frame goes straight from the reader to the Receive channel while
+// nothing of its connection is queued, and through the connection's queue
+// otherwise; whichever way each frame takes, a peer's frames arrive in the
+// order they were sent, none lost. A Receive channel of 2 and a reader
+// that stops now and then make the frames switch ways many times.
+func TestReceiveOrderAcrossHandOffs(t *testing.T) {
+	const n = 20000
+	a := newTransport(t, "a", WithReceiveQueue(2), WithConnReceiveQueue(n))
+	b := newTransport(t, "b")
+	b.SetPeerAddr("a", a.Addr().String())
+	go func() {
+		for i := range n {
+			sendRetry(t, b, "a", testFrame(uint64(i), 64), 60*time.Second)
+		}
+	}()
+	deadline := time.After(120 * time.Second)
+	for want := uint64(0); want < n; want++ {
+		if want%97 == 0 {
+			for range 50 {
+				runtime.Gosched() // let the reader queue a few
+			}
+		}
+		select {
+		case f := <-a.Receive():
+			if got := frameSeq(f.Data); got != want {
+				t.Fatalf("frame %d, want %d", got, want)
+			}
+		case <-deadline:
+			t.Fatalf("received %d of %d frames (drops %d)", want, n, a.Stats().ReceiveDrops)
+		}
+	}
+	if d := a.Stats().ReceiveDrops; d != 0 {
+		t.Fatalf("%d frames dropped", d)
+	}
 }

@@ -42,6 +42,10 @@ type conn struct {
 	// half-closes it instead.
 	adopted bool
 	in      chan []byte // received frames waiting for the Receive channel
+	// queued counts the frames in `in` plus the one the forwarder holds:
+	// while it is 0 every frame read so far is in the Receive channel, and
+	// the reader hands the next one over itself (no forwarder hand-off).
+	queued atomic.Int64
 	// Owned by the reader.
 	shedding bool        // in stayed full for the receive wait: drop
 	wait     *time.Timer // the receive wait
@@ -544,9 +548,11 @@ func (t *Transport) detach(c *conn) {
 // clean EOF the connection is closed once its write side has ended too (the
 // peer may still be reading what is in flight); after anything else at once.
 //
-// Frames go from the reader into c's own bounded queue, and a forwarder
-// moves them from there to the shared Receive channel, so no connection
-// waits for another. When the node stops reading (intake paused), c's queue
+// The reader hands a frame straight to the shared Receive channel when
+// that has room and nothing of c waits before it; otherwise the frame goes
+// into c's own bounded queue, and a forwarder moves the queue to the
+// Receive channel in order, so no connection waits for another (and an
+// idle node's frame costs no goroutine hand-off besides the node's own). When the node stops reading (intake paused), c's queue
 // fills; after the receive wait the frames that do not fit are dropped and
 // counted (Stats.ReceiveDrops) while the connection keeps being read, so
 // that the peer's writes never time out because this node is slow.
@@ -666,9 +672,20 @@ func (t *Transport) readFrames(c *conn) error {
 // loses nothing, while a node that stops reading (intake paused) keeps its
 // connections read, so that no peer's write times out.
 func (t *Transport) enqueue(c *conn, buf []byte) error {
+	if c.queued.Load() == 0 {
+		// Nothing of c is queued or being forwarded: every earlier frame
+		// is in the Receive channel already, so this one may follow it
+		// directly (order kept).
+		select {
+		case t.recv <- node.Frame{From: c.peer.id, Data: buf}:
+			return nil
+		default:
+		}
+	}
 	if c.shedding && len(c.in) <= cap(c.in)/2 {
 		c.shedding = false
 	}
+	c.queued.Add(1)
 	select {
 	case c.in <- buf:
 		return nil
@@ -688,9 +705,11 @@ func (t *Transport) enqueue(c *conn, buf []byte) error {
 			c.shedding = true
 		case <-t.ctx.Done():
 			c.wait.Stop()
+			c.queued.Add(-1)
 			return net.ErrClosed
 		}
 	}
+	c.queued.Add(-1)
 	t.st.receiveDrops.Add(1)
 	return nil
 }
@@ -704,6 +723,7 @@ func (t *Transport) forward(c *conn) {
 	for f := range c.in {
 		select {
 		case t.recv <- node.Frame{From: from, Data: f}:
+			c.queued.Add(-1)
 		case <-t.ctx.Done():
 			return
 		}

@@ -73,7 +73,8 @@
 // connection: a 32 KiB read buffer, at most one frame of at most
 // WithMaxFrameSize bytes being read and a queue of WithConnReceiveQueue
 // received frames. The Receive channel holds at most WithReceiveQueue
-// frames. When it is full, each connection's frames wait in that
+// frames; a reader hands its frame to it directly while nothing of its
+// connection waits. When it is full, each connection's frames wait in that
 // connection's queue; a reader whose queue stays full for WithReceiveWait
 // drops frames (Stats.ReceiveDrops) and keeps reading, so a node that stops
 // reading slows its peers through TCP flow control only briefly and never

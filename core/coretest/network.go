@@ -29,6 +29,12 @@ type Config struct {
 	// Jitter adds to each message an extra delay uniformly in [0, Jitter),
 	// so messages can overtake each other.
 	Jitter time.Duration
+	// ServiceTime, when positive, is how long a node takes to handle each
+	// message it receives: a node handles one message at a time, in
+	// arrival order, and a message that arrives while it is busy waits.
+	// Under load, queues then form at the receivers as in a real runtime
+	// (the tree's copies run late); 0 handles every message on arrival.
+	ServiceTime time.Duration
 	// DropRate is the probability that a message is lost.
 	DropRate float64
 	// DetectionDelay is how long after a crash the live nodes are told
@@ -79,6 +85,7 @@ type node struct {
 	delivered   map[core.MessageID]int // this incarnation
 	ever        map[core.MessageID]int // the incarnation that first delivered it
 	saved       []byte                 // the State saved at the last crash (Persist)
+	busyUntil   time.Time              // with ServiceTime: when the node has handled every message sent to it so far
 }
 
 // Network is a deterministic simulated network of Protocols under a virtual
@@ -466,8 +473,14 @@ func (n *Network) flush(i int) {
 		if n.cfg.Jitter > 0 {
 			d += time.Duration(n.rng.Int64N(int64(n.cfg.Jitter)))
 		}
+		at := n.now.Add(d)
+		if st := n.cfg.ServiceTime; st > 0 {
+			// Handled once the node has handled what arrived before.
+			at = maxTime(at, n.nodes[j].busyUntil).Add(st)
+			n.nodes[j].busyUntil = at
+		}
 		n.inFlight++
-		n.push(&event{at: n.now.Add(d), kind: evMessage, to: j, from: i, inc: n.nodes[j].incarnation, msg: m})
+		n.push(&event{at: at, kind: evMessage, to: j, from: i, inc: n.nodes[j].incarnation, msg: m})
 	}
 	for _, d := range out.Deliveries {
 		nd.delivered[d.ID]++
@@ -651,4 +664,11 @@ func (n *Network) CheckDeliveryOf(want func(Broadcast) bool, exactlyOnce bool) e
 		return fmt.Errorf("coretest: %d (node, message) pairs wrong; first: %s", missing, first)
 	}
 	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }

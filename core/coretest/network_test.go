@@ -68,3 +68,31 @@ func TestNetworkCrashRestart(t *testing.T) {
 		t.Fatal("accessors")
 	}
 }
+
+// With ServiceTime a node handles one message at a time: ten broadcasts
+// sent at once reach the other node one service time apart, the last no
+// earlier than ten service times after they were sent.
+func TestNetworkServiceTimeQueues(t *testing.T) {
+	const service = 10 * time.Millisecond
+	n, err := coretest.New(coretest.Config{Nodes: 2, Protocol: core.LANConfig(), Seed: 1, ServiceTime: service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.RunFor(5 * time.Second)
+	start := n.Now()
+	var last core.MessageID
+	for k := 0; k < 10; k++ {
+		if last, err = n.Broadcast(0, []byte("q")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !n.RunUntil(func() bool { return n.Delivered(1, last) > 0 }, time.Minute) {
+		t.Fatal("not delivered")
+	}
+	if d := n.Now().Sub(start); d < 10*service {
+		t.Fatalf("last of 10 delivered after %v, want >= %v", d, 10*service)
+	}
+	if err := n.CheckDelivery(true); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -199,3 +199,52 @@ func TestBurstKeepsTheTree(t *testing.T) {
 		t.Errorf("RMR %.3f over the burst, want <= 0.05", rmr)
 	}
 }
+
+// The same burst with queues: every node takes ServiceTime per message it
+// handles, so the 2,000 messages queue at every node for far longer than
+// the graft timeout, and announcements overtake the tree's copies. Every
+// message must still reach every node exactly once. The RMR is logged, not
+// asserted: today this run ends at RMR 0.44-0.50 (seeds 9-11), as
+// tools/bench's burst at N = 32 does (0.5-0.67): pulls of copies that are
+// only late, links made from them, cycles, Prunes that arrive late behind
+// the queues. Issue 10 asks for <= 0.05; see docs/benchmarks.md.
+func TestBurstUnderQueueingDeliversExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	c := core.LANConfig()
+	const nodes, burst = 32, 2000
+	const service = 250 * time.Microsecond
+	for _, seed := range []int64{9, 10, 11} {
+		n, err := coretest.New(coretest.Config{Nodes: nodes, Protocol: c, Seed: seed, LinkSpread: 2 * time.Millisecond,
+			Jitter: time.Millisecond, ServiceTime: service})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(10 * time.Second)
+		for k := 0; k < 40; k++ {
+			if _, err := n.Broadcast(k*5%nodes, []byte("warm")); err != nil {
+				t.Fatal(err)
+			}
+			n.RunFor(c.PruneDelay)
+		}
+		n.RunFor(5 * time.Second)
+		n.ResetCounters()
+		for k := 0; k < burst; k++ {
+			if _, err := n.Broadcast(k*11%nodes, []byte("burst")); err != nil {
+				t.Fatal(err)
+			}
+			if k%100 == 99 {
+				n.RunFor(time.Millisecond)
+			}
+		}
+		n.RunFor(30 * time.Second)
+		if err := n.CheckDelivery(true); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		cs := n.Counters()
+		remote := cs.Deliveries - burst
+		t.Logf("seed %d: burst of %d at N = %d, %v per message handled: RMR %.4f, control received %.3f per delivery",
+			seed, burst, nodes, service, float64(cs.PayloadReceived-remote)/float64(remote), float64(cs.ControlReceived)/float64(remote))
+	}
+}

@@ -42,6 +42,9 @@ type Config struct {
 	// complete: its parts are refused by the protocol's age rule after
 	// message_cache_ttl + clock_skew, so Expire gives it up then.
 	Retention time.Duration
+	// MaxTransfers bounds the partial transfers (the bookkeeping of many
+	// tiny ones, which the byte budgets barely see). Default 1024.
+	MaxTransfers int
 	// MaxFinished bounds the transfers remembered as finished (delivered,
 	// failed, evicted, refused), whose late parts are then ignored instead
 	// of starting a new assembly. Default 4096.
@@ -125,8 +128,8 @@ type transfer struct {
 // Budget: a transfer reserves its declared size when its first part
 // arrives. If that would put its origin above OriginBudget, the origin's
 // partial transfers with the oldest origin time are evicted first; if the
-// node would then be above Budget, the node's oldest partial transfers are
-// evicted (any origin). A transfer older than every one it would have to
+// node would then be above Budget (or MaxTransfers), the node's oldest
+// partial transfers are evicted (any origin). A transfer older than every one it would have to
 // evict, or larger than a budget on its own, is refused instead. Evicted and
 // refused transfers are remembered (MaxFinished) so that their later parts
 // are ignored rather than starting them again: a transfer never thrashes.
@@ -145,6 +148,9 @@ type Assembler struct {
 func NewAssembler(cfg Config) *Assembler {
 	if cfg.MinChunkSize <= 0 {
 		cfg.MinChunkSize = 256
+	}
+	if cfg.MaxTransfers <= 0 {
+		cfg.MaxTransfers = 1024
 	}
 	if cfg.MaxFinished <= 0 {
 		cfg.MaxFinished = 4096
@@ -267,7 +273,7 @@ func (a *Assembler) admit(now time.Time, key Key, g Geometry, originTime time.Ti
 		if origin {
 			return a.byOrigin[key.Origin]-freed+g.Size > a.cfg.OriginBudget
 		}
-		return a.bytes-freed+g.Size > a.cfg.Budget
+		return a.bytes-freed+g.Size > a.cfg.Budget || len(a.active)-len(victims)+1 > a.cfg.MaxTransfers
 	}
 	for _, origin := range []bool{true, false} {
 		if !need(origin) {

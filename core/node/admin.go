@@ -254,6 +254,8 @@ type ConfigReport struct {
 	MaxStreamGaps            int          `json:"max_stream_gaps"`
 	ClockSkew                Duration     `json:"clock_skew"`
 	MaxMessageSize           int          `json:"max_message_size"`
+	MaxLargeMessageSize      int          `json:"max_large_message_size"`
+	LargeAssemblyBytes       int          `json:"large_assembly_bytes"`
 	MaintenanceInterval      Duration     `json:"maintenance_interval"`
 	MaintenanceJitter        Duration     `json:"maintenance_jitter"`
 	UseHashRing              bool         `json:"use_hash_ring"`
@@ -312,6 +314,8 @@ func ConfigView(c core.Config) ConfigReport {
 		MaxStreamGaps:            c.MaxStreamGaps,
 		ClockSkew:                Duration(c.ClockSkew),
 		MaxMessageSize:           c.MaxMessageSize,
+		MaxLargeMessageSize:      c.MaxLargeMessageSize,
+		LargeAssemblyBytes:       c.LargeAssemblyBytes,
 		MaintenanceInterval:      Duration(c.MaintenanceInterval),
 		MaintenanceJitter:        Duration(c.MaintenanceJitter),
 		UseHashRing:              c.UseHashRing,

@@ -79,6 +79,9 @@ type LargeStats struct {
 	// the delivery queue; SlowPeers the peers it stopped waiting for.
 	SendWaits uint64 `json:"send_waits"`
 	SlowPeers uint64 `json:"slow_peers"`
+	// RateCuts counts the times BroadcastLarge halved its pace because a
+	// peer pulled from this node (the tree was behind).
+	RateCuts uint64 `json:"rate_cuts"`
 }
 
 // largeState is the node's side of large messages: the Assembler (used on
@@ -95,8 +98,8 @@ type largeState struct {
 	invalid   uint64
 	delivered uint64 // bytes
 
-	lastTransfer                    atomic.Uint64
-	sent, sentBytes, waits, slowPrs atomic.Uint64
+	lastTransfer                              atomic.Uint64
+	sent, sentBytes, waits, slowPrs, rateCuts atomic.Uint64
 }
 
 func newLargeState(cfg core.Config) *largeState {
@@ -128,6 +131,7 @@ func (l *largeState) stats() LargeStats {
 		SentBytes:      l.sentBytes.Load(),
 		SendWaits:      l.waits.Load(),
 		SlowPeers:      l.slowPrs.Load(),
+		RateCuts:       l.rateCuts.Load(),
 	}
 	if l.asm != nil {
 		a := l.asm.Stats()
@@ -343,7 +347,7 @@ func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size 
 	g := large.Geometry{Transfer: transfer, Size: size, ChunkSize: chunkSize}
 	h := sha256.New()
 	buf := make([]byte, chunkSize)
-	w := &sendWindow{size: n.opts.largeWindow, seen: map[core.PeerID]queueProgress{}, skip: map[core.PeerID]bool{}}
+	w := newSendWindow(n.opts.largeWindow)
 	for i := range g.Chunks() {
 		c := buf[:g.ChunkLen(i)]
 		if k, err := io.ReadFull(r, c); err != nil {
@@ -374,20 +378,53 @@ type queueProgress struct {
 	since time.Time
 }
 
-// sendWindow is BroadcastLarge's view of its eager peers' send queues.
-// Used on the protocol goroutine only.
+// Pacing of BroadcastLarge (see docs/design.md, "Large messages"): the
+// origin starts at largeStartRate, adds largeRateStep per chunk sent, and
+// halves the rate (not below largeMinRate, at most once per largeCutEvery)
+// whenever it is asked for a pull (a Graft): peers announced a chunk before
+// their tree copy came, so the tree is behind the origin.
+const (
+	largeStartRate = 16 << 20  // bytes/s
+	largeMinRate   = 256 << 10 // bytes/s
+	largeRateStep  = 64 << 10  // bytes/s per chunk sent
+	largeCutEvery  = 200 * time.Millisecond
+)
+
+// sendWindow is BroadcastLarge's view of its eager peers' send queues and
+// of its pace. Used on the protocol goroutine only.
 type sendWindow struct {
 	size int
 	seen map[core.PeerID]queueProgress // peers over the window: queue length and since when it has not shrunk
 	skip map[core.PeerID]bool          // peers no longer waited for
+
+	rate   float64   // bytes/s
+	next   time.Time // earliest time for the next part
+	grafts uint64    // the protocol's GraftReceived at the last look
+	cutAt  time.Time // last halving
 }
 
-// open reports whether every eager peer (not skipped) has at most size
-// frames queued.
-func (w *sendWindow) open(n *Node, now time.Time) bool {
+func newSendWindow(size int) *sendWindow {
+	return &sendWindow{size: size, seen: map[core.PeerID]queueProgress{}, skip: map[core.PeerID]bool{}, rate: largeStartRate}
+}
+
+// open reports whether the next part may go now: its pacing time has come
+// and every eager peer (not skipped) has at most size frames queued. When
+// it may not, wait is a hint for how long to wait (0: unknown).
+func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) {
+	if g := n.proto.Stats().GraftReceived; g != w.grafts {
+		if w.grafts != 0 && now.Sub(w.cutAt) >= largeCutEvery {
+			w.rate = max(w.rate/2, largeMinRate)
+			w.cutAt = now
+			n.large.rateCuts.Add(1)
+		}
+		w.grafts = g
+	}
+	if now.Before(w.next) {
+		return false, w.next.Sub(now)
+	}
 	q, ok := n.tr.(SendQueueLener)
 	if !ok {
-		return true
+		return true, 0
 	}
 	open := true
 	for _, p := range n.proto.EagerPeers() {
@@ -412,7 +449,13 @@ func (w *sendWindow) open(n *Node, now time.Time) bool {
 			open = false
 		}
 	}
-	return open
+	return open, 0
+}
+
+// sent paces the next part after one of size bytes went out at now.
+func (w *sendWindow) sent(now time.Time, size int) {
+	w.next = now.Add(time.Duration(float64(size) / w.rate * float64(time.Second)))
+	w.rate += largeRateStep
 }
 
 // publishPart broadcasts one part, waiting (with backoff) while the
@@ -424,13 +467,22 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			id   core.MessageID
 			err  error
 			wait bool
+			hint time.Duration
 		)
 		r := request{done: make(chan struct{}), fn: func(now time.Time) {
-			if n.queued() >= n.highWater || n.ovLen() > 0 || !w.open(n, now) {
+			if n.queued() >= n.highWater || n.ovLen() > 0 {
+				wait = true
+				return
+			}
+			var ok bool
+			if ok, hint = w.open(n, now); !ok {
 				wait = true
 				return
 			}
 			id, err = n.proto.Broadcast(now, payload, hs)
+			if err == nil {
+				w.sent(now, len(payload))
+			}
 		}}
 		select {
 		case n.reqs <- r:
@@ -452,7 +504,13 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			return id, err
 		}
 		n.large.waits.Add(1)
-		t := time.NewTimer(backoff)
+		d := backoff
+		if hint > 0 {
+			d = hint
+		} else {
+			backoff = min(2*backoff, 5*time.Millisecond)
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -462,6 +520,5 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			t.Stop()
 			return core.MessageID{}, ErrClosed
 		}
-		backoff = min(2*backoff, 5*time.Millisecond)
 	}
 }

@@ -64,6 +64,7 @@ type flags struct {
 	sendQ    int
 	copyRuns int
 	tuner    bool
+	pace     float64
 }
 
 func parseSize(s string) (int64, error) {
@@ -100,6 +101,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&f.window, "window", node.DefaultLargeWindow, "BroadcastLarge send window (frames per peer)")
 	fs.IntVar(&f.sendQ, "send-queue", 4096, "transport send queue per peer (frames)")
 	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
+	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -313,7 +315,11 @@ func bench(f flags, out io.Writer) error {
 	errs := make(chan error, f.origins)
 	for o := range f.origins {
 		go func() {
-			id, err := nodes[o].BroadcastLarge(ctx, bytes.NewReader(payloads[o]), f.size)
+			var r io.Reader = bytes.NewReader(payloads[o])
+			if f.pace > 0 {
+				r = &pacedReader{r: r, rate: f.pace * (1 << 20), start: time.Now()}
+			}
+			id, err := nodes[o].BroadcastLarge(ctx, r, f.size)
 			ids[o] = id
 			errs <- err
 		}()
@@ -353,6 +359,9 @@ func bench(f flags, out io.Writer) error {
 
 	fmt.Fprintf(out, "nodes %d, %d large message(s) of %d bytes (%.1f MiB) at once, frame loss %.1f%%, preset %s, tuner %v, window %d\n",
 		f.nodes, f.origins, f.size, payload/(1<<20), 100*f.drop, f.preset, f.tuner, f.window)
+	if f.pace > 0 {
+		fmt.Fprintf(out, "publishing paced at %.1f MiB/s per origin\n", f.pace)
+	}
 	fmt.Fprintf(out, "exactly once with the right SHA-256: %v (%d node×message pairs wrong)\n", bad == 0, bad)
 	fmt.Fprintf(out, "time to the last node: %v (publish took %v); throughput %.1f MiB/s per node\n",
 		toLast.Round(time.Millisecond), published.Round(time.Millisecond), payload*float64(f.origins)/(1<<20)/toLast.Seconds())
@@ -363,8 +372,8 @@ func bench(f flags, out io.Writer) error {
 		wire/(deliveries*payload), after.bytesOut-before.bytesOut, deliveries)
 	fmt.Fprintf(out, "duplicate copies: %d, pulls answered: %d, anti-entropy repairs: %d, frames dropped by the loss: %d, transport drops: %d\n",
 		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
-	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d, slow peers %d\n",
-		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.slow-before.slow)
+	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d, slow peers %d, rate cuts %d\n",
+		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.slow-before.slow, after.cuts-before.cuts)
 	if bad > 0 {
 		return fmt.Errorf("%d deliveries wrong or missing", bad)
 	}
@@ -380,7 +389,7 @@ func roundAll(ds []time.Duration) []time.Duration {
 }
 
 type total struct {
-	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow uint64
+	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts uint64
 }
 
 func totals(nodes []*node.Node, trs []*lossy) total {
@@ -392,6 +401,7 @@ func totals(nodes []*node.Node, trs []*lossy) total {
 		t.repairs += s.RepairReceived
 		t.waits += s.Large.SendWaits
 		t.slow += s.Large.SlowPeers
+		t.cuts += s.Large.RateCuts
 		ts := trs[i].Stats()
 		t.bytesOut += ts.BytesOut
 		t.trDrops += ts.Drops
@@ -465,4 +475,21 @@ func tcpCopy(ip string, port int, size int64) (time.Duration, error) {
 		return 0, err
 	}
 	return end.Sub(start), nil
+}
+
+// pacedReader hands out at most rate bytes per second since start.
+type pacedReader struct {
+	r     io.Reader
+	rate  float64
+	start time.Time
+	n     int64
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if due := p.start.Add(time.Duration(float64(p.n) / p.rate * float64(time.Second))); time.Now().Before(due) {
+		time.Sleep(time.Until(due))
+	}
+	k, err := p.r.Read(b[:min(len(b), 64<<10)])
+	p.n += int64(k)
+	return k, err
 }

@@ -397,30 +397,61 @@ type sendWindow struct {
 	seen map[core.PeerID]queueProgress // peers over the window: queue length and since when it has not shrunk
 	skip map[core.PeerID]bool          // peers no longer waited for
 
-	rate   float64   // bytes/s
-	next   time.Time // earliest time for the next part
-	grafts uint64    // the protocol's GraftReceived at the last look
-	cutAt  time.Time // last halving
+	pace pacer
 }
 
 func newSendWindow(size int) *sendWindow {
-	return &sendWindow{size: size, seen: map[core.PeerID]queueProgress{}, skip: map[core.PeerID]bool{}, rate: largeStartRate}
+	return &sendWindow{size: size, seen: map[core.PeerID]queueProgress{}, skip: map[core.PeerID]bool{}, pace: pacer{rate: largeStartRate}}
+}
+
+// pacer is BroadcastLarge's additive-increase, multiplicative-decrease
+// pace.
+type pacer struct {
+	rate   float64   // bytes/s
+	next   time.Time // earliest time for the next part
+	grafts uint64    // the Grafts received at the last look
+	seen   bool      // grafts is set
+	cutAt  time.Time // last halving
+}
+
+// observe takes the node's count of Grafts received; it halves the rate
+// (at most once per largeCutEvery, not below largeMinRate) when the count
+// grew, and reports whether it did.
+func (p *pacer) observe(now time.Time, grafts uint64) bool {
+	grew := p.seen && grafts != p.grafts
+	p.grafts, p.seen = grafts, true
+	if !grew || (!p.cutAt.IsZero() && now.Sub(p.cutAt) < largeCutEvery) {
+		return false
+	}
+	p.rate = max(p.rate/2, largeMinRate)
+	p.cutAt = now
+	return true
+}
+
+// ready reports whether the next part may go at now, else how long to
+// wait.
+func (p *pacer) ready(now time.Time) (bool, time.Duration) {
+	if now.Before(p.next) {
+		return false, p.next.Sub(now)
+	}
+	return true, 0
+}
+
+// sent paces the next part after one of size bytes went out at now.
+func (p *pacer) sent(now time.Time, size int) {
+	p.next = now.Add(time.Duration(float64(size) / p.rate * float64(time.Second)))
+	p.rate += largeRateStep
 }
 
 // open reports whether the next part may go now: its pacing time has come
 // and every eager peer (not skipped) has at most size frames queued. When
 // it may not, wait is a hint for how long to wait (0: unknown).
 func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) {
-	if g := n.proto.Stats().GraftReceived; g != w.grafts {
-		if w.grafts != 0 && now.Sub(w.cutAt) >= largeCutEvery {
-			w.rate = max(w.rate/2, largeMinRate)
-			w.cutAt = now
-			n.large.rateCuts.Add(1)
-		}
-		w.grafts = g
+	if w.pace.observe(now, n.proto.Stats().GraftReceived) {
+		n.large.rateCuts.Add(1)
 	}
-	if now.Before(w.next) {
-		return false, w.next.Sub(now)
+	if ok, wait := w.pace.ready(now); !ok {
+		return false, wait
 	}
 	q, ok := n.tr.(SendQueueLener)
 	if !ok {
@@ -452,11 +483,6 @@ func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) 
 	return open, 0
 }
 
-// sent paces the next part after one of size bytes went out at now.
-func (w *sendWindow) sent(now time.Time, size int) {
-	w.next = now.Add(time.Duration(float64(size) / w.rate * float64(time.Second)))
-	w.rate += largeRateStep
-}
 
 // publishPart broadcasts one part, waiting (with backoff) while the
 // delivery queue is above its high-water mark or the window is closed.
@@ -481,7 +507,7 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			}
 			id, err = n.proto.Broadcast(now, payload, hs)
 			if err == nil {
-				w.sent(now, len(payload))
+				w.pace.sent(now, len(payload))
 			}
 		}}
 		select {

@@ -483,7 +483,6 @@ func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) 
 	return open, 0
 }
 
-
 // publishPart broadcasts one part, waiting (with backoff) while the
 // delivery queue is above its high-water mark or the window is closed.
 func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header, w *sendWindow) (core.MessageID, error) {

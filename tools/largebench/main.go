@@ -65,6 +65,7 @@ type flags struct {
 	copyRuns int
 	tuner    bool
 	pace     float64
+	smallHz  float64
 }
 
 func parseSize(s string) (int64, error) {
@@ -102,6 +103,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&f.sendQ, "send-queue", 4096, "transport send queue per peer (frames)")
 	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
 	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
+	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -275,6 +277,16 @@ func bench(f flags, out io.Writer) error {
 	slices.Sort(copies)
 	copyTime := copies[len(copies)/2]
 
+	// Small messages on an idle cluster, for comparison.
+	var idle smallStats
+	if f.smallHz > 0 {
+		stop := make(chan struct{})
+		time.AfterFunc(5*time.Second, func() { close(stop) })
+		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop); err != nil {
+			return fmt.Errorf("small messages (idle): %w", err)
+		}
+	}
+
 	// The measurement.
 	payloads := make([][]byte, f.origins)
 	sums := make([][32]byte, f.origins)
@@ -310,6 +322,20 @@ func bench(f flags, out io.Writer) error {
 			}
 		}
 	}()
+	smallDone := make(chan struct{})
+	stopSmall := make(chan struct{})
+	var (
+		loaded   smallStats
+		smallErr error
+	)
+	if f.smallHz > 0 {
+		go func() {
+			defer close(smallDone)
+			loaded, smallErr = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stopSmall)
+		}()
+	} else {
+		close(smallDone)
+	}
 	start := time.Now()
 	ids := make([]core.MessageID, f.origins)
 	errs := make(chan error, f.origins)
@@ -332,6 +358,11 @@ func bench(f flags, out io.Writer) error {
 	published := time.Since(start)
 	if err := waitAll(ctx, recs, ids); err != nil {
 		return err
+	}
+	close(stopSmall)
+	<-smallDone
+	if smallErr != nil {
+		return fmt.Errorf("small messages (loaded): %w", smallErr)
 	}
 	close(stopSampling)
 	<-sampled
@@ -374,6 +405,11 @@ func bench(f flags, out io.Writer) error {
 		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
 	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d, slow peers %d, rate cuts %d\n",
 		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.slow-before.slow, after.cuts-before.cuts)
+	if f.smallHz > 0 {
+		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p99 %v; during the large ones %d msgs p50 %v p99 %v (p99 ratio %.2f)\n",
+			idle.n, idle.p50.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
+			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
+	}
 	if bad > 0 {
 		return fmt.Errorf("%d deliveries wrong or missing", bad)
 	}
@@ -492,4 +528,57 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 	k, err := p.r.Read(b[:min(len(b), 64<<10)])
 	p.n += int64(k)
 	return k, err
+}
+
+type smallStats struct {
+	n        int
+	p50, p99 time.Duration
+}
+
+// smallTraffic broadcasts 1 KiB messages from n at rate per second until
+// stop is closed, waits until every node has them, and returns the
+// distribution of their time to the last node.
+func smallTraffic(ctx context.Context, n *node.Node, recs []*recorder, rate float64, stop <-chan struct{}) (smallStats, error) {
+	var (
+		ids  []core.MessageID
+		sent []time.Time
+	)
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	payload := make([]byte, 1024)
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case <-ctx.Done():
+			return smallStats{}, ctx.Err()
+		case <-t.C:
+		}
+		now := time.Now()
+		id, err := n.Broadcast(ctx, payload)
+		if errors.Is(err, node.ErrBackpressure) {
+			continue
+		}
+		if err != nil {
+			return smallStats{}, err
+		}
+		ids, sent = append(ids, id), append(sent, now)
+	}
+	if err := waitAll(ctx, recs, ids); err != nil {
+		return smallStats{}, err
+	}
+	lat := make([]time.Duration, len(ids))
+	for i, id := range ids {
+		for _, r := range recs {
+			if _, _, at := r.get(id); at.Sub(sent[i]) > lat[i] {
+				lat[i] = at.Sub(sent[i])
+			}
+		}
+	}
+	if len(lat) == 0 {
+		return smallStats{}, errors.New("no small message was sent")
+	}
+	slices.Sort(lat)
+	return smallStats{n: len(lat), p50: lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)]}, nil
 }

@@ -27,6 +27,9 @@ const (
 	// MaxMessageSizeLimit is the largest max_message_size a Config accepts
 	// (16 MiB).
 	MaxMessageSizeLimit = 16 << 20
+	// MaxLargeMessageSizeLimit is the largest max_large_message_size a
+	// Config accepts (4 GiB).
+	MaxLargeMessageSizeLimit = 4 << 30
 )
 
 // HealthConfig holds the thresholds of the health report. The rules are
@@ -228,6 +231,19 @@ type Config struct {
 	// MaxMessageSize bounds a payload (bytes). Default 64 KiB.
 	MaxMessageSize int
 
+	// MaxLargeMessageSize bounds a large message (bytes): one sent with
+	// node.Node.BroadcastLarge as chunks of at most MaxMessageSize (see
+	// docs/design.md, "Large messages"). A larger one is refused at
+	// publish, and a received one that declares more is dropped. It is
+	// also each origin's share of LargeAssemblyBytes. 0 disables large
+	// messages. Default 256 MiB, at most 4 GiB.
+	MaxLargeMessageSize int
+	// LargeAssemblyBytes bounds the bytes a node holds in large messages
+	// it has not received completely (its assembly budget); at least
+	// MaxLargeMessageSize. Partial messages beyond it are evicted, oldest
+	// first, and never delivered. Default 512 MiB.
+	LargeAssemblyBytes int
+
 	// MaintenanceInterval is the period of the peer maintenance (promote,
 	// demote, refill), jittered by ± MaintenanceJitter. Default 2 s / 500 ms.
 	MaintenanceInterval time.Duration
@@ -283,6 +299,8 @@ func DefaultConfig() Config {
 		MaxStreamGaps:           256,
 		ClockSkew:               30 * time.Second,
 		MaxMessageSize:          64 << 10,
+		MaxLargeMessageSize:     256 << 20, // a snapshot or a binary update in one message
+		LargeAssemblyBytes:      512 << 20, // two largest messages assembling at once
 		MaintenanceInterval:     2 * time.Second,
 		MaintenanceJitter:       500 * time.Millisecond,
 		UseHashRing:             false,
@@ -414,6 +432,8 @@ func (c *Config) Validate() error {
 		{name: "max_streams", v: c.MaxStreams, lo: 1, hi: 1 << 20},
 		{name: "max_stream_gaps", v: c.MaxStreamGaps, lo: 1, hi: MaxDigestRuns},
 		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
+		{name: "max_large_message_size", v: c.MaxLargeMessageSize, lo: 0, hi: MaxLargeMessageSizeLimit},
+		{name: "large_assembly_bytes", v: c.LargeAssemblyBytes, lo: 0, hi: 1 << 40},
 		{name: "max_protected_neighbors", v: c.MaxProtectedNeighbors, lo: 0, hi: 4},
 		{name: "health.pending_grafts_degraded", v: c.Health.PendingGraftsDegraded, lo: 0},
 		{name: "health.min_peers_degraded", v: c.Health.MinPeersDegraded, lo: 0},
@@ -455,6 +475,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
 		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
+	}
+	if c.LargeAssemblyBytes < c.MaxLargeMessageSize {
+		return fieldErr("large_assembly_bytes", "is %d, must be at least max_large_message_size (%d)", c.LargeAssemblyBytes, c.MaxLargeMessageSize)
 	}
 	if c.MaintenanceJitter >= c.MaintenanceInterval {
 		return fieldErr("maintenance_jitter", "is %v, must be less than maintenance_interval (%v)", c.MaintenanceJitter, c.MaintenanceInterval)

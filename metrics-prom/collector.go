@@ -139,6 +139,14 @@ var runtimeMetrics = []metric[RuntimeStats]{
 	mk("plumtree_encode_errors_total", "Outbound messages that failed to encode.", counter, u64(func(s *RuntimeStats) uint64 { return s.EncodeErrors })),
 	mk("plumtree_send_errors_total", "Outbound frames the transport refused.", counter, u64(func(s *RuntimeStats) uint64 { return s.SendErrors })),
 	mk("plumtree_observer_dropped_events_total", "Observer events dropped because the observer queue was full.", counter, u64(func(s *RuntimeStats) uint64 { return s.ObserverDrops })),
+	mk("plumtree_large_in_flight", "Large messages partly received.", gauge, num(func(s *RuntimeStats) int { return s.LargeInFlight })),
+	mk("plumtree_large_assembly_bytes", "Bytes of the assembly budget reserved by partly received large messages.", gauge, func(s *RuntimeStats) float64 { return float64(s.LargeBytes) }),
+	mk("plumtree_large_delivered_total", "Large messages delivered, digest verified.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeDelivered })),
+	mk("plumtree_large_delivered_bytes_total", "Bytes of the large messages delivered.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeDeliveredBytes })),
+	mk("plumtree_large_digest_failures_total", "Large messages complete but with a wrong SHA-256: dropped, never delivered.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeDigestFailures })),
+	mk("plumtree_large_evicted_total", "Partly received large messages evicted because the assembly budget was full.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeEvicted })),
+	mk("plumtree_large_expired_total", "Partly received large messages given up because their missing parts could no longer arrive.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeExpired })),
+	mk("plumtree_large_refused_total", "Large-message parts refused (size, budget, age or inconsistent geometry).", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeRefused })),
 }
 
 var transportMetrics = []metric[TransportStats]{

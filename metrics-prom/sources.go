@@ -31,6 +31,16 @@ type RuntimeStats struct {
 	EncodeErrors     uint64 // outbound messages the codec refused
 	SendErrors       uint64 // frames the transport refused
 	ObserverDrops    uint64 // events dropped because the observer queue was full
+
+	// Large messages (node.Stats().Large).
+	LargeInFlight       int    // large messages partly received
+	LargeBytes          int64  // assembly budget they reserve
+	LargeDelivered      uint64 // large messages delivered (digest verified)
+	LargeDeliveredBytes uint64 // their bytes
+	LargeDigestFailures uint64 // large messages dropped for a wrong digest
+	LargeEvicted        uint64 // partial large messages evicted for room
+	LargeExpired        uint64 // partial large messages given up by age
+	LargeRefused        uint64 // large-message parts refused
 }
 
 // TransportStats is what a transport (for example transport-tcp) reports.

@@ -75,7 +75,9 @@ type BroadcastReport struct {
 //	GET  /config     the configuration, with the guide's field names; durations as "500ms"
 //	GET  /dump       all of the above plus the WithSection sections, for escalations
 //	POST /broadcast  a test broadcast: the body is the payload (400 when empty); answers BroadcastReport
-//	                 (413 above max_message_size, 503 when closed or under backpressure)
+//	                 (413 above max_message_size, 503 when closed or under backpressure). A body
+//	                 with a Content-Length above max_message_size is streamed as a large message
+//	                 (BroadcastLarge; 413 above max_large_message_size, nothing read)
 //
 // Mount it under a prefix with http.StripPrefix. It exposes a broadcast
 // endpoint: serve it on an operator-only address, or use WithReadOnly.
@@ -128,6 +130,10 @@ func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
 	if !o.readOnly {
 		mux.HandleFunc("POST /broadcast", func(w http.ResponseWriter, r *http.Request) {
 			limit := int64(n.Config().MaxMessageSize)
+			if r.ContentLength > limit {
+				broadcastLarge(n, w, r)
+				return
+			}
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
 				var tooBig *http.MaxBytesError
@@ -254,6 +260,8 @@ type ConfigReport struct {
 	MaxStreamGaps            int          `json:"max_stream_gaps"`
 	ClockSkew                Duration     `json:"clock_skew"`
 	MaxMessageSize           int          `json:"max_message_size"`
+	MaxLargeMessageSize      int          `json:"max_large_message_size"`
+	LargeAssemblyBytes       int          `json:"large_assembly_bytes"`
 	MaintenanceInterval      Duration     `json:"maintenance_interval"`
 	MaintenanceJitter        Duration     `json:"maintenance_jitter"`
 	UseHashRing              bool         `json:"use_hash_ring"`
@@ -312,6 +320,8 @@ func ConfigView(c core.Config) ConfigReport {
 		MaxStreamGaps:            c.MaxStreamGaps,
 		ClockSkew:                Duration(c.ClockSkew),
 		MaxMessageSize:           c.MaxMessageSize,
+		MaxLargeMessageSize:      c.MaxLargeMessageSize,
+		LargeAssemblyBytes:       c.LargeAssemblyBytes,
 		MaintenanceInterval:      Duration(c.MaintenanceInterval),
 		MaintenanceJitter:        Duration(c.MaintenanceJitter),
 		UseHashRing:              c.UseHashRing,
@@ -328,5 +338,21 @@ func ConfigView(c core.Config) ConfigReport {
 			Standalone:               c.Health.Standalone,
 		},
 		Seed: c.Seed,
+	}
+}
+
+// broadcastLarge answers POST /broadcast for a body above max_message_size
+// with a known length: it streams the body through BroadcastLarge.
+func broadcastLarge(n *Node, w http.ResponseWriter, r *http.Request) {
+	id, err := n.BroadcastLarge(r.Context(), r.Body, r.ContentLength)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, BroadcastReport{MsgID: id.String(), Origin: id.Origin, Seq: id.Seq, Size: int(r.ContentLength)})
+	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, errLargeDisabled):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+	case errors.Is(err, ErrBackpressure), errors.Is(err, ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, err)
+	default:
+		writeError(w, http.StatusBadRequest, err)
 	}
 }

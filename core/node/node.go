@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/large"
 	"github.com/plumtree-go/plumtree/core/wire"
 )
 
@@ -122,6 +123,9 @@ type Node struct {
 
 	saver *stateSaver // nil without WithStateFile
 
+	large         *largeState // large messages (large.go)
+	largeExpireAt time.Time   // protocol goroutine: next expiry check
+
 	c         counters
 	batchPool sync.Pool
 }
@@ -151,6 +155,7 @@ const (
 	itemGraftSent
 	itemPruneSent
 	itemGraftFailed
+	itemLargeExpire // expire partial large messages (large.go)
 )
 
 // item is one entry of the delivery queue: a delivery, or a hook whose peer
@@ -212,7 +217,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		}
 	}
 	if o.forwardHook != nil {
-		p.SetForwardHook(o.forwardHook)
+		p.SetForwardHook(keepLargeHeader(o.forwardHook))
 	}
 	n := &Node{
 		self:         self,
@@ -223,6 +228,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		log:          o.logger,
 		clock:        o.clock,
 		proto:        p,
+		large:        newLargeState(p.Config()),
 		dec:          wire.NewDecoder(wire.LimitsFor(cfg)),
 		highWater:    max(1, o.deliveryQueue-o.deliveryQueue/4),
 		ovLimit:      max(cfg.MessageCacheMaxSize, o.deliveryQueue),
@@ -330,6 +336,9 @@ func (n *Node) BroadcastWithHeaders(ctx context.Context, payload []byte, headers
 		}
 		if len(hs) == 0 {
 			hs = nil
+		}
+		if isLargePart(hs) {
+			return core.MessageID{}, fmt.Errorf("%w: header %q is reserved for large messages", core.ErrInvalidHeaders, large.HeaderKey)
 		}
 	}
 	data := slices.Clone(payload)
@@ -472,6 +481,7 @@ func (n *Node) Stats() Stats {
 		s.Stats = n.final.stats
 	}
 	s.Runtime = n.runtimeStats()
+	s.Large = n.large.stats()
 	return s
 }
 
@@ -647,6 +657,7 @@ func (n *Node) run() {
 			n.maybeTune(n.clock.Now())
 		}
 		n.flush()
+		n.maybeExpireLarge(n.clock.Now())
 		n.rearm()
 		if n.saver != nil {
 			n.saver.maybeSave(n.clock.Now())
@@ -889,8 +900,14 @@ func (n *Node) delegateLoop() {
 		}
 		switch it.kind {
 		case itemDeliver:
+			if isLargePart(it.d.Headers) {
+				n.deliverPart(it.d)
+				continue
+			}
 			n.del.Deliver(it.d)
 			n.c.delivered.Add(1)
+		case itemLargeExpire:
+			n.expireLarge()
 		case itemPromote:
 			n.del.EagerPromotion(it.d.From)
 		case itemDemote:

@@ -30,6 +30,7 @@ type options struct {
 	admission     []func() error
 	tuner         Tuner
 	stateFile     string
+	largeWindow   int
 }
 
 func defaultOptions() options {
@@ -38,6 +39,7 @@ func defaultOptions() options {
 		clock:         SystemClock{},
 		deliveryQueue: DefaultDeliveryQueue,
 		observerQueue: DefaultObserverQueue,
+		largeWindow:   DefaultLargeWindow,
 	}
 }
 
@@ -118,6 +120,18 @@ func WithAdmission(f func() error) Option {
 	return func(o *options) {
 		if f != nil {
 			o.admission = append(o.admission, f)
+		}
+	}
+}
+
+// WithLargeWindow sets BroadcastLarge's send window: it waits while an
+// eager peer has more than w frames queued in the transport (default
+// DefaultLargeWindow; only with a transport that implements
+// SendQueueLener). Values below 1 are ignored.
+func WithLargeWindow(w int) Option {
+	return func(o *options) {
+		if w >= 1 {
+			o.largeWindow = w
 		}
 	}
 }

@@ -15,6 +15,8 @@ type Stats struct {
 	// Tuning is what the protocol runs with now: the configured values, or
 	// what SetTuning or the WithTuner controller last applied.
 	Tuning TuningStats `json:"tuning"`
+	// Large are the large-message counters (BroadcastLarge, assembly).
+	Large LargeStats `json:"large"`
 }
 
 // TuningStats is core.Tuning in units that read well in JSON.

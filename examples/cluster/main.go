@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/examples/internal/cluster"
 )
 
@@ -23,7 +24,7 @@ func run() int {
 		nodes    = flag.Int("nodes", 5, "number of nodes")
 		rate     = flag.Float64("rate", 50, "broadcasts per second, cluster-wide")
 		duration = flag.Duration("duration", 10*time.Second, "how long to broadcast")
-		size     = flag.Int("size", 1024, "payload size in bytes")
+		size     = flag.Int("size", 1024, "payload size in bytes; above max_message_size (64 KiB) a large message (chunks along the tree), up to max_large_message_size (256 MiB)")
 		kill     = flag.Float64("kill", 0, "fraction of nodes to kill hard half-way, rounded down, at least one (0.3 of 5 kills 1, of 10 kills 3)")
 		preset   = flag.String("preset", "local", "timing preset: local (loopback), lan, wan, large or default")
 		verbose  = flag.Bool("v", false, "log the nodes' warnings to stderr")
@@ -93,6 +94,8 @@ func checkFlags(nodes int, rate float64, size int, kill float64) error {
 		return fmt.Errorf("-rate %v: must be > 0 (broadcasts per second)", rate)
 	case size < cluster.MinSize:
 		return fmt.Errorf("-size %d: must be at least %d bytes", size, cluster.MinSize)
+	case size > core.DefaultConfig().MaxLargeMessageSize:
+		return fmt.Errorf("-size %d: must be at most max_large_message_size (%d bytes)", size, core.DefaultConfig().MaxLargeMessageSize)
 	case !(kill >= 0 && kill < 1):
 		return fmt.Errorf("-kill %v: must be in [0, 1)", kill)
 	}

@@ -20,6 +20,7 @@ func TestCheckFlags(t *testing.T) {
 		{5, 0, 1024, 0, "-rate 0: must be > 0"},
 		{5, -3, 1024, 0, "-rate -3: must be > 0"},
 		{5, 50, 0, 0, "-size 0: must be at least"},
+		{5, 50, 256<<20 + 1, 0, "must be at most max_large_message_size"},
 		{5, 50, 1024, 1, "-kill 1: must be in [0, 1)"},
 	} {
 		err := checkFlags(tc.nodes, tc.rate, tc.size, tc.kill)

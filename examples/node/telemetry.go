@@ -35,7 +35,8 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 	c.SetStats(func() core.Stats { return s.Node.Stats().Stats })
 	c.SetHealth(s.Node.Health)
 	c.SetRuntime(func() metricsprom.RuntimeStats {
-		r := s.Node.Stats().Runtime
+		st := s.Node.Stats()
+		r, l := st.Runtime, st.Large
 		return metricsprom.RuntimeStats{
 			DeliveryQueueLen: r.DeliveryQueueLen, DeliveryQueueCap: r.DeliveryQueueCap,
 			DeliveryOverflow: r.DeliveryOverflow, ObserverQueueLen: r.ObserverQueueLen,
@@ -43,6 +44,9 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			IntakePauses: r.IntakePauses, HookDrops: r.HookDrops, FramesIn: r.FramesIn, FramesOut: r.FramesOut,
 			DecodeErrors: r.DecodeErrors, EncodeErrors: r.EncodeErrors, SendErrors: r.SendErrors,
 			ObserverDrops: r.ObserverDrops,
+			LargeInFlight: l.InFlight, LargeBytes: l.Bytes, LargeDelivered: l.Delivered,
+			LargeDeliveredBytes: l.DeliveredBytes, LargeDigestFailures: l.DigestFailures,
+			LargeEvicted: l.Evicted, LargeExpired: l.Expired, LargeRefused: l.Refused + l.Invalid,
 		}
 	})
 	c.SetTransport(func() metricsprom.TransportStats {

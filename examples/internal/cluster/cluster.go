@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -248,14 +249,24 @@ func (c *Cluster) WaitFormed(ctx context.Context) error {
 // ErrDown is returned for operations on a slot whose node is down.
 var ErrDown = errors.New("cluster: node is down")
 
-// Broadcast sends a payload of size bytes from slot i.
+// Broadcast sends a payload of size bytes from slot i: above
+// max_message_size as a large message (node.BroadcastLarge, up to
+// max_large_message_size).
 func (c *Cluster) Broadcast(ctx context.Context, i, size int) (core.MessageID, error) {
 	s := c.Stack(i)
 	if s == nil {
 		return core.MessageID{}, ErrDown
 	}
 	now := time.Now()
-	id, err := s.Node.Broadcast(ctx, MakePayload(size, now, i))
+	var (
+		id  core.MessageID
+		err error
+	)
+	if p := MakePayload(size, now, i); len(p) > s.Node.Config().MaxMessageSize {
+		id, err = s.Node.BroadcastLarge(ctx, bytes.NewReader(p), int64(len(p)))
+	} else {
+		id, err = s.Node.Broadcast(ctx, p)
+	}
 	if err == nil {
 		c.Tracker.Sent(id, now, i)
 	}

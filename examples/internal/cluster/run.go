@@ -487,6 +487,13 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 	fmt.Fprintf(w, "duplicates        %d (exactly-once delivery)\n", s.Duplicates)
 	fmt.Fprintf(w, "RMR               %.3f (redundant payload copies received per delivery; 0 = a perfect tree)\n", s.RMR)
 	fmt.Fprintf(w, "payload sends     %d for %d deliveries over the network (%.2f per delivery)\n", s.PayloadSends, s.RemoteDeliveries, float64(s.PayloadSends)/float64(max(s.RemoteDeliveries, 1)))
+	if o.Duration > 0 {
+		fmt.Fprintf(w, "throughput        %.2f MiB/s delivered over the network (%d deliveries of %d B in %v of broadcasting)", float64(s.RemoteDeliveries)*float64(o.Size)/(1<<20)/o.Duration.Seconds(), s.RemoteDeliveries, o.Size, o.Duration)
+		if o.Size > core.DefaultConfig().MaxMessageSize {
+			fmt.Fprintf(w, "; large messages: payload sends and RMR count chunks")
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "time to last node p50 %s  p99 %s  max %s (every message, the warm-up included)\n", ms(s.P50), ms(s.P99), ms(s.Max))
 	if s.Steady.Sent > 0 {
 		fmt.Fprintf(w, "  after warm-up   %d msgs sent after the first %v (the warm-up dials connections and prunes the tree), p50 %s p99 %s\n",

@@ -1,0 +1,549 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/large"
+)
+
+// SendQueueLener is implemented by a Transport that can tell how many frames
+// wait to be written to a peer (transport-tcp's Transport does). With it,
+// BroadcastLarge keeps at most a window of frames queued per eager peer
+// (WithLargeWindow); without it, chunks are paced only by the delivery
+// queue.
+type SendQueueLener interface {
+	SendQueueLen(to core.PeerID) int
+}
+
+// DefaultLargeWindow is the default send window of BroadcastLarge, in
+// frames queued per eager peer.
+const DefaultLargeWindow = 32
+
+// largeStall is how long BroadcastLarge waits for a peer whose send queue
+// does not drain at all before it stops waiting for that peer (for the
+// rest of the message): a slow or dead peer never stalls the others. The
+// chunks it misses are pulled or repaired later, or dropped with the
+// peer.
+const largeStall = time.Second
+
+// errLargeDisabled: max_large_message_size is 0.
+var errLargeDisabled = errors.New("node: large messages are disabled (max_large_message_size is 0)")
+
+// LargeStats are the counters and gauges of large messages on a node
+// (docs/design.md, "Large messages").
+type LargeStats struct {
+	// InFlight is the number of large messages partly received.
+	InFlight int `json:"in_flight"`
+	// Bytes is the assembly budget they reserve (their whole sizes).
+	Bytes int64 `json:"bytes"`
+	// Budget is large_assembly_bytes.
+	Budget int64 `json:"budget"`
+	// Parts counts chunks and manifests taken from the protocol.
+	Parts uint64 `json:"parts"`
+	// Delivered counts large messages delivered (digest verified).
+	Delivered uint64 `json:"delivered"`
+	// DeliveredBytes counts their bytes.
+	DeliveredBytes uint64 `json:"delivered_bytes"`
+	// DigestFailures counts large messages whose assembled bytes did not
+	// match their digest: dropped, never delivered.
+	DigestFailures uint64 `json:"digest_failures"`
+	// Evicted counts partial messages given up to make room (budget).
+	Evicted uint64 `json:"evicted"`
+	// Expired counts partial messages given up because their missing
+	// parts could no longer arrive (older than message_cache_ttl +
+	// clock_skew).
+	Expired uint64 `json:"expired"`
+	// Refused counts parts refused: a message above
+	// max_large_message_size or the budget, too old, or contradicting its
+	// own geometry.
+	Refused uint64 `json:"refused"`
+	// Invalid counts parts that did not decode.
+	Invalid uint64 `json:"invalid"`
+	// Duplicates and Late count parts a message already had, and parts of
+	// messages already delivered, failed or given up.
+	Duplicates uint64 `json:"duplicates"`
+	Late       uint64 `json:"late"`
+	// Sent and SentBytes count the large messages this node published.
+	Sent      uint64 `json:"sent"`
+	SentBytes uint64 `json:"sent_bytes"`
+	// SendWaits counts the times BroadcastLarge waited for its window or
+	// the delivery queue; SlowPeers the peers it stopped waiting for.
+	SendWaits uint64 `json:"send_waits"`
+	SlowPeers uint64 `json:"slow_peers"`
+	// RateCuts counts the times BroadcastLarge halved its pace because a
+	// peer pulled from this node (the tree was behind).
+	RateCuts uint64 `json:"rate_cuts"`
+}
+
+// largeState is the node's side of large messages: the Assembler (used on
+// the delegate goroutine, read by Stats) and the sender's counters.
+type largeState struct {
+	lim      large.Limits
+	budget   int64
+	inFlight atomic.Int64 // read by the protocol goroutine to schedule expiry
+
+	mu        sync.Mutex
+	asm       *large.Assembler            // nil when disabled
+	manifests map[large.Key]core.Delivery // the manifest's delivery, per partial transfer
+	parts     uint64
+	invalid   uint64
+	delivered uint64 // bytes
+
+	lastTransfer                              atomic.Uint64
+	sent, sentBytes, waits, slowPrs, rateCuts atomic.Uint64
+}
+
+func newLargeState(cfg core.Config) *largeState {
+	l := &largeState{
+		lim:       large.Limits{MaxSize: int64(cfg.MaxLargeMessageSize), MaxChunkSize: cfg.MaxMessageSize},
+		budget:    int64(cfg.LargeAssemblyBytes),
+		manifests: map[large.Key]core.Delivery{},
+	}
+	if cfg.MaxLargeMessageSize > 0 {
+		l.asm = large.NewAssembler(large.Config{
+			MaxSize:      int64(cfg.MaxLargeMessageSize),
+			Budget:       int64(cfg.LargeAssemblyBytes),
+			OriginBudget: int64(cfg.MaxLargeMessageSize),
+			Retention:    cfg.MessageCacheTTL + cfg.ClockSkew,
+		})
+	}
+	return l
+}
+
+func (l *largeState) stats() LargeStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := LargeStats{
+		Budget:         l.budget,
+		Parts:          l.parts,
+		Invalid:        l.invalid,
+		DeliveredBytes: l.delivered,
+		Sent:           l.sent.Load(),
+		SentBytes:      l.sentBytes.Load(),
+		SendWaits:      l.waits.Load(),
+		SlowPeers:      l.slowPrs.Load(),
+		RateCuts:       l.rateCuts.Load(),
+	}
+	if l.asm != nil {
+		a := l.asm.Stats()
+		s.InFlight, s.Bytes = a.InFlight, a.Bytes
+		s.Delivered, s.DigestFailures, s.Evicted, s.Expired = a.Delivered, a.DigestFailures, a.Evicted, a.Expired
+		s.Refused, s.Duplicates, s.Late = a.Refused, a.Duplicates, a.Late
+	}
+	return s
+}
+
+// isLargePart reports whether headers mark a large-message part.
+func isLargePart(hs []core.Header) bool {
+	for _, h := range hs {
+		if h.Key == large.HeaderKey {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutLargeHeader returns hs without the marker (nil when nothing is
+// left).
+func withoutLargeHeader(hs []core.Header) []core.Header {
+	var out []core.Header
+	for _, h := range hs {
+		if h.Key != large.HeaderKey {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// keepLargeHeader wraps a forward hook so that the marker of a large part
+// survives it: a hook that rewrites headers (tracing) need not know it.
+func keepLargeHeader(h core.ForwardHook) core.ForwardHook {
+	return func(d core.Delivery) []core.Header {
+		out := h(d)
+		if isLargePart(d.Headers) && !isLargePart(out) {
+			out = append(slices.Clone(out), core.Header{Key: large.HeaderKey, Value: large.HeaderValue})
+		}
+		return out
+	}
+}
+
+// deliverPart runs on the delegate goroutine: it feeds a part to the
+// Assembler and delivers the message it completes.
+func (n *Node) deliverPart(d core.Delivery) {
+	l := n.large
+	now := n.clock.Now()
+	p, err := large.Decode(d.Payload, l.lim)
+	l.mu.Lock()
+	l.parts++
+	if err != nil || l.asm == nil {
+		if err == nil {
+			err = errLargeDisabled
+		}
+		l.invalid++
+		l.mu.Unlock()
+		n.log.Debug("Dropping large-message part "+d.ID.String()+": "+err.Error(), "msg_id", d.ID.String(), "error", err)
+		return
+	}
+	r := l.asm.Add(now, d.ID.Origin, d.OriginTime, &p)
+	key := large.Key{Origin: d.ID.Origin, Transfer: p.Geometry().Transfer}
+	if p.Kind == large.KindManifest && r.Status == large.Pending {
+		l.manifests[key] = d
+	}
+	man, hasMan := l.manifests[key]
+	if p.Kind == large.KindManifest {
+		man, hasMan = d, true
+	}
+	if r.Status == large.Delivered || r.Status == large.Failed {
+		delete(l.manifests, key)
+	}
+	for _, k := range r.Evicted {
+		delete(l.manifests, k)
+	}
+	if r.Status == large.Delivered {
+		l.delivered += uint64(len(r.Message.Payload))
+	}
+	l.inFlight.Store(int64(l.asm.Stats().InFlight))
+	l.mu.Unlock()
+
+	for _, k := range r.Evicted {
+		n.log.Warn("Large message "+k.String()+" evicted: the assembly budget is full", "transfer", k.String())
+	}
+	switch r.Status {
+	case large.Failed:
+		n.log.Warn("Large message "+key.String()+" failed its digest check: dropped", "transfer", key.String(), "error", r.Err)
+	case large.Refused:
+		n.log.Debug("Large-message part "+d.ID.String()+" refused: "+r.Err.Error(), "msg_id", d.ID.String(), "error", r.Err)
+	case large.Delivered:
+		if !hasMan { // cannot happen: a message completes with its manifest
+			return
+		}
+		n.del.Deliver(core.Delivery{
+			ID:         man.ID,
+			OriginTime: man.OriginTime,
+			From:       man.From,
+			Hops:       man.Hops,
+			Payload:    r.Message.Payload,
+			Headers:    withoutLargeHeader(man.Headers),
+		})
+		n.c.delivered.Add(1)
+	}
+}
+
+// expireLarge runs on the delegate goroutine: it gives up the partial
+// messages that can no longer complete.
+func (n *Node) expireLarge() {
+	l := n.large
+	l.mu.Lock()
+	if l.asm == nil {
+		l.mu.Unlock()
+		return
+	}
+	keys := l.asm.Expire(n.clock.Now())
+	for _, k := range keys {
+		delete(l.manifests, k)
+	}
+	l.inFlight.Store(int64(l.asm.Stats().InFlight))
+	l.mu.Unlock()
+	for _, k := range keys {
+		n.log.Warn("Large message "+k.String()+" expired incomplete: dropped", "transfer", k.String())
+	}
+}
+
+// maybeExpireLarge runs on the protocol goroutine: about once a second
+// while large messages are partly received, it asks the delegate goroutine
+// to expire the ones that can no longer complete.
+func (n *Node) maybeExpireLarge(now time.Time) {
+	if n.large.inFlight.Load() == 0 || now.Before(n.largeExpireAt) {
+		return
+	}
+	n.largeExpireAt = now.Add(time.Second)
+	n.enqueue(hook(itemLargeExpire, "", core.MessageID{}, 0))
+}
+
+// BroadcastLarge sends the size bytes read from r to every node of the
+// cluster as one large message, and delivers it locally, like Broadcast.
+// It is for payloads above max_message_size, up to max_large_message_size
+// (docs/design.md, "Large messages"): the payload travels as chunks of at
+// most max_message_size along the same tree as every message, then a
+// manifest with its SHA-256; every node delivers it once, whole, after
+// checking the digest. It returns the manifest's id, which is the id every
+// node's Delegate.Deliver sees, once every part is handed to the protocol.
+//
+// BroadcastLarge streams: it reads r one chunk at a time (it reads exactly
+// size bytes and nothing after them) and holds one chunk at a time itself.
+// It waits while the delivery queue is above its high-water mark, or while
+// an eager peer's transport queue holds more than the window
+// (WithLargeWindow; only with a transport that implements SendQueueLener);
+// a peer whose queue does not drain for a second is not waited for again
+// during this message.
+//
+// Errors: ErrMessageTooLarge (size above max_large_message_size; nothing is
+// sent), a read error or a reader shorter than size, ctx's error, ErrClosed,
+// core.ErrInvalidHeaders, an admission error. An error after the first
+// chunk leaves the chunks sent so far without a manifest: no node delivers
+// them, and each gives them up when they expire (message_cache_ttl +
+// clock_skew) or when its budget needs the room.
+func (n *Node) BroadcastLarge(ctx context.Context, r io.Reader, size int64) (core.MessageID, error) {
+	return n.BroadcastLargeWithHeaders(ctx, r, size, nil)
+}
+
+// BroadcastLargeWithHeaders is BroadcastLarge with headers that travel with
+// the manifest and are delivered with the message.
+func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size int64, headers []core.Header) (core.MessageID, error) {
+	limit := int64(n.cfg.MaxLargeMessageSize)
+	switch {
+	case limit == 0:
+		return core.MessageID{}, errLargeDisabled
+	case size < 0:
+		return core.MessageID{}, fmt.Errorf("node: large message size %d is negative", size)
+	case size > limit:
+		return core.MessageID{}, fmt.Errorf("%w: %d bytes, max_large_message_size is %d", ErrMessageTooLarge, size, limit)
+	}
+	chunkSize := n.cfg.MaxMessageSize - large.ChunkOverhead
+	if chunkSize < 256 {
+		return core.MessageID{}, fmt.Errorf("node: max_message_size %d is too small for large messages (chunks need at least %d)", n.cfg.MaxMessageSize, 256+large.ChunkOverhead)
+	}
+	if err := ctx.Err(); err != nil {
+		return core.MessageID{}, err
+	}
+	for _, admit := range n.opts.admission {
+		if err := admit(); err != nil {
+			n.c.admissionRefused.Add(1)
+			if errors.Is(err, ErrBackpressure) {
+				n.c.backpressure.Add(1)
+			}
+			return core.MessageID{}, err
+		}
+	}
+	hs := slices.Clone(headers)
+	for _, inj := range n.opts.injectors {
+		hs = append(hs, inj(ctx)...)
+	}
+	if isLargePart(hs) {
+		return core.MessageID{}, fmt.Errorf("%w: header %q is reserved", core.ErrInvalidHeaders, large.HeaderKey)
+	}
+	marker := core.Header{Key: large.HeaderKey, Value: large.HeaderValue}
+	chunkHeaders := []core.Header{marker}
+	manHeaders := append(hs, marker)
+
+	l := n.large
+	transfer := uint64(n.clock.Now().UnixNano())
+	for {
+		last := l.lastTransfer.Load()
+		transfer = max(transfer, last+1)
+		if l.lastTransfer.CompareAndSwap(last, transfer) {
+			break
+		}
+	}
+	g := large.Geometry{Transfer: transfer, Size: size, ChunkSize: chunkSize}
+	h := sha256.New()
+	buf := make([]byte, chunkSize)
+	w := newSendWindow(n.opts.largeWindow)
+	for i := range g.Chunks() {
+		c := buf[:g.ChunkLen(i)]
+		if k, err := io.ReadFull(r, c); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("node: large message: the reader ended after %d of %d bytes", int64(i)*int64(chunkSize)+int64(k), size)
+			}
+			return core.MessageID{}, err
+		}
+		h.Write(c)
+		payload := large.AppendChunk(make([]byte, 0, len(c)+large.ChunkOverhead), g, i, c)
+		if _, err := n.publishPart(ctx, payload, chunkHeaders, w); err != nil {
+			return core.MessageID{}, err
+		}
+	}
+	m := large.Manifest{Geometry: g, OriginTime: n.clock.Now()}
+	copy(m.Digest[:], h.Sum(nil))
+	id, err := n.publishPart(ctx, large.AppendManifest(nil, &m), manHeaders, w)
+	if err != nil {
+		return core.MessageID{}, err
+	}
+	l.sent.Add(1)
+	l.sentBytes.Add(uint64(size))
+	return id, nil
+}
+
+type queueProgress struct {
+	len   int
+	since time.Time
+}
+
+// Pacing of BroadcastLarge (see docs/design.md, "Large messages"): the
+// origin starts at largeStartRate, adds largeRateStep per chunk sent, and
+// halves the rate (not below largeMinRate, at most once per largeCutEvery)
+// whenever it is asked for a pull (a Graft): peers announced a chunk before
+// their tree copy came, so the tree is behind the origin.
+const (
+	largeStartRate = 16 << 20  // bytes/s
+	largeMinRate   = 256 << 10 // bytes/s
+	largeRateStep  = 64 << 10  // bytes/s per chunk sent
+	largeCutEvery  = 200 * time.Millisecond
+)
+
+// sendWindow is BroadcastLarge's view of its eager peers' send queues and
+// of its pace. Used on the protocol goroutine only.
+type sendWindow struct {
+	size int
+	seen map[core.PeerID]queueProgress // peers over the window: queue length and since when it has not shrunk
+	skip map[core.PeerID]bool          // peers no longer waited for
+
+	pace pacer
+}
+
+func newSendWindow(size int) *sendWindow {
+	return &sendWindow{size: size, seen: map[core.PeerID]queueProgress{}, skip: map[core.PeerID]bool{}, pace: pacer{rate: largeStartRate}}
+}
+
+// pacer is BroadcastLarge's additive-increase, multiplicative-decrease
+// pace.
+type pacer struct {
+	rate   float64   // bytes/s
+	next   time.Time // earliest time for the next part
+	grafts uint64    // the Grafts received at the last look
+	seen   bool      // grafts is set
+	cutAt  time.Time // last halving
+}
+
+// observe takes the node's count of Grafts received; it halves the rate
+// (at most once per largeCutEvery, not below largeMinRate) when the count
+// grew, and reports whether it did.
+func (p *pacer) observe(now time.Time, grafts uint64) bool {
+	grew := p.seen && grafts != p.grafts
+	p.grafts, p.seen = grafts, true
+	if !grew || (!p.cutAt.IsZero() && now.Sub(p.cutAt) < largeCutEvery) {
+		return false
+	}
+	p.rate = max(p.rate/2, largeMinRate)
+	p.cutAt = now
+	return true
+}
+
+// ready reports whether the next part may go at now, else how long to
+// wait.
+func (p *pacer) ready(now time.Time) (bool, time.Duration) {
+	if now.Before(p.next) {
+		return false, p.next.Sub(now)
+	}
+	return true, 0
+}
+
+// sent paces the next part after one of size bytes went out at now.
+func (p *pacer) sent(now time.Time, size int) {
+	p.next = now.Add(time.Duration(float64(size) / p.rate * float64(time.Second)))
+	p.rate += largeRateStep
+}
+
+// open reports whether the next part may go now: its pacing time has come
+// and every eager peer (not skipped) has at most size frames queued. When
+// it may not, wait is a hint for how long to wait (0: unknown).
+func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) {
+	if w.pace.observe(now, n.proto.Stats().GraftReceived) {
+		n.large.rateCuts.Add(1)
+	}
+	if ok, wait := w.pace.ready(now); !ok {
+		return false, wait
+	}
+	q, ok := n.tr.(SendQueueLener)
+	if !ok {
+		return true, 0
+	}
+	open := true
+	for _, p := range n.proto.EagerPeers() {
+		if w.skip[p] {
+			continue
+		}
+		l := q.SendQueueLen(p)
+		if l <= w.size {
+			delete(w.seen, p)
+			continue
+		}
+		pr, ok := w.seen[p]
+		switch {
+		case !ok || l < pr.len:
+			w.seen[p] = queueProgress{len: l, since: now}
+			open = false
+		case now.Sub(pr.since) > largeStall:
+			w.skip[p] = true
+			n.large.slowPrs.Add(1)
+			n.log.Warn("Large message: peer "+string(p)+" does not drain its send queue; not waiting for it", "peer", string(p))
+		default:
+			open = false
+		}
+	}
+	return open, 0
+}
+
+// publishPart broadcasts one part, waiting (with backoff) while the
+// delivery queue is above its high-water mark or the window is closed.
+func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header, w *sendWindow) (core.MessageID, error) {
+	backoff := 100 * time.Microsecond
+	for {
+		var (
+			id   core.MessageID
+			err  error
+			wait bool
+			hint time.Duration
+		)
+		r := request{done: make(chan struct{}), fn: func(now time.Time) {
+			if n.queued() >= n.highWater || n.ovLen() > 0 {
+				wait = true
+				return
+			}
+			var ok bool
+			if ok, hint = w.open(n, now); !ok {
+				wait = true
+				return
+			}
+			id, err = n.proto.Broadcast(now, payload, hs)
+			if err == nil {
+				w.pace.sent(now, len(payload))
+			}
+		}}
+		select {
+		case n.reqs <- r:
+		case <-ctx.Done():
+			return core.MessageID{}, ctx.Err()
+		case <-n.stopped:
+			return core.MessageID{}, ErrClosed
+		}
+		select {
+		case <-r.done:
+		case <-n.stopped:
+			select {
+			case <-r.done:
+			default:
+				return core.MessageID{}, ErrClosed
+			}
+		}
+		if !wait {
+			return id, err
+		}
+		n.large.waits.Add(1)
+		d := backoff
+		if hint > 0 {
+			d = hint
+		} else {
+			backoff = min(2*backoff, 5*time.Millisecond)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return core.MessageID{}, ctx.Err()
+		case <-n.stopped:
+			t.Stop()
+			return core.MessageID{}, ErrClosed
+		}
+	}
+}

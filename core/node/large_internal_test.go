@@ -1,0 +1,51 @@
+package node
+
+import (
+	"testing"
+	"time"
+)
+
+// The pace of BroadcastLarge: a chunk every size/rate, the rate growing by
+// largeRateStep per chunk and halving (at most once per largeCutEvery, not
+// below largeMinRate) when the node is asked for pulls.
+func TestPacer(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := pacer{rate: largeStartRate}
+	if ok, _ := p.ready(t0); !ok {
+		t.Fatal("the first part must go at once")
+	}
+	if p.observe(t0, 7) {
+		t.Fatal("the first look only sets the baseline")
+	}
+	p.sent(t0, 1<<20) // 1 MiB at 16 MiB/s: the next part in 62.5 ms
+	ok, wait := p.ready(t0.Add(10 * time.Millisecond))
+	if ok || wait != 52500*time.Microsecond {
+		t.Fatalf("ready 10 ms later: %v, wait %v", ok, wait)
+	}
+	if ok, _ := p.ready(t0.Add(62500 * time.Microsecond)); !ok {
+		t.Fatal("not ready when due")
+	}
+	if p.rate != largeStartRate+largeRateStep {
+		t.Fatalf("rate after one part: %v", p.rate)
+	}
+	// A pull: halve.
+	r := p.rate
+	if !p.observe(t0.Add(time.Second), 8) || p.rate != r/2 {
+		t.Fatalf("after a pull: rate %v, want %v", p.rate, r/2)
+	}
+	// Another within largeCutEvery: no second cut.
+	if p.observe(t0.Add(time.Second+largeCutEvery/2), 9) || p.rate != r/2 {
+		t.Fatalf("second cut too soon: rate %v", p.rate)
+	}
+	// No new pull: no cut.
+	if p.observe(t0.Add(10*time.Second), 9) {
+		t.Fatal("cut without a pull")
+	}
+	// Many pulls: never below the floor.
+	for k := range 100 {
+		p.observe(t0.Add(time.Duration(20+k)*time.Second), uint64(10+k))
+	}
+	if p.rate != largeMinRate {
+		t.Fatalf("rate after many cuts: %v, want the floor %v", p.rate, float64(largeMinRate))
+	}
+}

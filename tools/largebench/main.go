@@ -1,0 +1,584 @@
+// Command largebench measures large messages (node.BroadcastLarge) on one
+// machine: N nodes in this process over real TCP on loopback, every node a
+// peer of every other, one or more large broadcasts from different origins,
+// optionally with frame loss on every link. It reports, per run: whether
+// every node delivered every message exactly once with the right SHA-256,
+// the time to the last node, the bytes all transports wrote per delivered
+// byte, the time one plain TCP copy of the payload takes between two sockets
+// on the same loopback in the same run, chunk pulls and repairs, and the
+// peak heap.
+//
+//	go run ./largebench -nodes 32 -size 64MiB
+//	go run ./largebench -nodes 8 -size 256MiB
+//	go run ./largebench -nodes 16 -size 16MiB -origins 20
+//	go run ./largebench -nodes 16 -size 8MiB -drop 0.05
+//
+// Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node
+// i port 23000+i (the TCP copy uses the port after the last node).
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
+	tcp "github.com/plumtree-go/plumtree/transport-tcp"
+	"github.com/plumtree-go/plumtree/tuner"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "largebench:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	nodes    int
+	size     int64
+	origins  int
+	drop     float64
+	ip       string
+	port     int
+	preset   string
+	warmup   int
+	timeout  time.Duration
+	seed     uint64
+	window   int
+	sendQ    int
+	copyRuns int
+	tuner    bool
+	pace     float64
+	smallHz  float64
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suf) {
+			s, mult = strings.TrimSuffix(s, u.suf), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 64MiB)", s)
+	}
+	return v * mult, nil
+}
+
+func run(args []string, out io.Writer) error {
+	var f flags
+	fs := flag.NewFlagSet("largebench", flag.ContinueOnError)
+	fs.IntVar(&f.nodes, "nodes", 32, "nodes")
+	size := fs.String("size", "64MiB", "payload size of each large message (B, KiB, MiB, GiB)")
+	fs.IntVar(&f.origins, "origins", 1, "large messages sent at once, from nodes 0, 1, … in turn (more than -nodes: some send two)")
+	fs.Float64Var(&f.drop, "drop", 0, "probability that a frame is lost on any link (injected at Send)")
+	fs.StringVar(&f.ip, "ip", "127.0.0.1", "loopback address to listen on")
+	fs.IntVar(&f.port, "port", 0, "first port (node i listens on port+i); 0: let the OS choose")
+	fs.StringVar(&f.preset, "preset", "lan", "core preset")
+	fs.IntVar(&f.warmup, "warmup", 60, "small broadcasts before the measurement, so the tree settles")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the payloads and of the frame loss")
+	fs.IntVar(&f.window, "window", node.DefaultLargeWindow, "BroadcastLarge send window (frames per peer)")
+	fs.IntVar(&f.sendQ, "send-queue", 4096, "transport send queue per peer (frames)")
+	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
+	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
+	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
+	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if f.size, err = parseSize(*size); err != nil {
+		return err
+	}
+	if f.nodes < 2 || f.origins < 1 {
+		return errors.New("need -nodes >= 2 and -origins >= 1")
+	}
+	return bench(f, out)
+}
+
+// lossy drops each frame with probability p at Send (the frame is lost on
+// the link; Send reports success, as a network would).
+type lossy struct {
+	*tcp.Transport
+	p       float64
+	mu      sync.Mutex
+	rng     *rand.Rand
+	dropped atomic.Uint64
+}
+
+func (l *lossy) Send(to core.PeerID, frame []byte) error {
+	if l.p > 0 {
+		l.mu.Lock()
+		drop := l.rng.Float64() < l.p
+		l.mu.Unlock()
+		if drop {
+			l.dropped.Add(1)
+			return nil
+		}
+	}
+	return l.Transport.Send(to, frame)
+}
+
+// recorder counts deliveries and keeps the digest and time of each.
+type recorder struct {
+	node.NopDelegate
+	mu   sync.Mutex
+	n    map[core.MessageID]int
+	sum  map[core.MessageID][32]byte
+	at   map[core.MessageID]time.Time
+	done chan core.MessageID
+}
+
+func (r *recorder) Deliver(d core.Delivery) {
+	var sum [32]byte
+	if len(d.Payload) > 64<<10 {
+		sum = sha256.Sum256(d.Payload)
+	}
+	now := time.Now()
+	r.mu.Lock()
+	r.n[d.ID]++
+	r.sum[d.ID] = sum
+	r.at[d.ID] = now
+	r.mu.Unlock()
+	select {
+	case r.done <- d.ID:
+	default:
+	}
+}
+
+func (r *recorder) get(id core.MessageID) (int, [32]byte, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[id], r.sum[id], r.at[id]
+}
+
+func bench(f flags, out io.Writer) error {
+	cfg, err := core.Preset(f.preset)
+	if err != nil {
+		return err
+	}
+	if f.size > int64(cfg.MaxLargeMessageSize) {
+		cfg.MaxLargeMessageSize = int(f.size)
+	}
+	cfg.LargeAssemblyBytes = max(cfg.LargeAssemblyBytes, cfg.MaxLargeMessageSize, int(f.size)*f.origins+cfg.MaxLargeMessageSize)
+	var (
+		nodes []*node.Node
+		trs   []*lossy
+		recs  []*recorder
+	)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, n := range nodes {
+			n.Shutdown(ctx)
+		}
+	}()
+	for i := range f.nodes {
+		id := core.PeerID(fmt.Sprintf("n%02d", i))
+		addr := net.JoinHostPort(f.ip, "0")
+		if f.port > 0 {
+			addr = net.JoinHostPort(f.ip, strconv.Itoa(f.port+i))
+		}
+		tr, err := tcp.New(id, tcp.WithListenAddr(addr), tcp.WithSendQueue(f.sendQ), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg)))
+		if err != nil {
+			return err
+		}
+		l := &lossy{Transport: tr, p: f.drop, rng: rand.New(rand.NewPCG(f.seed, uint64(i)))}
+		c := cfg
+		c.Seed = int64(f.seed)*1000 + int64(i)
+		rec := &recorder{n: map[core.MessageID]int{}, sum: map[core.MessageID][32]byte{}, at: map[core.MessageID]time.Time{}, done: make(chan core.MessageID, 1)}
+		opts := []node.Option{node.WithLargeWindow(f.window)}
+		if f.tuner {
+			nt, err := tuner.NewNodeTuner(tuner.NodeConfigFor(c.GraftTimeout, c.IHaveInterval, c.IHaveBatchSize))
+			if err != nil {
+				tr.Close()
+				return err
+			}
+			opts = append(opts, node.WithTuner(nt))
+		}
+		n, err := node.New(c, id, l, rec, opts...)
+		if err != nil {
+			tr.Close()
+			return err
+		}
+		nodes, trs, recs = append(nodes, n), append(trs, l), append(recs, rec)
+	}
+	for i, n := range nodes {
+		for j, t := range trs {
+			if i != j {
+				trs[i].SetPeerAddr(t.Self(), t.Addr().String())
+				if err := n.AddPeer(t.Self()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+
+	// Warm-up: small messages from the origins until the tree settles
+	// (pruned redundant links carry no chunk twice).
+	var warm []core.MessageID
+	for k := range f.warmup {
+		o := k % min(f.origins, f.nodes)
+		for {
+			id, err := nodes[o].Broadcast(ctx, []byte(fmt.Sprintf("warm-up %d", k)))
+			if err == nil {
+				warm = append(warm, id)
+				break
+			}
+			if !errors.Is(err, node.ErrBackpressure) {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := waitAll(ctx, recs, warm); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	time.Sleep(time.Second) // the last prunes
+
+	// One plain TCP copy of the payload between two sockets, the bound.
+	copyPort := 0
+	if f.port > 0 {
+		copyPort = f.port + f.nodes
+	}
+	var copies []time.Duration
+	for range f.copyRuns {
+		d, err := tcpCopy(f.ip, copyPort, f.size)
+		if err != nil {
+			return fmt.Errorf("tcp copy: %w", err)
+		}
+		copies = append(copies, d)
+	}
+	slices.Sort(copies)
+	copyTime := copies[len(copies)/2]
+
+	// Small messages on an idle cluster, for comparison.
+	var idle smallStats
+	if f.smallHz > 0 {
+		stop := make(chan struct{})
+		time.AfterFunc(5*time.Second, func() { close(stop) })
+		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop); err != nil {
+			return fmt.Errorf("small messages (idle): %w", err)
+		}
+	}
+
+	// The measurement.
+	payloads := make([][]byte, f.origins)
+	sums := make([][32]byte, f.origins)
+	for o := range payloads {
+		payloads[o] = make([]byte, f.size)
+		rng := rand.New(rand.NewPCG(f.seed, uint64(100+o)))
+		for i := 0; i+8 <= len(payloads[o]); i += 8 {
+			v := rng.Uint64()
+			for k := range 8 {
+				payloads[o][i+k] = byte(v >> (8 * k))
+			}
+		}
+		sums[o] = sha256.Sum256(payloads[o])
+	}
+	before := totals(nodes, trs)
+	var peak atomic.Uint64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-t.C:
+			case <-stopSampling:
+				return
+			}
+		}
+	}()
+	smallDone := make(chan struct{})
+	stopSmall := make(chan struct{})
+	var (
+		loaded   smallStats
+		smallErr error
+	)
+	if f.smallHz > 0 {
+		go func() {
+			defer close(smallDone)
+			loaded, smallErr = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stopSmall)
+		}()
+	} else {
+		close(smallDone)
+	}
+	start := time.Now()
+	ids := make([]core.MessageID, f.origins)
+	errs := make(chan error, f.origins)
+	for o := range f.origins {
+		go func() {
+			var r io.Reader = bytes.NewReader(payloads[o])
+			if f.pace > 0 {
+				r = &pacedReader{r: r, rate: f.pace * (1 << 20), start: time.Now()}
+			}
+			id, err := nodes[o%f.nodes].BroadcastLarge(ctx, r, f.size)
+			ids[o] = id
+			errs <- err
+		}()
+	}
+	for range f.origins {
+		if err := <-errs; err != nil {
+			return fmt.Errorf("BroadcastLarge: %w", err)
+		}
+	}
+	published := time.Since(start)
+	if err := waitAll(ctx, recs, ids); err != nil {
+		return err
+	}
+	close(stopSmall)
+	<-smallDone
+	if smallErr != nil {
+		return fmt.Errorf("small messages (loaded): %w", smallErr)
+	}
+	close(stopSampling)
+	<-sampled
+	var last time.Time
+	bad := 0
+	for _, r := range recs {
+		for o, id := range ids {
+			n, sum, at := r.get(id)
+			if n != 1 || sum != sums[o] {
+				bad++
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	toLast := last.Sub(start)
+	// Let the last announcements go out before counting the bytes (they
+	// belong to this broadcast).
+	time.Sleep(time.Second)
+	after := totals(nodes, trs)
+	deliveries := float64(f.nodes-1) * float64(f.origins)
+	payload := float64(f.size)
+	wire := float64(after.bytesOut - before.bytesOut)
+
+	fmt.Fprintf(out, "nodes %d, %d large message(s) of %d bytes (%.1f MiB) at once, frame loss %.1f%%, preset %s, tuner %v, window %d\n",
+		f.nodes, f.origins, f.size, payload/(1<<20), 100*f.drop, f.preset, f.tuner, f.window)
+	if f.pace > 0 {
+		fmt.Fprintf(out, "publishing paced at %.1f MiB/s per origin\n", f.pace)
+	}
+	fmt.Fprintf(out, "exactly once with the right SHA-256: %v (%d node×message pairs wrong)\n", bad == 0, bad)
+	fmt.Fprintf(out, "time to the last node: %v (publish took %v); throughput %.1f MiB/s per node\n",
+		toLast.Round(time.Millisecond), published.Round(time.Millisecond), payload*float64(f.origins)/(1<<20)/toLast.Seconds())
+	fmt.Fprintf(out, "one TCP copy of the payload between two sockets: %v (median of %d: %v)\n",
+		copyTime.Round(time.Millisecond), len(copies), roundAll(copies))
+	fmt.Fprintf(out, "time to last node / one TCP copy: %.2f\n", toLast.Seconds()/copyTime.Seconds())
+	fmt.Fprintf(out, "bytes on the wire per delivered byte: %.4f (%d bytes written by all transports for %.0f deliveries)\n",
+		wire/(deliveries*payload), after.bytesOut-before.bytesOut, deliveries)
+	fmt.Fprintf(out, "duplicate copies: %d, pulls answered: %d, anti-entropy repairs: %d, frames dropped by the loss: %d, transport drops: %d\n",
+		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
+	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d, slow peers %d, rate cuts %d\n",
+		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.slow-before.slow, after.cuts-before.cuts)
+	if f.smallHz > 0 {
+		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p99 %v; during the large ones %d msgs p50 %v p99 %v (p99 ratio %.2f)\n",
+			idle.n, idle.p50.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
+			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d deliveries wrong or missing", bad)
+	}
+	return nil
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
+}
+
+type total struct {
+	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts uint64
+}
+
+func totals(nodes []*node.Node, trs []*lossy) total {
+	var t total
+	for i, n := range nodes {
+		s := n.Stats()
+		t.dups += s.MessagesDuplicate
+		t.pulls += s.GraftSuccess
+		t.repairs += s.RepairReceived
+		t.waits += s.Large.SendWaits
+		t.slow += s.Large.SlowPeers
+		t.cuts += s.Large.RateCuts
+		ts := trs[i].Stats()
+		t.bytesOut += ts.BytesOut
+		t.trDrops += ts.Drops
+		t.lost += trs[i].dropped.Load()
+	}
+	return t
+}
+
+// waitAll waits until every recorder has every id.
+func waitAll(ctx context.Context, recs []*recorder, ids []core.MessageID) error {
+	for {
+		missing := 0
+		for _, r := range recs {
+			for _, id := range ids {
+				if n, _, _ := r.get(id); n == 0 {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d deliveries missing: %w", missing, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// tcpCopy times one copy of size bytes over a fresh loopback TCP
+// connection, from the first write to the last byte read.
+func tcpCopy(ip string, port int, size int64) (time.Duration, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	got := make(chan error, 1)
+	var end time.Time
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer c.Close()
+		n, err := io.Copy(io.Discard, c)
+		end = time.Now()
+		if err == nil && n != size {
+			err = fmt.Errorf("read %d of %d bytes", n, size)
+		}
+		got <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	for left := size; left > 0; {
+		k := min(left, int64(len(buf)))
+		if _, err := c.Write(buf[:k]); err != nil {
+			c.Close()
+			return 0, err
+		}
+		left -= k
+	}
+	c.Close()
+	if err := <-got; err != nil {
+		return 0, err
+	}
+	return end.Sub(start), nil
+}
+
+// pacedReader hands out at most rate bytes per second since start.
+type pacedReader struct {
+	r     io.Reader
+	rate  float64
+	start time.Time
+	n     int64
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if due := p.start.Add(time.Duration(float64(p.n) / p.rate * float64(time.Second))); time.Now().Before(due) {
+		time.Sleep(time.Until(due))
+	}
+	k, err := p.r.Read(b[:min(len(b), 64<<10)])
+	p.n += int64(k)
+	return k, err
+}
+
+type smallStats struct {
+	n        int
+	p50, p99 time.Duration
+}
+
+// smallTraffic broadcasts 1 KiB messages from n at rate per second until
+// stop is closed, waits until every node has them, and returns the
+// distribution of their time to the last node.
+func smallTraffic(ctx context.Context, n *node.Node, recs []*recorder, rate float64, stop <-chan struct{}) (smallStats, error) {
+	var (
+		ids  []core.MessageID
+		sent []time.Time
+	)
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	payload := make([]byte, 1024)
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case <-ctx.Done():
+			return smallStats{}, ctx.Err()
+		case <-t.C:
+		}
+		now := time.Now()
+		id, err := n.Broadcast(ctx, payload)
+		if errors.Is(err, node.ErrBackpressure) {
+			continue
+		}
+		if err != nil {
+			return smallStats{}, err
+		}
+		ids, sent = append(ids, id), append(sent, now)
+	}
+	if err := waitAll(ctx, recs, ids); err != nil {
+		return smallStats{}, err
+	}
+	lat := make([]time.Duration, len(ids))
+	for i, id := range ids {
+		for _, r := range recs {
+			if _, _, at := r.get(id); at.Sub(sent[i]) > lat[i] {
+				lat[i] = at.Sub(sent[i])
+			}
+		}
+	}
+	if len(lat) == 0 {
+		return smallStats{}, errors.New("no small message was sent")
+	}
+	slices.Sort(lat)
+	return smallStats{n: len(lat), p50: lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)]}, nil
+}

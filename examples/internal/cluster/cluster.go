@@ -67,6 +67,10 @@ type Cluster struct {
 	// Wire counts the Plumtree frames and bytes sent, all nodes.
 	Wire WireStats
 	dups atomic.Uint64 // redundant payload copies received (EventDuplicate)
+	// firsts counts the first copies of core messages received from a peer
+	// (EventDelivered from another node): the RMR's denominator. For a large
+	// message that is every chunk and the manifest, the same unit as dups.
+	firsts atomic.Uint64
 }
 
 // Start starts opts.Nodes nodes on 127.0.0.1 with ports chosen by the OS;
@@ -129,15 +133,23 @@ func (c *Cluster) startSlot(ctx context.Context, m *Member, bind string, seeds [
 	slot := m.Slot
 	tr := c.Tracker
 	deliver := node.DeliverFunc(func(d core.Delivery) { tr.Delivered(slot, gen, d, time.Now()) })
+	self := core.PeerID(m.Name)
 	count := node.ObserverFunc(func(events []core.Event) {
-		var sent, dup uint64
+		var sent, dup, first uint64
 		for i := range events {
 			switch events[i].Kind {
 			case core.EventGossipSent:
 				sent++
 			case core.EventDuplicate:
 				dup++
+			case core.EventDelivered:
+				if events[i].Peer != self { // a node's own broadcasts come "from" itself
+					first++
+				}
 			}
+		}
+		if first > 0 {
+			c.firsts.Add(first)
 		}
 		if sent > 0 {
 			c.gossip.Add(sent)
@@ -312,15 +324,21 @@ func (c *Cluster) GossipSent() uint64 { return c.gossip.Load() }
 // had the message, all nodes so far (the core's EventDuplicate).
 func (c *Cluster) RedundantCopies() uint64 { return c.dups.Load() }
 
+// FirstCopies returns the first copies of core messages received from a
+// peer, all nodes so far: deliveries over the network, counted per chunk
+// (and manifest) for large messages.
+func (c *Cluster) FirstCopies() uint64 { return c.firsts.Load() }
+
 // RMR returns the relative message redundancy of the paper: payload
-// messages received per delivery over the network, minus one —
-// redundant copies / remote deliveries. 0 is a perfect tree.
+// messages received per first copy over the network, minus one —
+// redundant copies / first copies. 0 is a perfect tree. Both count core
+// messages, so a large message counts each of its chunks.
 func (c *Cluster) RMR() float64 {
-	_, remote, _ := c.Tracker.Counts()
-	if remote == 0 {
+	first := c.FirstCopies()
+	if first == 0 {
 		return 0
 	}
-	return float64(c.RedundantCopies()) / float64(remote)
+	return float64(c.RedundantCopies()) / float64(first)
 }
 
 // WaitDelivered polls the tracker until every message selected by include

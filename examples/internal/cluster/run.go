@@ -110,7 +110,8 @@ type Summary struct {
 // Window is the wire traffic between two moments.
 type Window struct {
 	Wire       WireSnapshot
-	Remote     int // deliveries over the network
+	Remote     int    // deliveries over the network
+	Firsts     uint64 // first copies of core messages received from a peer (per chunk for large messages)
 	Redundant  uint64
 	Deliveries int
 }
@@ -129,23 +130,24 @@ func (w Window) ControlByteShare() float64 {
 	return float64(b) / float64(max(t, 1))
 }
 
-// RMR is the redundant payload copies per delivery over the network.
-func (w Window) RMR() float64 { return float64(w.Redundant) / float64(max(w.Remote, 1)) }
+// RMR is the redundant payload copies per first copy over the network.
+func (w Window) RMR() float64 { return float64(w.Redundant) / float64(max(w.Firsts, 1)) }
 
 type windowMark struct {
 	wire   WireSnapshot
 	remote int
+	firsts uint64
 	dups   uint64
 }
 
 func (c *Cluster) mark() windowMark {
 	_, remote, _ := c.Tracker.Counts()
-	return windowMark{wire: c.Wire.Snapshot(), remote: remote, dups: c.RedundantCopies()}
+	return windowMark{wire: c.Wire.Snapshot(), remote: remote, firsts: c.FirstCopies(), dups: c.RedundantCopies()}
 }
 
 func (c *Cluster) since(m windowMark) Window {
 	now := c.mark()
-	return Window{Wire: now.wire.Sub(m.wire), Remote: now.remote - m.remote, Redundant: now.dups - m.dups}
+	return Window{Wire: now.wire.Sub(m.wire), Remote: now.remote - m.remote, Firsts: now.firsts - m.firsts, Redundant: now.dups - m.dups}
 }
 
 // Delivered reports whether every message reached every live node exactly
@@ -490,7 +492,7 @@ func printSummary(w io.Writer, o *RunOptions, s Summary) {
 	if o.Duration > 0 {
 		fmt.Fprintf(w, "throughput        %.2f MiB/s delivered over the network (%d deliveries of %d B in %v of broadcasting)", float64(s.RemoteDeliveries)*float64(o.Size)/(1<<20)/o.Duration.Seconds(), s.RemoteDeliveries, o.Size, o.Duration)
 		if o.Size > core.DefaultConfig().MaxMessageSize {
-			fmt.Fprintf(w, "; large messages: payload sends and RMR count chunks")
+			fmt.Fprintf(w, "; large messages: payload sends and RMR count chunks and manifests")
 		}
 		fmt.Fprintln(w)
 	}

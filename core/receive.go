@@ -250,7 +250,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.notePull(pe)
 		return
 	}
-	p.pulls.noteTreeCopy(p.now, id)
+	p.pulls.noteTreeCopy(p.now, id, m.OriginTime)
 	// The sender of a first copy becomes eager (the paper's Algorithm 1).
 	// The original Algorithm 1 adds it to eagerPushPeers without taking it
 	// out of lazyPushPeers, so a peer could sit in both sets (the 2019

@@ -12,6 +12,7 @@ type pending struct {
 	ann        []PeerID // announcers, in arrival order, at most MaxAnnouncers
 	next       int      // index in ann of the next Graft target
 	target     PeerID   // the peer the outstanding Graft went to
+	target2    PeerID   // a retry's second peer asked at once ("" if none)
 	grafts     int      // Grafts sent so far
 	deferred   int      // times the first Graft was put off (see pullPolicy)
 	deadline   time.Time
@@ -151,6 +152,10 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 		switch {
 		case len(pd.ann) == 0:
 			lost = append(lost, pd)
+		case pd.grafts > 0 && pd.target2 == id:
+			pd.target2 = "" // the other peer asked may still answer
+		case pd.grafts > 0 && pd.target == id && pd.target2 != "":
+			pd.target, pd.target2 = pd.target2, ""
 		case pd.grafts > 0 && pd.target == id:
 			// The outstanding Graft went to the departed peer: it will
 			// never be answered. Rotate to the next announcer now
@@ -294,7 +299,7 @@ func (p *Protocol) fireGrafts() {
 		}
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)
-		pd.target = to
+		pd.target, pd.target2 = to, ""
 		if pd.grafts == 0 {
 			pd.firstGraft = p.now
 		} else {
@@ -303,9 +308,27 @@ func (p *Protocol) fireGrafts() {
 		}
 		p.counters.GraftSent++
 		p.emit(Event{Kind: EventGraftSent, ID: pd.id, Peer: to, Retries: pd.grafts})
+		reqs = append(reqs, graftReq{to: to, id: pd.id})
+		if pd.grafts > 0 && len(pd.ann) > 1 {
+			// A retry: the last pull got no answer (it or its answer was
+			// lost, or the peer is slow or gone). Ask two announcers at
+			// once, so that one more loss does not cost another, doubled,
+			// wait: under 5 % loss about one pull in ten needs a retry,
+			// and one retry in ten failed again, which made the tail to
+			// the last node (p99 about 1.25 + 1 + 2 graft timeouts). Both
+			// count as pulls (no link changes); the later answer is a
+			// duplicate of a pulled copy, which prunes nothing.
+			if ok, _ := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); ok {
+				to2 := pd.ann[pd.next%len(pd.ann)]
+				pd.next = (pd.next + 1) % len(pd.ann)
+				pd.target2 = to2
+				p.counters.GraftSent++
+				p.emit(Event{Kind: EventGraftSent, ID: pd.id, Peer: to2, Retries: pd.grafts})
+				reqs = append(reqs, graftReq{to: to2, id: pd.id})
+			}
+		}
 		pd.grafts++
 		p.pend.reschedule(pd, p.now.Add(p.graftBackoff(pd.grafts)))
-		reqs = append(reqs, graftReq{to: to, id: pd.id})
 	}
 	if len(reqs) == 0 {
 		p.scratch = reqs

@@ -34,7 +34,8 @@ import (
 //     lost), the pull is put off by one graft timeout, at most
 //     maxPullDeferrals times. A burst that queues the tree then costs
 //     waiting, not copies; a lost copy is still pulled at once when the
-//     origin's next message arrives;
+//     origin's next message arrives, or when it is overdue by its age (see
+//     Protocol.treeOverdue: the usual age already follows a slow tree);
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls
@@ -76,7 +77,7 @@ func (o *originTrace) addAge(age time.Duration) {
 // usualAge is the median of the recorded tree-copy ages (the upper one of
 // the two middle ones when there is an even number of them).
 func (o *originTrace) usualAge() (time.Duration, bool) {
-	if o.n == 0 {
+	if o.n < treeAgeSamples {
 		return 0, false
 	}
 	var s [treeAgeSamples]time.Duration

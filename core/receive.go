@@ -217,7 +217,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
 	pulled := false
 	if pd := p.pend.m[id]; pd != nil {
-		pulled = pd.grafts > 0 && from == pd.target
+		pulled = pd.grafts > 0 && (from == pd.target || from == pd.target2)
 		if !pulled {
 			// The announcement came first, and this copy is not the
 			// answer to our Graft: how late the tree's copy was. It is

@@ -162,8 +162,12 @@ type Config struct {
 	HopOptimizationThreshold int
 
 	// GraftTimeout is how long to wait after the first IHave for an unknown
-	// message before sending a Graft; retries back off from it, doubling,
-	// capped at 8 × GraftTimeout. Default 500 ms.
+	// message before sending a Graft — or less: the Graft goes out as soon
+	// as the tree's copy is overdue by its age, when the message is older
+	// than its origin's usual tree age here plus 1.25 × GraftTimeout (see
+	// docs/design.md, "Pulls, not promotions"). Retries back off from it,
+	// doubling, capped at 8 × GraftTimeout, each asking two announcers.
+	// Default 500 ms.
 	GraftTimeout time.Duration
 	// GraftMaxRetries is how many Grafts are retried after the first before
 	// the message is given up as failed. Default 5.

@@ -12,6 +12,7 @@ type pending struct {
 	ann        []PeerID // announcers, in arrival order, at most MaxAnnouncers
 	next       int      // index in ann of the next Graft target
 	target     PeerID   // the peer the outstanding Graft went to
+	target2    PeerID   // a retry's second peer asked at once ("" if none)
 	grafts     int      // Grafts sent so far
 	deferred   int      // times the first Graft was put off (see pullPolicy)
 	deadline   time.Time
@@ -151,6 +152,10 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 		switch {
 		case len(pd.ann) == 0:
 			lost = append(lost, pd)
+		case pd.grafts > 0 && pd.target2 == id:
+			pd.target2 = "" // the other peer asked may still answer
+		case pd.grafts > 0 && pd.target == id && pd.target2 != "":
+			pd.target, pd.target2 = pd.target2, ""
 		case pd.grafts > 0 && pd.target == id:
 			// The outstanding Graft went to the departed peer: it will
 			// never be answered. Rotate to the next announcer now
@@ -181,8 +186,49 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.T
 	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
 		return false
 	}
-	p.pend.add(id, from, p.now, p.now.Add(p.tun.GraftTimeout), originTime)
+	p.pend.add(id, from, p.now, p.graftDeadline(id, originTime), originTime)
 	return true
+}
+
+// graftDeadline is when a message first announced now is pulled if the
+// tree's copy has not come: one graft timeout after the announcement, or
+// earlier, as soon as the copy is overdue by its age (treeOverdue). The
+// graft timeout counts from the announcement, so it cannot tell a copy
+// lost a moment ago from one lost long before: an announcement that comes
+// late — queued at the announcer for up to an IHave interval, or sent by a
+// node that itself got the message late, by a pull — would make the copy
+// wait a whole timeout more. Under loss that is what made the tail: a lost
+// copy pulled one graft timeout after its announcement, pushed on, lost
+// again one hop further, and announced there only after that first pull,
+// waited out a second full timeout (p99 to the last node about two graft
+// timeouts plus the announcement delays).
+func (p *Protocol) graftDeadline(id MessageID, originTime time.Time) time.Time {
+	d := p.now.Add(p.tun.GraftTimeout)
+	if due, ok := p.treeOverdue(id, originTime); ok && due.Before(d) {
+		d = due
+		if d.Before(p.now) {
+			d = p.now
+		}
+	}
+	return d
+}
+
+// treeOverdue reports when the tree's copy of id (origin time ot) is
+// overdue: when the message is older than the usual age on arrival of the
+// tree's copies of its origin here (the median of the last few, see
+// originTrace) plus the configured GraftTimeout, plus a quarter of it for
+// a pull one hop upstream to be answered and pushed on (a node below a
+// lost link computes nearly the same due time as the node at the link,
+// whose pull then comes one round trip later). ok is false until the tree
+// has brought a copy from that origin. The usual age tracks the eager
+// path's current delay: a queue that slows the tree's copies raises it
+// within a few copies, so a slow tree is waited for rather than pulled
+// around (what the tuned graft timeout does from the announcement's
+// side); a late copy behind a repair upstream does not raise it, while
+// under loss such copies raise the tuned timeout.
+func (p *Protocol) treeOverdue(id MessageID, ot time.Time) (time.Time, bool) {
+	g := p.cfg.GraftTimeout
+	return p.pulls.overdueAt(id.Origin, ot, g+g/4)
 }
 
 // graftBackoff is the wait after the k-th Graft (k >= 1): Config.GraftTimeout
@@ -196,6 +242,14 @@ func (p *Protocol) graftBackoff(k int) time.Duration {
 		k = 4
 	}
 	return p.cfg.GraftTimeout << (k - 1)
+}
+
+// overdue reports whether pd's tree copy is overdue by its age
+// (treeOverdue): then the tree is not waited for any longer, even when it
+// is busy with the origin.
+func (p *Protocol) overdue(pd *pending) bool {
+	due, ok := p.treeOverdue(pd.id, pd.originTime)
+	return ok && !p.now.Before(due)
 }
 
 type graftReq struct {
@@ -232,7 +286,7 @@ func (p *Protocol) fireGrafts() {
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue
 		}
-		if pd.grafts == 0 && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) {
+		if pd.grafts == 0 && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) && !p.overdue(pd) {
 			pd.deferred++
 			p.counters.GraftsDeferred++
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
@@ -245,7 +299,7 @@ func (p *Protocol) fireGrafts() {
 		}
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)
-		pd.target = to
+		pd.target, pd.target2 = to, ""
 		if pd.grafts == 0 {
 			pd.firstGraft = p.now
 		} else {
@@ -254,9 +308,27 @@ func (p *Protocol) fireGrafts() {
 		}
 		p.counters.GraftSent++
 		p.emit(Event{Kind: EventGraftSent, ID: pd.id, Peer: to, Retries: pd.grafts})
+		reqs = append(reqs, graftReq{to: to, id: pd.id})
+		if pd.grafts > 0 && len(pd.ann) > 1 {
+			// A retry: the last pull got no answer (it or its answer was
+			// lost, or the peer is slow or gone). Ask two announcers at
+			// once, so that one more loss does not cost another, doubled,
+			// wait: under 5 % loss about one pull in ten needs a retry,
+			// and one retry in ten failed again, which made the tail to
+			// the last node (p99 about 1.25 + 1 + 2 graft timeouts). Both
+			// count as pulls (no link changes); the later answer is a
+			// duplicate of a pulled copy, which prunes nothing.
+			if ok, _ := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); ok {
+				to2 := pd.ann[pd.next%len(pd.ann)]
+				pd.next = (pd.next + 1) % len(pd.ann)
+				pd.target2 = to2
+				p.counters.GraftSent++
+				p.emit(Event{Kind: EventGraftSent, ID: pd.id, Peer: to2, Retries: pd.grafts})
+				reqs = append(reqs, graftReq{to: to2, id: pd.id})
+			}
+		}
 		pd.grafts++
 		p.pend.reschedule(pd, p.now.Add(p.graftBackoff(pd.grafts)))
-		reqs = append(reqs, graftReq{to: to, id: pd.id})
 	}
 	if len(reqs) == 0 {
 		p.scratch = reqs

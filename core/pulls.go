@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // pullPolicy holds the state that keeps pulls from growing the tree.
 //
@@ -31,7 +34,8 @@ import "time"
 //     lost), the pull is put off by one graft timeout, at most
 //     maxPullDeferrals times. A burst that queues the tree then costs
 //     waiting, not copies; a lost copy is still pulled at once when the
-//     origin's next message arrives;
+//     origin's next message arrives, or when it is overdue by its age (see
+//     Protocol.treeOverdue: the usual age already follows a slow tree);
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls
@@ -42,10 +46,45 @@ type pullPolicy struct {
 	origins map[PeerID]originTrace
 }
 
-// originTrace is the last first copy of one origin the tree pushed to us.
+// originTrace is the last first copy of one origin the tree pushed to us,
+// and how old the tree's recent copies of that origin were on arrival.
 type originTrace struct {
 	at  time.Time
 	seq uint64 // highest sequence received through the tree
+	// ages: the ages (arrival minus origin time) of the last treeAgeSamples
+	// tree copies from this origin, a ring; n of them are set, next is
+	// the slot the next sample goes to.
+	ages [treeAgeSamples]time.Duration
+	n    uint8
+	next uint8
+}
+
+// treeAgeSamples is how many recent tree-copy ages are kept per origin.
+// Their median is the origin's usual tree age: one copy in two may arrive
+// late (behind a repair upstream) without moving it, and a queue that
+// slows every copy moves it within three copies.
+const treeAgeSamples = 5
+
+// addAge records the age of a tree copy.
+func (o *originTrace) addAge(age time.Duration) {
+	o.ages[o.next] = age
+	o.next = (o.next + 1) % treeAgeSamples
+	if o.n < treeAgeSamples {
+		o.n++
+	}
+}
+
+// usualAge is the median of the recorded tree-copy ages (the upper one of
+// the two middle ones when there is an even number of them).
+func (o *originTrace) usualAge() (time.Duration, bool) {
+	if o.n < treeAgeSamples {
+		return 0, false
+	}
+	var s [treeAgeSamples]time.Duration
+	v := s[:o.n]
+	copy(v, o.ages[:o.n])
+	slices.Sort(v)
+	return v[len(v)/2], true
 }
 
 const (
@@ -55,8 +94,8 @@ const (
 	maxPullDeferrals = 2
 )
 
-// noteOrigin records a tree copy of id.
-func (l *pullPolicy) noteOrigin(now time.Time, id MessageID) {
+// noteOrigin records a tree copy of id with origin time ot.
+func (l *pullPolicy) noteOrigin(now time.Time, id MessageID, ot time.Time) {
 	if l.origins == nil {
 		l.origins = make(map[PeerID]originTrace)
 	}
@@ -66,7 +105,28 @@ func (l *pullPolicy) noteOrigin(now time.Time, id MessageID) {
 	}
 	o.at = now
 	o.seq = max(o.seq, id.Seq)
+	o.addAge(now.Sub(ot))
 	l.origins[id.Origin] = o
+}
+
+// overdueAt is when the tree's copy of a message from origin with origin
+// time ot is overdue: once the message is older than the usual age of the
+// origin's tree copies here plus slack. ok is false while no tree copy of
+// that origin has been seen.
+//
+// Ages are taken on two clocks (the origin's for ot, ours for the
+// arrival), so the usual age holds the clock offset too and the
+// difference is offset-free: a skewed clock moves both alike.
+func (l *pullPolicy) overdueAt(origin PeerID, ot time.Time, slack time.Duration) (time.Time, bool) {
+	o, ok := l.origins[origin]
+	if !ok {
+		return time.Time{}, false
+	}
+	age, ok := o.usualAge()
+	if !ok {
+		return time.Time{}, false
+	}
+	return ot.Add(age + slack), true
 }
 
 // treeBusy reports whether the tree is still delivering id's origin in
@@ -76,8 +136,11 @@ func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration
 	return ok && now.Sub(o.at) < timeout && o.seq < id.Seq
 }
 
-// noteTreeCopy records a first copy (id) the tree pushed to us.
-func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID) { l.noteOrigin(now, id) }
+// noteTreeCopy records a first copy (id, origin time ot) the tree pushed to
+// us.
+func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID, ot time.Time) {
+	l.noteOrigin(now, id, ot)
+}
 
 // mayPromote reports whether a pull may turn into a link now (at most one
 // per every), and records it if so.

@@ -217,7 +217,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
 	pulled := false
 	if pd := p.pend.m[id]; pd != nil {
-		pulled = pd.grafts > 0 && from == pd.target
+		pulled = pd.grafts > 0 && (from == pd.target || from == pd.target2)
 		if !pulled {
 			// The announcement came first, and this copy is not the
 			// answer to our Graft: how late the tree's copy was. It is
@@ -250,7 +250,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.notePull(pe)
 		return
 	}
-	p.pulls.noteTreeCopy(p.now, id)
+	p.pulls.noteTreeCopy(p.now, id, m.OriginTime)
 	// The sender of a first copy becomes eager (the paper's Algorithm 1).
 	// The original Algorithm 1 adds it to eagerPushPeers without taking it
 	// out of lazyPushPeers, so a peer could sit in both sets (the 2019

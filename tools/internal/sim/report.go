@@ -457,7 +457,7 @@ func ModelNotes(p Params) string {
 	if p.FullRing {
 		ring = "hash ring on, ring protection off (protected links would carry payload copies forever)"
 	}
-	maxPeers := "unbounded (eager + lazy grow to about twice EagerFanout + LazyFanout, because links are symmetric)"
+	maxPeers := fmt.Sprintf("at most EagerFanout + LazyFanout = %d links (the core's bound when MaxPeers is 0), kept symmetric by its Join/Disconnect handshake; no eager cap beyond it", p.FullEager+p.FullLazy)
 	if p.FullMaxPeers > 0 {
 		maxPeers = fmt.Sprintf("at most %d", p.FullMaxPeers)
 	}

@@ -206,7 +206,8 @@ type Params struct {
 	FullLazy    int  // Config.LazyFanout (6)
 	FullPassive int  // Config.MaxPassivePeers (128)
 	FullRing    bool // Config.UseHashRing (off, the core's default)
-	// FullMaxPeers is Config.MaxPeers (0 = unbounded active view).
+	// FullMaxPeers is Config.MaxPeers (0 = the core's default bound,
+	// EagerFanout + LazyFanout).
 	FullMaxPeers int
 	// DetectionDelay is how many cycles after a failure the live members
 	// RemovePeer the failed ones (1: at the membership step of the failure

@@ -1,0 +1,144 @@
+package core_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// treeCopies feeds p n first copies of origin's messages seq from..from+n-1
+// through eager peer e0, each arriving age after its origin time, one per
+// second from start. It returns the time of the last.
+func treeCopies(p *core.Protocol, origin core.PeerID, from uint64, n int, start time.Time, age time.Duration) time.Time {
+	at := start
+	for k := 0; k < n; k++ {
+		at = start.Add(time.Duration(k) * time.Second)
+		m := gossip(origin, from+uint64(k), 2)
+		m.OriginTime = at.Add(-age)
+		p.Receive(at, "e0", m)
+	}
+	p.Drain()
+	return at
+}
+
+func announce(origin core.PeerID, seq uint64, ot time.Time) core.Message {
+	return ihave(core.Announcement{ID: core.MessageID{Origin: origin, Seq: seq}, Hops: 3, OriginTime: ot})
+}
+
+// A pull is due when the tree's copy is overdue by its age: once the
+// message is older than its origin's usual tree age here (the median of
+// the last 5 tree copies) plus 1.25 × GraftTimeout, or one GraftTimeout
+// after the announcement, whichever comes first. The regression: an
+// announcement that arrives late (the announcer got the message late, by a
+// pull, or held it for an IHave interval) used to wait a whole graft
+// timeout more, however long the copy had been overdue — under 5 % loss
+// that doubled the tail to the last node.
+func TestPullDueByAge(t *testing.T) {
+	const G = 500 * time.Millisecond
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	// The tree brings x's copies 10 ms after their origin time; two of
+	// them come late (behind a repair upstream) and do not move the median.
+	last := treeCopies(p, "x", 1, 3, t0.Add(time.Second), ms(10))
+	last = treeCopies(p, "x", 4, 2, last.Add(time.Second), ms(900))
+	last = treeCopies(p, "x", 6, 1, last.Add(time.Second), ms(10))
+	// y: only four tree copies so far, not enough for a usual age.
+	last = treeCopies(p, "y", 1, 4, last.Add(time.Second), ms(10))
+
+	cases := []struct {
+		name   string
+		origin core.PeerID
+		age    time.Duration // of the message when its first announcement arrives
+		wait   time.Duration // from the announcement to the Graft
+	}{
+		{"overdue already: pulled at once", "x", ms(800), 0},
+		{"overdue within the graft timeout", "x", ms(300), ms(10) + G*5/4 - ms(300)},
+		{"young: one graft timeout", "x", ms(20), G},
+		{"no usual age yet: one graft timeout", "y", ms(800), G},
+		{"unknown origin: one graft timeout", "z", ms(800), G},
+	}
+	at := last
+	for k, tc := range cases {
+		at = at.Add(10 * time.Second)
+		seq := uint64(100 + k)
+		p.Tick(at) // every other timer (IHave flushes) done
+		p.Drain()
+		p.Receive(at, "l0", announce(tc.origin, seq, at.Add(-tc.age)))
+		if got := p.NextDeadline(); !got.Equal(at.Add(tc.wait)) {
+			t.Errorf("%s: graft due %v after the announcement, want %v", tc.name, got.Sub(at), tc.wait)
+		}
+		if tc.wait > 0 {
+			p.Tick(at.Add(tc.wait - time.Nanosecond))
+			if g := msgs(p.Drain(), core.MsgGraft); len(g) != 0 {
+				t.Errorf("%s: early graft %+v", tc.name, g)
+			}
+		}
+		p.Tick(at.Add(tc.wait))
+		g := msgs(p.Drain(), core.MsgGraft)
+		want := []core.MessageID{{Origin: tc.origin, Seq: seq}}
+		if len(g) != 1 || g[0].To != "l0" || !slices.Equal(g[0].Msg.IDs, want) {
+			t.Errorf("%s: grafts %+v, want one to l0 for %v", tc.name, g, want)
+		}
+		// Answer it, so it does not come back as a retry.
+		m := gossip(tc.origin, seq, 4)
+		m.OriginTime = at.Add(-tc.age)
+		p.Receive(at.Add(tc.wait+ms(1)), "l0", m)
+		p.Drain()
+	}
+}
+
+// An overdue copy is pulled even while the tree is busy with its origin (a
+// tree copy of it within the graft timeout and none past it): the busy rule
+// puts a first pull off for a slow tree, which the usual age already
+// accounts for.
+func TestPullDueByAgeNotPutOffByBusyTree(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	last := treeCopies(p, "x", 1, 5, t0.Add(time.Second), ms(10))
+	at := last.Add(ms(100))
+	// x/7 announced when 800 ms old; x/6 arrives by the tree just after.
+	p.Receive(at, "l0", announce("x", 7, at.Add(-ms(800))))
+	m := gossip("x", 6, 2)
+	m.OriginTime = at.Add(-ms(10))
+	p.Receive(at, "e0", m)
+	p.Tick(at)
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+		t.Fatalf("grafts %+v, want one to l0 at once", g)
+	}
+}
+
+// A retry asks two announcers; the answer of either is a pull: the other's
+// late answer is a duplicate of a pulled copy, which prunes nothing.
+func TestPullRetryAsksTwo(t *testing.T) {
+	const G = 500 * time.Millisecond
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	id := core.MessageID{Origin: "x", Seq: 1}
+	for _, l := range []core.PeerID{"l0", "l1", "l2"} {
+		p.Receive(t0.Add(ms(10)), l, announce("x", 1, t0))
+	}
+	p.Tick(t0.Add(ms(10) + G))
+	if g := targets(msgs(p.Drain(), core.MsgGraft)); !slices.Equal(g, []core.PeerID{"l0"}) {
+		t.Fatalf("first graft to %v, want [l0]", g)
+	}
+	p.Tick(t0.Add(ms(10) + 2*G)) // no answer: retry
+	if g := targets(msgs(p.Drain(), core.MsgGraft)); !slices.Equal(g, []core.PeerID{"l1", "l2"}) {
+		t.Fatalf("retry to %v, want [l1 l2]", g)
+	}
+	at := t0.Add(ms(20) + 2*G)
+	p.Receive(at, "l2", gossip("x", 1, 3))
+	out := p.Drain()
+	if s := events(out, core.EventGraftSuccess); len(s) != 1 || s[0].Peer != "l2" || s[0].ID != id {
+		t.Fatalf("success %+v", s)
+	}
+	p.Receive(at.Add(ms(1)), "l1", gossip("x", 1, 3))
+	out = p.Drain()
+	if pr := msgs(out, core.MsgPrune); len(pr) != 0 {
+		t.Errorf("the second answer to a retry pruned %v", targets(pr))
+	}
+	if d := events(out, core.EventDuplicate); len(d) != 1 {
+		t.Errorf("duplicate events %+v", d)
+	}
+	if p.Stats().PendingGrafts != 0 {
+		t.Error("still pending")
+	}
+}

@@ -240,8 +240,8 @@ func (t *sharedTransport) readUDP() {
 	// One receive buffer for the life of the reader; each packet is copied
 	// out at its own size, because memberlist keeps the packet after it is
 	// handed over. (A fresh 64 KiB buffer per packet, as memberlist's own
-	// transport does, made up most of an idle cluster's garbage: memberlist
-	// exchanges several small packets per node and second.)
+	// transport allocates, is 64 KiB of garbage for every small ping, ack
+	// and gossip packet.)
 	scratch := make([]byte, udpBufSize)
 	for {
 		n, from, err := t.udp.ReadFrom(scratch)

@@ -162,7 +162,7 @@ func (t *sharedTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if t.isCut(ua.String()) {
+	if t.cut.Load() != nil && t.isCut(ua.String()) {
 		return time.Now(), nil
 	}
 	_, err = t.udp.WriteTo(b, ua)

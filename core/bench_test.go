@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,4 +98,72 @@ func BenchmarkReceiveIHave(b *testing.B) {
 			p.Drain()
 		}
 	})
+}
+
+// idleNode is a LAN-configured node with 31 peers (eager and lazy links
+// formed) that has delivered and stored 8 messages from each of 32 origins
+// (itself included), then gone quiet.
+func idleNode(b *testing.B) (*core.Protocol, time.Time) {
+	c := core.LANConfig()
+	c.Seed = 1
+	p, err := core.New(c, "me", nil, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 31 {
+		p.AddPeer(t0, core.PeerID(fmt.Sprintf("p%02d", i)))
+		acceptJoins(p, t0)
+	}
+	now := t0
+	for seq := uint64(1); seq <= 8; seq++ {
+		now = now.Add(10 * time.Millisecond)
+		if _, err := p.Broadcast(now, make([]byte, 1024), nil); err != nil {
+			b.Fatal(err)
+		}
+		for i := range 31 {
+			from := core.PeerID(fmt.Sprintf("p%02d", i))
+			p.Receive(now, from, core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: from, Seq: seq}, Hops: 1, OriginTime: now, Payload: make([]byte, 1024)})
+		}
+		p.Drain()
+	}
+	return p, now
+}
+
+// BenchmarkIdleSecond: one second of virtual time of a quiet node (see
+// idleNode): every Tick its NextDeadline asks for (maintenance round with
+// anti-entropy, seen-set and stream expiry) and the Drain after it. The node
+// is renewed every 300 virtual seconds outside the timer, so its streams
+// and store stay as they are (nothing reaches MessageCacheTTL).
+func BenchmarkIdleSecond(b *testing.B) {
+	p, now := idleNode(b)
+	start := now
+	ticks := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if now.Sub(start) >= 300*time.Second {
+			b.StopTimer()
+			p, now = idleNode(b)
+			start = now
+			b.StartTimer()
+		}
+		end := now.Add(time.Second)
+		for {
+			dl := p.NextDeadline()
+			if dl.IsZero() || dl.After(end) {
+				break
+			}
+			now = dl
+			p.Tick(now)
+			p.Drain()
+			ticks++
+		}
+		now = end
+	}
+	b.ReportMetric(float64(ticks)/float64(b.N), "ticks/s")
+	st := p.Stats()
+	if st.Counters.MessagesDelivered < 31*8 {
+		b.Fatalf("idle node delivered %d messages, want %d: %+v", st.Counters.MessagesDelivered, 31*8, st.Counters)
+	}
+	b.Logf("digests sent %d, streams %d", st.Counters.DigestSent, st.Streams)
 }

@@ -102,6 +102,7 @@ func (p *Protocol) Restore(st State) error {
 			p.streams.gapsLost++
 		}
 	}
+	p.streams.touch()
 	return nil
 }
 

@@ -127,6 +127,27 @@ func (s *streamSummary) giveUpBefore(cutoff time.Time) int {
 	return n
 }
 
+// expireDeadline returns the earliest time at which streamTable.expire with
+// these bounds could change s (give up a gap, release a held message, or
+// forget the stream); expire at an earlier time leaves s as it is.
+func (s *streamSummary) expireDeadline(retention, horizon time.Duration) time.Time {
+	var d time.Time
+	switch {
+	case len(s.runs) > 0:
+		d = s.runs[0].firstTime.Add(horizon)
+	case len(s.held) == 0:
+		d = s.newest.Add(horizon)
+	}
+	if len(s.held) > 0 {
+		// releaseBefore compares milliseconds: a message held at ot goes
+		// when ot < (now - retention) in ms, so never before ot + retention.
+		if h := time.UnixMilli(s.held[0].originTime).Add(retention); d.IsZero() || h.Before(d) {
+			d = h
+		}
+	}
+	return d
+}
+
 // hold records that seq (origin time t) was stored.
 func (s *streamSummary) hold(seq uint64, t time.Time) {
 	m := heldMsg{seq: seq, originTime: t.UnixMilli()}

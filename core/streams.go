@@ -19,6 +19,16 @@ type streamTable struct {
 
 	gapsLost  uint64 // gaps given up (too old or over maxRuns)
 	forgotten uint64 // streams forgotten because the table was full
+
+	// Expiry is driven by the earliest deadline: expire does nothing
+	// before expireAt, the earliest time at which it could change a
+	// stream under the bounds of its last scan (expRet, expHor). Every
+	// change that can bring a stream's deadline forward lowers expireAt
+	// (note); a new stream, restored state or other bounds force a scan
+	// (expKnown false).
+	expireAt       time.Time
+	expKnown       bool
+	expRet, expHor time.Duration
 }
 
 func (t *streamTable) init(maxStreams, maxRuns, maxHeld int) {
@@ -51,6 +61,7 @@ func (t *streamTable) stream(origin PeerID) *streamSummary {
 		t.forgotten++
 	}
 	s := &streamSummary{origin: origin}
+	t.expKnown = false // its deadline depends on fields set by the caller
 	t.byOrigin[origin] = s
 	t.order = append(t.order, s)
 	return s
@@ -68,8 +79,10 @@ func (t *streamTable) remove(i int) {
 
 // add records id (origin time ot) as delivered; false if it already was.
 func (t *streamTable) add(id MessageID, ot time.Time) bool {
-	ok, lost := t.stream(id.Origin).add(id.Seq, ot, t.maxRuns)
+	s := t.stream(id.Origin)
+	ok, lost := s.add(id.Seq, ot, t.maxRuns)
 	t.gapsLost += uint64(lost)
+	t.note(s)
 	return ok
 }
 
@@ -80,6 +93,7 @@ func (t *streamTable) hold(id MessageID, ot time.Time) {
 	n := len(s.held)
 	s.hold(id.Seq, ot)
 	t.held += len(s.held) - n
+	t.note(s)
 	for t.held > t.maxHeld {
 		var oldest *streamSummary
 		for _, s := range t.order {
@@ -89,15 +103,34 @@ func (t *streamTable) hold(id MessageID, ot time.Time) {
 		}
 		oldest.held = slices.Delete(oldest.held, 0, 1)
 		t.held--
+		t.note(oldest)
 	}
 }
+
+// note lowers the expiry deadline to s's, after a change of s.
+func (t *streamTable) note(s *streamSummary) {
+	if !t.expKnown {
+		return
+	}
+	if d := s.expireDeadline(t.expRet, t.expHor); d.Before(t.expireAt) {
+		t.expireAt = d
+	}
+}
+
+// touch forces the next expire to scan every stream (after a change made
+// to the summaries from outside the table).
+func (t *streamTable) touch() { t.expKnown = false }
 
 // expire applies the age bound at now: gaps older than horizon are given
 // up, held messages older than retention released, and a stream with
 // nothing held whose newest message is older than horizon forgotten (any
 // copy of it would be refused by age).
 func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
+	if t.expKnown && retention == t.expRet && horizon == t.expHor && now.Before(t.expireAt) {
+		return // nothing can expire yet
+	}
 	gapCut, heldCut := now.Add(-horizon), now.Add(-retention)
+	next, known := time.Time{}, false
 	for i := 0; i < len(t.order); {
 		s := t.order[i]
 		t.gapsLost += uint64(s.giveUpBefore(gapCut))
@@ -106,8 +139,15 @@ func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
 			t.remove(i)
 			continue
 		}
+		if d := s.expireDeadline(retention, horizon); !known || d.Before(next) {
+			next, known = d, true
+		}
 		i++
 	}
+	if !known {
+		next = now.Add(horizon) // no stream: only a new one (a forced scan) changes that
+	}
+	t.expireAt, t.expKnown, t.expRet, t.expHor = next, true, retention, horizon
 }
 
 // digest builds a digest of at most maxBytes (estimated encoded size; at

@@ -162,7 +162,7 @@ func (t *sharedTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if t.isCut(ua.String()) {
+	if t.cut.Load() != nil && t.isCut(ua.String()) {
 		return time.Now(), nil
 	}
 	_, err = t.udp.WriteTo(b, ua)
@@ -237,9 +237,14 @@ func (t *sharedTransport) closeListener() { _ = t.ln.Close() }
 
 func (t *sharedTransport) readUDP() {
 	defer t.wg.Done()
+	// One receive buffer for the life of the reader; each packet is copied
+	// out at its own size, because memberlist keeps the packet after it is
+	// handed over. (A fresh 64 KiB buffer per packet, as memberlist's own
+	// transport allocates, is 64 KiB of garbage for every small ping, ack
+	// and gossip packet.)
+	scratch := make([]byte, udpBufSize)
 	for {
-		buf := make([]byte, udpBufSize)
-		n, from, err := t.udp.ReadFrom(buf)
+		n, from, err := t.udp.ReadFrom(scratch)
 		ts := time.Now()
 		if err != nil {
 			if t.closed.Load() || errors.Is(err, net.ErrClosed) {
@@ -248,11 +253,13 @@ func (t *sharedTransport) readUDP() {
 			t.log.Debug("membership: udp read failed", "err", err)
 			continue
 		}
-		if n < 1 || t.isCut(from.String()) {
+		if n < 1 || (t.cut.Load() != nil && t.isCut(from.String())) {
 			continue
 		}
+		buf := make([]byte, n)
+		copy(buf, scratch[:n])
 		select {
-		case t.packetCh <- &memberlist.Packet{Buf: buf[:n], From: from, Timestamp: ts}:
+		case t.packetCh <- &memberlist.Packet{Buf: buf, From: from, Timestamp: ts}:
 		case <-t.done:
 			return
 		}

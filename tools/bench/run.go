@@ -6,8 +6,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -159,13 +161,19 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 
 	// Idle: background traffic and CPU of the whole cluster.
 	if s.Idle > 0 {
+		stop, err := startProfile(s.Profile, "-idle")
+		if err != nil {
+			return res, err
+		}
 		a := take()
 		select {
 		case <-time.After(s.Idle):
 		case <-ctx.Done():
+			stop()
 			return res, ctx.Err()
 		}
 		b := take()
+		stop()
 		secs := b.at.Sub(a.at).Seconds()
 		res.IdleCPUms = ms(b.cpu-a.cpu) / secs
 		res.IdleBytes = float64(b.bytes()-a.bytes()) / secs
@@ -354,3 +362,25 @@ func quantile(xs []float64, q float64) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// startProfile starts a CPU profile into path with suffix inserted before
+// its extension (nothing when path is empty); the returned function stops
+// it.
+func startProfile(path, suffix string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	ext := filepath.Ext(path)
+	f, err := os.Create(strings.TrimSuffix(path, ext) + suffix + ext)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}

@@ -494,7 +494,7 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			wait bool
 			hint time.Duration
 		)
-		r := request{done: make(chan struct{}), fn: func(now time.Time) {
+		if cerr := n.callCtx(ctx, func(now time.Time) {
 			if n.queued() >= n.highWater || n.ovLen() > 0 {
 				wait = true
 				return
@@ -508,22 +508,8 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			if err == nil {
 				w.pace.sent(now, len(payload))
 			}
-		}}
-		select {
-		case n.reqs <- r:
-		case <-ctx.Done():
-			return core.MessageID{}, ctx.Err()
-		case <-n.stopped:
-			return core.MessageID{}, ErrClosed
-		}
-		select {
-		case <-r.done:
-		case <-n.stopped:
-			select {
-			case <-r.done:
-			default:
-				return core.MessageID{}, ErrClosed
-			}
+		}); cerr != nil {
+			return core.MessageID{}, cerr
 		}
 		if !wait {
 			return id, err

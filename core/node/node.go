@@ -270,22 +270,32 @@ func (n *Node) Config() core.Config { return n.cfg }
 // call runs fn on the protocol goroutine and waits for it. It reports false,
 // without running fn, when the node is shut down.
 func (n *Node) call(fn func(now time.Time)) bool {
+	return n.callCtx(context.Background(), fn) == nil
+}
+
+// callCtx runs fn on the protocol goroutine and waits for it. Without
+// running fn it returns ctx's error when ctx ends before the protocol takes
+// the request, or ErrClosed when the node is shut down. Once taken, the
+// request is waited for, whatever ctx: fn may already have sent something.
+func (n *Node) callCtx(ctx context.Context, fn func(now time.Time)) error {
 	r := request{fn: fn, done: make(chan struct{})}
 	select {
 	case n.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
 	case <-n.stopped:
-		return false
+		return ErrClosed
 	}
 	select {
 	case <-r.done:
-		return true
+		return nil
 	case <-n.stopped:
 		// The loop closes done before stopped when it ran fn.
 		select {
 		case <-r.done:
-			return true
+			return nil
 		default:
-			return false
+			return ErrClosed
 		}
 	}
 }
@@ -349,32 +359,15 @@ func (n *Node) BroadcastWithHeaders(ctx context.Context, payload []byte, headers
 		id  core.MessageID
 		err error
 	)
-	r := request{done: make(chan struct{}), fn: func(now time.Time) {
+	if cerr := n.callCtx(ctx, func(now time.Time) {
 		if n.queued() >= n.highWater || n.ovLen() > 0 {
 			n.c.backpressure.Add(1)
 			err = fmt.Errorf("%w: %d deliveries queued for the delegate (high-water mark %d)", ErrBackpressure, n.queued(), n.highWater)
 			return
 		}
 		id, err = n.proto.Broadcast(now, data, hs)
-	}}
-	select {
-	case n.reqs <- r:
-	case <-ctx.Done():
-		return core.MessageID{}, ctx.Err()
-	case <-n.stopped:
-		return core.MessageID{}, ErrClosed
-	}
-	// The protocol goroutine takes every request it received (even while
-	// shutting down, when the protocol answers ErrClosed), so this wait is
-	// short and must not be abandoned: the message may already be sent.
-	select {
-	case <-r.done:
-	case <-n.stopped:
-		select {
-		case <-r.done:
-		default:
-			return core.MessageID{}, ErrClosed
-		}
+	}); cerr != nil {
+		return core.MessageID{}, cerr
 	}
 	return id, err
 }

@@ -312,24 +312,12 @@ func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size 
 	if chunkSize < 256 {
 		return core.MessageID{}, fmt.Errorf("node: max_message_size %d is too small for large messages (chunks need at least %d)", n.cfg.MaxMessageSize, 256+large.ChunkOverhead)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := n.admit(ctx); err != nil {
 		return core.MessageID{}, err
 	}
-	for _, admit := range n.opts.admission {
-		if err := admit(); err != nil {
-			n.c.admissionRefused.Add(1)
-			if errors.Is(err, ErrBackpressure) {
-				n.c.backpressure.Add(1)
-			}
-			return core.MessageID{}, err
-		}
-	}
-	hs := slices.Clone(headers)
-	for _, inj := range n.opts.injectors {
-		hs = append(hs, inj(ctx)...)
-	}
-	if isLargePart(hs) {
-		return core.MessageID{}, fmt.Errorf("%w: header %q is reserved", core.ErrInvalidHeaders, large.HeaderKey)
+	hs, err := n.publishHeaders(ctx, headers)
+	if err != nil {
+		return core.MessageID{}, err
 	}
 	marker := core.Header{Key: large.HeaderKey, Value: large.HeaderValue}
 	chunkHeaders := []core.Header{marker}

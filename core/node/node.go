@@ -300,6 +300,44 @@ func (n *Node) callCtx(ctx context.Context, fn func(now time.Time)) error {
 	}
 }
 
+// admit runs the checks every publish passes before anything is read or
+// sent: ctx still live, and each admission hook (WithAdmission) agreeing.
+func (n *Node) admit(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, admit := range n.opts.admission {
+		if err := admit(); err != nil {
+			n.c.admissionRefused.Add(1)
+			if errors.Is(err, ErrBackpressure) {
+				n.c.backpressure.Add(1)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// publishHeaders returns a copy of the caller's headers with the header
+// injectors' added (nil when there are none), refusing the header reserved
+// for the parts of large messages.
+func (n *Node) publishHeaders(ctx context.Context, headers []core.Header) ([]core.Header, error) {
+	if len(headers) == 0 && len(n.opts.injectors) == 0 {
+		return nil, nil
+	}
+	hs := slices.Clone(headers)
+	for _, inj := range n.opts.injectors {
+		hs = append(hs, inj(ctx)...)
+	}
+	if len(hs) == 0 {
+		return nil, nil
+	}
+	if isLargePart(hs) {
+		return nil, fmt.Errorf("%w: header %q is reserved for large messages", core.ErrInvalidHeaders, large.HeaderKey)
+	}
+	return hs, nil
+}
+
 // Alive reports whether the protocol goroutine answers: true from New until
 // Shutdown, whatever the peers. It waits for the goroutine (a stuck
 // protocol makes it wait), which is what a liveness probe should see.
@@ -323,42 +361,21 @@ func (n *Node) Broadcast(ctx context.Context, payload []byte) (core.MessageID, e
 // context) that travel with the payload on every hop. The headers are
 // copied.
 func (n *Node) BroadcastWithHeaders(ctx context.Context, payload []byte, headers []core.Header) (core.MessageID, error) {
-	if err := ctx.Err(); err != nil {
+	if err := n.admit(ctx); err != nil {
 		return core.MessageID{}, err
-	}
-	for _, admit := range n.opts.admission {
-		if err := admit(); err != nil {
-			n.c.admissionRefused.Add(1)
-			if errors.Is(err, ErrBackpressure) {
-				n.c.backpressure.Add(1)
-			}
-			return core.MessageID{}, err
-		}
 	}
 	if len(payload) > n.cfg.MaxMessageSize {
 		return core.MessageID{}, fmt.Errorf("%w: %d bytes, max_message_size is %d", ErrMessageTooLarge, len(payload), n.cfg.MaxMessageSize)
 	}
-	var hs []core.Header
-	if len(headers) > 0 || len(n.opts.injectors) > 0 {
-		hs = slices.Clone(headers)
-		for _, inj := range n.opts.injectors {
-			hs = append(hs, inj(ctx)...)
-		}
-		if len(hs) == 0 {
-			hs = nil
-		}
-		if isLargePart(hs) {
-			return core.MessageID{}, fmt.Errorf("%w: header %q is reserved for large messages", core.ErrInvalidHeaders, large.HeaderKey)
-		}
+	hs, err := n.publishHeaders(ctx, headers)
+	if err != nil {
+		return core.MessageID{}, err
 	}
 	data := slices.Clone(payload)
 	if data == nil {
 		data = []byte{}
 	}
-	var (
-		id  core.MessageID
-		err error
-	)
+	var id core.MessageID
 	if cerr := n.callCtx(ctx, func(now time.Time) {
 		if n.queued() >= n.highWater || n.ovLen() > 0 {
 			n.c.backpressure.Add(1)

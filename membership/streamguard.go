@@ -559,14 +559,8 @@ func skipValue(src byteSource, depth int) error {
 		items = 2 * uint64(b&0x0f)
 	case b&0xf0 == 0x90:
 		items = uint64(b & 0x0f)
-	case b&0xe0 == 0xa0:
-		n = uint64(b & 0x1f)
-	case b == 0xc4 || b == 0xd9:
-		n, err = msgpackLen(src, 1)
-	case b == 0xc5 || b == 0xda:
-		n, err = msgpackLen(src, 2)
-	case b == 0xc6 || b == 0xdb:
-		n, err = msgpackLen(src, 4)
+	case isBytes(b):
+		n, err = bytesLen(src, b)
 	case b == 0xc7:
 		n, err = msgpackLen(src, 1)
 		n++
@@ -650,25 +644,37 @@ func readBytes(src byteSource) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var n uint64
 	switch {
-	case b&0xe0 == 0xa0:
-		n = uint64(b & 0x1f)
-	case b == 0xc4 || b == 0xd9:
-		n, err = msgpackLen(src, 1)
-	case b == 0xc5 || b == 0xda:
-		n, err = msgpackLen(src, 2)
-	case b == 0xc6 || b == 0xdb:
-		n, err = msgpackLen(src, 4)
 	case b == 0xc0:
 		return nil, nil
-	default:
+	case !isBytes(b):
 		return nil, fmt.Errorf("%w: expected bytes, got msgpack byte 0x%02x", errGuardFormat, b)
 	}
+	n, err := bytesLen(src, b)
 	if err != nil {
 		return nil, err
 	}
 	return src.readN(n)
+}
+
+// isBytes reports whether b starts a msgpack str or bin.
+func isBytes(b byte) bool {
+	return b&0xe0 == 0xa0 || (b >= 0xc4 && b <= 0xc6) || (b >= 0xd9 && b <= 0xdb)
+}
+
+// bytesLen reads the length of the msgpack str or bin that b starts
+// (isBytes(b)).
+func bytesLen(src byteSource, b byte) (uint64, error) {
+	switch {
+	case b&0xe0 == 0xa0:
+		return uint64(b & 0x1f), nil
+	case b == 0xc4 || b == 0xd9:
+		return msgpackLen(src, 1)
+	case b == 0xc5 || b == 0xda:
+		return msgpackLen(src, 2)
+	default: // 0xc6, 0xdb
+		return msgpackLen(src, 4)
+	}
 }
 
 // readStruct reads a msgpack-encoded struct with the given fields, as a map

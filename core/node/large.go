@@ -521,3 +521,66 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 		}
 	}
 }
+
+// bulkLane chooses the lane of each outbound frame when the transport has
+// two (BulkSender): large-message parts go to the bulk lane, and so does
+// any other copy of an origin whose parts may still wait in that peer's bulk
+// lane, so that one origin's copies keep their order on a link. Used on the
+// protocol goroutine only.
+type bulkLane struct {
+	tr BulkSender
+	// origins holds, per peer, the origins whose parts went into its bulk
+	// lane since its lane was last seen empty. A peer whose lane is seen
+	// empty is forgotten (an unknown or removed peer's lane reads as
+	// empty), so it holds at most the peers with queued bulk frames.
+	origins map[core.PeerID]map[core.PeerID]struct{}
+}
+
+func newBulkLane(tr Transport) *bulkLane {
+	b, ok := tr.(BulkSender)
+	if !ok {
+		return nil
+	}
+	return &bulkLane{tr: b, origins: map[core.PeerID]map[core.PeerID]struct{}{}}
+}
+
+// bulk reports whether m, to peer to, goes to the bulk lane; part tells
+// whether m carries a large-message part.
+func (b *bulkLane) bulk(to core.PeerID, m *core.Message, part bool) bool {
+	if m.Type == core.MsgPrune {
+		// Behind the copies already queued for to: overtaking them, it
+		// would make to take them for first copies from a lazy link and
+		// link back (a prune, then a re-link, for every such copy).
+		return b.tr.BulkQueueLen(to) > 0
+	}
+	if m.Type != core.MsgGossip && m.Type != core.MsgRepair {
+		return false
+	}
+	s := b.origins[to]
+	if part {
+		if s == nil {
+			b.sweep()
+			s = map[core.PeerID]struct{}{}
+			b.origins[to] = s
+		}
+		s[m.ID.Origin] = struct{}{}
+		return true
+	}
+	if _, ok := s[m.ID.Origin]; !ok {
+		return false
+	}
+	if b.tr.BulkQueueLen(to) == 0 {
+		delete(b.origins, to)
+		return false
+	}
+	return true
+}
+
+// sweep forgets the peers whose bulk lane is empty.
+func (b *bulkLane) sweep() {
+	for p := range b.origins {
+		if b.tr.BulkQueueLen(p) == 0 {
+			delete(b.origins, p)
+		}
+	}
+}

@@ -80,6 +80,8 @@ type options struct {
 	// flushEach writes every frame with its own flush (no coalescing): for
 	// the benchmark that measures what batching gains.
 	flushEach bool
+	// benchBulk makes the throughput benchmark send with SendBulk.
+	benchBulk bool
 }
 
 func defaultOptions() options {
@@ -111,6 +113,7 @@ func (o *options) validate() error {
 	for _, c := range []check{
 		{"send queue", o.sendQueue >= 1, ">= 1"},
 		{"bulk queue", o.bulkQueue >= 1, ">= 1"},
+		{"socket buffer", o.socketBuffer >= 0, ">= 0"},
 		{"receive queue", o.receiveQueue >= 0, ">= 0"},
 		{"connection receive queue", o.connReceiveQueue >= 1, ">= 1"},
 		{"receive wait", o.receiveWait > 0, "> 0"},

@@ -523,10 +523,21 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 }
 
 // bulkLane chooses the lane of each outbound frame when the transport has
-// two (BulkSender): large-message parts go to the bulk lane, and so does
-// any other copy of an origin whose parts may still wait in that peer's bulk
-// lane, so that one origin's copies keep their order on a link. Used on the
-// protocol goroutine only.
+// two (BulkSender). Used on the protocol goroutine only.
+//
+//   - Gossip and Repair frames of large-message parts go to the bulk lane,
+//     and so does any other copy of an origin whose parts may still wait
+//     in that peer's bulk lane: one origin's copies keep their order on a
+//     link (the core takes a later copy of an origin arriving first as a
+//     sign that the earlier one was lost).
+//   - IHave, Prune and Digest frames go behind the bulk frames already
+//     queued for the peer, if any: an announcement that overtook them
+//     would make the peer pull what is already on its way; a Prune that
+//     overtook them would make the peer take them for first copies from a
+//     lazy link and link back; a digest that overtook them would make the
+//     peer's answer ask for them again.
+//   - Everything else (ordinary copies, Grafts, the link protocol) goes
+//     to the urgent lane.
 type bulkLane struct {
 	tr BulkSender
 	// origins holds, per peer, the origins whose parts went into its bulk
@@ -547,13 +558,11 @@ func newBulkLane(tr Transport) *bulkLane {
 // bulk reports whether m, to peer to, goes to the bulk lane; part tells
 // whether m carries a large-message part.
 func (b *bulkLane) bulk(to core.PeerID, m *core.Message, part bool) bool {
-	if m.Type == core.MsgPrune {
-		// Behind the copies already queued for to: overtaking them, it
-		// would make to take them for first copies from a lazy link and
-		// link back (a prune, then a re-link, for every such copy).
+	switch m.Type {
+	case core.MsgIHave, core.MsgPrune, core.MsgDigest:
 		return b.tr.BulkQueueLen(to) > 0
-	}
-	if m.Type != core.MsgGossip && m.Type != core.MsgRepair {
+	case core.MsgGossip, core.MsgRepair:
+	default:
 		return false
 	}
 	s := b.origins[to]

@@ -41,12 +41,14 @@ type Transport interface {
 // Send's one lane.
 //
 // What the node sends with SendBulk, to a peer: every Gossip or Repair frame
-// that carries a large-message part (chunk or manifest), and every other
-// Gossip or Repair frame of an origin whose parts it sent to that peer while
-// BulkQueueLen(peer) has not yet been seen at 0 — so copies of one origin
-// keep their order on a link (a core rule relies on it: a later copy of an
-// origin arriving first means the earlier one was lost). Control frames
-// (IHave, Graft, Prune, link and digest frames) always go with Send.
+// that carries a large-message part (chunk or manifest); every other Gossip
+// or Repair frame of an origin whose parts it sent to that peer while
+// BulkQueueLen(peer) has not yet been seen at 0, so that copies of one
+// origin keep their order on a link (a core rule relies on it: a later copy
+// of an origin arriving first means the earlier one was lost); and IHave,
+// Prune and Digest frames while BulkQueueLen(peer) > 0, so that they do not
+// overtake the copies queued before them. Everything else (ordinary copies,
+// Grafts, the link protocol) goes with Send.
 type BulkSender interface {
 	// SendBulk is Send into the bulk lane: the same contract (must not
 	// block; a full lane is an error, counted like Send's), a bound of

@@ -530,14 +530,17 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 //     in that peer's bulk lane: one origin's copies keep their order on a
 //     link (the core takes a later copy of an origin arriving first as a
 //     sign that the earlier one was lost).
-//   - IHave, Prune and Digest frames go behind the bulk frames already
-//     queued for the peer, if any: an announcement that overtook them
-//     would make the peer pull what is already on its way; a Prune that
-//     overtook them would make the peer take them for first copies from a
-//     lazy link and link back; a digest that overtook them would make the
-//     peer's answer ask for them again.
-//   - Everything else (ordinary copies, Grafts, the link protocol) goes
-//     to the urgent lane.
+//   - IHave and Prune frames go behind the bulk frames already queued for
+//     the peer, if any: an announcement that overtook them would make the
+//     peer pull what is already on its way; a Prune that overtook them
+//     would make the peer take them for first copies from a lazy link and
+//     link back.
+//   - Everything else (ordinary copies, Grafts, digests, the link
+//     protocol) goes to the urgent lane. A digest describes what this
+//     node has now: held behind megabytes of chunks it would be stale on
+//     arrival, and the peer would repair what this node received
+//     meanwhile (measured: 20 × 16 MiB at N = 16 made 5,140 repairs with
+//     digests in the bulk lane, 267 without lanes).
 type bulkLane struct {
 	tr BulkSender
 	// origins holds, per peer, the origins whose parts went into its bulk
@@ -559,7 +562,7 @@ func newBulkLane(tr Transport) *bulkLane {
 // whether m carries a large-message part.
 func (b *bulkLane) bulk(to core.PeerID, m *core.Message, part bool) bool {
 	switch m.Type {
-	case core.MsgIHave, core.MsgPrune, core.MsgDigest:
+	case core.MsgIHave, core.MsgPrune:
 		return b.tr.BulkQueueLen(to) > 0
 	case core.MsgGossip, core.MsgRepair:
 	default:

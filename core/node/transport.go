@@ -45,10 +45,10 @@ type Transport interface {
 // or Repair frame of an origin whose parts it sent to that peer while
 // BulkQueueLen(peer) has not yet been seen at 0, so that copies of one
 // origin keep their order on a link (a core rule relies on it: a later copy
-// of an origin arriving first means the earlier one was lost); and IHave,
-// Prune and Digest frames while BulkQueueLen(peer) > 0, so that they do not
+// of an origin arriving first means the earlier one was lost); and IHave
+// and Prune frames while BulkQueueLen(peer) > 0, so that they do not
 // overtake the copies queued before them. Everything else (ordinary copies,
-// Grafts, the link protocol) goes with Send.
+// Grafts, digests, the link protocol) goes with Send.
 type BulkSender interface {
 	// SendBulk is Send into the bulk lane: the same contract (must not
 	// block; a full lane is an error, counted like Send's), a bound of

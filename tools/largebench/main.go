@@ -11,6 +11,7 @@
 //	go run ./largebench -nodes 32 -size 64MiB
 //	go run ./largebench -nodes 8 -size 256MiB
 //	go run ./largebench -nodes 16 -size 16MiB -origins 20
+//	go run ./largebench -nodes 16 -size 16MiB -origins 4 -small-rate 20
 //	go run ./largebench -nodes 16 -size 8MiB -drop 0.05
 //
 // Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node

@@ -29,9 +29,11 @@ const benchFrameSize = 1024
 // of a single stream. "transport-tls" adds TLS 1.3; "transport-keyring"
 // authenticates the hello and seals every frame (WithKeyring);
 // "transport-unbatched" flushes after every frame instead of once per batch
-// of queued frames (what write coalescing gains).
+// of queued frames (what write coalescing gains); "transport-bulk" sends
+// through the bulk lane (SendBulk) instead of Send.
 func BenchmarkTCPTransportThroughput(b *testing.B) {
 	b.Run("transport", func(b *testing.B) { benchTransport(b) })
+	b.Run("transport-bulk", func(b *testing.B) { benchTransport(b, func(o *options) { o.benchBulk = true }) })
 	b.Run("transport-tls", func(b *testing.B) {
 		ca := newCA(b, "bench ca")
 		benchTransport(b, mtls(ca, ca.issue(b, "bench")))
@@ -51,8 +53,12 @@ func reportThroughput(b *testing.B, el time.Duration) {
 }
 
 func benchTransport(b *testing.B, opts ...Option) {
-	opts = append(opts, WithSendQueue(4096))
+	opts = append(opts, WithSendQueue(4096), WithBulkQueue(4096))
 	tx := newTransport(b, "tx", opts...)
+	send := tx.Send
+	if tx.opts.benchBulk {
+		send = tx.SendBulk
+	}
 	rx := newTransport(b, "rx", opts...)
 	tx.SetPeerAddr("rx", rx.Addr().String())
 	frame := testFrame(1, benchFrameSize)
@@ -72,7 +78,7 @@ func benchTransport(b *testing.B, opts ...Option) {
 	}()
 	for range b.N {
 		for {
-			err := tx.Send("rx", frame) // frames are read-only: sharing one is fine
+			err := send("rx", frame) // frames are read-only: sharing one is fine
 			if err == nil {
 				break
 			}

@@ -114,6 +114,18 @@ func (t *Transport) setKeepAlive(nc net.Conn) {
 	}
 }
 
+// setSocketBuffers applies the socket buffer option to a connection.
+func (t *Transport) setSocketBuffers(nc net.Conn) {
+	n := t.opts.socketBuffer
+	if n <= 0 {
+		return
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetReadBuffer(n)
+		tc.SetWriteBuffer(n)
+	}
+}
+
 func (t *Transport) keepAliveConfig() net.KeepAliveConfig {
 	ka := t.opts.keepAlive
 	if ka <= 0 {
@@ -166,6 +178,7 @@ func (t *Transport) serveConn(raw net.Conn) {
 		}
 	}()
 	t.setKeepAlive(raw)
+	t.setSocketBuffers(raw)
 	remote := raw.RemoteAddr().String()
 	deadline := time.Now().Add(t.opts.handshakeTimeout)
 	raw.SetDeadline(deadline)
@@ -268,6 +281,7 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.setSocketBuffers(raw)
 	if !t.track(raw) {
 		raw.Close()
 		if t.ctx.Err() != nil {
@@ -752,11 +766,15 @@ type writer struct {
 	hdr      [4]byte
 	sealed   []byte // the last frame sealed (with a keyring)
 	failures int    // failed dials in a row
+	// held is a bulk frame taken from the bulk lane and not written yet:
+	// it goes before every later bulk frame, after every urgent one.
+	held    []byte
+	hasHeld bool
 }
 
 // writeLoop is the one goroutine that writes to p: it takes frames from p's
-// queue, dials when needed and writes batches of queued frames with one
-// flush.
+// lanes, the urgent one first, dials when needed and writes batches of
+// queued frames with one flush.
 func (t *Transport) writeLoop(p *peer) {
 	defer t.wg.Done()
 	w := &writer{t: t, p: p, bw: bufio.NewWriterSize(nil, bufSize)}
@@ -764,19 +782,57 @@ func (t *Transport) writeLoop(p *peer) {
 		if w.cur != nil {
 			w.cur.close() // p was removed or the Transport closed
 		}
+		if w.hasHeld {
+			t.st.drops.Add(1)
+		}
 	}()
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
-		case <-p.changed:
-			w.current()
-		case f := <-p.queue:
-			if !w.send(f) {
+		default:
+		}
+		f, bulk, ok := w.next()
+		if !ok {
+			select {
+			case <-p.ctx.Done():
 				return
+			case <-p.changed:
+				w.current()
+				continue
+			case f = <-p.queue:
+			case f = <-p.bulk:
+				// An urgent frame may have come at the same moment:
+				// next takes it first.
+				w.held, w.hasHeld = f, true
+				continue
 			}
 		}
+		if !w.send(f, bulk) {
+			return
+		}
 	}
+}
+
+// next returns the frame to write next without waiting: an urgent one if
+// any is queued, else the held bulk frame, else a bulk one. ok is false
+// when both lanes are empty.
+func (w *writer) next() (f []byte, bulk, ok bool) {
+	select {
+	case f = <-w.p.queue:
+		return f, false, true
+	default:
+	}
+	if w.hasHeld {
+		f, w.held, w.hasHeld = w.held, nil, false
+		return f, true, true
+	}
+	select {
+	case f = <-w.p.bulk:
+		return f, true, true
+	default:
+	}
+	return nil, false, false
 }
 
 // current returns p's connection, switching to it (and half-closing the one
@@ -801,13 +857,14 @@ func (w *writer) current() *conn {
 	return c
 }
 
-// send writes f, and whatever is queued behind it, to p, dialing first if
-// needed. false when p is removed or the Transport closed.
-func (w *writer) send(f []byte) bool {
+// send writes f (from the bulk lane if bulk), and whatever is queued
+// behind it, to p, dialing first if needed. false when p is removed or the
+// Transport closed.
+func (w *writer) send(f []byte, bulk bool) bool {
 	for {
 		c := w.current()
 		if c != nil {
-			w.writeBatch(c, f)
+			w.writeBatch(c, f, bulk)
 			return true
 		}
 		if !w.connect() {
@@ -875,15 +932,25 @@ func (w *writer) connect() bool {
 }
 
 // writeBatch writes f and then every frame already queued (up to
-// maxBatchBytes) into the buffer and flushes once: a busy peer gets few,
-// large writes; an idle one gets each frame at once.
-func (w *writer) writeBatch(c *conn, f []byte) {
+// maxBatchBytes), urgent ones first (see next), into the buffer and flushes
+// once: a busy peer gets few, large writes; an idle one gets each frame at
+// once. bulk tells f's lane.
+func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 	t, p, bw := w.t, w.p, w.bw
+	if bulk && len(p.queue) > 0 {
+		// Urgent frames came while f waited (for a connection): they go
+		// first.
+		w.held, w.hasHeld = f, true
+		f, bulk, _ = w.next()
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(t.opts.writeTimeout))
-	frames, bytes := 0, 0
+	frames, bulks, bytes := 0, 0, 0
 	var err error
 	for {
 		out := f
+		if bulk {
+			p.bulkLen.Add(-1)
+		}
 		if c.tx != nil {
 			if w.sealed, err = c.tx.seal(w.sealed[:0], f); err != nil {
 				frames++ // lost with the connection
@@ -895,16 +962,17 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 		bw.Write(w.hdr[:])
 		bw.Write(out)
 		frames++
+		if bulk {
+			bulks++
+		}
 		bytes += len(w.hdr) + len(out)
 		if bytes >= maxBatchBytes || t.opts.flushEach {
 			break
 		}
-		select {
-		case f = <-p.queue:
-			continue
-		default:
+		var ok bool
+		if f, bulk, ok = w.next(); !ok {
+			break
 		}
-		break
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -922,6 +990,7 @@ func (w *writer) writeBatch(c *conn, f []byte) {
 	}
 	w.failures = 0
 	t.st.framesOut.Add(uint64(frames))
+	t.st.bulkFramesOut.Add(uint64(bulks))
 	t.st.bytesOut.Add(uint64(bytes))
 }
 

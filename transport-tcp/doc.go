@@ -49,6 +49,16 @@
 // unreachable peer fills its own queue (Send returns ErrQueueFull, counted)
 // and delays nobody else.
 //
+// Each peer has two lanes: Send queues into the urgent lane, SendBulk into
+// the bulk lane (core/node sends large-message chunks there, see
+// node.BulkSender). The writer takes a bulk frame only while the urgent lane
+// is empty, so an urgent frame never waits behind queued bulk frames, only
+// behind the batch being written. Frames keep their order within a lane,
+// not across lanes. Each lane has its own bound (WithSendQueue,
+// WithBulkQueue); a full lane refuses (ErrQueueFull) and never spills into
+// or blocks the other. The wire format does not change: a receiver reads
+// each connection in order.
+//
 // # Sharing a port
 //
 // WithStreamHandler lets another stream protocol share the listener: an
@@ -69,7 +79,8 @@
 //
 // # Memory bounds
 //
-// Per peer: a queue of WithSendQueue frames and a 32 KiB write buffer. Per
+// Per peer: WithSendQueue plus WithBulkQueue queued frames, one frame the
+// writer holds, and a 32 KiB write buffer. Per
 // connection: a 32 KiB read buffer, at most one frame of at most
 // WithMaxFrameSize bytes being read and a queue of WithConnReceiveQueue
 // received frames. The Receive channel holds at most WithReceiveQueue

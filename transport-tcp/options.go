@@ -15,7 +15,8 @@ import (
 
 // Defaults of the options.
 const (
-	DefaultSendQueue        = 1024             // frames queued per peer
+	DefaultSendQueue        = 1024             // frames queued per peer (urgent lane)
+	DefaultBulkQueue        = 1024             // frames queued per peer in the bulk lane (SendBulk)
 	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
 	DefaultConnReceiveQueue = 256              // frames waiting per connection for the Receive channel
 	DefaultReceiveWait      = 5 * time.Second  // a full connection queue waits this long before dropping
@@ -57,6 +58,8 @@ type options struct {
 	listener         net.Listener
 	logger           *slog.Logger
 	sendQueue        int
+	bulkQueue        int
+	socketBuffer     int
 	receiveQueue     int
 	connReceiveQueue int
 	receiveWait      time.Duration
@@ -77,12 +80,15 @@ type options struct {
 	// flushEach writes every frame with its own flush (no coalescing): for
 	// the benchmark that measures what batching gains.
 	flushEach bool
+	// benchBulk makes the throughput benchmark send with SendBulk.
+	benchBulk bool
 }
 
 func defaultOptions() options {
 	return options{
 		logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sendQueue:        DefaultSendQueue,
+		bulkQueue:        DefaultBulkQueue,
 		receiveQueue:     DefaultReceiveQueue,
 		connReceiveQueue: DefaultConnReceiveQueue,
 		receiveWait:      DefaultReceiveWait,
@@ -106,6 +112,8 @@ func (o *options) validate() error {
 	}
 	for _, c := range []check{
 		{"send queue", o.sendQueue >= 1, ">= 1"},
+		{"bulk queue", o.bulkQueue >= 1, ">= 1"},
+		{"socket buffer", o.socketBuffer >= 0, ">= 0"},
 		{"receive queue", o.receiveQueue >= 0, ">= 0"},
 		{"connection receive queue", o.connReceiveQueue >= 1, ">= 1"},
 		{"receive wait", o.receiveWait > 0, "> 0"},
@@ -149,9 +157,20 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithSendQueue bounds each peer's send queue (frames; default 1024). Send
-// returns ErrQueueFull when the peer's queue is full.
+// WithSendQueue bounds each peer's send queue, the urgent lane that Send
+// fills (frames; default 1024). Send returns ErrQueueFull when it is full.
 func WithSendQueue(n int) Option { return func(o *options) { o.sendQueue = n } }
+
+// WithSocketBuffer sets the kernel's send and receive buffer of every
+// Plumtree connection (SO_SNDBUF and SO_RCVBUF, bytes; Linux doubles the
+// value). 0 leaves them to the operating system (autotuned up to
+// net.ipv4.tcp_wmem and tcp_rmem).
+func WithSocketBuffer(n int) Option { return func(o *options) { o.socketBuffer = n } }
+
+// WithBulkQueue bounds each peer's bulk lane, the low-priority queue that
+// SendBulk fills (frames; default 1024). SendBulk returns ErrQueueFull when
+// it is full; a full bulk lane never spills into the urgent one.
+func WithBulkQueue(n int) Option { return func(o *options) { o.bulkQueue = n } }
 
 // WithReceiveQueue sets the capacity of the Receive channel shared by all
 // connections (frames; default 1024). When it is full (the node does not

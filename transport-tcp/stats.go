@@ -23,8 +23,13 @@ type Stats struct {
 	// that connection's receive queue was full: the node did not read its
 	// Receive channel fast enough (see WithConnReceiveQueue).
 	ReceiveDrops uint64 `json:"receive_drops"`
-	// QueueFull counts Sends refused with ErrQueueFull (part of Drops).
-	QueueFull uint64 `json:"queue_full"`
+	// QueueFull counts Sends and SendBulks refused with ErrQueueFull (part
+	// of Drops); BulkQueueFull the SendBulks among them (bulk lane full).
+	QueueFull     uint64 `json:"queue_full"`
+	BulkQueueFull uint64 `json:"bulk_queue_full"`
+	// BulkFramesOut counts the frames written from bulk lanes (part of
+	// FramesOut).
+	BulkFramesOut uint64 `json:"bulk_frames_out"`
 	// TooLarge counts Sends refused with ErrFrameTooLarge (part of Drops).
 	TooLarge uint64 `json:"too_large"`
 	// Dials and DialFailures count outbound connection attempts and those
@@ -56,19 +61,22 @@ type Stats struct {
 	StreamConns uint64 `json:"stream_conns"`
 
 	// Gauges.
-	QueueDepth     int                 `json:"queue_depth"`      // frames queued over all peers
+	QueueDepth     int                 `json:"queue_depth"`      // frames queued over all peers, both lanes
+	BulkQueueDepth int                 `json:"bulk_queue_depth"` // of which in bulk lanes
 	Peers          int                 `json:"peers"`            // known peers
 	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
 	Conns          int                 `json:"conns"`            // established connections (draining duplicates included)
 	Handshaking    int                 `json:"handshaking"`      // connections in set-up
 	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
-	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer
+	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer, both lanes
 }
 
 type counters struct {
 	bytesIn, bytesOut   atomic.Uint64
 	framesIn, framesOut atomic.Uint64
 	drops, queueFull    atomic.Uint64
+	bulkQueueFull       atomic.Uint64
+	bulkFramesOut       atomic.Uint64
 	tooLarge            atomic.Uint64
 	dials, dialFailures atomic.Uint64
 	reconnects          atomic.Uint64
@@ -90,6 +98,8 @@ func (t *Transport) Stats() Stats {
 		FramesOut:         t.st.framesOut.Load(),
 		Drops:             t.st.drops.Load(),
 		QueueFull:         t.st.queueFull.Load(),
+		BulkQueueFull:     t.st.bulkQueueFull.Load(),
+		BulkFramesOut:     t.st.bulkFramesOut.Load(),
 		TooLarge:          t.st.tooLarge.Load(),
 		Dials:             t.st.dials.Load(),
 		DialFailures:      t.st.dialFailures.Load(),
@@ -106,8 +116,10 @@ func (t *Transport) Stats() Stats {
 	s.Peers = len(t.peers)
 	s.PeerQueueDepth = make(map[core.PeerID]int, len(t.peers))
 	for id, p := range t.peers {
-		d := len(p.queue)
+		b := len(p.bulk)
+		d := len(p.queue) + b
 		s.QueueDepth += d
+		s.BulkQueueDepth += b
 		s.PeerQueueDepth[id] = d
 		if p.conn != nil {
 			s.ConnectedPeers++

@@ -71,8 +71,14 @@ type peerMap = map[core.PeerID]*peer
 
 // peer is the send side of one remote peer.
 type peer struct {
-	id      core.PeerID
-	queue   chan []byte
+	id    core.PeerID
+	queue chan []byte // the urgent lane (Send)
+	// bulk is the low-priority lane (SendBulk): the writer takes from it
+	// only while queue is empty.
+	bulk chan []byte
+	// bulkLen counts the bulk frames sent and not yet written into the
+	// connection's buffer: those in bulk and the one the writer may hold.
+	bulkLen atomic.Int64
 	changed chan struct{} // capacity 1: the connection or the address changed
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -197,6 +203,7 @@ func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 	p := &peer{
 		id:      id,
 		queue:   make(chan []byte, t.opts.sendQueue),
+		bulk:    make(chan []byte, t.opts.bulkQueue),
 		changed: make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -241,14 +248,34 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 	p.cancel()
 	c := p.conn
 	p.conn = nil
-	t.st.drops.Add(uint64(len(p.queue)))
+	t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
 	return c
 }
 
-// Send queues frame for to and returns at once. It takes ownership of frame.
-// Errors: ErrUnknownPeer, ErrQueueFull, ErrFrameTooLarge, ErrClosed; every
-// refused frame is counted in Stats.Drops.
+// Send queues frame for to in its urgent lane and returns at once. It takes
+// ownership of frame. Errors: ErrUnknownPeer, ErrQueueFull, ErrFrameTooLarge,
+// ErrClosed; every refused frame is counted in Stats.Drops.
+//
+// Each peer has two lanes, written by one writer over one connection: the
+// urgent lane (Send) and the bulk lane (SendBulk). The writer takes a bulk
+// frame only while the urgent lane is empty, so a frame sent with Send is
+// written before every bulk frame still queued when it was sent. Order is
+// kept within each lane (frames of one lane are written in the order they
+// were sent, as long as the connection lasts), not across lanes.
 func (t *Transport) Send(to core.PeerID, frame []byte) error {
+	return t.send(to, frame, false)
+}
+
+// SendBulk queues frame for to in its bulk lane, behind every frame of the
+// urgent lane (see Send), and returns at once. The node hands it the frames
+// of large messages (node.BulkSender). It takes ownership of frame. Errors
+// are Send's; ErrQueueFull means the bulk lane is full (WithBulkQueue): a
+// full bulk lane never spills into the urgent one.
+func (t *Transport) SendBulk(to core.PeerID, frame []byte) error {
+	return t.send(to, frame, true)
+}
+
+func (t *Transport) send(to core.PeerID, frame []byte, bulk bool) error {
 	p := (*t.snap.Load())[to]
 	if p == nil {
 		t.st.drops.Add(1)
@@ -262,14 +289,25 @@ func (t *Transport) Send(to core.PeerID, frame []byte) error {
 		t.st.tooLarge.Add(1)
 		return ErrFrameTooLarge
 	}
-	select {
-	case p.queue <- frame:
-		return nil
-	default:
-		t.st.drops.Add(1)
-		t.st.queueFull.Add(1)
-		return ErrQueueFull
+	if !bulk {
+		select {
+		case p.queue <- frame:
+			return nil
+		default:
+		}
+	} else {
+		p.bulkLen.Add(1)
+		select {
+		case p.bulk <- frame:
+			return nil
+		default:
+		}
+		p.bulkLen.Add(-1)
+		t.st.bulkQueueFull.Add(1)
 	}
+	t.st.drops.Add(1)
+	t.st.queueFull.Add(1)
+	return ErrQueueFull
 }
 
 // Close stops accepting, closes every connection, stops every goroutine the
@@ -285,7 +323,7 @@ func (t *Transport) Close() error {
 	t.cancel() // stops the writers and dials; Send now returns ErrClosed
 	for _, p := range t.peers {
 		p.cancel()
-		t.st.drops.Add(uint64(len(p.queue)))
+		t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
 	}
 	t.peers = make(peerMap)
 	t.snap.Store(&peerMap{})

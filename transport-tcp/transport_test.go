@@ -392,6 +392,8 @@ func TestOptionValidation(t *testing.T) {
 		{"empty id", "", nil},
 		{"long id", core.PeerID(make([]byte, core.MaxPeerIDLen+1)), nil},
 		{"send queue", "x", []Option{WithSendQueue(0)}},
+		{"bulk queue", "x", []Option{WithBulkQueue(0)}},
+		{"socket buffer", "x", []Option{WithSocketBuffer(-1)}},
 		{"receive queue", "x", []Option{WithReceiveQueue(-1)}},
 		{"max conns", "x", []Option{WithMaxConns(0)}},
 		{"frame size", "x", []Option{WithMaxFrameSize(2)}},

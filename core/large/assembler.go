@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"time"
 
@@ -118,6 +119,12 @@ type transfer struct {
 	have       []uint64 // bitset over chunk indexes
 	got        int
 	manifest   *Manifest
+	// The SHA-256 of the payload is computed as the chunks come: h has
+	// the chunks 0..hashed-1 (the longest prefix present), so the check at
+	// completion hashes only what came out of order, and no single part
+	// costs a hash of the whole payload when chunks come in order.
+	h      hash.Hash
+	hashed int
 }
 
 // Assembler puts large messages together from their parts, in any order,
@@ -215,6 +222,7 @@ func (a *Assembler) Add(now time.Time, origin core.PeerID, originTime time.Time,
 		t.have[w] |= bit
 		t.got++
 		copy(t.buf[int64(c.Index)*int64(g.ChunkSize):], c.Data)
+		t.hashPrefix()
 	case KindManifest:
 		if t.manifest != nil {
 			a.stats.Duplicates++
@@ -235,7 +243,9 @@ func (a *Assembler) Add(now time.Time, origin core.PeerID, originTime time.Time,
 	// Complete: verify, then hand out or drop.
 	a.release(t)
 	a.finish(key)
-	if sha256.Sum256(t.buf) != t.manifest.Digest {
+	var sum [sha256.Size]byte
+	t.h.Sum(sum[:0])
+	if sum != t.manifest.Digest {
 		a.stats.DigestFailures++
 		res.Status = Failed
 		res.Err = fmt.Errorf("%w: %s (%d bytes)", ErrDigestMismatch, key, g.Size)
@@ -245,6 +255,17 @@ func (a *Assembler) Add(now time.Time, origin core.PeerID, originTime time.Time,
 	res.Status = Delivered
 	res.Message = &Message{Key: key, Manifest: *t.manifest, Payload: t.buf}
 	return res
+}
+
+// hashPrefix feeds the hash with the chunks present after the prefix it
+// has.
+func (t *transfer) hashPrefix() {
+	n := t.geo.Chunks()
+	for t.hashed < n && t.have[t.hashed/64]&(uint64(1)<<(t.hashed%64)) != 0 {
+		off := int64(t.hashed) * int64(t.geo.ChunkSize)
+		t.h.Write(t.buf[off : off+int64(t.geo.ChunkLen(t.hashed))])
+		t.hashed++
+	}
 }
 
 // admit reserves room for a new transfer, evicting older ones if needed.
@@ -312,6 +333,7 @@ func (a *Assembler) admit(now time.Time, key Key, g Geometry, originTime time.Ti
 		geo:        g,
 		originTime: originTime,
 		buf:        make([]byte, g.Size),
+		h:          sha256.New(),
 		have:       make([]uint64, (g.Chunks()+63)/64),
 	}
 	a.active[key] = t

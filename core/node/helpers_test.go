@@ -160,6 +160,8 @@ type clusterOpts struct {
 	seed    uint64
 	cfg     func(seed int64) core.Config
 	nodeOpt func(i int) []node.Option
+	// transport, if set, wraps node i's memnet transport.
+	transport func(i int, tr *memnet.Transport) node.Transport
 }
 
 // startCluster starts a full mesh of nodes over a memnet network; the test's
@@ -197,7 +199,11 @@ func (c *cluster) add(i int, o clusterOpts) {
 	if o.nodeOpt != nil {
 		opts = o.nodeOpt(i)
 	}
-	n, err := node.New(o.cfg(int64(o.seed)*1000+int64(i)), peerName(i), tr, rec, opts...)
+	var ntr node.Transport = tr
+	if o.transport != nil {
+		ntr = o.transport(i, tr)
+	}
+	n, err := node.New(o.cfg(int64(o.seed)*1000+int64(i)), peerName(i), ntr, rec, opts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -521,3 +521,78 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 		}
 	}
 }
+
+// bulkLane chooses the lane of each outbound frame when the transport has
+// two (BulkSender). Used on the protocol goroutine only.
+//
+//   - Gossip and Repair frames of large-message parts go to the bulk lane,
+//     and so does any other copy of an origin whose parts may still wait
+//     in that peer's bulk lane: one origin's copies keep their order on a
+//     link (the core takes a later copy of an origin arriving first as a
+//     sign that the earlier one was lost).
+//   - IHave and Prune frames go behind the bulk frames already queued for
+//     the peer, if any: an announcement that overtook them would make the
+//     peer pull what is already on its way; a Prune that overtook them
+//     would make the peer take them for first copies from a lazy link and
+//     link back.
+//   - Everything else (ordinary copies, Grafts, digests, the link
+//     protocol) goes to the urgent lane. A digest describes what this
+//     node has now: held behind megabytes of chunks it would be stale on
+//     arrival, and the peer would repair what this node received
+//     meanwhile (measured: 20 × 16 MiB at N = 16 made 5,140 repairs with
+//     digests in the bulk lane, 267 without lanes).
+type bulkLane struct {
+	tr BulkSender
+	// origins holds, per peer, the origins whose parts went into its bulk
+	// lane since its lane was last seen empty. A peer whose lane is seen
+	// empty is forgotten (an unknown or removed peer's lane reads as
+	// empty), so it holds at most the peers with queued bulk frames.
+	origins map[core.PeerID]map[core.PeerID]struct{}
+}
+
+func newBulkLane(tr Transport) *bulkLane {
+	b, ok := tr.(BulkSender)
+	if !ok {
+		return nil
+	}
+	return &bulkLane{tr: b, origins: map[core.PeerID]map[core.PeerID]struct{}{}}
+}
+
+// bulk reports whether m, to peer to, goes to the bulk lane; part tells
+// whether m carries a large-message part.
+func (b *bulkLane) bulk(to core.PeerID, m *core.Message, part bool) bool {
+	switch m.Type {
+	case core.MsgIHave, core.MsgPrune:
+		return b.tr.BulkQueueLen(to) > 0
+	case core.MsgGossip, core.MsgRepair:
+	default:
+		return false
+	}
+	s := b.origins[to]
+	if part {
+		if s == nil {
+			b.sweep()
+			s = map[core.PeerID]struct{}{}
+			b.origins[to] = s
+		}
+		s[m.ID.Origin] = struct{}{}
+		return true
+	}
+	if _, ok := s[m.ID.Origin]; !ok {
+		return false
+	}
+	if b.tr.BulkQueueLen(to) == 0 {
+		delete(b.origins, to)
+		return false
+	}
+	return true
+}
+
+// sweep forgets the peers whose bulk lane is empty.
+func (b *bulkLane) sweep() {
+	for p := range b.origins {
+		if b.tr.BulkQueueLen(p) == 0 {
+			delete(b.origins, p)
+		}
+	}
+}

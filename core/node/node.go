@@ -124,6 +124,7 @@ type Node struct {
 	saver *stateSaver // nil without WithStateFile
 
 	large         *largeState // large messages (large.go)
+	lane          *bulkLane   // the transport's lanes (large.go); nil without a bulk lane
 	largeExpireAt time.Time   // protocol goroutine: next expiry check
 
 	c         counters
@@ -229,6 +230,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		clock:        o.clock,
 		proto:        p,
 		large:        newLargeState(p.Config()),
+		lane:         newBulkLane(tr),
 		dec:          wire.NewDecoder(wire.LimitsFor(cfg)),
 		highWater:    max(1, o.deliveryQueue-o.deliveryQueue/4),
 		ovLimit:      max(cfg.MessageCacheMaxSize, o.deliveryQueue),
@@ -785,11 +787,13 @@ func (n *Node) flush() {
 // encoded once, and that one frame goes to every one of them: Send treats
 // frames as read-only (see Transport), so no peer needs its own copy. Each
 // frame is allocated at its exact size and owned by the transport from then
-// on (nothing here reuses it).
+// on (nothing here reuses it). With a transport that has a bulk lane
+// (BulkSender), large-message parts go there (see bulkLane).
 func (n *Node) send(msgs []core.Outbound) {
 	var (
 		prev  *core.Message
 		frame []byte
+		part  bool // prev carries a large-message part
 	)
 	for i := range msgs {
 		ob := &msgs[i]
@@ -801,8 +805,15 @@ func (n *Node) send(msgs []core.Outbound) {
 				continue
 			}
 			frame, prev = b, &ob.Msg
+			part = n.lane != nil && isLargePart(ob.Msg.Headers)
 		}
-		if err := n.tr.Send(ob.To, frame); err != nil {
+		var err error
+		if n.lane != nil && n.lane.bulk(ob.To, &ob.Msg, part) {
+			err = n.lane.tr.SendBulk(ob.To, frame)
+		} else {
+			err = n.tr.Send(ob.To, frame)
+		}
+		if err != nil {
 			n.c.sendErrors.Add(1)
 			continue
 		}

@@ -31,3 +31,30 @@ type Transport interface {
 	// Close stops the transport and closes the Receive channel.
 	Close() error
 }
+
+// BulkSender is implemented by a Transport with a second, low-priority lane
+// per peer (transport-tcp's Transport does). The node hands it the frames of
+// large messages (docs/design.md, "Large messages"), so that ordinary
+// messages and control frames, sent with Send, are not queued behind
+// chunks: the transport writes a bulk frame only while no frame sent with
+// Send waits for the same peer. Transports without it carry everything in
+// Send's one lane.
+//
+// What the node sends with SendBulk, to a peer: every Gossip or Repair frame
+// that carries a large-message part (chunk or manifest); every other Gossip
+// or Repair frame of an origin whose parts it sent to that peer while
+// BulkQueueLen(peer) has not yet been seen at 0, so that copies of one
+// origin keep their order on a link (a core rule relies on it: a later copy
+// of an origin arriving first means the earlier one was lost); and IHave
+// and Prune frames while BulkQueueLen(peer) > 0, so that they do not
+// overtake the copies queued before them. Everything else (ordinary copies,
+// Grafts, digests, the link protocol) goes with Send.
+type BulkSender interface {
+	// SendBulk is Send into the bulk lane: the same contract (must not
+	// block; a full lane is an error, counted like Send's), a bound of
+	// its own, and frames of one lane written in the order sent.
+	SendBulk(to core.PeerID, frame []byte) error
+	// BulkQueueLen returns the number of frames queued for to in the bulk
+	// lane and not yet taken for writing.
+	BulkQueueLen(to core.PeerID) int
+}

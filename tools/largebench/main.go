@@ -11,6 +11,7 @@
 //	go run ./largebench -nodes 32 -size 64MiB
 //	go run ./largebench -nodes 8 -size 256MiB
 //	go run ./largebench -nodes 16 -size 16MiB -origins 20
+//	go run ./largebench -nodes 16 -size 16MiB -origins 4 -small-rate 20
 //	go run ./largebench -nodes 16 -size 8MiB -drop 0.05
 //
 // Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node
@@ -66,6 +67,8 @@ type flags struct {
 	tuner    bool
 	pace     float64
 	smallHz  float64
+	sockBuf  int
+	bulkQ    int
 }
 
 func parseSize(s string) (int64, error) {
@@ -100,7 +103,9 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the payloads and of the frame loss")
 	fs.IntVar(&f.window, "window", node.DefaultLargeWindow, "BroadcastLarge send window (frames per peer)")
-	fs.IntVar(&f.sendQ, "send-queue", 4096, "transport send queue per peer (frames)")
+	fs.IntVar(&f.sendQ, "send-queue", 4096, "transport send queue per peer, urgent lane (frames)")
+	fs.IntVar(&f.bulkQ, "bulk-queue", 4096, "transport send queue per peer, bulk lane: chunks (frames)")
+	fs.IntVar(&f.sockBuf, "socket-buffer", 0, "kernel send and receive buffer per connection (bytes; 0: the transport's default)")
 	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
 	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
 	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
@@ -129,16 +134,33 @@ type lossy struct {
 }
 
 func (l *lossy) Send(to core.PeerID, frame []byte) error {
-	if l.p > 0 {
-		l.mu.Lock()
-		drop := l.rng.Float64() < l.p
-		l.mu.Unlock()
-		if drop {
-			l.dropped.Add(1)
-			return nil
-		}
+	if l.lose() {
+		return nil
 	}
 	return l.Transport.Send(to, frame)
+}
+
+// SendBulk is Send for the transport's bulk lane (chunks), with the same
+// loss.
+func (l *lossy) SendBulk(to core.PeerID, frame []byte) error {
+	if l.lose() {
+		return nil
+	}
+	return l.Transport.SendBulk(to, frame)
+}
+
+// lose reports whether the next frame is lost, and counts it.
+func (l *lossy) lose() bool {
+	if l.p <= 0 {
+		return false
+	}
+	l.mu.Lock()
+	drop := l.rng.Float64() < l.p
+	l.mu.Unlock()
+	if drop {
+		l.dropped.Add(1)
+	}
+	return drop
 }
 
 // recorder counts deliveries and keeps the digest and time of each.
@@ -149,18 +171,30 @@ type recorder struct {
 	sum  map[core.MessageID][32]byte
 	at   map[core.MessageID]time.Time
 	done chan core.MessageID
+	// hashed is closed when the SHA-256 of a large delivery is in sum.
+	hashed map[core.MessageID]chan struct{}
 }
 
+// Deliver records d. The SHA-256 of a large payload is computed on a
+// goroutine of its own: hashing 16 MiB or more on the delegate goroutine
+// would hold every later delivery of the node (the small messages whose
+// latency is measured) behind the benchmark's own check.
 func (r *recorder) Deliver(d core.Delivery) {
-	var sum [32]byte
-	if len(d.Payload) > 64<<10 {
-		sum = sha256.Sum256(d.Payload)
-	}
 	now := time.Now()
 	r.mu.Lock()
 	r.n[d.ID]++
-	r.sum[d.ID] = sum
 	r.at[d.ID] = now
+	if len(d.Payload) > 64<<10 {
+		ch := make(chan struct{})
+		r.hashed[d.ID] = ch
+		go func() {
+			sum := sha256.Sum256(d.Payload)
+			r.mu.Lock()
+			r.sum[d.ID] = sum
+			r.mu.Unlock()
+			close(ch)
+		}()
+	}
 	r.mu.Unlock()
 	select {
 	case r.done <- d.ID:
@@ -168,7 +202,16 @@ func (r *recorder) Deliver(d core.Delivery) {
 	}
 }
 
+// get returns how many times id was delivered, its SHA-256 (zero for a
+// small message; it waits for the hash of a large one) and when it was
+// last delivered.
 func (r *recorder) get(id core.MessageID) (int, [32]byte, time.Time) {
+	r.mu.Lock()
+	ch := r.hashed[id]
+	r.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n[id], r.sum[id], r.at[id]
@@ -201,14 +244,14 @@ func bench(f flags, out io.Writer) error {
 		if f.port > 0 {
 			addr = net.JoinHostPort(f.ip, strconv.Itoa(f.port+i))
 		}
-		tr, err := tcp.New(id, tcp.WithListenAddr(addr), tcp.WithSendQueue(f.sendQ), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg)))
+		tr, err := tcp.New(id, tcp.WithListenAddr(addr), tcp.WithSendQueue(f.sendQ), tcp.WithBulkQueue(f.bulkQ), tcp.WithSocketBuffer(f.sockBuf), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg)))
 		if err != nil {
 			return err
 		}
 		l := &lossy{Transport: tr, p: f.drop, rng: rand.New(rand.NewPCG(f.seed, uint64(i)))}
 		c := cfg
 		c.Seed = int64(f.seed)*1000 + int64(i)
-		rec := &recorder{n: map[core.MessageID]int{}, sum: map[core.MessageID][32]byte{}, at: map[core.MessageID]time.Time{}, done: make(chan core.MessageID, 1)}
+		rec := &recorder{n: map[core.MessageID]int{}, sum: map[core.MessageID][32]byte{}, at: map[core.MessageID]time.Time{}, hashed: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1)}
 		opts := []node.Option{node.WithLargeWindow(f.window)}
 		if f.tuner {
 			nt, err := tuner.NewNodeTuner(tuner.NodeConfigFor(c.GraftTimeout, c.IHaveInterval, c.IHaveBatchSize))

@@ -122,10 +122,50 @@ func TestNoGhostPeers(t *testing.T) {
 
 // TestPlainMemberlistNodeIgnored: a memberlist node without Plumtree
 // metadata joins; it is counted as ignored and never becomes a peer.
+// The "local" preset is memberlist's DefaultLocalConfig with LAN's gossip
+// and push/pull intervals and no compression; "lan" and "wan" are
+// memberlist's own.
+func TestPresets(t *testing.T) {
+	got, err := presetConfig("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan := memberlist.DefaultLANConfig()
+	if got.GossipInterval != lan.GossipInterval || got.PushPullInterval != lan.PushPullInterval || got.EnableCompression {
+		t.Errorf("local: gossip interval %v, push/pull interval %v, compression %v; want %v, %v, false",
+			got.GossipInterval, got.PushPullInterval, got.EnableCompression, lan.GossipInterval, lan.PushPullInterval)
+	}
+	// Everything else, failure detection included, is memberlist's local
+	// preset.
+	want := memberlist.DefaultLocalConfig()
+	want.GossipInterval, want.PushPullInterval, want.EnableCompression = got.GossipInterval, got.PushPullInterval, got.EnableCompression
+	if got.ProbeInterval != want.ProbeInterval || got.ProbeTimeout != want.ProbeTimeout ||
+		got.SuspicionMult != want.SuspicionMult || got.PushPullInterval != want.PushPullInterval ||
+		got.IndirectChecks != want.IndirectChecks || got.RetransmitMult != want.RetransmitMult ||
+		got.TCPTimeout != want.TCPTimeout || got.GossipNodes != want.GossipNodes ||
+		got.GossipToTheDeadTime != want.GossipToTheDeadTime {
+		t.Errorf("local differs from memberlist's local preset beyond gossip and push/pull intervals and compression:\n got %+v\nwant %+v", got, want)
+	}
+	for name, want := range map[string]*memberlist.Config{"lan": memberlist.DefaultLANConfig(), "": memberlist.DefaultLANConfig(), "wan": memberlist.DefaultWANConfig()} {
+		c, err := presetConfig(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.GossipInterval != want.GossipInterval || c.ProbeTimeout != want.ProbeTimeout || c.EnableCompression != want.EnableCompression {
+			t.Errorf("%q is not memberlist's preset: %+v", name, c)
+		}
+	}
+	if _, err := presetConfig("moon"); err == nil {
+		t.Error("unknown preset accepted")
+	}
+}
+
 func TestPlainMemberlistNodeIgnored(t *testing.T) {
 	a := startMember(t, "a")
 	b := startMember(t, "b", WithSeeds(a.m.AdvertiseAddr()))
 
+	// memberlist's own local preset compresses; ours (a and b) does not:
+	// the join below also shows that the two interoperate.
 	conf := memberlist.DefaultLocalConfig()
 	conf.Name = "plain"
 	conf.BindAddr = "127.0.0.1"

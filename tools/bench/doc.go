@@ -18,7 +18,8 @@ same payloads, origins, rates and seeds:
 
 - **plumtree** — plumtree-go assembled from its public packages (membership
   over memberlist on one port with the Plumtree TCP transport, the message
-  cache, the runtime and its tuner); preset: Plumtree LAN, memberlist local.
+  cache, the runtime and its tuner); preset: Plumtree LAN, membership local (memberlist's local failure
+  detection with LAN's gossip and push/pull intervals, no compression).
 - **memberlist** — memberlist's TransmitLimitedQueue broadcast the way serf
   sends user events (piggybacked on gossip; every node re-queues what it has
   not seen), memberlist's local preset.

@@ -70,6 +70,7 @@ type config struct {
 	quiet   bool
 	base    spec
 	profile string
+	memprof string
 	doc     string
 	note    string
 }
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.doc, "doc", "", "write the benchmarks page (explanation, machine, command, date, tables, targets) to this file; plots go to -out")
 	fs.StringVar(&c.note, "note", "", "a sentence for the benchmarks page about the conditions (e.g. a shared machine)")
 	fs.StringVar(&c.profile, "cpuprofile", "", "directory for CPU profiles of each process: its steady and burst phases, and its idle window (-idle.pprof)")
+	fs.StringVar(&c.memprof, "memprofile", "", "directory for allocation profiles of each process at the start and the end of its steady phase (SYSTEM-nN-rR.allocs-start.pprof, SYSTEM-nN-rR.allocs.pprof)")
 	fs.BoolVar(&c.quiet, "q", false, "no progress display")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -155,9 +157,11 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if c.profile != "" {
-		if err := os.MkdirAll(c.profile, 0o755); err != nil {
-			return err
+	for _, dir := range []string{c.profile, c.memprof} {
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
 		}
 	}
 	started := time.Now()
@@ -177,6 +181,9 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				}
 				if c.profile != "" {
 					s.Profile = fmt.Sprintf("%s/%s-n%d-r%d.pprof", c.profile, name, n, r)
+				}
+				if c.memprof != "" {
+					s.MemProfile = fmt.Sprintf("%s/%s-n%d-r%d.allocs.pprof", c.memprof, name, n, r)
 				}
 				label := fmt.Sprintf("[%d/%d] %s N=%d run %d", k, total, name, n, r+1)
 				res, err := runChild(ctx, self, s, c.timeout, label, c.quiet, stderr)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,10 +25,10 @@ func TestMain(m *testing.M) {
 // plumtree-go must deliver every message exactly once, the byte counts must
 // at least hold the payloads, and the report files must be written.
 func TestSideBySideShort(t *testing.T) {
-	dir := t.TempDir()
+	dir, memDir := t.TempDir(), t.TempDir()
 	var out, errb bytes.Buffer
 	args := []string{"-n", "4", "-count", "10", "-warmup", "5", "-burst", "20", "-idle", "0", "-rate", "50",
-		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree", "-out", dir, "-q"}
+		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree", "-out", dir, "-memprofile", memDir, "-q"}
 	if err := parentMain(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errb.String())
 	}
@@ -58,6 +59,26 @@ func TestSideBySideShort(t *testing.T) {
 				t.Errorf("%s %s: CPU %.1f µs, p99 %.2f ms, %d latencies", r.Spec.System, name, p.CPUusPerDel, p.P99ms, len(p.LatMs))
 			}
 		}
+		// Every delivery allocates at least its payload somewhere in the
+		// process (the frame read from the socket).
+		if r.Steady.AllocsPerDel < 1 || r.Steady.AllocBytesPerDel < 1024 || r.Steady.LiveMB <= 0 {
+			t.Errorf("%s steady: %.1f allocs, %.0f B allocated per delivery, live heap %.1f MB", r.Spec.System,
+				r.Steady.AllocsPerDel, r.Steady.AllocBytesPerDel, r.Steady.LiveMB)
+		}
+		for _, suffix := range []string{".allocs-start.pprof", ".allocs.pprof"} {
+			f := filepath.Join(memDir, fmt.Sprintf("%s-n4-r0%s", r.Spec.System, suffix))
+			if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+				t.Errorf("allocation profile %s not written: %v", f, err)
+			}
+		}
+		if r.Spec.System == "plumtree" {
+			// The nodes dialed each other during warm-up at the latest;
+			// memberlist's push/pull streams may or may not fall in the
+			// steady phase, so only the keys of the transport are required.
+			if _, ok := r.Steady.Counters["tcp_dials"]; !ok {
+				t.Errorf("plumtree counters lack tcp_dials: %v", r.Steady.Counters)
+			}
+		}
 		if r.Spec.System == "unicast" && (r.Steady.RMR != 0 || r.Steady.BytesPerDel > 1100) {
 			t.Errorf("unicast: RMR %.2f, %.0f bytes per delivery (want 0 and 1028 plus runtime noise)", r.Steady.RMR, r.Steady.BytesPerDel)
 		}
@@ -84,6 +105,32 @@ func TestMemberlistShort(t *testing.T) {
 	}
 	if res.Steady.Deliveries == 0 || res.Steady.Duplicates != 0 || res.Steady.Bytes <= 0 {
 		t.Fatalf("steady: %+v", res.Steady)
+	}
+}
+
+// The sink keeps memberlist's UDP bytes and its event counters apart and
+// ignores every other metric.
+func TestCountingSink(t *testing.T) {
+	var s countingSink
+	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 100, nil)
+	s.IncrCounterWithLabels([]string{"bench", "memberlist", "msg", "suspect"}, 1, nil)
+	s.IncrCounter([]string{"memberlist", "msg", "suspect"}, 2)
+	s.IncrCounter([]string{"memberlist", "tcp", "connect"}, 1)
+	s.IncrCounter([]string{"memberlist", "msg", "unknown"}, 5)
+	s.IncrCounter([]string{"other", "msg", "dead"}, 5)
+	s.IncrCounter([]string{"dead"}, 5)
+	if got := s.udpSent(); got != 100 {
+		t.Errorf("udp sent %v, want 100", got)
+	}
+	got := s.memberlistEvents()
+	want := map[string]int64{"memberlist_msg_suspect": 3, "memberlist_tcp_connect": 1}
+	if len(got) != len(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
 	}
 }
 

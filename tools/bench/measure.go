@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	metrics "github.com/hashicorp/go-metrics"
+	gometrics "github.com/hashicorp/go-metrics"
 )
 
 // What a benchmark process counts as its traffic ("bytes on the wire"):
@@ -36,6 +37,38 @@ type snapshot struct {
 	cpu     time.Duration // user + system CPU of the whole process
 	written int64         // socket bytes written (wchar less our own output)
 	udp     int64         // memberlist UDP bytes sent
+	mem     memSnapshot
+}
+
+// memSnapshot is the Go runtime's cumulative allocation and GC counts (read
+// through runtime/metrics, which does not stop the world).
+type memSnapshot struct {
+	allocs     uint64 // heap objects allocated
+	allocBytes uint64 // heap bytes allocated
+	gcs        uint64 // completed GC cycles
+	liveBytes  uint64 // heap bytes marked live by the last GC
+}
+
+var memSamples = []metrics.Sample{
+	{Name: "/gc/heap/allocs:objects"},
+	{Name: "/gc/heap/allocs:bytes"},
+	{Name: "/gc/cycles/total:gc-cycles"},
+	{Name: "/gc/heap/live:bytes"},
+}
+
+var memMu sync.Mutex // memSamples is shared
+
+func takeMem() memSnapshot {
+	memMu.Lock()
+	defer memMu.Unlock()
+	metrics.Read(memSamples)
+	v := func(i int) uint64 {
+		if memSamples[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return memSamples[i].Value.Uint64()
+	}
+	return memSnapshot{allocs: v(0), allocBytes: v(1), gcs: v(2), liveBytes: v(3)}
 }
 
 func (s snapshot) bytes() int64 { return s.written + s.udp }
@@ -46,7 +79,7 @@ func take() snapshot {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return snapshot{at: time.Now(), cpu: cpu, written: wchar() - progressBytes.Load(), udp: int64(udpSink.udpSent())}
+	return snapshot{at: time.Now(), cpu: cpu, written: wchar() - progressBytes.Load(), udp: int64(udpSink.udpSent()), mem: takeMem()}
 }
 
 // wchar reads the bytes the process has written with write-like system
@@ -76,10 +109,21 @@ func checkCounters() error {
 	return nil
 }
 
-// countingSink receives memberlist's metrics and keeps the UDP bytes sent.
+// countingSink receives memberlist's metrics and keeps the UDP bytes sent
+// and memberlist's event counters (suspicions, failed probes, TCP streams),
+// which show whether membership churned during a phase.
 type countingSink struct {
-	mu  sync.Mutex
-	udp float64
+	mu     sync.Mutex
+	udp    float64
+	events [len(mlEvents)]float64
+}
+
+// mlEvents are the memberlist counters kept (the last two parts of their
+// keys, after "memberlist").
+var mlEvents = [...][2]string{
+	{"msg", "alive"}, {"msg", "suspect"}, {"msg", "dead"},
+	{"degraded", "probe"}, {"degraded", "timeout"},
+	{"tcp", "connect"}, {"tcp", "accept"},
 }
 
 var (
@@ -90,12 +134,12 @@ var (
 // installMetrics routes go-metrics (memberlist's metrics) to udpSink.
 func installMetrics() {
 	installSink.Do(func() {
-		cfg := metrics.DefaultConfig("bench")
+		cfg := gometrics.DefaultConfig("bench")
 		cfg.EnableHostname = false
 		cfg.EnableRuntimeMetrics = false
 		cfg.EnableServiceLabel = false
 		cfg.EnableHostnameLabel = false
-		_, _ = metrics.NewGlobal(cfg, udpSink)
+		_, _ = gometrics.NewGlobal(cfg, udpSink)
 	})
 }
 
@@ -115,19 +159,50 @@ func (s *countingSink) IncrCounter(key []string, val float32) {
 		s.mu.Lock()
 		s.udp += float64(val)
 		s.mu.Unlock()
+		return
+	}
+	n := len(key)
+	if n < 3 || key[n-3] != "memberlist" {
+		return
+	}
+	for i, e := range mlEvents {
+		if key[n-2] == e[0] && key[n-1] == e[1] {
+			s.mu.Lock()
+			s.events[i] += float64(val)
+			s.mu.Unlock()
+			return
+		}
 	}
 }
 
-func (s *countingSink) IncrCounterWithLabels(key []string, val float32, _ []metrics.Label) {
+// memberlistEvents returns memberlist's event counters so far, keyed
+// "memberlist_msg_suspect" and so on (nil when memberlist has counted none).
+func (s *countingSink) memberlistEvents() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var m map[string]int64
+	for i, e := range mlEvents {
+		if s.events[i] == 0 {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]int64, len(mlEvents))
+		}
+		m["memberlist_"+e[0]+"_"+e[1]] = int64(math.Round(s.events[i]))
+	}
+	return m
+}
+
+func (s *countingSink) IncrCounterWithLabels(key []string, val float32, _ []gometrics.Label) {
 	s.IncrCounter(key, val)
 }
-func (s *countingSink) SetGauge([]string, float32)                                     {}
-func (s *countingSink) SetGaugeWithLabels([]string, float32, []metrics.Label)          {}
-func (s *countingSink) SetPrecisionGauge([]string, float64)                            {}
-func (s *countingSink) SetPrecisionGaugeWithLabels([]string, float64, []metrics.Label) {}
-func (s *countingSink) EmitKey([]string, float32)                                      {}
-func (s *countingSink) AddSample([]string, float32)                                    {}
-func (s *countingSink) AddSampleWithLabels([]string, float32, []metrics.Label)         {}
+func (s *countingSink) SetGauge([]string, float32)                                       {}
+func (s *countingSink) SetGaugeWithLabels([]string, float32, []gometrics.Label)          {}
+func (s *countingSink) SetPrecisionGauge([]string, float64)                              {}
+func (s *countingSink) SetPrecisionGaugeWithLabels([]string, float64, []gometrics.Label) {}
+func (s *countingSink) EmitKey([]string, float32)                                        {}
+func (s *countingSink) AddSample([]string, float32)                                      {}
+func (s *countingSink) AddSampleWithLabels([]string, float32, []gometrics.Label)         {}
 
 // countWriter passes writes on and counts them as our own output.
 type countWriter struct{ w *os.File }

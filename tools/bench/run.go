@@ -30,6 +30,11 @@ type spec struct {
 	Setup   time.Duration `json:"setup"`   // limit for the cluster to form
 	IP      string        `json:"ip"`      // loopback address the nodes bind
 	Profile string        `json:"profile"` // CPU profile of the steady and burst phases, when set
+	// MemProfile, when set, receives the process's allocation profile at
+	// the start (suffix -start) and at the end of the steady phase: go tool
+	// pprof -sample_index=alloc_space -diff_base START END shows what the
+	// phase allocated; END alone also holds the heap in use.
+	MemProfile string `json:"memprofile,omitempty"`
 }
 
 // env is what a system gets to build its cluster.
@@ -88,6 +93,13 @@ type phase struct {
 	CPUusPerDel float64 `json:"cpu_us_per_delivery"`
 	Seconds     float64 `json:"seconds"` // first publish → last delivery
 	DelPerSec   float64 `json:"deliveries_per_s"`
+	// Allocations of the whole process (every node, the runtime, the
+	// harness) over the phase, per delivery, and the GC cycles it ran;
+	// LiveMB is the heap the last GC of the phase found live.
+	AllocsPerDel     float64 `json:"allocs_per_delivery"`
+	AllocBytesPerDel float64 `json:"alloc_bytes_per_delivery"`
+	GCCycles         uint64  `json:"gc_cycles"`
+	LiveMB           float64 `json:"live_heap_mb"`
 	// LDH is the median over the complete messages of their last delivery
 	// hop (the most hops to any node; plumtree only, 0 for the others).
 	LDH float64 `json:"ldh,omitempty"`
@@ -105,10 +117,16 @@ type result struct {
 	WarmupPc  float64 `json:"warmup_delivered_pct"`
 	IdleCPUms float64 `json:"idle_cpu_ms_per_s"` // whole cluster
 	IdleBytes float64 `json:"idle_bytes_per_s"`  // whole cluster
-	Steady    phase   `json:"steady"`
-	Burst     *phase  `json:"burst,omitempty"`
-	Error     string  `json:"error,omitempty"`
-	Alien     int64   `json:"alien,omitempty"`
+	// IdleAllocs, IdleAllocBytes and IdleGCs are the heap allocations
+	// (objects and bytes) and GC cycles per second of the whole process
+	// while idle.
+	IdleAllocs     float64 `json:"idle_allocs_per_s"`
+	IdleAllocBytes float64 `json:"idle_alloc_bytes_per_s"`
+	IdleGCs        float64 `json:"idle_gc_per_s"`
+	Steady         phase   `json:"steady"`
+	Burst          *phase  `json:"burst,omitempty"`
+	Error          string  `json:"error,omitempty"`
+	Alien          int64   `json:"alien,omitempty"`
 }
 
 // runSpec runs one benchmark in this process. progress receives a line per
@@ -177,7 +195,11 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		secs := b.at.Sub(a.at).Seconds()
 		res.IdleCPUms = ms(b.cpu-a.cpu) / secs
 		res.IdleBytes = float64(b.bytes()-a.bytes()) / secs
-		say("idle: %.1f ms CPU/s, %.0f B/s", res.IdleCPUms, res.IdleBytes)
+		res.IdleAllocs = float64(b.mem.allocs-a.mem.allocs) / secs
+		res.IdleAllocBytes = float64(b.mem.allocBytes-a.mem.allocBytes) / secs
+		res.IdleGCs = float64(b.mem.gcs-a.mem.gcs) / secs
+		say("idle: %.1f ms CPU/s, %.0f B/s, %.0f allocs/s (%.0f kB/s), %.2f GC/s, live heap %.1f MB",
+			res.IdleCPUms, res.IdleBytes, res.IdleAllocs, res.IdleAllocBytes/1e3, res.IdleGCs, float64(b.mem.liveBytes)/1e6)
 	}
 
 	if s.Profile != "" {
@@ -196,6 +218,9 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	}
 
 	steady := ids(s.Count)
+	if err := writeAllocs(s.MemProfile, "-start"); err != nil {
+		return res, err
+	}
 	c0, d0, k0, a := sys.copies(), e.rec.dups.Load(), counters(sys), take()
 	if err := publishPaced(ctx, sys, e, s, rng, steady); err != nil {
 		return res, err
@@ -205,7 +230,11 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	})
 	res.Steady = summarize(e, steady, a, b, sys.copies()-c0, e.rec.dups.Load()-d0)
 	res.Steady.Counters = diff(counters(sys), k0)
-	say("steady: %.1f%% delivered, p99 %.2f ms", res.Steady.DeliveredPc, res.Steady.P99ms)
+	if err := writeAllocs(s.MemProfile, ""); err != nil {
+		return res, err
+	}
+	say("steady: %.1f%% delivered, p99 %.2f ms, %.1f allocs (%.0f B) per delivery, %d GC, live heap %.1f MB",
+		res.Steady.DeliveredPc, res.Steady.P99ms, res.Steady.AllocsPerDel, res.Steady.AllocBytesPerDel, res.Steady.GCCycles, res.Steady.LiveMB)
 
 	if s.Burst > 0 {
 		burst := ids(s.Burst)
@@ -233,10 +262,17 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 type counterSource interface{ counters() map[string]int64 }
 
 func counters(sys system) map[string]int64 {
+	var m map[string]int64
 	if c, ok := sys.(counterSource); ok {
-		return c.counters()
+		m = c.counters()
 	}
-	return nil
+	for k, v := range udpSink.memberlistEvents() {
+		if m == nil {
+			m = map[string]int64{}
+		}
+		m[k] = v
+	}
+	return m
 }
 
 func diff(b, a map[string]int64) map[string]int64 {
@@ -343,7 +379,11 @@ func summarize(e *env, ids []int, a, b snapshot, copies, dups int64) phase {
 		p.RMR = float64(copies)/float64(p.Deliveries) - 1
 		p.BytesPerDel = float64(p.Bytes) / float64(p.Deliveries)
 		p.CPUusPerDel = 1000 * p.CPUms / float64(p.Deliveries)
+		p.AllocsPerDel = float64(b.mem.allocs-a.mem.allocs) / float64(p.Deliveries)
+		p.AllocBytesPerDel = float64(b.mem.allocBytes-a.mem.allocBytes) / float64(p.Deliveries)
 	}
+	p.GCCycles = b.mem.gcs - a.mem.gcs
+	p.LiveMB = float64(b.mem.liveBytes) / 1e6
 	if lastT > first && first >= 0 {
 		p.Seconds = float64(lastT-first) / 1e9
 		p.DelPerSec = float64(p.Deliveries) / p.Seconds
@@ -362,6 +402,24 @@ func quantile(xs []float64, q float64) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// writeAllocs writes the allocation profile into path with suffix inserted
+// before its extension (nothing when path is empty).
+func writeAllocs(path, suffix string) error {
+	if path == "" {
+		return nil
+	}
+	ext := filepath.Ext(path)
+	f, err := os.Create(strings.TrimSuffix(path, ext) + suffix + ext)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // startProfile starts a CPU profile into path with suffix inserted before
 // its extension (nothing when path is empty); the returned function stops

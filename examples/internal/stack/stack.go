@@ -81,7 +81,9 @@ type Stack struct {
 // Preset returns the Plumtree configuration and the memberlist preset of a
 // preset name:
 //
-//	local    Plumtree LAN + memberlist local (loopback: fast failure detection)
+//	local    Plumtree LAN + membership local (loopback: memberlist's fast
+//	         failure detection, LAN's gossip and push/pull intervals, no
+//	         compression; see membership.LocalConfig)
 //	lan      Plumtree LAN + memberlist LAN (default)
 //	wan      Plumtree WAN + memberlist WAN
 //	large    Plumtree large-cluster + memberlist LAN

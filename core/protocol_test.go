@@ -236,12 +236,21 @@ func TestPruneOnDuplicates(t *testing.T) {
 			t.Errorf("threshold %d: stats %+v", th, s.Counters)
 		}
 		// A lazy peer that keeps sending duplicates is told again, once
-		// per threshold.
+		// per threshold, but not within a graft timeout of the last
+		// Prune: its copies sent before that Prune reached it are
+		// still coming.
 		for k := 1; k <= th; k++ {
 			p.Receive(t0, "e1", gossip("x", 1, 2))
 		}
+		if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 0 {
+			t.Errorf("threshold %d: %d re-prunes at once", th, len(pr))
+		}
+		at := t0.Add(p.Config().GraftTimeout)
+		for k := 1; k <= th; k++ {
+			p.Receive(at, "e1", gossip("x", 1, 2))
+		}
 		if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 {
-			t.Errorf("threshold %d: %d re-prunes", th, len(pr))
+			t.Errorf("threshold %d: %d re-prunes a graft timeout later", th, len(pr))
 		}
 	}
 }

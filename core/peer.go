@@ -29,7 +29,7 @@ type peer struct {
 	dups      int       // duplicates received since the last Prune sent to it
 	lastPush  uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
 	dupEpoch  uint64    // Protocol.dupEpoch when dups was last counted
-	prunedAt  time.Time // when we last sent it a Prune (repeated at most once per graft timeout)
+	prunedAt  time.Time // when we last sent it a Prune
 	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
 	graceTo   time.Time // a link that re-attached pulling nodes: its duplicates do not count before this (see notePull)
 

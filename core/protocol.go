@@ -235,7 +235,6 @@ func (p *Protocol) send(to PeerID, m Message) {
 }
 
 func (p *Protocol) sendPrune(pe *peer) {
-	pe.prunedAt = p.now
 	p.send(pe.id, Message{Type: MsgPrune})
 	p.counters.PruneSent++
 	p.emit(Event{Kind: EventPruneSent, Peer: pe.id})

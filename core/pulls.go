@@ -36,6 +36,18 @@ import (
 //     waiting, not copies; a lost copy is still pulled at once when the
 //     origin's next message arrives, or when it is overdue by its age (see
 //     Protocol.treeOverdue: the usual age already follows a slow tree);
+//   - a first pull also waits while the tree as a whole runs late: until
+//     the message is a graft timeout older than its origin's base age
+//     (the smallest age of its eager copies lately) plus the tree's
+//     current lag (the smallest excess over their base of the last few
+//     copies the eager peers pushed, whatever their origin). A queue
+//     delays every copy through it, so the tree still bringing copies as
+//     late as this one means it is queued, not missing; a loss delays only
+//     the copies repaired behind it, so under loss the lag stays near 0
+//     and pulls are as fast as before (see treelag.go). Not bounded in
+//     count, but in time: each wait lasts until the due time at the lag
+//     then measured, so a copy that was really lost is pulled once the
+//     tree has caught up (or, traffic stopping, at the last lag seen);
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls

@@ -266,17 +266,6 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	if pe.state == stateEager {
 		return
 	}
-	if pe.pruned {
-		// A Prune (sent or received) made the link lazy on both ends;
-		// only a link Graft makes it eager again. This copy left the
-		// peer before the Prune reached it (under load, queued behind
-		// it): re-promoting the peer for it, as the paper's rule
-		// would, re-opened the link the Prune had just closed — one end
-		// eager, the other lazy — and the next duplicates pruned it
-		// again (a loaded 2,000-message burst: 524 such promotions,
-		// about 3,000 Prunes).
-		return
-	}
 	if !p.toEager(pe, ReasonFirstCopy) {
 		// No room (eager cap): tell it to treat us as lazy.
 		p.toLazy(pe, ReasonCapacity, true)
@@ -338,13 +327,9 @@ func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
 	}
 	if pe.state != stateEager {
 		// It treats us as eager, we do not: tell it again, once per
-		// threshold (no connectivity is at stake, so no delay), and at
-		// most once per graft timeout: copies it sent before our last
-		// Prune reached it keep coming for as long as the queues
-		// between us hold them, and a Prune repeated meanwhile only
-		// queues behind them.
+		// threshold (no connectivity is at stake, so no delay).
 		pe.dups++
-		if pe.dups >= t && (pe.prunedAt.IsZero() || !p.now.Before(pe.prunedAt.Add(p.tun.GraftTimeout))) {
+		if pe.dups >= t {
 			pe.dups, pe.pruneAt = 0, timeZero
 			p.setPruned(pe, true)
 			p.sendPrune(pe)

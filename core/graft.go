@@ -292,6 +292,16 @@ func (p *Protocol) fireGrafts() {
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue
 		}
+		if pd.grafts == 0 && !p.pulls.passed(pd.id) {
+			if due, late := p.treeLate(pd); late {
+				// The tree still brings copies as old as this one: it
+				// is queued, not missing (see treelag.go).
+				pd.deferred++
+				p.counters.GraftsDeferred++
+				p.pend.reschedule(pd, due)
+				continue
+			}
+		}
 		if ok, next := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); !ok {
 			p.counters.GraftsDeferred++
 			p.pend.reschedule(pd, next)

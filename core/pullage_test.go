@@ -142,3 +142,80 @@ func TestPullRetryAsksTwo(t *testing.T) {
 		t.Error("still pending")
 	}
 }
+
+// A first pull waits while the tree runs late: when every recent copy the
+// eager peers pushed came later than its origin's usual (smallest) age, the
+// tree is queued, and a message announced meanwhile is pulled only once it
+// is a graft timeout older than its origin's base age plus that lag — or
+// not at all when the tree's copy comes first. The regression: a burst
+// queues the tree, lazy neighbours on shorter queues announce every message
+// long before the tree brings it, the graft timeout expires, and every pull
+// is a duplicate (a 2,000-message burst at N = 32: RMR 0.44-0.50).
+func TestPullWaitsForALateTree(t *testing.T) {
+	const G = 500 * time.Millisecond
+	for _, arrives := range []bool{true, false} {
+		p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+		// Unloaded: x and y come 10 ms after their origin time.
+		last := treeCopies(p, "x", 1, 3, t0.Add(time.Second), ms(10))
+		last = treeCopies(p, "y", 1, 3, last.Add(time.Second), ms(10))
+		// Then the tree runs 900 ms late: y's copies keep coming, that old.
+		last = treeCopies(p, "y", 4, 9, last.Add(time.Second), ms(910))
+		at := last.Add(ms(1))
+		ot := at.Add(-ms(20))
+		p.Receive(at, "l0", announce("x", 10, ot))
+		p.Drain()
+		due := ot.Add(ms(10) + ms(900) + G) // base + lag + graft timeout
+		p.Tick(at.Add(G))
+		if g := msgs(p.Drain(), core.MsgGraft); len(g) != 0 {
+			t.Fatalf("pulled %v one graft timeout after the announcement while the tree runs 900 ms late", g[0].Msg.IDs)
+		}
+		if got := p.NextDeadline(); !got.Equal(due) {
+			t.Errorf("pull put off to %v after the announcement, want %v", got.Sub(at), due.Sub(at))
+		}
+		if arrives {
+			// The tree's copy, as late as the rest: no pull at all.
+			m := gossip("x", 10, 2)
+			m.OriginTime = ot
+			p.Receive(ot.Add(ms(910)), "e0", m)
+			p.Tick(due)
+			if g := msgs(p.Drain(), core.MsgGraft); len(g) != 0 {
+				t.Errorf("pulled %v after the late tree delivered it", g[0].Msg.IDs)
+			}
+			if p.Stats().PendingGrafts != 0 {
+				t.Error("still pending after the tree's copy")
+			}
+			continue
+		}
+		// Lost: pulled once the lag is over too.
+		p.Tick(due.Add(-time.Nanosecond))
+		if g := msgs(p.Drain(), core.MsgGraft); len(g) != 0 {
+			t.Errorf("pulled %v before base + lag + graft timeout", g[0].Msg.IDs)
+		}
+		p.Tick(due)
+		if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+			t.Errorf("grafts %+v at base + lag + graft timeout, want one to l0", g)
+		}
+	}
+}
+
+// The tree's lag is the smallest excess of the last few eager copies: a
+// queue delays every copy that passes through it, a loss upstream only the
+// copies repaired behind it. Under loss most copies still come on time, so
+// copies made late by repairs upstream, however many among the last few,
+// do not hold pulls back while one on-time copy is among them.
+func TestPullNotHeldByCopiesLateBehindRepairs(t *testing.T) {
+	const G = 500 * time.Millisecond
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	last := treeCopies(p, "x", 1, 3, t0.Add(time.Second), ms(10))
+	last = treeCopies(p, "y", 1, 3, last.Add(time.Second), ms(10))
+	last = treeCopies(p, "y", 4, 4, last.Add(time.Second), ms(910)) // repaired upstream
+	last = treeCopies(p, "y", 8, 1, last.Add(time.Second), ms(10))
+	last = treeCopies(p, "y", 9, 4, last.Add(time.Second), ms(910))
+	at := last.Add(ms(1))
+	p.Receive(at, "l0", announce("x", 10, at.Add(-ms(20))))
+	p.Drain()
+	p.Tick(at.Add(G))
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+		t.Errorf("grafts %+v one graft timeout after the announcement, want one to l0", g)
+	}
+}

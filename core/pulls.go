@@ -36,6 +36,18 @@ import (
 //     waiting, not copies; a lost copy is still pulled at once when the
 //     origin's next message arrives, or when it is overdue by its age (see
 //     Protocol.treeOverdue: the usual age already follows a slow tree);
+//   - a first pull also waits while the tree as a whole runs late: until
+//     the message is a graft timeout older than its origin's base age
+//     (the smallest age of its eager copies lately) plus the tree's
+//     current lag (the smallest excess over their base of the last few
+//     copies the eager peers pushed, whatever their origin). A queue
+//     delays every copy through it, so the tree still bringing copies as
+//     late as this one means it is queued, not missing; a loss delays only
+//     the copies repaired behind it, so under loss the lag stays near 0
+//     and pulls are as fast as before (see treelag.go). Not bounded in
+//     count, but in time: each wait lasts until the due time at the lag
+//     then measured, so a copy that was really lost is pulled once the
+//     tree has caught up (or, traffic stopping, at the last lag seen);
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls
@@ -44,6 +56,7 @@ type pullPolicy struct {
 	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
 	// emptied when full).
 	origins map[PeerID]originTrace
+	lag     treeLag // the tree's current lag over all origins (treelag.go)
 }
 
 // originTrace is the last first copy of one origin the tree pushed to us,
@@ -57,6 +70,7 @@ type originTrace struct {
 	ages [treeAgeSamples]time.Duration
 	n    uint8
 	next uint8
+	base originBase // smallest recent age of its eager copies (treelag.go)
 }
 
 // treeAgeSamples is how many recent tree-copy ages are kept per origin.
@@ -94,19 +108,27 @@ const (
 	maxPullDeferrals = 2
 )
 
-// noteOrigin records a tree copy of id with origin time ot.
-func (l *pullPolicy) noteOrigin(now time.Time, id MessageID, ot time.Time) {
+// trace returns a copy of origin's trace (the zero trace for a new one;
+// the map is emptied when it holds maxTreeOrigins others). The caller
+// stores it back.
+func (l *pullPolicy) trace(origin PeerID) *originTrace {
 	if l.origins == nil {
 		l.origins = make(map[PeerID]originTrace)
 	}
-	o, ok := l.origins[id.Origin]
+	o, ok := l.origins[origin]
 	if !ok && len(l.origins) >= maxTreeOrigins {
 		clear(l.origins)
 	}
+	return &o
+}
+
+// noteOrigin records a tree copy of id with origin time ot.
+func (l *pullPolicy) noteOrigin(now time.Time, id MessageID, ot time.Time) {
+	o := l.trace(id.Origin)
 	o.at = now
 	o.seq = max(o.seq, id.Seq)
 	o.addAge(now.Sub(ot))
-	l.origins[id.Origin] = o
+	l.origins[id.Origin] = *o
 }
 
 // overdueAt is when the tree's copy of a message from origin with origin
@@ -208,4 +230,12 @@ func (p *Protocol) SetOverloaded(now time.Time, v bool) {
 	p.advance(now)
 	p.overloaded = v
 	p.finish()
+}
+
+// passed reports whether the tree brought a copy from id's origin with a
+// higher sequence already: copies of one origin follow one path in order,
+// so id's copy was lost on it.
+func (l *pullPolicy) passed(id MessageID) bool {
+	o, ok := l.origins[id.Origin]
+	return ok && o.seq > id.Seq
 }

@@ -197,6 +197,11 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	if pe != nil {
 		p.pushes++
 		pe.lastPush = p.pushes
+		if pe.state == stateEager && p.ageOK(m.OriginTime) {
+			// Pushed over an eager link (a Graft's answer comes from
+			// a peer we hold lazy or passive): how late the tree runs.
+			p.pulls.noteEagerCopy(p.now, id.Origin, m.OriginTime)
+		}
 	}
 	if !p.ageOK(m.OriginTime) {
 		// Too old or too far in the future: not delivered, stored or

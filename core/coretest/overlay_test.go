@@ -213,19 +213,22 @@ func runBurst(cfg coretest.Config, burst int) (rmr, ctrl float64, err error) {
 
 // The same burst with queues: every node takes ServiceTime per message it
 // handles, so the 2,000 messages queue at every node for far longer than
-// the graft timeout, and announcements overtake the tree's copies. Every
-// message must still reach every node exactly once. The RMR is logged, not
-// asserted: today this run ends at RMR 0.44-0.50 (seeds 9-11), as
-// tools/bench's burst at N = 32 does (0.5-0.67): pulls of copies that are
-// only late, links made from them, cycles, Prunes that arrive late behind
-// the queues. Issue 10 asks for <= 0.05; see docs/benchmarks.md.
-func TestBurstUnderQueueingDeliversExactlyOnce(t *testing.T) {
+// the graft timeout, and announcements overtake the tree's copies (a lazy
+// neighbour fed by a shorter queue announces a message long before the
+// tree brings it). Every message must still reach every node exactly once,
+// and the tree must not grow: RMR over the burst <= 0.05, as issue 10 asks
+// of the cluster's burst. Before pulls waited for a late tree (treelag.go)
+// this run ended at RMR 0.44-0.50 (seeds 9-11), as tools/bench's loaded
+// burst at N = 32 did (0.28-0.54): pulls of copies that were only late,
+// links made from them, cycles, Prunes that arrived late behind the
+// queues.
+func TestBurstUnderQueueingKeepsTheTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
 	const nodes, burst = 32, 2000
 	const service = 250 * time.Microsecond
-	for _, seed := range []int64{9, 10, 11} {
+	for _, seed := range []int64{9, 10, 11, 12, 13, 14} {
 		rmr, ctrl, err := runBurst(coretest.Config{Nodes: nodes, Protocol: core.LANConfig(), Seed: seed, LinkSpread: 2 * time.Millisecond,
 			Jitter: time.Millisecond, ServiceTime: service}, burst)
 		if err != nil {
@@ -233,5 +236,8 @@ func TestBurstUnderQueueingDeliversExactlyOnce(t *testing.T) {
 		}
 		t.Logf("seed %d: burst of %d at N = %d, %v per message handled: RMR %.4f, control received %.3f per delivery",
 			seed, burst, nodes, service, rmr, ctrl)
+		if rmr > 0.05 {
+			t.Errorf("seed %d: RMR %.4f over the burst, want <= 0.05", seed, rmr)
+		}
 	}
 }

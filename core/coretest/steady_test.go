@@ -201,9 +201,10 @@ func TestManySendersSteadyState(t *testing.T) {
 			if tc.long && testing.Short() {
 				t.Skip("short")
 			}
-			r := newLoadRun(t, tc.nodes, tc.cfg, 1, time.Millisecond, tc.jitter)
+			seed := int64(envInt("STEADY_SEED", 1))
+			r := newLoadRun(t, tc.nodes, tc.cfg, seed, time.Millisecond, tc.jitter)
 			r.n.RunFor(2 * time.Second)
-			rng := rand.New(rand.NewPCG(7, 1))
+			rng := rand.New(rand.NewPCG(7, uint64(seed)))
 			for k := 0; k < tc.msgs; k++ {
 				r.broadcast(t, rng.IntN(tc.nodes))
 				r.n.RunFor(time.Duration(rng.IntN(tc.gap)+1) * time.Millisecond)
@@ -212,10 +213,10 @@ func TestManySendersSteadyState(t *testing.T) {
 			ws := report(t, r, 250)
 			last := ws[len(ws)-1]
 			if last.rmr != 0 || last.grafted != 0 {
-				t.Errorf("last window: RMR %.3f, %d deliveries by Graft; want 0 and 0", last.rmr, last.grafted)
+				t.Errorf("seed %d: last window: RMR %.3f, %d deliveries by Graft; want 0 and 0", seed, last.rmr, last.grafted)
 			}
 			if u := unreachable(r.n); u > 0 {
-				t.Errorf("an eager push misses %d nodes", u)
+				t.Errorf("seed %d: an eager push misses %d nodes", seed, u)
 			}
 		})
 	}

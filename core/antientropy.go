@@ -233,7 +233,7 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 	if p.hook != nil {
 		headers = p.hook(Delivery{ID: id, OriginTime: m.OriginTime, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
 	}
-	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
+	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers, true)
 	// A repair copy is no evidence about the tree: copies of it the tree
 	// delivers late do not count towards a prune (see duplicate).
 	p.seen.markPulled(id)
@@ -244,11 +244,11 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 }
 
 // acceptFirstCopy records, stores and delivers the first copy of a message
-// received from a peer.
-func (p *Protocol) acceptFirstCopy(id MessageID, ot time.Time, hops uint16, from PeerID, payload []byte, headers []Header) {
+// received from a peer; repaired: the copy was pulled or came by repair.
+func (p *Protocol) acceptFirstCopy(id MessageID, ot time.Time, hops uint16, from PeerID, payload []byte, headers []Header, repaired bool) {
 	p.streams.add(id, ot)
 	p.evictSize += p.seen.add(p.now, id, hops, from)
 	p.store.Put(ot, id, StoredMessage{Payload: payload, Headers: headers, Hops: hops, OriginTime: ot})
 	p.streams.hold(id, ot)
-	p.deliver(Delivery{ID: id, OriginTime: ot, From: from, Hops: hops, Payload: payload, Headers: headers})
+	p.deliver(Delivery{ID: id, OriginTime: ot, From: from, Hops: hops, Payload: payload, Headers: headers, Repaired: repaired})
 }

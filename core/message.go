@@ -180,4 +180,7 @@ type Delivery struct {
 	Hops       uint16    // 0 for the local node's own broadcasts
 	Payload    []byte
 	Headers    []Header
+	// Repaired is set when the copy was not pushed by the tree: it came
+	// after this node had pulled it (a Graft) or by anti-entropy repair.
+	Repaired bool
 }

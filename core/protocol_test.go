@@ -844,3 +844,37 @@ func TestLinkRequestFromRemovedPeerHonouredOnReadd(t *testing.T) {
 		})
 	}
 }
+
+// Delivery.Repaired tells the application which copies the tree did not
+// push: the answer to a pull and an anti-entropy repair are repaired, a
+// tree copy (even one that arrives after its announcement, before any
+// Graft) is not.
+func TestDeliveryRepairedMarksPulledAndRepairCopies(t *testing.T) {
+	p := fixture(t, nil)
+	only := func(out core.Output) core.Delivery {
+		t.Helper()
+		if len(out.Deliveries) != 1 {
+			t.Fatalf("%d deliveries, want 1", len(out.Deliveries))
+		}
+		return out.Deliveries[0]
+	}
+	if d := only(func() core.Output { p.Receive(t0, "e0", gossip("x", 1, 1)); return p.Drain() }()); d.Repaired {
+		t.Error("a tree copy is marked repaired")
+	}
+	p.Receive(t0.Add(ms(10)), "l1", ihave(ann("x", 2, 1)))
+	p.Receive(t0.Add(ms(20)), "e0", gossip("x", 2, 1))
+	if d := only(p.Drain()); d.Repaired {
+		t.Error("a tree copy that came after its announcement, before a Graft, is marked repaired")
+	}
+	p.Receive(t0.Add(ms(30)), "l0", ihave(ann("x", 3, 1)))
+	p.Tick(t0.Add(ms(1000))) // the Graft to l0
+	p.Drain()
+	p.Receive(t0.Add(ms(1100)), "l0", gossip("x", 3, 2))
+	if d := only(p.Drain()); !d.Repaired {
+		t.Error("the answer to a Graft is not marked repaired")
+	}
+	p.Receive(t0.Add(ms(1200)), "l1", core.Message{Type: core.MsgRepair, ID: core.MessageID{Origin: "y", Seq: 1}, OriginTime: t0, Hops: 1, Payload: []byte("r")})
+	if d := only(p.Drain()); !d.Repaired {
+		t.Error("an anti-entropy repair is not marked repaired")
+	}
+}

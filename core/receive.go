@@ -219,9 +219,10 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	if p.hook != nil {
 		headers = p.hook(Delivery{ID: id, OriginTime: m.OriginTime, From: from, Hops: m.Hops, Payload: m.Payload, Headers: m.Headers})
 	}
-	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers)
+	pd := p.pend.m[id]
+	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers, pd != nil && pd.grafts > 0)
 	pulled := false
-	if pd := p.pend.m[id]; pd != nil {
+	if pd != nil {
 		pulled = pd.grafts > 0 && (from == pd.target || from == pd.target2)
 		if !pulled {
 			// The announcement came first, and this copy is not the

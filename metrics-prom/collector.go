@@ -146,6 +146,7 @@ var runtimeMetrics = []metric[RuntimeStats]{
 	mk("plumtree_large_digest_failures_total", "Large messages complete but with a wrong SHA-256: dropped, never delivered.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeDigestFailures })),
 	mk("plumtree_large_evicted_total", "Partly received large messages evicted because the assembly budget was full.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeEvicted })),
 	mk("plumtree_large_expired_total", "Partly received large messages given up because their missing parts could no longer arrive.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeExpired })),
+	mk("plumtree_large_part_repairs_total", "Large-message parts the tree did not push: pulled after an announcement or sent by anti-entropy repair.", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeRepairs })),
 	mk("plumtree_large_refused_total", "Large-message parts refused (size, budget, age or inconsistent geometry).", counter, u64(func(s *RuntimeStats) uint64 { return s.LargeRefused })),
 }
 

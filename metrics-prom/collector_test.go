@@ -70,7 +70,7 @@ func scenarioCollector() *Collector {
 				IntakePaused: true, Backpressure: 4, AdmissionRefused: 5, IntakePauses: 6, HookDrops: 7,
 				FramesIn: 8, FramesOut: 9, DecodeErrors: 10, EncodeErrors: 11, SendErrors: 12, ObserverDrops: 13,
 				LargeInFlight: 2, LargeBytes: 3 << 20, LargeDelivered: 4, LargeDeliveredBytes: 5 << 20,
-				LargeDigestFailures: 1, LargeEvicted: 6, LargeExpired: 7, LargeRefused: 8}
+				LargeDigestFailures: 1, LargeEvicted: 6, LargeExpired: 7, LargeRefused: 8, LargeRepairs: 9}
 		}),
 		WithTransport(func() TransportStats {
 			return TransportStats{BytesIn: 1000, BytesOut: 2000, FramesIn: 10, FramesOut: 20, Drops: 3, QueueFull: 1,

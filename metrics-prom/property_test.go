@@ -131,6 +131,7 @@ var runtimeFields = slices.Concat(
 		"LargeEvicted", "plumtree_large_evicted_total",
 		"LargeExpired", "plumtree_large_expired_total",
 		"LargeRefused", "plumtree_large_refused_total",
+		"LargeRepairs", "plumtree_large_part_repairs_total",
 	),
 	gauges(
 		"LargeInFlight", "plumtree_large_in_flight",

@@ -41,6 +41,7 @@ type RuntimeStats struct {
 	LargeEvicted        uint64 // partial large messages evicted for room
 	LargeExpired        uint64 // partial large messages given up by age
 	LargeRefused        uint64 // large-message parts refused
+	LargeRepairs        uint64 // large-message parts the tree did not push (pulled or repaired)
 }
 
 // TransportStats is what a transport (for example transport-tcp) reports.

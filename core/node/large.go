@@ -49,6 +49,10 @@ type LargeStats struct {
 	Budget int64 `json:"budget"`
 	// Parts counts chunks and manifests taken from the protocol.
 	Parts uint64 `json:"parts"`
+	// Repairs counts the parts among them the tree did not push: pulled
+	// after an announcement (a Graft) or sent by anti-entropy repair
+	// (core.Delivery.Repaired).
+	Repairs uint64 `json:"repairs"`
 	// Delivered counts large messages delivered (digest verified).
 	Delivered uint64 `json:"delivered"`
 	// DeliveredBytes counts their bytes.
@@ -96,6 +100,7 @@ type largeState struct {
 	manifests map[large.Key]core.Delivery // the manifest's delivery, per partial transfer
 	parts     uint64
 	invalid   uint64
+	repairs   uint64
 	delivered uint64 // bytes
 
 	lastTransfer                              atomic.Uint64
@@ -125,6 +130,7 @@ func (l *largeState) stats() LargeStats {
 	s := LargeStats{
 		Budget:         l.budget,
 		Parts:          l.parts,
+		Repairs:        l.repairs,
 		Invalid:        l.invalid,
 		DeliveredBytes: l.delivered,
 		Sent:           l.sent.Load(),
@@ -184,6 +190,9 @@ func (n *Node) deliverPart(d core.Delivery) {
 	p, err := large.Decode(d.Payload, l.lim)
 	l.mu.Lock()
 	l.parts++
+	if d.Repaired {
+		l.repairs++
+	}
 	if err != nil || l.asm == nil {
 		if err == nil {
 			err = errLargeDisabled

@@ -46,7 +46,7 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			ObserverDrops: r.ObserverDrops,
 			LargeInFlight: l.InFlight, LargeBytes: l.Bytes, LargeDelivered: l.Delivered,
 			LargeDeliveredBytes: l.DeliveredBytes, LargeDigestFailures: l.DigestFailures,
-			LargeEvicted: l.Evicted, LargeExpired: l.Expired, LargeRefused: l.Refused + l.Invalid,
+			LargeEvicted: l.Evicted, LargeExpired: l.Expired, LargeRefused: l.Refused + l.Invalid, LargeRepairs: l.Repairs,
 		}
 	})
 	c.SetTransport(func() metricsprom.TransportStats {

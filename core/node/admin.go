@@ -66,8 +66,8 @@ type BroadcastReport struct {
 // AdminHandler returns an HTTP handler (standard library only) with the
 // diagnostics of the operations guide:
 //
-//	GET  /health     core.Health as JSON; 200 when Healthy or Degraded, 503 when Unhealthy
-//	                 (the readiness probe)
+//	GET  /health     HealthView as JSON (core.Health, and the large messages being assembled);
+//	                 200 when Healthy or Degraded, 503 when Unhealthy (the readiness probe)
 //	GET  /livez      200 while the node's protocol goroutine answers, 503 after Shutdown
 //	                 (the liveness probe: it does not depend on peers)
 //	GET  /peers      PeersReport: eager, lazy and protected peers, and their count
@@ -90,7 +90,7 @@ func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		h := n.Health()
+		h := healthView(n)
 		code := http.StatusOK
 		if h.Status == core.Unhealthy {
 			code = http.StatusServiceUnavailable
@@ -116,7 +116,7 @@ func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
 	mux.HandleFunc("GET /dump", func(w http.ResponseWriter, r *http.Request) {
 		dump := map[string]any{
 			"self":   n.Self(),
-			"health": n.Health(),
+			"health": healthView(n),
 			"peers":  peersReport(n),
 			"stats":  n.Stats(),
 			"config": ConfigView(n.Config()),
@@ -269,6 +269,42 @@ type ConfigReport struct {
 	MaxProtectedNeighbors    int          `json:"max_protected_neighbors"`
 	Health                   HealthReport `json:"health"`
 	Seed                     int64        `json:"seed"`
+}
+
+// HealthView is what GET /health answers: the protocol's health report
+// and, when large messages are enabled, what is being assembled. The large
+// part informs; it does not change the status (a full assembly budget
+// evicts the oldest transfer, counted, and ordinary messages flow on).
+type HealthView struct {
+	core.Health
+	Large *LargeHealth `json:"large_health,omitempty"`
+}
+
+// LargeHealth is the large-message part of HealthView (docs/operations.md,
+// "Health"). The counters are cumulative since New, as in Stats().Large.
+type LargeHealth struct {
+	InFlight       int     `json:"in_flight"`            // large messages partly received
+	AssemblyBytes  int64   `json:"assembly_bytes"`       // budget they reserve
+	AssemblyBudget int64   `json:"assembly_budget"`      // large_assembly_bytes
+	Utilization    float64 `json:"assembly_utilization"` // AssemblyBytes / AssemblyBudget
+	PartRepairs    uint64  `json:"part_repairs"`         // parts pulled or repaired, not pushed by the tree
+	DigestFailures uint64  `json:"digest_failures"`
+	Evicted        uint64  `json:"evicted"`
+	Expired        uint64  `json:"expired"`
+}
+
+func healthView(n *Node) HealthView {
+	v := HealthView{Health: n.Health()}
+	if n.Config().MaxLargeMessageSize > 0 {
+		s := n.large.stats()
+		l := &LargeHealth{InFlight: s.InFlight, AssemblyBytes: s.Bytes, AssemblyBudget: s.Budget,
+			PartRepairs: s.Repairs, DigestFailures: s.DigestFailures, Evicted: s.Evicted, Expired: s.Expired}
+		if s.Budget > 0 {
+			l.Utilization = float64(s.Bytes) / float64(s.Budget)
+		}
+		v.Large = l
+	}
+	return v
 }
 
 // HealthReport is the health part of ConfigReport.

@@ -50,6 +50,17 @@ func TestAdminBroadcastLarge(t *testing.T) {
 		r.mu.Unlock()
 	}
 
+	// GET /health reports the large messages being assembled: none left
+	// once every node delivered, and the budget of the configuration.
+	for i, nd := range c.nodes {
+		r := do(t, node.AdminHandler(nd), "GET", "/health", "")
+		hv := decode[node.HealthView](t, r)
+		if hv.Large == nil || hv.Large.InFlight != 0 || hv.Large.AssemblyBytes != 0 || hv.Large.Utilization != 0 ||
+			hv.Large.AssemblyBudget != int64(nd.Config().LargeAssemblyBytes) || hv.Large.DigestFailures != 0 {
+			t.Errorf("%s: health %s", peerName(i), r.body)
+		}
+	}
+
 	limit := n.Config().MaxLargeMessageSize
 	req := httptest.NewRequest("POST", "/broadcast", io.LimitReader(zeros{}, int64(limit)+1))
 	req.ContentLength = int64(limit) + 1

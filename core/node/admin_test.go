@@ -219,6 +219,25 @@ func TestAdminHealthStandalone(t *testing.T) {
 	if hl := decode[core.Health](t, r); r.code != http.StatusOK || hl.Status != core.Healthy || hl.Message != "Standalone: no peers yet" {
 		t.Fatalf("%d %s", r.code, r.body)
 	}
+	if hv := decode[node.HealthView](t, r); hv.Large == nil || hv.Large.AssemblyBudget != int64(cfg.LargeAssemblyBytes) {
+		t.Errorf("large_health with large messages enabled: %s", r.body)
+	}
+}
+
+// With large messages disabled, GET /health has no large part.
+func TestAdminHealthLargeDisabled(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Health.Standalone = true
+	cfg.MaxLargeMessageSize = 0
+	n, err := node.New(cfg, "alone", newChanTransport(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	r := do(t, node.AdminHandler(n), "GET", "/health", "")
+	if hv := decode[node.HealthView](t, r); r.code != http.StatusOK || hv.Large != nil || strings.Contains(string(r.body), "large_health") {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
 }
 
 // The handler serves over a real loopback listener too.

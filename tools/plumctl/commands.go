@@ -34,8 +34,8 @@ func healthExit(s core.HealthStatus) int {
 }
 
 // getHealth reads GET /health (503 is the answer for Unhealthy).
-func getHealth(ctx context.Context, cl *client) (core.Health, *answer, error) {
-	var h core.Health
+func getHealth(ctx context.Context, cl *client) (node.HealthView, *answer, error) {
+	var h node.HealthView
 	a, err := cl.call(ctx, http.MethodGet, "/health", nil, &h, hintAdmin, http.StatusServiceUnavailable)
 	if err == nil {
 		err = requireKeys(a, "status", "message", "peer_health")
@@ -70,8 +70,9 @@ func (c *cli) health(ctx context.Context, args []string) int {
 	return healthExit(h.Status)
 }
 
-// printHealth prints the guide's "Dump Health Report".
-func printHealth(w io.Writer, h core.Health) {
+// printHealth prints the guide's "Dump Health Report", and the large
+// messages being assembled when the node reports them.
+func printHealth(w io.Writer, h node.HealthView) {
 	p, d, ca := h.Peers, h.Delivery, h.Cache
 	fmt.Fprintln(w, "=== Health Report ===")
 	fmt.Fprintf(w, "Status:          %s\n", h.Status)
@@ -84,6 +85,10 @@ func printHealth(w io.Writer, h core.Health) {
 		fmt.Fprintf(w, "Cache Health:    %d of %d messages (%s used), TTL %v\n", ca.Size, ca.Capacity, percent(ca.Utilization), ca.TTL)
 	} else {
 		fmt.Fprintf(w, "Cache Health:    %d messages (no capacity bound), TTL %v\n", ca.Size, ca.TTL)
+	}
+	if l := h.Large; l != nil {
+		fmt.Fprintf(w, "Large Messages:  %d in flight, %d of %d assembly bytes (%s used); %d part repairs, %d digest failures, %d evicted, %d expired\n",
+			l.InFlight, l.AssemblyBytes, l.AssemblyBudget, percent(l.Utilization), l.PartRepairs, l.DigestFailures, l.Evicted, l.Expired)
 	}
 }
 
@@ -398,7 +403,7 @@ func (c *cli) watch(ctx context.Context, args []string) int {
 			prevDeliv, havePrev = s.MessagesDelivered, true
 		}
 		if c.json {
-			writeWatchJSON(c.stdout, now, h, herr, s, serr)
+			writeWatchJSON(c.stdout, now, h.Health, herr, s, serr)
 		} else if herr != nil {
 			fmt.Fprintf(c.stdout, "%-8s  %-9s  %s\n", now.Format("15:04:05"), "ERROR", herr)
 		} else {

@@ -110,6 +110,9 @@ func TestCommands(t *testing.T) {
 		notJSON = "<html><body>Welcome to nginx!</body></html>"
 	)
 	healthy, degraded, unhealthy := fixture(t, "health_healthy.json"), fixture(t, "health_degraded.json"), fixture(t, "health_unhealthy.json")
+	// A node with large messages enabled adds large_health.
+	healthyLarge := strings.Replace(healthy, "{", `{"large_health":{"in_flight":2,"assembly_bytes":33554432,"assembly_budget":536870912,`+
+		`"assembly_utilization":0.0625,"part_repairs":17,"digest_failures":1,"evicted":0,"expired":3},`, 1)
 	tests := []struct {
 		name     string
 		routes   map[string]answerSpec
@@ -132,6 +135,17 @@ func TestCommands(t *testing.T) {
 				"Peer Health:     3 peers: 2 eager (target 3), 1 lazy",
 				"Delivery Health: 0 pending grafts; graft failure rate 0.0% (0 succeeded, 0 failed in the health window)",
 				"Cache Health:    6 of 10000 messages (0.1% used), TTL 30s",
+			},
+		},
+		{
+			name:   "health with large messages",
+			routes: map[string]answerSpec{"GET /health": {body: healthyLarge}},
+			args:   []string{"health"},
+			code:   exitOK,
+			stdout: []string{
+				"Status:          Healthy",
+				"Cache Health:    6 of 10000 messages (0.1% used), TTL 30s",
+				"Large Messages:  2 in flight, 33554432 of 536870912 assembly bytes (6.2% used); 17 part repairs, 1 digest failures, 0 evicted, 3 expired",
 			},
 		},
 		{

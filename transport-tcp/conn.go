@@ -142,8 +142,9 @@ func (t *Transport) logBad(peer core.PeerID, remote, reason string) {
 // handshakeFailed closes a connection that failed its set-up.
 func (t *Transport) handshakeFailed(raw net.Conn, peer core.PeerID, remote, reason string) {
 	if t.ctx.Err() == nil { // else closing: not the peer's fault
-		t.st.handshakeFailures.Add(1)
+		// Logged before counted: whoever sees the count finds the line.
 		t.logBad(peer, remote, reason)
+		t.st.handshakeFailures.Add(1)
 	}
 	raw.Close()
 	t.untrack(raw)
@@ -589,8 +590,8 @@ func (t *Transport) readLoop(c *conn) {
 	switch {
 	case t.ctx.Err() != nil:
 	case errors.As(err, &bad):
+		t.logBad(c.peer.id, c.remote, bad.reason) // before the count, as in handshakeFailed
 		t.st.badFrames.Add(1)
-		t.logBad(c.peer.id, c.remote, bad.reason)
 	default:
 		t.log.Debug("tcp: connection closed", "peer", string(c.peer.id), "remote", c.remote, "reason", describeEnd(err))
 	}

@@ -399,8 +399,8 @@ func (t *Transport) acceptLoop() {
 		delay = 0
 		if !t.track(nc) {
 			if t.ctx.Err() == nil {
-				t.st.rejected.Add(1)
 				t.logBad("", nc.RemoteAddr().String(), fmt.Sprintf("too many connections (max %d)", t.opts.maxConns))
+				t.st.rejected.Add(1)
 			}
 			nc.Close()
 			continue

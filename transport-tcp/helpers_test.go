@@ -85,9 +85,15 @@ func recvN(t testing.TB, tr *Transport, n int, timeout time.Duration) []node.Fra
 // sendRetry sends f, retrying while the queue is full, up to timeout.
 func sendRetry(t testing.TB, tr *Transport, to core.PeerID, f []byte, timeout time.Duration) {
 	t.Helper()
+	retrySend(t, tr.Send, to, f, timeout)
+}
+
+// retrySend is sendRetry for any lane's send (Send or SendBulk).
+func retrySend(t testing.TB, send func(core.PeerID, []byte) error, to core.PeerID, f []byte, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		err := tr.Send(to, f)
+		err := send(to, f)
 		if err == nil {
 			return
 		}

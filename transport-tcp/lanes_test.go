@@ -145,16 +145,7 @@ func TestLanesKeepOrderProperty(t *testing.T) {
 			f := testFrame(base+uint64(i), sizes[i])
 			if bulk {
 				f[2] = 9 // marks the lane for the check below (a repair)
-				for {
-					err := a.SendBulk("b", f)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, ErrQueueFull) {
-						rt.Fatal(err)
-					}
-					time.Sleep(time.Millisecond) // poll: the lane drains at network speed
-				}
+				retrySend(t, a.SendBulk, "b", f, 30*time.Second)
 				continue
 			}
 			sendRetry(t, a, "b", f, 30*time.Second)

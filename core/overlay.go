@@ -249,6 +249,7 @@ func (p *Protocol) dropLink(pe *peer, r Reason) {
 		p.emit(Event{Kind: EventPeerDemoted, Peer: pe.id, Reason: r})
 	}
 	p.move(pe, statePassive, false)
+	pe.strayIHaves = 0
 }
 
 // stray answers a peer that acts as if linked while we hold it passive: it

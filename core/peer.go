@@ -38,7 +38,7 @@ type peer struct {
 	joinEager   bool      // the link that Join asked for
 	joinAt      time.Time // when the Join was sent (given up by the first maintenance round a GraftTimeout later)
 	strayAt     time.Time // last Disconnect sent because it acted as if linked
-	strayIHaves int       // IHaves received while passive since the last maintenance round
+	strayIHaves int       // IHaves received while passive since the link closed (or the last stray Disconnect)
 
 	hasRTT bool
 	srtt   time.Duration

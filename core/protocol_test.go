@@ -878,3 +878,73 @@ func TestDeliveryRepairedMarksPulledAndRepairCopies(t *testing.T) {
 		t.Error("an anti-entropy repair is not marked repaired")
 	}
 }
+
+// A member we hold no link with that pushes us first copies believes in a
+// link we do not hold (a lost Disconnect, crossed handshakes): it is told
+// the link is gone, at most once per GraftTimeout; the answer to our own
+// Graft from such a member is not a stray.
+func TestOneSidedPusherIsDisconnected(t *testing.T) {
+	p := fixture(t, nil)
+	p.AddPeer(t0, "x") // full view: x stays passive
+	p.Drain()
+	p.Receive(t0, "x", gossip("o", 1, 1))
+	if d := msgs(p.Drain(), core.MsgDisconnect); len(d) != 1 || d[0].To != "x" {
+		t.Fatalf("first copy from a passive pusher not answered with a Disconnect: %+v", d)
+	}
+	if contains(p.EagerPeers(), "x") || contains(p.LazyPeers(), "x") {
+		t.Fatalf("x linked by its stray copy: eager %v lazy %v", p.EagerPeers(), p.LazyPeers())
+	}
+	p.Receive(t0.Add(ms(1)), "x", gossip("o", 2, 1))
+	if d := msgs(p.Drain(), core.MsgDisconnect); len(d) != 0 {
+		t.Fatalf("Disconnect repeated within GraftTimeout: %+v", d)
+	}
+	// A pull: x announced, we grafted x, x answers.
+	now := t0.Add(p.Config().GraftTimeout * 2)
+	p.Receive(now, "x", ihave(ann("o", 3, 1)))
+	p.Drain()
+	var grafted bool
+	for i := 0; i < 100 && !grafted; i++ {
+		now = now.Add(p.Config().GraftTimeout)
+		p.Tick(now)
+		for _, g := range msgs(p.Drain(), core.MsgGraft) {
+			grafted = grafted || (g.To == "x" && len(g.Msg.IDs) > 0)
+		}
+	}
+	if !grafted {
+		t.Fatal("no Graft to x for its announcement")
+	}
+	p.Receive(now, "x", gossip("o", 3, 1))
+	out := p.Drain()
+	if d := msgs(out, core.MsgDisconnect); len(d) != 0 {
+		t.Fatalf("the answer to our Graft was treated as a stray: %+v", d)
+	}
+	if len(out.Deliveries) != 1 {
+		t.Fatalf("pulled copy not delivered: %+v", out.Deliveries)
+	}
+}
+
+// A member announcing to us as a lazy link we do not hold — passive, or
+// unknown (forgotten by the passive view) — is told the link is gone after
+// three IHaves, however far apart: one IHave per maintenance round (light
+// traffic) must be enough.
+func TestOneSidedAnnouncerIsDisconnected(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		p := fixture(t, nil)
+		if known {
+			p.AddPeer(t0, "x") // full view: x stays passive
+		}
+		p.Drain()
+		now := t0
+		var sent []core.Outbound
+		for k := 1; k <= 3; k++ {
+			p.Receive(now, "x", ihave(ann("o", uint64(k), 1)))
+			sent = append(sent, msgs(p.Drain(), core.MsgDisconnect)...)
+			now = now.Add(p.Config().MaintenanceInterval * 2)
+			p.Tick(now) // maintenance rounds between the IHaves
+			p.Drain()
+		}
+		if len(sent) != 1 || sent[0].To != "x" {
+			t.Errorf("known %v: three IHaves over three maintenance rounds: Disconnects %+v, want one to x", known, sent)
+		}
+	}
+}

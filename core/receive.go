@@ -248,8 +248,18 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers)
 	if pe == nil || pe.state == statePassive {
 		// A copy from a member we hold no link with: a pull's answer, or a
-		// peer that still believes in a link we dropped (told by
-		// duplicate if it keeps pushing). Nothing changes in the views.
+		// peer that still believes in a link we dropped or never held (a
+		// lost Disconnect, a restart, crossed handshakes). Nothing changes
+		// in the views, but a pusher that is not answering our Graft is
+		// told the link is gone (stray): its copies may all come first, so
+		// duplicate would never tell it, and a node whose fastest parent
+		// is such a one-sided link counts no eager parent: it keeps
+		// promoting lazy links that its children then prune, one
+		// duplicate per broadcast for as long as the link lasts (seen at
+		// 2,000 nodes in tools/sim: about 1 % of nodes, every cycle).
+		if pe != nil && !pulled {
+			p.stray(pe)
+		}
 		return
 	}
 	if pulled {
@@ -372,10 +382,17 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 	}
 	p.counters.IHaveReceived++
 	// IHave does not add the sender to the active view; a removed sender is
-	// never grafted. A passive member may announce (anti-entropy); one that
-	// keeps announcing as a lazy link would is told the link is gone.
-	canGraft := p.peers[from] != nil || !p.tomb.has(from)
-	if pe := p.peers[from]; pe != nil && pe.state == statePassive && !pe.joining {
+	// never grafted. A passive member that keeps announcing as a lazy link
+	// would (more than two IHaves since the link closed: one may be the
+	// queue flushed as the link closed, another cross our Disconnect) is
+	// told the link is gone. The count is not reset by time: a one-sided
+	// lazy link under light traffic (one IHave per maintenance round) must
+	// be found too. An unknown sender (not removed: a member the passive
+	// view forgot) is added as Gossip and Prune do, so that its one-sided
+	// link is found as well.
+	pe := p.peerFor(from, true)
+	canGraft := pe != nil
+	if pe != nil && pe.state == statePassive && !pe.joining {
 		pe.strayIHaves++
 		if pe.strayIHaves > 2 {
 			pe.strayIHaves = 0
@@ -526,10 +543,6 @@ func (p *Protocol) onPrune(from PeerID) {
 // anti-entropy.
 func (p *Protocol) maintenance() {
 	p.expireJoins()
-	for _, pe := range p.passive {
-		pe.strayIHaves = 0
-	}
-
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()
 }

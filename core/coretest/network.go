@@ -35,6 +35,16 @@ type Config struct {
 	// Under load, queues then form at the receivers as in a real runtime
 	// (the tree's copies run late); 0 handles every message on arrival.
 	ServiceTime time.Duration
+	// SharedCores, with ServiceTime, makes the nodes share that many
+	// processors, as processes on one machine do: a message is handled
+	// once its node is free and one of the processors is, so every node's
+	// queue grows with the whole network's work. 0: every node has its own.
+	SharedCores int
+	// OverloadSignal, with ServiceTime, tells a node it is overloaded
+	// (Protocol.SetOverloaded) as core/node does: while the last message
+	// it handled waited more than half the graft timeout for it, until a
+	// graft timeout passes without messages.
+	OverloadSignal bool
 	// DropRate is the probability that a message is lost.
 	DropRate float64
 	// DetectionDelay is how long after a crash the live nodes are told
@@ -86,6 +96,9 @@ type node struct {
 	ever        map[core.MessageID]int // the incarnation that first delivered it
 	saved       []byte                 // the State saved at the last crash (Persist)
 	busyUntil   time.Time              // with ServiceTime: when the node has handled every message sent to it so far
+	overloaded  bool                   // last value given to SetOverloaded (OverloadSignal)
+	lastWait    time.Duration          // OverloadSignal: the wait of the last message handled
+	lastHandled time.Time              // and when it was handled
 }
 
 // Network is a deterministic simulated network of Protocols under a virtual
@@ -93,6 +106,7 @@ type node struct {
 // safe for concurrent use.
 type Network struct {
 	cfg      Config
+	cores    []time.Time // with SharedCores: when each processor is free
 	now      time.Time
 	rng      *rand.Rand
 	nodes    []*node
@@ -125,6 +139,7 @@ type event struct {
 	from int
 	inc  int // receiver incarnation at send time (messages, timers); crashed incarnation (detection)
 	msg  core.Message
+	wait time.Duration // with ServiceTime: how long the message waited for its node (and a processor)
 }
 
 type eventQueue []*event
@@ -148,6 +163,18 @@ func (q *eventQueue) Pop() any {
 
 // New builds the network, creates every node and (unless NoMembership)
 // introduces every node to every other one in a random order.
+// signalOverload gives nd's protocol its overload state (OverloadSignal):
+// the last message it handled waited more than half the graft timeout, and
+// that was less than a graft timeout ago.
+func (n *Network) signalOverload(nd *node) {
+	gt := nd.p.Tuning().GraftTimeout
+	ov := nd.lastWait > gt/2 && n.now.Sub(nd.lastHandled) < gt
+	if ov != nd.overloaded {
+		nd.overloaded = ov
+		nd.p.SetOverloaded(n.now, ov)
+	}
+}
+
 func New(cfg Config) (*Network, error) {
 	if cfg.Nodes < 1 {
 		return nil, errors.New("coretest: Nodes must be at least 1")
@@ -171,6 +198,9 @@ func New(cfg Config) (*Network, error) {
 		group:    make([]int, cfg.Nodes),
 		recv:     make(map[core.MessageID]uint64),
 		ndeliv:   make(map[core.MessageID]uint64),
+	}
+	if cfg.ServiceTime > 0 && cfg.SharedCores > 0 {
+		n.cores = make([]time.Time, cfg.SharedCores)
 	}
 	width := len(fmt.Sprint(cfg.Nodes - 1))
 	for i := 0; i < cfg.Nodes; i++ {
@@ -474,13 +504,30 @@ func (n *Network) flush(i int) {
 			d += time.Duration(n.rng.Int64N(int64(n.cfg.Jitter)))
 		}
 		at := n.now.Add(d)
+		arrival := at
 		if st := n.cfg.ServiceTime; st > 0 {
 			// Handled once the node has handled what arrived before.
-			at = maxTime(at, n.nodes[j].busyUntil).Add(st)
+			at = maxTime(at, n.nodes[j].busyUntil)
+			if len(n.cores) > 0 {
+				c := 0
+				for k := range n.cores {
+					if n.cores[k].Before(n.cores[c]) {
+						c = k
+					}
+				}
+				at = maxTime(at, n.cores[c]).Add(st)
+				n.cores[c] = at
+			} else {
+				at = at.Add(st)
+			}
 			n.nodes[j].busyUntil = at
 		}
 		n.inFlight++
-		n.push(&event{at: at, kind: evMessage, to: j, from: i, inc: n.nodes[j].incarnation, msg: m})
+		var wait time.Duration
+		if st := n.cfg.ServiceTime; st > 0 {
+			wait = at.Sub(arrival) - st
+		}
+		n.push(&event{at: at, kind: evMessage, to: j, from: i, inc: n.nodes[j].incarnation, msg: m, wait: wait})
 	}
 	for _, d := range out.Deliveries {
 		nd.delivered[d.ID]++
@@ -534,11 +581,20 @@ func (n *Network) Step() bool {
 		} else {
 			n.c.ControlReceived++
 		}
+		if n.cfg.OverloadSignal {
+			// As core/node: behind while the message handled waited more
+			// than half the graft timeout.
+			nd.lastWait, nd.lastHandled = e.wait, n.now
+			n.signalOverload(nd)
+		}
 		nd.p.Receive(n.now, n.nodes[e.from].id, e.msg)
 		n.flush(e.to)
 	case evTimer:
 		if !nd.alive || nd.incarnation != e.inc {
 			return true
+		}
+		if n.cfg.OverloadSignal {
+			n.signalOverload(nd)
 		}
 		if dl := nd.p.NextDeadline(); dl.IsZero() || dl.After(n.now) {
 			// A stale timer: the deadline moved; flush re-arms if needed.

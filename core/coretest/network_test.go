@@ -96,3 +96,44 @@ func TestNetworkServiceTimeQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With SharedCores the nodes share processors: one broadcast pushed to two
+// nodes at once is handled by both at once with a processor each, one
+// service time apart with a single shared processor.
+func TestNetworkSharedCores(t *testing.T) {
+	const service = 10 * time.Millisecond
+	spread := func(cores int) time.Duration {
+		var at []time.Time
+		var n *coretest.Network
+		c := core.LANConfig()
+		c.EagerFanout, c.MaxEagerPeers = 2, 2
+		n, err := coretest.New(coretest.Config{Nodes: 3, Protocol: c, Seed: 1, ServiceTime: service, SharedCores: cores,
+			Observer: func(i int, e core.Event) {
+				if e.Kind == core.EventDelivered && i != 0 && string(e.ID.Origin) == "n0" {
+					at = append(at, n.Now())
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(5 * time.Second)
+		if got := len(n.Node(0).EagerPeers()); got != 2 {
+			t.Fatalf("node 0 has %d eager peers, want 2", got)
+		}
+		at = nil
+		if _, err := n.Broadcast(0, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(time.Second)
+		if len(at) != 2 {
+			t.Fatalf("cores %d: %d remote deliveries, want 2", cores, len(at))
+		}
+		return at[1].Sub(at[0])
+	}
+	if d := spread(2); d != 0 {
+		t.Errorf("two processors: deliveries %v apart, want together", d)
+	}
+	if d := spread(1); d != service {
+		t.Errorf("one shared processor: deliveries %v apart, want one service time (%v)", d, service)
+	}
+}

@@ -241,3 +241,67 @@ func TestBurstUnderQueueingKeepsTheTree(t *testing.T) {
 		}
 	}
 }
+
+// The burst on one machine: the 32 nodes share 2 processors (SharedCores),
+// each message handled takes 70 µs of one, and the 2,000 messages are
+// published 500 µs apart — 2.2 times what the processors can handle, so
+// every node's input waits behind the others' work and every copy of the
+// tree runs later and later while the burst lasts. A node whose messages
+// waited more than half the graft timeout is told it is overloaded (as
+// core/node does) and pulls nothing meanwhile. Without that signal the
+// late copies were pulled — 36,000-46,000 pulls for 62,000 deliveries,
+// each adding work, RMR 0.84-1.07 (seeds 1-3); with it 22-4,400 pulls and
+// RMR 0.0004-0.26. What is left is the links the burst re-opens (lazy
+// links pushed a first copy before a Prune reached them, relinks after
+// both ends of a cycle pruned): see docs/design.md, "Pulls, not
+// promotions". Asserted: everything delivered exactly once, pulls at most
+// 10 % of the deliveries.
+func TestBurstOnSharedCoresDoesNotPullTheBacklog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const nodes, burst = 32, 2000
+	for _, seed := range []int64{1, 2, 3} {
+		var pulls int
+		counting := false
+		cfg := coretest.Config{Nodes: nodes, Protocol: core.LANConfig(), Seed: seed, LinkSpread: 2 * time.Millisecond, Jitter: time.Millisecond,
+			ServiceTime: 70 * time.Microsecond, SharedCores: 2, OverloadSignal: true,
+			Observer: func(_ int, e core.Event) {
+				if counting && e.Kind == core.EventGraftSent && e.ID.Origin != "" {
+					pulls++
+				}
+			}}
+		n, err := coretest.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(10 * time.Second)
+		for k := 0; k < 40; k++ {
+			if _, err := n.Broadcast(k*5%nodes, []byte("warm")); err != nil {
+				t.Fatal(err)
+			}
+			n.RunFor(cfg.Protocol.PruneDelay)
+		}
+		n.RunFor(5 * time.Second)
+		n.ResetCounters()
+		counting = true
+		for k := 0; k < burst; k++ {
+			if _, err := n.Broadcast(k*11%nodes, []byte("burst")); err != nil {
+				t.Fatal(err)
+			}
+			n.RunFor(500 * time.Microsecond)
+		}
+		n.RunFor(30 * time.Second)
+		counting = false
+		if err := n.CheckDelivery(true); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		cs := n.Counters()
+		remote := cs.Deliveries - burst
+		rmr := float64(cs.PayloadReceived-remote) / float64(remote)
+		t.Logf("seed %d: %d pulls for %d deliveries, RMR %.4f", seed, pulls, remote, rmr)
+		if float64(pulls) > 0.1*float64(remote) {
+			t.Errorf("seed %d: %d pulls for %d deliveries (more than 10 %%): the overloaded nodes pulled their backlog", seed, pulls, remote)
+		}
+	}
+}

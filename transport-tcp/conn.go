@@ -692,7 +692,7 @@ func (t *Transport) enqueue(c *conn, buf []byte) error {
 		// is in the Receive channel already, so this one may follow it
 		// directly (order kept).
 		select {
-		case t.recv <- node.Frame{From: c.peer.id, Data: buf}:
+		case t.recv <- node.Frame{From: c.peer.id, Data: buf, Received: time.Now()}:
 			return nil
 		default:
 		}
@@ -737,7 +737,7 @@ func (t *Transport) forward(c *conn) {
 	from := c.peer.id
 	for f := range c.in {
 		select {
-		case t.recv <- node.Frame{From: from, Data: f}:
+		case t.recv <- node.Frame{From: from, Data: f, Received: time.Now()}:
 			c.queued.Add(-1)
 		case <-t.ctx.Done():
 			return

@@ -96,7 +96,9 @@ type Node struct {
 	armedAt    time.Time
 	overflow   []item
 	ovHead     int
-	overloaded bool // last value given to SetOverloaded
+	overloaded bool          // last value given to SetOverloaded
+	lastWait   time.Duration // how long the first frame of the last receive batch waited (real time)
+	lastBatch  time.Time     // when that batch was taken
 	paused     bool
 	tuneAt     time.Time // next Tuner round
 
@@ -634,6 +636,13 @@ func (n *Node) run() {
 				n.log.Warn("Transport closed: no more frames will be received")
 				continue
 			}
+			// The first frame of a batch is the oldest waiting: how long
+			// it waited tells whether the node keeps up.
+			n.lastWait = 0
+			if !f.Received.IsZero() {
+				n.lastBatch = time.Now()
+				n.lastWait = n.lastBatch.Sub(f.Received)
+			}
 			n.receive(f)
 			// Take the frames already waiting too, before one flush: the
 			// forwards of a burst leave together (one wake-up of each
@@ -658,10 +667,15 @@ func (n *Node) run() {
 			n.refill()
 			continue // no protocol input: nothing to drain
 		}
-		// Overloaded: the application is not keeping up (intake paused)
-		// or more than half the transport's inbound queue waits. The
+		// Overloaded: the application is not keeping up (intake paused),
+		// more than half the transport's inbound queue waits, or the last
+		// batch's first frame waited more than half the graft timeout,
+		// less than a graft timeout ago (a starved CPU delays every frame
+		// without filling the queue: in a burst on a busy machine the
+		// tree's copies are late everywhere, and pulls would only add
+		// copies; once frames stop coming, the wait is old news). The
 		// protocol then pulls nothing (see core.Protocol.SetOverloaded).
-		if ov := n.paused || (cap(recv) > 0 && len(recv) > cap(recv)/2); ov != n.overloaded {
+		if ov := n.paused || (cap(recv) > 0 && len(recv) > cap(recv)/2) || n.behind(); ov != n.overloaded {
 			n.overloaded = ov
 			n.proto.SetOverloaded(n.clock.Now(), ov)
 		}
@@ -727,6 +741,17 @@ func (n *Node) receive(f Frame) {
 		return
 	}
 	n.proto.Receive(n.clock.Now(), f.From, m)
+}
+
+// behind reports whether the last receive batch's first frame waited more
+// than half the graft timeout, and that batch is less than a graft timeout
+// old (real time, as the wait).
+func (n *Node) behind() bool {
+	if n.lastWait == 0 {
+		return false
+	}
+	gt := n.proto.Tuning().GraftTimeout
+	return n.lastWait > gt/2 && time.Since(n.lastBatch) < gt
 }
 
 // rearm arms the timer at the protocol's next deadline.

@@ -16,6 +16,7 @@ import (
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/core/node"
 	"github.com/plumtree-go/plumtree/core/node/memnet"
+	"github.com/plumtree-go/plumtree/core/wire"
 )
 
 // pair starts two connected nodes a and b over a fresh network.
@@ -554,5 +555,57 @@ func TestStatsJSON(t *testing.T) {
 	rt, _ := m["runtime"].(map[string]any)
 	if _, ok := m["messages_delivered"]; !ok || rt == nil || rt["delivery_queue_cap"] != float64(node.DefaultDeliveryQueue) {
 		t.Fatalf("stats JSON: %s", b)
+	}
+}
+
+// A node whose frames waited more than half the graft timeout before it
+// took them (a starved CPU: the queue need not be full) is overloaded: it
+// pulls nothing while that lasts, and pulls again once frames come in
+// without waiting.
+func TestLateFramesHoldPulls(t *testing.T) {
+	clk := newManualClock()
+	tr := newChanTransport()
+	cfg := testConfig(1)
+	n, err := node.New(cfg, "a", tr, nil, node.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	if err := n.AddPeer("b"); err != nil {
+		t.Fatal(err)
+	}
+	missing := core.MessageID{Origin: "c", Seq: 1}
+	frame := func(m core.Message, received time.Time) node.Frame {
+		b, err := wire.AppendFrame(nil, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return node.Frame{From: "b", Data: b, Received: received}
+	}
+	// The announcement waited an hour in the queue.
+	tr.in <- frame(core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1, OriginTime: clk.Now()}}}, time.Now().Add(-time.Hour))
+	waitFor(t, 5*time.Second, "the announcement to be pending", func() bool { return n.Stats().PendingGrafts == 1 })
+	grafted := func() bool {
+		for _, s := range tr.sentOf(core.MsgGraft) {
+			if slices.Contains(s.msg.IDs, missing) {
+				return true
+			}
+		}
+		return false
+	}
+	clk.Advance(2 * cfg.GraftTimeout)
+	waitFor(t, 5*time.Second, "the due Graft to be deferred", func() bool { return n.Stats().GraftsDeferred > 0 })
+	if grafted() {
+		t.Fatal("a node behind on its frames pulled")
+	}
+	// A frame that did not wait: the node keeps up again and pulls.
+	tr.in <- frame(core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: core.MessageID{Origin: "c", Seq: 2}, Hops: 1, OriginTime: clk.Now()}}}, time.Now())
+	waitFor(t, 5*time.Second, "the second announcement", func() bool { return n.Stats().PendingGrafts == 2 })
+	for k := 0; !grafted(); k++ {
+		if k > 20 {
+			t.Fatal("no Graft after the node caught up")
+		}
+		clk.Advance(cfg.GraftTimeout)
+		_ = n.Stats() // a round trip through the protocol goroutine
 	}
 }

@@ -1,6 +1,10 @@
 package node
 
-import "github.com/plumtree-go/plumtree/core"
+import (
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
 
 // Frame is one protocol frame received from a peer.
 type Frame struct {
@@ -11,6 +15,12 @@ type Frame struct {
 	// receiver: the transport must not reuse or modify it after handing it
 	// over, because the decoded payload aliases it.
 	Data []byte
+	// Received is when the transport read the frame (zero: not recorded).
+	// The node compares it with the real time at which it takes the frame:
+	// frames that waited more than half the graft timeout mean the node is
+	// behind (a full queue or a starved CPU), and the protocol then pulls
+	// nothing (core.Protocol.SetOverloaded).
+	Received time.Time
 }
 
 // Transport carries protocol frames between peers. The node calls Send from

@@ -348,6 +348,7 @@ func (n *Network) deliverLocked(t *Transport, f node.Frame) {
 		n.stats.Unreachable++
 		return
 	}
+	f.Received = time.Now()
 	select {
 	case t.inbox <- f:
 		n.stats.Delivered++

@@ -471,9 +471,10 @@ func TestSendAndDecodeErrors(t *testing.T) {
 	}
 }
 
-// The node arms its timer at the protocol's next deadline, on the injected
-// clock: no Graft before graft_timeout has passed on that clock.
-func TestTimerFollowsNextDeadline(t *testing.T) {
+// manualNode starts node "a" on a test transport and a manual clock, with
+// peer "b" added; it is shut down when the test ends.
+func manualNode(t *testing.T) (*node.Node, *chanTransport, *node.ManualClock, core.Config) {
+	t.Helper()
 	clk := newManualClock()
 	tr := newChanTransport()
 	cfg := testConfig(1)
@@ -481,10 +482,17 @@ func TestTimerFollowsNextDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Shutdown(context.Background())
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	if err := n.AddPeer("b"); err != nil {
 		t.Fatal(err)
 	}
+	return n, tr, clk, cfg
+}
+
+// The node arms its timer at the protocol's next deadline, on the injected
+// clock: no Graft before graft_timeout has passed on that clock.
+func TestTimerFollowsNextDeadline(t *testing.T) {
+	n, tr, clk, cfg := manualNode(t)
 	missing := core.MessageID{Origin: "c", Seq: 1}
 	start := clk.Now()
 	tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1, OriginTime: clk.Now()}}})
@@ -563,17 +571,7 @@ func TestStatsJSON(t *testing.T) {
 // pulls nothing while that lasts, and pulls again once frames come in
 // without waiting.
 func TestLateFramesHoldPulls(t *testing.T) {
-	clk := newManualClock()
-	tr := newChanTransport()
-	cfg := testConfig(1)
-	n, err := node.New(cfg, "a", tr, nil, node.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
-	if err := n.AddPeer("b"); err != nil {
-		t.Fatal(err)
-	}
+	n, tr, clk, cfg := manualNode(t)
 	missing := core.MessageID{Origin: "c", Seq: 1}
 	frame := func(m core.Message, received time.Time) node.Frame {
 		b, err := wire.AppendFrame(nil, &m)

@@ -304,7 +304,9 @@ func (n *Node) maybeExpireLarge(now time.Time) {
 // an eager peer's transport queue holds more than the window
 // (WithLargeWindow; only with a transport that implements SendQueueLener);
 // a peer whose queue does not drain for a second is not waited for again
-// during this message.
+// during this message. It also paces itself (an adaptive rate that halves
+// when peers pull from it) and, with large_send_rate set, waits for the
+// node-wide cap that all of the node's BroadcastLarge calls share.
 //
 // Errors: ErrMessageTooLarge (size above max_large_message_size; nothing is
 // sent), a read error or a reader shorter than size, ctx's error, ErrClosed,

@@ -175,6 +175,9 @@ type recorder struct {
 	which map[core.MessageID]int
 	at    map[core.MessageID]time.Time
 	done  chan core.MessageID
+	// pulled holds the messages this node got from a pull or repair (not
+	// pushed by the tree).
+	pulled map[core.MessageID]bool
 	// checked is closed when a large delivery's which is set.
 	checked map[core.MessageID]chan struct{}
 	// payloads are the large payloads sent.
@@ -192,6 +195,9 @@ func (r *recorder) Deliver(d core.Delivery) {
 	r.mu.Lock()
 	r.n[d.ID]++
 	r.at[d.ID] = now
+	if d.Repaired {
+		r.pulled[d.ID] = true
+	}
 	if len(d.Payload) > 64<<10 {
 		ch := make(chan struct{})
 		r.checked[d.ID] = ch
@@ -277,7 +283,7 @@ func bench(f flags, out io.Writer) error {
 		l := &lossy{Transport: tr, p: f.drop, rng: rand.New(rand.NewPCG(f.seed, uint64(i)))}
 		c := cfg
 		c.Seed = int64(f.seed)*1000 + int64(i)
-		rec := &recorder{n: map[core.MessageID]int{}, which: map[core.MessageID]int{}, at: map[core.MessageID]time.Time{}, checked: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1)}
+		rec := &recorder{n: map[core.MessageID]int{}, which: map[core.MessageID]int{}, pulled: map[core.MessageID]bool{}, at: map[core.MessageID]time.Time{}, checked: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1)}
 		opts := []node.Option{node.WithLargeWindow(f.window)}
 		if f.tuner {
 			nt, err := tuner.NewNodeTuner(tuner.NodeConfigFor(c.GraftTimeout, c.IHaveInterval, c.IHaveBatchSize))
@@ -478,13 +484,16 @@ func bench(f flags, out io.Writer) error {
 		wire/(deliveries*payload), after.bytesOut-before.bytesOut, deliveries)
 	fmt.Fprintf(out, "duplicate copies: %d, pulls answered: %d, anti-entropy repairs: %d, frames dropped by the loss: %d, transport drops: %d\n",
 		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
-	fmt.Fprintf(out, "chunk repairs (parts pulled or repaired, not pushed by the tree): %d\n", after.partRepairs-before.partRepairs)
+	fmt.Fprintf(out, "chunk repairs (parts pulled or repaired, not pushed by the tree): %d; anti-entropy repairs of what the node already had: %d\n",
+		after.partRepairs-before.partRepairs, after.repairDups-before.repairDups)
 	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d (for large_send_rate %d), slow peers %d, rate cuts %d\n",
 		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.rateWaits-before.rateWaits, after.slow-before.slow, after.cuts-before.cuts)
 	if f.smallHz > 0 {
 		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p99 %v; during the large ones %d msgs p50 %v p99 %v (p99 ratio %.2f)\n",
 			idle.n, idle.p50.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
 			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
+		fmt.Fprintf(out, "small messages some node pulled or got repaired: idle %d, loaded %d (%d of the slowest %d); slowest loaded ones (sent at +t: time to last node): %v\n",
+			idle.pulled, loaded.pulled, loaded.slowPulled, loaded.slow, loaded.slowest)
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d deliveries wrong or missing", bad)
@@ -501,7 +510,7 @@ func roundAll(ds []time.Duration) []time.Duration {
 }
 
 type total struct {
-	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts, rateWaits, partRepairs uint64
+	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts, rateWaits, partRepairs, repairDups uint64
 }
 
 func totals(nodes []*node.Node, trs []*lossy) total {
@@ -511,6 +520,7 @@ func totals(nodes []*node.Node, trs []*lossy) total {
 		t.dups += s.MessagesDuplicate
 		t.pulls += s.GraftSuccess
 		t.repairs += s.RepairReceived
+		t.repairDups += s.RepairDuplicate
 		t.waits += s.Large.SendWaits
 		t.slow += s.Large.SlowPeers
 		t.cuts += s.Large.RateCuts
@@ -611,6 +621,16 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 type smallStats struct {
 	n        int
 	p50, p99 time.Duration
+	// pulled counts the messages some node got by a pull or repair
+	// instead of the tree; slowPulled those among the slowest 1 %.
+	pulled, slowPulled, slow int
+	// slowest are the slowest few: when they were sent (since the
+	// first) and their time to the last node.
+	slowest []timedLatency
+}
+
+type timedLatency struct {
+	at, lat time.Duration
 }
 
 // smallTraffic broadcasts 1 KiB messages from n at rate per second until
@@ -647,16 +667,42 @@ loop:
 		return smallStats{}, err
 	}
 	lat := make([]time.Duration, len(ids))
+	pulled := make([]bool, len(ids))
 	for i, id := range ids {
 		for _, r := range recs {
 			if _, _, at := r.get(id); at.Sub(sent[i]) > lat[i] {
 				lat[i] = at.Sub(sent[i])
 			}
+			r.mu.Lock()
+			pulled[i] = pulled[i] || r.pulled[id]
+			r.mu.Unlock()
 		}
 	}
 	if len(lat) == 0 {
 		return smallStats{}, errors.New("no small message was sent")
 	}
-	slices.Sort(lat)
-	return smallStats{n: len(lat), p50: lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)]}, nil
+	order := make([]int, len(lat))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return int(lat[a] - lat[b]) })
+	st := smallStats{n: len(lat), p50: lat[order[len(lat)/2]], p99: lat[order[min(len(lat)-1, len(lat)*99/100)]]}
+	for k, i := range order {
+		if pulled[i] {
+			st.pulled++
+		}
+		if k >= len(lat)*99/100 {
+			st.slow++
+			if pulled[i] {
+				st.slowPulled++
+			}
+		}
+	}
+	for k := len(order) - 1; k >= 0 && k >= len(order)-5; k-- {
+		i := order[k]
+		st.slowest = append(st.slowest, timedLatency{at: sent[i].Sub(sent[0]).Round(100 * time.Millisecond), lat: lat[i].Round(time.Millisecond)})
+	}
+	return st, nil
 }
+
+func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }

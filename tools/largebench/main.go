@@ -70,6 +70,7 @@ type flags struct {
 	sockBuf  int
 	bulkQ    int
 	rate     float64
+	idle     time.Duration
 }
 
 func parseSize(s string) (int64, error) {
@@ -110,6 +111,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
 	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
 	fs.Float64Var(&f.rate, "large-rate", 0, "large_send_rate of every node, in MiB/s (0: no cap, the default): the bytes of large-message parts a node publishes per second, across its BroadcastLarge calls")
+	fs.DurationVar(&f.idle, "idle", 5*time.Second, "with -small-rate: how long small messages are measured on the idle cluster first")
 	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
 	if err := fs.Parse(args); err != nil {
@@ -354,9 +356,10 @@ func bench(f flags, out io.Writer) error {
 
 	// Small messages on an idle cluster, for comparison.
 	var idle smallStats
+	links, reach := eagerReach(nodes, nodes[f.nodes-1])
 	if f.smallHz > 0 {
 		stop := make(chan struct{})
-		time.AfterFunc(5*time.Second, func() { close(stop) })
+		time.AfterFunc(f.idle, func() { close(stop) })
 		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop); err != nil {
 			return fmt.Errorf("small messages (idle): %w", err)
 		}
@@ -489,12 +492,15 @@ func bench(f flags, out io.Writer) error {
 	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d (for large_send_rate %d), slow peers %d, rate cuts %d\n",
 		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.rateWaits-before.rateWaits, after.slow-before.slow, after.cuts-before.cuts)
 	if f.smallHz > 0 {
-		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p99 %v; during the large ones %d msgs p50 %v p99 %v (p99 ratio %.2f)\n",
-			idle.n, idle.p50.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
-			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
+		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p90 %v p99 %v; during the large ones %d msgs p50 %v p90 %v p99 %v (p99 ratio %.2f)\n",
+			idle.n, idle.p50.Round(time.Millisecond), idle.p90.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
+			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p90.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
 		fmt.Fprintf(out, "small messages some node pulled or got repaired: idle %d, loaded %d (%d of the slowest %d); slowest loaded ones (sent at +t: time to last node): %v\n",
 			idle.pulled, loaded.pulled, loaded.slowPulled, loaded.slow, loaded.slowest)
 	}
+	linksEnd, reachEnd := eagerReach(nodes, nodes[f.nodes-1])
+	fmt.Fprintf(out, "eager links (directed): %d before, %d after; nodes the last node reaches by eager links alone: %d before, %d after, of %d\n",
+		links, linksEnd, reach, reachEnd, f.nodes)
 	if bad > 0 {
 		return fmt.Errorf("%d deliveries wrong or missing", bad)
 	}
@@ -619,8 +625,8 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 }
 
 type smallStats struct {
-	n        int
-	p50, p99 time.Duration
+	n             int
+	p50, p90, p99 time.Duration
 	// pulled counts the messages some node got by a pull or repair
 	// instead of the tree; slowPulled those among the slowest 1 %.
 	pulled, slowPulled, slow int
@@ -686,7 +692,7 @@ loop:
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return int(lat[a] - lat[b]) })
-	st := smallStats{n: len(lat), p50: lat[order[len(lat)/2]], p99: lat[order[min(len(lat)-1, len(lat)*99/100)]]}
+	st := smallStats{n: len(lat), p50: lat[order[len(lat)/2]], p90: lat[order[len(lat)*9/10]], p99: lat[order[min(len(lat)-1, len(lat)*99/100)]]}
 	for k, i := range order {
 		if pulled[i] {
 			st.pulled++
@@ -706,3 +712,24 @@ loop:
 }
 
 func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }
+
+// eagerReach returns the number of eager links (directed) and how many
+// nodes from reaches by following them: the nodes its messages reach by the
+// tree alone, without an announcement and a pull.
+func eagerReach(nodes []*node.Node, from *node.Node) (links, reached int) {
+	byID := map[core.PeerID]*node.Node{}
+	for _, n := range nodes {
+		byID[n.Self()] = n
+		links += len(n.EagerPeers())
+	}
+	seen := map[core.PeerID]bool{from.Self(): true}
+	for q := []*node.Node{from}; len(q) > 0; q = q[1:] {
+		for _, p := range q[0].EagerPeers() {
+			if !seen[p] && byID[p] != nil {
+				seen[p] = true
+				q = append(q, byID[p])
+			}
+		}
+	}
+	return links, len(seen)
+}

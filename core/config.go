@@ -30,6 +30,10 @@ const (
 	// MaxLargeMessageSizeLimit is the largest max_large_message_size a
 	// Config accepts (4 GiB).
 	MaxLargeMessageSizeLimit = 4 << 30
+	// MinLargeSendRate is the smallest non-zero large_send_rate a Config
+	// accepts (bytes/s): below it a large message would take days, which
+	// is a unit mistake rather than a pace.
+	MinLargeSendRate = 1 << 10
 )
 
 // HealthConfig holds the thresholds of the health report. The rules are
@@ -247,6 +251,17 @@ type Config struct {
 	// MaxLargeMessageSize. Partial messages beyond it are evicted, oldest
 	// first, and never delivered. Default 512 MiB.
 	LargeAssemblyBytes int
+	// LargeSendRate caps the bytes per second of large-message parts this
+	// node publishes (bytes/s): one token bucket shared by all of the
+	// node's node.Node.BroadcastLarge calls, holding one chunk's worth.
+	// It bounds the large-message load an origin puts on the cluster
+	// (every node receives, and relays forward, each byte once), leaving
+	// CPU and bandwidth for ordinary messages (docs/design.md, "Large
+	// messages", "Pacing"). Relays are not paced: the load a node
+	// carries is about the sum of the rates of the origins sending at
+	// once. 0 means no cap (the origin's adaptive pace alone); otherwise at
+	// least MinLargeSendRate. Default 0.
+	LargeSendRate int
 
 	// MaintenanceInterval is the period of the peer maintenance (promote,
 	// demote, refill), jittered by ± MaintenanceJitter. Default 2 s / 500 ms.
@@ -438,6 +453,7 @@ func (c *Config) Validate() error {
 		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
 		{name: "max_large_message_size", v: c.MaxLargeMessageSize, lo: 0, hi: MaxLargeMessageSizeLimit},
 		{name: "large_assembly_bytes", v: c.LargeAssemblyBytes, lo: 0, hi: 1 << 40},
+		{name: "large_send_rate", v: c.LargeSendRate, lo: 0, hi: 1 << 40},
 		{name: "max_protected_neighbors", v: c.MaxProtectedNeighbors, lo: 0, hi: 4},
 		{name: "health.pending_grafts_degraded", v: c.Health.PendingGraftsDegraded, lo: 0},
 		{name: "health.min_peers_degraded", v: c.Health.MinPeersDegraded, lo: 0},
@@ -482,6 +498,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LargeAssemblyBytes < c.MaxLargeMessageSize {
 		return fieldErr("large_assembly_bytes", "is %d, must be at least max_large_message_size (%d)", c.LargeAssemblyBytes, c.MaxLargeMessageSize)
+	}
+	if c.LargeSendRate > 0 && c.LargeSendRate < MinLargeSendRate {
+		return fieldErr("large_send_rate", "is %d, must be 0 (no cap) or at least %d bytes/s", c.LargeSendRate, MinLargeSendRate)
 	}
 	if c.MaintenanceJitter >= c.MaintenanceInterval {
 		return fieldErr("maintenance_jitter", "is %v, must be less than maintenance_interval (%v)", c.MaintenanceJitter, c.MaintenanceInterval)

@@ -10,8 +10,8 @@ import (
 
 func TestLargeMessageConfig(t *testing.T) {
 	d := core.DefaultConfig()
-	if d.MaxLargeMessageSize != 256<<20 || d.LargeAssemblyBytes != 512<<20 {
-		t.Fatalf("defaults: max_large_message_size %d, large_assembly_bytes %d", d.MaxLargeMessageSize, d.LargeAssemblyBytes)
+	if d.MaxLargeMessageSize != 256<<20 || d.LargeAssemblyBytes != 512<<20 || d.LargeSendRate != 0 {
+		t.Fatalf("defaults: max_large_message_size %d, large_assembly_bytes %d, large_send_rate %d", d.MaxLargeMessageSize, d.LargeAssemblyBytes, d.LargeSendRate)
 	}
 	tests := []struct {
 		name  string
@@ -30,6 +30,10 @@ func TestLargeMessageConfig(t *testing.T) {
 		}, "max_large_message_size"},
 		{"budget below one message", func(c *core.Config) { c.LargeAssemblyBytes = c.MaxLargeMessageSize - 1 }, "large_assembly_bytes"},
 		{"negative budget", func(c *core.Config) { c.LargeAssemblyBytes = -1 }, "large_assembly_bytes"},
+		{"send rate capped", func(c *core.Config) { c.LargeSendRate = 8 << 20 }, ""},
+		{"send rate at its floor", func(c *core.Config) { c.LargeSendRate = core.MinLargeSendRate }, ""},
+		{"send rate below its floor", func(c *core.Config) { c.LargeSendRate = core.MinLargeSendRate - 1 }, "large_send_rate"},
+		{"negative send rate", func(c *core.Config) { c.LargeSendRate = -1 }, "large_send_rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

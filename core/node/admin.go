@@ -262,6 +262,7 @@ type ConfigReport struct {
 	MaxMessageSize           int          `json:"max_message_size"`
 	MaxLargeMessageSize      int          `json:"max_large_message_size"`
 	LargeAssemblyBytes       int          `json:"large_assembly_bytes"`
+	LargeSendRate            int          `json:"large_send_rate"`
 	MaintenanceInterval      Duration     `json:"maintenance_interval"`
 	MaintenanceJitter        Duration     `json:"maintenance_jitter"`
 	UseHashRing              bool         `json:"use_hash_ring"`
@@ -358,6 +359,7 @@ func ConfigView(c core.Config) ConfigReport {
 		MaxMessageSize:           c.MaxMessageSize,
 		MaxLargeMessageSize:      c.MaxLargeMessageSize,
 		LargeAssemblyBytes:       c.LargeAssemblyBytes,
+		LargeSendRate:            c.LargeSendRate,
 		MaintenanceInterval:      Duration(c.MaintenanceInterval),
 		MaintenanceJitter:        Duration(c.MaintenanceJitter),
 		UseHashRing:              c.UseHashRing,

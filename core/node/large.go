@@ -86,6 +86,9 @@ type LargeStats struct {
 	// RateCuts counts the times BroadcastLarge halved its pace because a
 	// peer pulled from this node (the tree was behind).
 	RateCuts uint64 `json:"rate_cuts"`
+	// RateWaits counts the times a part waited for large_send_rate (the
+	// node-wide cap; also counted in SendWaits).
+	RateWaits uint64 `json:"rate_waits"`
 }
 
 // largeState is the node's side of large messages: the Assembler (used on
@@ -105,6 +108,12 @@ type largeState struct {
 
 	lastTransfer                              atomic.Uint64
 	sent, sentBytes, waits, slowPrs, rateCuts atomic.Uint64
+	rateWaits                                 atomic.Uint64
+
+	// bucket is the node-wide cap on the bytes of parts published
+	// (large_send_rate), shared by every BroadcastLarge of the node. Used
+	// on the protocol goroutine only.
+	bucket rateBucket
 }
 
 func newLargeState(cfg core.Config) *largeState {
@@ -112,6 +121,7 @@ func newLargeState(cfg core.Config) *largeState {
 		lim:       large.Limits{MaxSize: int64(cfg.MaxLargeMessageSize), MaxChunkSize: cfg.MaxMessageSize},
 		budget:    int64(cfg.LargeAssemblyBytes),
 		manifests: map[large.Key]core.Delivery{},
+		bucket:    rateBucket{rate: float64(cfg.LargeSendRate), burst: float64(cfg.MaxMessageSize)},
 	}
 	if cfg.MaxLargeMessageSize > 0 {
 		l.asm = large.NewAssembler(large.Config{
@@ -138,6 +148,7 @@ func (l *largeState) stats() LargeStats {
 		SendWaits:      l.waits.Load(),
 		SlowPeers:      l.slowPrs.Load(),
 		RateCuts:       l.rateCuts.Load(),
+		RateWaits:      l.rateWaits.Load(),
 	}
 	if l.asm != nil {
 		a := l.asm.Stats()
@@ -293,7 +304,9 @@ func (n *Node) maybeExpireLarge(now time.Time) {
 // an eager peer's transport queue holds more than the window
 // (WithLargeWindow; only with a transport that implements SendQueueLener);
 // a peer whose queue does not drain for a second is not waited for again
-// during this message.
+// during this message. It also paces itself (an adaptive rate that halves
+// when peers pull from it) and, with large_send_rate set, waits for the
+// node-wide cap that all of the node's BroadcastLarge calls share.
 //
 // Errors: ErrMessageTooLarge (size above max_large_message_size; nothing is
 // sent), a read error or a reader shorter than size, ctx's error, ErrClosed,
@@ -440,14 +453,67 @@ func (p *pacer) sent(now time.Time, size int) {
 	p.rate += largeRateStep
 }
 
-// open reports whether the next part may go now: its pacing time has come
-// and every eager peer (not skipped) has at most size frames queued. When
-// it may not, wait is a hint for how long to wait (0: unknown).
+// rateBucket is a token bucket of bytes: the node-wide cap of
+// large_send_rate on the parts BroadcastLarge publishes. It holds at most
+// burst bytes of credit (one max_message_size: parts go out evenly, not in
+// bursts after a pause) and lets a part go whenever the credit is not
+// negative, taking the part's size (the credit may go below zero by one
+// part). Over any interval T it lets at most burst + one part + rate × T
+// bytes go, and a sender that keeps it busy gets rate × T − one part. A
+// rate of 0 lets everything go.
+type rateBucket struct {
+	rate   float64 // bytes/s; 0: no cap
+	burst  float64 // bytes
+	credit float64 // bytes, at most burst
+	at     time.Time
+}
+
+// refill adds the credit earned since the last look.
+func (b *rateBucket) refill(now time.Time) {
+	if b.at.IsZero() {
+		b.credit, b.at = b.burst, now
+		return
+	}
+	if now.After(b.at) {
+		b.credit = min(b.burst, b.credit+now.Sub(b.at).Seconds()*b.rate)
+		b.at = now
+	}
+}
+
+// ready reports whether a part may go at now, else how long until it may.
+func (b *rateBucket) ready(now time.Time) (bool, time.Duration) {
+	if b.rate <= 0 {
+		return true, 0
+	}
+	b.refill(now)
+	if b.credit >= 0 {
+		return true, 0
+	}
+	return false, max(time.Duration(-b.credit/b.rate*float64(time.Second)), time.Microsecond)
+}
+
+// take charges a part of size bytes sent at now.
+func (b *rateBucket) take(now time.Time, size int) {
+	if b.rate <= 0 {
+		return
+	}
+	b.refill(now)
+	b.credit -= float64(size)
+}
+
+// open reports whether the next part may go now: its pacing time has come,
+// the node's large_send_rate allows it, and every eager peer (not skipped)
+// has at most size frames queued. When it may not, wait is a hint for how
+// long to wait (0: unknown).
 func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) {
 	if w.pace.observe(now, n.proto.Stats().GraftReceived) {
 		n.large.rateCuts.Add(1)
 	}
 	if ok, wait := w.pace.ready(now); !ok {
+		return false, wait
+	}
+	if ok, wait := n.large.bucket.ready(now); !ok {
+		n.large.rateWaits.Add(1)
 		return false, wait
 	}
 	q, ok := n.tr.(SendQueueLener)
@@ -504,6 +570,7 @@ func (n *Node) publishPart(ctx context.Context, payload []byte, hs []core.Header
 			id, err = n.proto.Broadcast(now, payload, hs)
 			if err == nil {
 				w.pace.sent(now, len(payload))
+				n.large.bucket.take(now, len(payload))
 			}
 		}); cerr != nil {
 			return core.MessageID{}, cerr

@@ -49,3 +49,63 @@ func TestPacer(t *testing.T) {
 		t.Fatalf("rate after many cuts: %v, want the floor %v", p.rate, float64(largeMinRate))
 	}
 }
+
+// large_send_rate's bucket on a fake clock: a sender that sends a part
+// whenever the bucket lets it gets rate × T bytes out in T (within one part
+// and the burst), never a burst after a pause, and nothing waits without a
+// cap.
+func TestRateBucket(t *testing.T) {
+	const (
+		rate  = 1 << 20 // bytes/s
+		burst = 16 << 10
+		part  = 16<<10 + 42
+	)
+	t0 := time.Unix(1000, 0)
+	b := rateBucket{rate: rate, burst: burst}
+	now, sent := t0, 0
+	send := func(until time.Time) {
+		for now.Before(until) {
+			ok, wait := b.ready(now)
+			if !ok {
+				if wait <= 0 {
+					t.Fatalf("not ready at %v and no wait", now.Sub(t0))
+				}
+				now = now.Add(wait)
+				continue
+			}
+			b.take(now, part)
+			sent += part
+		}
+	}
+	send(t0.Add(10 * time.Second))
+	if lo, hi := 10*rate-part, 10*rate+burst+part; sent < lo || sent > hi {
+		t.Fatalf("%d bytes in 10 s at %d bytes/s, want %d–%d", sent, rate, lo, hi)
+	}
+	// A minute idle earns no more than the burst.
+	now = now.Add(time.Minute)
+	start := now
+	sent = 0
+	for {
+		ok, _ := b.ready(now)
+		if !ok {
+			break
+		}
+		b.take(now, part)
+		sent += part
+	}
+	if sent > burst+part {
+		t.Fatalf("%d bytes at once after a pause, want at most %d", sent, burst+part)
+	}
+	// The next part waits for exactly the debt.
+	if ok, wait := b.ready(start); ok || wait != time.Duration(float64(sent-burst)/rate*float64(time.Second)) {
+		t.Fatalf("after the burst: ready %v, wait %v", ok, wait)
+	}
+	// No cap: always ready.
+	free := rateBucket{burst: burst}
+	for range 1000 {
+		if ok, _ := free.ready(t0); !ok {
+			t.Fatal("a bucket without a rate made a part wait")
+		}
+		free.take(t0, part)
+	}
+}

@@ -264,3 +264,59 @@ func TestBroadcastLargeContext(t *testing.T) {
 	}
 	_ = io.EOF
 }
+
+// large_send_rate caps the bytes a node publishes in large messages, across
+// all of its BroadcastLarge calls: two messages of 512 KiB sent at once at
+// 1 MiB/s take at least about a second together (a lower bound: a slow
+// machine only makes it longer), where the adaptive pace alone starts at
+// 16 MiB/s; both are still delivered everywhere.
+func TestBroadcastLargeSendRate(t *testing.T) {
+	const rate = 1 << 20
+	c := startCluster(t, clusterOpts{size: 4, seed: 91, cfg: func(seed int64) core.Config {
+		c := largeConfig(seed)
+		c.LargeSendRate = rate
+		return c
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	type sent struct {
+		id      core.MessageID
+		payload []byte
+	}
+	res := make(chan sent, 2)
+	errs := make(chan error, 2)
+	start := time.Now()
+	for i := range 2 {
+		go func() {
+			p := randomPayload(uint64(300+i), 512<<10)
+			id, err := c.nodes[0].BroadcastLarge(ctx, bytes.NewReader(p), int64(len(p)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			res <- sent{id, p}
+		}()
+	}
+	var got []sent
+	for range 2 {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case s := <-res:
+			got = append(got, s)
+		}
+	}
+	took := time.Since(start)
+	// 1 MiB of chunks plus headers and two manifests, less the bucket's
+	// burst (one max_message_size) and one part of debt.
+	cfg := largeConfig(0)
+	if min := time.Duration(float64(1<<20-2*cfg.MaxMessageSize) / rate * float64(time.Second)); took < min {
+		t.Fatalf("two 512 KiB messages at %d bytes/s were published in %v, want at least %v", rate, took, min)
+	}
+	if s := c.nodes[0].Stats().Large; s.RateWaits == 0 || s.SendWaits < s.RateWaits {
+		t.Fatalf("rate waits %d, send waits %d", s.RateWaits, s.SendWaits)
+	}
+	for _, s := range got {
+		c.waitLarge(s.id, s.payload, 2*time.Minute)
+	}
+}

@@ -2,7 +2,7 @@
 // machine: N nodes in this process over real TCP on loopback, every node a
 // peer of every other, one or more large broadcasts from different origins,
 // optionally with frame loss on every link. It reports, per run: whether
-// every node delivered every message exactly once with the right SHA-256,
+// every node delivered every message exactly once with the right bytes,
 // the time to the last node, the bytes all transports wrote per delivered
 // byte, the time one plain TCP copy of the payload takes between two sockets
 // on the same loopback in the same run, chunk pulls and repairs, and the
@@ -12,6 +12,7 @@
 //	go run ./largebench -nodes 8 -size 256MiB
 //	go run ./largebench -nodes 16 -size 16MiB -origins 20
 //	go run ./largebench -nodes 16 -size 16MiB -origins 4 -small-rate 20
+//	go run ./largebench -nodes 16 -size 16MiB -origins 20 -small-rate 20 -large-rate 0.25
 //	go run ./largebench -nodes 16 -size 8MiB -drop 0.05
 //
 // Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node
@@ -21,7 +22,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,6 +69,8 @@ type flags struct {
 	smallHz  float64
 	sockBuf  int
 	bulkQ    int
+	rate     float64
+	idle     time.Duration
 }
 
 func parseSize(s string) (int64, error) {
@@ -108,6 +110,8 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&f.sockBuf, "socket-buffer", 0, "kernel send and receive buffer per connection (bytes; 0: the transport's default)")
 	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
 	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
+	fs.Float64Var(&f.rate, "large-rate", 0, "large_send_rate of every node, in MiB/s (0: no cap, the default): the bytes of large-message parts a node publishes per second, across its BroadcastLarge calls")
+	fs.DurationVar(&f.idle, "idle", 5*time.Second, "with -small-rate: how long small messages are measured on the idle cluster first")
 	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
 	if err := fs.Parse(args); err != nil {
@@ -166,31 +170,50 @@ func (l *lossy) lose() bool {
 // recorder counts deliveries and keeps the digest and time of each.
 type recorder struct {
 	node.NopDelegate
-	mu   sync.Mutex
-	n    map[core.MessageID]int
-	sum  map[core.MessageID][32]byte
-	at   map[core.MessageID]time.Time
-	done chan core.MessageID
-	// hashed is closed when the SHA-256 of a large delivery is in sum.
-	hashed map[core.MessageID]chan struct{}
+	mu sync.Mutex
+	n  map[core.MessageID]int
+	// which is, per large delivery, the index of the payload sent that it
+	// equals (-1: none).
+	which map[core.MessageID]int
+	at    map[core.MessageID]time.Time
+	done  chan core.MessageID
+	// pulled holds the messages this node got from a pull or repair (not
+	// pushed by the tree).
+	pulled map[core.MessageID]bool
+	// checked is closed when a large delivery's which is set.
+	checked map[core.MessageID]chan struct{}
+	// payloads are the large payloads sent.
+	payloads [][]byte
 }
 
-// Deliver records d. The SHA-256 of a large payload is computed on a
-// goroutine of its own: hashing 16 MiB or more on the delegate goroutine
-// would hold every later delivery of the node (the small messages whose
-// latency is measured) behind the benchmark's own check.
+// Deliver records d. A large payload is compared with the payloads sent,
+// byte for byte, on a goroutine of its own: checking 16 MiB or more on the
+// delegate goroutine would hold every later delivery of the node (the small
+// messages whose latency is measured) behind the benchmark's own check. The
+// comparison, not a second SHA-256, keeps the benchmark's own CPU use small
+// next to the nodes' (the nodes checked the digest before delivering).
 func (r *recorder) Deliver(d core.Delivery) {
 	now := time.Now()
 	r.mu.Lock()
 	r.n[d.ID]++
 	r.at[d.ID] = now
+	if d.Repaired {
+		r.pulled[d.ID] = true
+	}
 	if len(d.Payload) > 64<<10 {
 		ch := make(chan struct{})
-		r.hashed[d.ID] = ch
+		r.checked[d.ID] = ch
+		want := r.payloads
 		go func() {
-			sum := sha256.Sum256(d.Payload)
+			which := -1
+			for i, p := range want {
+				if bytes.Equal(p, d.Payload) {
+					which = i
+					break
+				}
+			}
 			r.mu.Lock()
-			r.sum[d.ID] = sum
+			r.which[d.ID] = which
 			r.mu.Unlock()
 			close(ch)
 		}()
@@ -202,19 +225,23 @@ func (r *recorder) Deliver(d core.Delivery) {
 	}
 }
 
-// get returns how many times id was delivered, its SHA-256 (zero for a
-// small message; it waits for the hash of a large one) and when it was
-// last delivered.
-func (r *recorder) get(id core.MessageID) (int, [32]byte, time.Time) {
+// get returns how many times id was delivered, the index of the large
+// payload it equals (-1 for none or a small message; it waits for the check
+// of a large one) and when it was last delivered.
+func (r *recorder) get(id core.MessageID) (int, int, time.Time) {
 	r.mu.Lock()
-	ch := r.hashed[id]
+	ch := r.checked[id]
 	r.mu.Unlock()
 	if ch != nil {
 		<-ch
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.n[id], r.sum[id], r.at[id]
+	which, ok := r.which[id]
+	if !ok {
+		which = -1
+	}
+	return r.n[id], which, r.at[id]
 }
 
 func bench(f flags, out io.Writer) error {
@@ -224,6 +251,13 @@ func bench(f flags, out io.Writer) error {
 	}
 	if f.size > int64(cfg.MaxLargeMessageSize) {
 		cfg.MaxLargeMessageSize = int(f.size)
+	}
+	if f.rate < 0 {
+		return fmt.Errorf("-large-rate %v: must be at least 0", f.rate)
+	}
+	cfg.LargeSendRate = int(f.rate * (1 << 20))
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	cfg.LargeAssemblyBytes = max(cfg.LargeAssemblyBytes, cfg.MaxLargeMessageSize, int(f.size)*f.origins+cfg.MaxLargeMessageSize)
 	var (
@@ -251,7 +285,7 @@ func bench(f flags, out io.Writer) error {
 		l := &lossy{Transport: tr, p: f.drop, rng: rand.New(rand.NewPCG(f.seed, uint64(i)))}
 		c := cfg
 		c.Seed = int64(f.seed)*1000 + int64(i)
-		rec := &recorder{n: map[core.MessageID]int{}, sum: map[core.MessageID][32]byte{}, at: map[core.MessageID]time.Time{}, hashed: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1)}
+		rec := &recorder{n: map[core.MessageID]int{}, which: map[core.MessageID]int{}, pulled: map[core.MessageID]bool{}, at: map[core.MessageID]time.Time{}, checked: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1)}
 		opts := []node.Option{node.WithLargeWindow(f.window)}
 		if f.tuner {
 			nt, err := tuner.NewNodeTuner(tuner.NodeConfigFor(c.GraftTimeout, c.IHaveInterval, c.IHaveBatchSize))
@@ -322,9 +356,10 @@ func bench(f flags, out io.Writer) error {
 
 	// Small messages on an idle cluster, for comparison.
 	var idle smallStats
+	links, reach := eagerReach(nodes, nodes[f.nodes-1])
 	if f.smallHz > 0 {
 		stop := make(chan struct{})
-		time.AfterFunc(5*time.Second, func() { close(stop) })
+		time.AfterFunc(f.idle, func() { close(stop) })
 		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop); err != nil {
 			return fmt.Errorf("small messages (idle): %w", err)
 		}
@@ -332,7 +367,6 @@ func bench(f flags, out io.Writer) error {
 
 	// The measurement.
 	payloads := make([][]byte, f.origins)
-	sums := make([][32]byte, f.origins)
 	for o := range payloads {
 		payloads[o] = make([]byte, f.size)
 		rng := rand.New(rand.NewPCG(f.seed, uint64(100+o)))
@@ -342,7 +376,11 @@ func bench(f flags, out io.Writer) error {
 				payloads[o][i+k] = byte(v >> (8 * k))
 			}
 		}
-		sums[o] = sha256.Sum256(payloads[o])
+	}
+	for _, r := range recs {
+		r.mu.Lock()
+		r.payloads = payloads
+		r.mu.Unlock()
 	}
 	before := totals(nodes, trs)
 	var peak atomic.Uint64
@@ -413,8 +451,8 @@ func bench(f flags, out io.Writer) error {
 	bad := 0
 	for _, r := range recs {
 		for o, id := range ids {
-			n, sum, at := r.get(id)
-			if n != 1 || sum != sums[o] {
+			n, which, at := r.get(id)
+			if n != 1 || which != o {
 				bad++
 			}
 			if at.After(last) {
@@ -433,10 +471,13 @@ func bench(f flags, out io.Writer) error {
 
 	fmt.Fprintf(out, "nodes %d, %d large message(s) of %d bytes (%.1f MiB) at once, frame loss %.1f%%, preset %s, tuner %v, window %d\n",
 		f.nodes, f.origins, f.size, payload/(1<<20), 100*f.drop, f.preset, f.tuner, f.window)
+	if f.rate > 0 {
+		fmt.Fprintf(out, "large_send_rate %.2f MiB/s per node\n", f.rate)
+	}
 	if f.pace > 0 {
 		fmt.Fprintf(out, "publishing paced at %.1f MiB/s per origin\n", f.pace)
 	}
-	fmt.Fprintf(out, "exactly once with the right SHA-256: %v (%d node×message pairs wrong)\n", bad == 0, bad)
+	fmt.Fprintf(out, "exactly once with the right bytes: %v (%d node×message pairs wrong)\n", bad == 0, bad)
 	fmt.Fprintf(out, "time to the last node: %v (publish took %v); throughput %.1f MiB/s per node\n",
 		toLast.Round(time.Millisecond), published.Round(time.Millisecond), payload*float64(f.origins)/(1<<20)/toLast.Seconds())
 	fmt.Fprintf(out, "one TCP copy of the payload between two sockets: %v (median of %d: %v)\n",
@@ -446,13 +487,20 @@ func bench(f flags, out io.Writer) error {
 		wire/(deliveries*payload), after.bytesOut-before.bytesOut, deliveries)
 	fmt.Fprintf(out, "duplicate copies: %d, pulls answered: %d, anti-entropy repairs: %d, frames dropped by the loss: %d, transport drops: %d\n",
 		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
-	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d, slow peers %d, rate cuts %d\n",
-		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.slow-before.slow, after.cuts-before.cuts)
+	fmt.Fprintf(out, "chunk repairs (parts pulled or repaired, not pushed by the tree): %d; anti-entropy repairs of what the node already had: %d\n",
+		after.partRepairs-before.partRepairs, after.repairDups-before.repairDups)
+	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d (for large_send_rate %d), slow peers %d, rate cuts %d\n",
+		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.rateWaits-before.rateWaits, after.slow-before.slow, after.cuts-before.cuts)
 	if f.smallHz > 0 {
-		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p99 %v; during the large ones %d msgs p50 %v p99 %v (p99 ratio %.2f)\n",
-			idle.n, idle.p50.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
-			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
+		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p90 %v p99 %v; during the large ones %d msgs p50 %v p90 %v p99 %v (p99 ratio %.2f)\n",
+			idle.n, idle.p50.Round(time.Millisecond), idle.p90.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
+			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p90.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
+		fmt.Fprintf(out, "small messages some node pulled or got repaired: idle %d, loaded %d (%d of the slowest %d); slowest loaded ones (sent at +t: time to last node): %v\n",
+			idle.pulled, loaded.pulled, loaded.slowPulled, loaded.slow, loaded.slowest)
 	}
+	linksEnd, reachEnd := eagerReach(nodes, nodes[f.nodes-1])
+	fmt.Fprintf(out, "eager links (directed): %d before, %d after; nodes the last node reaches by eager links alone: %d before, %d after, of %d\n",
+		links, linksEnd, reach, reachEnd, f.nodes)
 	if bad > 0 {
 		return fmt.Errorf("%d deliveries wrong or missing", bad)
 	}
@@ -468,7 +516,7 @@ func roundAll(ds []time.Duration) []time.Duration {
 }
 
 type total struct {
-	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts uint64
+	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts, rateWaits, partRepairs, repairDups uint64
 }
 
 func totals(nodes []*node.Node, trs []*lossy) total {
@@ -478,9 +526,12 @@ func totals(nodes []*node.Node, trs []*lossy) total {
 		t.dups += s.MessagesDuplicate
 		t.pulls += s.GraftSuccess
 		t.repairs += s.RepairReceived
+		t.repairDups += s.RepairDuplicate
 		t.waits += s.Large.SendWaits
 		t.slow += s.Large.SlowPeers
 		t.cuts += s.Large.RateCuts
+		t.rateWaits += s.Large.RateWaits
+		t.partRepairs += s.Large.Repairs
 		ts := trs[i].Stats()
 		t.bytesOut += ts.BytesOut
 		t.trDrops += ts.Drops
@@ -574,8 +625,18 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 }
 
 type smallStats struct {
-	n        int
-	p50, p99 time.Duration
+	n             int
+	p50, p90, p99 time.Duration
+	// pulled counts the messages some node got by a pull or repair
+	// instead of the tree; slowPulled those among the slowest 1 %.
+	pulled, slowPulled, slow int
+	// slowest are the slowest few: when they were sent (since the
+	// first) and their time to the last node.
+	slowest []timedLatency
+}
+
+type timedLatency struct {
+	at, lat time.Duration
 }
 
 // smallTraffic broadcasts 1 KiB messages from n at rate per second until
@@ -612,16 +673,63 @@ loop:
 		return smallStats{}, err
 	}
 	lat := make([]time.Duration, len(ids))
+	pulled := make([]bool, len(ids))
 	for i, id := range ids {
 		for _, r := range recs {
 			if _, _, at := r.get(id); at.Sub(sent[i]) > lat[i] {
 				lat[i] = at.Sub(sent[i])
 			}
+			r.mu.Lock()
+			pulled[i] = pulled[i] || r.pulled[id]
+			r.mu.Unlock()
 		}
 	}
 	if len(lat) == 0 {
 		return smallStats{}, errors.New("no small message was sent")
 	}
-	slices.Sort(lat)
-	return smallStats{n: len(lat), p50: lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)]}, nil
+	order := make([]int, len(lat))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return int(lat[a] - lat[b]) })
+	st := smallStats{n: len(lat), p50: lat[order[len(lat)/2]], p90: lat[order[len(lat)*9/10]], p99: lat[order[min(len(lat)-1, len(lat)*99/100)]]}
+	for k, i := range order {
+		if pulled[i] {
+			st.pulled++
+		}
+		if k >= len(lat)*99/100 {
+			st.slow++
+			if pulled[i] {
+				st.slowPulled++
+			}
+		}
+	}
+	for k := len(order) - 1; k >= 0 && k >= len(order)-5; k-- {
+		i := order[k]
+		st.slowest = append(st.slowest, timedLatency{at: sent[i].Sub(sent[0]).Round(100 * time.Millisecond), lat: lat[i].Round(time.Millisecond)})
+	}
+	return st, nil
+}
+
+func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }
+
+// eagerReach returns the number of eager links (directed) and how many
+// nodes from reaches by following them: the nodes its messages reach by the
+// tree alone, without an announcement and a pull.
+func eagerReach(nodes []*node.Node, from *node.Node) (links, reached int) {
+	byID := map[core.PeerID]*node.Node{}
+	for _, n := range nodes {
+		byID[n.Self()] = n
+		links += len(n.EagerPeers())
+	}
+	seen := map[core.PeerID]bool{from.Self(): true}
+	for q := []*node.Node{from}; len(q) > 0; q = q[1:] {
+		for _, p := range q[0].EagerPeers() {
+			if !seen[p] && byID[p] != nil {
+				seen[p] = true
+				q = append(q, byID[p])
+			}
+		}
+	}
+	return links, len(seen)
 }

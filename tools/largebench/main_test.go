@@ -27,12 +27,32 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"exactly once with the right SHA-256: true", "bytes on the wire per delivered byte", "one TCP copy", "small messages, time to the last node: idle"} {
+	for _, want := range []string{"exactly once with the right bytes: true", "bytes on the wire per delivered byte", "one TCP copy", "small messages, time to the last node: idle"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 	if err := run([]string{"-nodes", "1"}, &out); err == nil {
 		t.Error("-nodes 1 accepted")
+	}
+}
+
+// -large-rate sets every node's large_send_rate; a rate the config refuses
+// is an error before anything starts.
+func TestRunLargeRate(t *testing.T) {
+	var out bytes.Buffer
+	err := run([]string{"-nodes", "3", "-size", "200KiB", "-warmup", "3", "-copy-runs", "1", "-large-rate", "2"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"large_send_rate 2.00 MiB/s per node", "exactly once with the right bytes: true", "chunk repairs"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, bad := range []string{"-1", "0.0001"} {
+		if err := run([]string{"-nodes", "3", "-large-rate", bad}, &out); err == nil {
+			t.Errorf("-large-rate %s accepted", bad)
+		}
 	}
 }

@@ -30,6 +30,10 @@ type Stats struct {
 	// BulkFramesOut counts the frames written from bulk lanes (part of
 	// FramesOut).
 	BulkFramesOut uint64 `json:"bulk_frames_out"`
+	// DirectWrites counts the frames Send wrote to the socket itself
+	// because the peer's writer was idle with nothing queued (see Send);
+	// they are part of FramesOut once wholly written.
+	DirectWrites uint64 `json:"direct_writes"`
 	// TooLarge counts Sends refused with ErrFrameTooLarge (part of Drops).
 	TooLarge uint64 `json:"too_large"`
 	// Dials and DialFailures count outbound connection attempts and those
@@ -77,6 +81,8 @@ type counters struct {
 	drops, queueFull    atomic.Uint64
 	bulkQueueFull       atomic.Uint64
 	bulkFramesOut       atomic.Uint64
+	directWrites        atomic.Uint64
+	partialDirect       atomic.Uint64 // direct writes the socket took in part (tests)
 	tooLarge            atomic.Uint64
 	dials, dialFailures atomic.Uint64
 	reconnects          atomic.Uint64
@@ -100,6 +106,7 @@ func (t *Transport) Stats() Stats {
 		QueueFull:         t.st.queueFull.Load(),
 		BulkQueueFull:     t.st.bulkQueueFull.Load(),
 		BulkFramesOut:     t.st.bulkFramesOut.Load(),
+		DirectWrites:      t.st.directWrites.Load(),
 		TooLarge:          t.st.tooLarge.Load(),
 		Dials:             t.st.dials.Load(),
 		DialFailures:      t.st.dialFailures.Load(),

@@ -45,7 +45,9 @@ type conn struct {
 	// Whoever makes a connection that was never adopted stop being current
 	// half-closes it instead.
 	adopted bool
-	in      chan []byte // received frames waiting for the Receive channel
+	// in holds received frames waiting for the Receive channel; the reader
+	// makes it (and starts the forwarder) the first time that is full.
+	in chan []byte
 	// queued counts the frames in `in` plus the one the forwarder holds:
 	// while it is 0 every frame read so far is in the Receive channel, and
 	// the reader hands the next one over itself (no forwarder hand-off).
@@ -588,16 +590,19 @@ func (t *Transport) detach(c *conn) {
 // that has room and nothing of c waits before it; otherwise the frame goes
 // into c's own bounded queue, and a forwarder moves the queue to the
 // Receive channel in order, so no connection waits for another (and an
-// idle node's frame costs no goroutine hand-off besides the node's own). When the node stops reading (intake paused), c's queue
-// fills; after the receive wait the frames that do not fit are dropped and
-// counted (Stats.ReceiveDrops) while the connection keeps being read, so
-// that the peer's writes never time out because this node is slow.
+// idle node's frame costs no goroutine hand-off besides the node's own).
+// The queue and its forwarder are made the first time they are needed: a
+// connection whose frames always find room has neither (no goroutine and
+// no queue memory for the garbage collector to scan). When the node stops
+// reading (intake paused), c's queue fills; after the receive wait the
+// frames that do not fit are dropped and counted (Stats.ReceiveDrops) while
+// the connection keeps being read, so that the peer's writes never time out
+// because this node is slow.
 func (t *Transport) readLoop(c *conn) {
-	c.in = make(chan []byte, t.opts.connReceiveQueue)
-	t.wg.Add(1)
-	go t.forward(c)
 	err := t.readFrames(c)
-	close(c.in)
+	if c.in != nil {
+		close(c.in)
+	}
 	if errors.Is(err, io.EOF) {
 		c.peerEOF.Store(true)
 	}
@@ -717,6 +722,14 @@ func (t *Transport) enqueue(c *conn, buf []byte) error {
 			return nil
 		default:
 		}
+	}
+	if c.in == nil {
+		// The first time the Receive channel is full: c's queue and its
+		// forwarder start now (most connections never need them).
+		c.in = make(chan []byte, t.opts.connReceiveQueue)
+		t.st.forwarders.Add(1)
+		t.wg.Add(1)
+		go t.forward(c)
 	}
 	if c.shedding && len(c.in) <= cap(c.in)/2 {
 		c.shedding = false

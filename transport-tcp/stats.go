@@ -83,6 +83,7 @@ type counters struct {
 	bulkFramesOut       atomic.Uint64
 	directWrites        atomic.Uint64
 	partialDirect       atomic.Uint64 // direct writes the socket took in part (tests)
+	forwarders          atomic.Uint64 // connection receive queues made (tests)
 	tooLarge            atomic.Uint64
 	dials, dialFailures atomic.Uint64
 	reconnects          atomic.Uint64

@@ -30,11 +30,9 @@ const benchFrameSize = 1024
 // authenticates the hello and seals every frame (WithKeyring);
 // "transport-unbatched" flushes after every frame instead of once per batch
 // of queued frames (what write coalescing gains); "transport-bulk" sends
-// through the bulk lane (SendBulk) instead of Send; "transport-queued" never
-// lets Send write a frame itself (every frame through the writer).
+// through the bulk lane (SendBulk) instead of Send.
 func BenchmarkTCPTransportThroughput(b *testing.B) {
 	b.Run("transport", func(b *testing.B) { benchTransport(b) })
-	b.Run("transport-queued", func(b *testing.B) { benchTransport(b, func(o *options) { o.noDirect = true }) })
 	b.Run("transport-bulk", func(b *testing.B) { benchTransport(b, func(o *options) { o.benchBulk = true }) })
 	b.Run("transport-tls", func(b *testing.B) {
 		ca := newCA(b, "bench ca")

@@ -11,7 +11,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
@@ -34,9 +33,6 @@ type conn struct {
 	proven bool
 	tx     *sealer // with a keyring: seals frames (owned by the writer)
 	rx     *opener // with a keyring: opens frames (owned by the reader)
-	// rc writes to the socket without waiting (Send's own writes, see
-	// tryWrite); nil for TLS, keyring and non-TCP connections.
-	rc syscall.RawConn
 
 	retireAt atomic.Int64 // unix nanoseconds; 0 while not retired
 	peerEOF  atomic.Bool  // the peer ended its side cleanly
@@ -58,19 +54,6 @@ type conn struct {
 
 	closeOnce, readOnce, writeOnce sync.Once
 	halves                         atomic.Int32 // directions finished
-}
-
-// enableDirect lets Send write to c itself (see tryWrite) if c is a plain
-// TCP connection: frames go to the socket as they are, without TLS records
-// or seals.
-func (c *conn) enableDirect() {
-	if c.tx != nil {
-		return
-	}
-	if _, ok := c.nc.(*tls.Conn); ok {
-		return
-	}
-	c.rc = rawConnOf(c.raw)
 }
 
 // close closes the connection in both directions and forgets it.
@@ -283,7 +266,6 @@ func (t *Transport) serveConn(raw net.Conn) {
 		return
 	}
 	raw.SetDeadline(time.Time{})
-	c.enableDirect()
 	if !t.attachInbound(id, c) {
 		c.close()
 		return
@@ -373,7 +355,6 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 		}
 	}
 	raw.SetDeadline(time.Time{})
-	c.enableDirect()
 	return c, nil
 }
 
@@ -490,7 +471,6 @@ func (t *Transport) attachLocked(p *peer, c *conn) retirement {
 		r = retirement{c: cur, adopted: cur.adopted}
 	}
 	p.conn = c
-	p.live.Store(c)
 	p.connected = true
 	p.closedByPeer = false
 	p.signal()
@@ -565,7 +545,6 @@ func (t *Transport) detach(c *conn) {
 	t.mu.Lock()
 	if p := c.peer; p != nil && p.conn == c {
 		p.conn = nil
-		p.live.Store(nil)
 		p.closedByPeer = c.peerEOF.Load()
 		if p.implicit && !p.removed {
 			t.removePeerLocked(p)
@@ -792,8 +771,7 @@ func truncated(what string, err error) error {
 	return err
 }
 
-// writer is the state of one peer's writer goroutine. Everything but
-// failures, held and hasHeld (the goroutine's own) is guarded by p.wmu.
+// writer is the state of one peer's writer goroutine.
 type writer struct {
 	t        *Transport
 	p        *peer
@@ -806,11 +784,6 @@ type writer struct {
 	// it goes before every later bulk frame, after every urgent one.
 	held    []byte
 	hasHeld bool
-	// direct is the last frame Send wrote itself, length prefix included.
-	direct []byte
-	// pendingFrames and pendingBytes count what Send wrote only in part:
-	// its rest waits in bw and is counted when bw is flushed.
-	pendingFrames, pendingBytes int
 }
 
 // writeLoop is the one goroutine that writes to p: it takes frames from p's
@@ -818,20 +791,14 @@ type writer struct {
 // queued frames with one flush.
 func (t *Transport) writeLoop(p *peer) {
 	defer t.wg.Done()
-	w := p.w
+	w := &writer{t: t, p: p, bw: bufio.NewWriterSize(nil, bufSize)}
 	defer func() {
-		p.wmu.Lock()
 		if w.cur != nil {
 			w.cur.close() // p was removed or the Transport closed
-			w.cur = nil
 		}
-		lost := w.pendingFrames
-		w.pendingFrames, w.pendingBytes = 0, 0
-		p.wmu.Unlock()
 		if w.hasHeld {
-			lost++
+			t.st.drops.Add(1)
 		}
-		t.st.drops.Add(uint64(lost))
 	}()
 	for {
 		select {
@@ -845,14 +812,7 @@ func (t *Transport) writeLoop(p *peer) {
 			case <-p.ctx.Done():
 				return
 			case <-p.changed:
-				p.wmu.Lock()
 				w.current()
-				p.wmu.Unlock()
-				continue
-			case <-p.kick:
-				p.wmu.Lock()
-				w.flushPending()
-				p.wmu.Unlock()
 				continue
 			case f = <-p.queue:
 			case f = <-p.bulk:
@@ -890,8 +850,7 @@ func (w *writer) next() (f []byte, bulk, ok bool) {
 }
 
 // current returns p's connection, switching to it (and half-closing the one
-// written to before, after flushing what Send left for it) if it changed.
-// p.wmu is held.
+// written to before) if it changed.
 func (w *writer) current() *conn {
 	t := w.t
 	t.mu.Lock()
@@ -901,7 +860,6 @@ func (w *writer) current() *conn {
 	}
 	t.mu.Unlock()
 	if c != w.cur {
-		w.flushPending() // the rest of a frame begun on the old connection
 		if w.cur != nil {
 			w.cur.endWrite()
 		}
@@ -917,16 +875,12 @@ func (w *writer) current() *conn {
 // behind it, to p, dialing first if needed. false when p is removed or the
 // Transport closed.
 func (w *writer) send(f []byte, bulk bool) bool {
-	p := w.p
 	for {
-		p.wmu.Lock()
 		c := w.current()
 		if c != nil {
 			w.writeBatch(c, f, bulk)
-			p.wmu.Unlock()
 			return true
 		}
-		p.wmu.Unlock()
 		if !w.connect() {
 			w.t.st.drops.Add(1)
 			return false
@@ -994,7 +948,7 @@ func (w *writer) connect() bool {
 // writeBatch writes f and then every frame already queued (up to
 // maxBatchBytes), urgent ones first (see next), into the buffer and flushes
 // once: a busy peer gets few, large writes; an idle one gets each frame at
-// once. bulk tells f's lane. p.wmu is held.
+// once. bulk tells f's lane.
 func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 	t, p, bw := w.t, w.p, w.bw
 	if bulk && len(p.queue) > 0 {
@@ -1010,8 +964,6 @@ func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 		out := f
 		if bulk {
 			p.bulkLen.Add(-1)
-		} else {
-			p.urgentLen.Add(-1)
 		}
 		if c.tx != nil {
 			if w.sealed, err = c.tx.seal(w.sealed[:0], f); err != nil {
@@ -1040,117 +992,20 @@ func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 		err = bw.Flush()
 	}
 	if err != nil {
-		w.fail(c, frames, err)
-		return
-	}
-	// No deadline while idle: Send's own writes never wait, and an
-	// expired deadline would refuse them.
-	c.nc.SetWriteDeadline(time.Time{})
-	w.failures = 0
-	w.wrote(frames, bulks, bytes)
-}
-
-// wrote counts frames written (and the rest of a frame Send began, now
-// flushed with them). p.wmu is held.
-func (w *writer) wrote(frames, bulks, bytes int) {
-	st := &w.t.st
-	st.framesOut.Add(uint64(frames + w.pendingFrames))
-	st.bulkFramesOut.Add(uint64(bulks))
-	st.bytesOut.Add(uint64(bytes + w.pendingBytes))
-	w.pendingFrames, w.pendingBytes = 0, 0
-}
-
-// fail handles a failed write to c: the frames of the batch (and a frame
-// Send began) are lost and counted, and c is detached and closed, so that
-// the writer dials again or waits for the peer. p.wmu is held.
-func (w *writer) fail(c *conn, frames int, err error) {
-	t, p := w.t, w.p
-	frames += w.pendingFrames
-	w.pendingFrames, w.pendingBytes = 0, 0
-	t.st.drops.Add(uint64(frames))
-	w.cur = nil
-	w.bw.Reset(nil)
-	t.detach(c)
-	c.close()
-	if t.ctx.Err() == nil && p.ctx.Err() == nil {
-		t.log.Warn("tcp: write failed, closing connection", "peer", string(p.id), "remote", c.remote,
-			"err", err, "lost_frames", frames)
-	}
-}
-
-// flushPending writes what Send left in the buffer: the rest of a frame
-// the socket took only in part. It waits for the peer up to the write
-// timeout. p.wmu is held.
-func (w *writer) flushPending() {
-	c := w.cur
-	if c == nil || w.bw.Buffered() == 0 {
-		return
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(w.t.opts.writeTimeout))
-	if err := w.bw.Flush(); err != nil {
-		w.fail(c, 0, err)
-		return
-	}
-	c.nc.SetWriteDeadline(time.Time{})
-	w.wrote(0, 0, 0)
-}
-
-// maxDirect is the largest frame Send writes itself: what the socket does
-// not take fits the (then empty) write buffer, so that Send never waits.
-const maxDirect = bufSize - 4
-
-// tryWrite writes frame to p from the caller's goroutine, the way the
-// writer would, when the writer would write it at once: no urgent frame is
-// queued or held by the writer, the writer is not writing (p.wmu is free),
-// nothing is left in its buffer, and p has a plain connection (no TLS, no
-// keyring). It makes one non-blocking write: what the socket does not take
-// goes into the writer's buffer and the writer is asked to flush it. false
-// when the frame must be queued (nothing of it was written).
-//
-// It saves the hand-off to the writer goroutine (a wake-up per frame) on
-// the common path, an idle peer; under load the writer batches as before.
-func (t *Transport) tryWrite(p *peer, frame []byte) bool {
-	if t.opts.noDirect || len(frame) > maxDirect || p.urgentLen.Load() != 0 || !p.wmu.TryLock() {
-		return false
-	}
-	defer p.wmu.Unlock()
-	w := p.w
-	c := w.cur
-	if c == nil || c.rc == nil || c != p.live.Load() || w.bw.Buffered() != 0 || p.urgentLen.Load() != 0 {
-		// Not connected, not plain, the connection changed and the
-		// writer has not switched yet, or frames wait.
-		return false
-	}
-	b := binary.BigEndian.AppendUint32(w.direct[:0], uint32(len(frame)))
-	b = append(b, frame...)
-	w.direct = b
-	write := writeNonBlocking
-	if t.opts.directWrite != nil {
-		write = t.opts.directWrite
-	}
-	n, err := write(c.rc, b)
-	if err != nil || n == 0 {
-		// A full socket, or a broken or closing connection: the writer
-		// writes the frame, waiting for the socket or handling the
-		// error as it does for its own writes.
-		return false
-	}
-	if n < len(b) {
-		w.bw.Write(b[n:]) // fits: bw is empty and len(b) <= bufSize
-		w.pendingFrames++
-		w.pendingBytes += len(b)
-		t.st.partialDirect.Add(1)
-		select {
-		case p.kick <- struct{}{}:
-		default:
+		t.st.drops.Add(uint64(frames))
+		w.cur = nil
+		t.detach(c)
+		c.close()
+		if t.ctx.Err() == nil && p.ctx.Err() == nil {
+			t.log.Warn("tcp: write failed, closing connection", "peer", string(p.id), "remote", c.remote,
+				"err", err, "lost_frames", frames)
 		}
-		t.st.directWrites.Add(1)
-		return true
+		return
 	}
-	t.st.framesOut.Add(1)
-	t.st.bytesOut.Add(uint64(len(b)))
-	t.st.directWrites.Add(1)
-	return true
+	w.failures = 0
+	t.st.framesOut.Add(uint64(frames))
+	t.st.bulkFramesOut.Add(uint64(bulks))
+	t.st.bytesOut.Add(uint64(bytes))
 }
 
 // streamConn is a connection handed to the stream handler: it counts

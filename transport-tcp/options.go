@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
@@ -81,13 +80,6 @@ type options struct {
 	// flushEach writes every frame with its own flush (no coalescing): for
 	// the benchmark that measures what batching gains.
 	flushEach bool
-	// noDirect makes Send always queue (no write of its own, see
-	// tryWrite): for the benchmarks and tests that compare or need the
-	// writer's path.
-	noDirect bool
-	// directWrite replaces writeNonBlocking in Send's own writes (tests:
-	// a socket that takes part of a frame).
-	directWrite func(rc syscall.RawConn, b []byte) (int, error)
 	// benchBulk makes the throughput benchmark send with SendBulk.
 	benchBulk bool
 }

@@ -20,18 +20,13 @@ import (
 // "window" messages are in flight (broadcast, not yet delivered by both
 // sinks). Reported besides ns/op: allocs/op and B/op of the whole process
 // (origin, relay and sinks together), and cpu-µs/op, the process's CPU time
-// (getrusage) per message. The "-queued" variants turn Send's own writes
-// off (every frame goes through the peer's writer goroutine): what they
-// save.
+// (getrusage) per message.
 func BenchmarkRelayForward1KiB(b *testing.B) {
-	queued := func(o *options) { o.noDirect = true }
 	b.Run("window-1", func(b *testing.B) { benchRelay(b, 1) })
 	b.Run("window-64", func(b *testing.B) { benchRelay(b, 64) })
-	b.Run("window-1-queued", func(b *testing.B) { benchRelay(b, 1, queued) })
-	b.Run("window-64-queued", func(b *testing.B) { benchRelay(b, 64, queued) })
 }
 
-func benchRelay(b *testing.B, window int, opts ...Option) {
+func benchRelay(b *testing.B, window int) {
 	names := []core.PeerID{"origin", "relay", "sink1", "sink2"}
 	links := map[core.PeerID][]core.PeerID{
 		"origin": {"relay"}, "relay": {"origin", "sink1", "sink2"}, "sink1": {"relay"}, "sink2": {"relay"},
@@ -41,7 +36,7 @@ func benchRelay(b *testing.B, window int, opts ...Option) {
 	trs := map[core.PeerID]*Transport{}
 	nodes := map[core.PeerID]*node.Node{}
 	for i, id := range names {
-		trs[id] = newTransport(b, id, append([]Option{WithSendQueue(4096)}, opts...)...)
+		trs[id] = newTransport(b, id, WithSendQueue(4096))
 		var d node.Delegate = node.NopDelegate{}
 		if id == "sink1" || id == "sink2" {
 			d = node.DeliverFunc(func(core.Delivery) {

@@ -30,10 +30,6 @@ type Stats struct {
 	// BulkFramesOut counts the frames written from bulk lanes (part of
 	// FramesOut).
 	BulkFramesOut uint64 `json:"bulk_frames_out"`
-	// DirectWrites counts the frames Send wrote to the socket itself
-	// because the peer's writer was idle with nothing queued (see Send);
-	// they are part of FramesOut once wholly written.
-	DirectWrites uint64 `json:"direct_writes"`
 	// TooLarge counts Sends refused with ErrFrameTooLarge (part of Drops).
 	TooLarge uint64 `json:"too_large"`
 	// Dials and DialFailures count outbound connection attempts and those
@@ -81,9 +77,6 @@ type counters struct {
 	drops, queueFull    atomic.Uint64
 	bulkQueueFull       atomic.Uint64
 	bulkFramesOut       atomic.Uint64
-	directWrites        atomic.Uint64
-	partialDirect       atomic.Uint64 // direct writes the socket took in part (tests)
-	forwarders          atomic.Uint64 // connection receive queues made (tests)
 	tooLarge            atomic.Uint64
 	dials, dialFailures atomic.Uint64
 	reconnects          atomic.Uint64
@@ -93,6 +86,7 @@ type counters struct {
 	streamConns         atomic.Uint64
 	receiveDrops        atomic.Uint64
 	authFailures        atomic.Uint64
+	forwarders          atomic.Uint64 // connection receive queues made (tests)
 }
 
 // Stats returns a snapshot of the counters and gauges. It is cheap enough to
@@ -107,7 +101,6 @@ func (t *Transport) Stats() Stats {
 		QueueFull:         t.st.queueFull.Load(),
 		BulkQueueFull:     t.st.bulkQueueFull.Load(),
 		BulkFramesOut:     t.st.bulkFramesOut.Load(),
-		DirectWrites:      t.st.directWrites.Load(),
 		TooLarge:          t.st.tooLarge.Load(),
 		Dials:             t.st.dials.Load(),
 		DialFailures:      t.st.dialFailures.Load(),

@@ -1,7 +1,6 @@
 package tcp
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -80,22 +79,7 @@ type peer struct {
 	// bulkLen counts the bulk frames sent and not yet written into the
 	// connection's buffer: those in bulk and the one the writer may hold.
 	bulkLen atomic.Int64
-	// urgentLen counts the urgent frames queued and not yet written into
-	// the connection's buffer: those in queue and the one the writer may
-	// hold. While it is 0, Send may write a frame itself (see tryWrite).
-	urgentLen atomic.Int64
-	changed   chan struct{} // capacity 1: the connection or the address changed
-	// kick (capacity 1) asks the writer to flush what Send left in the
-	// buffer: the rest of a frame the socket took only in part.
-	kick chan struct{}
-	// wmu guards w: the writer goroutine holds it while it switches
-	// connections and writes a batch; Send takes it (TryLock, never
-	// waiting) to write a frame itself when the writer is idle.
-	wmu sync.Mutex
-	w   *writer
-	// live is conn, readable without Transport.mu: Send writes only to
-	// the writer's connection while it is still p's connection.
-	live    atomic.Pointer[conn]
+	changed chan struct{} // capacity 1: the connection or the address changed
 	ctx     context.Context
 	cancel  context.CancelFunc
 	dialing atomic.Bool // the writer is dialing p
@@ -221,11 +205,9 @@ func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 		queue:   make(chan []byte, t.opts.sendQueue),
 		bulk:    make(chan []byte, t.opts.bulkQueue),
 		changed: make(chan struct{}, 1),
-		kick:    make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
-	p.w = &writer{t: t, p: p, bw: bufio.NewWriterSize(nil, bufSize)}
 	t.peers[id] = p
 	t.publishLocked()
 	t.wg.Add(1)
@@ -266,7 +248,6 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 	p.cancel()
 	c := p.conn
 	p.conn = nil
-	p.live.Store(nil)
 	t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
 	return c
 }
@@ -281,12 +262,6 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 // written before every bulk frame still queued when it was sent. Order is
 // kept within each lane (frames of one lane are written in the order they
 // were sent, as long as the connection lasts), not across lanes.
-//
-// When nothing is queued for to and its writer is idle on an established
-// plain connection (no TLS, no keyring), Send writes the frame itself with
-// one non-blocking write instead of waking the writer: what the socket does
-// not take at once (a full socket buffer) is left to the writer, so Send
-// still never waits for a slow peer.
 func (t *Transport) Send(to core.PeerID, frame []byte) error {
 	return t.send(to, frame, false)
 }
@@ -315,16 +290,11 @@ func (t *Transport) send(to core.PeerID, frame []byte, bulk bool) error {
 		return ErrFrameTooLarge
 	}
 	if !bulk {
-		if t.tryWrite(p, frame) {
-			return nil
-		}
-		p.urgentLen.Add(1)
 		select {
 		case p.queue <- frame:
 			return nil
 		default:
 		}
-		p.urgentLen.Add(-1)
 	} else {
 		p.bulkLen.Add(1)
 		select {

@@ -147,8 +147,6 @@ func (p *plumtree) counters() map[string]int64 {
 		ts := pn.tr.Stats()
 		c["tcp_dials"] += int64(ts.Dials)
 		c["tcp_reconnects"] += int64(ts.Reconnects)
-		c["tcp_frames_out"] += int64(ts.FramesOut)
-		c["tcp_direct_writes"] += int64(ts.DirectWrites)
 	}
 	return c
 }

@@ -815,7 +815,7 @@ func (t *Transport) writeLoop(p *peer) {
 				w.current()
 				continue
 			case f = <-p.queue:
-			case f = <-p.bulk:
+			case f = <-p.bulkLane(): // nil until the first SendBulk, which then signals changed
 				// An urgent frame may have come at the same moment:
 				// next takes it first.
 				w.held, w.hasHeld = f, true
@@ -842,7 +842,7 @@ func (w *writer) next() (f []byte, bulk, ok bool) {
 		return f, true, true
 	}
 	select {
-	case f = <-w.p.bulk:
+	case f = <-w.p.bulkLane():
 		return f, true, true
 	default:
 	}

@@ -117,7 +117,7 @@ func (t *Transport) Stats() Stats {
 	s.Peers = len(t.peers)
 	s.PeerQueueDepth = make(map[core.PeerID]int, len(t.peers))
 	for id, p := range t.peers {
-		b := len(p.bulk)
+		b := len(p.bulkLane())
 		d := len(p.queue) + b
 		s.QueueDepth += d
 		s.BulkQueueDepth += b

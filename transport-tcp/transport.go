@@ -74,8 +74,10 @@ type peer struct {
 	id    core.PeerID
 	queue chan []byte // the urgent lane (Send)
 	// bulk is the low-priority lane (SendBulk): the writer takes from it
-	// only while queue is empty.
-	bulk chan []byte
+	// only while queue is empty. It is made by the first SendBulk (most
+	// peers never get a large message): nil until then.
+	bulk     atomic.Pointer[chan []byte]
+	bulkOnce sync.Once
 	// bulkLen counts the bulk frames sent and not yet written into the
 	// connection's buffer: those in bulk and the one the writer may hold.
 	bulkLen atomic.Int64
@@ -93,6 +95,26 @@ type peer struct {
 	// closedByPeer: the last connection ended with a clean close by the
 	// peer; the writer waits a backoff step before dialing again.
 	closedByPeer bool
+}
+
+// bulkLane returns p's bulk lane; nil (a channel that is never ready) until
+// the first SendBulk made it.
+func (p *peer) bulkLane() chan []byte {
+	if c := p.bulk.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
+// makeBulkLane makes p's bulk lane if no one has; made tells whether this
+// call did.
+func (t *Transport) makeBulkLane(p *peer) (lane chan []byte, made bool) {
+	p.bulkOnce.Do(func() {
+		c := make(chan []byte, t.opts.bulkQueue)
+		p.bulk.Store(&c)
+		made = true
+	})
+	return *p.bulk.Load(), made
 }
 
 func (p *peer) signal() {
@@ -203,7 +225,6 @@ func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 	p := &peer{
 		id:      id,
 		queue:   make(chan []byte, t.opts.sendQueue),
-		bulk:    make(chan []byte, t.opts.bulkQueue),
 		changed: make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -248,7 +269,7 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 	p.cancel()
 	c := p.conn
 	p.conn = nil
-	t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
+	t.st.drops.Add(uint64(len(p.queue) + len(p.bulkLane())))
 	return c
 }
 
@@ -297,8 +318,16 @@ func (t *Transport) send(to core.PeerID, frame []byte, bulk bool) error {
 		}
 	} else {
 		p.bulkLen.Add(1)
+		lane, made := p.bulkLane(), false
+		if lane == nil {
+			lane, made = t.makeBulkLane(p)
+		}
 		select {
-		case p.bulk <- frame:
+		case lane <- frame:
+			if made {
+				// The writer waits without the bulk lane: wake it.
+				p.signal()
+			}
 			return nil
 		default:
 		}
@@ -323,7 +352,7 @@ func (t *Transport) Close() error {
 	t.cancel() // stops the writers and dials; Send now returns ErrClosed
 	for _, p := range t.peers {
 		p.cancel()
-		t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
+		t.st.drops.Add(uint64(len(p.queue) + len(p.bulkLane())))
 	}
 	t.peers = make(peerMap)
 	t.snap.Store(&peerMap{})

@@ -791,7 +791,7 @@ type writer struct {
 // queued frames with one flush.
 func (t *Transport) writeLoop(p *peer) {
 	defer t.wg.Done()
-	w := &writer{t: t, p: p, bw: bufio.NewWriterSize(nil, bufSize)}
+	w := &writer{t: t, p: p} // bw is made with the first connection
 	defer func() {
 		if w.cur != nil {
 			w.cur.close() // p was removed or the Transport closed
@@ -808,14 +808,17 @@ func (t *Transport) writeLoop(p *peer) {
 		}
 		f, bulk, ok := w.next()
 		if !ok {
+			// A lane is nil (never ready) until its first frame; the
+			// Send that makes it signals changed, and the next round
+			// waits on it too.
 			select {
 			case <-p.ctx.Done():
 				return
 			case <-p.changed:
 				w.current()
 				continue
-			case f = <-p.queue:
-			case f = <-p.bulkLane(): // nil until the first SendBulk, which then signals changed
+			case f = <-p.queue.get():
+			case f = <-p.bulk.get():
 				// An urgent frame may have come at the same moment:
 				// next takes it first.
 				w.held, w.hasHeld = f, true
@@ -833,7 +836,7 @@ func (t *Transport) writeLoop(p *peer) {
 // when both lanes are empty.
 func (w *writer) next() (f []byte, bulk, ok bool) {
 	select {
-	case f = <-w.p.queue:
+	case f = <-w.p.queue.get():
 		return f, false, true
 	default:
 	}
@@ -842,7 +845,7 @@ func (w *writer) next() (f []byte, bulk, ok bool) {
 		return f, true, true
 	}
 	select {
-	case f = <-w.p.bulkLane():
+	case f = <-w.p.bulk.get():
 		return f, true, true
 	default:
 	}
@@ -864,7 +867,11 @@ func (w *writer) current() *conn {
 			w.cur.endWrite()
 		}
 		w.cur = c
-		if c != nil {
+		switch {
+		case c == nil:
+		case w.bw == nil:
+			w.bw = bufio.NewWriterSize(c.nc, bufSize)
+		default:
 			w.bw.Reset(c.nc)
 		}
 	}
@@ -951,7 +958,7 @@ func (w *writer) connect() bool {
 // once. bulk tells f's lane.
 func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 	t, p, bw := w.t, w.p, w.bw
-	if bulk && len(p.queue) > 0 {
+	if bulk && len(p.queue.get()) > 0 {
 		// Urgent frames came while f waited (for a connection): they go
 		// first.
 		w.held, w.hasHeld = f, true

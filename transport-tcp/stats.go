@@ -117,8 +117,8 @@ func (t *Transport) Stats() Stats {
 	s.Peers = len(t.peers)
 	s.PeerQueueDepth = make(map[core.PeerID]int, len(t.peers))
 	for id, p := range t.peers {
-		b := len(p.bulkLane())
-		d := len(p.queue) + b
+		b := len(p.bulk.get())
+		d := len(p.queue.get()) + b
 		s.QueueDepth += d
 		s.BulkQueueDepth += b
 		s.PeerQueueDepth[id] = d

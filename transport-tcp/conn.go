@@ -41,7 +41,9 @@ type conn struct {
 	// Whoever makes a connection that was never adopted stop being current
 	// half-closes it instead.
 	adopted bool
-	in      chan []byte // received frames waiting for the Receive channel
+	// in holds received frames waiting for the Receive channel; the reader
+	// makes it (and starts the forwarder) the first time that is full.
+	in chan []byte
 	// queued counts the frames in `in` plus the one the forwarder holds:
 	// while it is 0 every frame read so far is in the Receive channel, and
 	// the reader hands the next one over itself (no forwarder hand-off).
@@ -567,16 +569,19 @@ func (t *Transport) detach(c *conn) {
 // that has room and nothing of c waits before it; otherwise the frame goes
 // into c's own bounded queue, and a forwarder moves the queue to the
 // Receive channel in order, so no connection waits for another (and an
-// idle node's frame costs no goroutine hand-off besides the node's own). When the node stops reading (intake paused), c's queue
-// fills; after the receive wait the frames that do not fit are dropped and
-// counted (Stats.ReceiveDrops) while the connection keeps being read, so
-// that the peer's writes never time out because this node is slow.
+// idle node's frame costs no goroutine hand-off besides the node's own).
+// The queue and its forwarder are made the first time they are needed: a
+// connection whose frames always find room has neither (no goroutine and
+// no queue memory for the garbage collector to scan). When the node stops
+// reading (intake paused), c's queue fills; after the receive wait the
+// frames that do not fit are dropped and counted (Stats.ReceiveDrops) while
+// the connection keeps being read, so that the peer's writes never time out
+// because this node is slow.
 func (t *Transport) readLoop(c *conn) {
-	c.in = make(chan []byte, t.opts.connReceiveQueue)
-	t.wg.Add(1)
-	go t.forward(c)
 	err := t.readFrames(c)
-	close(c.in)
+	if c.in != nil {
+		close(c.in)
+	}
 	if errors.Is(err, io.EOF) {
 		c.peerEOF.Store(true)
 	}
@@ -697,6 +702,14 @@ func (t *Transport) enqueue(c *conn, buf []byte) error {
 		default:
 		}
 	}
+	if c.in == nil {
+		// The first time the Receive channel is full: c's queue and its
+		// forwarder start now (most connections never need them).
+		c.in = make(chan []byte, t.opts.connReceiveQueue)
+		t.st.forwarders.Add(1)
+		t.wg.Add(1)
+		go t.forward(c)
+	}
 	if c.shedding && len(c.in) <= cap(c.in)/2 {
 		c.shedding = false
 	}
@@ -778,7 +791,7 @@ type writer struct {
 // queued frames with one flush.
 func (t *Transport) writeLoop(p *peer) {
 	defer t.wg.Done()
-	w := &writer{t: t, p: p, bw: bufio.NewWriterSize(nil, bufSize)}
+	w := &writer{t: t, p: p} // bw is made with the first connection
 	defer func() {
 		if w.cur != nil {
 			w.cur.close() // p was removed or the Transport closed
@@ -795,14 +808,17 @@ func (t *Transport) writeLoop(p *peer) {
 		}
 		f, bulk, ok := w.next()
 		if !ok {
+			// A lane is nil (never ready) until its first frame; the
+			// Send that makes it signals changed, and the next round
+			// waits on it too.
 			select {
 			case <-p.ctx.Done():
 				return
 			case <-p.changed:
 				w.current()
 				continue
-			case f = <-p.queue:
-			case f = <-p.bulk:
+			case f = <-p.queue.get():
+			case f = <-p.bulk.get():
 				// An urgent frame may have come at the same moment:
 				// next takes it first.
 				w.held, w.hasHeld = f, true
@@ -820,7 +836,7 @@ func (t *Transport) writeLoop(p *peer) {
 // when both lanes are empty.
 func (w *writer) next() (f []byte, bulk, ok bool) {
 	select {
-	case f = <-w.p.queue:
+	case f = <-w.p.queue.get():
 		return f, false, true
 	default:
 	}
@@ -829,7 +845,7 @@ func (w *writer) next() (f []byte, bulk, ok bool) {
 		return f, true, true
 	}
 	select {
-	case f = <-w.p.bulk:
+	case f = <-w.p.bulk.get():
 		return f, true, true
 	default:
 	}
@@ -851,7 +867,11 @@ func (w *writer) current() *conn {
 			w.cur.endWrite()
 		}
 		w.cur = c
-		if c != nil {
+		switch {
+		case c == nil:
+		case w.bw == nil:
+			w.bw = bufio.NewWriterSize(c.nc, bufSize)
+		default:
 			w.bw.Reset(c.nc)
 		}
 	}
@@ -938,7 +958,7 @@ func (w *writer) connect() bool {
 // once. bulk tells f's lane.
 func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 	t, p, bw := w.t, w.p, w.bw
-	if bulk && len(p.queue) > 0 {
+	if bulk && len(p.queue.get()) > 0 {
 		// Urgent frames came while f waited (for a connection): they go
 		// first.
 		w.held, w.hasHeld = f, true

@@ -57,7 +57,8 @@
 // not across lanes. Each lane has its own bound (WithSendQueue,
 // WithBulkQueue); a full lane refuses (ErrQueueFull) and never spills into
 // or blocks the other. The wire format does not change: a receiver reads
-// each connection in order.
+// each connection in order. A lane is made by the first frame sent into
+// it, so that peers never sent to cost no queue memory.
 //
 // # Sharing a port
 //

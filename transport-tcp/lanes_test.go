@@ -84,7 +84,7 @@ func TestLaneBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := (*a.snap.Load())["b"]
-	eventually(t, 30*time.Second, "the writer to take the first frame", func() bool { return len(p.bulk) == 0 })
+	eventually(t, 30*time.Second, "the writer to take the first frame", func() bool { return len(p.bulk.get()) == 0 })
 	fill := func(send func(core.PeerID, []byte) error, base uint64, capacity int) {
 		t.Helper()
 		for i := range capacity {

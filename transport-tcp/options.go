@@ -31,7 +31,7 @@ const (
 )
 
 // bufSize is the size of each connection's read buffer and each peer's
-// write buffer.
+// write buffer (made with the peer's first connection).
 const bufSize = 32 << 10
 
 // maxBatchBytes bounds one coalesced write batch, so that the write deadline

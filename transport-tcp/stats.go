@@ -86,6 +86,7 @@ type counters struct {
 	streamConns         atomic.Uint64
 	receiveDrops        atomic.Uint64
 	authFailures        atomic.Uint64
+	forwarders          atomic.Uint64 // connection receive queues made (tests)
 }
 
 // Stats returns a snapshot of the counters and gauges. It is cheap enough to
@@ -116,8 +117,8 @@ func (t *Transport) Stats() Stats {
 	s.Peers = len(t.peers)
 	s.PeerQueueDepth = make(map[core.PeerID]int, len(t.peers))
 	for id, p := range t.peers {
-		b := len(p.bulk)
-		d := len(p.queue) + b
+		b := len(p.bulk.get())
+		d := len(p.queue.get()) + b
 		s.QueueDepth += d
 		s.BulkQueueDepth += b
 		s.PeerQueueDepth[id] = d

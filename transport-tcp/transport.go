@@ -72,10 +72,10 @@ type peerMap = map[core.PeerID]*peer
 // peer is the send side of one remote peer.
 type peer struct {
 	id    core.PeerID
-	queue chan []byte // the urgent lane (Send)
+	queue lane // the urgent lane (Send)
 	// bulk is the low-priority lane (SendBulk): the writer takes from it
 	// only while queue is empty.
-	bulk chan []byte
+	bulk lane
 	// bulkLen counts the bulk frames sent and not yet written into the
 	// connection's buffer: those in bulk and the one the writer may hold.
 	bulkLen atomic.Int64
@@ -93,6 +93,54 @@ type peer struct {
 	// closedByPeer: the last connection ended with a clean close by the
 	// peer; the writer waits a backoff step before dialing again.
 	closedByPeer bool
+}
+
+// lane is a peer's bounded queue of frames for one lane, made by the first
+// frame sent into it: most peers in a large cluster never get a frame (the
+// overlay links only a few), and most never get a large message's part, so
+// their lanes cost nothing (each is 8 × its bound bytes of pointers that
+// the garbage collector would scan).
+type lane struct {
+	ch   atomic.Pointer[chan []byte]
+	once sync.Once
+}
+
+// get returns the queue; nil (a channel that is never ready) until made.
+func (l *lane) get() chan []byte {
+	if c := l.ch.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
+// make makes the queue with capacity n if no one has; made tells whether
+// this call did.
+func (l *lane) make(n int) (q chan []byte, made bool) {
+	l.once.Do(func() {
+		c := make(chan []byte, n)
+		l.ch.Store(&c)
+		made = true
+	})
+	return *l.ch.Load(), made
+}
+
+// push queues frame into l (of capacity n) without waiting; false when l
+// is full. The first push makes l and wakes p's writer, which waited
+// without it.
+func (p *peer) push(l *lane, n int, frame []byte) bool {
+	q, made := l.get(), false
+	if q == nil {
+		q, made = l.make(n)
+	}
+	select {
+	case q <- frame:
+		if made {
+			p.signal()
+		}
+		return true
+	default:
+		return false
+	}
 }
 
 func (p *peer) signal() {
@@ -202,8 +250,6 @@ func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 	ctx, cancel := context.WithCancel(t.ctx)
 	p := &peer{
 		id:      id,
-		queue:   make(chan []byte, t.opts.sendQueue),
-		bulk:    make(chan []byte, t.opts.bulkQueue),
 		changed: make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -248,7 +294,7 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 	p.cancel()
 	c := p.conn
 	p.conn = nil
-	t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
+	t.st.drops.Add(uint64(len(p.queue.get()) + len(p.bulk.get())))
 	return c
 }
 
@@ -290,17 +336,13 @@ func (t *Transport) send(to core.PeerID, frame []byte, bulk bool) error {
 		return ErrFrameTooLarge
 	}
 	if !bulk {
-		select {
-		case p.queue <- frame:
+		if p.push(&p.queue, t.opts.sendQueue, frame) {
 			return nil
-		default:
 		}
 	} else {
 		p.bulkLen.Add(1)
-		select {
-		case p.bulk <- frame:
+		if p.push(&p.bulk, t.opts.bulkQueue, frame) {
 			return nil
-		default:
 		}
 		p.bulkLen.Add(-1)
 		t.st.bulkQueueFull.Add(1)
@@ -323,7 +365,7 @@ func (t *Transport) Close() error {
 	t.cancel() // stops the writers and dials; Send now returns ErrClosed
 	for _, p := range t.peers {
 		p.cancel()
-		t.st.drops.Add(uint64(len(p.queue) + len(p.bulk)))
+		t.st.drops.Add(uint64(len(p.queue.get()) + len(p.bulk.get())))
 	}
 	t.peers = make(peerMap)
 	t.snap.Store(&peerMap{})

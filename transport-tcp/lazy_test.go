@@ -1,0 +1,124 @@
+package tcp
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// A connection gets its own receive queue and forwarder goroutine only once
+// the Receive channel is full; until then the reader hands frames over
+// itself.
+func TestConnectionQueueMadeOnlyWhenNeeded(t *testing.T) {
+	a := newTransport(t, "a")
+	b := newTransport(t, "b", WithReceiveQueue(2))
+	a.SetPeerAddr("b", b.Addr().String())
+	for i := range 20 {
+		sendRetry(t, a, "b", testFrame(uint64(i), 200), 30*time.Second)
+		recvN(t, b, 1, 30*time.Second) // b keeps up: room every time
+	}
+	if n := b.st.forwarders.Load(); n != 0 {
+		t.Fatalf("%d connection queues made while the Receive channel had room", n)
+	}
+	// b stops reading: the Receive channel fills, the connection's queue
+	// takes the rest, in order.
+	const n = 40
+	for i := range n {
+		sendRetry(t, a, "b", testFrame(uint64(100+i), 200), 30*time.Second)
+	}
+	eventually(t, 30*time.Second, "b to read every frame off the wire", func() bool { return b.Stats().FramesIn == 20+n })
+	if got := b.st.forwarders.Load(); got != 1 {
+		t.Fatalf("%d connection queues made, want 1", got)
+	}
+	for i, f := range recvN(t, b, n, 30*time.Second) {
+		if frameSeq(f.Data) != uint64(100+i) {
+			t.Fatalf("frame %d: seq %d", i, frameSeq(f.Data))
+		}
+	}
+}
+
+// A peer's bulk lane is made by the first SendBulk to it; a writer that was
+// waiting without it takes the frame at once.
+func TestBulkLaneMadeByFirstSendBulk(t *testing.T) {
+	a := newTransport(t, "a")
+	b := newTransport(t, "b")
+	a.SetPeerAddr("b", b.Addr().String())
+	for i := range 5 {
+		sendRetry(t, a, "b", testFrame(uint64(i), 200), 30*time.Second)
+	}
+	recvN(t, b, 5, 30*time.Second)
+	p := (*a.snap.Load())["b"]
+	if p.bulk.get() != nil {
+		t.Fatal("bulk lane made before any SendBulk")
+	}
+	// The writer is idle now, waiting without a bulk lane.
+	eventually(t, 30*time.Second, "every frame written", func() bool { return a.Stats().FramesOut == 5 })
+	if err := a.SendBulk("b", testFrame(100, 300)); err != nil {
+		t.Fatal(err)
+	}
+	if p.bulk.get() == nil {
+		t.Fatal("no bulk lane after SendBulk")
+	}
+	f := recvN(t, b, 1, 30*time.Second)
+	if frameSeq(f[0].Data) != 100 {
+		t.Fatalf("got frame %d, want the bulk frame", frameSeq(f[0].Data))
+	}
+	// Later bulk frames use the same lane, in order, after urgent ones.
+	for i := range 3 {
+		if err := a.SendBulk("b", testFrame(uint64(101+i), 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := seqs(recvN(t, b, 3, 30*time.Second))
+	for i, s := range got {
+		if s != 101+i {
+			t.Fatalf("bulk frames %v, want 101, 102, 103", got)
+		}
+	}
+	// The writer counts after its write returns, maybe after b has read.
+	eventually(t, 30*time.Second, "4 bulk frames counted", func() bool { return a.Stats().BulkFramesOut == 4 })
+	if st := a.Stats(); st.Drops != 0 {
+		t.Fatalf("drops %d", st.Drops)
+	}
+}
+
+// A peer that is never sent to has no lanes and no write buffer: a few
+// hundred idle peers (a large cluster's members outside this node's
+// overlay links) take a small fraction of the heap those would.
+func TestIdlePeersHaveNoQueuesOrBuffers(t *testing.T) {
+	a := newTransport(t, "a")
+	const n = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		a.SetPeerAddr(core.PeerID(fmt.Sprintf("p%03d", i)), "127.0.0.1:1")
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// Each peer's two lanes (a 24-byte slice header per slot)
+	// and its 32 KiB write buffer, made up front.
+	upFront := int64(n * (24*(DefaultSendQueue+DefaultBulkQueue) + bufSize))
+	t.Logf("%d idle peers: heap grew by %d bytes (lanes and buffers up front: %d)", n, grew, upFront)
+	if grew > upFront/10 {
+		t.Errorf("%d idle peers take %d bytes of heap: lanes or buffers made up front (%d)?", n, grew, upFront)
+	}
+	for id, p := range *a.snap.Load() {
+		if p.queue.get() != nil || p.bulk.get() != nil {
+			t.Fatalf("peer %s has a lane before any frame", id)
+		}
+	}
+	if st := a.Stats(); st.Peers != n || st.QueueDepth != 0 || st.Dials != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	// The first frame makes the lane, and the writer, which waited
+	// without it, dials (and fails: nobody listens at port 1) and counts it.
+	if err := a.Send("p000", testFrame(1, 64)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the writer to dial", func() bool { return a.Stats().Dials >= 1 })
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,7 @@ type options struct {
 	replot     string
 	quiet      bool
 	mem        bool
+	cpuProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -67,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ihaveBatch, "ihave-batch", 0, "core IHaveBatchSize in the cycle engine (0 = the core's default: IHaves leave on the 100 ms flush timer; 1 = at once)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&o.mem, "mem", false, "measure the heap per simulated node (always on with -out)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulation (go tool pprof) to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: sim [flags]\n\nSimulates Plumtree (the real core.Protocol) at scale and compares it with the paper.\n\n")
 		fs.PrintDefaults()
@@ -194,12 +197,33 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stderr, "plumtree sim: seed %d, %d nodes, %d stable cycles, %d runs, %d at once\n", o.seed, o.nodes, o.cycles, len(specs), o.parallel)
+	// The CPU profile covers the simulation only (not the heap
+	// measurement and the report).
+	stopProfile := func() error { return nil }
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		stopProfile = sync.OnceValue(func() error {
+			pprof.StopCPUProfile()
+			return f.Close()
+		})
+		defer stopProfile()
+	}
 
 	start := time.Now()
 	bar := newProgress(stderr, specs, o.quiet)
 	rs, err := sim.RunAll(specs, o.parallel, bar.update)
 	bar.finish()
 	if err != nil {
+		return err
+	}
+	if err := stopProfile(); err != nil {
 		return err
 	}
 	wall := time.Since(start)

@@ -77,6 +77,28 @@ func TestOutDir(t *testing.T) {
 	}
 }
 
+// TestMemFlag: with -out the heap per node is measured unless -mem=false.
+func TestMemFlag(t *testing.T) {
+	args := []string{"-nodes", "60", "-cycles", "52", "-scenario", "stable", "-protocols", "plumtree", "-overlay", "paper", "-quiet"}
+	for _, c := range []struct {
+		extra []string
+		want  bool
+	}{{nil, true}, {[]string{"-mem=false"}, false}} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		if err := run(append(append(args, c.extra...), "-out", dir), &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v\n%s", c.extra, err, stderr.String())
+		}
+		rep, err := os.ReadFile(filepath.Join(dir, "report.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(rep), "live heap per simulated node"); got != c.want {
+			t.Errorf("%v: heap per node in report.md: %v, want %v", c.extra, got, c.want)
+		}
+	}
+}
+
 // TestCPUProfile: -cpuprofile writes a profile of the simulation.
 func TestCPUProfile(t *testing.T) {
 	prof := filepath.Join(t.TempDir(), "cpu.prof")

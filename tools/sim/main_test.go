@@ -77,6 +77,49 @@ func TestOutDir(t *testing.T) {
 	}
 }
 
+// TestMemFlag: with -out the heap per node is measured unless -mem=false.
+func TestMemFlag(t *testing.T) {
+	args := []string{"-nodes", "60", "-cycles", "52", "-scenario", "stable", "-protocols", "plumtree", "-overlay", "paper", "-quiet"}
+	for _, c := range []struct {
+		extra []string
+		want  bool
+	}{{nil, true}, {[]string{"-mem=false"}, false}} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		if err := run(append(append(args, c.extra...), "-out", dir), &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v\n%s", c.extra, err, stderr.String())
+		}
+		rep, err := os.ReadFile(filepath.Join(dir, "report.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(rep), "live heap per simulated node"); got != c.want {
+			t.Errorf("%v: heap per node in report.md: %v, want %v", c.extra, got, c.want)
+		}
+	}
+}
+
+// TestCPUProfile: -cpuprofile writes a profile of the simulation.
+func TestCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-nodes", "60", "-cycles", "52", "-scenario", "stable", "-protocols", "plumtree", "-overlay", "paper", "-engine", "event", "-quiet", "-cpuprofile", prof}
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pprof profile is a gzipped protocol buffer.
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("%s: %d bytes, not a gzipped profile", prof, len(b))
+	}
+	if err := run(append(args[:len(args)-1], filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.prof")), &stdout, &stderr); err == nil {
+		t.Error("-cpuprofile into a missing directory: no error")
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-nodes", "5"},

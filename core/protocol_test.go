@@ -533,6 +533,64 @@ func TestIHaveBatchingAndBounds(t *testing.T) {
 	}
 }
 
+// A lazy peer that announces a message we hold queued for it is not sent
+// our announcement of it: it has the message. Both ends of a lazy link
+// otherwise announce every message to each other.
+func TestIHaveNotReturnedToItsAnnouncer(t *testing.T) {
+	p := fixture(t, nil)
+	p.Receive(t0, "e0", gossip("x", 1, 2))
+	p.Receive(t0, "e0", gossip("x", 2, 2))
+	p.Drain()
+	// l0 announces x/1 (it got it at hop 3): only x/2 goes to l0; the other
+	// lazy peers get both.
+	p.Receive(t0.Add(ms(10)), "l0", ihave(ann("x", 1, 3)))
+	p.Tick(t0.Add(time.Second))
+	out := p.Drain()
+	for _, ob := range msgs(out, core.MsgIHave) {
+		want := 2
+		if ob.To == "l0" {
+			want = 1
+		}
+		if len(ob.Msg.IHaves) != want || (ob.To == "l0" && ob.Msg.IHaves[0].ID.Seq != 2) {
+			t.Errorf("IHave to %s: %+v", ob.To, ob.Msg.IHaves)
+		}
+	}
+	if n := len(msgs(out, core.MsgIHave)); n != 6 {
+		t.Fatalf("%d IHave frames, want 6", n)
+	}
+	if s := p.Stats(); s.IHaveSuppressed != 1 || s.IHaveQueueSize != 0 {
+		t.Fatalf("suppressed %d, queued %d", s.IHaveSuppressed, s.IHaveQueueSize)
+	}
+	// Every queued announcement answered: no frame at all to that peer.
+	p.Receive(t0.Add(2*time.Second), "e0", gossip("x", 3, 2))
+	p.Receive(t0.Add(2*time.Second+ms(5)), "l1", ihave(ann("x", 3, 2)))
+	p.Tick(t0.Add(4 * time.Second))
+	for _, ob := range msgs(p.Drain(), core.MsgIHave) {
+		if ob.To == "l1" {
+			t.Errorf("IHave sent to l1, which announced the message first: %+v", ob.Msg.IHaves)
+		}
+	}
+}
+
+// With Algorithm 4 on, an announcement that shows the lazy peer a path
+// HopOptimizationThreshold hops shorter than its own copy is still sent:
+// the peer re-parents on it.
+func TestIHaveKeptWhenItShortensThePeersPath(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.HopOptimizationThreshold = 2 })
+	p.Receive(t0, "e0", gossip("x", 1, 1))
+	p.Drain()
+	p.Receive(t0.Add(ms(10)), "l0", ihave(ann("x", 1, 5))) // l0 at hop 5; ours 1+1+2 <= 5
+	p.Receive(t0.Add(ms(10)), "l1", ihave(ann("x", 1, 3))) // l1 at hop 3: no gain for it
+	p.Tick(t0.Add(time.Second))
+	got := map[core.PeerID]int{}
+	for _, ob := range msgs(p.Drain(), core.MsgIHave) {
+		got[ob.To] += len(ob.Msg.IHaves)
+	}
+	if got["l0"] != 1 || got["l1"] != 0 || got["l2"] != 1 {
+		t.Fatalf("announcements per peer %v, want l0 1 (shorter path), l1 0, l2 1", got)
+	}
+}
+
 func TestSeenSetBounds(t *testing.T) {
 	p := fixture(t, func(c *core.Config) { c.SeenMaxSize = 2 })
 	for s := uint64(1); s <= 3; s++ {

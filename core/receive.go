@@ -408,6 +408,9 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 		}
 		if s, ok := p.seen.get(a.ID); ok {
 			p.hopOptimization(from, a, s)
+			if pe != nil && len(pe.q) > 0 {
+				p.unqueueIHave(pe, a)
+			}
 			continue
 		}
 		if p.streams.delivered(a.ID) || !p.ageOK(a.OriginTime) {

@@ -31,6 +31,7 @@ type Counters struct {
 	GraftRateLimited    uint64 `json:"graft_rate_limited"`
 	GraftUnanswerable   uint64 `json:"graft_unanswerable"`
 	IHaveDropped        uint64 `json:"ihave_dropped"`
+	IHaveSuppressed     uint64 `json:"ihave_suppressed"` // queued announcements not sent: the lazy peer announced the message to us first
 	InvalidMessages     uint64 `json:"invalid_messages"`
 	JoinSent            uint64 `json:"join_sent"`           // link requests sent
 	JoinReceived        uint64 `json:"join_received"`       // link requests received

@@ -89,6 +89,7 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_graft_rate_limited_total", "Grafts from peers dropped by the per-peer rate limit.", counter, u64(func(s *core.Stats) uint64 { return s.GraftRateLimited })),
 	mk("plumtree_graft_unanswerable_total", "Grafts for messages no longer in the cache.", counter, u64(func(s *core.Stats) uint64 { return s.GraftUnanswerable })),
 	mk("plumtree_ihave_dropped_total", "Announcements dropped because an IHave queue or the pending-graft bound was full.", counter, u64(func(s *core.Stats) uint64 { return s.IHaveDropped })),
+	mk("plumtree_ihave_suppressed_total", "Queued announcements not sent because the lazy peer announced the same message first.", counter, u64(func(s *core.Stats) uint64 { return s.IHaveSuppressed })),
 	mk("plumtree_invalid_messages_total", "Messages from peers the protocol rejected.", counter, u64(func(s *core.Stats) uint64 { return s.InvalidMessages })),
 	mk("plumtree_passive_peers", "Known members outside the active view (repair candidates).", gauge, num(func(s *core.Stats) int { return s.PassivePeers })),
 	mk("plumtree_protected_peers", "Ring neighbours protected from demotion.", gauge, num(func(s *core.Stats) int { return s.ProtectedPeers })),

@@ -26,7 +26,7 @@ func scenarioStats() core.Stats {
 			PeerPromotions: 8, PeerDemotions: 11, PeerAdded: 12, PeerRemoved: 2,
 			GraftSuccess: 6, GraftFailed: 1, GraftRetries: 3, SeenMapEvictions: 13,
 			MessagesPartitioned: 1, GraftRateLimited: 14, GraftUnanswerable: 15,
-			IHaveDropped: 16, InvalidMessages: 17,
+			IHaveDropped: 16, IHaveSuppressed: 26, InvalidMessages: 17,
 			DigestSent: 18, DigestReceived: 19, RepairSent: 20, RepairReceived: 21,
 			RepairDuplicate: 22, AgeRefused: 23, GapsLost: 24, StreamsForgotten: 25,
 		},

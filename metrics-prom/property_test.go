@@ -72,6 +72,7 @@ var statsFields = slices.Concat(
 		"GraftRateLimited", "plumtree_graft_rate_limited_total",
 		"GraftUnanswerable", "plumtree_graft_unanswerable_total",
 		"IHaveDropped", "plumtree_ihave_dropped_total",
+		"IHaveSuppressed", "plumtree_ihave_suppressed_total",
 		"InvalidMessages", "plumtree_invalid_messages_total",
 		"JoinSent", "plumtree_join_sent_total",
 		"JoinReceived", "plumtree_join_received_total",

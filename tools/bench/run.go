@@ -128,10 +128,14 @@ type result struct {
 	IdleAllocs     float64 `json:"idle_allocs_per_s"`
 	IdleAllocBytes float64 `json:"idle_alloc_bytes_per_s"`
 	IdleGCs        float64 `json:"idle_gc_per_s"`
-	Steady         phase   `json:"steady"`
-	Burst          *phase  `json:"burst,omitempty"`
-	Error          string  `json:"error,omitempty"`
-	Alien          int64   `json:"alien,omitempty"`
+	// IdleCounters are the system's own counters over the idle window
+	// (plumtree: node_wakeups and timer_fires show what wakes its protocol
+	// goroutines; tcp_dials the connections made).
+	IdleCounters map[string]int64 `json:"idle_counters,omitempty"`
+	Steady       phase            `json:"steady"`
+	Burst        *phase           `json:"burst,omitempty"`
+	Error        string           `json:"error,omitempty"`
+	Alien        int64            `json:"alien,omitempty"`
 }
 
 // runSpec runs one benchmark in this process. progress receives a line per
@@ -198,6 +202,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 			stop()
 			return res, err
 		}
+		k0 := counters(sys)
 		a := take()
 		select {
 		case <-time.After(s.Idle):
@@ -207,6 +212,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 			return res, ctx.Err()
 		}
 		b := take()
+		res.IdleCounters = diff(counters(sys), k0)
 		stopTrace()
 		stop()
 		if err := writeAllocs(s.MemProfile, "-idle"); err != nil {

@@ -112,14 +112,41 @@ func (m *Membership) liveMembers() []memberSnap {
 }
 
 // enqueueRTT records the latest ping round trip to member name.
+// rttFlushDelay is how long an RTT sample may wait for the drainer. A
+// sample alone does not wake it at once: memberlist probes one member per
+// ProbeInterval (1 s in the lan and local presets), and waking the drainer,
+// and through it the runtime, for each was two goroutine wake-ups per node
+// and second in an idle cluster. The samples wait (latest per member) for
+// the next member event or at most rttFlushDelay, and go to the runtime
+// together. The runtime's ranking changes only at its maintenance rounds
+// and a member is probed about once per member count × ProbeInterval, so
+// the delay changes what it decides by at most one round; in a cluster of
+// fewer than about five members a member probed twice within the delay
+// gives one sample instead of two.
+const rttFlushDelay = 5 * time.Second
+
 func (m *Membership) enqueueRTT(name string, rtt time.Duration) {
 	if name == string(m.self) || rtt <= 0 {
 		return
 	}
 	m.qmu.Lock()
 	m.rtt[name] = rtt
+	arm := !m.rttArmed && m.rttTimer != nil
+	if arm {
+		m.rttArmed = true
+		m.rttTimer.Reset(m.rttDelay)
+	}
 	m.qmu.Unlock()
-	m.signal()
+	if m.rttTimer == nil {
+		m.signal()
+	}
+}
+
+// stoppedTimer returns a timer that is not running.
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 func (m *Membership) signal() {
@@ -154,11 +181,16 @@ type drainBuffers struct {
 func (m *Membership) drain() {
 	defer m.wg.Done()
 	b := drainBuffers{pend: make(map[string]*pendingMember), rtt: make(map[string]time.Duration)}
+	var rttDue <-chan time.Time
+	if m.rttTimer != nil {
+		rttDue = m.rttTimer.C
+	}
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-m.wake:
+		case <-rttDue:
 		}
 		m.drainOnce(&b)
 	}
@@ -173,6 +205,11 @@ func (m *Membership) drainOnce(b *drainBuffers) {
 	b.order, m.order = m.order, b.order[:0]
 	b.pend, m.pend = m.pend, b.pend
 	b.rtt, m.rtt = m.rtt, b.rtt
+	if m.rttArmed {
+		// This drain takes the waiting samples.
+		m.rttTimer.Stop()
+		m.rttArmed = false
+	}
 	m.qmu.Unlock()
 
 	if m.conflicted.Load() {

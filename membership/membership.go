@@ -79,6 +79,12 @@ type Membership struct {
 	order []string
 	rtt   map[string]time.Duration
 	wake  chan struct{}
+	// rttTimer wakes the drainer rttFlushDelay after the first RTT sample
+	// that found no drain due (rttArmed; see enqueueRTT). Reset and Stop
+	// under qmu.
+	rttTimer *time.Timer
+	rttArmed bool
+	rttDelay time.Duration // rttFlushDelay (tests shorten it)
 
 	applied map[string]appliedMember // drainer goroutine only
 
@@ -141,18 +147,20 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 		return nil, err
 	}
 	m := &Membership{
-		guard:   guard,
-		self:    self,
-		opts:    o,
-		log:     o.logger,
-		tr:      tr,
-		pend:    make(map[string]*pendingMember),
-		rtt:     make(map[string]time.Duration),
-		wake:    make(chan struct{}, 1),
-		applied: make(map[string]appliedMember),
-		stop:    make(chan struct{}),
-		failed:  make(chan struct{}),
-		part:    partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
+		guard:    guard,
+		self:     self,
+		opts:     o,
+		log:      o.logger,
+		tr:       tr,
+		pend:     make(map[string]*pendingMember),
+		rtt:      make(map[string]time.Duration),
+		wake:     make(chan struct{}, 1),
+		rttTimer: stoppedTimer(),
+		rttDelay: rttFlushDelay,
+		applied:  make(map[string]appliedMember),
+		stop:     make(chan struct{}),
+		failed:   make(chan struct{}),
+		part:     partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
 	}
 	guard.known = func() int {
 		if ml := m.mlp.Load(); ml != nil {

@@ -86,6 +86,13 @@ func (m *Membership) checkPartition(now time.Time) {
 		slog.Duration("window", m.part.window))
 }
 
+// Observes implements node.EventFilter: Observe reads graft failures and
+// partitioned messages only, so the runtime wakes its observer goroutine for
+// nothing else (an idle node's maintenance rounds, for one).
+func (m *Membership) Observes(k core.EventKind) bool {
+	return k == core.EventGraftFailed || k == core.EventMessagePartitioned
+}
+
 // Observe implements node.Observer: graft failures and messages that no
 // announcer can provide (EventMessagePartitioned) are counted, and the latter
 // make recent peer failures a partition suspicion even below the share

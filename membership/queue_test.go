@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
 )
 
 // newQueueOnly returns a Membership with only its event queue, for driving
@@ -197,5 +198,70 @@ func TestOtherVersionIgnored(t *testing.T) {
 	}
 	if m.ignored.Load() != 2 || m.ignoredTotal.Load() != 2 {
 		t.Fatalf("ignored %d total %d", m.ignored.Load(), m.ignoredTotal.Load())
+	}
+}
+
+// An RTT sample does not wake the drainer: it waits (latest per member) for
+// the next member event or for the RTT timer, whichever comes first, and
+// then reaches Peers; a drain for an event takes the waiting samples and
+// disarms the timer.
+func TestRTTSamplesWaitForDrain(t *testing.T) {
+	m, p, _ := newQueueOnly("self")
+	m.rttTimer, m.rttDelay = stoppedTimer(), 100*time.Millisecond
+	var buf drainBuffers
+	buf.pend, buf.rtt = make(map[string]*pendingMember), make(map[string]time.Duration)
+	m.enqueue(mlNode(t, "x", 1, memberlist.StateAlive, metaFor(t, 1)), true)
+	m.enqueue(mlNode(t, "y", 2, memberlist.StateAlive, metaFor(t, 2)), true)
+	m.drainOnce(&buf)
+	<-m.wake // the events' signal
+
+	rtts := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.rtts }
+	// A member event comes before the timer: its drain takes the samples.
+	m.rttDelay = time.Hour
+	m.enqueueRTT("x", time.Millisecond)
+	m.enqueueRTT("x", 2*time.Millisecond) // latest per member
+	if len(m.wake) != 0 {
+		t.Fatal("an RTT sample woke the drainer")
+	}
+	if !m.rttArmed {
+		t.Fatal("no RTT timer armed for a waiting sample")
+	}
+	m.drainOnce(&buf)
+	if got := rtts(); got != 1 {
+		t.Fatalf("%d samples applied by the drain, want 1", got)
+	}
+	if m.rttArmed {
+		t.Fatal("RTT timer still armed after the drain took the samples")
+	}
+
+	// No event: the timer wakes the drainer.
+	m.rttDelay = 100 * time.Millisecond
+	m.stop = make(chan struct{})
+	m.wg.Add(1)
+	go m.drain()
+	t.Cleanup(func() { close(m.stop); m.wg.Wait() })
+	m.enqueueRTT("y", time.Millisecond)
+	if len(m.wake) != 0 {
+		t.Fatal("an RTT sample woke the drainer")
+	}
+	eventually(t, settle, func() string {
+		if got := rtts(); got != 2 {
+			return fmt.Sprintf("%d samples applied, want 2", got)
+		}
+		return ""
+	})
+}
+
+// The membership observes graft failures and partitioned messages only, and
+// says so to the runtime (node.EventFilter), which then does not wake its
+// observer goroutine for other events.
+func TestObservesOnlyWhatItReads(t *testing.T) {
+	var f node.EventFilter = &Membership{}
+	for k := range 256 {
+		kind := core.EventKind(k)
+		want := kind == core.EventGraftFailed || kind == core.EventMessagePartitioned
+		if f.Observes(kind) != want {
+			t.Errorf("Observes(%v) = %v", kind, !want)
+		}
 	}
 }

@@ -80,6 +80,18 @@ type Observer interface {
 	Observe(events []core.Event)
 }
 
+// EventFilter is an optional interface of an Observer that looks at a few
+// kinds of events only (the membership module's partition check reads two).
+// The node asks Observes once per kind, in New. When every observer of a
+// node implements it, the observers get only the events of the kinds one of
+// them wants, and a protocol step with none of those (an idle node's
+// maintenance round, say) queues nothing: the observer goroutine does not
+// wake. An observer may still get kinds another observer wants. An observer
+// without it gets every event.
+type EventFilter interface {
+	Observes(k core.EventKind) bool
+}
+
 // ObserverFunc adapts a function to Observer.
 type ObserverFunc func(events []core.Event)
 

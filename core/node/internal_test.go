@@ -2,9 +2,12 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/plumtree-go/plumtree/core"
 )
@@ -124,3 +127,69 @@ func TestSameGossip(t *testing.T) {
 		}
 	}
 }
+
+// RecordRTT neither waits for nor wakes the protocol goroutine: the samples
+// ride on its next wake-up, and are given to the protocol before that
+// wake-up's work (a call made after RecordRTT sees them).
+func TestRecordRTTRidesNextWakeup(t *testing.T) {
+	clk := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg := core.LANConfig()
+	cfg.Seed = 1
+	n, err := New(cfg, "a", newIdleTransport(), nil, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	if err := n.AddPeer("b"); err != nil {
+		t.Fatal(err)
+	}
+	w0 := n.Stats().Runtime.Wakeups
+	for i := range 10 {
+		n.RecordRTT("b", time.Duration(i+1)*time.Millisecond)
+	}
+	var pending int
+	n.call(func(time.Time) {
+		n.rttMu.Lock()
+		pending = len(n.rttPend)
+		n.rttMu.Unlock()
+	})
+	if pending != 0 {
+		t.Fatalf("%d RTT samples still queued when a later call ran", pending)
+	}
+	// Stats, RecordRTT ×10, call, Stats: the two calls woke the goroutine
+	// (the manual clock does not move: no timer), the samples did not.
+	if got := n.Stats().Runtime.Wakeups - w0; got != 2 {
+		t.Fatalf("%d wake-ups for 10 RTT samples and two calls, want 2", got)
+	}
+}
+
+// The queue of RTT samples is bounded while the protocol goroutine sleeps.
+func TestRecordRTTBounded(t *testing.T) {
+	clk := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	n, err := New(core.LANConfig(), "a", newIdleTransport(), nil, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	for range 3 * maxPendingRTT {
+		n.RecordRTT("b", time.Millisecond)
+	}
+	n.rttMu.Lock()
+	l := len(n.rttPend)
+	n.rttMu.Unlock()
+	if l > maxPendingRTT {
+		t.Fatalf("%d samples queued, bound %d", l, maxPendingRTT)
+	}
+}
+
+// idleTransport receives nothing and accepts every frame.
+type idleTransport struct {
+	in   chan Frame
+	once sync.Once
+}
+
+func newIdleTransport() *idleTransport { return &idleTransport{in: make(chan Frame)} }
+
+func (t *idleTransport) Send(core.PeerID, []byte) error { return nil }
+func (t *idleTransport) Receive() <-chan Frame          { return t.in }
+func (t *idleTransport) Close() error                   { t.once.Do(func() { close(t.in) }); return nil }

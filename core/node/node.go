@@ -131,7 +131,27 @@ type Node struct {
 
 	c         counters
 	batchPool sync.Pool
+	// obsKinds marks the event kinds the observers get; nil: every kind
+	// (an observer without EventFilter).
+	obsKinds *[256]bool
+
+	// RTT samples waiting for the protocol goroutine (RecordRTT): they
+	// ride on its next wake-up instead of causing one.
+	rttMu      sync.Mutex
+	rttPend    []rttSample
+	rttWaiting atomic.Bool
 }
+
+// rttSample is one RecordRTT call not yet given to the protocol.
+type rttSample struct {
+	peer core.PeerID
+	rtt  time.Duration
+}
+
+// maxPendingRTT bounds the RTT samples waiting for the protocol goroutine;
+// further samples are dropped until it wakes (one per member and probe
+// round arrive, and it wakes at least every maintenance interval).
+const maxPendingRTT = 1024
 
 type counters struct {
 	delivered, backpressure, admissionRefused, intakePauses, hookDrops, discarded atomic.Uint64
@@ -139,6 +159,7 @@ type counters struct {
 	transportClosed, intakePaused                                                 atomic.Bool
 	overflowLen                                                                   atomic.Int64
 	stateSaves, stateSaveErrors                                                   atomic.Uint64
+	wakeups, timerFires                                                           atomic.Uint64
 }
 
 type snapshot struct {
@@ -255,6 +276,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 	n.timer = n.clock.NewTimer(time.Hour)
 	n.timer.Stop()
 	if len(o.observers) > 0 {
+		n.obsKinds = observedKinds(o.observers)
 		n.obsq = make(chan *[]core.Event, o.observerQueue)
 		go n.observerLoop()
 	} else {
@@ -425,15 +447,45 @@ func (n *Node) RemovePeer(p core.PeerID) error {
 }
 
 // RecordRTT feeds a round-trip time sample for p (from membership probes)
-// to the protocol's peer ranking. It does not wait for the protocol
-// goroutine to process it; it is ignored after Shutdown.
+// to the protocol's peer ranking. It neither waits for nor wakes the
+// protocol goroutine: the sample is queued and given to the protocol when
+// that goroutine next wakes for something else (a frame, a call, its timer,
+// which fires at least every maintenance interval), before that wake-up's
+// work, so a call made after RecordRTT sees the sample. The ranking is
+// used by the maintenance round, so the delay changes nothing it decides;
+// an idle node saves a wake-up per membership probe. At most 1024 samples
+// wait; more are dropped until the protocol takes them. It is ignored after
+// Shutdown.
 func (n *Node) RecordRTT(p core.PeerID, rtt time.Duration) {
 	if validPeer(n.self, p) != nil || rtt <= 0 {
 		return
 	}
 	select {
-	case n.reqs <- request{fn: func(now time.Time) { n.proto.RecordRTT(now, p, rtt) }}:
 	case <-n.stopped:
+		return
+	default:
+	}
+	n.rttMu.Lock()
+	if len(n.rttPend) < maxPendingRTT {
+		n.rttPend = append(n.rttPend, rttSample{peer: p, rtt: rtt})
+		n.rttWaiting.Store(true)
+	}
+	n.rttMu.Unlock()
+}
+
+// takeRTTs gives the queued RTT samples to the protocol (protocol
+// goroutine).
+func (n *Node) takeRTTs(now time.Time) {
+	if !n.rttWaiting.Load() {
+		return
+	}
+	n.rttMu.Lock()
+	pend := n.rttPend
+	n.rttPend = nil
+	n.rttWaiting.Store(false)
+	n.rttMu.Unlock()
+	for _, s := range pend {
+		n.proto.RecordRTT(now, s.peer, s.rtt)
 	}
 }
 
@@ -522,6 +574,8 @@ func (n *Node) runtimeStats() RuntimeStats {
 		TransportClosed:       n.c.transportClosed.Load(),
 		StateSaves:            n.c.stateSaves.Load(),
 		StateSaveErrors:       n.c.stateSaveErrors.Load(),
+		Wakeups:               n.c.wakeups.Load(),
+		TimerFires:            n.c.timerFires.Load(),
 	}
 	if n.obsq != nil {
 		r.ObserverQueueLen = len(n.obsq)
@@ -625,11 +679,14 @@ func (n *Node) run() {
 			n.finish()
 			return
 		case r := <-n.reqs:
+			n.c.wakeups.Add(1)
+			n.takeRTTs(n.clock.Now())
 			r.fn(n.clock.Now())
 			if r.done != nil {
 				close(r.done)
 			}
 		case f, ok := <-in:
+			n.c.wakeups.Add(1)
 			if !ok {
 				recv = nil
 				n.c.transportClosed.Store(true)
@@ -643,6 +700,7 @@ func (n *Node) run() {
 				n.lastBatch = time.Now()
 				n.lastWait = n.lastBatch.Sub(f.Received)
 			}
+			n.takeRTTs(n.clock.Now())
 			n.receive(f)
 			// Take the frames already waiting too, before one flush: the
 			// forwards of a burst leave together (one wake-up of each
@@ -660,9 +718,13 @@ func (n *Node) run() {
 				n.receive(f)
 			}
 		case <-timerC:
+			n.c.wakeups.Add(1)
+			n.c.timerFires.Add(1)
 			n.timerArmed = false
+			n.takeRTTs(n.clock.Now())
 			n.proto.Tick(n.clock.Now())
 		case out <- head:
+			n.c.wakeups.Add(1)
 			n.popOverflow()
 			n.refill()
 			continue // no protocol input: nothing to drain
@@ -792,12 +854,21 @@ func (n *Node) flush() {
 	if n.opts.tuner != nil {
 		n.observeSamples(n.clock.Now(), out.Events)
 	}
-	if n.obsq != nil {
+	if n.obsq != nil && n.observed(out.Events) {
 		bp, _ := n.batchPool.Get().(*[]core.Event)
 		if bp == nil {
 			bp = new([]core.Event)
 		}
-		*bp = append((*bp)[:0], out.Events...)
+		if n.obsKinds == nil {
+			*bp = append((*bp)[:0], out.Events...)
+		} else {
+			*bp = (*bp)[:0]
+			for _, e := range out.Events {
+				if n.obsKinds[e.Kind] {
+					*bp = append(*bp, e)
+				}
+			}
+		}
 		select {
 		case n.obsq <- bp:
 		default:
@@ -805,6 +876,37 @@ func (n *Node) flush() {
 			n.batchPool.Put(bp)
 		}
 	}
+}
+
+// observedKinds returns the event kinds the observers want, or nil when
+// one of them wants every kind (it does not implement EventFilter).
+func observedKinds(obs []Observer) *[256]bool {
+	var kinds [256]bool
+	for _, ob := range obs {
+		f, ok := ob.(EventFilter)
+		if !ok {
+			return nil
+		}
+		for k := range kinds {
+			if f.Observes(core.EventKind(k)) {
+				kinds[k] = true
+			}
+		}
+	}
+	return &kinds
+}
+
+// observed reports whether events hold one the observers want.
+func (n *Node) observed(events []core.Event) bool {
+	if n.obsKinds == nil {
+		return true
+	}
+	for _, e := range events {
+		if n.obsKinds[e.Kind] {
+			return true
+		}
+	}
+	return false
 }
 
 // send encodes the protocol's messages and hands them to the transport. A

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -605,5 +606,125 @@ func TestLateFramesHoldPulls(t *testing.T) {
 		}
 		clk.Advance(cfg.GraftTimeout)
 		_ = n.Stats() // a round trip through the protocol goroutine
+	}
+}
+
+// A node with nothing to do arms its timer only for the maintenance round:
+// moved along in small steps over many rounds, its timer fires once per
+// round (never for nothing in between), and it wakes for nothing else.
+func TestIdleNodeWakesOncePerMaintenance(t *testing.T) {
+	n, _, clk, cfg := manualNode(t)
+	if err := n.AddPeer("c"); err != nil {
+		t.Fatal(err)
+	}
+	s0 := n.Stats().Runtime
+	const rounds = 40
+	step := cfg.MaintenanceInterval / 10
+	steps := 0
+	for elapsed := time.Duration(0); elapsed < rounds*cfg.MaintenanceInterval; elapsed += step {
+		clk.Advance(step)
+		steps++
+		if at, ok := clk.Armed(); !ok {
+			// Only while the protocol goroutine handles a fire: wait for
+			// it to arm the next round.
+			waitFor(t, 30*time.Second, "the timer to be armed again", func() bool { _, ok := clk.Armed(); return ok })
+		} else if d := at.Sub(clk.Now()); d > cfg.MaintenanceInterval+cfg.MaintenanceJitter {
+			t.Fatalf("timer armed %v ahead, beyond one maintenance interval", d)
+		}
+	}
+	s1 := n.Stats().Runtime
+	fires := s1.TimerFires - s0.TimerFires
+	// Rounds are MaintenanceInterval ± MaintenanceJitter apart.
+	most := uint64(rounds*cfg.MaintenanceInterval/(cfg.MaintenanceInterval-cfg.MaintenanceJitter)) + 1
+	least := uint64(rounds*cfg.MaintenanceInterval/(cfg.MaintenanceInterval+cfg.MaintenanceJitter)) - 1
+	if fires < least || fires > most {
+		t.Fatalf("timer fired %d times in %d maintenance intervals, want %d..%d", fires, rounds, least, most)
+	}
+	// Besides the fires, only the last Stats call woke it.
+	if other := s1.Wakeups - s0.Wakeups - fires; other != 1 {
+		t.Fatalf("%d wake-ups besides %d timer fires and one call, want 1", other, fires)
+	}
+	t.Logf("%d timer fires in %d maintenance intervals (%d steps)", fires, rounds, steps)
+}
+
+// kindObserver records what it observes; with kinds set it implements
+// node.EventFilter.
+type kindObserver struct {
+	mu      sync.Mutex
+	batches int
+	kinds   map[core.EventKind]int
+}
+
+func (o *kindObserver) Observe(events []core.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.batches++
+	for _, e := range events {
+		o.kinds[e.Kind]++
+	}
+}
+
+func (o *kindObserver) seen() (int, map[core.EventKind]int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.batches, maps.Clone(o.kinds)
+}
+
+type filteringObserver struct{ *kindObserver }
+
+func (filteringObserver) Observes(k core.EventKind) bool { return k == core.EventGraftFailed }
+
+// Observers that implement EventFilter get only the kinds they want, and
+// are not woken for a protocol step without one: an idle node's maintenance
+// rounds reach a plain observer, not a filtering one.
+func TestEventFilter(t *testing.T) {
+	for _, filtering := range []bool{false, true} {
+		t.Run(fmt.Sprint("filtering=", filtering), func(t *testing.T) {
+			clk := newManualClock()
+			tr := newChanTransport()
+			cfg := testConfig(1)
+			rec := &kindObserver{kinds: map[core.EventKind]int{}}
+			var ob node.Observer = rec
+			if filtering {
+				ob = filteringObserver{rec}
+			}
+			n, err := node.New(cfg, "a", tr, nil, node.WithClock(clk), node.WithObserver(ob))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { n.Shutdown(context.Background()) })
+			for _, p := range []core.PeerID{"b", "c"} {
+				if err := n.AddPeer(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Idle maintenance rounds: digests go out.
+			for range 20 {
+				clk.Advance(cfg.MaintenanceInterval)
+				_ = n.Stats()
+			}
+			waitFor(t, 30*time.Second, "digests", func() bool { return n.Stats().DigestSent > 0 })
+			// A pull that fails: an IHave whose Grafts nobody answers.
+			missing := core.MessageID{Origin: "o", Seq: 1}
+			tr.inject(t, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: missing, Hops: 1, OriginTime: clk.Now()}}})
+			waitFor(t, 30*time.Second, "the graft to fail", func() bool {
+				clk.Advance(cfg.GraftTimeout)
+				return n.Stats().GraftFailed > 0
+			})
+			waitFor(t, 30*time.Second, "the failure to be observed", func() bool {
+				_, kinds := rec.seen()
+				return kinds[core.EventGraftFailed] > 0
+			})
+			batches, kinds := rec.seen()
+			if !filtering {
+				if kinds[core.EventDigestSent] == 0 {
+					t.Fatalf("plain observer saw %v, no digest sent", kinds)
+				}
+				return
+			}
+			if len(kinds) != 1 || batches != 1 {
+				t.Fatalf("filtering observer: %d batches of %v, want one of graft_failed only", batches, kinds)
+			}
+		})
 	}
 }

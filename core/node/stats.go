@@ -95,4 +95,12 @@ type RuntimeStats struct {
 	// (WithStateFile) that succeeded and failed.
 	StateSaves      uint64 `json:"state_saves"`
 	StateSaveErrors uint64 `json:"state_save_errors"`
+	// Wakeups counts the times the protocol goroutine woke up: for a
+	// frame (or a batch of frames), a call (Broadcast, AddPeer, Stats...),
+	// its timer, or room in the delivery queue. TimerFires counts those of
+	// its timer, which is armed only at the protocol's next deadline
+	// (core.Protocol.NextDeadline): a node with nothing to do wakes once
+	// per maintenance interval. Their rates tell what an idle node costs.
+	Wakeups    uint64 `json:"wakeups"`
+	TimerFires uint64 `json:"timer_fires"`
 }

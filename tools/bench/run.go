@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -31,10 +32,14 @@ type spec struct {
 	IP      string        `json:"ip"`      // loopback address the nodes bind
 	Profile string        `json:"profile"` // CPU profile of the steady and burst phases, when set
 	// MemProfile, when set, receives the process's allocation profile at
-	// the start (suffix -start) and at the end of the steady phase: go tool
+	// the start (suffix -start) and at the end of the steady phase, and at
+	// the start and end of the idle window (-idle-start, -idle): go tool
 	// pprof -sample_index=alloc_space -diff_base START END shows what the
 	// phase allocated; END alone also holds the heap in use.
 	MemProfile string `json:"memprofile,omitempty"`
+	// Trace, when set, receives an execution trace (runtime/trace) of the
+	// idle window: go tool trace shows what wakes up and how often.
+	Trace string `json:"trace,omitempty"`
 }
 
 // env is what a system gets to build its cluster.
@@ -123,10 +128,14 @@ type result struct {
 	IdleAllocs     float64 `json:"idle_allocs_per_s"`
 	IdleAllocBytes float64 `json:"idle_alloc_bytes_per_s"`
 	IdleGCs        float64 `json:"idle_gc_per_s"`
-	Steady         phase   `json:"steady"`
-	Burst          *phase  `json:"burst,omitempty"`
-	Error          string  `json:"error,omitempty"`
-	Alien          int64   `json:"alien,omitempty"`
+	// IdleCounters are the system's own counters over the idle window
+	// (plumtree: node_wakeups and timer_fires show what wakes its protocol
+	// goroutines; tcp_dials the connections made).
+	IdleCounters map[string]int64 `json:"idle_counters,omitempty"`
+	Steady       phase            `json:"steady"`
+	Burst        *phase           `json:"burst,omitempty"`
+	Error        string           `json:"error,omitempty"`
+	Alien        int64            `json:"alien,omitempty"`
 }
 
 // runSpec runs one benchmark in this process. progress receives a line per
@@ -183,15 +192,32 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		if err != nil {
 			return res, err
 		}
+		stopTrace, err := startTrace(s.Trace)
+		if err != nil {
+			stop()
+			return res, err
+		}
+		if err := writeAllocs(s.MemProfile, "-idle-start"); err != nil {
+			stopTrace()
+			stop()
+			return res, err
+		}
+		k0 := counters(sys)
 		a := take()
 		select {
 		case <-time.After(s.Idle):
 		case <-ctx.Done():
+			stopTrace()
 			stop()
 			return res, ctx.Err()
 		}
 		b := take()
+		res.IdleCounters = diff(counters(sys), k0)
+		stopTrace()
 		stop()
+		if err := writeAllocs(s.MemProfile, "-idle"); err != nil {
+			return res, err
+		}
 		secs := b.at.Sub(a.at).Seconds()
 		res.IdleCPUms = ms(b.cpu-a.cpu) / secs
 		res.IdleBytes = float64(b.bytes()-a.bytes()) / secs
@@ -419,6 +445,26 @@ func writeAllocs(path, suffix string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// startTrace starts an execution trace into path (none when path is
+// empty); stop ends it.
+func startTrace(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }
 
 // startProfile starts a CPU profile into path with suffix inserted before

@@ -144,6 +144,8 @@ func (p *plumtree) counters() map[string]int64 {
 		c["graft_failed"] += int64(s.GraftFailed)
 		c["send_errors"] += int64(s.Runtime.SendErrors)
 		c["frames_out"] += int64(s.Runtime.FramesOut)
+		c["node_wakeups"] += int64(s.Runtime.Wakeups)
+		c["timer_fires"] += int64(s.Runtime.TimerFires)
 		ts := pn.tr.Stats()
 		c["tcp_dials"] += int64(ts.Dials)
 		c["tcp_reconnects"] += int64(ts.Reconnects)

@@ -457,8 +457,11 @@ func (m *Membership) answers(ml *memberlist.Memberlist, addr string) bool {
 func (m *Membership) abandon(err error) {
 	m.conflicted.Store(true)
 	m.failErr.Store(&err)
-	m.failOnce.Do(func() { close(m.failed) })
+	// Log before Done closes: whoever waits on Done finds the line written
+	// (the conflict test read the log right after Done and, on a loaded
+	// machine, sometimes found it empty).
 	m.log.Error("membership: giving up: a live member holds this node's name", "self", m.self, "err", err.Error())
+	m.failOnce.Do(func() { close(m.failed) })
 	m.mu.Lock()
 	ml := m.ml
 	stop := m.state == stateStarted

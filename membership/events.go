@@ -111,7 +111,6 @@ func (m *Membership) liveMembers() []memberSnap {
 	return out
 }
 
-// enqueueRTT records the latest ping round trip to member name.
 // rttFlushDelay is how long an RTT sample may wait for the drainer. A
 // sample alone does not wake it at once: memberlist probes one member per
 // ProbeInterval (1 s in the lan and local presets), and waking the drainer,
@@ -125,21 +124,19 @@ func (m *Membership) liveMembers() []memberSnap {
 // gives one sample instead of two.
 const rttFlushDelay = 5 * time.Second
 
+// enqueueRTT records the latest ping round trip to member name; the drainer
+// takes it with the next member event or rttFlushDelay later.
 func (m *Membership) enqueueRTT(name string, rtt time.Duration) {
 	if name == string(m.self) || rtt <= 0 {
 		return
 	}
 	m.qmu.Lock()
 	m.rtt[name] = rtt
-	arm := !m.rttArmed && m.rttTimer != nil
-	if arm {
+	if !m.rttArmed {
 		m.rttArmed = true
 		m.rttTimer.Reset(m.rttDelay)
 	}
 	m.qmu.Unlock()
-	if m.rttTimer == nil {
-		m.signal()
-	}
 }
 
 // stoppedTimer returns a timer that is not running.
@@ -181,16 +178,12 @@ type drainBuffers struct {
 func (m *Membership) drain() {
 	defer m.wg.Done()
 	b := drainBuffers{pend: make(map[string]*pendingMember), rtt: make(map[string]time.Duration)}
-	var rttDue <-chan time.Time
-	if m.rttTimer != nil {
-		rttDue = m.rttTimer.C
-	}
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-m.wake:
-		case <-rttDue:
+		case <-m.rttTimer.C:
 		}
 		m.drainOnce(&b)
 	}

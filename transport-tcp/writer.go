@@ -249,4 +249,3 @@ func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 	t.st.bulkFramesOut.Add(uint64(bulks))
 	t.st.bytesOut.Add(uint64(bytes))
 }
-

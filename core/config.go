@@ -98,7 +98,7 @@ type Config struct {
 	// link Graft from a lazy peer with a Prune. It keeps the tree from
 	// growing hubs: a spanning tree's mean degree is just under 2, so a
 	// bound of 3 keeps every node within 2× the mean. Default 3 (WAN and
-	// large presets 4).
+	// large presets 4; LAN 0, for tree shaping: ShortcutSamples).
 	MaxEagerPeers int
 	// MaxPassivePeers bounds the known members that are not in the active
 	// view (repair candidates, anti-entropy targets). When it overflows, a
@@ -164,6 +164,17 @@ type Config struct {
 	// The paper uses 3 (one sender) and 7 (many senders); with many
 	// concurrent senders it keeps re-parenting (see the README). Default 0.
 	HopOptimizationThreshold int
+	// ShortcutSamples enables tree shaping for many senders (see
+	// docs/design.md, "A shallow tree for many senders"): a node compares,
+	// for each pair of an eager peer E and a lazy peer L, the hop count of
+	// the messages whose first copy came from E with the hop count L
+	// announces for them. After ShortcutSamples such announcements, if L's
+	// paths are at least one hop shorter on average, L's link replaces E's
+	// (L grafted, E pruned): the tree's total path length over all origins
+	// goes down, so unlike Algorithm 4 it does not re-parent back and
+	// forth. It needs MaxEagerPeers 0 (or at least the active view's cap):
+	// the shaped tree has hubs. 0 disables it. Default 0 (LAN 16).
+	ShortcutSamples int
 
 	// GraftTimeout is how long to wait after the first IHave for an unknown
 	// message before sending a Graft — or less: the Graft goes out as soon
@@ -342,6 +353,15 @@ func DefaultHealthConfig() HealthConfig {
 	}
 }
 
+// activeCapacity is the active view's cap: MaxPeers, or EagerFanout +
+// LazyFanout (Protocol.activeCap).
+func (c Config) activeCapacity() int {
+	if c.MaxPeers > 0 {
+		return c.MaxPeers
+	}
+	return c.EagerFanout + c.LazyFanout
+}
+
 // LANConfig is tuned for a single data centre: low latency, fast repair.
 func LANConfig() Config {
 	c := DefaultConfig()
@@ -357,6 +377,8 @@ func LANConfig() Config {
 	c.MaintenanceJitter = 200 * time.Millisecond
 	c.ProtectRingNeighbors = false
 	c.MaxProtectedNeighbors = 2
+	c.MaxEagerPeers = 0 // tree shaping moves links to central nodes
+	c.ShortcutSamples = 16
 	return c
 }
 
@@ -440,6 +462,7 @@ func (c *Config) Validate() error {
 		{name: "seen_max_size", v: c.SeenMaxSize, lo: 1, hi: 1 << 26},
 		{name: "optimization_threshold", v: c.OptimizationThreshold, lo: 1, hi: 1 << 20},
 		{name: "hop_optimization_threshold", v: c.HopOptimizationThreshold, lo: 0, hi: 1 << 15},
+		{name: "shortcut_samples", v: c.ShortcutSamples, lo: 0, hi: 1 << 20},
 		{name: "graft_max_retries", v: c.GraftMaxRetries, lo: 0, hi: 64},
 		{name: "graft_rate_limit_burst", v: c.GraftRateLimitBurst, lo: 1, hi: 1 << 20},
 		{name: "max_pending_grafts", v: c.MaxPendingGrafts, lo: 1, hi: 1 << 24},
@@ -510,6 +533,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPeers > 0 && c.MaxPeers < c.EagerFanout+c.LazyFanout {
 		return fieldErr("max_peers", "is %d, must be 0 (none) or at least eager_fanout+lazy_fanout (%d)", c.MaxPeers, c.EagerFanout+c.LazyFanout)
+	}
+	if c.ShortcutSamples > 0 && c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.activeCapacity() {
+		return fieldErr("shortcut_samples", "is %d but max_eager_peers (%d) caps the eager links below the active view (%d): tree shaping moves links to central nodes and needs max_eager_peers 0", c.ShortcutSamples, c.MaxEagerPeers, c.activeCapacity())
 	}
 	if c.MaxEagerPeers > 0 && c.MaxEagerPeers < c.EagerFanout {
 		return fieldErr("max_eager_peers", "is %d, must be 0 (none) or at least eager_fanout (%d)", c.MaxEagerPeers, c.EagerFanout)

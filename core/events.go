@@ -94,6 +94,7 @@ const (
 	ReasonExpired                // an entry outlived its TTL (seen-set eviction)
 	ReasonNewPeer                // a peer added by AddPeer placed straight into the eager set
 	ReasonAntiEntropy            // an IHave sent by the periodic anti-entropy round
+	ReasonShortcut               // tree shaping: a lazy link shortens the paths through an eager one (shortcut_samples)
 )
 
 var reasonNames = [...]string{
@@ -113,6 +114,7 @@ var reasonNames = [...]string{
 	ReasonExpired:         "expired",
 	ReasonNewPeer:         "new peer",
 	ReasonAntiEntropy:     "anti-entropy",
+	ReasonShortcut:        "shorter paths for many senders",
 }
 
 // String returns the reason in words.

@@ -434,11 +434,16 @@ func (p *Protocol) toEager(pe *peer, r Reason) bool {
 	if pe.state != stateLazy || len(p.eager) >= p.eagerCap() {
 		return false
 	}
+	p.promote(pe, r)
+	return true
+}
+
+// promote moves lazy peer pe to eager (the caller checked the room).
+func (p *Protocol) promote(pe *peer, r Reason) {
 	p.move(pe, stateEager, false)
 	pe.dups, pe.pruneAt = 0, timeZero
 	p.counters.PeerPromotions++
 	p.emit(Event{Kind: EventPeerPromoted, Peer: pe.id, Reason: r})
-	return true
 }
 
 // demote moves an eager peer to lazy (marked pruned) and tells it with a

@@ -20,18 +20,19 @@ const (
 // member without a link: a candidate for the active view and a target of
 // pulls) or gone. A passive peer may have a Join outstanding (joining).
 type peer struct {
-	id        PeerID
-	state     peerState
-	idx       int       // index in the list of its state
-	pruned    bool      // lazy because of a redundancy Prune (sent or received)
-	protected bool      // protected ring neighbour: kept in the active view (eager or lazy)
-	near      bool      // ring neighbour (preferred when promoting)
-	dups      int       // duplicates received since the last Prune sent to it
-	lastPush  uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
-	dupEpoch  uint64    // Protocol.dupEpoch when dups was last counted
-	prunedAt  time.Time // when we last sent it a Prune
-	pruneAt   time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
-	graceTo   time.Time // a link that re-attached pulling nodes: its duplicates do not count before this (see notePull)
+	id         PeerID
+	state      peerState
+	idx        int       // index in the list of its state
+	pruned     bool      // lazy because of a redundancy Prune (sent or received)
+	protected  bool      // protected ring neighbour: kept in the active view (eager or lazy)
+	near       bool      // ring neighbour (preferred when promoting)
+	dups       int       // duplicates received since the last Prune sent to it
+	lastPush   uint64    // Protocol.pushes when it last sent us a Gossip (0 = never)
+	dupEpoch   uint64    // Protocol.dupEpoch when dups was last counted
+	prunedAt   time.Time // when we last sent it a Prune
+	pruneAt    time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
+	shortcutAt time.Time // not made eager by tree shaping before this (it refused once)
+	graceTo    time.Time // a link that re-attached pulling nodes: its duplicates do not count before this (see notePull)
 
 	// Link protocol (passive peers only).
 	joining     bool      // a Join we sent is unanswered
@@ -52,12 +53,7 @@ type peer struct {
 
 // activeCap bounds the active view (eager + lazy links): MaxPeers, or
 // EagerFanout + LazyFanout when MaxPeers is 0.
-func (p *Protocol) activeCap() int {
-	if p.cfg.MaxPeers > 0 {
-		return p.cfg.MaxPeers
-	}
-	return p.cfg.EagerFanout + p.cfg.LazyFanout
-}
+func (p *Protocol) activeCap() int { return p.cfg.activeCapacity() }
 
 // eagerCap bounds the eager links: MaxEagerPeers, or the active view's cap.
 func (p *Protocol) eagerCap() int {

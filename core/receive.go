@@ -408,6 +408,7 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 		}
 		if s, ok := p.seen.get(a.ID); ok {
 			p.hopOptimization(from, a, s)
+			p.noteShortcut(from, a, s)
 			if pe != nil && len(pe.q) > 0 {
 				p.unqueueIHave(pe, a)
 			}
@@ -534,6 +535,9 @@ func (p *Protocol) onPrune(from PeerID) {
 	}
 	wasEager := pe.state == stateEager
 	p.toLazy(pe, ReasonPruneReceived, true)
+	if wasEager && p.shortcutRefused(pe) {
+		return
+	}
 	if wasEager {
 		p.dupEpoch++ // duplicate counts restart (see duplicate)
 		if len(p.eager) == 0 {
@@ -545,6 +549,7 @@ func (p *Protocol) onPrune(from PeerID) {
 // maintenance is the periodic round: repair the active view, run
 // anti-entropy.
 func (p *Protocol) maintenance() {
+	p.shortcutRound()
 	p.expireJoins()
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()

@@ -106,7 +106,7 @@ func TestNetworkSharedCores(t *testing.T) {
 		var at []time.Time
 		var n *coretest.Network
 		c := core.LANConfig()
-		c.EagerFanout, c.MaxEagerPeers = 2, 2
+		c.EagerFanout, c.MaxEagerPeers, c.ShortcutSamples = 2, 2, 0
 		n, err := coretest.New(coretest.Config{Nodes: 3, Protocol: c, Seed: 1, ServiceTime: service, SharedCores: cores,
 			Observer: func(i int, e core.Event) {
 				if e.Kind == core.EventDelivered && i != 0 && string(e.ID.Origin) == "n0" {

@@ -244,6 +244,7 @@ type ConfigReport struct {
 	SeenMaxSize              int          `json:"seen_max_size"`
 	OptimizationThreshold    int          `json:"optimization_threshold"`
 	HopOptimizationThreshold int          `json:"hop_optimization_threshold"`
+	ShortcutSamples          int          `json:"shortcut_samples"`
 	PruneDelay               Duration     `json:"prune_delay"`
 	GraftTimeout             Duration     `json:"graft_timeout"`
 	GraftMaxRetries          int          `json:"graft_max_retries"`
@@ -341,6 +342,7 @@ func ConfigView(c core.Config) ConfigReport {
 		SeenMaxSize:              c.SeenMaxSize,
 		OptimizationThreshold:    c.OptimizationThreshold,
 		HopOptimizationThreshold: c.HopOptimizationThreshold,
+		ShortcutSamples:          c.ShortcutSamples,
 		PruneDelay:               Duration(c.PruneDelay),
 		GraftTimeout:             Duration(c.GraftTimeout),
 		GraftMaxRetries:          c.GraftMaxRetries,

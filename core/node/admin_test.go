@@ -283,7 +283,7 @@ func TestConfigReportComplete(t *testing.T) {
 	// Every field is set from the config.
 	c := core.LargeClusterConfig()
 	c.MaxPeers, c.SeenTTL, c.HopOptimizationThreshold, c.Seed = 99, 11*time.Minute, 3, 5
-	c.IHaveFanout, c.LargeSendRate = 10, 32<<20
+	c.IHaveFanout, c.LargeSendRate, c.ShortcutSamples = 10, 32<<20, 16
 	v := reflect.ValueOf(node.ConfigView(c))
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() && v.Type().Field(i).Type.Kind() != reflect.Bool {

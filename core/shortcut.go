@@ -1,0 +1,166 @@
+package core
+
+import "time"
+
+// Tree shaping for many senders (Config.ShortcutSamples).
+//
+// Many senders share one tree, and which edge of each cycle the duplicates
+// prune is a matter of timing: the tree ends up a random spanning tree of
+// the overlay, whose paths are long (at 32 nodes the last delivery of a
+// message was a median 10-15 hops from its origin). Algorithm 4 re-parents
+// on one message's hop counts, and with many senders a shorter path for one
+// origin is a longer one for another.
+//
+// Here a node v looks at one eager link E = (v, e) at a time. Removing E
+// would split the tree into v's side A and e's side B; the messages whose
+// first copy came through E are those of the origins in B. A lazy peer l
+// that announces such a message with hop count h(l) while v's copy came
+// with h(v) = d(b, e) + 1 shows d(b, e) - d(b, l) = h(v) - 1 - h(l). If l
+// is in B, the link (v, l) can replace E, and every path between A and B
+// changes by the average of that difference over B's origins (weighted by
+// how often each sends): replacing E by L shortens the tree's total path
+// length iff the mean of h(v) - 1 - h(l) over the messages through E is
+// positive. If l is in A, its copies went through v and the difference is
+// at most -2. So v keeps, per pair (E, L), the sum and count of those
+// differences, and after ShortcutSamples announcements grafts L and prunes
+// E when the mean is at least one hop (hysteresis against noise). Each
+// swap lowers the total, which bounds the swaps: the tree converges.
+//
+// The samples are the announcements v receives; a lazy peer drops its
+// announcement when v's reaches it first (unqueueIHave), which depends on
+// the two IHave timers, not on hop counts, so the sample is not biased.
+
+// pendingSwap is the last swap, until the new peer has had time to refuse
+// the link (its eager set full: it answers the link Graft with a Prune).
+type pendingSwap struct {
+	via, to PeerID
+	until   time.Time
+}
+
+// shortcutRetry is how long a peer that refused a shortcut link is not
+// asked again.
+const shortcutRetry = 30 * time.Second
+
+// shortcut is the running comparison of lazy peer to against eager peer via.
+type shortcut struct {
+	via, to PeerID
+	sum, n  int
+}
+
+// maxShortcuts bounds the pairs tracked (eager × lazy links fit many times).
+const maxShortcuts = 64
+
+// noteShortcut counts the announcement a (from lazy peer from) of a message
+// we have, whose first copy s came from an eager peer, and swaps the links
+// when the samples say so.
+func (p *Protocol) noteShortcut(from PeerID, a *Announcement, s seenEntry) {
+	k := p.cfg.ShortcutSamples
+	if k <= 0 || s.from == from || s.from == p.self || s.pulled || s.hops == 0 || p.overloaded || p.busyForShortcuts() {
+		return
+	}
+	via := p.peers[s.from]
+	to := p.peers[from]
+	if via == nil || via.state != stateEager || to == nil || to.state != stateLazy || p.now.Before(to.shortcutAt) {
+		return
+	}
+	i := p.shortcutIndex(s.from, from)
+	if i < 0 {
+		return
+	}
+	sc := &p.shortcuts[i]
+	sc.sum += int(s.hops) - 1 - int(a.Hops)
+	sc.n++
+	if sc.n < k {
+		return
+	}
+	gain := sc.sum >= sc.n // at least one hop on average
+	p.shortcuts[i] = p.shortcuts[len(p.shortcuts)-1]
+	p.shortcuts = p.shortcuts[:len(p.shortcuts)-1]
+	if !gain {
+		return
+	}
+	// to takes via's place in the eager set (so a full eager set has room
+	// for it), then via is pruned; the lazy set keeps its size.
+	p.promote(to, ReasonShortcut)
+	p.sendLinkGraft(to)
+	p.demote(via, ReasonShortcut)
+	p.swap = pendingSwap{via: via.id, to: to.id, until: p.now.Add(2 * p.tun.GraftTimeout)}
+	// The sides of the tree around this node changed: start sampling again.
+	clear(p.shortcuts)
+	p.shortcuts = p.shortcuts[:0]
+}
+
+// shortcutIndex returns the index of the pair (via, to), adding it; -1 when
+// the table is full.
+func (p *Protocol) shortcutIndex(via, to PeerID) int {
+	for i := range p.shortcuts {
+		if p.shortcuts[i].via == via && p.shortcuts[i].to == to {
+			return i
+		}
+	}
+	if len(p.shortcuts) >= maxShortcuts {
+		// Pairs whose links changed since are dropped first.
+		live := p.shortcuts[:0]
+		for _, sc := range p.shortcuts {
+			v, t := p.peers[sc.via], p.peers[sc.to]
+			if v != nil && v.state == stateEager && t != nil && t.state == stateLazy {
+				live = append(live, sc)
+			}
+		}
+		clear(p.shortcuts[len(live):])
+		p.shortcuts = live
+		if len(p.shortcuts) >= maxShortcuts {
+			return -1
+		}
+	}
+	p.shortcuts = append(p.shortcuts, shortcut{via: via, to: to})
+	return len(p.shortcuts) - 1
+}
+
+// shortcutRefused undoes the last swap when pe, the peer it made eager,
+// refuses the link with a Prune soon after: the eager peer it replaced is
+// linked again (else the two sides of the tree it joined would be apart
+// until pulls relink them), and pe is not asked again for shortcutRetry.
+func (p *Protocol) shortcutRefused(pe *peer) bool {
+	sw := p.swap
+	if sw.to != pe.id || p.now.After(sw.until) {
+		return false
+	}
+	p.swap = pendingSwap{}
+	pe.shortcutAt = p.now.Add(shortcutRetry)
+	via := p.peers[sw.via]
+	if via == nil || via.state != stateLazy || !p.toEager(via, ReasonShortcut) {
+		return false
+	}
+	p.sendLinkGraft(via)
+	return true
+}
+
+// maxShortcutRate is the delivery rate (messages per second) above which a
+// node makes no swap: a swap loses the copies that pass the new peer before
+// its link Graft and the old one after its Prune (they are pulled), and
+// under a burst that is a queue's worth, each pull a chance for a new link.
+const maxShortcutRate = 100
+
+// shortcutRound runs at each maintenance round: it decides from the
+// deliveries since the last round whether swaps are allowed until the next.
+func (p *Protocol) shortcutRound() {
+	d := p.counters.MessagesDelivered - p.shortcutMark
+	p.shortcutMark = p.counters.MessagesDelivered
+	interval := p.now.Sub(p.shortcutRoundAt)
+	p.shortcutRoundAt = p.now
+	p.shortcutBusy = interval <= 0 || float64(d) > maxShortcutRate*interval.Seconds()
+}
+
+// busyForShortcuts reports whether this node delivers more than
+// maxShortcutRate messages per second: over the last maintenance round, or
+// since it began (counted over at least 100 ms, so that a burst is seen
+// within its first messages).
+func (p *Protocol) busyForShortcuts() bool {
+	if p.shortcutBusy {
+		return true
+	}
+	d := p.counters.MessagesDelivered - p.shortcutMark
+	elapsed := max(p.now.Sub(p.shortcutRoundAt), 100*time.Millisecond)
+	return float64(d) > maxShortcutRate*elapsed.Seconds()
+}

@@ -55,7 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.nodes, "nodes", 1000, "number of simulated nodes (the paper: 10000)")
 	fs.StringVar(&o.scenarios, "scenario", "stable,massive-50", "scenarios: stable, constant, massive (10..90 %), massive-N, all (comma-separated)")
-	fs.StringVar(&o.protocols, "protocols", "all", "protocols: flood, plumtree, plumtree-optN, plumtree-many, plumtree-many-optN, all (= flood, plumtree, plumtree-opt3, plumtree-many, plumtree-many-opt3, plumtree-many-opt7)")
+	fs.StringVar(&o.protocols, "protocols", "all", "protocols: flood, plumtree, plumtree-optN, plumtree-many, plumtree-many-optN, plumtree-many-shapeN, all (= flood, plumtree, plumtree-opt3, plumtree-many, plumtree-many-opt3, plumtree-many-opt7)")
 	fs.StringVar(&o.failProtos, "failure-protocols", "auto", "protocols of the failure scenarios (constant, massive); auto = those of flood, plumtree, plumtree-many-opt3 that -protocols selects (or all of -protocols if none)")
 	fs.StringVar(&o.overlays, "overlay", "paper,full", "overlays: paper (HyParView-like, degree 5), full (full membership, the core's own views)")
 	fs.StringVar(&o.engines, "engine", "cycle", "engines: cycle (the paper's), event (latency, jitter, real timers), both")

@@ -212,11 +212,16 @@ func TestParse(t *testing.T) {
 		{"plumtree-many-opt12", true, 12, false},
 		{"plumtree-opt0", false, 0, true},
 		{"gossipsub", false, 0, true},
+		{"plumtree-many-shape16", true, 0, false},
+		{"plumtree-many-shape0", false, 0, true},
 	} {
 		p, err := ProtocolByName(tt.name)
 		if (err != nil) != tt.err {
 			t.Errorf("%q: err %v", tt.name, err)
 			continue
+		}
+		if err == nil && tt.name == "plumtree-many-shape16" && p.Shortcut != 16 {
+			t.Errorf("%q: shortcut %d, want 16", tt.name, p.Shortcut)
 		}
 		if err == nil && (p.ManySenders != tt.many || p.HopThreshold != tt.threshold) {
 			t.Errorf("%q: %+v", tt.name, p)

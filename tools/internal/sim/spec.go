@@ -53,6 +53,9 @@ type Protocol struct {
 	// HopThreshold is Config.HopOptimizationThreshold (Algorithm 4);
 	// 0 disables it.
 	HopThreshold int `json:"hop_threshold"`
+	// Shortcut is Config.ShortcutSamples (tree shaping for many senders);
+	// 0 disables it.
+	Shortcut int `json:"shortcut,omitempty"`
 }
 
 // The protocol variants of the paper's evaluation.
@@ -74,11 +77,17 @@ func Protocols() []Protocol {
 
 // ProtocolByName returns the named variant: flood, plumtree,
 // plumtree-optN (single sender, Algorithm 4 with threshold N),
-// plumtree-many or plumtree-many-optN.
+// plumtree-many, plumtree-many-optN or plumtree-many-shapeN (many senders,
+// tree shaping after N samples; not in the paper).
 func ProtocolByName(name string) (Protocol, error) {
 	for _, p := range Protocols() {
 		if p.Name == name {
 			return p, nil
+		}
+	}
+	if rest, ok := strings.CutPrefix(name, "plumtree-many-shape"); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 1 && n <= 1024 {
+			return Protocol{Name: name, ManySenders: true, Shortcut: n}, nil
 		}
 	}
 	for _, pre := range []string{"plumtree-many-opt", "plumtree-opt"} {
@@ -90,7 +99,7 @@ func ProtocolByName(name string) (Protocol, error) {
 			return Protocol{Name: name, ManySenders: pre == "plumtree-many-opt", HopThreshold: n}, nil
 		}
 	}
-	return Protocol{}, fmt.Errorf("sim: unknown protocol %q (want flood, plumtree, plumtree-optN, plumtree-many, plumtree-many-optN)", name)
+	return Protocol{}, fmt.Errorf("sim: unknown protocol %q (want flood, plumtree, plumtree-optN, plumtree-many, plumtree-many-optN, plumtree-many-shapeN)", name)
 }
 
 // ScenarioKind is the failure pattern of a scenario.
@@ -342,6 +351,7 @@ func (s Spec) NodeConfig(i int) (core.Config, error) {
 	c := core.DefaultConfig()
 	c.OptimizationThreshold = 1
 	c.HopOptimizationThreshold = s.Protocol.HopThreshold
+	c.ShortcutSamples = s.Protocol.Shortcut
 	c.MessageCacheMaxSize = p.CacheSize
 	c.SeenMaxSize = p.SeenSize
 	c.MaxPendingGrafts = 256
@@ -374,6 +384,7 @@ func (s Spec) NodeConfig(i int) (core.Config, error) {
 		// The lazy path off: nothing is ever pruned, no lazy peers.
 		c.OptimizationThreshold = 1 << 20
 		c.HopOptimizationThreshold = 0
+		c.ShortcutSamples = 0
 		c.LazyFanout = 0
 		c.AntiEntropyBatch = 0
 		if s.Overlay == OverlayPaper {

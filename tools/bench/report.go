@@ -106,6 +106,7 @@ func medianPhase(ps []phase) phase {
 		CPUusPerDel: f(func(p phase) float64 { return p.CPUusPerDel }),
 		Seconds:     f(func(p phase) float64 { return p.Seconds }),
 		DelPerSec:   f(func(p phase) float64 { return p.DelPerSec }),
+		LDH:         f(func(p phase) float64 { return p.LDH }),
 	}
 }
 
@@ -162,6 +163,15 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %.0f |\n",
 			w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),
 			f2(p.RMR), p.BytesPerDel, p.CPUusPerDel, p99b, bb, cb, f1(w.IdleCPU), w.IdleB)
+	}
+	var depth []string
+	for _, w := range rows {
+		if w.Runs > 0 && w.Steady.LDH > 0 {
+			depth = append(depth, fmt.Sprintf("%s at N = %d: %s", w.System, w.N, f1(w.Steady.LDH)))
+		}
+	}
+	if len(depth) > 0 {
+		fmt.Fprintf(&b, "\nTree depth (hops from the origin to the last node, median over the messages; medians of the runs): %s.\n", strings.Join(depth, "; "))
 	}
 	if s.Burst > 0 {
 		fmt.Fprintf(&b, "\nBurst: %d messages published back to back from random origins after the steady phase.\n\n", s.Burst)

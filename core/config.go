@@ -169,7 +169,7 @@ type Config struct {
 	// for each pair of an eager peer E and a lazy peer L, the hop count of
 	// the messages whose first copy came from E with the hop count L
 	// announces for them. After ShortcutSamples such announcements, if L's
-	// paths are at least one hop shorter on average, L's link replaces E's
+	// paths are at least 1.5 hops shorter on average, L's link replaces E's
 	// (L grafted, E pruned): the tree's total path length over all origins
 	// goes down, so unlike Algorithm 4 it does not re-parent back and
 	// forth. It needs MaxEagerPeers 0 (or at least the active view's cap):

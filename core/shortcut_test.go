@@ -24,7 +24,7 @@ func feedShortcut(p *core.Protocol, start time.Time, gap time.Duration, first ui
 }
 
 // Tree shaping: when a lazy peer's announcements of the messages that came
-// through one eager link show paths at least one hop shorter on average,
+// through one eager link show paths at least 1.5 hops shorter on average,
 // the lazy link replaces the eager one (Graft to it, Prune to the other),
 // after ShortcutSamples announcements and not before.
 func TestShortcutReplacesTheLongerLink(t *testing.T) {
@@ -50,7 +50,7 @@ func TestShortcutReplacesTheLongerLink(t *testing.T) {
 	}
 }
 
-// No swap for a gain under one hop on average, nor while the node delivers
+// No swap for a gain under 1.5 hops on average, nor while the node delivers
 // a burst (a swap loses the copies in flight between the two links), nor
 // with the rule off.
 func TestShortcutNeedsAGainAndQuiet(t *testing.T) {
@@ -62,6 +62,7 @@ func TestShortcutNeedsAGainAndQuiet(t *testing.T) {
 		via, lazy uint16
 	}{
 		{"equal paths", k, 100 * time.Millisecond, 4, 3}, // 3+1 = 4
+		{"one hop", k, 100 * time.Millisecond, 4, 2},     // 2+1 = 3: under 1.5 hops
 		{"half a hop", k, 100 * time.Millisecond, 4, 2},  // alternating below
 		{"burst", k, time.Millisecond, 6, 1},             // 1,000 msg/s
 		{"off", 0, 100 * time.Millisecond, 6, 1},         // ShortcutSamples 0

@@ -98,7 +98,7 @@ type Config struct {
 	// link Graft from a lazy peer with a Prune. It keeps the tree from
 	// growing hubs: a spanning tree's mean degree is just under 2, so a
 	// bound of 3 keeps every node within 2× the mean. Default 3 (WAN and
-	// large presets 4; LAN 0, for tree shaping: ShortcutSamples).
+	// large presets 4). Tree shaping (ShortcutSamples) needs 0.
 	MaxEagerPeers int
 	// MaxPassivePeers bounds the known members that are not in the active
 	// view (repair candidates, anti-entropy targets). When it overflows, a
@@ -173,7 +173,10 @@ type Config struct {
 	// (L grafted, E pruned): the tree's total path length over all origins
 	// goes down, so unlike Algorithm 4 it does not re-parent back and
 	// forth. It needs MaxEagerPeers 0 (or at least the active view's cap):
-	// the shaped tree has hubs. 0 disables it. Default 0 (LAN 16).
+	// the shaped tree has hubs. 0 disables it. Default 0 (off in every
+	// preset): while it settles, each swap can lose a copy in flight, which
+	// is then pulled a graft timeout late (see docs/design.md). 16 with
+	// MaxEagerPeers 0 is what was measured.
 	ShortcutSamples int
 
 	// GraftTimeout is how long to wait after the first IHave for an unknown
@@ -377,8 +380,6 @@ func LANConfig() Config {
 	c.MaintenanceJitter = 200 * time.Millisecond
 	c.ProtectRingNeighbors = false
 	c.MaxProtectedNeighbors = 2
-	c.MaxEagerPeers = 0 // tree shaping moves links to central nodes
-	c.ShortcutSamples = 16
 	return c
 }
 

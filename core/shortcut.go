@@ -32,7 +32,7 @@ import "time"
 // overloaded (a swap loses the copies in flight between the two links); a
 // peer that refuses the new link gets the old one back (shortcutRefused).
 // Hops are not milliseconds: on links of very different latency a path of
-// fewer hops can be slower, which is why only the LAN preset turns it on.
+// fewer hops can be slower: use it where links have similar latency.
 //
 // The samples are the announcements v receives; a lazy peer drops its
 // announcement when v's reaches it first (unqueueIHave), which depends on

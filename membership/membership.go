@@ -147,21 +147,16 @@ func New(self core.PeerID, opts ...Option) (*Membership, error) {
 		return nil, err
 	}
 	m := &Membership{
-		guard:    guard,
-		self:     self,
-		opts:     o,
-		log:      o.logger,
-		tr:       tr,
-		pend:     make(map[string]*pendingMember),
-		rtt:      make(map[string]time.Duration),
-		wake:     make(chan struct{}, 1),
-		rttTimer: stoppedTimer(),
-		rttDelay: rttFlushDelay,
-		applied:  make(map[string]appliedMember),
-		stop:     make(chan struct{}),
-		failed:   make(chan struct{}),
-		part:     partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
+		guard:  guard,
+		self:   self,
+		opts:   o,
+		log:    o.logger,
+		tr:     tr,
+		stop:   make(chan struct{}),
+		failed: make(chan struct{}),
+		part:   partitionDetector{window: o.partWindow, fraction: o.partFraction, minPeers: o.partMinPeers},
 	}
+	m.initQueue()
 	guard.known = func() int {
 		if ml := m.mlp.Load(); ml != nil {
 			return ml.NumMembers()
@@ -833,4 +828,15 @@ func (m *Membership) WaitForPeers(ctx context.Context, n int) error {
 		case <-t.C:
 		}
 	}
+}
+
+// initQueue makes the event queue's state: what New builds, and what the
+// tests that drive enqueue and drainOnce by hand build alone.
+func (m *Membership) initQueue() {
+	m.pend = make(map[string]*pendingMember)
+	m.rtt = make(map[string]time.Duration)
+	m.wake = make(chan struct{}, 1)
+	m.rttTimer = stoppedTimer()
+	m.rttDelay = rttFlushDelay
+	m.applied = make(map[string]appliedMember)
 }

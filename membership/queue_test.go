@@ -19,18 +19,13 @@ import (
 func newQueueOnly(self string) (*Membership, *fakePeers, *fakeBook) {
 	p, b := newFakePeers(), newFakeBook()
 	m := &Membership{
-		self:     core.PeerID(self),
-		log:      slog.New(slog.DiscardHandler),
-		pend:     make(map[string]*pendingMember),
-		rtt:      make(map[string]time.Duration),
-		wake:     make(chan struct{}, 1),
-		rttTimer: stoppedTimer(),
-		rttDelay: rttFlushDelay,
-		applied:  make(map[string]appliedMember),
-		peers:    p,
-		book:     b,
-		part:     partitionDetector{window: DefaultPartitionWindow, fraction: 0.5, minPeers: 2},
+		self:  core.PeerID(self),
+		log:   slog.New(slog.DiscardHandler),
+		peers: p,
+		book:  b,
+		part:  partitionDetector{window: DefaultPartitionWindow, fraction: 0.5, minPeers: 2},
 	}
+	m.initQueue()
 	return m, p, b
 }
 

@@ -258,3 +258,133 @@ func TestPullBecomesALinkAtMostOncePerGraftTimeout(t *testing.T) {
 		t.Fatalf("link grafts %v one graft timeout later, want [%s]", got, lz[2])
 	}
 }
+
+// A peer whose eager set is full answers pulls but refuses a link Graft
+// with a Prune. The next pull it answers must link another announcer, not
+// it again: a group of nodes cut off from the tree kept pulling every
+// message (hundreds of milliseconds each) because its first announcer,
+// next to the origin and at its cap, refused each link.
+func TestPullLinksAnotherAnnouncerWhenOneRefused(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+	gt := p.Config().GraftTimeout
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	var lz []core.PeerID
+	for _, l := range p.LazyPeers() {
+		if l != "e1" && l != "e2" {
+			lz = append(lz, l)
+		}
+	}
+	refuser, other := lz[0], lz[1]
+	linkGrafts := func(o core.Output) (to []core.PeerID) {
+		for _, g := range msgs(o, core.MsgGraft) {
+			if len(g.Msg.IDs) == 0 {
+				to = append(to, g.To)
+			}
+		}
+		return to
+	}
+	// pull announces seq from the given peers in turn, lets the graft
+	// timeout pass, checks the pull went to the first, and answers it.
+	pull := func(at time.Time, seq uint64, from ...core.PeerID) core.Output {
+		t.Helper()
+		for i, f := range from {
+			p.Receive(at.Add(ms(i)), f, ihave(ann("x", seq, 1)))
+		}
+		p.Drain()
+		p.Tick(at.Add(gt + ms(len(from))))
+		if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != from[0] {
+			t.Fatalf("pull of %d: %+v, want one to %s", seq, g, from[0])
+		}
+		p.Receive(at.Add(gt+ms(10)), from[0], gossip("x", seq, 2))
+		return p.Drain()
+	}
+	at := t0
+	if got := linkGrafts(pull(at, 1, refuser, other)); len(got) != 1 || got[0] != refuser {
+		t.Fatalf("link grafts %v after the first pull, want [%s]", got, refuser)
+	}
+	p.Receive(at.Add(gt+ms(12)), refuser, core.Message{Type: core.MsgPrune}) // full: refused
+	if contains(p.EagerPeers(), refuser) {
+		t.Fatalf("%s still eager after refusing", refuser)
+	}
+	at = at.Add(3 * gt)
+	if got := linkGrafts(pull(at, 2, refuser, other)); len(got) != 1 || got[0] != other {
+		t.Fatalf("link grafts %v after a pull the refusing peer answered, want [%s]", got, other)
+	}
+	if !contains(p.EagerPeers(), other) || contains(p.EagerPeers(), refuser) {
+		t.Fatalf("eager %v, want %s and not %s", p.EagerPeers(), other, refuser)
+	}
+	// When the refusing peer is the only announcer, no link is asked of it.
+	p.Receive(at.Add(gt+ms(20)), other, core.Message{Type: core.MsgPrune})
+	at = at.Add(3 * gt)
+	if got := linkGrafts(pull(at, 3, refuser)); len(got) != 0 {
+		t.Fatalf("link grafts %v to a peer that refused %v ago", got, at.Sub(t0))
+	}
+}
+
+// A node whose eager set is full can still be cut off from the tree: its
+// eager links all lead to its own group, which it feeds. Once it has pulled
+// cutOffPulls first copies in a row with no pushed copy between, it drops
+// the eager peer that pushed least recently for the announcer that answered
+// — a group behind such a node pulled every message for as long as the
+// traffic lasted. While the tree still pushes copies between its pulls
+// (a lost copy now and then), a full eager set is left alone.
+func TestCutOffNodeAtItsCapRelinks(t *testing.T) {
+	p := fixture(t, func(c *core.Config) {
+		c.MaxEagerPeers = 3
+		c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0
+	})
+	gt := p.Config().GraftTimeout
+	if len(p.EagerPeers()) != 3 {
+		t.Fatalf("eager %v, want 3 (the cap)", p.EagerPeers())
+	}
+	// e0 and e2 push a message each; e1 pushed nothing: it goes first.
+	p.Receive(t0, "e0", gossip("y", 1, 1))
+	p.Receive(t0, "e2", gossip("z", 1, 1))
+	p.Drain()
+	lz := p.LazyPeers()
+	pulls := 0
+	pull := func(at time.Time, seq uint64) core.Output {
+		t.Helper()
+		pulls++
+		p.Receive(at, lz[0], ihave(ann("x", seq, 1)))
+		p.Receive(at.Add(ms(1)), lz[1], ihave(ann("x", seq, 1)))
+		p.Drain()
+		p.Tick(at.Add(gt + ms(1)))
+		if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 || g[0].To != lz[0] {
+			t.Fatalf("pull %d: %+v, want one to %s", pulls, g, lz[0])
+		}
+		p.Receive(at.Add(gt+ms(5)), lz[0], gossip("x", seq, 2))
+		return p.Drain()
+	}
+	at := t0.Add(ms(10))
+	// Two pulls, a pushed copy, two pulls: never three in a row.
+	for _, seq := range []uint64{1, 2} {
+		if o := pull(at, seq); len(msgs(o, core.MsgPrune)) != 0 {
+			t.Fatalf("pull %d pruned an eager link: %+v", seq, msgs(o, core.MsgPrune))
+		}
+		at = at.Add(2 * gt)
+	}
+	p.Receive(at, "e0", gossip("y", 2, 1))
+	for _, seq := range []uint64{3, 4} {
+		if o := pull(at, seq); len(msgs(o, core.MsgPrune)) != 0 {
+			t.Fatalf("pull %d (after a pushed copy) pruned an eager link", seq)
+		}
+		at = at.Add(2 * gt)
+	}
+	// The third in a row: e1 makes room for lz[0].
+	o := pull(at, 5)
+	pr := msgs(o, core.MsgPrune)
+	var link []core.PeerID
+	for _, g := range msgs(o, core.MsgGraft) {
+		if len(g.Msg.IDs) == 0 {
+			link = append(link, g.To)
+		}
+	}
+	if len(pr) != 1 || pr[0].To != "e1" || len(link) != 1 || link[0] != lz[0] {
+		t.Fatalf("prunes %v, link grafts %v; want a Prune to e1 and a link Graft to %s", targets(pr), link, lz[0])
+	}
+	if e := p.EagerPeers(); len(e) != 3 || !contains(e, lz[0]) || contains(e, "e1") {
+		t.Fatalf("eager %v, want 3 with %s and without e1", e, lz[0])
+	}
+}

@@ -555,12 +555,13 @@ func (r *ranker) consider(c *peer, tier int) {
 	}
 }
 
-// lazyCandidate picks the lazy link to promote: non-pruned ones, pruned
-// ones only when the node has no eager peer.
+// lazyCandidate picks the lazy link to promote: non-pruned ones that have
+// not refused a link lately (linkable), any lazy one only when the node has
+// no eager peer.
 func (p *Protocol) lazyCandidate(except *peer) *peer {
 	r := ranker{p: p}
 	for _, c := range p.lazy {
-		if c != except && !c.pruned {
+		if c != except && !c.pruned && p.linkable(c) {
 			r.consider(c, 2)
 		}
 	}
@@ -629,7 +630,7 @@ func (p *Protocol) relink(except *peer) {
 	}
 	p.relinkAt = p.now.Add(p.cfg.GraftTimeout)
 	best := p.relinkCandidate(except)
-	if best == nil && except != nil && except.state == stateLazy {
+	if best == nil && except != nil && except.state == stateLazy && p.linkable(except) {
 		best = except
 	}
 	if best != nil && p.toEager(best, ReasonMaintenance) {
@@ -644,11 +645,12 @@ func (p *Protocol) relink(except *peer) {
 }
 
 // relinkCandidate picks the lazy link a node without eager peers promotes:
-// the one that most recently pushed us a Gossip, else the usual ranking.
+// the one that most recently pushed us a Gossip (a pull's answer counts)
+// and has not refused a link lately, else the usual ranking.
 func (p *Protocol) relinkCandidate(except *peer) *peer {
 	var best *peer
 	for _, c := range p.lazy {
-		if c.lastPush == 0 || c == except {
+		if c.lastPush == 0 || c == except || !p.linkable(c) {
 			continue
 		}
 		if best == nil || c.lastPush > best.lastPush {

@@ -31,7 +31,8 @@ type peer struct {
 	dupEpoch   uint64    // Protocol.dupEpoch when dups was last counted
 	prunedAt   time.Time // when we last sent it a Prune
 	pruneAt    time.Time // not pruned for duplicates before this ((threshold-1)-th duplicate + random part of PruneDelay)
-	shortcutAt time.Time // not made eager by tree shaping before this (it refused once)
+	linkAsked  time.Time // when we last sent it a link Graft
+	noLinkTill time.Time // not asked for a link before this, when another will do: it refused one (see linkRefused)
 	graceTo    time.Time // a link that re-attached pulling nodes: its duplicates do not count before this (see notePull)
 
 	// Link protocol (passive peers only).

@@ -141,6 +141,9 @@ type Protocol struct {
 	cur int
 
 	scratch []graftReq
+	// announcers: the announcers of the copy being handled, while notePull
+	// runs (a copy of the pending entry's, which is freed before).
+	announcers []PeerID
 }
 
 // New returns a Protocol for the node self. store keeps payloads for Grafts;
@@ -250,6 +253,7 @@ func (p *Protocol) sendPrune(pe *peer) {
 
 // sendLinkGraft asks pe to make the link eager (a Graft without ids).
 func (p *Protocol) sendLinkGraft(pe *peer) {
+	pe.linkAsked = p.now
 	p.send(pe.id, Message{Type: MsgGraft})
 	p.counters.GraftSent++
 	p.emit(Event{Kind: EventGraftSent, Peer: pe.id})

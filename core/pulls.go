@@ -51,6 +51,7 @@ import (
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls
+	streak      int       // first copies pulled since the tree last pushed one (see cutOff)
 	windowStart time.Time // start of the current pull budget interval
 	windowPulls int       // ids pulled in it
 	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
@@ -161,8 +162,19 @@ func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration
 // noteTreeCopy records a first copy (id, origin time ot) the tree pushed to
 // us.
 func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID, ot time.Time) {
+	l.streak = 0
 	l.noteOrigin(now, id, ot)
 }
+
+// cutOffPulls is how many first copies in a row a node must pull, the tree
+// pushing none between them, before it counts as cut off from the tree
+// (see notePull). One or two are a lost copy or a slow link; a node still
+// on the tree gets a pushed copy between two losses.
+const cutOffPulls = 3
+
+// cutOff reports whether the tree has stopped feeding this node: its last
+// cutOffPulls first copies were all pulled.
+func (l *pullPolicy) cutOff() bool { return l.streak >= cutOffPulls }
 
 // mayPromote reports whether a pull may turn into a link now (at most one
 // per every), and records it if so.
@@ -188,18 +200,99 @@ func (l *pullPolicy) take(now time.Time, width time.Duration, budget int) (bool,
 	return true, time.Time{}
 }
 
-// notePull handles the answer to a pull from linked peer pe.
-func (p *Protocol) notePull(pe *peer) {
+// notePull handles the answer to a pull from linked peer pe; ann are the
+// peers that announced the message before it came. The pull may become a
+// link (at most once per graft timeout, see pullPolicy):
+//
+//   - to pe, unless pe refused a link lately (its eager set is full: it
+//     answers pulls but prunes a link Graft at once). Then to another lazy
+//     announcer: the announcers had the copy before us, so they are on the
+//     side of the tree that holds it. Linking pe again would be refused
+//     again, for every pull: a group of nodes cut off from the tree kept
+//     pulling every message (hundreds of milliseconds each) while its
+//     first announcer, one hop from the origin and at its cap, answered
+//     each link Graft with a Prune (tools/largebench, 16 nodes, LAN
+//     preset).
+//   - with our own eager set full, only when the node is cut off (cutOff:
+//     its last cutOffPulls first copies were all pulled): then its eager
+//     links all lead away from the tree, and the one that pushed least
+//     recently is pruned to make room. Without it, a node at its cap
+//     whose three eager links were its own group kept that group pulling
+//     every message for as long as the traffic lasted (the same
+//     benchmark).
+func (p *Protocol) notePull(pe *peer, ann []PeerID) {
 	if pe.state != stateLazy || p.overloaded {
+		return
+	}
+	to := pe
+	if !p.linkable(pe) {
+		to = nil
+		for _, id := range ann {
+			if c := p.peers[id]; c != nil && c.state == stateLazy && p.linkable(c) {
+				to = c
+				break
+			}
+		}
+		if to == nil {
+			return
+		}
+	}
+	full := len(p.eager) >= p.eagerCap()
+	if full && !p.pulls.cutOff() {
 		return
 	}
 	if !p.pulls.mayPromote(p.now, p.tun.GraftTimeout) {
 		return
 	}
-	if p.toEager(pe, ReasonGraftSent) {
-		p.graceLink(pe)
-		p.sendLinkGraft(pe)
+	if full {
+		// Every eager link leads away from the tree: they feed nothing
+		// to us, we feed them. One of them makes room for the link that
+		// re-attaches the group; the peer dropped finds its own way back
+		// (it pulls, and links like this).
+		w := p.stalestEager()
+		if w == nil {
+			return
+		}
+		p.promote(to, ReasonGraftSent)
+		p.demote(w, ReasonCapacity)
+	} else if !p.toEager(to, ReasonGraftSent) {
+		return
 	}
+	p.graceLink(to)
+	p.sendLinkGraft(to)
+}
+
+// stalestEager returns the unprotected eager peer that pushed us a Gossip
+// least recently (never first), ties to the first in the set.
+func (p *Protocol) stalestEager() *peer {
+	var w *peer
+	for _, e := range p.eager {
+		if !e.protected && (w == nil || e.lastPush < w.lastPush) {
+			w = e
+		}
+	}
+	return w
+}
+
+// linkRetry is how long a peer that refused a link is not asked for one
+// again while another peer will do.
+const linkRetry = 30 * time.Second
+
+// linkable reports whether pe may be asked for a link: it has not refused
+// one within linkRetry.
+func (p *Protocol) linkable(pe *peer) bool { return !p.now.Before(pe.noLinkTill) }
+
+// linkRefused handles a Prune from pe, which was eager: when it comes within
+// two graft timeouts of the link Graft we sent it, pe refused the link (its
+// eager set was full, see onGraft; the link's own duplicates do not prune
+// it that soon, see graceLink), and it is not asked again for linkRetry
+// while other peers will do. It reports whether the Prune was a refusal.
+func (p *Protocol) linkRefused(pe *peer) bool {
+	if pe.linkAsked.IsZero() || p.now.Sub(pe.linkAsked) > 2*p.tun.GraftTimeout {
+		return false
+	}
+	pe.noLinkTill = p.now.Add(linkRetry)
+	return true
 }
 
 // graceLink keeps the duplicates that arrive over a freshly linked pe from

@@ -224,6 +224,11 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	pulled := false
 	if pd != nil {
 		pulled = pd.grafts > 0 && (from == pd.target || from == pd.target2)
+		if pulled {
+			// Who else had it before us: where a link may go if the
+			// peer that answered refuses links (see notePull).
+			p.announcers = append(p.announcers[:0], pd.ann...)
+		}
 		if !pulled {
 			// The announcement came first, and this copy is not the
 			// answer to our Graft: how late the tree's copy was. It is
@@ -244,6 +249,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		// A pulled copy: duplicates of it that the tree delivers late are
 		// not evidence of a redundant link (see duplicate).
 		p.seen.markPulled(id)
+		p.pulls.streak++
 	}
 	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers)
 	if pe == nil || pe.state == statePassive {
@@ -263,7 +269,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		return
 	}
 	if pulled {
-		p.notePull(pe)
+		p.notePull(pe, p.announcers)
 		return
 	}
 	p.pulls.noteTreeCopy(p.now, id, m.OriginTime)
@@ -535,7 +541,7 @@ func (p *Protocol) onPrune(from PeerID) {
 	}
 	wasEager := pe.state == stateEager
 	p.toLazy(pe, ReasonPruneReceived, true)
-	if wasEager && p.shortcutRefused(pe) {
+	if wasEager && p.linkRefused(pe) && p.shortcutRefused(pe) {
 		return
 	}
 	if wasEager {

@@ -45,10 +45,6 @@ type pendingSwap struct {
 	until   time.Time
 }
 
-// shortcutRetry is how long a peer that refused a shortcut link is not
-// asked again.
-const shortcutRetry = 30 * time.Second
-
 // shortcut is the running comparison of lazy peer to against eager peer via.
 type shortcut struct {
 	via, to PeerID
@@ -68,7 +64,7 @@ func (p *Protocol) noteShortcut(from PeerID, a *Announcement, s seenEntry) {
 	}
 	via := p.peers[s.from]
 	to := p.peers[from]
-	if via == nil || via.state != stateEager || to == nil || to.state != stateLazy || p.now.Before(to.shortcutAt) {
+	if via == nil || via.state != stateEager || to == nil || to.state != stateLazy || p.now.Before(to.noLinkTill) {
 		return
 	}
 	i := p.shortcutIndex(s.from, from)
@@ -131,14 +127,13 @@ func (p *Protocol) shortcutIndex(via, to PeerID) int {
 // shortcutRefused undoes the last swap when pe, the peer it made eager,
 // refuses the link with a Prune soon after: the eager peer it replaced is
 // linked again (else the two sides of the tree it joined would be apart
-// until pulls relink them), and pe is not asked again for shortcutRetry.
+// until pulls relink them); linkRefused keeps pe from being asked again.
 func (p *Protocol) shortcutRefused(pe *peer) bool {
 	sw := p.swap
 	if sw.to != pe.id || p.now.After(sw.until) {
 		return false
 	}
 	p.swap = pendingSwap{}
-	pe.shortcutAt = p.now.Add(shortcutRetry)
 	via := p.peers[sw.via]
 	if via == nil || via.state != stateLazy || !p.toEager(via, ReasonShortcut) {
 		return false

@@ -187,10 +187,11 @@ func TestManySendersBurst(t *testing.T) {
 // in every window). Run with -v for the per-window numbers.
 //
 // The 50-node cases do not settle for every seed: over seeds 1-60 the
-// default config ended at RMR 0 without Grafts in 58 (56 before IHaves
-// answered by the peer's own were dropped; the failing seeds differ from
-// one build to the next: the runs are chaotic, and any change to the
-// protocol moves them), the LAN config in 60. One seed would pass or
+// default config ended at RMR 0 without Grafts in 56 (58 before pulls
+// linked around refusing and cut-off nodes, 56 before IHaves answered by
+// the peer's own were dropped; the failing seeds differ from one build to
+// the next: the runs are chaotic, and any change to the protocol moves
+// them), the LAN config in 60. One seed would pass or
 // fail by luck, so those cases run seeds 1-3 and require 2 of them to settle
 // (every seed is logged; STEADY_SEED=k runs only seed k and requires it).
 func TestManySendersSteadyState(t *testing.T) {

@@ -286,13 +286,11 @@ func (p *Protocol) linkable(pe *peer) bool { return !p.now.Before(pe.noLinkTill)
 // two graft timeouts of the link Graft we sent it, pe refused the link (its
 // eager set was full, see onGraft; the link's own duplicates do not prune
 // it that soon, see graceLink), and it is not asked again for linkRetry
-// while other peers will do. It reports whether the Prune was a refusal.
-func (p *Protocol) linkRefused(pe *peer) bool {
-	if pe.linkAsked.IsZero() || p.now.Sub(pe.linkAsked) > 2*p.tun.GraftTimeout {
-		return false
+// while other peers will do.
+func (p *Protocol) linkRefused(pe *peer) {
+	if !pe.linkAsked.IsZero() && p.now.Sub(pe.linkAsked) <= 2*p.tun.GraftTimeout {
+		pe.noLinkTill = p.now.Add(linkRetry)
 	}
-	pe.noLinkTill = p.now.Add(linkRetry)
-	return true
 }
 
 // graceLink keeps the duplicates that arrive over a freshly linked pe from

@@ -541,7 +541,10 @@ func (p *Protocol) onPrune(from PeerID) {
 	}
 	wasEager := pe.state == stateEager
 	p.toLazy(pe, ReasonPruneReceived, true)
-	if wasEager && p.linkRefused(pe) && p.shortcutRefused(pe) {
+	if wasEager {
+		p.linkRefused(pe)
+	}
+	if wasEager && p.shortcutRefused(pe) {
 		return
 	}
 	if wasEager {

@@ -388,3 +388,70 @@ func TestCutOffNodeAtItsCapRelinks(t *testing.T) {
 		t.Fatalf("eager %v, want 3 with %s and without e1", e, lz[0])
 	}
 }
+
+// A node whose eager peers bring it only copies that someone pulled — they
+// come more than the configured graft timeout after a lazy peer announced
+// them, yet within its own (tuned, longer) graft timeout, so it never pulls
+// itself — is cut off as much as one that pulls: after cutOffPulls such
+// copies in a row it links an announcer. A group of nodes stayed off the
+// tree that way, its only puller refused by every peer it asked.
+func TestLateCopiesLinkAnAnnouncer(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+	gt := p.Config().GraftTimeout
+	tun := p.Tuning()
+	tun.GraftTimeout = 3 * gt
+	if _, err := p.SetTuning(t0, tun); err != nil {
+		t.Fatal(err)
+	}
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	var lz []core.PeerID
+	for _, l := range p.LazyPeers() {
+		if l != "e1" && l != "e2" {
+			lz = append(lz, l)
+		}
+	}
+	linkGrafts := func(o core.Output) (to []core.PeerID) {
+		for _, g := range msgs(o, core.MsgGraft) {
+			if len(g.Msg.IDs) == 0 {
+				to = append(to, g.To)
+			}
+		}
+		return to
+	}
+	// copy announces seq by lz[0] at, and e0 pushes it after lag.
+	copyAfter := func(at time.Time, seq uint64, lag time.Duration) core.Output {
+		t.Helper()
+		p.Receive(at, lz[0], ihave(ann("x", seq, 1)))
+		p.Receive(at.Add(lag), "e0", gossip("x", seq, 5))
+		o := p.Drain()
+		if g := msgs(o, core.MsgGraft); len(g) != len(linkGrafts(o)) {
+			t.Fatalf("copy %d: a pull went out: %+v", seq, g)
+		}
+		return o
+	}
+	at := t0.Add(ms(10))
+	late := gt + ms(20)
+	for _, seq := range []uint64{1, 2} {
+		if got := linkGrafts(copyAfter(at, seq, late)); len(got) != 0 {
+			t.Fatalf("link grafts %v after %d late copies", got, seq)
+		}
+		at = at.Add(time.Second)
+	}
+	// A timely copy between: the count starts again.
+	p.Receive(at, "e0", gossip("x", 3, 5))
+	p.Drain()
+	at = at.Add(time.Second)
+	for _, seq := range []uint64{4, 5} {
+		if got := linkGrafts(copyAfter(at, seq, late)); len(got) != 0 {
+			t.Fatalf("link grafts %v after a timely copy and %d late ones", got, seq-3)
+		}
+		at = at.Add(time.Second)
+	}
+	if got := linkGrafts(copyAfter(at, 6, late)); len(got) != 1 || got[0] != lz[0] {
+		t.Fatalf("link grafts %v after three late copies in a row, want [%s]", got, lz[0])
+	}
+	if !contains(p.EagerPeers(), lz[0]) {
+		t.Fatalf("eager %v, want %s in it", p.EagerPeers(), lz[0])
+	}
+}

@@ -124,7 +124,7 @@ type Protocol struct {
 	shortcuts []shortcut // tree shaping for many senders (shortcut.go)
 	swap      pendingSwap
 	// Deliveries and time at the last maintenance round, and whether the
-	// rate since then was above maxShortcutRate (shortcut.go).
+	// rate since then was above maxQuietRate (shortcut.go).
 	shortcutMark    uint64
 	shortcutRoundAt time.Time
 	shortcutBusy    bool

@@ -221,10 +221,13 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	}
 	pd := p.pend.m[id]
 	p.acceptFirstCopy(id, m.OriginTime, m.Hops, from, m.Payload, headers, pd != nil && pd.grafts > 0)
-	pulled := false
+	pulled, late := false, false
 	if pd != nil {
 		pulled = pd.grafts > 0 && (from == pd.target || from == pd.target2)
-		if pulled {
+		// A tree copy a lazy peer announced more than the configured
+		// graft timeout before: someone upstream pulled it (see noteLate).
+		late = !pulled && p.now.Sub(pd.announced) > p.cfg.GraftTimeout && p.lateMeansCutOff()
+		if pulled || late {
 			// Who else had it before us: where a link may go if the
 			// peer that answered refuses links (see notePull).
 			p.announcers = append(p.announcers[:0], pd.ann...)
@@ -272,7 +275,10 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.notePull(pe, p.announcers)
 		return
 	}
-	p.pulls.noteTreeCopy(p.now, id, m.OriginTime)
+	p.pulls.noteTreeCopy(p.now, id, m.OriginTime, late)
+	if late {
+		p.noteLate(p.announcers)
+	}
 	// The sender of a first copy becomes eager (the paper's Algorithm 1).
 	// The original Algorithm 1 adds it to eagerPushPeers without taking it
 	// out of lazyPushPeers, so a peer could sit in both sets (the 2019

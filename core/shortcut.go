@@ -28,7 +28,7 @@ import "time"
 // at 32 nodes within about 10 s of traffic at 20 msg/s
 // (TestShortcutsShortenTheTree), at 100 within a few minutes (docs/design.md).
 //
-// Guards: no swap while the node delivers more than maxShortcutRate or is
+// Guards: no swap while the node delivers more than maxQuietRate or is
 // overloaded (a swap loses the copies in flight between the two links); a
 // peer that refuses the new link gets the old one back (shortcutRefused).
 // Hops are not milliseconds: on links of very different latency a path of
@@ -59,7 +59,7 @@ const maxShortcuts = 64
 // when the samples say so.
 func (p *Protocol) noteShortcut(from PeerID, a *Announcement, s seenEntry) {
 	k := p.cfg.ShortcutSamples
-	if k <= 0 || s.from == from || s.from == p.self || s.pulled || s.hops == 0 || p.overloaded || p.busyForShortcuts() {
+	if k <= 0 || s.from == from || s.from == p.self || s.pulled || s.hops == 0 || p.overloaded || p.busy() {
 		return
 	}
 	via := p.peers[s.from]
@@ -142,11 +142,13 @@ func (p *Protocol) shortcutRefused(pe *peer) bool {
 	return true
 }
 
-// maxShortcutRate is the delivery rate (messages per second) above which a
-// node makes no swap: a swap loses the copies that pass the new peer before
-// its link Graft and the old one after its Prune (they are pulled), and
-// under a burst that is a queue's worth, each pull a chance for a new link.
-const maxShortcutRate = 100
+// maxQuietRate is the delivery rate (messages per second) above which a
+// node makes no link change of its own accord (busy): no tree-shaping swap
+// — a swap loses the copies that pass the new peer before its link Graft
+// and the old one after its Prune (they are pulled), and under a burst
+// that is a queue's worth, each pull a chance for a new link — and no link
+// from late copies (noteLate), which a burst's queues make late.
+const maxQuietRate = 100
 
 // shortcutRound runs at each maintenance round: it decides from the
 // deliveries since the last round whether swaps are allowed until the next.
@@ -155,18 +157,18 @@ func (p *Protocol) shortcutRound() {
 	p.shortcutMark = p.counters.MessagesDelivered
 	interval := p.now.Sub(p.shortcutRoundAt)
 	p.shortcutRoundAt = p.now
-	p.shortcutBusy = interval <= 0 || float64(d) > maxShortcutRate*interval.Seconds()
+	p.shortcutBusy = interval <= 0 || float64(d) > maxQuietRate*interval.Seconds()
 }
 
-// busyForShortcuts reports whether this node delivers more than
-// maxShortcutRate messages per second: over the last maintenance round, or
+// busy reports whether this node delivers more than maxQuietRate
+// messages per second: over the last maintenance round, or
 // since it began (counted over at least 100 ms, so that a burst is seen
 // within its first messages).
-func (p *Protocol) busyForShortcuts() bool {
+func (p *Protocol) busy() bool {
 	if p.shortcutBusy {
 		return true
 	}
 	d := p.counters.MessagesDelivered - p.shortcutMark
 	elapsed := max(p.now.Sub(p.shortcutRoundAt), 100*time.Millisecond)
-	return float64(d) > maxShortcutRate*elapsed.Seconds()
+	return float64(d) > maxQuietRate*elapsed.Seconds()
 }

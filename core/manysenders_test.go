@@ -165,16 +165,7 @@ func TestLinkFromPullSurvivesTheAnswersInFlight(t *testing.T) {
 		c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0
 	})
 	gt := p.Config().GraftTimeout
-	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
-	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
-	// (Lazy links beyond lazy_fanout were disconnected when e1 and e2
-	// became lazy: take two unpruned ones that are still linked.)
-	var lz []core.PeerID
-	for _, l := range p.LazyPeers() {
-		if l != "e1" && l != "e2" {
-			lz = append(lz, l)
-		}
-	}
+	lz := onlyE0Eager(p)
 	l0, l1 := lz[0], lz[1]
 	p.Receive(t0, l0, ihave(ann("x", 1, 1)))
 	p.Drain()
@@ -222,14 +213,7 @@ func TestLinkFromPullSurvivesTheAnswersInFlight(t *testing.T) {
 func TestPullBecomesALinkAtMostOncePerGraftTimeout(t *testing.T) {
 	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
 	gt := p.Config().GraftTimeout
-	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
-	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
-	var lz []core.PeerID
-	for _, l := range p.LazyPeers() {
-		if l != "e1" && l != "e2" {
-			lz = append(lz, l)
-		}
-	}
+	lz := onlyE0Eager(p)
 	p.Receive(t0, lz[0], ihave(ann("x", 1, 1)))
 	p.Receive(t0, lz[1], ihave(ann("x", 2, 1)))
 	p.Drain()
@@ -237,24 +221,16 @@ func TestPullBecomesALinkAtMostOncePerGraftTimeout(t *testing.T) {
 	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 2 {
 		t.Fatalf("pulls %+v", g)
 	}
-	linkGrafts := func() (to []core.PeerID) {
-		for _, g := range msgs(p.Drain(), core.MsgGraft) {
-			if len(g.Msg.IDs) == 0 {
-				to = append(to, g.To)
-			}
-		}
-		return to
-	}
 	p.Receive(t0.Add(gt+ms(1)), lz[0], gossip("x", 1, 2))
 	p.Receive(t0.Add(gt+ms(2)), lz[1], gossip("x", 2, 2))
-	if got := linkGrafts(); len(got) != 1 || got[0] != lz[0] {
+	if got := linkGrafts(p.Drain()); len(got) != 1 || got[0] != lz[0] {
 		t.Fatalf("link grafts %v, want [%s] only", got, lz[0])
 	}
 	p.Receive(t0.Add(gt+ms(2)), lz[2], ihave(ann("x", 3, 1)))
 	p.Tick(t0.Add(2*gt + ms(2)))
 	p.Drain()
 	p.Receive(t0.Add(2*gt+ms(3)), lz[2], gossip("x", 3, 2))
-	if got := linkGrafts(); len(got) != 1 || got[0] != lz[2] {
+	if got := linkGrafts(p.Drain()); len(got) != 1 || got[0] != lz[2] {
 		t.Fatalf("link grafts %v one graft timeout later, want [%s]", got, lz[2])
 	}
 }
@@ -267,23 +243,8 @@ func TestPullBecomesALinkAtMostOncePerGraftTimeout(t *testing.T) {
 func TestPullLinksAnotherAnnouncerWhenOneRefused(t *testing.T) {
 	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
 	gt := p.Config().GraftTimeout
-	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
-	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
-	var lz []core.PeerID
-	for _, l := range p.LazyPeers() {
-		if l != "e1" && l != "e2" {
-			lz = append(lz, l)
-		}
-	}
+	lz := onlyE0Eager(p)
 	refuser, other := lz[0], lz[1]
-	linkGrafts := func(o core.Output) (to []core.PeerID) {
-		for _, g := range msgs(o, core.MsgGraft) {
-			if len(g.Msg.IDs) == 0 {
-				to = append(to, g.To)
-			}
-		}
-		return to
-	}
 	// pull announces seq from the given peers in turn, lets the graft
 	// timeout pass, checks the pull went to the first, and answers it.
 	pull := func(at time.Time, seq uint64, from ...core.PeerID) core.Output {
@@ -403,22 +364,7 @@ func TestLateCopiesLinkAnAnnouncer(t *testing.T) {
 	if _, err := p.SetTuning(t0, tun); err != nil {
 		t.Fatal(err)
 	}
-	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
-	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
-	var lz []core.PeerID
-	for _, l := range p.LazyPeers() {
-		if l != "e1" && l != "e2" {
-			lz = append(lz, l)
-		}
-	}
-	linkGrafts := func(o core.Output) (to []core.PeerID) {
-		for _, g := range msgs(o, core.MsgGraft) {
-			if len(g.Msg.IDs) == 0 {
-				to = append(to, g.To)
-			}
-		}
-		return to
-	}
+	lz := onlyE0Eager(p)
 	// copy announces seq by lz[0] at, and e0 pushes it after lag.
 	copyAfter := func(at time.Time, seq uint64, lag time.Duration) core.Output {
 		t.Helper()
@@ -454,4 +400,30 @@ func TestLateCopiesLinkAnAnnouncer(t *testing.T) {
 	if !contains(p.EagerPeers(), lz[0]) {
 		t.Fatalf("eager %v, want %s in it", p.EagerPeers(), lz[0])
 	}
+}
+
+// onlyE0Eager leaves the fixture's node with e0 as its only eager peer (e1
+// and e2 prune it) and returns its lazy peers other than e1 and e2: the
+// lazy links beyond lazy_fanout were disconnected when e1 and e2 became
+// lazy, so these are unpruned ones still linked.
+func onlyE0Eager(p *core.Protocol) []core.PeerID {
+	p.Receive(t0, "e1", core.Message{Type: core.MsgPrune})
+	p.Receive(t0, "e2", core.Message{Type: core.MsgPrune})
+	var lz []core.PeerID
+	for _, l := range p.LazyPeers() {
+		if l != "e1" && l != "e2" {
+			lz = append(lz, l)
+		}
+	}
+	return lz
+}
+
+// linkGrafts returns the peers o sends a link Graft (a Graft without ids).
+func linkGrafts(o core.Output) (to []core.PeerID) {
+	for _, g := range msgs(o, core.MsgGraft) {
+		if len(g.Msg.IDs) == 0 {
+			to = append(to, g.To)
+		}
+	}
+	return to
 }

@@ -142,7 +142,8 @@ type Protocol struct {
 
 	scratch []graftReq
 	// announcers: the announcers of the copy being handled, while notePull
-	// runs (a copy of the pending entry's, which is freed before).
+	// or noteLate runs (a copy of the pending entry's, which is freed
+	// before).
 	announcers []PeerID
 }
 

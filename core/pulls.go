@@ -51,7 +51,7 @@ import (
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls
-	streak      int       // first copies pulled since the tree last pushed one (see cutOff)
+	streak      int       // first copies pulled or late since the tree last pushed one in time (see cutOff)
 	windowStart time.Time // start of the current pull budget interval
 	windowPulls int       // ids pulled in it
 	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
@@ -221,11 +221,11 @@ func (l *pullPolicy) take(now time.Time, width time.Duration, budget int) (bool,
 //     each link Graft with a Prune (tools/largebench, 16 nodes, LAN
 //     preset).
 //   - with our own eager set full, only when the node is cut off (cutOff:
-//     its last cutOffPulls first copies were all pulled): then its eager
-//     links all lead away from the tree, and the one that pushed least
-//     recently is pruned to make room. Without it, a node at its cap
-//     whose three eager links were its own group kept that group pulling
-//     every message for as long as the traffic lasted (the same
+//     its last cutOffPulls first copies were all pulled or late): then
+//     its eager links all lead away from the tree, and the one that
+//     pushed least recently is pruned to make room. Without it, a node at
+//     its cap whose three eager links were its own group kept that group
+//     pulling every message for as long as the traffic lasted (the same
 //     benchmark).
 func (p *Protocol) notePull(pe *peer, ann []PeerID) {
 	if pe.state != stateLazy || p.overloaded {

@@ -229,7 +229,8 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		late = !pulled && p.now.Sub(pd.announced) > p.cfg.GraftTimeout && p.lateMeansCutOff()
 		if pulled || late {
 			// Who else had it before us: where a link may go if the
-			// peer that answered refuses links (see notePull).
+			// peer that answered refuses links (notePull), or for a
+			// late copy (noteLate).
 			p.announcers = append(p.announcers[:0], pd.ann...)
 		}
 		if !pulled {

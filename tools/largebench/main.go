@@ -14,6 +14,7 @@
 //	go run ./largebench -nodes 16 -size 16MiB -origins 4 -small-rate 20
 //	go run ./largebench -nodes 16 -size 16MiB -origins 20 -small-rate 20 -large-rate 0.25
 //	go run ./largebench -nodes 16 -size 8MiB -drop 0.05
+//	go run ./largebench -nodes 16 -size 1MiB -origins 20 -small-rate 20 -idle 10s -views
 //
 // Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node
 // i port 23000+i (the TCP copy uses the port after the last node).
@@ -71,6 +72,7 @@ type flags struct {
 	bulkQ    int
 	rate     float64
 	idle     time.Duration
+	views    bool
 }
 
 func parseSize(s string) (int64, error) {
@@ -113,6 +115,7 @@ func run(args []string, out io.Writer) error {
 	fs.Float64Var(&f.rate, "large-rate", 0, "large_send_rate of every node, in MiB/s (0: no cap, the default): the bytes of large-message parts a node publishes per second, across its BroadcastLarge calls")
 	fs.DurationVar(&f.idle, "idle", 5*time.Second, "with -small-rate: how long small messages are measured on the idle cluster first")
 	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
+	fs.BoolVar(&f.views, "views", false, "print every node's eager and lazy peers and link counters after the warm-up, after the idle small messages and at the end: to find which nodes the tree leaves out and why")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -357,11 +360,17 @@ func bench(f flags, out io.Writer) error {
 	// Small messages on an idle cluster, for comparison.
 	var idle smallStats
 	links, reach := eagerReach(nodes, nodes[f.nodes-1])
+	if f.views {
+		printViews(out, "after the warm-up", nodes)
+	}
 	if f.smallHz > 0 {
 		stop := make(chan struct{})
 		time.AfterFunc(f.idle, func() { close(stop) })
 		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop); err != nil {
 			return fmt.Errorf("small messages (idle): %w", err)
+		}
+		if f.views {
+			printViews(out, "after the idle small messages", nodes)
 		}
 	}
 
@@ -499,6 +508,9 @@ func bench(f flags, out io.Writer) error {
 			idle.pulled, loaded.pulled, loaded.slowPulled, loaded.slow, loaded.slowest)
 	}
 	linksEnd, reachEnd := eagerReach(nodes, nodes[f.nodes-1])
+	if f.views {
+		printViews(out, "at the end", nodes)
+	}
 	fmt.Fprintf(out, "eager links (directed): %d before, %d after; nodes the last node reaches by eager links alone: %d before, %d after, of %d\n",
 		links, linksEnd, reach, reachEnd, f.nodes)
 	if bad > 0 {
@@ -712,6 +724,22 @@ loop:
 }
 
 func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }
+
+// printViews prints, per node, its eager and lazy peers, the link counters
+// since it started (Grafts sent and answered, Grafts put off, Prunes sent
+// and received, promotions and demotions) and its tuned graft timeout: a
+// node that pulls everything shows many Grafts answered, and its peers'
+// eager sets tell whether they had room to link it.
+func printViews(out io.Writer, when string, nodes []*node.Node) {
+	fmt.Fprintf(out, "views %s:\n", when)
+	for _, n := range nodes {
+		st := n.Stats()
+		c := st.Counters
+		fmt.Fprintf(out, "  %s eager %v lazy %v; grafts sent %d answered %d put off %d; prunes sent %d received %d; promotions %d demotions %d; graft timeout %.0f ms\n",
+			n.Self(), n.EagerPeers(), n.LazyPeers(), c.GraftSent, c.GraftSuccess, c.GraftsDeferred, c.PruneSent, c.PruneReceived,
+			c.PeerPromotions, c.PeerDemotions, st.Tuning.GraftTimeoutMS)
+	}
+}
 
 // eagerReach returns the number of eager links (directed) and how many
 // nodes from reaches by following them: the nodes its messages reach by the

@@ -23,11 +23,12 @@ func TestParseSize(t *testing.T) {
 // frame loss; every node gets both exactly once with the right digest.
 func TestRunSmall(t *testing.T) {
 	var out bytes.Buffer
-	err := run([]string{"-nodes", "3", "-size", "300KiB", "-origins", "2", "-drop", "0.02", "-warmup", "5", "-copy-runs", "1", "-small-rate", "50"}, &out)
+	err := run([]string{"-nodes", "3", "-size", "300KiB", "-origins", "2", "-drop", "0.02", "-warmup", "5", "-copy-runs", "1", "-small-rate", "50", "-views"}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"exactly once with the right bytes: true", "bytes on the wire per delivered byte", "one TCP copy", "small messages, time to the last node: idle"} {
+	for _, want := range []string{"exactly once with the right bytes: true", "bytes on the wire per delivered byte", "one TCP copy", "small messages, time to the last node: idle",
+		"views after the warm-up:", "views after the idle small messages:", "views at the end:", "  n00 eager ["} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -98,8 +98,8 @@ type Config struct {
 	// link Graft from a lazy peer with a Prune, and links a peer it pulled
 	// from only when the tree has stopped feeding it (three first copies in
 	// a row pulled, or pushed a graft timeout after their announcement):
-	// then it prunes the eager peer that pushed to it
-	// least recently to make room. It keeps the tree from
+	// then it prunes the eager peer that pushed to it least recently to
+	// make room. It keeps the tree from
 	// growing hubs: a spanning tree's mean degree is just under 2, so a
 	// bound of 3 keeps every node within 2× the mean. Default 3 (WAN and
 	// large presets 4). Tree shaping (ShortcutSamples) needs 0.

@@ -124,12 +124,12 @@ type Protocol struct {
 	shortcuts []shortcut // tree shaping for many senders (shortcut.go)
 	swap      pendingSwap
 	// Deliveries and time at the last maintenance round, and whether the
-	// rate since then was above maxQuietRate (shortcut.go).
-	shortcutMark    uint64
-	shortcutRoundAt time.Time
-	shortcutBusy    bool
-	pulls           pullPolicy // keeps pulls from growing the tree (pulls.go)
-	overloaded      bool       // the runtime reports a backlog: no pulls (SetOverloaded)
+	// rate since then was above maxQuietRate (busy.go).
+	rateMark    uint64
+	rateRoundAt time.Time
+	rateBusy    bool
+	pulls       pullPolicy // keeps pulls from growing the tree (pulls.go)
+	overloaded  bool       // the runtime reports a backlog: no pulls (SetOverloaded)
 
 	strangers bucket // Graft rate limit shared by peers we do not track
 	window    graftWindow
@@ -185,7 +185,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 	p.pend.init()
 	p.window.init(cfg.Health.Window, now)
 	p.maintAt = p.nextMaintenance(now)
-	p.shortcutRoundAt = now
+	p.rateRoundAt = now
 	return p, nil
 }
 

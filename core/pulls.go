@@ -159,9 +159,11 @@ func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration
 	return ok && now.Sub(o.at) < timeout && o.seq < id.Seq
 }
 
+// notePulledCopy records a first copy we pulled (see cutOff).
+func (l *pullPolicy) notePulledCopy() { l.streak++ }
+
 // noteTreeCopy records a first copy (id, origin time ot) the tree pushed to
-// us.
-// late: it came more than the configured graft timeout after an
+// us; late: it came more than the configured graft timeout after an
 // announcement (see noteLate).
 func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID, ot time.Time, late bool) {
 	if late {

@@ -253,7 +253,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		// A pulled copy: duplicates of it that the tree delivers late are
 		// not evidence of a redundant link (see duplicate).
 		p.seen.markPulled(id)
-		p.pulls.streak++
+		p.pulls.notePulledCopy()
 	}
 	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers)
 	if pe == nil || pe.state == statePassive {
@@ -565,7 +565,7 @@ func (p *Protocol) onPrune(from PeerID) {
 // maintenance is the periodic round: repair the active view, run
 // anti-entropy.
 func (p *Protocol) maintenance() {
-	p.shortcutRound()
+	p.rateRound()
 	p.expireJoins()
 	p.repair(ReasonMaintenance)
 	p.antiEntropy()

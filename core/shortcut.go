@@ -141,34 +141,3 @@ func (p *Protocol) shortcutRefused(pe *peer) bool {
 	p.sendLinkGraft(via)
 	return true
 }
-
-// maxQuietRate is the delivery rate (messages per second) above which a
-// node makes no link change of its own accord (busy): no tree-shaping swap
-// — a swap loses the copies that pass the new peer before its link Graft
-// and the old one after its Prune (they are pulled), and under a burst
-// that is a queue's worth, each pull a chance for a new link — and no link
-// from late copies (noteLate), which a burst's queues make late.
-const maxQuietRate = 100
-
-// shortcutRound runs at each maintenance round: it decides from the
-// deliveries since the last round whether swaps are allowed until the next.
-func (p *Protocol) shortcutRound() {
-	d := p.counters.MessagesDelivered - p.shortcutMark
-	p.shortcutMark = p.counters.MessagesDelivered
-	interval := p.now.Sub(p.shortcutRoundAt)
-	p.shortcutRoundAt = p.now
-	p.shortcutBusy = interval <= 0 || float64(d) > maxQuietRate*interval.Seconds()
-}
-
-// busy reports whether this node delivers more than maxQuietRate
-// messages per second: over the last maintenance round, or
-// since it began (counted over at least 100 ms, so that a burst is seen
-// within its first messages).
-func (p *Protocol) busy() bool {
-	if p.shortcutBusy {
-		return true
-	}
-	d := p.counters.MessagesDelivered - p.shortcutMark
-	elapsed := max(p.now.Sub(p.shortcutRoundAt), 100*time.Millisecond)
-	return float64(d) > maxQuietRate*elapsed.Seconds()
-}

@@ -163,7 +163,7 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 			continue
 		}
 		hops := incHops(sm.Hops)
-		p.send(from, Message{Type: MsgRepair, ID: c.id, OriginTime: sm.OriginTime, Hops: hops, Payload: sm.Payload, Headers: sm.Headers})
+		p.send(from, Message{Type: MsgRepair, ID: c.id, OriginTime: sm.OriginTime, Hops: hops, Payload: sm.Payload, Headers: sm.Headers, Repaired: true})
 		p.counters.RepairSent++
 		p.emit(Event{Kind: EventRepairSent, Peer: from, ID: c.id, Hops: hops})
 		sent++
@@ -240,7 +240,7 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 	if pd := p.pend.m[id]; pd != nil {
 		p.pend.remove(pd)
 	}
-	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers)
+	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers, true)
 }
 
 // acceptFirstCopy records, stores and delivers the first copy of a message

@@ -32,3 +32,8 @@ func (p *Protocol) busy() bool {
 	elapsed := max(p.now.Sub(p.rateRoundAt), 100*time.Millisecond)
 	return float64(d) > maxQuietRate*elapsed.Seconds()
 }
+
+// quiet reports whether the node is neither overloaded nor busy: delays
+// are then the tree's or a repair's, not a queue's (see lateMeansCutOff and
+// the Repaired mark in onGossip).
+func (p *Protocol) quiet() bool { return !p.overloaded && !p.busy() }

@@ -31,7 +31,7 @@ const (
 	EventGraftUnanswerable                       // a Graft for a payload no longer stored; Peer, ID
 	EventIHaveDropped                            // announcements dropped (full IHave queue or pending-graft bound); Peer, Count
 	EventInvalidMessage                          // a message the protocol rejected; Peer, Reason
-	EventIHaveLag                                // a first copy that arrived after its announcement, other than a Graft's answer; ID, Peer (who delivered), Latency (first IHave to arrival), Retries (Grafts sent)
+	EventIHaveLag                                // a first copy the tree pushed after its announcement (not a Graft's answer, not marked Repaired); ID, Peer (who delivered), Latency (first IHave to arrival), Retries (Grafts sent)
 	EventDigestSent                              // plumtree_digest_sent_total; Peer, Count = streams listed
 	EventRepairSent                              // plumtree_repair_sent_total (an anti-entropy copy); Peer, ID, Hops
 	EventAgeRefused                              // plumtree_age_refused_total (a copy outside the age window); Peer, ID

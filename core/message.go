@@ -126,7 +126,7 @@ type Announcement struct {
 // Message is one protocol message. Which fields are meaningful depends on
 // Type:
 //
-//	MsgGossip: ID, OriginTime, Hops, Payload, Headers
+//	MsgGossip: ID, OriginTime, Hops, Payload, Headers, Repaired
 //	MsgIHave:  IHaves
 //	MsgGraft:  IDs (may be empty)
 //	MsgPrune:  nothing
@@ -134,7 +134,7 @@ type Announcement struct {
 //	MsgJoinReply:  Accepted
 //	MsgDisconnect: nothing
 //	MsgDigest: Digest
-//	MsgRepair: ID, OriginTime, Hops, Payload, Headers
+//	MsgRepair: ID, OriginTime, Hops, Payload, Headers, Repaired
 //
 // OriginTime is the origin's clock when it broadcast the message, carried
 // unchanged on every hop with millisecond precision. A message's age is
@@ -159,6 +159,15 @@ type Message struct {
 	IHaves     []Announcement
 	IDs        []MessageID
 	Digest     *Digest
+	// Repaired (MsgGossip, MsgRepair) marks a copy that left the tree on
+	// its way: the sender, or a node before it, pulled the message (a
+	// Graft) or got it by anti-entropy repair, and every copy pushed on
+	// from there carries the mark. Its timing is a repair's, not the
+	// tree's: receivers do not measure the tree by it (its lag, an
+	// origin's usual age, whether the tree is busy with the origin) and
+	// count it as a sign of being cut off from the tree (see
+	// docs/design.md, "Pulls, not promotions").
+	Repaired bool
 	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Eager,
 	// Accepted).
 	Eager    bool

@@ -174,6 +174,19 @@ func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID, ot time.Time, lat
 	l.noteOrigin(now, id, ot)
 }
 
+// noteRepairedCopy records a first copy an eager peer pushed on after it or
+// a node before it pulled the message or got it repaired
+// (Message.Repaired). late: it counts as a sign of being cut off (see
+// noteLate). The origin's trace is not touched: the copy's timing is the
+// repair's, and taken as the tree's it made the members of a group fed by
+// one member's pulls put their own pulls off (treeBusy) for as long as the
+// group kept delivering the origin that way.
+func (l *pullPolicy) noteRepairedCopy(late bool) {
+	if late {
+		l.streak++
+	}
+}
+
 // cutOffPulls is how many first copies in a row a node must pull (or get
 // late, see noteLate), with no timely pushed copy between them, before it
 // counts as cut off from the tree (see notePull). One or two are a lost
@@ -266,7 +279,7 @@ func (p *Protocol) noteLate(ann []PeerID) {
 // lateMeansCutOff reports whether a late tree copy may count as a sign of
 // being cut off (see noteLate): not while queues are the likelier cause.
 func (p *Protocol) lateMeansCutOff() bool {
-	return !p.overloaded && p.pulls.lag.get() < p.cfg.GraftTimeout/2 && !p.busy()
+	return p.quiet() && p.pulls.lag.get() < p.cfg.GraftTimeout/2
 }
 
 // linkAnnouncer turns a pull or a late copy into a link: to pe (nil: none)

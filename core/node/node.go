@@ -949,9 +949,9 @@ func (n *Node) send(msgs []core.Outbound) {
 }
 
 // sameGossip reports whether b encodes exactly like a: the same Gossip (same
-// id, hop count, payload and headers) sent to another peer.
+// id, hop count, flags, payload and headers) sent to another peer.
 func sameGossip(a, b *core.Message) bool {
-	if a.Type != core.MsgGossip || b.Type != core.MsgGossip || a.ID != b.ID || a.Hops != b.Hops {
+	if a.Type != core.MsgGossip || b.Type != core.MsgGossip || a.ID != b.ID || a.Hops != b.Hops || a.Repaired != b.Repaired {
 		return false
 	}
 	if len(a.Payload) != len(b.Payload) || len(a.Headers) != len(b.Headers) {

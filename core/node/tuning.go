@@ -14,9 +14,10 @@ import (
 // at a time: they must be fast and must not call the Node.
 type Tuner interface {
 	// ObserveDelay records one delay sample taken at now. graft false: a
-	// message's first copy arrived d after its first announcement (IHave)
-	// and was not the answer to a Graft of ours (core.EventIHaveLag) —
-	// what the graft timeout must cover. graft true: a Graft sent to peer
+	// message's first copy arrived d after its first announcement (IHave),
+	// pushed by the tree: not the answer to a Graft of ours, not a copy
+	// pulled or repaired before us (core.EventIHaveLag) — what the graft
+	// timeout must cover. graft true: a Graft sent to peer
 	// was answered by peer after d, without retry (core.EventGraftSuccess
 	// with Retries 0; Karn's rule) — a round trip under the current load.
 	ObserveDelay(now time.Time, peer string, d time.Duration, graft bool)

@@ -127,6 +127,15 @@ func (d *Decoder) decodeGossip(r *reader, m *core.Message) error {
 	if m.Hops, err = r.hops(fld(fGossipHops)); err != nil {
 		return err
 	}
+	if r.i >= len(r.b) {
+		return r.short(1, fld(fGossipFlags))
+	}
+	f := r.b[r.i]
+	r.i++
+	if f&^gossipMask != 0 {
+		return fmt.Errorf("%w: %s flags 0x%02x, only 0x%02x defined", ErrBadFlags, m.Type, f, gossipMask)
+	}
+	m.Repaired = f&flagRepaired != 0
 	if err = d.readHeaders(r, m); err != nil {
 		return err
 	}
@@ -545,6 +554,7 @@ const (
 	fDigestStreamFlags
 	fDigestRunCount
 	fDigestRun
+	fGossipFlags
 )
 
 var fieldNames = [...]struct{ kind, sub string }{
@@ -573,6 +583,7 @@ var fieldNames = [...]struct{ kind, sub string }{
 	fDigestStreamFlags: {"digest", "flags"},
 	fDigestRunCount:    {"digest", "run_count"},
 	fDigestRun:         {"digest", "run"},
+	fGossipFlags:       {"gossip", "flags"},
 }
 
 // fld names a field outside a list; fldAt names one in entry i.

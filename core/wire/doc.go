@@ -9,7 +9,7 @@
 // transport's business; a frame starts with a fixed 3-byte header:
 //
 //	byte 0   Magic   0xB7
-//	byte 1   Version 0x02
+//	byte 1   Version 0x03
 //	byte 2   Type    1 Gossip, 2 IHave, 3 Graft, 4 Prune, 5 Join,
 //	                 6 JoinReply, 7 Disconnect, 8 Digest, 9 Repair
 //	byte 3…  body, by type (below)
@@ -34,6 +34,7 @@
 //	Gossip (1)  id                           origin and sequence
 //	            origin_time   uvarint        ms since the Unix epoch (0: none)
 //	            hops          uvarint        0..65535
+//	            flags         byte           1 repaired (core.Message.Repaired)
 //	            header_count  uvarint        ≤ Limits.MaxHeaders (32)
 //	            header_count × { key string, value string }
 //	                                         keys+values ≤ Limits.MaxHeaderBytes (4096)
@@ -55,13 +56,14 @@
 //
 // Nothing may follow the last field (ErrTrailing). Example: a Gossip from
 // origin "a", sequence 300, origin time 1,700,000,000,000 ms, hop 1, no
-// headers, payload "hi" is 24 bytes:
+// headers, payload "hi" is 25 bytes:
 //
-//	b7 02 01                  header: magic, version, type Gossip
+//	b7 03 01                  header: magic, version, type Gossip
 //	01 61                     origin "a"
 //	00 00 00 00 00 00 01 2c   seq 300
 //	80 d0 95 ff bc 31         origin time
 //	01                        hops 1
+//	00                        flags: pushed by the tree
 //	00                        no headers
 //	02 68 69                  payload "hi"
 //

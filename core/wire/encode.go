@@ -34,6 +34,7 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 		dst = appendID(dst, m.ID)
 		dst = appendUvarint(dst, timeMillis(m.OriginTime))
 		dst = appendUvarint(dst, uint64(m.Hops))
+		dst = append(dst, gossipFlags(m))
 		dst = appendUvarint(dst, uint64(len(m.Headers)))
 		for _, h := range m.Headers {
 			dst = appendString(dst, h.Key)
@@ -162,7 +163,7 @@ func frameSize(m *core.Message) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n += l + uvarintLen(timeMillis(m.OriginTime)) + uvarintLen(uint64(m.Hops))
+		n += l + uvarintLen(timeMillis(m.OriginTime)) + uvarintLen(uint64(m.Hops)) + 1 // flags
 		if len(m.Headers) > core.MaxHeaders {
 			return 0, fmt.Errorf("%w: gossip has %d headers, max %d", ErrTooMany, len(m.Headers), core.MaxHeaders)
 		}
@@ -260,6 +261,20 @@ const (
 	joinMask     = flagEager | flagUrgent
 	replyMask    = flagEager | flagAccepted
 )
+
+// Gossip flag bits (one byte after the hop count of a Gossip or a Repair;
+// the other bits must be zero).
+const (
+	flagRepaired = 1 << 0 // the copy was pulled or repaired on its way
+	gossipMask   = flagRepaired
+)
+
+func gossipFlags(m *core.Message) byte {
+	if m.Repaired {
+		return flagRepaired
+	}
+	return 0
+}
 
 func joinFlags(m *core.Message) byte {
 	var f byte

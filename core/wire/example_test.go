@@ -26,7 +26,7 @@ func ExampleAppendFrame() {
 	}
 	fmt.Printf("% x\n", buf)
 	// Output:
-	// b7 02 01 01 61 00 00 00 00 00 00 01 2c 80 d0 95 ff bc 31 01 00 02 68 69
+	// b7 03 01 01 61 00 00 00 00 00 00 01 2c 80 d0 95 ff bc 31 01 00 00 02 68 69
 }
 
 // Decode frames with one Decoder and one reused Message.
@@ -78,7 +78,7 @@ func ExampleCheckHeader() {
 		{wire.Magic, wire.Version, byte(core.MsgPrune)},
 		{0x16, 0x03, 0x01}, // TLS handshake record
 		{6},                // memberlist pushPullMsg
-		{wire.Magic, 3, 1}, // a future version
+		{wire.Magic, 4, 1}, // a future version
 	} {
 		fmt.Println(wire.CheckHeader(first))
 	}
@@ -86,5 +86,5 @@ func ExampleCheckHeader() {
 	// <nil>
 	// wire: bad magic byte: first byte is 0x16, want 0xb7
 	// wire: bad magic byte: first byte is 0x06, want 0xb7
-	// wire: unsupported version: version is 3, want 2
+	// wire: unsupported version: version is 4, want 3
 }

@@ -18,8 +18,9 @@ const Magic byte = 0xB7
 // frame. A Decoder rejects every other version with ErrBadVersion.
 //
 // Version 2 added the origin time to Gossip and IHave entries and the
-// anti-entropy messages Digest (8) and Repair (9).
-const Version byte = 2
+// anti-entropy messages Digest (8) and Repair (9); version 3 the flags byte
+// of Gossip and Repair (core.Message.Repaired).
+const Version byte = 3
 
 // HeaderLen is the length of the fixed frame header: Magic, Version, Type.
 const HeaderLen = 3
@@ -63,7 +64,7 @@ var (
 	// ErrBadTime: an origin time beyond year 10000.
 	ErrBadTime = errors.New("wire: origin time out of range")
 	// ErrBadFlags: a flags byte with bits the format does not define (a
-	// digest's, a Join's or a JoinReply's).
+	// Gossip's or Repair's, a digest's, a Join's or a JoinReply's).
 	ErrBadFlags = errors.New("wire: unknown flags")
 	// ErrBadRun: a digest run that is not above the previous one (or the
 	// floor), or overflows 64 bits.

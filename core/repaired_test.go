@@ -1,0 +1,207 @@
+package core_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+)
+
+// repairedCopies is treeCopies with every copy marked Repaired: pushed on by
+// an eager peer that pulled it, or got it from one that did.
+func repairedCopies(p *core.Protocol, origin core.PeerID, from uint64, n int, start time.Time, age time.Duration, every time.Duration) time.Time {
+	at := start
+	for k := 0; k < n; k++ {
+		at = start.Add(time.Duration(k) * every)
+		m := gossip(origin, from+uint64(k), 2)
+		m.OriginTime = at.Add(-age)
+		m.Repaired = true
+		p.Receive(at, "e0", m)
+	}
+	p.Drain()
+	return at
+}
+
+// A copy marked Repaired left the tree before it reached us: its delay is a
+// pull's or a repair's, not the tree's. Pulls are not held back by such
+// copies, neither as the tree's lag nor as the tree being busy with the
+// origin. The regression: in a group of nodes the tree had lost, fed by one
+// member's pulls, every member took the copies pushed on to it as the
+// tree's, so each held its own pulls back behind them (the lag grew with
+// every pull made late by the one before; tools/largebench with 16 nodes:
+// idle small messages took 5 s to the last node in 2 runs of 10).
+func TestPullsNotHeldByRepairedCopies(t *testing.T) {
+	const G = 500 * time.Millisecond
+	t.Run("lag", func(t *testing.T) {
+		for _, marked := range []bool{false, true} {
+			p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+			last := treeCopies(p, "x", 1, 3, t0.Add(time.Second), ms(10))
+			last = treeCopies(p, "y", 1, 3, last.Add(time.Second), ms(10))
+			// y's copies come 900 ms late: queued in the tree (the
+			// control), or pushed on after pulls.
+			if marked {
+				last = repairedCopies(p, "y", 4, 9, last.Add(time.Second), ms(910), time.Second)
+			} else {
+				last = treeCopies(p, "y", 4, 9, last.Add(time.Second), ms(910))
+			}
+			at := last.Add(ms(1))
+			p.Receive(at, "l0", announce("x", 10, at.Add(-ms(20))))
+			p.Drain()
+			p.Tick(at.Add(G))
+			g := msgs(p.Drain(), core.MsgGraft)
+			if marked && (len(g) != 1 || g[0].To != "l0") {
+				t.Errorf("after repaired copies: grafts %+v one graft timeout after the announcement, want one to l0", g)
+			}
+			if !marked && len(g) != 0 {
+				t.Errorf("control: pulled %v while the tree's own copies run 900 ms late", g)
+			}
+		}
+	})
+	t.Run("under load", func(t *testing.T) {
+		// While the node is overloaded, queues delay every copy, marked
+		// ones too: they count as the tree's lag as before.
+		p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+		last := treeCopies(p, "x", 1, 3, t0.Add(time.Second), ms(10))
+		last = treeCopies(p, "y", 1, 3, last.Add(time.Second), ms(10))
+		p.SetOverloaded(last, true)
+		last = repairedCopies(p, "y", 4, 9, last.Add(time.Second), ms(910), time.Second)
+		p.SetOverloaded(last, false)
+		at := last.Add(ms(1))
+		p.Receive(at, "l0", announce("x", 10, at.Add(-ms(20))))
+		p.Drain()
+		p.Tick(at.Add(G))
+		if g := msgs(p.Drain(), core.MsgGraft); len(g) != 0 {
+			t.Errorf("pulled %v although the copies marked under load ran 900 ms late", g)
+		}
+	})
+	t.Run("busy", func(t *testing.T) {
+		for _, marked := range []bool{false, true} {
+			p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+			last := treeCopies(p, "x", 1, 5, t0.Add(time.Second), ms(10))
+			at := last.Add(time.Second)
+			p.Receive(at, "l0", announce("x", 20, at.Add(-ms(20))))
+			p.Drain()
+			// Then x's copies 6..9 come every 100 ms, in order: the tree
+			// at work (the control: x/20 is likely on its way too), or
+			// pushed on after pulls.
+			for k := uint64(0); k < 4; k++ {
+				m := gossip("x", 6+k, 2)
+				m.OriginTime = at.Add(time.Duration(k) * ms(100))
+				m.Repaired = marked
+				p.Receive(m.OriginTime.Add(ms(10)), "e0", m)
+			}
+			p.Drain()
+			p.Tick(at.Add(G))
+			g := msgs(p.Drain(), core.MsgGraft)
+			want := []core.MessageID{{Origin: "x", Seq: 20}}
+			if marked && (len(g) != 1 || !slices.Equal(g[0].Msg.IDs, want)) {
+				t.Errorf("after repaired copies: grafts %+v one graft timeout after the announcement, want x/20 pulled", g)
+			}
+			if !marked && len(g) != 0 {
+				t.Errorf("control: pulled %v while the tree delivers x in order", g)
+			}
+		}
+	})
+}
+
+// The mark travels: a copy we pulled, or one that came marked, is pushed on
+// marked, and so is the answer to a Graft and an anti-entropy repair's copy
+// pushed on; the tree's own copies and our broadcasts are not.
+func TestRepairedMarkIsPushedOn(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	at := t0.Add(time.Second)
+	marks := func(o core.Output) (marked, plain int) {
+		for _, m := range msgs(o, core.MsgGossip) {
+			if m.Msg.Repaired {
+				marked++
+			} else {
+				plain++
+			}
+		}
+		return marked, plain
+	}
+	if _, err := p.Broadcast(at, []byte("own"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if m, n := marks(p.Drain()); m != 0 || n != 3 {
+		t.Errorf("broadcast: %d marked, %d plain copies, want 0 and 3", m, n)
+	}
+	p.Receive(at, "e0", gossip("x", 1, 2))
+	if m, n := marks(p.Drain()); m != 0 || n != 2 {
+		t.Errorf("tree copy: %d marked, %d plain copies pushed on, want 0 and 2", m, n)
+	}
+	rc := gossip("x", 2, 2)
+	rc.Repaired = true
+	p.Receive(at, "e0", rc)
+	if m, n := marks(p.Drain()); m != 2 || n != 0 {
+		t.Errorf("repaired copy: %d marked, %d plain copies pushed on, want 2 and 0", m, n)
+	}
+	// Pulled: announced by l0, grafted, answered by l0.
+	p.Receive(at, "l0", ihave(ann("x", 3, 1)))
+	at = at.Add(time.Minute)
+	p.Tick(at)
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 {
+		t.Fatalf("grafts %+v, want the pull of x/3", g)
+	}
+	p.Receive(at, "l0", gossip("x", 3, 2))
+	if m, n := marks(p.Drain()); m == 0 || n != 0 {
+		t.Errorf("pulled copy: %d marked, %d plain copies pushed on, want only marked ones", m, n)
+	}
+	// Anti-entropy repair.
+	rp := gossip("x", 4, 2)
+	rp.Type = core.MsgRepair
+	rp.OriginTime = at
+	p.Receive(at, "e1", rp)
+	if m, n := marks(p.Drain()); m == 0 || n != 0 {
+		t.Errorf("repair: %d marked, %d plain copies pushed on, want only marked ones", m, n)
+	}
+	// The answer to a Graft.
+	p.Receive(at, "l1", core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: "x", Seq: 4}}})
+	g := msgs(p.Drain(), core.MsgGossip)
+	if len(g) != 1 || g[0].To != "l1" || !g[0].Msg.Repaired {
+		t.Errorf("graft answer %+v, want one marked copy to l1", g)
+	}
+}
+
+// Copies marked Repaired count towards being cut off like late ones, however
+// soon after the announcement they come: three in a row and the node links
+// an announcer. A group member whose partner pulls for it gets each copy
+// within its own graft timeout; unmarked, such copies never showed it was
+// cut off. Nor are they delays the graft timeout must cover: no IHaveLag
+// sample for the tuner.
+func TestRepairedCopiesLinkAnAnnouncer(t *testing.T) {
+	for _, marked := range []bool{false, true} {
+		p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaintenanceJitter = time.Hour, 0 })
+		lz := onlyE0Eager(p)
+		at := t0.Add(ms(10))
+		var links []core.PeerID
+		lags := 0
+		for seq := uint64(1); seq <= 3; seq++ {
+			p.Receive(at, lz[0], ihave(ann("x", seq, 1)))
+			m := gossip("x", seq, 5)
+			m.OriginTime = at
+			m.Repaired = marked
+			p.Receive(at.Add(ms(30)), "e0", m)
+			o := p.Drain()
+			links = append(links, linkGrafts(o)...)
+			lags += len(events(o, core.EventIHaveLag))
+			at = at.Add(time.Second)
+		}
+		if marked {
+			if len(links) != 1 || links[0] != lz[0] {
+				t.Errorf("link grafts %v after three repaired copies, want [%s]", links, lz[0])
+			}
+			if lags != 0 {
+				t.Errorf("%d IHaveLag samples from repaired copies, want none", lags)
+			}
+		} else {
+			if len(links) != 0 {
+				t.Errorf("control: link grafts %v after three timely tree copies", links)
+			}
+			if lags != 3 {
+				t.Errorf("control: %d IHaveLag samples, want 3", lags)
+			}
+		}
+	}
+}

@@ -164,9 +164,9 @@ type Message struct {
 	// Graft) or got it by anti-entropy repair, and every copy pushed on
 	// from there carries the mark. Its timing is a repair's, not the
 	// tree's: receivers do not measure the tree by it (its lag, an
-	// origin's usual age, whether the tree is busy with the origin) and
-	// count it as a sign of being cut off from the tree (see
-	// docs/design.md, "Pulls, not promotions").
+	// origin's usual age, whether the tree is busy with the origin, the
+	// tuner's samples) while they are not under load (see docs/design.md,
+	// "Pulls, not promotions").
 	Repaired bool
 	// Link protocol flags (MsgJoin: Eager, Urgent; MsgJoinReply: Eager,
 	// Accepted).

@@ -177,10 +177,12 @@ func (l *pullPolicy) noteTreeCopy(now time.Time, id MessageID, ot time.Time, lat
 // noteRepairedCopy records a first copy an eager peer pushed on after it or
 // a node before it pulled the message or got it repaired
 // (Message.Repaired). late: it came late like any late copy and counts as
-// a sign of being cut off (see noteLate). The origin's trace is not touched: the copy's timing is the
-// repair's, and taken as the tree's it made the members of a group fed by
-// one member's pulls put their own pulls off (treeBusy) for as long as the
-// group kept delivering the origin that way.
+// a sign of being cut off (see noteLate); a timely one does not show the
+// tree feeds us, so it does not reset the count. The origin's trace is not
+// touched: the copy's timing is the repair's, and taken as the tree's it
+// made the members of a group fed by one member's pulls put their own
+// pulls off (treeBusy) for as long as the group kept delivering the origin
+// that way.
 func (l *pullPolicy) noteRepairedCopy(late bool) {
 	if late {
 		l.streak++

@@ -241,15 +241,14 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	// losing 90 % of its nodes made links that left RMR at 0.034 instead of
 	// at most 0.01 (tools/internal/sim, TestFullMembershipHeals, 600 nodes).
 	pulled, late := false, false
-	p.announcers = p.announcers[:0]
 	if pd != nil {
 		pulled = pd.grafts > 0 && (from == pd.target || from == pd.target2)
-		late = !pulled && p.now.Sub(pd.announced) > p.cfg.GraftTimeout
+		late = !pulled && p.now.Sub(pd.announced) > p.cfg.GraftTimeout && p.lateMeansCutOff()
 		if pulled || late {
 			// Who else had it before us: where a link may go if the
 			// peer that answered refuses links (notePull), or for a
 			// late copy (noteLate).
-			p.announcers = append(p.announcers, pd.ann...)
+			p.announcers = append(p.announcers[:0], pd.ann...)
 		}
 		if !pulled && !repaired {
 			// The announcement came first, and the tree pushed this
@@ -276,7 +275,6 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.seen.markPulled(id)
 		p.pulls.notePulledCopy()
 	}
-	late = late && p.lateMeansCutOff()
 	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers, m.Repaired || pulled)
 	if pe == nil || pe.state == statePassive {
 		// A copy from a member we hold no link with: a pull's answer, or a

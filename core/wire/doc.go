@@ -85,7 +85,11 @@
 //
 // # Allocation and ownership
 //
-// AppendFrame appends to a caller buffer and grows it at most once. Decode
+// AppendFrame appends to a caller buffer and grows it at most once.
+// AppendFrameHead appends the same frame without the payload bytes (the
+// payload is the last field), so that a transport can write head and payload
+// one after the other and a relay forwards a payload without copying it.
+// Decode
 // reuses the Message's slices, lets Payload alias the frame and takes origin
 // PeerIDs from a bounded intern table, so decoding a Gossip without headers,
 // an IHave or a Graft from known origins allocates nothing; a Gossip with

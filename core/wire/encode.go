@@ -23,9 +23,27 @@ import (
 //
 // AppendFrame is safe for concurrent use; it does not modify m.
 func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
+	return appendFrame(dst, m, true)
+}
+
+// AppendFrameHead appends the frame of m without its payload bytes: the
+// frame of m is the returned slice followed by m.Payload. A transport that
+// writes the two one after the other (transport-tcp's SendParts) then sends
+// a Gossip or Repair without copying its payload into a new frame; for the
+// other types, which carry no payload, the head is the whole frame. Errors
+// and limits are AppendFrame's (the payload is checked though not appended),
+// and it grows dst at most once, by the head's size.
+func AppendFrameHead(dst []byte, m *core.Message) ([]byte, error) {
+	return appendFrame(dst, m, false)
+}
+
+func appendFrame(dst []byte, m *core.Message, payload bool) ([]byte, error) {
 	n, err := frameSize(m)
 	if err != nil {
 		return dst, err
+	}
+	if !payload {
+		n -= len(m.Payload)
 	}
 	dst = slices.Grow(dst, n)
 	dst = append(dst, Magic, Version, byte(m.Type))
@@ -41,7 +59,9 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 			dst = appendString(dst, h.Value)
 		}
 		dst = appendUvarint(dst, uint64(len(m.Payload)))
-		dst = append(dst, m.Payload...)
+		if payload {
+			dst = append(dst, m.Payload...)
+		}
 	case core.MsgIHave:
 		dst = appendUvarint(dst, uint64(len(m.IHaves)))
 		for _, a := range m.IHaves {

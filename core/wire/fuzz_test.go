@@ -207,6 +207,9 @@ func FuzzAppendFrame(f *testing.F) {
 			return
 		}
 		frame = frame[2:]
+		if head, err := AppendFrameHead(nil, &m); err != nil || !bytes.Equal(append(head, m.Payload...), frame) {
+			t.Fatalf("head ‖ payload differs from the frame (err %v)", err)
+		}
 		var got core.Message
 		if err := d.Decode(frame, &got); err != nil {
 			t.Fatalf("decoding an encoded message: %v", err)

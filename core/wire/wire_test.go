@@ -199,6 +199,14 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || string(out[:6]) != "prefix" || !bytes.Equal(out[6:], frame) {
 				t.Fatalf("AppendFrame after a prefix: err %v", err)
 			}
+			// The head followed by the payload is the frame.
+			head, err := AppendFrameHead([]byte("prefix"), &tc.msg)
+			if err != nil || string(head[:6]) != "prefix" {
+				t.Fatalf("AppendFrameHead after a prefix: err %v", err)
+			}
+			if joined := append(head[6:len(head):len(head)], tc.msg.Payload...); !bytes.Equal(joined, frame) {
+				t.Fatalf("head ‖ payload differs from the frame:\n%x\n%x", joined, frame)
+			}
 		})
 	}
 }
@@ -448,6 +456,11 @@ func TestEncodeErrors(t *testing.T) {
 			checkErr(t, err, tc.want, tc.detail)
 			if string(out) != "keep" {
 				t.Fatalf("dst changed to %q", out)
+			}
+			out, err = AppendFrameHead(dst, tc.msg)
+			checkErr(t, err, tc.want, tc.detail)
+			if string(out) != "keep" {
+				t.Fatalf("AppendFrameHead changed dst to %q", out)
 			}
 		})
 	}

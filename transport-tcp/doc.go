@@ -60,6 +60,11 @@
 // each connection in order. A lane is made by the first frame sent into
 // it, so that peers never sent to cost no queue memory.
 //
+// SendParts and SendBulkParts take a frame in two parts, head and body
+// (node.PartsSender), and write them one after the other without joining
+// them (except to seal a frame with a keyring, into a buffer the writer
+// reuses): core/node forwards large payloads that way, without a copy.
+//
 // # Sharing a port
 //
 // WithStreamHandler lets another stream protocol share the listener: an

@@ -101,12 +101,12 @@ type peer struct {
 // their lanes cost nothing (each is 8 × its bound bytes of pointers that
 // the garbage collector would scan).
 type lane struct {
-	ch   atomic.Pointer[chan []byte]
+	ch   atomic.Pointer[chan outFrame]
 	once sync.Once
 }
 
 // get returns the queue; nil (a channel that is never ready) until made.
-func (l *lane) get() chan []byte {
+func (l *lane) get() chan outFrame {
 	if c := l.ch.Load(); c != nil {
 		return *c
 	}
@@ -115,9 +115,9 @@ func (l *lane) get() chan []byte {
 
 // make makes the queue with capacity n if no one has; made tells whether
 // this call did.
-func (l *lane) make(n int) (q chan []byte, made bool) {
+func (l *lane) make(n int) (q chan outFrame, made bool) {
 	l.once.Do(func() {
-		c := make(chan []byte, n)
+		c := make(chan outFrame, n)
 		l.ch.Store(&c)
 		made = true
 	})
@@ -127,7 +127,7 @@ func (l *lane) make(n int) (q chan []byte, made bool) {
 // push queues frame into l (of capacity n) without waiting; false when l
 // is full. The first push makes l and wakes p's writer, which waited
 // without it.
-func (p *peer) push(l *lane, n int, frame []byte) bool {
+func (p *peer) push(l *lane, n int, frame outFrame) bool {
 	q, made := l.get(), false
 	if q == nil {
 		q, made = l.make(n)
@@ -309,8 +309,31 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 // kept within each lane (frames of one lane are written in the order they
 // were sent, as long as the connection lasts), not across lanes.
 func (t *Transport) Send(to core.PeerID, frame []byte) error {
-	return t.send(to, frame, false)
+	return t.send(to, outFrame{head: frame}, false)
 }
+
+// SendParts is Send for the frame head‖body, given in two parts that are
+// written one after the other, never joined in memory (the node sends a
+// forwarded message's payload this way: the payload it received, not a new
+// copy of it). Both parts are read-only and may be shared: SendParts neither
+// modifies nor reuses them and keeps them until they are written. The size
+// limit applies to the whole frame.
+func (t *Transport) SendParts(to core.PeerID, head, body []byte) error {
+	return t.send(to, outFrame{head: head, body: body}, false)
+}
+
+// SendBulkParts is SendBulk for the frame head‖body (see SendParts).
+func (t *Transport) SendBulkParts(to core.PeerID, head, body []byte) error {
+	return t.send(to, outFrame{head: head, body: body}, true)
+}
+
+// outFrame is a frame queued for writing: head followed by body (nil for
+// frames handed over whole).
+type outFrame struct {
+	head, body []byte
+}
+
+func (f outFrame) len() int { return len(f.head) + len(f.body) }
 
 // SendBulk queues frame for to in its bulk lane, behind every frame of the
 // urgent lane (see Send), and returns at once. The node hands it the frames
@@ -318,10 +341,10 @@ func (t *Transport) Send(to core.PeerID, frame []byte) error {
 // are Send's; ErrQueueFull means the bulk lane is full (WithBulkQueue): a
 // full bulk lane never spills into the urgent one.
 func (t *Transport) SendBulk(to core.PeerID, frame []byte) error {
-	return t.send(to, frame, true)
+	return t.send(to, outFrame{head: frame}, true)
 }
 
-func (t *Transport) send(to core.PeerID, frame []byte, bulk bool) error {
+func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
 	p := (*t.snap.Load())[to]
 	if p == nil {
 		t.st.drops.Add(1)
@@ -330,7 +353,7 @@ func (t *Transport) send(to core.PeerID, frame []byte, bulk bool) error {
 		}
 		return ErrUnknownPeer
 	}
-	if len(frame) > t.opts.maxFrameSize {
+	if frame.len() > t.opts.maxFrameSize {
 		t.st.drops.Add(1)
 		t.st.tooLarge.Add(1)
 		return ErrFrameTooLarge

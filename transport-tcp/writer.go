@@ -14,10 +14,11 @@ type writer struct {
 	bw       *bufio.Writer
 	hdr      [4]byte
 	sealed   []byte // the last frame sealed (with a keyring)
+	joined   []byte // the last two-part frame joined for sealing
 	failures int    // failed dials in a row
 	// held is a bulk frame taken from the bulk lane and not written yet:
 	// it goes before every later bulk frame, after every urgent one.
-	held    []byte
+	held    outFrame
 	hasHeld bool
 }
 
@@ -69,14 +70,14 @@ func (t *Transport) writeLoop(p *peer) {
 // next returns the frame to write next without waiting: an urgent one if
 // any is queued, else the held bulk frame, else a bulk one. ok is false
 // when both lanes are empty.
-func (w *writer) next() (f []byte, bulk, ok bool) {
+func (w *writer) next() (f outFrame, bulk, ok bool) {
 	select {
 	case f = <-w.p.queue.get():
 		return f, false, true
 	default:
 	}
 	if w.hasHeld {
-		f, w.held, w.hasHeld = w.held, nil, false
+		f, w.held, w.hasHeld = w.held, outFrame{}, false
 		return f, true, true
 	}
 	select {
@@ -84,7 +85,7 @@ func (w *writer) next() (f []byte, bulk, ok bool) {
 		return f, true, true
 	default:
 	}
-	return nil, false, false
+	return outFrame{}, false, false
 }
 
 // current returns p's connection, switching to it (and half-closing the one
@@ -116,7 +117,7 @@ func (w *writer) current() *conn {
 // send writes f (from the bulk lane if bulk), and whatever is queued
 // behind it, to p, dialing first if needed. false when p is removed or the
 // Transport closed.
-func (w *writer) send(f []byte, bulk bool) bool {
+func (w *writer) send(f outFrame, bulk bool) bool {
 	for {
 		c := w.current()
 		if c != nil {
@@ -191,7 +192,7 @@ func (w *writer) connect() bool {
 // maxBatchBytes), urgent ones first (see next), into the buffer and flushes
 // once: a busy peer gets few, large writes; an idle one gets each frame at
 // once. bulk tells f's lane.
-func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
+func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 	t, p, bw := w.t, w.p, w.bw
 	if bulk && len(p.queue.get()) > 0 {
 		// Urgent frames came while f waited (for a connection): they go
@@ -208,20 +209,28 @@ func (w *writer) writeBatch(c *conn, f []byte, bulk bool) {
 			p.bulkLen.Add(-1)
 		}
 		if c.tx != nil {
-			if w.sealed, err = c.tx.seal(w.sealed[:0], f); err != nil {
+			plain := f.head
+			if len(f.body) > 0 {
+				// Sealing takes one slice: join the parts in a buffer
+				// this writer reuses.
+				w.joined = append(append(w.joined[:0], f.head...), f.body...)
+				plain = w.joined
+			}
+			if w.sealed, err = c.tx.seal(w.sealed[:0], plain); err != nil {
 				frames++ // lost with the connection
 				break
 			}
-			out = w.sealed
+			out = outFrame{head: w.sealed}
 		}
-		binary.BigEndian.PutUint32(w.hdr[:], uint32(len(out)))
+		binary.BigEndian.PutUint32(w.hdr[:], uint32(out.len()))
 		bw.Write(w.hdr[:])
-		bw.Write(out)
+		bw.Write(out.head)
+		bw.Write(out.body)
 		frames++
 		if bulk {
 			bulks++
 		}
-		bytes += len(w.hdr) + len(out)
+		bytes += len(w.hdr) + out.len()
 		if bytes >= maxBatchBytes || t.opts.flushEach {
 			break
 		}

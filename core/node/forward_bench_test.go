@@ -40,9 +40,47 @@ func (c *countTransport) Close() error               { close(c.in); return nil }
 // each frame as a transport would (one allocation per op, the frame that
 // the payload aliases); allocs/op counts it.
 func BenchmarkReceiveForwardGossip1KiB(b *testing.B) {
-	tr := &countTransport{in: make(chan node.Frame, 256)}
+	benchReceiveForward(b, &countTransport{in: make(chan node.Frame, 256)}, 1024)
+}
+
+// BenchmarkReceiveForwardGossip60KiB is the same with 60 KiB payloads (a
+// large message's chunks are as big), forwarded as one frame (whole: a
+// transport with Send only) and as head and payload (parts: a
+// node.PartsSender, as transport-tcp is), where the relay copies nothing.
+func BenchmarkReceiveForwardGossip60KiB(b *testing.B) {
+	b.Run("whole", func(b *testing.B) {
+		benchReceiveForward(b, &countTransport{in: make(chan node.Frame, 256)}, 60<<10)
+	})
+	b.Run("parts", func(b *testing.B) {
+		benchReceiveForward(b, &countPartsTransport{countTransport{in: make(chan node.Frame, 256)}}, 60<<10)
+	})
+}
+
+// countPartsTransport is a countTransport that takes frames in two parts.
+type countPartsTransport struct{ countTransport }
+
+func (c *countPartsTransport) SendParts(to core.PeerID, head, body []byte) error {
+	c.frames.Add(1)
+	c.bytes.Add(int64(len(head) + len(body)))
+	return nil
+}
+
+func (c *countPartsTransport) SendBulkParts(to core.PeerID, head, body []byte) error {
+	return c.SendParts(to, head, body)
+}
+
+// forwardTransport is what benchReceiveForward needs of its transport.
+type forwardTransport interface {
+	node.Transport
+	counts() *countTransport
+}
+
+func (c *countTransport) counts() *countTransport { return c }
+
+func benchReceiveForward(b *testing.B, ft forwardTransport, size int) {
+	tr := ft.counts()
 	var delivered atomic.Int64
-	n, err := node.New(core.LANConfig(), "relay", tr, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
+	n, err := node.New(core.LANConfig(), "relay", ft, node.DeliverFunc(func(core.Delivery) { delivered.Add(1) }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +95,7 @@ func BenchmarkReceiveForwardGossip1KiB(b *testing.B) {
 	tr.joins.on.Store(false)
 	eager := n.EagerPeers()
 	from := eager[0]
-	payload := make([]byte, 1024)
+	payload := make([]byte, size)
 	t0 := time.Now() // within the age window
 	var scratch []byte
 	frame := func(seq uint64) []byte {

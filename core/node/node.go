@@ -127,6 +127,7 @@ type Node struct {
 
 	large         *largeState // large messages (large.go)
 	lane          *bulkLane   // the transport's lanes (large.go); nil without a bulk lane
+	parts         PartsSender // the transport, if it takes frames in two parts
 	largeExpireAt time.Time   // protocol goroutine: next expiry check
 
 	c         counters
@@ -254,6 +255,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		proto:        p,
 		large:        newLargeState(p.Config()),
 		lane:         newBulkLane(tr),
+		parts:        partsSender(tr),
 		dec:          wire.NewDecoder(wire.LimitsFor(cfg)),
 		highWater:    max(1, o.deliveryQueue-o.deliveryQueue/4),
 		ovLimit:      max(cfg.MessageCacheMaxSize, o.deliveryQueue),
@@ -914,18 +916,31 @@ func (n *Node) observed(events []core.Event) bool {
 // encoded once, and that one frame goes to every one of them: Send treats
 // frames as read-only (see Transport), so no peer needs its own copy. Each
 // frame is allocated at its exact size and owned by the transport from then
-// on (nothing here reuses it). With a transport that has a bulk lane
-// (BulkSender), large-message parts go there (see bulkLane).
+// on (nothing here reuses it). With a PartsSender transport a payload of at
+// least PartsMinPayload bytes is not copied at all: the frame's head is
+// encoded and the payload goes as it is. With a transport that has a bulk
+// lane (BulkSender), large-message parts go there (see bulkLane).
 func (n *Node) send(msgs []core.Outbound) {
 	var (
 		prev  *core.Message
-		frame []byte
-		part  bool // prev carries a large-message part
+		frame []byte // the whole frame, or its head when body is set
+		body  []byte // the payload, sent after frame (PartsSender)
+		part  bool   // prev carries a large-message part
 	)
 	for i := range msgs {
 		ob := &msgs[i]
 		if prev == nil || !sameGossip(prev, &ob.Msg) {
-			b, err := wire.AppendFrame(nil, &ob.Msg)
+			var (
+				b   []byte
+				err error
+			)
+			body = nil
+			if n.parts != nil && len(ob.Msg.Payload) >= PartsMinPayload {
+				b, err = wire.AppendFrameHead(nil, &ob.Msg)
+				body = ob.Msg.Payload
+			} else {
+				b, err = wire.AppendFrame(nil, &ob.Msg)
+			}
 			if err != nil {
 				n.c.encodeErrors.Add(1)
 				prev = nil
@@ -935,9 +950,15 @@ func (n *Node) send(msgs []core.Outbound) {
 			part = n.lane != nil && isLargePart(ob.Msg.Headers)
 		}
 		var err error
-		if n.lane != nil && n.lane.bulk(ob.To, &ob.Msg, part) {
+		bulk := n.lane != nil && n.lane.bulk(ob.To, &ob.Msg, part)
+		switch {
+		case body != nil && bulk:
+			err = n.parts.SendBulkParts(ob.To, frame, body)
+		case body != nil:
+			err = n.parts.SendParts(ob.To, frame, body)
+		case bulk:
 			err = n.lane.tr.SendBulk(ob.To, frame)
-		} else {
+		default:
 			err = n.tr.Send(ob.To, frame)
 		}
 		if err != nil {

@@ -68,3 +68,33 @@ type BulkSender interface {
 	// lane and not yet taken for writing.
 	BulkQueueLen(to core.PeerID) int
 }
+
+// PartsSender is implemented by a Transport that can write a frame given in
+// two parts, head then body, without joining them (transport-tcp's
+// Transport does). The node then sends a Gossip or Repair whose payload is
+// at least PartsMinPayload bytes as its frame head (wire.AppendFrameHead)
+// and the payload itself: a relay forwards the payload it received instead
+// of copying it into a new frame, and the head, a few dozen bytes, is all
+// it allocates. Smaller messages go as one frame (Send): for them the copy
+// costs less than a second slice in every queue.
+//
+// The contract is Send's (and SendBulk's for SendBulkParts, which the node
+// calls only on transports that are also BulkSender): it must not block,
+// both parts are read-only and shared — the body is the payload held by the
+// message store and handed to the application, and the same two parts go to
+// every peer that gets the same Gossip —, the transport must neither modify
+// nor reuse them, and the frame is head‖body on the wire.
+type PartsSender interface {
+	SendParts(to core.PeerID, head, body []byte) error
+	SendBulkParts(to core.PeerID, head, body []byte) error
+}
+
+// PartsMinPayload is the smallest payload the node sends as two parts to a
+// PartsSender.
+const PartsMinPayload = 4096
+
+// partsSender returns tr as a PartsSender, or nil if it is not one.
+func partsSender(tr Transport) PartsSender {
+	p, _ := tr.(PartsSender)
+	return p
+}

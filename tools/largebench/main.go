@@ -156,6 +156,22 @@ func (l *lossy) SendBulk(to core.PeerID, frame []byte) error {
 	return l.Transport.SendBulk(to, frame)
 }
 
+// SendParts and SendBulkParts are the two-part forms (node.PartsSender),
+// with the same loss.
+func (l *lossy) SendParts(to core.PeerID, head, body []byte) error {
+	if l.lose() {
+		return nil
+	}
+	return l.Transport.SendParts(to, head, body)
+}
+
+func (l *lossy) SendBulkParts(to core.PeerID, head, body []byte) error {
+	if l.lose() {
+		return nil
+	}
+	return l.Transport.SendBulkParts(to, head, body)
+}
+
 // lose reports whether the next frame is lost, and counts it.
 func (l *lossy) lose() bool {
 	if l.p <= 0 {

@@ -30,7 +30,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,6 +203,10 @@ type recorder struct {
 	checked map[core.MessageID]chan struct{}
 	// payloads are the large payloads sent.
 	payloads [][]byte
+	// self is the node's id; from, per delivery, the peer that sent it
+	// (for the time per hop of small messages).
+	self core.PeerID
+	from map[core.MessageID]core.PeerID
 }
 
 // Deliver records d. A large payload is compared with the payloads sent,
@@ -216,6 +220,7 @@ func (r *recorder) Deliver(d core.Delivery) {
 	r.mu.Lock()
 	r.n[d.ID]++
 	r.at[d.ID] = now
+	r.from[d.ID] = d.From
 	if d.Repaired {
 		r.pulled[d.ID] = true
 	}
@@ -304,7 +309,7 @@ func bench(f flags, out io.Writer) error {
 		l := &lossy{Transport: tr, p: f.drop, rng: rand.New(rand.NewPCG(f.seed, uint64(i)))}
 		c := cfg
 		c.Seed = int64(f.seed)*1000 + int64(i)
-		rec := &recorder{n: map[core.MessageID]int{}, which: map[core.MessageID]int{}, pulled: map[core.MessageID]bool{}, at: map[core.MessageID]time.Time{}, checked: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1)}
+		rec := &recorder{n: map[core.MessageID]int{}, which: map[core.MessageID]int{}, pulled: map[core.MessageID]bool{}, at: map[core.MessageID]time.Time{}, checked: map[core.MessageID]chan struct{}{}, done: make(chan core.MessageID, 1), self: id, from: map[core.MessageID]core.PeerID{}}
 		opts := []node.Option{node.WithLargeWindow(f.window)}
 		if f.tuner {
 			nt, err := tuner.NewNodeTuner(tuner.NodeConfigFor(c.GraftTimeout, c.IHaveInterval, c.IHaveBatchSize))
@@ -415,11 +420,14 @@ func bench(f flags, out io.Writer) error {
 		defer close(sampled)
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
-		var ms runtime.MemStats
+		// runtime/metrics, not ReadMemStats: no stop-the-world every
+		// 50 ms for all the nodes. Objects plus unused slots in their
+		// spans is MemStats.HeapInuse.
+		samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
 		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
+			metrics.Read(samples)
+			if inuse := samples[0].Value.Uint64() + samples[1].Value.Uint64(); inuse > peak.Load() {
+				peak.Store(inuse)
 			}
 			select {
 			case <-t.C:
@@ -522,6 +530,9 @@ func bench(f flags, out io.Writer) error {
 			loaded.n, loaded.p50.Round(time.Millisecond), loaded.p90.Round(time.Millisecond), loaded.p99.Round(time.Millisecond), loaded.p99.Seconds()/idle.p99.Seconds())
 		fmt.Fprintf(out, "small messages some node pulled or got repaired: idle %d, loaded %d (%d of the slowest %d); slowest loaded ones (sent at +t: time to last node): %v\n",
 			idle.pulled, loaded.pulled, loaded.slowPulled, loaded.slow, loaded.slowest)
+		fmt.Fprintf(out, "small messages, time per hop (a node's delivery minus its sender's): idle p50 %v p90 %v p99 %v; during the large ones p50 %v p90 %v p99 %v\n",
+			idle.hop50.Round(time.Microsecond), idle.hop90.Round(time.Microsecond), idle.hop99.Round(time.Microsecond),
+			loaded.hop50.Round(time.Microsecond), loaded.hop90.Round(time.Microsecond), loaded.hop99.Round(time.Microsecond))
 	}
 	linksEnd, reachEnd := eagerReach(nodes, nodes[f.nodes-1])
 	if f.views {
@@ -661,6 +672,10 @@ type smallStats struct {
 	// slowest are the slowest few: when they were sent (since the
 	// first) and their time to the last node.
 	slowest []timedLatency
+	// hop50, hop90, hop99: the time per hop, a node's delivery minus
+	// that of the peer it got the copy from (all nodes share the
+	// process's clock), over every node and message.
+	hop50, hop90, hop99 time.Duration
 }
 
 type timedLatency struct {
@@ -736,7 +751,41 @@ loop:
 		i := order[k]
 		st.slowest = append(st.slowest, timedLatency{at: sent[i].Sub(sent[0]).Round(100 * time.Millisecond), lat: lat[i].Round(time.Millisecond)})
 	}
+	if hops := hopTimes(recs, ids); len(hops) > 0 {
+		st.hop50, st.hop90, st.hop99 = hops[len(hops)/2], hops[len(hops)*9/10], hops[min(len(hops)-1, len(hops)*99/100)]
+	}
 	return st, nil
+}
+
+// hopTimes returns, sorted, the time of every hop the messages ids took:
+// each node's delivery minus the delivery at the peer it got its copy from.
+// Deliveries are timed on the delegate goroutines, so a hop includes the
+// receiver's queue to its delegate (and excludes the sender's).
+func hopTimes(recs []*recorder, ids []core.MessageID) []time.Duration {
+	byID := make(map[core.PeerID]*recorder, len(recs))
+	for _, r := range recs {
+		byID[r.self] = r
+	}
+	var hops []time.Duration
+	for _, id := range ids {
+		for _, r := range recs {
+			r.mu.Lock()
+			from, at := r.from[id], r.at[id]
+			r.mu.Unlock()
+			s := byID[from]
+			if s == nil || s == r {
+				continue
+			}
+			s.mu.Lock()
+			sat, ok := s.at[id]
+			s.mu.Unlock()
+			if ok {
+				hops = append(hops, at.Sub(sat))
+			}
+		}
+	}
+	slices.Sort(hops)
+	return hops
 }
 
 func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }

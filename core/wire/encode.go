@@ -27,10 +27,11 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 }
 
 // AppendFrameHead appends the frame of m without its payload bytes: the
-// frame of m is the returned slice followed by m.Payload. A transport that
-// writes the two one after the other (transport-tcp's SendParts) then sends
-// a Gossip or Repair without copying its payload into a new frame; for the
-// other types, which carry no payload, the head is the whole frame. Errors
+// frame of a Gossip or Repair is the returned slice followed by m.Payload
+// (the last field). A transport that writes the two one after the other
+// (transport-tcp's SendParts) then sends it without copying its payload into
+// a new frame. For the other types, which carry no payload (their Payload
+// field is ignored, as by AppendFrame), the head is the whole frame. Errors
 // and limits are AppendFrame's (the payload is checked though not appended),
 // and it grows dst at most once, by the head's size.
 func AppendFrameHead(dst []byte, m *core.Message) ([]byte, error) {
@@ -42,8 +43,8 @@ func appendFrame(dst []byte, m *core.Message, payload bool) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	if !payload {
-		n -= len(m.Payload)
+	if !payload && (m.Type == core.MsgGossip || m.Type == core.MsgRepair) {
+		n -= len(m.Payload) // the other types ignore Payload: frameSize did not count it
 	}
 	dst = slices.Grow(dst, n)
 	dst = append(dst, Magic, Version, byte(m.Type))

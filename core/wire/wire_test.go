@@ -473,6 +473,12 @@ func TestEncodeIgnoresOtherFields(t *testing.T) {
 	if err != nil || !bytes.Equal(got, []byte{Magic, Version, 4}) {
 		t.Fatalf("got % x, %v", got, err)
 	}
+	// The head of a type without payload is its whole frame, whatever
+	// Payload holds (a longer one than the frame once made it panic).
+	m.Payload = make([]byte, 100)
+	if got, err := AppendFrameHead(nil, &m); err != nil || !bytes.Equal(got, []byte{Magic, Version, 4}) {
+		t.Fatalf("AppendFrameHead: got % x, %v", got, err)
+	}
 }
 
 func TestLimits(t *testing.T) {

@@ -935,9 +935,8 @@ func (n *Node) send(msgs []core.Outbound) {
 				err error
 			)
 			body = nil
-			if n.parts != nil && carriesPayload(ob.Msg.Type) && len(ob.Msg.Payload) >= PartsMinPayload {
-				b, err = wire.AppendFrameHead(nil, &ob.Msg)
-				body = ob.Msg.Payload
+			if n.parts != nil && len(ob.Msg.Payload) >= PartsMinPayload {
+				b, body, err = wire.AppendFrameHead(nil, &ob.Msg) // body: the payload, nil for other types
 			} else {
 				b, err = wire.AppendFrame(nil, &ob.Msg)
 			}
@@ -968,10 +967,6 @@ func (n *Node) send(msgs []core.Outbound) {
 		n.c.framesOut.Add(1)
 	}
 }
-
-// carriesPayload reports whether frames of type t end with the message's
-// payload (wire.AppendFrameHead leaves it out of the head).
-func carriesPayload(t core.MessageType) bool { return t == core.MsgGossip || t == core.MsgRepair }
 
 // sameGossip reports whether b encodes exactly like a: the same Gossip (same
 // id, hop count, flags, payload and headers) sent to another peer.

@@ -72,8 +72,8 @@ type BulkSender interface {
 // PartsSender is implemented by a Transport that can write a frame given in
 // two parts, head then body, without joining them (transport-tcp's
 // Transport does). The node then sends a Gossip or Repair whose payload is
-// at least PartsMinPayload bytes as its frame head (wire.AppendFrameHead)
-// and the payload itself: a relay forwards the payload it received instead
+// at least PartsMinPayload bytes as its frame head and the payload itself
+// (wire.AppendFrameHead): a relay forwards the payload it received instead
 // of copying it into a new frame, and the head, a few dozen bytes, is all
 // it allocates. Smaller messages go as one frame (Send): for them the copy
 // costs less than a second slice in every queue.

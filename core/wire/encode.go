@@ -26,24 +26,32 @@ func AppendFrame(dst []byte, m *core.Message) ([]byte, error) {
 	return appendFrame(dst, m, true)
 }
 
-// AppendFrameHead appends the frame of m without its payload bytes: the
-// frame of a Gossip or Repair is the returned slice followed by m.Payload
-// (the last field). A transport that writes the two one after the other
-// (transport-tcp's SendParts) then sends it without copying its payload into
-// a new frame. For the other types, which carry no payload (their Payload
-// field is ignored, as by AppendFrame), the head is the whole frame. Errors
-// and limits are AppendFrame's (the payload is checked though not appended),
-// and it grows dst at most once, by the head's size.
-func AppendFrameHead(dst []byte, m *core.Message) ([]byte, error) {
-	return appendFrame(dst, m, false)
+// AppendFrameHead appends the frame of m without its payload bytes and
+// returns them apart: the frame is head followed by body. For a Gossip or
+// Repair body is m.Payload (the last field, not copied); the other types
+// carry no payload (their Payload field is ignored, as by AppendFrame), so
+// body is nil and head is the whole frame. A transport that writes the two
+// one after the other (transport-tcp's SendParts) then sends a payload
+// without copying it into a new frame. Errors and limits are AppendFrame's
+// (the payload is checked though not appended); it grows dst at most once,
+// by the head's size.
+func AppendFrameHead(dst []byte, m *core.Message) (head, body []byte, err error) {
+	head, err = appendFrame(dst, m, false)
+	if err == nil && carriesPayload(m.Type) {
+		body = m.Payload
+	}
+	return head, body, err
 }
+
+// carriesPayload reports whether frames of type t end with the payload.
+func carriesPayload(t core.MessageType) bool { return t == core.MsgGossip || t == core.MsgRepair }
 
 func appendFrame(dst []byte, m *core.Message, payload bool) ([]byte, error) {
 	n, err := frameSize(m)
 	if err != nil {
 		return dst, err
 	}
-	if !payload && (m.Type == core.MsgGossip || m.Type == core.MsgRepair) {
+	if !payload && carriesPayload(m.Type) {
 		n -= len(m.Payload) // the other types ignore Payload: frameSize did not count it
 	}
 	dst = slices.Grow(dst, n)

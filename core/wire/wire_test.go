@@ -199,13 +199,17 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || string(out[:6]) != "prefix" || !bytes.Equal(out[6:], frame) {
 				t.Fatalf("AppendFrame after a prefix: err %v", err)
 			}
-			// The head followed by the payload is the frame.
-			head, err := AppendFrameHead([]byte("prefix"), &tc.msg)
+			// The head followed by the body is the frame, and the body
+			// is the payload itself (not a copy).
+			head, body, err := AppendFrameHead([]byte("prefix"), &tc.msg)
 			if err != nil || string(head[:6]) != "prefix" {
 				t.Fatalf("AppendFrameHead after a prefix: err %v", err)
 			}
-			if joined := append(head[6:len(head):len(head)], tc.msg.Payload...); !bytes.Equal(joined, frame) {
-				t.Fatalf("head ‖ payload differs from the frame:\n%x\n%x", joined, frame)
+			if joined := append(head[6:len(head):len(head)], body...); !bytes.Equal(joined, frame) {
+				t.Fatalf("head ‖ body differs from the frame:\n%x\n%x", joined, frame)
+			}
+			if len(tc.msg.Payload) > 0 && (len(body) == 0 || &body[0] != &tc.msg.Payload[0]) {
+				t.Fatal("the body is not the message's payload")
 			}
 		})
 	}
@@ -457,7 +461,7 @@ func TestEncodeErrors(t *testing.T) {
 			if string(out) != "keep" {
 				t.Fatalf("dst changed to %q", out)
 			}
-			out, err = AppendFrameHead(dst, tc.msg)
+			out, _, err = AppendFrameHead(dst, tc.msg)
 			checkErr(t, err, tc.want, tc.detail)
 			if string(out) != "keep" {
 				t.Fatalf("AppendFrameHead changed dst to %q", out)
@@ -476,8 +480,8 @@ func TestEncodeIgnoresOtherFields(t *testing.T) {
 	// The head of a type without payload is its whole frame, whatever
 	// Payload holds (a longer one than the frame once made it panic).
 	m.Payload = make([]byte, 100)
-	if got, err := AppendFrameHead(nil, &m); err != nil || !bytes.Equal(got, []byte{Magic, Version, 4}) {
-		t.Fatalf("AppendFrameHead: got % x, %v", got, err)
+	if got, body, err := AppendFrameHead(nil, &m); err != nil || body != nil || !bytes.Equal(got, []byte{Magic, Version, 4}) {
+		t.Fatalf("AppendFrameHead: got % x and a body of %d bytes, %v", got, len(body), err)
 	}
 }
 

@@ -123,25 +123,26 @@ func TestNoGhostPeers(t *testing.T) {
 // TestPlainMemberlistNodeIgnored: a memberlist node without Plumtree
 // metadata joins; it is counted as ignored and never becomes a peer.
 // The "local" preset is memberlist's DefaultLocalConfig with LAN's gossip
-// and push/pull intervals and no compression; "lan" and "wan" are
-// memberlist's own.
+// interval, retransmissions and push/pull interval and no compression;
+// "lan" and "wan" are memberlist's own.
 func TestPresets(t *testing.T) {
 	got, err := presetConfig("local")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lan := memberlist.DefaultLANConfig()
-	if got.GossipInterval != lan.GossipInterval || got.PushPullInterval != lan.PushPullInterval || got.EnableCompression {
-		t.Errorf("local: gossip interval %v, push/pull interval %v, compression %v; want %v, %v, false",
-			got.GossipInterval, got.PushPullInterval, got.EnableCompression, lan.GossipInterval, lan.PushPullInterval)
+	if got.GossipInterval != lan.GossipInterval || got.PushPullInterval != lan.PushPullInterval ||
+		got.RetransmitMult != lan.RetransmitMult || got.EnableCompression {
+		t.Errorf("local: gossip interval %v, push/pull interval %v, retransmit mult %d, compression %v; want %v, %v, %d, false",
+			got.GossipInterval, got.PushPullInterval, got.RetransmitMult, got.EnableCompression,
+			lan.GossipInterval, lan.PushPullInterval, lan.RetransmitMult)
 	}
 	// Everything else, failure detection included, is memberlist's local
 	// preset.
 	want := memberlist.DefaultLocalConfig()
-	want.GossipInterval, want.PushPullInterval, want.EnableCompression = got.GossipInterval, got.PushPullInterval, got.EnableCompression
 	if got.ProbeInterval != want.ProbeInterval || got.ProbeTimeout != want.ProbeTimeout ||
-		got.SuspicionMult != want.SuspicionMult || got.PushPullInterval != want.PushPullInterval ||
-		got.IndirectChecks != want.IndirectChecks || got.RetransmitMult != want.RetransmitMult ||
+		got.SuspicionMult != want.SuspicionMult ||
+		got.IndirectChecks != want.IndirectChecks ||
 		got.TCPTimeout != want.TCPTimeout || got.GossipNodes != want.GossipNodes ||
 		got.GossipToTheDeadTime != want.GossipToTheDeadTime {
 		t.Errorf("local differs from memberlist's local preset beyond gossip and push/pull intervals and compression:\n got %+v\nwant %+v", got, want)

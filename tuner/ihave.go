@@ -43,7 +43,7 @@ func DefaultIHaveConfig() IHaveConfig {
 		MinBatch:    4,
 		MaxBatch:    64,
 		MinInterval: 50 * time.Millisecond,
-		MaxInterval: 200 * time.Millisecond,
+		MaxInterval: 400 * time.Millisecond,
 		WireLimit:   DefaultWireLimit,
 		RepairHigh:  0.05,
 		Smoothing:   0.3,
@@ -54,7 +54,7 @@ func DefaultIHaveConfig() IHaveConfig {
 func LANIHaveConfig() IHaveConfig {
 	c := DefaultIHaveConfig()
 	c.MinBatch, c.MaxBatch = 2, 32
-	c.MinInterval, c.MaxInterval = 25*time.Millisecond, 100*time.Millisecond
+	c.MinInterval, c.MaxInterval = 25*time.Millisecond, 200*time.Millisecond
 	return c
 }
 
@@ -62,7 +62,7 @@ func LANIHaveConfig() IHaveConfig {
 func WANIHaveConfig() IHaveConfig {
 	c := DefaultIHaveConfig()
 	c.MinBatch, c.MaxBatch = 4, 64
-	c.MinInterval, c.MaxInterval = 100*time.Millisecond, 400*time.Millisecond
+	c.MinInterval, c.MaxInterval = 100*time.Millisecond, 800*time.Millisecond
 	return c
 }
 
@@ -71,7 +71,7 @@ func WANIHaveConfig() IHaveConfig {
 func LargeClusterIHaveConfig() IHaveConfig {
 	c := DefaultIHaveConfig()
 	c.MinBatch, c.MaxBatch = 8, 128
-	c.MinInterval, c.MaxInterval = 75*time.Millisecond, 300*time.Millisecond
+	c.MinInterval, c.MaxInterval = 75*time.Millisecond, 600*time.Millisecond
 	return c
 }
 

@@ -58,7 +58,7 @@ func TestIHaveTuner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tu.Batch() != 4 || tu.Interval() != 200*time.Millisecond {
+	if tu.Batch() != 4 || tu.Interval() != 400*time.Millisecond {
 		t.Fatalf("initial %d %v", tu.Batch(), tu.Interval())
 	}
 	now := t0
@@ -69,14 +69,14 @@ func TestIHaveTuner(t *testing.T) {
 		return tu.Update(now, msgs, ok, failed)
 	}
 	step(0, 0, 0)
-	// A healthy tree at 200 msg/s: the longest interval, batches of the
+	// A healthy tree at 100 msg/s: the longest interval, batches of the
 	// announcements expected per interval (40).
 	var b int
 	var iv time.Duration
 	for i := 0; i < 50; i++ {
-		b, iv = step(200, 0, 0)
+		b, iv = step(100, 0, 0)
 	}
-	if iv != 200*time.Millisecond || b != 40 {
+	if iv != 400*time.Millisecond || b != 40 {
 		t.Fatalf("healthy: %d %v", b, iv)
 	}
 	// 10% of messages need a graft (above repair_high 5%): the shortest
@@ -91,7 +91,7 @@ func TestIHaveTuner(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		b, iv = step(100000, 0, 0)
 	}
-	if b != 64 || iv != 200*time.Millisecond {
+	if b != 64 || iv != 400*time.Millisecond {
 		t.Fatalf("flood: %d %v", b, iv)
 	}
 	// No time passed: nothing changes. Counters reset: new baseline.

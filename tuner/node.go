@@ -24,7 +24,7 @@ type NodeConfig struct {
 // graftTimeout, ihaveInterval and ihaveBatch (core.Config's GraftTimeout,
 // IHaveInterval, IHaveBatchSize): the graft timeout within [graftTimeout,
 // 3 × graftTimeout], the IHave interval within [ihaveInterval/2,
-// 2 × ihaveInterval] and the batch within [ihaveBatch/4, 4 × ihaveBatch]
+// 4 × ihaveInterval] and the batch within [ihaveBatch/4, 4 × ihaveBatch]
 // (the IHave presets follow this rule). Non-positive inputs fall back to
 // the default preset's values.
 func NodeConfigFor(graftTimeout, ihaveInterval time.Duration, ihaveBatch int) NodeConfig {
@@ -47,7 +47,10 @@ func NodeConfigFor(graftTimeout, ihaveInterval time.Duration, ihaveBatch int) No
 	g.MaxTimeout = 3 * graftTimeout
 	ih := DefaultIHaveConfig()
 	ih.MinInterval = max(time.Millisecond, ihaveInterval/2)
-	ih.MaxInterval = 2 * ihaveInterval
+	// 4×, core's upper bound (TuningBounds): a healthy tree needs IHaves
+	// only as insurance, and each IHave frame costs a write, a read and
+	// wake-ups on both sides (see the README's numbers).
+	ih.MaxInterval = 4 * ihaveInterval
 	ih.MinBatch = max(1, ihaveBatch/4)
 	ih.MaxBatch = max(ih.MinBatch, min(ih.WireLimit, 4*ihaveBatch))
 	return NodeConfig{Graft: g, IHave: ih, Idle: 30 * time.Second}

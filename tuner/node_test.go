@@ -111,8 +111,8 @@ func TestNodeTunerIHave(t *testing.T) {
 	for i := 1; i <= 30; i++ {
 		_, iv, b = nt.Tune(t0.Add(time.Duration(i)*time.Second), uint64(1000*i), 0, 0)
 	}
-	if iv != 100*time.Millisecond || b != 32 {
-		t.Fatalf("healthy at 1000/s: interval %v batch %d, want 100ms and 32 (the bound)", iv, b)
+	if iv != 200*time.Millisecond || b != 32 {
+		t.Fatalf("healthy at 1000/s: interval %v batch %d, want 200ms and 32 (the bound)", iv, b)
 	}
 	// Many grafts: the shortest interval.
 	for i := 31; i <= 60; i++ {

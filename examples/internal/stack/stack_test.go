@@ -130,10 +130,10 @@ func TestTLSAndEncryptionOnOnePort(t *testing.T) {
 		t.Fatalf("transport stats %+v", st)
 	}
 	// The node tuner is fed and applied by the runtime: with no Graft
-	// needed, the IHave interval moves from the preset's 50 ms to the
-	// tuner's 100 ms (IHaves are only insurance on a healthy tree).
+	// needed, the IHave interval moves from the preset's 100 ms to the
+	// tuner's 400 ms (IHaves are only insurance on a healthy tree).
 	deadline = time.Now().Add(wait)
-	for a.Node.Tuning().IHaveInterval != 2*a.Protocol.IHaveInterval {
+	for a.Node.Tuning().IHaveInterval != 4*a.Protocol.IHaveInterval {
 		if time.Now().After(deadline) {
 			t.Fatalf("tuning %+v: the node tuner is not applied", a.Node.Tuning())
 		}

@@ -145,7 +145,7 @@ func TestPresets(t *testing.T) {
 		got.IndirectChecks != want.IndirectChecks ||
 		got.TCPTimeout != want.TCPTimeout || got.GossipNodes != want.GossipNodes ||
 		got.GossipToTheDeadTime != want.GossipToTheDeadTime {
-		t.Errorf("local differs from memberlist's local preset beyond gossip and push/pull intervals and compression:\n got %+v\nwant %+v", got, want)
+		t.Errorf("local differs from memberlist's local preset beyond gossip interval, retransmissions, push/pull interval and compression:\n got %+v\nwant %+v", got, want)
 	}
 	for name, want := range map[string]*memberlist.Config{"lan": memberlist.DefaultLANConfig(), "": memberlist.DefaultLANConfig(), "wan": memberlist.DefaultWANConfig()} {
 		c, err := presetConfig(name)

@@ -338,8 +338,8 @@ func presetConfig(name string) (*memberlist.Config, error) {
 //     started at once took 35–50 s to form instead of about a second. More
 //     retransmissions cost bytes only when membership changes.
 //   - PushPullInterval 30 s (DefaultLocalConfig: 15 s). Push/pull is
-//     memberlist's full-state exchange that repairs missed gossip; on
-//     loopback nothing is lost, and LAN's period does. Joins still
+//     memberlist's full-state exchange that repairs missed gossip (what
+//     the retransmissions did not reach), and LAN's period does. Joins still
 //     exchange state at once.
 //   - EnableCompression false. memberlist tries to compress every packet,
 //     each ping and ack included, and keeps the result only when smaller,

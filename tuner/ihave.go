@@ -36,44 +36,39 @@ type IHaveConfig struct {
 	Smoothing float64
 }
 
-// DefaultIHaveConfig returns bounds around the default protocol preset
-// (ihave_batch_size 16, ihave_interval 100 ms).
-func DefaultIHaveConfig() IHaveConfig {
-	return IHaveConfig{
-		MinBatch:    4,
-		MaxBatch:    64,
-		MinInterval: 50 * time.Millisecond,
-		MaxInterval: 400 * time.Millisecond,
+// boundsAround returns the IHave bounds around a configured flush interval
+// and batch size: the interval within [interval/2 (at least 1 ms),
+// 4 × interval] — 4× is core's upper bound (core.TuningBounds): a healthy
+// tree needs IHaves only as insurance, and each IHave frame costs a write,
+// a read and wake-ups on both sides (numbers in the README) — and the batch
+// within [batch/4 (at least 1), 4 × batch, capped by the wire limit].
+// NodeConfigFor and every preset use it.
+func boundsAround(interval time.Duration, batch int) IHaveConfig {
+	c := IHaveConfig{
+		MinInterval: max(time.Millisecond, interval/2),
+		MaxInterval: 4 * interval,
+		MinBatch:    max(1, batch/4),
 		WireLimit:   DefaultWireLimit,
 		RepairHigh:  0.05,
 		Smoothing:   0.3,
 	}
-}
-
-// LANIHaveConfig returns bounds around the LAN preset (8, 50 ms).
-func LANIHaveConfig() IHaveConfig {
-	c := DefaultIHaveConfig()
-	c.MinBatch, c.MaxBatch = 2, 32
-	c.MinInterval, c.MaxInterval = 25*time.Millisecond, 200*time.Millisecond
+	c.MaxBatch = max(c.MinBatch, min(c.WireLimit, 4*batch))
 	return c
 }
 
-// WANIHaveConfig returns bounds around the WAN preset (16, 200 ms).
-func WANIHaveConfig() IHaveConfig {
-	c := DefaultIHaveConfig()
-	c.MinBatch, c.MaxBatch = 4, 64
-	c.MinInterval, c.MaxInterval = 100*time.Millisecond, 800*time.Millisecond
-	return c
-}
+// DefaultIHaveConfig returns bounds around ihave_batch_size 16,
+// ihave_interval 100 ms: batch 4–64, interval 50–400 ms.
+func DefaultIHaveConfig() IHaveConfig { return boundsAround(100*time.Millisecond, 16) }
 
-// LargeClusterIHaveConfig returns bounds around the large-cluster preset
-// (32, 150 ms).
-func LargeClusterIHaveConfig() IHaveConfig {
-	c := DefaultIHaveConfig()
-	c.MinBatch, c.MaxBatch = 8, 128
-	c.MinInterval, c.MaxInterval = 75*time.Millisecond, 600*time.Millisecond
-	return c
-}
+// LANIHaveConfig returns bounds around 8 and 50 ms: 2–32, 25–200 ms.
+func LANIHaveConfig() IHaveConfig { return boundsAround(50*time.Millisecond, 8) }
+
+// WANIHaveConfig returns bounds around 16 and 200 ms: 4–64, 100–800 ms.
+func WANIHaveConfig() IHaveConfig { return boundsAround(200*time.Millisecond, 16) }
+
+// LargeClusterIHaveConfig returns bounds around 32 and 150 ms: 8–128,
+// 75–600 ms.
+func LargeClusterIHaveConfig() IHaveConfig { return boundsAround(150*time.Millisecond, 32) }
 
 // IHavePreset returns the bounds for a protocol preset name: "default",
 // "lan", "wan" or "large".

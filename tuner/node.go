@@ -45,15 +45,7 @@ func NodeConfigFor(graftTimeout, ihaveInterval time.Duration, ihaveBatch int) No
 	// frame loss reached the ceiling and its p99 to the last node doubled
 	// (4.2 s against 2.0 s at 3×).
 	g.MaxTimeout = 3 * graftTimeout
-	ih := DefaultIHaveConfig()
-	ih.MinInterval = max(time.Millisecond, ihaveInterval/2)
-	// 4×, core's upper bound (TuningBounds): a healthy tree needs IHaves
-	// only as insurance, and each IHave frame costs a write, a read and
-	// wake-ups on both sides (see the README's numbers).
-	ih.MaxInterval = 4 * ihaveInterval
-	ih.MinBatch = max(1, ihaveBatch/4)
-	ih.MaxBatch = max(ih.MinBatch, min(ih.WireLimit, 4*ihaveBatch))
-	return NodeConfig{Graft: g, IHave: ih, Idle: 30 * time.Second}
+	return NodeConfig{Graft: g, IHave: boundsAround(ihaveInterval, ihaveBatch), Idle: 30 * time.Second}
 }
 
 // Validate reports the first field out of bounds.

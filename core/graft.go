@@ -292,6 +292,16 @@ func (p *Protocol) fireGrafts() {
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue
 		}
+		if pd.grafts == 0 && !p.pulls.passed(pd.id) && p.busy() && p.pulls.whole(p.now, p.tun.GraftTimeout) {
+			// A burst on a whole tree: its queues, not a loss (see
+			// pullPolicy).
+			if due := pd.announced.Add(2 * p.tun.GraftTimeout); p.now.Before(due) {
+				pd.deferred++
+				p.counters.GraftsDeferred++
+				p.pend.reschedule(pd, due)
+				continue
+			}
+		}
 		if pd.grafts == 0 && !p.pulls.passed(pd.id) {
 			if due, late := p.treeLate(pd); late {
 				// The tree still brings copies as old as this one: it
@@ -312,6 +322,7 @@ func (p *Protocol) fireGrafts() {
 		pd.target, pd.target2 = to, ""
 		if pd.grafts == 0 {
 			pd.firstGraft = p.now
+			p.pulls.lastPull = p.now
 		} else {
 			p.counters.GraftRetries++
 			p.emit(Event{Kind: EventGraftRetry, ID: pd.id, Peer: to, Retries: pd.grafts})

@@ -219,3 +219,85 @@ func TestPullNotHeldByCopiesLateBehindRepairs(t *testing.T) {
 		t.Errorf("grafts %+v one graft timeout after the announcement, want one to l0", g)
 	}
 }
+
+// While the node is busy (it delivers more than 100 messages a second) and
+// its tree is whole (it sent no first pull within 10 graft timeouts), a
+// first pull waits two graft timeouts after the announcement instead of
+// one: the onset of a burst, whose uneven queues keep nearby origins' copies
+// on time (the tree's lag stays near 0) while a distant origin's first
+// copies wait on a long path, announced long before they come by a lazy
+// neighbour close to that origin. The regression: one 2,000-message burst
+// in three or four at N = 32 (tools/bench) pulled 100-2,900 such copies
+// (RMR 0.07-0.33); its first pulls fired 200 ms into the burst, at ages of
+// 205-230 ms, with a lag of 0.1-12 ms. A node that pulled lately (a split
+// tree, loss) pulls after one graft timeout, as a quiet one does.
+func TestPullWaitsLongerAtABurstsOnset(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		every   time.Duration // between the near origin's copies
+		pulled  bool          // a first pull went out 1 s before the announcement
+		arrives bool          // the far origin's copy comes 1.5 graft timeouts after its announcement
+		wait    int           // graft timeouts from the announcement to the pull; 0: none
+	}{
+		{"busy, whole tree, the copy comes late", 5 * time.Millisecond, false, true, 0},
+		{"busy, whole tree, lost", 5 * time.Millisecond, false, false, 2},
+		{"busy, pulled lately, lost", 5 * time.Millisecond, true, false, 1},
+		{"quiet, lost", 100 * time.Millisecond, false, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+			G := p.Tuning().GraftTimeout
+			// The near origin y: copies over e0, 2 ms old, every tc.every.
+			seq := uint64(0)
+			at := t0
+			near := func(until time.Time) {
+				for ; !at.After(until); at = at.Add(tc.every) {
+					seq++
+					m := gossip("y", seq, 2)
+					m.OriginTime = at.Add(-ms(2))
+					p.Receive(at, "e0", m)
+				}
+				p.Tick(until)
+			}
+			start := t0.Add(4 * G)
+			if tc.pulled {
+				// z/1, announced and never brought by the tree, is
+				// pulled a second before x/1's announcement.
+				near(t0)
+				p.Receive(t0, "l1", announce("z", 1, t0))
+				near(start.Add(-time.Second))
+				if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 {
+					t.Fatalf("z/1 not pulled (grafts %+v)", g)
+				}
+			}
+			near(start)
+			p.Drain()
+			ann := at
+			ot := ann.Add(-ms(30))
+			p.Receive(ann, "l0", announce("x", 1, ot))
+			var grafts []core.MessageID
+			step := G / 10
+			for k := 1; k <= 30; k++ {
+				now := ann.Add(time.Duration(k) * step)
+				near(now)
+				if tc.arrives && k == 15 {
+					m := gossip("x", 1, 9)
+					m.OriginTime = ot
+					p.Receive(now, "e1", m)
+				}
+				for _, g := range msgs(p.Drain(), core.MsgGraft) {
+					if len(grafts) == 0 && tc.wait > 0 && now.Sub(ann) != time.Duration(tc.wait)*G {
+						t.Errorf("pulled %v after the announcement, want %d graft timeout(s) (%v)", now.Sub(ann), tc.wait, time.Duration(tc.wait)*G)
+					}
+					grafts = append(grafts, g.Msg.IDs...)
+				}
+			}
+			if tc.wait == 0 && len(grafts) != 0 {
+				t.Errorf("pulled %v, which the tree delivered 1.5 graft timeouts after its announcement", grafts)
+			}
+			if tc.wait > 0 && !slices.Contains(grafts, core.MessageID{Origin: "x", Seq: 1}) {
+				t.Errorf("never pulled x/1 (grafts %v)", grafts)
+			}
+		})
+	}
+}

@@ -48,9 +48,29 @@ import (
 //     count, but in time: each wait lasts until the due time at the lag
 //     then measured, so a copy that was really lost is pulled once the
 //     tree has caught up (or, traffic stopping, at the last lag seen);
+//   - a first pull waits two graft timeouts after the announcement instead
+//     of one while the node is busy (it delivers more than maxQuietRate
+//     messages a second) and its tree is whole (no first pull went out
+//     within wholePulls graft timeouts): the onset of a burst. Its queues
+//     are uneven: copies of nearby origins keep coming on time, so the
+//     tree's lag stays near 0, while the first copies of a distant origin
+//     wait in the queues of a long path, and a lazy neighbour close to that
+//     origin announces them long before they come. Pulled after one graft
+//     timeout, each came twice, and the pulls' copies, pushed on, loaded
+//     the queues further: one 2,000-message burst in three or four at
+//     N = 32 (tools/bench, 2 cores) pulled 100-2,900 copies (RMR 0.07 to
+//     0.33, down to 24k deliveries/s), its first pulls 200 ms into the
+//     burst at ages of 205-230 ms, the lag 0.1-12 ms and the largest recent
+//     excess 80-93 ms; with the wait, none in 18 runs (5 of 18 without).
+//     Once a pull has gone out the tree is no longer taken as whole: a
+//     sustained load that keeps pulls coming (a tree split by concurrent
+//     prunes, loss) is served as before — waiting whenever busy settled
+//     the 50-node many-senders runs in 17 of 30 seeds instead of 28 — and
+//     a copy lost at a burst's onset is pulled one graft timeout later;
 //   - duplicates of a pulled copy never count towards a prune.
 type pullPolicy struct {
 	lastPromote time.Time // last link Graft sent because of pulls
+	lastPull    time.Time // last first pull (see whole)
 	streak      int       // first copies pulled or late since the tree last pushed one in time (see cutOff)
 	windowStart time.Time // start of the current pull budget interval
 	windowPulls int       // ids pulled in it
@@ -157,6 +177,19 @@ func (l *pullPolicy) overdueAt(origin PeerID, ot time.Time, slack time.Duration)
 func (l *pullPolicy) treeBusy(now time.Time, id MessageID, timeout time.Duration) bool {
 	o, ok := l.origins[id.Origin]
 	return ok && now.Sub(o.at) < timeout && o.seq < id.Seq
+}
+
+// wholePulls is how many graft timeouts without a first pull make the tree
+// count as whole (see pullPolicy): the bench's steady phase, 20 messages a
+// second from random origins over a formed tree, sends none for seconds;
+// a tree split by concurrent prunes, or a lossy network, sends several a
+// second.
+const wholePulls = 10
+
+// whole reports whether no first pull went out within wholePulls graft
+// timeouts g.
+func (l *pullPolicy) whole(now time.Time, g time.Duration) bool {
+	return l.lastPull.IsZero() || now.Sub(l.lastPull) >= wholePulls*g
 }
 
 // notePulledCopy records a first copy we pulled (see cutOff).

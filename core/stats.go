@@ -38,7 +38,7 @@ type Counters struct {
 	JoinRejected        uint64 `json:"join_rejected"`       // link requests refused (active view full)
 	DisconnectSent      uint64 `json:"disconnect_sent"`     // links dropped by this node (and stray links refused)
 	DisconnectReceived  uint64 `json:"disconnect_received"` // links dropped by the peer
-	GraftsDeferred      uint64 `json:"grafts_deferred"`     // due Grafts held back (max_grafts_per_interval, overload, a busy or late tree)
+	GraftsDeferred      uint64 `json:"grafts_deferred"`     // due Grafts held back (max_grafts_per_interval, overload, a busy or late tree, a burst's onset)
 
 	// Anti-entropy and the age rule.
 	DigestSent       uint64 `json:"digest_sent"`

@@ -100,7 +100,7 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_join_rejected_total", "Link requests refused because the active view was full.", counter, u64(func(s *core.Stats) uint64 { return s.JoinRejected })),
 	mk("plumtree_disconnect_sent_total", "Links dropped by this node (and stray links refused), each announced with a Disconnect.", counter, u64(func(s *core.Stats) uint64 { return s.DisconnectSent })),
 	mk("plumtree_disconnect_received_total", "Links dropped by the peer (Disconnect received).", counter, u64(func(s *core.Stats) uint64 { return s.DisconnectReceived })),
-	mk("plumtree_grafts_deferred_total", "Due pulls held back: by max_grafts_per_interval, while the node is overloaded, or while the tree still delivers the origin or runs late.", counter, u64(func(s *core.Stats) uint64 { return s.GraftsDeferred })),
+	mk("plumtree_grafts_deferred_total", "Due pulls held back: by max_grafts_per_interval, while the node is overloaded, while the tree still delivers the origin or runs late, or at a burst's onset.", counter, u64(func(s *core.Stats) uint64 { return s.GraftsDeferred })),
 	mk("plumtree_digest_sent_total", "Anti-entropy digests sent.", counter, u64(func(s *core.Stats) uint64 { return s.DigestSent })),
 	mk("plumtree_digest_received_total", "Anti-entropy digests received.", counter, u64(func(s *core.Stats) uint64 { return s.DigestReceived })),
 	mk("plumtree_repair_sent_total", "Messages sent by anti-entropy to a peer that lacked them.", counter, u64(func(s *core.Stats) uint64 { return s.RepairSent })),

@@ -160,6 +160,7 @@ var transportFields = slices.Concat(
 		"HandshakeFailures", "plumtree_transport_handshake_failures_total",
 		"BadFrames", "plumtree_transport_bad_frames_total",
 		"Rejected", "plumtree_transport_rejected_connections_total",
+		"Evicted", "plumtree_transport_evicted_connections_total",
 		"ReceiveDrops", "plumtree_transport_receive_dropped_frames_total",
 		"AuthFailures", "plumtree_transport_auth_failures_total",
 		"StreamConns", "plumtree_transport_stream_connections_total",

@@ -35,7 +35,13 @@ type conn struct {
 	rx     *opener // with a keyring: opens frames (owned by the reader)
 
 	retireAt atomic.Int64 // unix nanoseconds; 0 while not retired
-	peerEOF  atomic.Bool  // the peer ended its side cleanly
+	// lastUsed is when a frame was last read from or written to c (unix
+	// nanoseconds; set when c is attached).
+	lastUsed atomic.Int64
+	// evicting is guarded by Transport.mu: c was closed to make room at
+	// the connection bound (see Transport.evictLocked).
+	evicting bool
+	peerEOF  atomic.Bool // the peer ended its side cleanly
 	// adopted is guarded by Transport.mu: the peer's writer has taken c as
 	// its connection, and so half-closes it when c stops being current.
 	// Whoever makes a connection that was never adopted stop being current
@@ -454,6 +460,7 @@ func (r retirement) run() {
 // lost.
 func (t *Transport) attachLocked(p *peer, c *conn) retirement {
 	c.peer = p
+	c.lastUsed.Store(time.Now().UnixNano())
 	t.conns[c.raw] = c
 	cur := p.conn
 	var r retirement
@@ -679,7 +686,9 @@ func (t *Transport) readFrames(c *conn) error {
 		}
 		t.st.framesIn.Add(1)
 		t.st.bytesIn.Add(uint64(n) + prefix)
-		if err := t.enqueue(c, buf); err != nil {
+		now := time.Now()
+		c.lastUsed.Store(now.UnixNano())
+		if err := t.enqueue(c, buf, now); err != nil {
 			return err
 		}
 	}
@@ -691,13 +700,13 @@ func (t *Transport) readFrames(c *conn) error {
 // merely lags behind slows its peers down through TCP flow control and
 // loses nothing, while a node that stops reading (intake paused) keeps its
 // connections read, so that no peer's write times out.
-func (t *Transport) enqueue(c *conn, buf []byte) error {
+func (t *Transport) enqueue(c *conn, buf []byte, read time.Time) error {
 	if c.queued.Load() == 0 {
 		// Nothing of c is queued or being forwarded: every earlier frame
 		// is in the Receive channel already, so this one may follow it
 		// directly (order kept).
 		select {
-		case t.recv <- node.Frame{From: c.peer.id, Data: buf, Received: time.Now()}:
+		case t.recv <- node.Frame{From: c.peer.id, Data: buf, Received: read}:
 			return nil
 		default:
 		}

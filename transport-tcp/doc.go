@@ -97,8 +97,11 @@
 // reading slows its peers through TCP flow control only briefly and never
 // makes their writes time out, and no connection waits for another.
 // Connections, including those handed to the stream handler until it closes
-// them, are bounded by WithMaxConns; peers that dial in without an address
-// are forgotten with their connection.
+// them, are bounded by WithMaxConns; at the bound a new connection closes
+// the one idle longest, if it has carried no frame for WithEvictIdle (the
+// peer is dialed again for its next frame), so a node of a cluster larger
+// than the bound keeps working; peers that dial in without an address are
+// forgotten with their connection.
 //
 // # Concurrency
 //

@@ -28,6 +28,7 @@ const (
 	DefaultKeepAlive        = 15 * time.Second // TCP keepalive idle time and probe interval
 	DefaultBackoffMin       = 100 * time.Millisecond
 	DefaultBackoffMax       = 10 * time.Second
+	DefaultEvictIdle        = 30 * time.Second // idle time after which a connection may make room for a new one
 )
 
 // bufSize is the size of each connection's read buffer and each peer's
@@ -64,6 +65,7 @@ type options struct {
 	connReceiveQueue int
 	receiveWait      time.Duration
 	maxConns         int
+	evictIdle        time.Duration
 	maxFrameSize     int
 	dialTimeout      time.Duration
 	handshakeTimeout time.Duration
@@ -93,6 +95,7 @@ func defaultOptions() options {
 		connReceiveQueue: DefaultConnReceiveQueue,
 		receiveWait:      DefaultReceiveWait,
 		maxConns:         DefaultMaxConns,
+		evictIdle:        DefaultEvictIdle,
 		maxFrameSize:     DefaultMaxFrameSize,
 		dialTimeout:      DefaultDialTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
@@ -199,9 +202,24 @@ func WithReceiveWait(d time.Duration) Option { return func(o *options) { o.recei
 
 // WithMaxConns bounds the open connections, handshaking ones and those
 // handed to the stream handler (until it closes them) included (default
-// 1024). An accepted connection over the bound is closed at once and counted
-// in Stats.Rejected.
+// 1024). At the bound a new connection, dialed or accepted, makes room by
+// closing the established connection that has been idle longest, if it has
+// been idle (no frame read or written) for the evict-idle time
+// (WithEvictIdle); otherwise an accepted connection is closed at once and
+// counted in Stats.Rejected, and a dial fails (the writer retries with
+// backoff).
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// WithEvictIdle sets how long a connection must have been idle (no frame
+// read or written) before it may be closed to make room at the connection
+// bound (WithMaxConns; default 30 s; 0 or less: never). The connection ends
+// as a duplicate one does: this side stops writing to it and reads what the
+// peer had sent until the peer closes it, so no frame in flight is lost; the
+// next frame for that peer dials again. Every pair of members eventually
+// exchanges an anti-entropy digest, so a node of a cluster larger than the
+// bound would otherwise stop accepting connections — links included — once
+// it had talked to that many members.
+func WithEvictIdle(d time.Duration) Option { return func(o *options) { o.evictIdle = d } }
 
 // WithMaxFrameSize bounds a frame in bytes, without its 4-byte length prefix
 // (default DefaultMaxFrameSize; see MaxFrameSizeFor). Send refuses larger

@@ -59,6 +59,9 @@ type Stats struct {
 	Rejected uint64 `json:"rejected"`
 	// StreamConns counts connections handed to the stream handler.
 	StreamConns uint64 `json:"stream_conns"`
+	// Evicted counts idle connections closed to make room for a new one at
+	// the connection bound (WithMaxConns, WithEvictIdle).
+	Evicted uint64 `json:"evicted"`
 
 	// Gauges.
 	QueueDepth     int                 `json:"queue_depth"`      // frames queued over all peers, both lanes
@@ -84,6 +87,7 @@ type counters struct {
 	badFrames           atomic.Uint64
 	rejected            atomic.Uint64
 	streamConns         atomic.Uint64
+	evicted             atomic.Uint64
 	receiveDrops        atomic.Uint64
 	authFailures        atomic.Uint64
 	forwarders          atomic.Uint64 // connection receive queues made (tests)
@@ -109,6 +113,7 @@ func (t *Transport) Stats() Stats {
 		BadFrames:         t.st.badFrames.Load(),
 		Rejected:          t.st.rejected.Load(),
 		StreamConns:       t.st.streamConns.Load(),
+		Evicted:           t.st.evicted.Load(),
 		ReceiveDrops:      t.st.receiveDrops.Load(),
 		AuthFailures:      t.st.authFailures.Load(),
 	}

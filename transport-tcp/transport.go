@@ -62,7 +62,10 @@ type Transport struct {
 	// streams counts the connections handed to the stream handler and
 	// not closed yet (they count against maxConns).
 	streams int
-	snap    atomic.Pointer[peerMap] // copy of peers for lock-free Send
+	// evicting counts the connections in conns closed to make room (see
+	// track) and still draining: they no longer count against maxConns.
+	evicting int
+	snap     atomic.Pointer[peerMap] // copy of peers for lock-free Send
 
 	st counters
 }
@@ -410,19 +413,81 @@ func (t *Transport) Close() error {
 }
 
 // track registers a new raw connection; false if the Transport is closed or
-// at its connection bound.
+// at its connection bound with no connection idle long enough to make room
+// (see evictLocked).
 func (t *Transport) track(nc net.Conn) bool {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || len(t.conns)+t.streams >= t.opts.maxConns {
+	if t.closed {
+		t.mu.Unlock()
 		return false
 	}
+	var ev *conn
+	if len(t.conns)-t.evicting+t.streams >= t.opts.maxConns {
+		if ev = t.evictLocked(); ev == nil {
+			t.mu.Unlock()
+			return false
+		}
+	}
 	t.conns[nc] = nil
+	endWrite := ev != nil && !ev.adopted
+	t.mu.Unlock()
+	if ev != nil {
+		t.st.evicted.Add(1)
+		t.log.Debug("tcp: closing an idle connection to make room", "peer", string(ev.peer.id), "remote", ev.remote,
+			"idle", time.Since(time.Unix(0, ev.lastUsed.Load())).Round(time.Millisecond), "max_conns", t.opts.maxConns)
+		ev.retire()
+		if endWrite {
+			ev.endWrite()
+		}
+	}
 	return true
+}
+
+// maxEvicting bounds the evicted connections still draining, which the
+// connection bound does not count: at most this many more connections than
+// the bound are open at once.
+func (t *Transport) maxEvicting() int { return max(1, t.opts.maxConns/8) }
+
+// evictLocked picks the connection to close to make room at the connection
+// bound: of the peers' current connections, the one idle longest (no frame
+// read or written), if that is at least the evict-idle time. It takes it
+// from its peer (whose writer dials again for its next frame) and counts it
+// as evicting; the caller ends it outside the lock, as a duplicate
+// connection ends (retire; endWrite unless the writer adopted it, which
+// then half-closes it when it notices). nil if none qualifies. Peers known
+// only through their connection (no address to dial) keep theirs. t.mu is
+// held.
+func (t *Transport) evictLocked() *conn {
+	if t.opts.evictIdle <= 0 || t.evicting >= t.maxEvicting() {
+		return nil
+	}
+	cutoff := time.Now().Add(-t.opts.evictIdle).UnixNano()
+	var v *conn
+	for _, c := range t.conns {
+		if c == nil || c.evicting || c.peer == nil || c.peer.conn != c || c.peer.implicit || c.peer.removed {
+			continue
+		}
+		if u := c.lastUsed.Load(); u <= cutoff && (v == nil || u < v.lastUsed.Load()) {
+			v = c
+		}
+	}
+	if v == nil {
+		return nil
+	}
+	v.evicting = true
+	t.evicting++
+	p := v.peer
+	p.conn = nil
+	p.closedByPeer = false
+	p.signal()
+	return v
 }
 
 func (t *Transport) untrack(nc net.Conn) {
 	t.mu.Lock()
+	if c := t.conns[nc]; c != nil && c.evicting {
+		t.evicting--
+	}
 	delete(t.conns, nc)
 	t.mu.Unlock()
 }

@@ -200,7 +200,9 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 		w.held, w.hasHeld = f, true
 		f, bulk, _ = w.next()
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(t.opts.writeTimeout))
+	now := time.Now()
+	c.nc.SetWriteDeadline(now.Add(t.opts.writeTimeout))
+	c.lastUsed.Store(now.UnixNano())
 	frames, bulks, bytes := 0, 0, 0
 	var err error
 	for {

@@ -55,7 +55,7 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			BytesIn: t.BytesIn, BytesOut: t.BytesOut, FramesIn: t.FramesIn, FramesOut: t.FramesOut,
 			Drops: t.Drops, QueueFull: t.QueueFull, TooLarge: t.TooLarge, Dials: t.Dials,
 			DialFailures: t.DialFailures, Reconnects: t.Reconnects, HandshakeFailures: t.HandshakeFailures,
-			BadFrames: t.BadFrames, Rejected: t.Rejected, ReceiveDrops: t.ReceiveDrops,
+			BadFrames: t.BadFrames, Rejected: t.Rejected, Evicted: t.Evicted, ReceiveDrops: t.ReceiveDrops,
 			AuthFailures: t.AuthFailures, StreamConns: t.StreamConns, QueueDepth: t.QueueDepth,
 			ConnectedPeers: t.ConnectedPeers, Conns: t.Conns, Streams: t.Streams,
 		}

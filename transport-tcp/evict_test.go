@@ -12,10 +12,11 @@ import (
 // At the connection bound, a new connection — dialed or accepted — closes
 // the one idle longest to make room, without losing a frame, and the peer
 // whose connection went is reached again by a new dial. The regression:
-// connections were never closed when idle, every pair of members exchanges
-// anti-entropy digests sooner or later, so a node of a cluster larger than
-// WithMaxConns (1024) stopped accepting connections, links included, once it
-// had talked to that many members.
+// connections were never closed when idle, so at the bound a node refused
+// every new connection — here, the third peer's frames never arrived. Every
+// pair of members exchanges anti-entropy digests sooner or later, so a node
+// of a cluster larger than WithMaxConns (1024) would have stopped accepting
+// connections, links included, once it had talked to that many members.
 func TestIdleConnectionsMakeRoom(t *testing.T) {
 	const bound, peers = 2, 5
 	// Idle for a nanosecond: any connection not in use this instant may go.

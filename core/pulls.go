@@ -61,7 +61,9 @@ import (
 //     N = 32 (tools/bench, 2 cores) pulled 100-2,900 copies (RMR 0.07 to
 //     0.33, down to 24k deliveries/s), its first pulls 200 ms into the
 //     burst at ages of 205-230 ms, the lag 0.1-12 ms and the largest recent
-//     excess 80-93 ms; with the wait, none in 18 runs (5 of 18 without).
+//     excess 80-93 ms; with the wait, 1 burst in 24 pulled (7 of 24
+//     without; that one was slow enough for copies to stay queued past two
+//     graft timeouts).
 //     Once a pull has gone out the tree is no longer taken as whole: a
 //     sustained load that keeps pulls coming (a tree split by concurrent
 //     prunes, loss) is served as before — waiting whenever busy settled

@@ -66,5 +66,5 @@ func ExampleIHaveTuner() {
 	batch, interval := t.Update(now.Add(time.Second), delivered+500, 0, 0)
 	fmt.Println(batch, interval)
 	// Output:
-	// 64 400ms
+	// 256 800ms
 }

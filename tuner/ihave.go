@@ -56,19 +56,32 @@ func boundsAround(interval time.Duration, batch int) IHaveConfig {
 	return c
 }
 
-// DefaultIHaveConfig returns bounds around ihave_batch_size 16,
-// ihave_interval 100 ms: batch 4–64, interval 50–400 ms.
-func DefaultIHaveConfig() IHaveConfig { return boundsAround(100*time.Millisecond, 16) }
+// The protocol presets' IHave settings (core.DefaultConfig, LANConfig,
+// WANConfig, LargeClusterConfig: ihave_interval, ihave_batch_size), which
+// the IHave presets bracket. Copied, so that the tuner does not import core;
+// a test of the stack (examples/internal/stack) checks them against core.
+const (
+	defaultIHaveInterval, defaultIHaveBatch = 200 * time.Millisecond, 64
+	lanIHaveInterval, lanIHaveBatch         = 100 * time.Millisecond, 32
+	wanIHaveInterval, wanIHaveBatch         = 300 * time.Millisecond, 64
+	largeIHaveInterval, largeIHaveBatch     = 250 * time.Millisecond, 128
+)
 
-// LANIHaveConfig returns bounds around 8 and 50 ms: 2–32, 25–200 ms.
-func LANIHaveConfig() IHaveConfig { return boundsAround(50*time.Millisecond, 8) }
+// DefaultIHaveConfig returns bounds around core's default ihave_interval
+// 200 ms and ihave_batch_size 64: interval 100–800 ms, batch 16–256.
+func DefaultIHaveConfig() IHaveConfig { return boundsAround(defaultIHaveInterval, defaultIHaveBatch) }
 
-// WANIHaveConfig returns bounds around 16 and 200 ms: 4–64, 100–800 ms.
-func WANIHaveConfig() IHaveConfig { return boundsAround(200*time.Millisecond, 16) }
+// LANIHaveConfig returns bounds around core's LAN preset, 100 ms and 32:
+// 50–400 ms, 8–128.
+func LANIHaveConfig() IHaveConfig { return boundsAround(lanIHaveInterval, lanIHaveBatch) }
 
-// LargeClusterIHaveConfig returns bounds around 32 and 150 ms: 8–128,
-// 75–600 ms.
-func LargeClusterIHaveConfig() IHaveConfig { return boundsAround(150*time.Millisecond, 32) }
+// WANIHaveConfig returns bounds around core's WAN preset, 300 ms and 64:
+// 150 ms–1.2 s, 16–256.
+func WANIHaveConfig() IHaveConfig { return boundsAround(wanIHaveInterval, wanIHaveBatch) }
+
+// LargeClusterIHaveConfig returns bounds around core's large-cluster
+// preset, 250 ms and 128: 125 ms–1 s, 32–512.
+func LargeClusterIHaveConfig() IHaveConfig { return boundsAround(largeIHaveInterval, largeIHaveBatch) }
 
 // IHavePreset returns the bounds for a protocol preset name: "default",
 // "lan", "wan" or "large".

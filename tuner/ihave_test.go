@@ -54,7 +54,8 @@ func TestIHaveValidate(t *testing.T) {
 }
 
 func TestIHaveTuner(t *testing.T) {
-	tu, err := NewIHaveTuner(DefaultIHaveConfig())
+	// Bounds around 100 ms and 16: batch 4–64, interval 50–400 ms.
+	tu, err := NewIHaveTuner(boundsAround(100*time.Millisecond, 16))
 	if err != nil {
 		t.Fatal(err)
 	}

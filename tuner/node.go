@@ -32,10 +32,10 @@ func NodeConfigFor(graftTimeout, ihaveInterval time.Duration, ihaveBatch int) No
 		graftTimeout = 500 * time.Millisecond
 	}
 	if ihaveInterval <= 0 {
-		ihaveInterval = 100 * time.Millisecond
+		ihaveInterval = defaultIHaveInterval
 	}
 	if ihaveBatch <= 0 {
-		ihaveBatch = 16
+		ihaveBatch = defaultIHaveBatch
 	}
 	g := DefaultRTTConfig()
 	g.MinTimeout, g.InitialTimeout = graftTimeout, graftTimeout

@@ -47,7 +47,7 @@ func TestNodeConfigForMatchesPresets(t *testing.T) {
 		preset string
 		iv     time.Duration
 		batch  int
-	}{{"default", 100 * time.Millisecond, 16}, {"lan", 50 * time.Millisecond, 8}, {"wan", 200 * time.Millisecond, 16}, {"large", 150 * time.Millisecond, 32}} {
+	}{{"default", 200 * time.Millisecond, 64}, {"lan", 100 * time.Millisecond, 32}, {"wan", 300 * time.Millisecond, 64}, {"large", 250 * time.Millisecond, 128}} {
 		want, _ := IHavePreset(tc.preset)
 		got := NodeConfigFor(time.Second, tc.iv, tc.batch).IHave
 		if got != want {

@@ -252,6 +252,22 @@ func (p *Protocol) overdue(pd *pending) bool {
 	return ok && !p.now.Before(due)
 }
 
+// firstPullWait reports whether the first pull of pd waits, and until when
+// (see pullPolicy), unless the tree already brought a later copy of its
+// origin (the copy was lost): at a burst's onset on a whole tree, until two
+// graft timeouts after the announcement — a burst's queues, not a loss;
+// while the tree still brings copies as old as this one, until its due time
+// at the current lag — queued, not missing (treeLate).
+func (p *Protocol) firstPullWait(pd *pending) (time.Time, bool) {
+	if p.pulls.passed(pd.id) {
+		return time.Time{}, false
+	}
+	if due := pd.announced.Add(2 * p.tun.GraftTimeout); p.now.Before(due) && p.busy() && p.pulls.whole(p.now, p.tun.GraftTimeout) {
+		return due, true
+	}
+	return p.treeLate(pd)
+}
+
 type graftReq struct {
 	to PeerID
 	id MessageID
@@ -292,20 +308,8 @@ func (p *Protocol) fireGrafts() {
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue
 		}
-		if pd.grafts == 0 && !p.pulls.passed(pd.id) && p.busy() && p.pulls.whole(p.now, p.tun.GraftTimeout) {
-			// A burst on a whole tree: its queues, not a loss (see
-			// pullPolicy).
-			if due := pd.announced.Add(2 * p.tun.GraftTimeout); p.now.Before(due) {
-				pd.deferred++
-				p.counters.GraftsDeferred++
-				p.pend.reschedule(pd, due)
-				continue
-			}
-		}
-		if pd.grafts == 0 && !p.pulls.passed(pd.id) {
-			if due, late := p.treeLate(pd); late {
-				// The tree still brings copies as old as this one: it
-				// is queued, not missing (see treelag.go).
+		if pd.grafts == 0 {
+			if due, wait := p.firstPullWait(pd); wait {
 				pd.deferred++
 				p.counters.GraftsDeferred++
 				p.pend.reschedule(pd, due)

@@ -551,21 +551,31 @@ func (t *Transport) detach(c *conn) {
 	endWrite := false
 	t.mu.Lock()
 	if p := c.peer; p != nil && p.conn == c {
-		p.conn = nil
-		p.closedByPeer = c.peerEOF.Load()
 		if p.implicit && !p.removed {
 			t.removePeerLocked(p)
 			t.mu.Unlock()
 			c.close()
 			return
 		}
-		p.signal()
-		endWrite = !c.adopted
+		endWrite = t.unsetLocked(c)
 	}
 	t.mu.Unlock()
 	if endWrite {
 		c.endWrite()
 	}
+}
+
+// unsetLocked makes c, its peer's current connection, stop being it: the
+// peer's writer dials again for its next frame (after a backoff step if the
+// peer closed c cleanly) or takes the connection the peer dials. It reports
+// whether the caller must half-close c (outside the lock): the writer never
+// took it; else the writer does when it notices. t.mu is held.
+func (t *Transport) unsetLocked(c *conn) (endWrite bool) {
+	p := c.peer
+	p.conn = nil
+	p.closedByPeer = c.peerEOF.Load()
+	p.signal()
+	return !c.adopted
 }
 
 // readLoop reads frames from c until it ends, then detaches it. After a

@@ -422,14 +422,15 @@ func (t *Transport) track(nc net.Conn) bool {
 		return false
 	}
 	var ev *conn
+	endWrite := false
 	if len(t.conns)-t.evicting+t.streams >= t.opts.maxConns {
 		if ev = t.evictLocked(); ev == nil {
 			t.mu.Unlock()
 			return false
 		}
+		endWrite = t.unsetLocked(ev)
 	}
 	t.conns[nc] = nil
-	endWrite := ev != nil && !ev.adopted
 	t.mu.Unlock()
 	if ev != nil {
 		t.st.evicted.Add(1)
@@ -450,13 +451,11 @@ func (t *Transport) maxEvicting() int { return max(1, t.opts.maxConns/8) }
 
 // evictLocked picks the connection to close to make room at the connection
 // bound: of the peers' current connections, the one idle longest (no frame
-// read or written), if that is at least the evict-idle time. It takes it
-// from its peer (whose writer dials again for its next frame) and counts it
-// as evicting; the caller ends it outside the lock, as a duplicate
-// connection ends (retire; endWrite unless the writer adopted it, which
-// then half-closes it when it notices). nil if none qualifies. Peers known
-// only through their connection (no address to dial) keep theirs. t.mu is
-// held.
+// read or written), if that is at least the evict-idle time, and counts it
+// as evicting. The caller takes it from its peer (unsetLocked) and ends it
+// outside the lock as a duplicate connection ends (retire, and endWrite
+// unless the writer took it). nil if none qualifies. Peers known only
+// through their connection (no address to dial) keep theirs. t.mu is held.
 func (t *Transport) evictLocked() *conn {
 	if t.opts.evictIdle <= 0 || t.evicting >= t.maxEvicting() {
 		return nil
@@ -476,10 +475,6 @@ func (t *Transport) evictLocked() *conn {
 	}
 	v.evicting = true
 	t.evicting++
-	p := v.peer
-	p.conn = nil
-	p.closedByPeer = false
-	p.signal()
 	return v
 }
 

@@ -165,7 +165,7 @@ var transportMetrics = []metric[TransportStats]{
 	mk("plumtree_transport_handshake_failures_total", "Connections closed during set-up (bad hello, TLS, peer id, timeout).", counter, u64(func(s *TransportStats) uint64 { return s.HandshakeFailures })),
 	mk("plumtree_transport_bad_frames_total", "Connections closed because of a bad frame.", counter, u64(func(s *TransportStats) uint64 { return s.BadFrames })),
 	mk("plumtree_transport_rejected_connections_total", "Accepted connections closed because of the connection limit.", counter, u64(func(s *TransportStats) uint64 { return s.Rejected })),
-	mk("plumtree_transport_evicted_connections_total", "Idle connections closed to make room for a new one at the connection limit.", counter, u64(func(s *TransportStats) uint64 { return s.Evicted })),
+	mk("plumtree_transport_evicted_connections_total", "Idle connections closed: after the idle timeout (peers that are not overlay links), or to make room for a new one at the connection limit.", counter, u64(func(s *TransportStats) uint64 { return s.Evicted })),
 	mk("plumtree_transport_receive_dropped_frames_total", "Received frames dropped because the connection's receive queue stayed full (the node did not read fast enough).", counter, u64(func(s *TransportStats) uint64 { return s.ReceiveDrops })),
 	mk("plumtree_transport_auth_failures_total", "Hellos and frames no key of the keyring verifies (part of the handshake failures and bad frames).", counter, u64(func(s *TransportStats) uint64 { return s.AuthFailures })),
 	mk("plumtree_transport_stream_connections_total", "Connections handed to the stream handler (another protocol sharing the port, such as memberlist).", counter, u64(func(s *TransportStats) uint64 { return s.StreamConns })),

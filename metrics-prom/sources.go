@@ -60,7 +60,7 @@ type TransportStats struct {
 	HandshakeFailures uint64 // connections closed during set-up (bad hello, TLS, peer id, timeout)
 	BadFrames         uint64 // connections closed for a bad frame
 	Rejected          uint64 // accepted connections closed because of the connection limit
-	Evicted           uint64 // idle connections closed to make room at the connection limit
+	Evicted           uint64 // idle connections closed: after the idle timeout, or to make room at the connection limit
 	ReceiveDrops      uint64 // received frames dropped because the connection's receive queue stayed full
 	AuthFailures      uint64 // hellos and frames no key of the keyring verifies (part of HandshakeFailures and BadFrames)
 	StreamConns       uint64 // connections handed to the stream handler (memberlist sharing the port)

@@ -38,8 +38,9 @@ type conn struct {
 	// lastUsed is when a frame was last read from or written to c (unix
 	// nanoseconds; set when c is attached).
 	lastUsed atomic.Int64
-	// evicting is guarded by Transport.mu: c was closed to make room at
-	// the connection bound (see Transport.evictLocked).
+	// evicting is guarded by Transport.mu: c was closed for being idle,
+	// after the idle timeout or to make room at the connection bound (see
+	// Transport.takeIdleLocked).
 	evicting bool
 	peerEOF  atomic.Bool // the peer ended its side cleanly
 	// adopted is guarded by Transport.mu: the peer's writer has taken c as

@@ -2,11 +2,13 @@ package tcp
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/node"
 )
 
 // At the connection bound, a new connection — dialed or accepted — closes
@@ -96,5 +98,115 @@ func TestBusyConnectionsAreNotEvicted(t *testing.T) {
 				t.Fatalf("b got frame %d, want 3", frameSeq(f.Data))
 			}
 		})
+	}
+}
+
+// A connection that carries no frame for the idle timeout is closed unless
+// its peer is kept (KeepPeers: the node's overlay links), and the peer is
+// reached again by a new dial. Without it a node held a connection to every
+// member it ever sent an anti-entropy digest to.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	a := newTransport(t, "a", WithIdleTimeout(200*time.Millisecond))
+	var _ node.LinkKeeper = a // core/node tells it its links
+	a.KeepPeers([]core.PeerID{"b0"})
+	var bs []*Transport
+	seq := uint64(0)
+	roundTrip := func() {
+		t.Helper()
+		for i, b := range bs {
+			seq++
+			sendRetry(t, a, b.Self(), testFrame(seq, 64), 10*time.Second)
+			if f := recvN(t, b, 1, 30*time.Second)[0]; frameSeq(f.Data) != seq {
+				t.Fatalf("b%d got frame %d, want %d", i, frameSeq(f.Data), seq)
+			}
+		}
+	}
+	for i := range 3 {
+		id := core.PeerID(fmt.Sprintf("b%d", i))
+		b := newTransport(t, id, WithIdleTimeout(0)) // only a closes
+		b.SetPeerAddr("a", a.Addr().String())
+		a.SetPeerAddr(id, b.Addr().String())
+		bs = append(bs, b)
+	}
+	// b0 first: its connection is the oldest, the first to go if keeping
+	// failed.
+	roundTrip()
+	eventually(t, 30*time.Second, "the two idle connections closed", func() bool {
+		s := a.Stats()
+		return s.Evicted == 2 && s.ConnectedPeers == 1
+	})
+	a.mu.Lock()
+	kept := a.peers["b0"].conn != nil
+	a.mu.Unlock()
+	if !kept {
+		t.Fatal("the kept peer's connection was closed")
+	}
+	// The peers see the end and close their side.
+	eventually(t, 30*time.Second, "b1 and b2 to close their side", func() bool {
+		return bs[1].Stats().Conns == 0 && bs[2].Stats().Conns == 0
+	})
+	dials := a.Stats().Dials
+	roundTrip()
+	if d := a.Stats().Dials - dials; d != 2 {
+		t.Fatalf("%d dials to reach the three peers again, want 2 (b1 and b2)", d)
+	}
+	// KeepPeers replaces the set: b0 is no longer kept.
+	a.KeepPeers(nil)
+	eventually(t, 30*time.Second, "every connection closed", func() bool { return a.Stats().ConnectedPeers == 0 })
+}
+
+// Frames sent around the moments the idle timeout closes connections, in
+// both directions, all arrive, once: a connection ends as a duplicate one
+// does (the peer reads what was sent before the end) and later frames go
+// over a new dial.
+func TestIdleCloseLosesNoFrame(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	opts := []Option{WithIdleTimeout(40 * time.Millisecond), WithBackoff(time.Millisecond, 10*time.Millisecond)}
+	a := newTransport(t, "a", opts...)
+	b := newTransport(t, "b", opts...)
+	a.SetPeerAddr("b", b.Addr().String())
+	b.SetPeerAddr("a", a.Addr().String())
+	const n = 100
+	for i := range uint64(n) {
+		from, to := a, b
+		if rng.IntN(3) == 0 {
+			from, to = b, a
+		}
+		sendRetry(t, from, to.Self(), testFrame(i, 64), 10*time.Second)
+		// Gaps around the idle timeout (the workload, not a wait for
+		// anything): some connections close between two frames.
+		time.Sleep(time.Duration(rng.IntN(70)) * time.Millisecond)
+	}
+	seen := make(map[uint64]bool)
+	take := func(f node.Frame) {
+		t.Helper()
+		if seen[frameSeq(f.Data)] {
+			t.Fatalf("frame %d arrived twice", frameSeq(f.Data))
+		}
+		seen[frameSeq(f.Data)] = true
+	}
+	timeout := time.After(60 * time.Second)
+	for len(seen) < n {
+		select {
+		case f := <-a.Receive():
+			take(f)
+		case f := <-b.Receive():
+			take(f)
+		case <-timeout:
+			t.Fatalf("%d of %d frames arrived", len(seen), n)
+		}
+	}
+	select {
+	case f := <-a.Receive():
+		take(f)
+	case f := <-b.Receive():
+		take(f)
+	default:
+	}
+	t.Logf("connections closed for being idle: a %d, b %d", a.Stats().Evicted, b.Stats().Evicted)
+	if a.Stats().Evicted+b.Stats().Evicted == 0 {
+		t.Fatal("no connection was closed for being idle: the test did not exercise the close")
 	}
 }

@@ -29,6 +29,7 @@ const (
 	DefaultBackoffMin       = 100 * time.Millisecond
 	DefaultBackoffMax       = 10 * time.Second
 	DefaultEvictIdle        = 30 * time.Second // idle time after which a connection may make room for a new one
+	DefaultIdleTimeout      = time.Minute      // idle time after which a connection of a peer not kept is closed
 )
 
 // bufSize is the size of each connection's read buffer and each peer's
@@ -66,6 +67,7 @@ type options struct {
 	receiveWait      time.Duration
 	maxConns         int
 	evictIdle        time.Duration
+	idleTimeout      time.Duration
 	maxFrameSize     int
 	dialTimeout      time.Duration
 	handshakeTimeout time.Duration
@@ -96,6 +98,7 @@ func defaultOptions() options {
 		receiveWait:      DefaultReceiveWait,
 		maxConns:         DefaultMaxConns,
 		evictIdle:        DefaultEvictIdle,
+		idleTimeout:      DefaultIdleTimeout,
 		maxFrameSize:     DefaultMaxFrameSize,
 		dialTimeout:      DefaultDialTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
@@ -220,6 +223,21 @@ func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 // bound would otherwise stop accepting connections — links included — once
 // it had talked to that many members.
 func WithEvictIdle(d time.Duration) Option { return func(o *options) { o.evictIdle = d } }
+
+// WithIdleTimeout closes a peer's connection once no frame has been read
+// from it or written to it for d, unless the peer is kept (KeepPeers: the
+// node keeps its overlay links, so that a broadcast after a quiet spell
+// does not wait for a dial at every hop). Default 1 minute; 0 or less:
+// never. The connection ends as at the connection bound (WithEvictIdle):
+// this side stops writing and reads what the peer had sent until the peer
+// closes it, so no frame in flight is lost, and the next frame for that
+// peer dials again. Why: each anti-entropy round sends a digest to a random
+// member, so without it a node ends up holding a connection (two 32 KiB
+// buffers and a goroutine or two) to every member it ever talked to; with
+// it, to the members it talked to within d and its links. Connections of
+// peers known only through their connection (no address to dial) are left
+// to the peer, which closes them the same way.
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
 
 // WithMaxFrameSize bounds a frame in bytes, without its 4-byte length prefix
 // (default DefaultMaxFrameSize; see MaxFrameSizeFor). Send refuses larger

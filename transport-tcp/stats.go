@@ -59,8 +59,9 @@ type Stats struct {
 	Rejected uint64 `json:"rejected"`
 	// StreamConns counts connections handed to the stream handler.
 	StreamConns uint64 `json:"stream_conns"`
-	// Evicted counts idle connections closed to make room for a new one at
-	// the connection bound (WithMaxConns, WithEvictIdle).
+	// Evicted counts idle connections closed: after the idle timeout
+	// (WithIdleTimeout), or to make room for a new one at the connection
+	// bound (WithMaxConns, WithEvictIdle).
 	Evicted uint64 `json:"evicted"`
 
 	// Gauges.

@@ -62,10 +62,14 @@ type Transport struct {
 	// streams counts the connections handed to the stream handler and
 	// not closed yet (they count against maxConns).
 	streams int
-	// evicting counts the connections in conns closed to make room (see
-	// track) and still draining: they no longer count against maxConns.
+	// evicting counts the connections in conns closed for being idle
+	// (takeIdleLocked: after the idle timeout, or to make room in track)
+	// and still draining: they no longer count against maxConns.
 	evicting int
 	snap     atomic.Pointer[peerMap] // copy of peers for lock-free Send
+	// kept holds the peers whose connections are never closed for being
+	// idle (KeepPeers). Guarded by mu.
+	kept map[core.PeerID]bool
 
 	st counters
 }
@@ -204,6 +208,10 @@ func New(self core.PeerID, opts ...Option) (*Transport, error) {
 	if t.ln != nil {
 		t.wg.Add(1)
 		go t.acceptLoop()
+	}
+	if o.idleTimeout > 0 {
+		t.wg.Add(1)
+		go t.idleLoop()
 	}
 	return t, nil
 }
@@ -421,27 +429,113 @@ func (t *Transport) track(nc net.Conn) bool {
 		t.mu.Unlock()
 		return false
 	}
-	var ev *conn
-	endWrite := false
+	var ev idleEnd
 	if len(t.conns)-t.evicting+t.streams >= t.opts.maxConns {
-		if ev = t.evictLocked(); ev == nil {
+		v := t.evictLocked()
+		if v == nil {
 			t.mu.Unlock()
 			return false
 		}
-		endWrite = t.unsetLocked(ev)
+		ev = t.takeIdleLocked(v)
 	}
 	t.conns[nc] = nil
 	t.mu.Unlock()
-	if ev != nil {
-		t.st.evicted.Add(1)
-		t.log.Debug("tcp: closing an idle connection to make room", "peer", string(ev.peer.id), "remote", ev.remote,
-			"idle", time.Since(time.Unix(0, ev.lastUsed.Load())).Round(time.Millisecond), "max_conns", t.opts.maxConns)
-		ev.retire()
-		if endWrite {
-			ev.endWrite()
-		}
+	if ev.c != nil {
+		t.log.Debug("tcp: closing an idle connection to make room", append(ev.attrs(), "max_conns", t.opts.maxConns)...)
+		ev.end(t)
 	}
 	return true
+}
+
+// KeepPeers sets the peers whose connections are never closed for being
+// idle (WithIdleTimeout) nor to make room at the connection bound
+// (WithEvictIdle), replacing the last set. The node calls it with its
+// overlay links (node.LinkKeeper): they may be quiet for minutes and then
+// carry the next broadcast.
+func (t *Transport) KeepPeers(ids []core.PeerID) {
+	kept := make(map[core.PeerID]bool, len(ids))
+	for _, id := range ids {
+		kept[id] = true
+	}
+	t.mu.Lock()
+	t.kept = kept
+	t.mu.Unlock()
+}
+
+// idleLoop closes idle connections (WithIdleTimeout), checking four times
+// per idle timeout: a connection ends between 1 and 1.25 idle timeouts
+// after its last frame.
+func (t *Transport) idleLoop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(t.opts.idleTimeout / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case now := <-tick.C:
+			t.closeIdle(now)
+		}
+	}
+}
+
+// closeIdle ends every connection idle since before now − idle timeout
+// whose peer is not kept.
+func (t *Transport) closeIdle(now time.Time) {
+	cutoff := now.Add(-t.opts.idleTimeout).UnixNano()
+	var idle []idleEnd
+	t.mu.Lock()
+	for _, c := range t.conns {
+		if t.closableLocked(c) && c.lastUsed.Load() <= cutoff {
+			idle = append(idle, t.takeIdleLocked(c))
+		}
+	}
+	t.mu.Unlock()
+	for _, e := range idle {
+		t.log.Debug("tcp: closing an idle connection", append(e.attrs(), "idle_timeout", t.opts.idleTimeout)...)
+		e.end(t)
+	}
+}
+
+// closableLocked tells whether c may be closed for being idle: it is its
+// peer's current connection, the peer is not kept, and the peer can be
+// dialed again (it has an address). t.mu is held.
+func (t *Transport) closableLocked(c *conn) bool {
+	return c != nil && !c.evicting && c.peer != nil && c.peer.conn == c && !c.peer.implicit && !c.peer.removed &&
+		!t.kept[c.peer.id]
+}
+
+// idleEnd is an idle connection taken from its peer (takeIdleLocked), to be
+// ended outside the lock.
+type idleEnd struct {
+	c        *conn
+	endWrite bool // the writer never took c: end its write side here
+}
+
+// takeIdleLocked makes c, closable (closableLocked), stop being its peer's
+// connection and counts it as evicting: it no longer counts against the
+// connection bound while it drains. t.mu is held.
+func (t *Transport) takeIdleLocked(c *conn) idleEnd {
+	c.evicting = true
+	t.evicting++
+	return idleEnd{c: c, endWrite: t.unsetLocked(c)}
+}
+
+// attrs are the log attributes of the connection: peer, address and idle
+// time.
+func (e idleEnd) attrs() []any {
+	return []any{"peer", string(e.c.peer.id), "remote", e.c.remote,
+		"idle", time.Since(time.Unix(0, e.c.lastUsed.Load())).Round(time.Millisecond)}
+}
+
+// end ends the connection as a duplicate one ends (retire, and endWrite
+// unless the writer took it) and counts it in Stats.Evicted.
+func (e idleEnd) end(t *Transport) {
+	t.st.evicted.Add(1)
+	e.c.retire()
+	if e.endWrite {
+		e.c.endWrite()
+	}
 }
 
 // maxEvicting bounds the evicted connections still draining, which the
@@ -450,12 +544,10 @@ func (t *Transport) track(nc net.Conn) bool {
 func (t *Transport) maxEvicting() int { return max(1, t.opts.maxConns/8) }
 
 // evictLocked picks the connection to close to make room at the connection
-// bound: of the peers' current connections, the one idle longest (no frame
-// read or written), if that is at least the evict-idle time, and counts it
-// as evicting. The caller takes it from its peer (unsetLocked) and ends it
-// outside the lock as a duplicate connection ends (retire, and endWrite
-// unless the writer took it). nil if none qualifies. Peers known only
-// through their connection (no address to dial) keep theirs. t.mu is held.
+// bound: of the closable connections (closableLocked), the one idle longest
+// (no frame read or written), if that is at least the evict-idle time. The
+// caller takes it (takeIdleLocked) and ends it outside the lock. nil if
+// none qualifies. t.mu is held.
 func (t *Transport) evictLocked() *conn {
 	if t.opts.evictIdle <= 0 || t.evicting >= t.maxEvicting() {
 		return nil
@@ -463,18 +555,13 @@ func (t *Transport) evictLocked() *conn {
 	cutoff := time.Now().Add(-t.opts.evictIdle).UnixNano()
 	var v *conn
 	for _, c := range t.conns {
-		if c == nil || c.evicting || c.peer == nil || c.peer.conn != c || c.peer.implicit || c.peer.removed {
+		if !t.closableLocked(c) {
 			continue
 		}
 		if u := c.lastUsed.Load(); u <= cutoff && (v == nil || u < v.lastUsed.Load()) {
 			v = c
 		}
 	}
-	if v == nil {
-		return nil
-	}
-	v.evicting = true
-	t.evicting++
 	return v
 }
 

@@ -128,7 +128,12 @@ type Node struct {
 	large         *largeState // large messages (large.go)
 	lane          *bulkLane   // the transport's lanes (large.go); nil without a bulk lane
 	parts         PartsSender // the transport, if it takes frames in two parts
+	keeper        LinkKeeper  // the transport, if it closes idle connections
 	largeExpireAt time.Time   // protocol goroutine: next expiry check
+	// kept is the set of links last passed to keeper, keptAt when it was
+	// last checked (protocol goroutine).
+	kept   []core.PeerID
+	keptAt time.Time
 
 	c         counters
 	batchPool sync.Pool
@@ -256,6 +261,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		large:        newLargeState(p.Config()),
 		lane:         newBulkLane(tr),
 		parts:        partsSender(tr),
+		keeper:       linkKeeper(tr),
 		dec:          wire.NewDecoder(wire.LimitsFor(cfg)),
 		highWater:    max(1, o.deliveryQueue-o.deliveryQueue/4),
 		ovLimit:      max(cfg.MessageCacheMaxSize, o.deliveryQueue),
@@ -725,6 +731,7 @@ func (n *Node) run() {
 			n.timerArmed = false
 			n.takeRTTs(n.clock.Now())
 			n.proto.Tick(n.clock.Now())
+			n.keepLinks(n.clock.Now())
 		case out <- head:
 			n.c.wakeups.Add(1)
 			n.popOverflow()
@@ -753,6 +760,24 @@ func (n *Node) run() {
 			n.saver.maybeSave(n.clock.Now())
 		}
 	}
+}
+
+// keepLinks tells the transport the node's links (LinkKeeper) when they
+// changed, checking at most once per maintenance interval: a link made
+// since has just carried frames, and a link dropped since is kept a little
+// longer, neither of which matters against an idle timeout of minutes.
+func (n *Node) keepLinks(now time.Time) {
+	if n.keeper == nil || now.Sub(n.keptAt) < n.proto.Config().MaintenanceInterval {
+		return
+	}
+	n.keptAt = now
+	links := append(n.proto.EagerPeers(), n.proto.LazyPeers()...)
+	slices.Sort(links)
+	if slices.Equal(links, n.kept) {
+		return
+	}
+	n.kept = links
+	n.keeper.KeepPeers(slices.Clone(links))
 }
 
 // stop closes the protocol, drains its last output, answers the requests

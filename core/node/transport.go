@@ -93,6 +93,24 @@ type PartsSender interface {
 // PartsSender.
 const PartsMinPayload = 4096
 
+// LinkKeeper is implemented by a Transport that closes connections left
+// idle (transport-tcp's Transport does, after WithIdleTimeout). The node
+// tells it its overlay links, the eager and lazy peers: their connections
+// are kept however long they stay quiet, so that the first broadcast after
+// a quiet spell does not wait for a dial at every hop. The node calls
+// KeepPeers from its protocol goroutine, at most once per maintenance
+// interval and only when the links changed; ids is the whole set, sorted,
+// and the transport may keep it.
+type LinkKeeper interface {
+	KeepPeers(ids []core.PeerID)
+}
+
+// linkKeeper returns tr as a LinkKeeper, or nil if it is not one.
+func linkKeeper(tr Transport) LinkKeeper {
+	k, _ := tr.(LinkKeeper)
+	return k
+}
+
 // partsSender returns tr as a PartsSender, or nil if it is not one.
 func partsSender(tr Transport) PartsSender {
 	p, _ := tr.(PartsSender)

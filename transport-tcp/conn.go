@@ -234,7 +234,7 @@ func (t *Transport) serveConn(raw net.Conn) {
 		return
 	}
 
-	br := bufio.NewReaderSize(nc, bufSize)
+	br := newReader(nc)
 	h, err := readHello(br)
 	if err != nil {
 		t.handshakeFailed(raw, "", remote, err.Error())
@@ -337,7 +337,7 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 	if _, err := nc.Write(mine); err != nil {
 		return fail("writing hello: " + err.Error())
 	}
-	br := bufio.NewReaderSize(nc, bufSize)
+	br := newReader(nc)
 	h, err := readHello(br)
 	if err != nil {
 		return fail(err.Error())
@@ -597,6 +597,8 @@ func (t *Transport) unsetLocked(c *conn) (endWrite bool) {
 // because this node is slow.
 func (t *Transport) readLoop(c *conn) {
 	err := t.readFrames(c)
+	freeReader(c.br) // nothing reads c any more
+	c.br = nil
 	if c.in != nil {
 		close(c.in)
 	}

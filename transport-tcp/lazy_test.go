@@ -122,3 +122,37 @@ func TestIdlePeersHaveNoQueuesOrBuffers(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, "the writer to dial", func() bool { return a.Stats().Dials >= 1 })
 }
+
+// Connections that come and go — anti-entropy digests to random members
+// and the idle timeout make them do so all the time — reuse the 32 KiB
+// read and write buffers instead of allocating new ones: a cycle of dial,
+// frame and idle close costs far less than the three buffers it uses (a's
+// write and read buffers, b's read buffer: 96 KiB without the pools).
+func TestConnectionBuffersAreReused(t *testing.T) {
+	a := newTransport(t, "a", WithIdleTimeout(20*time.Millisecond))
+	b := newTransport(t, "b", WithIdleTimeout(0))
+	a.SetPeerAddr("b", b.Addr().String())
+	cycle := func(seq uint64) {
+		t.Helper()
+		sendRetry(t, a, "b", testFrame(seq, 64), 10*time.Second)
+		recvN(t, b, 1, 30*time.Second)
+		eventually(t, 30*time.Second, "the idle connection to close on both ends", func() bool {
+			return a.Stats().Conns == 0 && b.Stats().Conns == 0
+		})
+	}
+	for i := range 5 { // warm the pools
+		cycle(uint64(i))
+	}
+	const n = 40
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		cycle(uint64(100 + i))
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("%d bytes allocated per connection cycle", per)
+	if per > 48<<10 {
+		t.Errorf("%d bytes allocated per connection cycle, want under 48 KiB: the buffers are not reused", per)
+	}
+}

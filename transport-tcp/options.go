@@ -32,8 +32,8 @@ const (
 	DefaultIdleTimeout      = time.Minute      // idle time after which a connection of a peer not kept is closed
 )
 
-// bufSize is the size of each connection's read buffer and each peer's
-// write buffer (made with the peer's first connection).
+// bufSize is the size of each connection's read buffer and of each peer's
+// write buffer while it has a connection (both pooled: buffers.go).
 const bufSize = 32 << 10
 
 // maxBatchBytes bounds one coalesced write batch, so that the write deadline

@@ -35,6 +35,9 @@ func (t *Transport) writeLoop(p *peer) {
 		if w.hasHeld {
 			t.st.drops.Add(1)
 		}
+		if w.bw != nil {
+			freeWriter(w.bw)
+		}
 	}()
 	for {
 		select {
@@ -104,9 +107,14 @@ func (w *writer) current() *conn {
 		}
 		w.cur = c
 		switch {
+		case c == nil && w.bw != nil:
+			// No connection: the buffer goes back to the pool (an idle
+			// peer's writer holds none).
+			freeWriter(w.bw)
+			w.bw = nil
 		case c == nil:
 		case w.bw == nil:
-			w.bw = bufio.NewWriterSize(c.nc, bufSize)
+			w.bw = newWriter(c.nc)
 		default:
 			w.bw.Reset(c.nc)
 		}

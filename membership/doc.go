@@ -19,7 +19,9 @@
 // AddressBook.RemovePeer for one that left or failed. A member that left and
 // came back before the queue was drained is removed and added again.
 //
-// Around that core: joining through seed addresses with retries, a graceful
+// Around that core: joining through seed addresses with retries (and one
+// full-state exchange with a random member shortly after, so that nodes
+// joining at the same time do not miss each other), a graceful
 // Leave (the metadata is flagged first, so the other nodes tell a leave from
 // a failure), periodic rejoin of static seeds missing from the alive set,
 // persistence of known members (written atomically, read at start), ping

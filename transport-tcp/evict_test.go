@@ -155,6 +155,17 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	eventually(t, 30*time.Second, "every connection closed", func() bool { return a.Stats().ConnectedPeers == 0 })
 }
 
+// An idle timeout too short to check four times per timeout is checked
+// every millisecond (a ticker cannot tick faster; it used to panic).
+func TestTinyIdleTimeout(t *testing.T) {
+	a := newTransport(t, "a", WithIdleTimeout(time.Nanosecond))
+	b := newTransport(t, "b", WithIdleTimeout(0))
+	a.SetPeerAddr("b", b.Addr().String())
+	sendRetry(t, a, "b", testFrame(1, 64), 10*time.Second)
+	recvN(t, b, 1, 30*time.Second)
+	eventually(t, 30*time.Second, "the connection to close", func() bool { return a.Stats().Evicted >= 1 && a.Stats().Conns == 0 })
+}
+
 // Frames sent around the moments the idle timeout closes connections, in
 // both directions, all arrive, once: a connection ends as a duplicate one
 // does (the peer reads what was sent before the end) and later frames go

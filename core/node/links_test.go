@@ -17,21 +17,23 @@ import (
 type keepTransport struct {
 	*memnet.Transport
 	mu    sync.Mutex
-	kept  []core.PeerID
-	calls int
+	calls [][]core.PeerID // every set passed, in order
 }
 
 func (k *keepTransport) KeepPeers(ids []core.PeerID) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.kept = ids
-	k.calls++
+	k.calls = append(k.calls, ids)
 }
 
-func (k *keepTransport) last() ([]core.PeerID, int) {
+// last returns the set passed last.
+func (k *keepTransport) last() []core.PeerID {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.kept, k.calls
+	if len(k.calls) == 0 {
+		return nil
+	}
+	return k.calls[len(k.calls)-1]
 }
 
 // A node tells a transport that closes idle connections which peers are its
@@ -46,23 +48,30 @@ func TestNodeTellsTheTransportItsLinks(t *testing.T) {
 		return keepers[i]
 	}})
 	c.broadcastRandom(rand.New(rand.NewPCG(3, 3)), 20)
+	links := func(n *node.Node) []core.PeerID {
+		l := append(n.EagerPeers(), n.LazyPeers()...)
+		slices.Sort(l)
+		return l
+	}
 	for i, n := range c.nodes {
 		waitFor(t, 30*time.Second, "node "+string(peerName(i))+" to keep its links", func() bool {
-			links := append(n.EagerPeers(), n.LazyPeers()...)
-			slices.Sort(links)
-			kept, _ := keepers[i].last()
-			return len(links) > 0 && slices.Equal(kept, links)
+			l := links(n)
+			return len(l) > 0 && slices.Equal(keepers[i].last(), l)
 		})
 	}
-	// The links do not change any more: a quiet node does not repeat
-	// itself every maintenance round (100 ms here).
-	_, calls := keepers[0].last()
-	links := append(c.nodes[0].EagerPeers(), c.nodes[0].LazyPeers()...)
-	time.Sleep(500 * time.Millisecond) // five maintenance rounds
-	slices.Sort(links)
-	now := append(c.nodes[0].EagerPeers(), c.nodes[0].LazyPeers()...)
-	slices.Sort(now)
-	if _, after := keepers[0].last(); slices.Equal(links, now) && after != calls {
-		t.Errorf("KeepPeers called %d times more with unchanged links", after-calls)
+	// Ten more timer fires of node 0 (maintenance rounds, 100 ms here):
+	// a node repeats nothing while its links stay as they are.
+	fires := c.nodes[0].Stats().Runtime.TimerFires
+	waitFor(t, 30*time.Second, "ten more timer fires", func() bool {
+		return c.nodes[0].Stats().Runtime.TimerFires >= fires+10
+	})
+	for i, k := range keepers {
+		k.mu.Lock()
+		for j := 1; j < len(k.calls); j++ {
+			if slices.Equal(k.calls[j], k.calls[j-1]) {
+				t.Errorf("node %s passed the same links twice in a row: %v", peerName(i), k.calls[j])
+			}
+		}
+		k.mu.Unlock()
 	}
 }

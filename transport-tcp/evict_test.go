@@ -221,3 +221,37 @@ func TestIdleCloseLosesNoFrame(t *testing.T) {
 		t.Fatal("no connection was closed for being idle: the test did not exercise the close")
 	}
 }
+
+// The idle close over TLS and with a keyring: the connection ends (TLS
+// close_notify, the keyed stream's half-close) without losing a frame,
+// and the next frame redials.
+func TestIdleCloseOverTLSAndKeyring(t *testing.T) {
+	ca := newCA(t, "test ca")
+	kr := newKeyring([]byte("0123456789abcdef"))
+	for name, opts := range map[string]func(id string) []Option{
+		"tls":     func(id string) []Option { return []Option{mtls(ca, ca.issue(t, id)), WithPeerIDFromCert(certCN)} },
+		"keyring": func(string) []Option { return []Option{WithKeyring(kr)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newTransport(t, "a", append(opts("a"), WithIdleTimeout(50*time.Millisecond))...)
+			b := newTransport(t, "b", append(opts("b"), WithIdleTimeout(0))...)
+			a.SetPeerAddr("b", b.Addr().String())
+			for round := range 3 {
+				seq := uint64(round)
+				sendRetry(t, a, "b", testFrame(seq, 300), 10*time.Second)
+				if f := recvN(t, b, 1, 30*time.Second)[0]; frameSeq(f.Data) != seq {
+					t.Fatalf("round %d: frame %d", round, frameSeq(f.Data))
+				}
+				eventually(t, 30*time.Second, "the idle connection to close on both ends", func() bool {
+					return a.Stats().Conns == 0 && b.Stats().Conns == 0
+				})
+			}
+			if s := a.Stats(); s.Evicted < 3 || s.Dials < 3 || s.Drops != 0 {
+				t.Fatalf("evicted %d, dials %d, drops %d: want 3 closes and redials, no drop", s.Evicted, s.Dials, s.Drops)
+			}
+			if s := b.Stats(); s.BadFrames != 0 || s.HandshakeFailures != 0 {
+				t.Fatalf("b: bad frames %d, handshake failures %d", s.BadFrames, s.HandshakeFailures)
+			}
+		})
+	}
+}

@@ -86,7 +86,7 @@
 // # Memory bounds
 //
 // Per peer: WithSendQueue plus WithBulkQueue queued frames, one frame the
-// writer holds, and while it has a connection a 32 KiB write buffer. Per
+// writer holds, and while it writes to a connection a 32 KiB write buffer. Per
 // connection: a 32 KiB read buffer, at most one frame of at most
 // WithMaxFrameSize bytes being read and a queue of WithConnReceiveQueue
 // received frames. The Receive channel holds at most WithReceiveQueue

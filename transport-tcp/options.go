@@ -33,7 +33,7 @@ const (
 )
 
 // bufSize is the size of each connection's read buffer and of each peer's
-// write buffer while it has a connection (both pooled: buffers.go).
+// write buffer while it writes to a connection (both pooled: buffers.go).
 const bufSize = 32 << 10
 
 // maxBatchBytes bounds one coalesced write batch, so that the write deadline

@@ -106,17 +106,12 @@ func (w *writer) current() *conn {
 			w.cur.endWrite()
 		}
 		w.cur = c
-		switch {
-		case c == nil && w.bw != nil:
-			// No connection: the buffer goes back to the pool (an idle
-			// peer's writer holds none).
+		if w.bw != nil {
+			// The buffer goes back to the pool; the first write to c
+			// takes one (writeBatch), so a writer without a connection,
+			// or with one it never writes to, holds none.
 			freeWriter(w.bw)
 			w.bw = nil
-		case c == nil:
-		case w.bw == nil:
-			w.bw = newWriter(c.nc)
-		default:
-			w.bw.Reset(c.nc)
 		}
 	}
 	return c
@@ -201,6 +196,9 @@ func (w *writer) connect() bool {
 // once: a busy peer gets few, large writes; an idle one gets each frame at
 // once. bulk tells f's lane.
 func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
+	if w.bw == nil {
+		w.bw = newWriter(c.nc)
+	}
 	t, p, bw := w.t, w.p, w.bw
 	if bulk && len(p.queue.get()) > 0 {
 		// Urgent frames came while f waited (for a connection): they go
@@ -255,6 +253,8 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 	if err != nil {
 		t.st.drops.Add(uint64(frames))
 		w.cur = nil
+		freeWriter(w.bw)
+		w.bw = nil
 		t.detach(c)
 		c.close()
 		if t.ctx.Err() == nil && p.ctx.Err() == nil {

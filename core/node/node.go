@@ -776,8 +776,8 @@ func (n *Node) keepLinks(now time.Time) {
 	if slices.Equal(links, n.kept) {
 		return
 	}
-	n.kept = links
-	n.keeper.KeepPeers(slices.Clone(links))
+	n.kept = links // a new slice each time: shared with the transport, read-only
+	n.keeper.KeepPeers(links)
 }
 
 // stop closes the protocol, drains its last output, answers the requests

@@ -546,19 +546,25 @@ func (t *Transport) attachOutbound(p *peer, c *conn) {
 
 // detach makes c stop being its peer's connection, if it is, so that the
 // writer dials again or waits for the peer. An implicit peer, known only
-// through c, is forgotten and c closed. The write side of c is half-closed
-// here if the writer never took c, else by the writer when it notices.
+// through c, is forgotten and c closed; so is one whose connection c was
+// until it was closed for being idle (takeIdleLocked), unless the peer has
+// dialed in again since. The write side of c is half-closed here if the
+// writer never took c, else by the writer when it notices.
 func (t *Transport) detach(c *conn) {
 	endWrite := false
 	t.mu.Lock()
-	if p := c.peer; p != nil && p.conn == c {
-		if p.implicit && !p.removed {
-			t.removePeerLocked(p)
-			t.mu.Unlock()
-			c.close()
-			return
-		}
+	p := c.peer
+	switch {
+	case p == nil || p.removed:
+	case p.conn == c && p.implicit:
+		t.removePeerLocked(p)
+		t.mu.Unlock()
+		c.close()
+		return
+	case p.conn == c:
 		endWrite = t.unsetLocked(c)
+	case p.conn == nil && p.implicit && c.evicting:
+		t.removePeerLocked(p)
 	}
 	t.mu.Unlock()
 	if endWrite {

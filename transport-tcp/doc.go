@@ -101,7 +101,9 @@
 // the one idle longest, if it has carried no frame for WithEvictIdle (the
 // peer is dialed again for its next frame), so a node of a cluster larger
 // than the bound keeps working; peers that dial in without an address are
-// forgotten with their connection. Below the bound, a connection that
+// forgotten with their connection, and theirs are closed for being idle
+// like any other (they dial in again when they have a frame to send), so
+// silent connections cannot hold the slots. Below the bound, a connection that
 // carries no frame for WithIdleTimeout (1 minute) is closed too, unless its
 // peer is kept (KeepPeers: the node keeps its overlay links), so a node
 // holds connections to its links and to the members it talked to lately,

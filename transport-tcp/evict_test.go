@@ -255,3 +255,65 @@ func TestIdleCloseOverTLSAndKeyring(t *testing.T) {
 		})
 	}
 }
+
+// Peers that dialed in and are known only through their connection (no
+// address to dial back) are closed for being idle like the others, and
+// forgotten: the idle timeout closes their connections unless kept, and at
+// the connection bound the one idle longest makes room. The regression: such
+// connections were never closed here, so whoever completed a hello could
+// hold every connection slot for ever by dialing in and staying silent —
+// here the bound's case: b's frame was refused again and again.
+func TestIdlePeersThatDialedInAreClosed(t *testing.T) {
+	dialIn := func(t *testing.T, a *Transport, ids ...core.PeerID) []*Transport {
+		t.Helper()
+		var xs []*Transport
+		for i, id := range ids {
+			x := newTransport(t, id, WithIdleTimeout(0))
+			x.SetPeerAddr("a", a.Addr().String())
+			sendRetry(t, x, "a", testFrame(uint64(i), 64), 10*time.Second)
+			if f := recvN(t, a, 1, 30*time.Second)[0]; f.From != id {
+				t.Fatalf("a got a frame from %s, want %s", f.From, id)
+			}
+			xs = append(xs, x)
+		}
+		return xs
+	}
+	t.Run("at the bound", func(t *testing.T) {
+		a := newTransport(t, "a", WithMaxConns(2), WithEvictIdle(time.Nanosecond), WithIdleTimeout(0))
+		dialIn(t, a, "x0", "x1")
+		b := newTransport(t, "b", WithBackoff(time.Millisecond, 20*time.Millisecond))
+		b.SetPeerAddr("a", a.Addr().String())
+		sendRetry(t, b, "a", testFrame(9, 64), 10*time.Second)
+		if f := recvN(t, a, 1, 30*time.Second)[0]; f.From != "b" || frameSeq(f.Data) != 9 {
+			t.Fatalf("a got frame %d from %s, want 9 from b", frameSeq(f.Data), f.From)
+		}
+		if s := a.Stats(); s.Evicted == 0 {
+			t.Fatalf("evicted %d, rejected %d: want an idle connection closed to make room", s.Evicted, s.Rejected)
+		}
+	})
+	t.Run("idle timeout", func(t *testing.T) {
+		a := newTransport(t, "a", WithIdleTimeout(100*time.Millisecond))
+		a.KeepPeers([]core.PeerID{"x0"})
+		xs := dialIn(t, a, "x0", "x1", "x2")
+		eventually(t, 30*time.Second, "the two idle connections closed and their peers forgotten", func() bool {
+			s := a.Stats()
+			return s.Evicted == 2 && s.ConnectedPeers == 1 && s.Peers == 1
+		})
+		eventually(t, 30*time.Second, "x1 and x2 to close their side", func() bool {
+			return xs[1].Stats().Conns == 0 && xs[2].Stats().Conns == 0
+		})
+		// A forgotten peer that dials in again is known again, and a
+		// can answer it over that connection.
+		sendRetry(t, xs[1], "a", testFrame(7, 64), 10*time.Second)
+		if f := recvN(t, a, 1, 30*time.Second)[0]; f.From != "x1" || frameSeq(f.Data) != 7 {
+			t.Fatalf("a got frame %d from %s, want 7 from x1", frameSeq(f.Data), f.From)
+		}
+		sendRetry(t, a, "x1", testFrame(8, 64), 10*time.Second)
+		if f := recvN(t, xs[1], 1, 30*time.Second)[0]; frameSeq(f.Data) != 8 {
+			t.Fatalf("x1 got frame %d, want 8", frameSeq(f.Data))
+		}
+		if s := a.Stats(); s.Drops != 0 {
+			t.Fatalf("a dropped %d frames", s.Drops)
+		}
+	})
+}

@@ -234,9 +234,11 @@ func WithEvictIdle(d time.Duration) Option { return func(o *options) { o.evictId
 // peer dials again. Why: each anti-entropy round sends a digest to a random
 // member, so without it a node ends up holding a connection (two 32 KiB
 // buffers and a goroutine or two) to every member it ever talked to; with
-// it, to the members it talked to within d and its links. Connections of
-// peers known only through their connection (no address to dial) are left
-// to the peer, which closes them the same way.
+// it, to the members it talked to within d and its links. A peer known only
+// through its connection (it dialed in, no address to dial) is closed the
+// same way and forgotten once its connection has ended; it dials in again
+// when it has a frame to send, and a frame for it sent before that waits
+// for it or is dropped (Stats.Drops) when the connection ends first.
 func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
 
 // WithMaxFrameSize bounds a frame in bytes, without its 4-byte length prefix

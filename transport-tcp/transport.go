@@ -498,10 +498,13 @@ func (t *Transport) closeIdle(now time.Time) {
 }
 
 // closableLocked tells whether c may be closed for being idle: it is its
-// peer's current connection, the peer is not kept, and the peer can be
-// dialed again (it has an address). t.mu is held.
+// peer's current connection and the peer is not kept. A peer known only
+// through its connection (it dialed in, no address) qualifies too: it is
+// forgotten once the connection has ended (detach) and dials again when it
+// has a frame for this node; else whoever completes a hello could hold
+// connection slots for ever by staying silent. t.mu is held.
 func (t *Transport) closableLocked(c *conn) bool {
-	return c != nil && !c.evicting && c.peer != nil && c.peer.conn == c && !c.peer.implicit && !c.peer.removed &&
+	return c != nil && !c.evicting && c.peer != nil && c.peer.conn == c && !c.peer.removed &&
 		!t.kept[c.peer.id]
 }
 

@@ -225,7 +225,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	if mine || p.streams.delivered(id) {
 		// A copy of our own broadcast, or of a message at or below its
 		// stream's floor or in a delivered run, is never delivered again.
-		p.duplicate(pe, from, id, m.Hops)
+		p.duplicate(pe, from, id, m.Hops, repaired)
 		return
 	}
 	headers := m.Headers
@@ -322,12 +322,34 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	}
 }
 
+// lateDuplicate is how many graft timeouts after our first copy a
+// duplicate marked Repaired stops counting towards a prune (see
+// duplicate): a pull answered after one retry comes within three.
+const lateDuplicate = 4
+
 // duplicate counts a redundant copy. After OptimizationThreshold duplicates
 // from the same peer, an eager sender is demoted to lazy and pruned (the
 // paper prunes on the first: threshold 1); a sender that is already lazy is
 // sent the Prune again so that its view agrees, a passive one a
 // Disconnect. Duplicates of a pulled copy do not count: they are the tree's
-// late copy, not a redundant path.
+// late copy, not a redundant path. Nor, while the node is quiet, does a
+// duplicate marked Repaired (repaired: see onGossip) that comes more than
+// lateDuplicate graft timeouts after our first copy: a node upstream got
+// it long after the tree was done with it — by anti-entropy repair, or a
+// pull after retries — and pushed it on, which says nothing about the
+// links the tree uses now. Counted, a node that had missed a message and
+// got it by repair 6 s later pushed it on to its child in the tree, which
+// took it as the threshold-th duplicate and pruned its only path to the
+// rest of the tree: the child's subtree pulled the next broadcasts, the
+// first 600 ms late (tools/bench at N = 32, about one run in 20). A marked
+// copy that comes sooner still counts: after a massive failure the pulls
+// that relink the survivors push on copies that run along the cycles the
+// new links make, and counting them prunes those cycles sooner (with every
+// marked copy ignored, the simulator's RMR in the cycle after losing half
+// the nodes rose by about half: 0.006-0.012 to 0.008-0.017 over seeds 1-4;
+// with the gate it is as before). Under load a marked copy
+// counts as any other (as in onGossip: queues make the tree's copies late,
+// pulls follow, and the copies they push on travel the tree's links).
 //
 // Three refinements keep a tree shared by many senders from tearing itself
 // apart (found with coretest; see the README, "Many senders, one tree"):
@@ -352,15 +374,19 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 //   - Counts restart when this node loses an eager link it did not choose to
 //     lose (Prune received, peer removed): they were evidence that the other
 //     links are redundant given the lost one.
-func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16) {
+func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16, repaired bool) {
 	p.counters.MessagesDuplicate++
 	p.emit(Event{Kind: EventDuplicate, Peer: from, ID: id, Hops: hops})
 	if pe == nil {
 		return
 	}
-	if s, ok := p.seen.get(id); ok && s.pulled {
+	s, ok := p.seen.get(id)
+	if ok && s.pulled {
 		// We pulled the first copy because the tree's copy was late: this
 		// is that copy, not a redundant path.
+		return
+	}
+	if repaired && pe.state == stateEager && (!ok || p.now.Sub(s.at) > lateDuplicate*p.tun.GraftTimeout) {
 		return
 	}
 	t := p.cfg.OptimizationThreshold

@@ -196,3 +196,74 @@ func TestRepairedCopiesGiveNoTunerSample(t *testing.T) {
 		}
 	}
 }
+
+// A duplicate marked Repaired that comes long after our first copy (more
+// than lateDuplicate graft timeouts) prunes nothing while the node is
+// quiet: a node upstream got the message long after the tree was done with
+// it (by anti-entropy repair) and pushed it on, which says nothing about the
+// tree's links. One that comes soon after counts as before: after a massive
+// failure, the copies pushed on by the pulls that relink the survivors run
+// along the cycles the new links make. Under load every duplicate counts
+// (TestRepairedDuplicatesPruneWhenBusy). The regression (tools/bench,
+// N = 32, about 1 run in 20): at the end of the warm-up a node got a message
+// it had missed by repair 6 s later and pushed it on; its child in the
+// tree, which had the message, took the copy as the threshold-th duplicate
+// and pruned it, its only path to the rest of the tree. The child's subtree
+// pulled the next broadcasts, the first 600 ms late.
+func TestLateRepairedDuplicatesPruneNothingWhenQuiet(t *testing.T) {
+	for _, th := range []int{1, 3} {
+		var gt time.Duration
+		p := fixture(t, func(c *core.Config) {
+			c.OptimizationThreshold, c.PruneDelay = th, 0
+			gt = c.GraftTimeout
+		})
+		at := t0.Add(time.Second)
+		seq := uint64(0)
+		copies := func(late time.Duration, marked bool) []core.Outbound {
+			t.Helper()
+			var prunes []core.Outbound
+			for range th {
+				seq++
+				p.Receive(at, "e0", gossip("x", seq, 1)) // the tree's copy
+				dup := gossip("x", seq, 3)
+				dup.Repaired = marked
+				p.Receive(at.Add(late), "e1", dup) // pushed on by e1
+				prunes = append(prunes, msgs(p.Drain(), core.MsgPrune)...)
+				at = at.Add(late + time.Second)
+			}
+			return prunes
+		}
+		if pr := copies(5*gt, true); len(pr) != 0 || !contains(p.EagerPeers(), "e1") {
+			t.Fatalf("threshold %d: prunes %+v, eager %v: late repaired copies pruned a link", th, pr, p.EagerPeers())
+		}
+		if s := p.Stats(); s.MessagesDuplicate != uint64(th) {
+			t.Fatalf("threshold %d: %d duplicates counted, want %d", th, s.MessagesDuplicate, th)
+		}
+		// Soon after the first copy, marked copies count.
+		if pr := copies(gt, true); len(pr) != 1 || pr[0].To != "e1" {
+			t.Fatalf("threshold %d: prunes %+v after repaired copies one graft timeout late, want e1's", th, pr)
+		}
+	}
+}
+
+// Busy (above 100 deliveries a second), a duplicate marked Repaired counts
+// towards a prune like any other (see TestLateRepairedDuplicatesPruneNothingWhenQuiet).
+func TestRepairedDuplicatesPruneWhenBusy(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.OptimizationThreshold, c.PruneDelay = 3, 0 })
+	at := t0.Add(time.Second)
+	seq := uint64(0)
+	for range 150 { // 150 deliveries within 150 ms: busy
+		seq++
+		p.Receive(at, "e0", gossip("x", seq, 1))
+		at = at.Add(time.Millisecond)
+	}
+	p.Drain()
+	for k := uint64(1); k <= 3; k++ {
+		dup := gossip("x", k, 3)
+		dup.Repaired = true
+		p.Receive(at, "e1", dup)
+	}
+	if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 || pr[0].To != "e1" {
+		t.Fatalf("prunes %+v, want e1's after three duplicates while busy", pr)
+	}
+}

@@ -7,9 +7,10 @@ import (
 
 // seenEntry is what the seen set remembers about a delivered message.
 type seenEntry struct {
-	hops uint16 // hop count of the first copy (0 for our own broadcasts)
-	from PeerID // sender of the first copy (self for our own broadcasts)
-	n    uint64 // arrival number (position in the FIFO)
+	hops uint16    // hop count of the first copy (0 for our own broadcasts)
+	from PeerID    // sender of the first copy (self for our own broadcasts)
+	n    uint64    // arrival number (position in the FIFO)
+	at   time.Time // arrival of the first copy
 	// pulled: the first copy answered our Graft (see Protocol.duplicate).
 	pulled bool
 }
@@ -53,7 +54,7 @@ func (s *seenSet) get(id MessageID) (seenEntry, bool) {
 		return seenEntry{}, false
 	}
 	e := s.slot(n)
-	return seenEntry{hops: e.hops, from: e.from, n: n, pulled: e.pulled}, true
+	return seenEntry{hops: e.hops, from: e.from, n: n, at: e.at, pulled: e.pulled}, true
 }
 
 func (s *seenSet) has(id MessageID) bool {

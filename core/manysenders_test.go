@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -426,4 +427,64 @@ func linkGrafts(o core.Output) (to []core.PeerID) {
 		}
 	}
 	return to
+}
+
+// A node whose links are all lazy, to peers at their eager cap, asks a
+// passive member for an eager link with an urgent Join, which a full view
+// makes room for. The regression (tools/bench, N = 32, 2 runs of 34): a
+// node that joined after the others had filled their views got three lazy
+// links, all to capped peers; every link Graft it sent them was refused
+// with a Prune, and its Joins to other members were refused by their full
+// views (a Join is urgent only from a node with no link at all). It pulled
+// every message for the whole run, 200-600 ms late.
+func TestNodeWithOnlyRefusingLinksJoinsUrgently(t *testing.T) {
+	c := core.DefaultConfig()
+	c.EagerFanout, c.LazyFanout, c.MaxEagerPeers = 2, 3, 3
+	c.MaintenanceJitter = 0
+	p, err := core.New(c, "me", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ten members; only c0..c2 accept, and only as lazy links (their
+	// eager sets are full); the others' views are full.
+	accepting := map[core.PeerID]bool{"c0": true, "c1": true, "c2": true}
+	answer := func(at time.Time, out core.Output) (urgent []core.Outbound) {
+		t.Helper()
+		for _, ob := range out.Messages {
+			switch {
+			case ob.Msg.Type == core.MsgJoin && ob.Msg.Urgent && len(p.LazyPeers()) > 0:
+				// (The first Join of a node without links is urgent
+				// too; it is answered below.)
+				urgent = append(urgent, ob)
+			case ob.Msg.Type == core.MsgJoin:
+				p.Receive(at, ob.To, core.Message{Type: core.MsgJoinReply, Accepted: accepting[ob.To]})
+			case ob.Msg.Type == core.MsgGraft && len(ob.Msg.IDs) == 0:
+				p.Receive(at.Add(ms(1)), ob.To, core.Message{Type: core.MsgPrune}) // refused
+			}
+		}
+		return urgent
+	}
+	at := t0
+	for i := range 10 {
+		p.AddPeer(at, core.PeerID(fmt.Sprintf("c%d", i)))
+	}
+	var urgent []core.Outbound
+	for round := 0; round < 10 && len(urgent) == 0; round++ {
+		urgent = answer(at, p.Drain())
+		urgent = append(urgent, answer(at, p.Drain())...)
+		at = at.Add(c.MaintenanceInterval)
+		p.Tick(at)
+	}
+	if len(urgent) == 0 {
+		t.Fatalf("no urgent Join in 10 maintenance rounds: eager %v, lazy %v", p.EagerPeers(), p.LazyPeers())
+	}
+	j := urgent[0]
+	if !j.Msg.Eager || accepting[j.To] {
+		t.Fatalf("urgent Join %+v to %s: want an eager one to a member without a link", j.Msg, j.To)
+	}
+	// The member has eager room: the node is on the tree.
+	p.Receive(at, j.To, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: true})
+	if e := p.EagerPeers(); !contains(e, j.To) {
+		t.Fatalf("eager %v, want %s among them", e, j.To)
+	}
 }

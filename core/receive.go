@@ -341,7 +341,7 @@ const lateDuplicate = 4
 // got it by repair 6 s later pushed it on to its child in the tree, which
 // took it as the threshold-th duplicate and pruned its only path to the
 // rest of the tree: the child's subtree pulled the next broadcasts, the
-// first 600 ms late (tools/bench at N = 32, about one run in 20). A marked
+// first 600 ms late (tools/bench at N = 32, rare: one run of 44). A marked
 // copy that comes sooner still counts: after a massive failure the pulls
 // that relink the survivors push on copies that run along the cycles the
 // new links make, and counting them prunes those cycles sooner (with every

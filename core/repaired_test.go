@@ -205,7 +205,7 @@ func TestRepairedCopiesGiveNoTunerSample(t *testing.T) {
 // failure, the copies pushed on by the pulls that relink the survivors run
 // along the cycles the new links make. Under load every duplicate counts
 // (TestRepairedDuplicatesPruneWhenBusy). The regression (tools/bench,
-// N = 32, about 1 run in 20): at the end of the warm-up a node got a message
+// N = 32, one run of 44): at the end of the warm-up a node got a message
 // it had missed by repair 6 s later and pushed it on; its child in the
 // tree, which had the message, took the copy as the threshold-th duplicate
 // and pruned it, its only path to the rest of the tree. The child's subtree

@@ -253,7 +253,16 @@ func TestPropertyHeaderCarrier(t *testing.T) {
 		var sid trace.SpanID
 		copy(tid[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Filter(func(b []byte) bool { return slices.ContainsFunc(b, func(x byte) bool { return x != 0 }) }).Draw(t, "traceID"))
 		copy(sid[:], rapid.SliceOfN(rapid.Byte(), 8, 8).Filter(func(b []byte) bool { return slices.ContainsFunc(b, func(x byte) bool { return x != 0 }) }).Draw(t, "spanID"))
-		state, err := trace.ParseTraceState(rapid.SampledFrom([]string{"", "a=1", "vendor=x,other=y"}).Draw(t, "state"))
+		// An empty trace state writes no tracestate header, so a stale
+		// one would survive the injection (the carrier only overwrites
+		// what the propagator sets): with a stale tracestate the state
+		// drawn is not empty. Tracer.Forward removes the stale fields
+		// before it injects (withoutFields), so it has no such case.
+		states := []string{"", "a=1", "vendor=x,other=y"}
+		if seen["tracestate"] {
+			states = states[1:]
+		}
+		state, err := trace.ParseTraceState(rapid.SampledFrom(states).Draw(t, "state"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -226,9 +226,10 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 		return
 	}
 	if mine || p.streams.delivered(id) || p.seen.has(id) {
-		// (The seen set too: the stream summary can disagree with it —
-		// FuzzReceive found a repair delivered twice that way, input
-		// 690213afdc410f7b.)
+		// (The seen set too: a copy of a known id with another, fresher
+		// origin time passes the age check after the first copy's stream
+		// expired — FuzzReceive input 690213afdc410f7b delivered a repair
+		// twice that way; see docs/design.md, exactly-once.)
 		p.counters.RepairDuplicate++
 		return
 	}

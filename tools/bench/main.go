@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.note, "note", "", "a sentence for the benchmarks page about the conditions (e.g. a shared machine)")
 	fs.StringVar(&c.profile, "cpuprofile", "", "directory for CPU profiles of each process: its steady and burst phases, and its idle window (-idle.pprof)")
 	fs.StringVar(&c.memprof, "memprofile", "", "directory for allocation profiles of each process at the start and the end of its steady phase (SYSTEM-nN-rR.allocs-start.pprof, SYSTEM-nN-rR.allocs.pprof) and of its idle window (-idle-start, -idle)")
-	fs.StringVar(&c.trace, "trace", "", "directory for execution traces (runtime/trace) of each process's idle window (SYSTEM-nN-rR-idle.trace; go tool trace)")
+	fs.StringVar(&c.trace, "trace", "", "directory for execution traces (runtime/trace) of each process's steady phase (SYSTEM-nN-rR.trace) and idle window (SYSTEM-nN-rR-idle.trace); go tool trace")
 	fs.BoolVar(&c.quiet, "q", false, "no progress display")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -188,7 +188,7 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					s.MemProfile = fmt.Sprintf("%s/%s-n%d-r%d.allocs.pprof", c.memprof, name, n, r)
 				}
 				if c.trace != "" {
-					s.Trace = fmt.Sprintf("%s/%s-n%d-r%d-idle.trace", c.trace, name, n, r)
+					s.Trace = fmt.Sprintf("%s/%s-n%d-r%d.trace", c.trace, name, n, r)
 				}
 				label := fmt.Sprintf("[%d/%d] %s N=%d run %d", k, total, name, n, r+1)
 				res, err := runChild(ctx, self, s, c.timeout, label, c.quiet, stderr)

@@ -25,10 +25,11 @@ func TestMain(m *testing.M) {
 // plumtree-go must deliver every message exactly once, the byte counts must
 // at least hold the payloads, and the report files must be written.
 func TestSideBySideShort(t *testing.T) {
-	dir, memDir := t.TempDir(), t.TempDir()
+	dir, memDir, traceDir := t.TempDir(), t.TempDir(), t.TempDir()
 	var out, errb bytes.Buffer
 	args := []string{"-n", "4", "-count", "10", "-warmup", "5", "-burst", "20", "-idle", "0", "-rate", "50",
-		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree", "-out", dir, "-memprofile", memDir, "-q"}
+		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree", "-out", dir, "-memprofile", memDir,
+		"-trace", traceDir, "-q"}
 	if err := parentMain(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errb.String())
 	}
@@ -71,6 +72,14 @@ func TestSideBySideShort(t *testing.T) {
 			if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 				t.Errorf("allocation profile %s not written: %v", f, err)
 			}
+		}
+		// The steady phase's execution trace (no idle window: no idle trace).
+		tf := filepath.Join(traceDir, r.Spec.System+"-n4-r0.trace")
+		if b, err := os.ReadFile(tf); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) {
+			t.Errorf("execution trace %s not written (%d bytes): %v", tf, len(b), err)
+		}
+		if _, err := os.Stat(filepath.Join(traceDir, r.Spec.System+"-n4-r0-idle.trace")); err == nil {
+			t.Errorf("%s: an idle trace without an idle window", r.Spec.System)
 		}
 		if r.Spec.System == "plumtree" {
 			// The nodes dialed each other during warm-up at the latest;

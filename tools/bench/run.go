@@ -38,7 +38,8 @@ type spec struct {
 	// phase allocated; END alone also holds the heap in use.
 	MemProfile string `json:"memprofile,omitempty"`
 	// Trace, when set, receives an execution trace (runtime/trace) of the
-	// idle window: go tool trace shows what wakes up and how often.
+	// steady phase, and one of the idle window (suffix -idle): go tool
+	// trace shows what wakes up, how often, and how long it waited to run.
 	Trace string `json:"trace,omitempty"`
 }
 
@@ -192,7 +193,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		if err != nil {
 			return res, err
 		}
-		stopTrace, err := startTrace(s.Trace)
+		stopTrace, err := startTrace(s.Trace, "-idle")
 		if err != nil {
 			stop()
 			return res, err
@@ -247,13 +248,19 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	if err := writeAllocs(s.MemProfile, "-start"); err != nil {
 		return res, err
 	}
+	stopTrace, err := startTrace(s.Trace, "")
+	if err != nil {
+		return res, err
+	}
 	c0, d0, k0, a := sys.copies(), e.rec.dups.Load(), counters(sys), take()
 	if err := publishPaced(ctx, sys, e, s, rng, steady); err != nil {
+		stopTrace()
 		return res, err
 	}
 	b := wait(ctx, e, steady, s.Stall, s.Drain, func(done, want int64) {
 		say("steady: %d/%d deliveries", done, want)
 	})
+	stopTrace()
 	res.Steady = summarize(e, steady, a, b, sys.copies()-c0, e.rec.dups.Load()-d0)
 	res.Steady.Counters = diff(counters(sys), k0)
 	if err := writeAllocs(s.MemProfile, ""); err != nil {
@@ -447,13 +454,14 @@ func writeAllocs(path, suffix string) error {
 	return f.Close()
 }
 
-// startTrace starts an execution trace into path (none when path is
-// empty); stop ends it.
-func startTrace(path string) (stop func(), err error) {
+// startTrace starts an execution trace into path with suffix inserted
+// before its extension (none when path is empty); stop ends it.
+func startTrace(path, suffix string) (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(path)
+	ext := filepath.Ext(path)
+	f, err := os.Create(strings.TrimSuffix(path, ext) + suffix + ext)
 	if err != nil {
 		return nil, err
 	}

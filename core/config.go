@@ -476,7 +476,7 @@ func (c *Config) Validate() error {
 		{name: "anti_entropy_batch", v: c.AntiEntropyBatch, lo: 0, hi: 1 << 16},
 		{name: "anti_entropy_bytes", v: c.AntiEntropyBytes, lo: 1, hi: 1 << 30},
 		{name: "anti_entropy_digest_bytes", v: c.AntiEntropyDigestBytes, lo: 512, hi: MaxDigestBytes},
-		{name: "max_streams", v: c.MaxStreams, lo: 1, hi: 1 << 20},
+		{name: "max_streams", v: c.MaxStreams, lo: 1, hi: MaxStateStreams},
 		{name: "max_stream_gaps", v: c.MaxStreamGaps, lo: 1, hi: MaxDigestRuns},
 		{name: "max_message_size", v: c.MaxMessageSize, lo: 1, hi: MaxMessageSizeLimit},
 		{name: "max_large_message_size", v: c.MaxLargeMessageSize, lo: 0, hi: MaxLargeMessageSizeLimit},

@@ -46,6 +46,12 @@ type StateRun struct {
 	FirstTime   time.Time
 }
 
+// MaxStateStreams is the most streams a State holds: max_streams' own
+// limit, so a node saves and loads every stream it can track (a digest
+// lists at most MaxDigestStreams of them at a time; a State is not a
+// digest).
+const MaxStateStreams = 1 << 20
+
 // ErrInvalidState is wrapped by every error Restore and UnmarshalBinary
 // return.
 var ErrInvalidState = errors.New("core: invalid state")
@@ -107,8 +113,8 @@ func (p *Protocol) Restore(st State) error {
 }
 
 func (st *State) validate() error {
-	if len(st.Streams) > MaxDigestStreams {
-		return fmt.Errorf("%w: %d streams, max %d", ErrInvalidState, len(st.Streams), MaxDigestStreams)
+	if len(st.Streams) > MaxStateStreams {
+		return fmt.Errorf("%w: %d streams, max %d", ErrInvalidState, len(st.Streams), MaxStateStreams)
 	}
 	origins := make(map[PeerID]bool, len(st.Streams))
 	for i, ss := range st.Streams {
@@ -194,7 +200,7 @@ func (st *State) UnmarshalBinary(data []byte) error {
 	r := stateReader{b: body, i: len(stateMagic)}
 	var out State
 	out.NextSeq = r.uvarint()
-	n := r.count(MaxDigestStreams, 5)
+	n := r.count(MaxStateStreams, 5)
 	for range n {
 		if r.err != nil {
 			break

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -119,4 +120,46 @@ func FuzzStateUnmarshal(f *testing.F) {
 			t.Fatalf("restore: %v", err)
 		}
 	})
+}
+
+// A node configured for more origins than a digest lists (max_streams above
+// 4096) saves a State it can load again, every stream in it: the bound on a
+// State's streams is max_streams' own limit, not a digest's.
+func TestStateBeyondDigestStreamsRestores(t *testing.T) {
+	const origins = core.MaxDigestStreams + 100
+	more := func(c *core.Config) { c.MaxStreams = origins + 1 }
+	p := fixture(t, more)
+	for i := range origins {
+		p.Receive(t0, "e0", gossip(core.PeerID(fmt.Sprintf("o%05d", i)), 1, 1))
+	}
+	p.Drain()
+	st := p.State()
+	if len(st.Streams) != origins {
+		t.Fatalf("state holds %d streams, want %d", len(st.Streams), origins)
+	}
+	b, err := st.MarshalBinary()
+	if err != nil {
+		t.Fatalf("saving %d streams: %v", origins, err)
+	}
+	var back core.State
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatalf("loading %d streams: %v", origins, err)
+	}
+	c := core.DefaultConfig()
+	more(&c)
+	q, err := core.New(c, "me", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Restore(back); err != nil {
+		t.Fatalf("restoring %d streams: %v", origins, err)
+	}
+	q.AddPeer(t0, "e0")
+	q.Drain()
+	for i := range origins {
+		q.Receive(t0, "e0", gossip(core.PeerID(fmt.Sprintf("o%05d", i)), 1, 1))
+	}
+	if d := q.Drain().Deliveries; len(d) != 0 {
+		t.Fatalf("restored node delivered %d messages again", len(d))
+	}
 }

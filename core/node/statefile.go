@@ -151,6 +151,7 @@ func (s *stateSaver) maybeSave(now time.Time) {
 	}
 	b, err := s.n.proto.State().MarshalBinary()
 	if err != nil {
+		s.last = now // try again after the interval, not after every input
 		s.n.log.Warn("Encoding the state failed", "err", err)
 		return
 	}

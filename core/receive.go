@@ -8,8 +8,10 @@ import (
 
 var timeZero time.Time
 
-// checkHeaders reports whether headers respect MaxHeaders and MaxHeaderBytes.
-func checkHeaders(hs []Header) error {
+// CheckHeaders reports whether headers respect MaxHeaders and
+// MaxHeaderBytes: the check Broadcast makes, with the same error (wrapping
+// ErrInvalidHeaders, naming the count or size and the limit).
+func CheckHeaders(hs []Header) error {
 	if len(hs) > MaxHeaders {
 		return fmt.Errorf("%w: %d headers, limit %d", ErrInvalidHeaders, len(hs), MaxHeaders)
 	}
@@ -43,7 +45,7 @@ func (p *Protocol) Broadcast(now time.Time, payload []byte, headers []Header) (M
 	if len(payload) > p.cfg.MaxMessageSize {
 		return MessageID{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(payload), p.cfg.MaxMessageSize)
 	}
-	if err := checkHeaders(headers); err != nil {
+	if err := CheckHeaders(headers); err != nil {
 		return MessageID{}, err
 	}
 	p.advance(now)
@@ -177,7 +179,7 @@ func (p *Protocol) checkPayload(from PeerID, m *Message) (mine, ok bool) {
 	case len(m.Payload) > p.cfg.MaxMessageSize:
 		p.invalid(from, ReasonTooLarge)
 		return false, false
-	case checkHeaders(m.Headers) != nil:
+	case CheckHeaders(m.Headers) != nil:
 		p.invalid(from, ReasonMalformed)
 		return false, false
 	}

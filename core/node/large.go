@@ -319,7 +319,12 @@ func (n *Node) BroadcastLarge(ctx context.Context, r io.Reader, size int64) (cor
 }
 
 // BroadcastLargeWithHeaders is BroadcastLarge with headers that travel with
-// the manifest and are delivered with the message.
+// the manifest and are delivered with the message. The manifest carries one
+// header more (large.HeaderKey), so the headers (with those of the
+// WithHeaderInjector functions) get one less than core.MaxHeaders and
+// len(large.HeaderKey)+len(large.HeaderValue) bytes less than
+// core.MaxHeaderBytes; over that, core.ErrInvalidHeaders before anything is
+// sent.
 func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size int64, headers []core.Header) (core.MessageID, error) {
 	limit := int64(n.cfg.MaxLargeMessageSize)
 	switch {
@@ -344,6 +349,11 @@ func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size 
 	marker := core.Header{Key: large.HeaderKey, Value: large.HeaderValue}
 	chunkHeaders := []core.Header{marker}
 	manHeaders := append(hs, marker)
+	if err := core.CheckHeaders(manHeaders); err != nil {
+		// Checked before the first chunk: nothing is sent.
+		return core.MessageID{}, fmt.Errorf("%w (a large message's manifest also carries the %s header: one header and %d bytes of the limits)",
+			err, large.HeaderKey, len(large.HeaderKey)+len(large.HeaderValue))
+	}
 
 	l := n.large
 	transfer := uint64(n.clock.Now().UnixNano())

@@ -238,6 +238,50 @@ func TestBroadcastReservedHeader(t *testing.T) {
 	}
 }
 
+// Headers a large message's manifest cannot carry (it adds the marker
+// header) are refused before anything is read or sent; one header and the
+// marker's bytes less go through and are delivered.
+func TestBroadcastLargeHeadersAtTheLimit(t *testing.T) {
+	c := startCluster(t, clusterOpts{size: 2, seed: 9, cfg: largeConfig})
+	n := c.nodes[0]
+	markerBytes := len(large.HeaderKey) + len(large.HeaderValue)
+	many := func(k int) []core.Header {
+		hs := make([]core.Header, k)
+		for i := range hs {
+			hs[i] = core.Header{Key: fmt.Sprintf("k%d", i), Value: "v"}
+		}
+		return hs
+	}
+	big := func(bytes int) []core.Header {
+		return []core.Header{{Key: "k", Value: strings.Repeat("v", bytes-1)}}
+	}
+	for name, hs := range map[string][]core.Header{
+		"MaxHeaders headers":     many(core.MaxHeaders),
+		"MaxHeaderBytes bytes":   big(core.MaxHeaderBytes),
+		"one byte over the room": big(core.MaxHeaderBytes - markerBytes + 1),
+	} {
+		before := n.Stats()
+		_, err := n.BroadcastLargeWithHeaders(context.Background(), iotestErrReader{}, 3*int64(n.Config().MaxMessageSize), hs)
+		if !errors.Is(err, core.ErrInvalidHeaders) || !strings.Contains(err.Error(), large.HeaderKey) {
+			t.Errorf("%s: err = %v, want ErrInvalidHeaders naming the marker", name, err)
+		}
+		if after := n.Stats(); after.MessagesBroadcast != before.MessagesBroadcast {
+			t.Errorf("%s: %d parts published before the error", name, after.MessagesBroadcast-before.MessagesBroadcast)
+		}
+	}
+	payload := randomPayload(9, 3*n.Config().MaxMessageSize)
+	for name, hs := range map[string][]core.Header{
+		"MaxHeaders-1 headers":        many(core.MaxHeaders - 1),
+		"MaxHeaderBytes-marker bytes": big(core.MaxHeaderBytes - markerBytes),
+	} {
+		id, err := n.BroadcastLargeWithHeaders(context.Background(), bytes.NewReader(payload), int64(len(payload)), hs)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c.waitLarge(id, payload, time.Minute)
+	}
+}
+
 // A forward hook that replaces every header (as a careless tracing hook
 // would) does not break large messages: the node keeps the marker.
 func TestBroadcastLargeSurvivesForwardHook(t *testing.T) {

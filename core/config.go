@@ -30,6 +30,10 @@ const (
 	// MaxLargeMessageSizeLimit is the largest max_large_message_size a
 	// Config accepts (4 GiB).
 	MaxLargeMessageSizeLimit = 4 << 30
+	// MinMessageSizeForLarge is the smallest max_message_size that
+	// carries large messages (max_large_message_size above 0): a chunk of
+	// at least 256 bytes and its framing (core/large's ChunkOverhead).
+	MinMessageSizeForLarge = 256 + 42
 	// MinLargeSendRate is the smallest non-zero large_send_rate a Config
 	// accepts (bytes/s): below it a large message would take days, which
 	// is a unit mistake rather than a pace.
@@ -254,7 +258,9 @@ type Config struct {
 	// repaired. Default 30 s.
 	ClockSkew time.Duration
 
-	// MaxMessageSize bounds a payload (bytes). Default 64 KiB.
+	// MaxMessageSize bounds a payload (bytes). Default 64 KiB. At least
+	// MinMessageSizeForLarge (298) unless MaxLargeMessageSize is 0: large
+	// messages travel as chunks of this size.
 	MaxMessageSize int
 
 	// MaxLargeMessageSize bounds a large message (bytes): one sent with
@@ -523,6 +529,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
 		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
+	}
+	if c.MaxLargeMessageSize > 0 && c.MaxMessageSize < MinMessageSizeForLarge {
+		return fieldErr("max_message_size", "is %d, must be at least %d while large messages are on (max_large_message_size %d; 0 turns them off): they travel as chunks of max_message_size", c.MaxMessageSize, MinMessageSizeForLarge, c.MaxLargeMessageSize)
 	}
 	if c.LargeAssemblyBytes < c.MaxLargeMessageSize {
 		return fieldErr("large_assembly_bytes", "is %d, must be at least max_large_message_size (%d)", c.LargeAssemblyBytes, c.MaxLargeMessageSize)

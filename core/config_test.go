@@ -102,6 +102,7 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"clock_skew", func(c *core.Config) { c.ClockSkew = 25 * time.Hour }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = 0 }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MaxMessageSizeLimit + 1 }},
+		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MinMessageSizeForLarge - 1 }},
 		{"maintenance_interval", func(c *core.Config) { c.MaintenanceInterval = 0 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = -1 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = c.MaintenanceInterval }},

@@ -20,7 +20,7 @@ func FuzzReceive(f *testing.F) {
 		c.EagerFanout, c.LazyFanout, c.MaxPassivePeers = 2, 2, 3
 		c.IHaveBatchSize, c.MaxGraftsPerInterval = 2, 3
 		c.SeenMaxSize, c.MaxPendingGrafts, c.MaxAnnouncers = 5, 3, 2
-		c.MaxMessageSize = 32
+		c.MaxMessageSize, c.MaxLargeMessageSize = 32, 0
 		c.UseHashRing = len(data) > 0 && data[0]&1 == 1
 		c.MaxProtectedNeighbors = 2
 		now := time.Unix(1000, 0)

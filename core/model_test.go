@@ -60,7 +60,7 @@ func genConfig(t *rapid.T) Config {
 	c.MaxPendingGrafts = rapid.IntRange(1, 5).Draw(t, "max_pending")
 	c.MaxAnnouncers = rapid.IntRange(1, 3).Draw(t, "max_announcers")
 	c.AntiEntropyBatch = rapid.IntRange(0, 4).Draw(t, "ae_batch")
-	c.MaxMessageSize = 64
+	c.MaxMessageSize, c.MaxLargeMessageSize = 64, 0
 	c.UseHashRing = rapid.Bool().Draw(t, "ring")
 	c.ProtectRingNeighbors = rapid.Bool().Draw(t, "protect")
 	c.MaxProtectedNeighbors = rapid.IntRange(0, min(4, max(c.MaxPeers, c.EagerFanout+c.LazyFanout)-1)).Draw(t, "max_protected")

@@ -143,7 +143,7 @@ func TestBroadcastDeliversPushesAndAnnounces(t *testing.T) {
 }
 
 func TestBroadcastErrors(t *testing.T) {
-	p := fixture(t, func(c *core.Config) { c.MaxMessageSize = 10 })
+	p := fixture(t, func(c *core.Config) { c.MaxMessageSize, c.MaxLargeMessageSize = 10, 0 })
 	if _, err := p.Broadcast(t0, make([]byte, 11), nil); !errors.Is(err, core.ErrMessageTooLarge) || !strings.Contains(err.Error(), "11 bytes, limit 10") {
 		t.Errorf("too large: %v", err)
 	}

@@ -377,3 +377,25 @@ func ExampleAssembler() {
 	}
 	// Output: origin/1: "a large message, cut into chunks of 8 bytes"
 }
+
+// core refuses a max_message_size below MinMessageSizeForLarge while large
+// messages are on: it must be a chunk of the assembler's smallest size
+// (256) and its framing, so every valid config can send large messages.
+func TestMinMessageSizeForLargeIsTheSmallestChunk(t *testing.T) {
+	if core.MinMessageSizeForLarge != 256+ChunkOverhead {
+		t.Fatalf("core.MinMessageSizeForLarge = %d, want 256 + ChunkOverhead = %d", core.MinMessageSizeForLarge, 256+ChunkOverhead)
+	}
+	c := core.DefaultConfig()
+	c.MaxMessageSize = core.MinMessageSizeForLarge
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.MaxMessageSize--
+	if err := c.Validate(); err == nil {
+		t.Fatalf("max_message_size %d accepted with large messages on", c.MaxMessageSize)
+	}
+	c.MaxLargeMessageSize = 0
+	if err := c.Validate(); err != nil {
+		t.Fatalf("max_message_size %d with large messages off: %v", c.MaxMessageSize, err)
+	}
+}

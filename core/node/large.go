@@ -335,10 +335,7 @@ func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size 
 	case size > limit:
 		return core.MessageID{}, fmt.Errorf("%w: %d bytes, max_large_message_size is %d", ErrMessageTooLarge, size, limit)
 	}
-	chunkSize := n.cfg.MaxMessageSize - large.ChunkOverhead
-	if chunkSize < 256 {
-		return core.MessageID{}, fmt.Errorf("node: max_message_size %d is too small for large messages (chunks need at least %d)", n.cfg.MaxMessageSize, 256+large.ChunkOverhead)
-	}
+	chunkSize := n.cfg.MaxMessageSize - large.ChunkOverhead // at least 256: Config.Validate
 	if err := n.admit(ctx); err != nil {
 		return core.MessageID{}, err
 	}

@@ -52,6 +52,19 @@ type StateRun struct {
 // digest).
 const MaxStateStreams = 1 << 20
 
+// MaxStateSize is the most bytes MarshalBinary writes for the State of a
+// node configured with cfg: MaxStreams streams, each with the longest
+// origin and MaxStreamGaps runs. Readers of state files bound them by it
+// (with a floor of their own), so a node can read what it writes.
+func MaxStateSize(cfg Config) int64 {
+	const (
+		perStream = binary.MaxVarintLen16 + MaxPeerIDLen + 3*binary.MaxVarintLen64 // origin, floor, newest, run count
+		perRun    = 3 * binary.MaxVarintLen64                                      // gap, length, first time
+	)
+	head := int64(len(stateMagic)) + 2*binary.MaxVarintLen64 + 4 // magic, next sequence, stream count; checksum
+	return head + int64(max(cfg.MaxStreams, 0))*(perStream+int64(max(cfg.MaxStreamGaps, 0))*perRun)
+}
+
 // ErrInvalidState is wrapped by every error Restore and UnmarshalBinary
 // return.
 var ErrInvalidState = errors.New("core: invalid state")

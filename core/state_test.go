@@ -163,3 +163,35 @@ func TestStateBeyondDigestStreamsRestores(t *testing.T) {
 		t.Fatalf("restored node delivered %d messages again", len(d))
 	}
 }
+
+// MaxStateSize bounds the encoding of any State a node with the config can
+// hold: the longest origins, the largest numbers, every run.
+func TestMaxStateSizeBoundsTheEncoding(t *testing.T) {
+	c := core.DefaultConfig()
+	c.MaxStreams, c.MaxStreamGaps = 3, 4
+	far := time.UnixMilli(1 << 62)
+	var st core.State
+	st.NextSeq = 1<<64 - 1
+	for i := range c.MaxStreams {
+		origin := core.PeerID(fmt.Sprintf("%d%0254d", i, 0))
+		ss := core.StreamState{Origin: origin, Floor: 1 << 63, Newest: far}
+		prev := ss.Floor
+		for range c.MaxStreamGaps {
+			r := core.StateRun{First: prev + 2 + 1<<56, FirstTime: far}
+			r.Last = r.First + 1<<56
+			ss.Runs = append(ss.Runs, r)
+			prev = r.Last
+		}
+		st.Streams = append(st.Streams, ss)
+	}
+	b, err := st.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := core.MaxStateSize(c); int64(len(b)) > max {
+		t.Fatalf("a full state encodes to %d bytes, MaxStateSize says at most %d", len(b), max)
+	}
+	if d := core.DefaultConfig(); core.MaxStateSize(d) >= 64<<20 {
+		t.Errorf("the default config's states can reach %d bytes: above the state file floor of 64 MiB", core.MaxStateSize(d))
+	}
+}

@@ -236,7 +236,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		return nil, err
 	}
 	if o.stateFile != "" {
-		st, ok, err := loadState(o.stateFile)
+		st, ok, err := loadState(o.stateFile, stateFileLimit(p.Config()))
 		if err != nil {
 			return nil, err
 		}

@@ -11,10 +11,15 @@ import (
 	"github.com/plumtree-go/plumtree/core"
 )
 
-// MaxStateFileSize bounds a state file the node reads (64 MiB). A State is
-// bounded by MaxStreams × MaxStreamGaps of the configuration: a few hundred
-// bytes per origin in practice.
+// MaxStateFileSize bounds a state file the node reads (64 MiB), unless its
+// configuration lets a State grow larger (core.MaxStateSize: MaxStreams ×
+// MaxStreamGaps, which with the defaults is about 33 MB); then that is the
+// bound, so a node always reads what it wrote. A few hundred bytes per
+// origin in practice.
 const MaxStateFileSize = 64 << 20
+
+// stateFileLimit is the largest state file a node with cfg reads.
+func stateFileLimit(cfg core.Config) int64 { return max(MaxStateFileSize, core.MaxStateSize(cfg)) }
 
 // StateSaveInterval is the least time between two periodic state saves.
 const StateSaveInterval = time.Second
@@ -43,8 +48,9 @@ const StateSaveInterval = time.Second
 // deliver again what is still within the retention.
 func WithStateFile(path string) Option { return func(o *options) { o.stateFile = path } }
 
-// loadState reads a state file; ok is false if it does not exist.
-func loadState(path string) (st core.State, ok bool, err error) {
+// loadState reads a state file of at most limit bytes; ok is false if it
+// does not exist.
+func loadState(path string, limit int64) (st core.State, ok bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, false, nil
@@ -53,12 +59,12 @@ func loadState(path string) (st core.State, ok bool, err error) {
 		return st, false, fmt.Errorf("state file: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxStateFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return st, false, fmt.Errorf("state file %s: %w", path, err)
 	}
-	if len(b) > MaxStateFileSize {
-		return st, false, fmt.Errorf("state file %s: larger than %d bytes", path, MaxStateFileSize)
+	if int64(len(b)) > limit {
+		return st, false, fmt.Errorf("state file %s: larger than %d bytes, the most this configuration writes (remove it to start afresh)", path, limit)
 	}
 	if err := st.UnmarshalBinary(b); err != nil {
 		return st, false, fmt.Errorf("state file %s: %w (remove it to start afresh)", path, err)

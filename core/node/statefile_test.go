@@ -126,7 +126,8 @@ func TestRestartWithoutStateFileRedeliversRetention(t *testing.T) {
 }
 
 // A corrupt or oversized state file stops New with an error naming the
-// file; a missing one is a first start.
+// file ("oversized": above what the configuration writes, at least 64 MiB);
+// a missing one is a first start.
 func TestStateFileBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.state")
@@ -143,6 +144,16 @@ func TestStateFileBadInput(t *testing.T) {
 	}
 	if _, err := node.New(testConfig(1), "a", newChanTransport(), nil, node.WithStateFile(big)); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("oversized state file: %v", err)
+	}
+	// A configuration whose states can be larger (core.MaxStateSize) reads
+	// larger files: this one is refused for what it holds, not its size.
+	roomy := testConfig(1)
+	roomy.MaxStreams = core.MaxStateStreams
+	if core.MaxStateSize(roomy) <= node.MaxStateFileSize {
+		t.Fatalf("MaxStateSize %d of the roomy config is not above %d", core.MaxStateSize(roomy), node.MaxStateFileSize)
+	}
+	if _, err := node.New(roomy, "a", newChanTransport(), nil, node.WithStateFile(big)); !errors.Is(err, core.ErrInvalidState) {
+		t.Fatalf("a state file above %d bytes with max_streams %d: %v, want it read (and refused as invalid)", node.MaxStateFileSize, roomy.MaxStreams, err)
 	}
 	fresh := filepath.Join(dir, "fresh.state")
 	n, err := node.New(testConfig(1), "a", newChanTransport(), nil, node.WithStateFile(fresh))

@@ -110,6 +110,10 @@ type largeState struct {
 	sent, sentBytes, waits, slowPrs, rateCuts atomic.Uint64
 	rateWaits                                 atomic.Uint64
 
+	// gate keeps the sizes of the node's BroadcastLarge calls in
+	// progress within max_large_message_size (largeGate).
+	gate largeGate
+
 	// bucket is the node-wide cap on the bytes of parts published
 	// (large_send_rate), shared by every BroadcastLarge of the node. Used
 	// on the protocol goroutine only.
@@ -122,6 +126,7 @@ func newLargeState(cfg core.Config) *largeState {
 		budget:    int64(cfg.LargeAssemblyBytes),
 		manifests: map[large.Key]core.Delivery{},
 		bucket:    rateBucket{rate: float64(cfg.LargeSendRate), burst: float64(cfg.MaxMessageSize)},
+		gate:      largeGate{max: int64(cfg.MaxLargeMessageSize)},
 	}
 	if cfg.MaxLargeMessageSize > 0 {
 		l.asm = large.NewAssembler(large.Config{
@@ -307,6 +312,10 @@ func (n *Node) maybeExpireLarge(now time.Time) {
 // during this message. It also paces itself (an adaptive rate that halves
 // when peers pull from it) and, with large_send_rate set, waits for the
 // node-wide cap that all of the node's BroadcastLarge calls share.
+// Concurrent calls run together while their sizes add up to at most
+// max_large_message_size, the most of one origin a receiver assembles at
+// once; a call that does not fit waits for earlier ones to return, in
+// arrival order.
 //
 // Errors: ErrMessageTooLarge (size above max_large_message_size; nothing is
 // sent), a read error or a reader shorter than size, ctx's error, ErrClosed,
@@ -353,6 +362,10 @@ func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size 
 	}
 
 	l := n.large
+	if err := l.gate.acquire(ctx, size); err != nil {
+		return core.MessageID{}, err
+	}
+	defer l.gate.release(size)
 	transfer := uint64(n.clock.Now().UnixNano())
 	for {
 		last := l.lastTransfer.Load()

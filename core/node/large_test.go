@@ -163,6 +163,53 @@ func TestBroadcastLargeConcurrentOrigins(t *testing.T) {
 	}
 }
 
+// One origin sending two large messages at once, together above
+// max_large_message_size (a receiver's share for one origin): the second
+// waits for the first, and every node delivers both; none is evicted.
+func TestBroadcastLargeConcurrentFromOneOrigin(t *testing.T) {
+	c := startCluster(t, clusterOpts{size: 3, seed: 78, cfg: largeConfig})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	size := c.nodes[0].Config().MaxLargeMessageSize * 6 / 10
+	payloads := [][]byte{randomPayload(201, size), randomPayload(202, size)}
+	ids := make(chan core.MessageID, 2)
+	errs := make(chan error, 2)
+	for _, p := range payloads {
+		go func() {
+			id, err := c.nodes[0].BroadcastLarge(ctx, bytes.NewReader(p), int64(len(p)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- id
+		}()
+	}
+	got := map[core.MessageID]bool{}
+	for range 2 {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case id := <-ids:
+			got[id] = true
+		}
+	}
+	waitFor(t, 2*time.Minute, "every node to deliver both messages", func() bool {
+		for i, n := range c.nodes {
+			if s := n.Stats().Large; s.Evicted != 0 {
+				t.Fatalf("%s evicted %d partial messages: one of them is lost there", peerName(i), s.Evicted)
+			}
+		}
+		for _, r := range c.recs {
+			for id := range got {
+				if r.count(id) == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 func TestBroadcastLargeTooLarge(t *testing.T) {
 	c := startCluster(t, clusterOpts{size: 2, seed: 5, cfg: largeConfig})
 	n := c.nodes[0]

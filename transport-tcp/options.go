@@ -43,7 +43,7 @@ const maxBatchBytes = 256 << 10
 // DefaultMaxFrameSize is the largest frame accepted by default: the largest
 // frame a core/wire Decoder with wire.DefaultLimits accepts (a 64 KiB
 // payload plus headers and id, or an IHave or Graft with the protocol's
-// maximum number of ids of maximal length: 274,437 bytes). A length prefix
+// maximum number of ids of maximal length: 281,605 bytes). A length prefix
 // above it closes the connection before anything is allocated.
 var DefaultMaxFrameSize = wire.DefaultLimits().MaxFrameSize()
 

@@ -204,7 +204,9 @@ func (s *countingSink) EmitKey([]string, float32)                               
 func (s *countingSink) AddSample([]string, float32)                                      {}
 func (s *countingSink) AddSampleWithLabels([]string, float32, []gometrics.Label)         {}
 
-// countWriter passes writes on and counts them as our own output.
+// countWriter passes writes on and counts them as our own output (the
+// progress display, and the traces and profiles a process writes while it
+// measures: wchar counts file writes too).
 type countWriter struct{ w *os.File }
 
 func (c countWriter) Write(p []byte) (int, error) {

@@ -234,7 +234,7 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		if err != nil {
 			return res, err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := pprof.StartCPUProfile(countWriter{f}); err != nil {
 			f.Close()
 			return res, err
 		}
@@ -447,7 +447,7 @@ func writeAllocs(path, suffix string) error {
 	if err != nil {
 		return err
 	}
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+	if err := pprof.Lookup("allocs").WriteTo(countWriter{f}, 0); err != nil {
 		f.Close()
 		return err
 	}
@@ -465,7 +465,7 @@ func startTrace(path, suffix string) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := trace.Start(f); err != nil {
+	if err := trace.Start(countWriter{f}); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -487,7 +487,7 @@ func startProfile(path, suffix string) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := pprof.StartCPUProfile(countWriter{f}); err != nil {
 		f.Close()
 		return nil, err
 	}

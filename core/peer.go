@@ -86,6 +86,7 @@ func (p *Protocol) list(s peerState) *[]*peer {
 }
 
 func (p *Protocol) unlink(pe *peer) {
+	p.linksVer++
 	l := p.list(pe.state)
 	last := len(*l) - 1
 	(*l)[pe.idx] = (*l)[last]
@@ -101,6 +102,7 @@ func (p *Protocol) unlink(pe *peer) {
 }
 
 func (p *Protocol) link(pe *peer, s peerState) {
+	p.linksVer++
 	pe.state = s
 	l := p.list(s)
 	pe.idx = len(*l)

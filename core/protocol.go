@@ -97,6 +97,7 @@ type Protocol struct {
 	joins       int       // Joins in flight (passive peers with joining set)
 	joinsEager  int       // of which ask for an eager link
 	nPruned     int       // lazy peers that are lazy because of a redundancy Prune
+	linksVer    uint64    // bumped whenever a peer enters or leaves a list (LinksVersion)
 	pushes      uint64    // Gossip messages received from known peers (recency clock for peer.lastPush)
 	relinkAt    time.Time // no relink before this (see relink)
 	dupEpoch    uint64    // bumped when an eager link is lost involuntarily (duplicate counts restart)
@@ -336,6 +337,11 @@ func (p *Protocol) Close(now time.Time) {
 func (p *Protocol) HasSeen(id MessageID) bool {
 	return p.streams.delivered(id)
 }
+
+// LinksVersion changes whenever the node's links (its eager and lazy
+// peers, and the passive ones) may have changed, so a runtime can watch
+// them without building EagerPeers and LazyPeers after every input.
+func (p *Protocol) LinksVersion() uint64 { return p.linksVer }
 
 // EagerPeers returns the eager peers, sorted.
 func (p *Protocol) EagerPeers() []PeerID { return sortedIDs(p.eager) }

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -73,5 +74,59 @@ func TestNodeTellsTheTransportItsLinks(t *testing.T) {
 			}
 		}
 		k.mu.Unlock()
+	}
+}
+
+// keepChan is a chanTransport that records the links it is told to keep.
+type keepChan struct {
+	*chanTransport
+	mu   sync.Mutex
+	kept []core.PeerID
+}
+
+func (k *keepChan) KeepPeers(ids []core.PeerID) {
+	k.mu.Lock()
+	k.kept = ids
+	k.mu.Unlock()
+}
+
+func (k *keepChan) isKept(id core.PeerID) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Contains(k.kept, id)
+}
+
+// A link is reported to the transport as soon as it is made, whatever the
+// maintenance interval: with an interval above the transport's idle
+// timeout (one minute by default), a new link used to wait for the next
+// round to be reported, and its quiet connection was closed meanwhile.
+func TestNewLinksAreKeptAtOnce(t *testing.T) {
+	for _, interval := range []time.Duration{2 * time.Second, 5 * time.Minute} {
+		clk := newManualClock()
+		tr := &keepChan{chanTransport: newChanTransport()}
+		cfg := testConfig(1)
+		cfg.MaintenanceInterval, cfg.MaintenanceJitter = interval, 0
+		n, err := node.New(cfg, "a", tr, nil, node.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []core.PeerID{"b", "c"} {
+			if err := n.AddPeer(p); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, time.Minute, "a Join to "+string(p), func() bool {
+				return slices.ContainsFunc(tr.sentOf(core.MsgJoin), func(s sentFrame) bool { return s.to == p })
+			})
+			for _, s := range tr.sentOf(core.MsgJoin) {
+				if s.to == p {
+					tr.inject(t, p, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: s.msg.Eager})
+				}
+			}
+			// The clock does not move: only the link itself can report it.
+			waitFor(t, time.Minute, "the link with "+string(p)+" to be kept", func() bool { return tr.isKept(p) })
+		}
+		if err := n.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

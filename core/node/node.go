@@ -130,10 +130,11 @@ type Node struct {
 	parts         PartsSender // the transport, if it takes frames in two parts
 	keeper        LinkKeeper  // the transport, if it closes idle connections
 	largeExpireAt time.Time   // protocol goroutine: next expiry check
-	// kept is the set of links last passed to keeper, keptAt when it was
-	// last checked (protocol goroutine).
-	kept   []core.PeerID
-	keptAt time.Time
+	// kept is the set of links last passed to keeper, keptVer the
+	// protocol's LinksVersion when they were last compared (protocol
+	// goroutine).
+	kept    []core.PeerID
+	keptVer uint64
 
 	c         counters
 	batchPool sync.Pool
@@ -731,7 +732,6 @@ func (n *Node) run() {
 			n.timerArmed = false
 			n.takeRTTs(n.clock.Now())
 			n.proto.Tick(n.clock.Now())
-			n.keepLinks(n.clock.Now())
 		case out <- head:
 			n.c.wakeups.Add(1)
 			n.popOverflow()
@@ -754,6 +754,7 @@ func (n *Node) run() {
 			n.maybeTune(n.clock.Now())
 		}
 		n.flush()
+		n.keepLinks()
 		n.maybeExpireLarge(n.clock.Now())
 		n.rearm()
 		if n.saver != nil {
@@ -763,14 +764,16 @@ func (n *Node) run() {
 }
 
 // keepLinks tells the transport the node's links (LinkKeeper) when they
-// changed, checking at most once per maintenance interval: a link made
-// since has just carried frames, and a link dropped since is kept a little
-// longer, neither of which matters against an idle timeout of minutes.
-func (n *Node) keepLinks(now time.Time) {
-	if n.keeper == nil || now.Sub(n.keptAt) < n.proto.Config().MaintenanceInterval {
+// changed: after every input that changed the protocol's lists (it reads
+// LinksVersion, a counter, so an input that changed nothing costs a
+// comparison). It used to check once per maintenance interval, which with
+// an interval above the transport's idle timeout let a new link's quiet
+// connection be closed before it was reported.
+func (n *Node) keepLinks() {
+	if n.keeper == nil || n.proto.LinksVersion() == n.keptVer {
 		return
 	}
-	n.keptAt = now
+	n.keptVer = n.proto.LinksVersion()
 	links := append(n.proto.EagerPeers(), n.proto.LazyPeers()...)
 	slices.Sort(links)
 	if slices.Equal(links, n.kept) {

@@ -98,9 +98,9 @@ const PartsMinPayload = 4096
 // tells it its overlay links, the eager and lazy peers: their connections
 // are kept however long they stay quiet, so that the first broadcast after
 // a quiet spell does not wait for a dial at every hop. The node calls
-// KeepPeers from its protocol goroutine, at most once per maintenance
-// interval and only when the links changed; ids is the whole set, sorted,
-// and the transport may keep it.
+// KeepPeers from its protocol goroutine after an input that changed its
+// links, and only then; ids is the whole set, sorted, and the transport
+// may keep it.
 type LinkKeeper interface {
 	KeepPeers(ids []core.PeerID)
 }

@@ -50,12 +50,14 @@ type HealthConfig struct {
 	// Degraded. Default 0.3.
 	FailureRateDegraded float64
 	// PendingGraftsDegraded: pending grafts above which the node is
-	// Degraded. Default 50.
+	// Degraded (at most MaxPendingGrafts-1: a full pending set is Degraded
+	// whatever this says). Default 50.
 	PendingGraftsDegraded int
 	// CacheUtilizationDegraded: store utilization (len/capacity) above which
 	// the node is Degraded. Default 0.95.
 	CacheUtilizationDegraded float64
-	// MinPeersDegraded: fewer active peers than this is Degraded. Default 3.
+	// MinPeersDegraded: fewer active peers than this is Degraded (or than
+	// the active view's cap, or the peers known, when smaller). Default 3.
 	MinPeersDegraded int
 	// Window is how far back the graft failure rate looks. Default 5 min. A
 	// bad minute degrades a node for at most Window, not forever.

@@ -15,19 +15,24 @@ import (
 //  3. failure rate > FailureRateUnhealthy -> Unhealthy "High graft failure rate: 85.0%"
 //  4. no eager peer                       -> Unhealthy "Node isolated: no eager peers (N lazy)"
 //  5. failure rate > FailureRateDegraded  -> Degraded  "Elevated graft failure rate: 35.0%"
-//  6. pending grafts > PendingGraftsDegraded -> Degraded "Many pending grafts: N (threshold T)"
+//  6. pending grafts > min(PendingGraftsDegraded, MaxPendingGrafts-1)
+//     -> Degraded "Many pending grafts: N (threshold T)"
 //  7. cache utilization > CacheUtilizationDegraded -> Degraded "Cache nearly full: 96.0% used"
-//  8. active peers < min(MinPeersDegraded, known) -> Degraded "Few peers: 2 (want 3)"
+//  8. active peers < min(MinPeersDegraded, cap, known)
+//     -> Degraded "Few peers: 2 (want 3)"
 //  9. otherwise                           -> Healthy   "Operating normally"
 //
 // The peer targets fit the cluster's size: known is the number of peers the
 // membership layer gave the protocol (active and passive: the live members
 // other than this node, up to MaxPassivePeers), the eager target
 // (Peers.TargetEager) is min(EagerFanout, known), and rule 8 wants
-// min(MinPeersDegraded, known) — in a 3-node cluster, where every node has 2
-// peers, a node is Healthy. With HealthConfig.Standalone, a node that knows
-// no peer at all is Healthy "Standalone: no peers yet" (checked before rule
-// 2).
+// min(MinPeersDegraded, cap, known) — in a 3-node cluster, where every node
+// has 2 peers, a node is Healthy, and so is one whose active view's cap (cap:
+// MaxPeers, or EagerFanout + LazyFanout) is below MinPeersDegraded and full.
+// Likewise rule 6 fires at the latest when the pending grafts reach their
+// bound (MaxPendingGrafts; announcements beyond it are dropped), whatever
+// the threshold. With HealthConfig.Standalone, a node that knows no peer at
+// all is Healthy "Standalone: no peers yet" (checked before rule 2).
 func (p *Protocol) Health(now time.Time) Health {
 	if now.Before(p.now) {
 		now = p.now
@@ -74,12 +79,12 @@ func (p *Protocol) Health(now time.Time) Health {
 		h.Status, h.Message = Unhealthy, fmt.Sprintf("Node isolated: no eager peers (%d lazy)", len(p.lazy))
 	case sampled && rate > hc.FailureRateDegraded:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Elevated graft failure rate: %.1f%%", 100*rate)
-	case len(p.pend.m) > hc.PendingGraftsDegraded:
-		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), hc.PendingGraftsDegraded)
+	case len(p.pend.m) > min(hc.PendingGraftsDegraded, p.cfg.MaxPendingGrafts-1):
+		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), min(hc.PendingGraftsDegraded, p.cfg.MaxPendingGrafts-1))
 	case util > hc.CacheUtilizationDegraded:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Cache nearly full: %.1f%% used", 100*util)
-	case total < min(hc.MinPeersDegraded, known):
-		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, min(hc.MinPeersDegraded, known))
+	case total < min(hc.MinPeersDegraded, p.activeCap(), known):
+		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, min(hc.MinPeersDegraded, p.activeCap(), known))
 	default:
 		h.Status, h.Message = Healthy, "Operating normally"
 	}

@@ -82,7 +82,25 @@ func TestHealthRules(t *testing.T) {
 			return p, t0
 		}, core.Degraded, "Cache nearly full: 100.0% used"},
 		{"8 few peers", func() (*core.Protocol, time.Time) {
-			// Four peers known, two of them in the active view.
+			// Four peers known, room for three links, two taken: c and
+			// d never answer the Joins.
+			c := core.DefaultConfig()
+			c.EagerFanout, c.LazyFanout, c.MaxPeers, c.MaxProtectedNeighbors = 1, 2, 3, 0
+			p, err := core.New(c, "me", nil, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []core.PeerID{"a", "b", "c", "d"} {
+				p.AddPeer(t0, id)
+				if id < "c" {
+					acceptJoins(p, t0)
+				}
+			}
+			return p, t0
+		}, core.Degraded, "Few peers: 2 (want 3)"},
+		{"8 a full active view below the threshold is Healthy", func() (*core.Protocol, time.Time) {
+			// Four peers known, room for two links (below
+			// MinPeersDegraded 3), both taken: the node holds all it can.
 			c := core.DefaultConfig()
 			c.EagerFanout, c.LazyFanout, c.MaxPeers, c.MaxProtectedNeighbors = 1, 1, 2, 0
 			p, err := core.New(c, "me", nil, t0)
@@ -94,7 +112,16 @@ func TestHealthRules(t *testing.T) {
 				acceptJoins(p, t0)
 			}
 			return p, t0
-		}, core.Degraded, "Few peers: 2 (want 3)"},
+		}, core.Healthy, "Operating normally"},
+		{"6 a full pending set is Degraded whatever the threshold", func() (*core.Protocol, time.Time) {
+			p := fixture(t, func(c *core.Config) { c.MaxPendingGrafts = 50 }) // threshold stays 50
+			var anns []core.Announcement
+			for i := range 500 {
+				anns = append(anns, ann("x", uint64(i+1), 1))
+			}
+			p.Receive(t0, "l0", ihave(anns...))
+			return p, t0
+		}, core.Degraded, "Many pending grafts: 50 (threshold 49)"},
 		{"8 a 3-node cluster has the peers it can have", func() (*core.Protocol, time.Time) {
 			p, _ := core.New(core.DefaultConfig(), "me", nil, t0)
 			p.AddPeer(t0, "a")

@@ -236,7 +236,9 @@ type Config struct {
 	// AntiEntropyMinAge: anti-entropy sends only messages at least this old
 	// (by origin time), so it does not race the tree and its Grafts for
 	// messages still in flight (a repair copy that beats the tree's copy
-	// turns it into a duplicate, which prunes tree links). Default 5 s.
+	// turns it into a duplicate, which prunes tree links). Below
+	// MessageCacheTTL while anti-entropy is on: a message must be old
+	// enough and still stored. Default 5 s.
 	AntiEntropyMinAge time.Duration
 	// AntiEntropyDigestBytes bounds the encoded size of one digest. When
 	// the stream summaries do not fit, successive digests rotate over the
@@ -531,6 +533,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SeenTTL != 0 && c.SeenTTL < c.MessageCacheTTL {
 		return fieldErr("seen_ttl", "is %v, must be 0 (2 × message_cache_ttl) or at least message_cache_ttl (%v)", c.SeenTTL, c.MessageCacheTTL)
+	}
+	if c.AntiEntropyBatch > 0 && c.AntiEntropyMinAge >= c.MessageCacheTTL {
+		return fieldErr("anti_entropy_min_age", "is %v, must be below message_cache_ttl (%v) while anti-entropy is on (anti_entropy_batch > 0): it sends only messages at least that old and still stored, so it would send none", c.AntiEntropyMinAge, c.MessageCacheTTL)
 	}
 	if c.MaxLargeMessageSize > 0 && c.MaxMessageSize < MinMessageSizeForLarge {
 		return fieldErr("max_message_size", "is %d, must be at least %d while large messages are on (max_large_message_size %d; 0 turns them off): they travel as chunks of max_message_size", c.MaxMessageSize, MinMessageSizeForLarge, c.MaxLargeMessageSize)

@@ -103,6 +103,7 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = 0 }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MaxMessageSizeLimit + 1 }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MinMessageSizeForLarge - 1 }},
+		{"anti_entropy_min_age", func(c *core.Config) { c.MessageCacheTTL = c.AntiEntropyMinAge }},
 		{"maintenance_interval", func(c *core.Config) { c.MaintenanceInterval = 0 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = -1 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = c.MaintenanceInterval }},

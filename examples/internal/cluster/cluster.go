@@ -42,7 +42,8 @@ type Options struct {
 	Loss float64
 	// CacheTTL, when not zero, replaces the message cache TTL
 	// (MessageCacheTTL) of the Plumtree configuration: a short one makes
-	// the caches cycle quickly under load (soak).
+	// the caches cycle quickly under load (soak). Anti-entropy's minimum
+	// age, when not below it, becomes half of it.
 	CacheTTL time.Duration
 }
 
@@ -101,6 +102,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			opts.Protocol = p
 		}
 		opts.Protocol.MessageCacheTTL = opts.CacheTTL
+		if opts.Protocol.AntiEntropyMinAge >= opts.CacheTTL {
+			// Anti-entropy sends messages at least this old and still
+			// stored: below the TTL, or it sends none (Config.Validate).
+			opts.Protocol.AntiEntropyMinAge = opts.CacheTTL / 2
+		}
 	}
 	c := &Cluster{opts: opts, Tracker: NewTracker(opts.Nodes)}
 	for i := range opts.Nodes {

@@ -577,6 +577,9 @@ func (c *Config) Validate() error {
 			return fieldErr(r.name, "is %v, must be in [0, 1]", r.v)
 		}
 	}
+	if c.Health.FailureRateDegraded > c.Health.FailureRateUnhealthy {
+		return fieldErr("health.failure_rate_degraded", "is %v, must be at most failure_rate_unhealthy (%v): a rate above both is Unhealthy first, so the Degraded rule could never fire", c.Health.FailureRateDegraded, c.Health.FailureRateUnhealthy)
+	}
 	return nil
 }
 

@@ -104,6 +104,7 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MaxMessageSizeLimit + 1 }},
 		{"max_message_size", func(c *core.Config) { c.MaxMessageSize = core.MinMessageSizeForLarge - 1 }},
 		{"anti_entropy_min_age", func(c *core.Config) { c.MessageCacheTTL = c.AntiEntropyMinAge }},
+		{"health.failure_rate_degraded", func(c *core.Config) { c.Health.FailureRateDegraded = c.Health.FailureRateUnhealthy + 0.1 }},
 		{"maintenance_interval", func(c *core.Config) { c.MaintenanceInterval = 0 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = -1 }},
 		{"maintenance_jitter", func(c *core.Config) { c.MaintenanceJitter = c.MaintenanceInterval }},

@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.cycles, "cycles", 0, "cycles of the stable scenario, warm-up (50) included; 0 = the paper's 250 at 10,000 nodes or more, 100 below")
 	fs.StringVar(&o.eventScen, "event-scenarios", "stable,constant,massive-50", "scenarios the event engine runs (among -scenario); all = every one")
 	fs.StringVar(&o.replot, "replot", "", "read this results.json (and timings.json beside it) instead of simulating; write the report and plots to -out")
-	fs.IntVar(&o.ihaveBatch, "ihave-batch", 0, "core IHaveBatchSize in the cycle engine (0 = the core's default: IHaves leave on the 100 ms flush timer; 1 = at once)")
+	fs.IntVar(&o.ihaveBatch, "ihave-batch", 0, "core IHaveBatchSize in the cycle engine (0 = the core's default: IHaves leave on the 200 ms flush timer; 1 = at once)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&o.mem, "mem", false, "measure the heap per simulated node (on by default with -out; -mem=false skips it, which saves a 5-cycle build of each overlay)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulation (go tool pprof) to this file")

@@ -36,7 +36,7 @@
 // Algorithm 4 and IHave timing: the core applies Algorithm 4 when an IHave
 // arrives for a message it already delivered. The paper checks when the
 // payload arrives, against the IHaves received before it. In the cycle
-// engine IHaves therefore leave on the core's flush timer (100 ms = 100
+// engine IHaves therefore leave on the core's flush timer (200 ms = 200
 // rounds, after the eager push is over); with one broadcast per cycle each
 // still carries a single id, as without batching. With IHaveBatchSize 1
 // (-ihave-batch 1) a shorter path's IHave always arrives before the payload

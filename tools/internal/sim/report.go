@@ -467,13 +467,13 @@ func ModelNotes(p Params) string {
 - Cycle engine: per cycle, failures, one broadcast run until nothing is in
   flight (FIFO rounds of %v virtual time; graft timers and maintenance fire
   when due), then the membership step. One cycle is %v of virtual time.
-  IHaves leave on the core's flush timer (100 ms = 100 rounds, after the
+  IHaves leave on the core's flush timer (200 ms = 200 rounds, after the
   eager push is over); with one broadcast per cycle each carries one id,
   as in the paper.
 - Event engine: per-link latency uniform in [%v, %v], plus per-message jitter
   in [0, %v); one broadcast every %v, measured until the membership step
-  that ends its cycle; the core's default timers (IHave interval 100 ms,
-  batch 16, graft timeout 500 ms, maintenance 2 s ± 0.5 s).
+  that ends its cycle; the core's default timers (IHave interval 200 ms,
+  batch 64, graft timeout 500 ms, maintenance 2 s ± 0.5 s).
 - Paper overlay: a random graph of degree %d (HyParView's active view; fanout
   %d), passive views of %d. Plumtree: EagerFanout %d, all neighbours in the
   active view (LazyFanout %d), no anti-entropy. Flood: every neighbour

@@ -343,9 +343,10 @@ func subSeed(seed uint64, labels ...string) uint64 {
 // Common to all variants: prune on the first duplicate
 // (OptimizationThreshold 1, as the paper); small payload cache and seen set
 // (one broadcast per cycle needs little), which is what keeps 10,000 nodes in
-// memory. The cycle engine sends every IHave at once (IHaveBatchSize 1: the
-// paper has no batching) and runs maintenance about once per cycle; the
-// event engine keeps the core's default timers.
+// memory. The cycle engine keeps the core's IHave flush timer (200 ms) and
+// batch size unless Params.CycleIHaveBatch is set (1: every IHave at once,
+// as in the paper, which has no batching) and runs maintenance about once
+// per cycle; the event engine keeps the core's default timers.
 func (s Spec) NodeConfig(i int) (core.Config, error) {
 	p := s.Params
 	c := core.DefaultConfig()
@@ -392,7 +393,7 @@ func (s Spec) NodeConfig(i int) (core.Config, error) {
 		}
 	}
 	if s.Engine == EngineCycle {
-		// IHaves keep the core's flush interval (100 ms = 100 rounds): with
+		// IHaves keep the core's flush interval (200 ms = 200 rounds): with
 		// one broadcast per cycle every IHave still carries one id, as in
 		// the paper, but it arrives after the eager push is over, which is
 		// when the core applies Algorithm 4 (see the package doc).

@@ -228,7 +228,10 @@ type Config struct {
 	// round is a push-pull exchange. It repairs what Plumtree alone cannot:
 	// every message a live node still stores reaches every live node after
 	// a partition of any length, with or without later traffic, and a
-	// restarted node catches up. 0 disables anti-entropy. Default 256.
+	// restarted node catches up. 0 disables anti-entropy. Keep it below the
+	// transport's send queue per peer (transport-tcp: 1,024 frames): one
+	// answer goes out at once, and what does not fit is dropped (counted as
+	// send errors) until a later round sends it again. Default 256.
 	AntiEntropyBatch int
 	// AntiEntropyBytes bounds the payload bytes of one anti-entropy answer
 	// (the message that crosses it is still sent). Default 1 MiB.

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -82,36 +83,13 @@ func TestHealthRules(t *testing.T) {
 			return p, t0
 		}, core.Degraded, "Cache nearly full: 100.0% used"},
 		{"8 few peers", func() (*core.Protocol, time.Time) {
-			// Four peers known, room for three links, two taken: c and
-			// d never answer the Joins.
-			c := core.DefaultConfig()
-			c.EagerFanout, c.LazyFanout, c.MaxPeers, c.MaxProtectedNeighbors = 1, 2, 3, 0
-			p, err := core.New(c, "me", nil, t0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []core.PeerID{"a", "b", "c", "d"} {
-				p.AddPeer(t0, id)
-				if id < "c" {
-					acceptJoins(p, t0)
-				}
-			}
-			return p, t0
+			// Room for three links, two taken: c and d never answer.
+			return fourKnown(t, 1, 2, "a", "b"), t0
 		}, core.Degraded, "Few peers: 2 (want 3)"},
 		{"8 a full active view below the threshold is Healthy", func() (*core.Protocol, time.Time) {
-			// Four peers known, room for two links (below
-			// MinPeersDegraded 3), both taken: the node holds all it can.
-			c := core.DefaultConfig()
-			c.EagerFanout, c.LazyFanout, c.MaxPeers, c.MaxProtectedNeighbors = 1, 1, 2, 0
-			p, err := core.New(c, "me", nil, t0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []core.PeerID{"a", "b", "c", "d"} {
-				p.AddPeer(t0, id)
-				acceptJoins(p, t0)
-			}
-			return p, t0
+			// Room for two links (below MinPeersDegraded 3), both
+			// taken: the node holds all it can.
+			return fourKnown(t, 1, 1, "a", "b", "c", "d"), t0
 		}, core.Healthy, "Operating normally"},
 		{"6 a full pending set is Degraded whatever the threshold", func() (*core.Protocol, time.Time) {
 			p := fixture(t, func(c *core.Config) { c.MaxPendingGrafts = 50 }) // threshold stays 50
@@ -209,4 +187,24 @@ func TestHealthSlidingWindow(t *testing.T) {
 	if h.Peers.TargetEager != 3 || h.Cache.TTL != 10*time.Minute || h.Cache.Capacity != 65536 {
 		t.Errorf("report %+v", h)
 	}
+}
+
+// fourKnown is a Protocol that knows peers a, b, c and d, with an active
+// view of eager+lazy links (MaxPeers the same); only the accepting peers
+// answer its Joins.
+func fourKnown(t *testing.T, eager, lazy int, accepting ...core.PeerID) *core.Protocol {
+	t.Helper()
+	c := core.DefaultConfig()
+	c.EagerFanout, c.LazyFanout, c.MaxPeers, c.MaxProtectedNeighbors = eager, lazy, eager+lazy, 0
+	p, err := core.New(c, "me", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []core.PeerID{"a", "b", "c", "d"} {
+		p.AddPeer(t0, id)
+		if slices.Contains(accepting, id) {
+			acceptJoins(p, t0)
+		}
+	}
+	return p
 }

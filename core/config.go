@@ -273,9 +273,11 @@ type Config struct {
 	// MaxLargeMessageSize bounds a large message (bytes): one sent with
 	// node.Node.BroadcastLarge as chunks of at most MaxMessageSize (see
 	// docs/design.md, "Large messages"). A larger one is refused at
-	// publish, and a received one that declares more is dropped. It is
-	// also each origin's share of LargeAssemblyBytes. 0 disables large
-	// messages. Default 256 MiB, at most 4 GiB.
+	// publish, and a received one that declares more is dropped. A node's
+	// BroadcastLarge calls in progress add up to at most this, and a
+	// receiver assembles at most twice this of one origin (within
+	// LargeAssemblyBytes). 0 disables large messages. Default 256 MiB, at
+	// most 4 GiB.
 	MaxLargeMessageSize int
 	// LargeAssemblyBytes bounds the bytes a node holds in large messages
 	// it has not received completely (its assembly budget); at least

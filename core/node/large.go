@@ -132,11 +132,21 @@ func newLargeState(cfg core.Config) *largeState {
 		l.asm = large.NewAssembler(large.Config{
 			MaxSize:      int64(cfg.MaxLargeMessageSize),
 			Budget:       int64(cfg.LargeAssemblyBytes),
-			OriginBudget: int64(cfg.MaxLargeMessageSize),
+			OriginBudget: originShare(cfg),
 			Retention:    cfg.MessageCacheTTL + cfg.ClockSkew,
 		})
 	}
 	return l
+}
+
+// originShare is the most a receiver assembles of one origin's large
+// messages at once: two of the largest, within the node's budget. An
+// origin sends at most one share of max_large_message_size at a time
+// (largeGate); the second is room for its previous message when a
+// receiver still pulls the last parts of it as the next one begins —
+// with one, the older was evicted for the newer and never delivered there.
+func originShare(cfg core.Config) int64 {
+	return min(2*int64(cfg.MaxLargeMessageSize), int64(cfg.LargeAssemblyBytes))
 }
 
 func (l *largeState) stats() LargeStats {

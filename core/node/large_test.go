@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/plumtree-go/plumtree/core/large"
 	"github.com/plumtree-go/plumtree/core/node"
 	"github.com/plumtree-go/plumtree/core/node/memnet"
+	"github.com/plumtree-go/plumtree/core/wire"
 )
 
 // largeConfig is testConfig with 16 KiB messages, so a few MiB make a few
@@ -208,6 +210,70 @@ func TestBroadcastLargeConcurrentFromOneOrigin(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// dropManifestOnce is node i's memnet transport, dropping the first
+// large-message manifest it sends to one peer.
+type dropManifestOnce struct {
+	*memnet.Transport
+	to      core.PeerID
+	dropped atomic.Bool
+}
+
+func (d *dropManifestOnce) Send(to core.PeerID, frame []byte) error {
+	if to == d.to && !d.dropped.Load() {
+		var m core.Message
+		lim := wire.LimitsFor(largeConfig(0))
+		if wire.NewDecoder(lim).Decode(frame, &m) == nil && m.Type == core.MsgGossip {
+			if p, err := large.Decode(m.Payload, large.Limits{MaxSize: 1 << 30, MaxChunkSize: 1 << 20}); err == nil && p.Kind == large.KindManifest && d.dropped.CompareAndSwap(false, true) {
+				return nil // lost on the way
+			}
+		}
+	}
+	return d.Transport.Send(to, frame)
+}
+
+// An origin's next large message starts while a receiver still pulls the
+// last part of the one before (its manifest was lost on the eager link):
+// the two together are above max_large_message_size, and the receiver keeps
+// both — the older one is not evicted for the newer — and delivers both.
+func TestBroadcastLargeNextMessageWhileOneIsRepaired(t *testing.T) {
+	var drop *dropManifestOnce
+	c := startCluster(t, clusterOpts{size: 3, seed: 79, cfg: largeConfig, transport: func(i int, tr *memnet.Transport) node.Transport {
+		if i != 0 {
+			return tr
+		}
+		drop = &dropManifestOnce{Transport: tr, to: "n01"}
+		return drop
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	size := c.nodes[0].Config().MaxLargeMessageSize * 6 / 10
+	var ids []core.MessageID
+	for k := range 2 {
+		p := randomPayload(uint64(301+k), size)
+		id, err := c.nodes[0].BroadcastLarge(ctx, bytes.NewReader(p), int64(len(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	waitFor(t, 2*time.Minute, "every node to deliver both messages", func() bool {
+		if s := c.nodes[1].Stats().Large; s.Evicted != 0 {
+			t.Fatalf("n01 evicted %d partial messages (manifest dropped: %v)", s.Evicted, drop.dropped.Load())
+		}
+		for _, r := range c.recs {
+			for _, id := range ids {
+				if r.count(id) == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if !drop.dropped.Load() {
+		t.Fatal("no manifest was dropped: the test did not test anything")
+	}
 }
 
 func TestBroadcastLargeTooLarge(t *testing.T) {

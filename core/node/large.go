@@ -323,9 +323,9 @@ func (n *Node) maybeExpireLarge(now time.Time) {
 // when peers pull from it) and, with large_send_rate set, waits for the
 // node-wide cap that all of the node's BroadcastLarge calls share.
 // Concurrent calls run together while their sizes add up to at most
-// max_large_message_size, the most of one origin a receiver assembles at
-// once; a call that does not fit waits for earlier ones to return, in
-// arrival order.
+// max_large_message_size (a receiver assembles twice that of one origin:
+// the rest is room for a message still being completed there); a call that
+// does not fit waits for earlier ones to return, in arrival order.
 //
 // Errors: ErrMessageTooLarge (size above max_large_message_size; nothing is
 // sent), a read error or a reader shorter than size, ctx's error, ErrClosed,

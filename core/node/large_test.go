@@ -165,17 +165,22 @@ func TestBroadcastLargeConcurrentOrigins(t *testing.T) {
 	}
 }
 
-// One origin sending two large messages at once, together above
-// max_large_message_size (a receiver's share for one origin): the second
-// waits for the first, and every node delivers both; none is evicted.
+// One origin sending four large messages at once, together above twice
+// max_large_message_size (a receiver's share for one origin): they take
+// turns (each waits while the sizes in progress would exceed
+// max_large_message_size), and every node delivers all four; none is
+// evicted.
 func TestBroadcastLargeConcurrentFromOneOrigin(t *testing.T) {
 	c := startCluster(t, clusterOpts{size: 3, seed: 78, cfg: largeConfig})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	size := c.nodes[0].Config().MaxLargeMessageSize * 6 / 10
-	payloads := [][]byte{randomPayload(201, size), randomPayload(202, size)}
-	ids := make(chan core.MessageID, 2)
-	errs := make(chan error, 2)
+	var payloads [][]byte
+	for k := range 4 {
+		payloads = append(payloads, randomPayload(uint64(201+k), size))
+	}
+	ids := make(chan core.MessageID, len(payloads))
+	errs := make(chan error, len(payloads))
 	for _, p := range payloads {
 		go func() {
 			id, err := c.nodes[0].BroadcastLarge(ctx, bytes.NewReader(p), int64(len(p)))
@@ -187,7 +192,7 @@ func TestBroadcastLargeConcurrentFromOneOrigin(t *testing.T) {
 		}()
 	}
 	got := map[core.MessageID]bool{}
-	for range 2 {
+	for range payloads {
 		select {
 		case err := <-errs:
 			t.Fatal(err)
@@ -195,7 +200,7 @@ func TestBroadcastLargeConcurrentFromOneOrigin(t *testing.T) {
 			got[id] = true
 		}
 	}
-	waitFor(t, 2*time.Minute, "every node to deliver both messages", func() bool {
+	waitFor(t, 2*time.Minute, "every node to deliver the four messages", func() bool {
 		for i, n := range c.nodes {
 			if s := n.Stats().Large; s.Evicted != 0 {
 				t.Fatalf("%s evicted %d partial messages: one of them is lost there", peerName(i), s.Evicted)

@@ -6,10 +6,11 @@ import (
 )
 
 // largeGate lets a node's BroadcastLarge calls run together while their
-// sizes add up to at most max: a receiver assembles at most
-// max_large_message_size of one origin at a time and evicts the older
-// transfer to make room for a newer one, so an origin that sent more at
-// once would lose messages at every receiver. A call that does not fit
+// sizes add up to at most max: a receiver assembles at most twice
+// max_large_message_size of one origin at a time (originShare: the second
+// half for messages it is still completing) and evicts the older transfer
+// to make room for a newer one, so an origin that sent more at once would
+// lose messages at every receiver. A call that does not fit
 // waits, in arrival order (a small call does not overtake a large one that
 // waits). It is golang.org/x/sync/semaphore's Weighted in 40 lines: core
 // depends on nothing but its test libraries.

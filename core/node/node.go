@@ -766,9 +766,9 @@ func (n *Node) run() {
 // keepLinks tells the transport the node's links (LinkKeeper) when they
 // changed: after every input that changed the protocol's lists (it reads
 // LinksVersion, a counter, so an input that changed nothing costs a
-// comparison). It used to check once per maintenance interval, which with
-// an interval above the transport's idle timeout let a new link's quiet
-// connection be closed before it was reported.
+// comparison), so that a new link is kept before the transport's idle
+// timeout could close its quiet connection, whatever the maintenance
+// interval.
 func (n *Node) keepLinks() {
 	if n.keeper == nil || n.proto.LinksVersion() == n.keptVer {
 		return

@@ -442,8 +442,7 @@ func writeAllocs(path, suffix string) error {
 	if path == "" {
 		return nil
 	}
-	ext := filepath.Ext(path)
-	f, err := os.Create(strings.TrimSuffix(path, ext) + suffix + ext)
+	f, err := os.Create(withSuffix(path, suffix))
 	if err != nil {
 		return err
 	}
@@ -454,14 +453,19 @@ func writeAllocs(path, suffix string) error {
 	return f.Close()
 }
 
+// withSuffix inserts suffix into path before its extension.
+func withSuffix(path, suffix string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + suffix + ext
+}
+
 // startTrace starts an execution trace into path with suffix inserted
 // before its extension (none when path is empty); stop ends it.
 func startTrace(path, suffix string) (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
-	ext := filepath.Ext(path)
-	f, err := os.Create(strings.TrimSuffix(path, ext) + suffix + ext)
+	f, err := os.Create(withSuffix(path, suffix))
 	if err != nil {
 		return nil, err
 	}
@@ -482,8 +486,7 @@ func startProfile(path, suffix string) (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
-	ext := filepath.Ext(path)
-	f, err := os.Create(strings.TrimSuffix(path, ext) + suffix + ext)
+	f, err := os.Create(withSuffix(path, suffix))
 	if err != nil {
 		return nil, err
 	}

@@ -225,11 +225,7 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 		p.refuseAge(from, id)
 		return
 	}
-	if mine || p.streams.delivered(id) || p.seen.has(id) {
-		// (The seen set too: a copy of a known id with another, fresher
-		// origin time passes the age check after the first copy's stream
-		// expired — FuzzReceive input 690213afdc410f7b delivered a repair
-		// twice that way; see docs/design.md, exactly-once.)
+	if mine || p.known(id) {
 		p.counters.RepairDuplicate++
 		return
 	}

@@ -224,11 +224,9 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.refuseAge(from, id)
 		return
 	}
-	if mine || p.streams.delivered(id) || p.seen.has(id) {
-		// A copy of our own broadcast, or of a message at or below its
-		// stream's floor or in a delivered run, is never delivered again;
-		// nor one the seen set holds (the stream summary can disagree
-		// with it; see onRepair).
+	if mine || p.known(id) {
+		// A copy of our own broadcast, or of a message known (see
+		// known), is never delivered again.
 		p.duplicate(pe, from, id, m.Hops, repaired)
 		return
 	}

@@ -66,6 +66,8 @@ func (p *Protocol) Health(now time.Time) Health {
 		Cache: CacheHealth{Size: size, Capacity: capacity, Utilization: util, TTL: p.cfg.MessageCacheTTL},
 	}
 	total := h.Peers.TotalCount
+	pendLimit := min(hc.PendingGraftsDegraded, p.cfg.MaxPendingGrafts-1)
+	wantPeers := min(hc.MinPeersDegraded, p.activeCap(), known)
 	switch {
 	case p.closed:
 		h.Status, h.Message = Unhealthy, "Protocol is shutting down"
@@ -79,12 +81,12 @@ func (p *Protocol) Health(now time.Time) Health {
 		h.Status, h.Message = Unhealthy, fmt.Sprintf("Node isolated: no eager peers (%d lazy)", len(p.lazy))
 	case sampled && rate > hc.FailureRateDegraded:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Elevated graft failure rate: %.1f%%", 100*rate)
-	case len(p.pend.m) > min(hc.PendingGraftsDegraded, p.cfg.MaxPendingGrafts-1):
-		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), min(hc.PendingGraftsDegraded, p.cfg.MaxPendingGrafts-1))
+	case len(p.pend.m) > pendLimit:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), pendLimit)
 	case util > hc.CacheUtilizationDegraded:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Cache nearly full: %.1f%% used", 100*util)
-	case total < min(hc.MinPeersDegraded, p.activeCap(), known):
-		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, min(hc.MinPeersDegraded, p.activeCap(), known))
+	case total < wantPeers:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, wantPeers)
 	default:
 		h.Status, h.Message = Healthy, "Operating normally"
 	}

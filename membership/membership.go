@@ -814,7 +814,7 @@ type Stats struct {
 	StreamsRefused          uint64 `json:"streams_refused"`           // closed before memberlist saw them; the sum of the next five
 	StreamsRefusedBusy      uint64 `json:"streams_refused_busy"`      // too many streams open or bytes held
 	StreamsRefusedNodes     uint64 `json:"streams_refused_nodes"`     // push/pull announcing too many nodes
-	StreamsRefusedSize      uint64 `json:"streams_refused_size"`      // message or announced length over MaxStreamBytes
+	StreamsRefusedSize      uint64 `json:"streams_refused_size"`      // message or announced length over the stream bound (MaxStreamBytes, or 1 KiB per node a push/pull may announce)
 	StreamsRefusedMalformed uint64 `json:"streams_refused_malformed"` // not memberlist, truncated, or too slow
 	StreamsRefusedDecrypt   uint64 `json:"streams_refused_decrypt"`   // encrypted with no installed key
 	StreamsOpen             int64  `json:"streams_open"`              // being checked or handled by memberlist now

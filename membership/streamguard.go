@@ -26,8 +26,10 @@ import (
 // inbound memberlist stream is read and checked here first, then replayed to
 // memberlist byte for byte:
 //
-//   - the whole message is read (never more than StreamLimits.MaxStreamBytes)
-//     and every msgpack length in it must be backed by bytes actually sent;
+//   - the whole message is read (never more than StreamLimits.MaxStreamBytes,
+//     or what the push/pull it may be needs in a large cluster: see
+//     pushPullNodeBytes) and every msgpack length in it must be backed by
+//     bytes actually sent;
 //   - a push/pull header may announce at most min(MaxPushPullNodes,
 //     2 × live members + 256) nodes;
 //   - compressed messages are decompressed here (bounded) and checked inside;
@@ -55,6 +57,16 @@ const (
 // slices and three scalars: 112 bytes on 64-bit platforms), rounded up.
 const pushNodeStateCost = 128
 
+// pushPullNodeBytes bounds one member's entry in a push/pull as memberlist
+// v0.7.0 encodes it: about 120 bytes of fields, a name of at most
+// core.MaxPeerIDLen (255) bytes and metadata of at most
+// memberlist.MetaMaxSize (512), rounded up. A stream may carry the nodes a
+// push/pull may announce (streamState.allowedNodes) at this size each, when
+// that is more than MaxStreamBytes: so the full-state exchanges of a large
+// cluster are not refused for their size (4 MiB held about 11,000 members
+// with 255-byte names), while a small cluster keeps MaxStreamBytes.
+const pushPullNodeBytes = 1024
+
 // StreamLimits bound the inbound memberlist streams (see WithStreamLimits).
 // Zero fields keep their defaults.
 type StreamLimits struct {
@@ -62,11 +74,17 @@ type StreamLimits struct {
 	// (being checked or handled by memberlist). Default 32.
 	MaxStreams int
 	// MaxStreamBytes bounds one stream's message as sent, and its
-	// decompressed or decrypted content. Default 4 MiB (memberlist's own
-	// limit is 20 MiB).
+	// decompressed or decrypted content, and a user message's or a
+	// push/pull's user state. Default 4 MiB (memberlist's own limit is
+	// 20 MiB). A cluster large enough that the nodes a push/pull may
+	// announce need more (1 KiB per node: a member with a 255-byte name and
+	// the largest metadata) gets that instead, up to 16 MiB with the
+	// default MaxPushPullNodes.
 	MaxStreamBytes int
 	// MaxBufferedBytes bounds the bytes held for all open streams together.
-	// Default 32 MiB.
+	// Default 32 MiB; while a large cluster raises the stream size (see
+	// MaxStreamBytes), raised if needed so that one stream of that size
+	// (three copies: as sent, decrypted, decompressed) and its nodes fit.
 	MaxBufferedBytes int64
 	// MaxPushPullNodes is the most nodes a push/pull may announce; the
 	// effective bound is min(MaxPushPullNodes, 2 × the live members
@@ -162,8 +180,9 @@ func (g *streamGuard) check(c net.Conn) net.Conn {
 	g.checking[c] = struct{}{}
 	g.mu.Unlock()
 
-	s := &streamState{g: g, br: bufio.NewReaderSize(c, 4096), limit: g.lim.MaxStreamBytes}
+	s := &streamState{g: g, br: bufio.NewReaderSize(c, 4096)}
 	s.allowedNodes = min(g.lim.MaxPushPullNodes, 2*g.known()+256)
+	s.limit, s.budget = g.lim.forNodes(s.allowedNodes)
 	_ = c.SetReadDeadline(time.Now().Add(g.readTimeout()))
 	err := s.checkStream()
 	_ = c.SetReadDeadline(time.Time{})
@@ -254,12 +273,23 @@ func (c *guardedConn) Close() error {
 	return err
 }
 
+// forNodes returns the size bound of one stream and the bound of the bytes
+// held for all streams, when a push/pull may announce allowed nodes.
+func (l StreamLimits) forNodes(allowed int) (limit int, budget int64) {
+	if allowed*pushPullNodeBytes <= l.MaxStreamBytes {
+		return l.MaxStreamBytes, l.MaxBufferedBytes
+	}
+	limit = allowed * pushPullNodeBytes
+	return limit, max(l.MaxBufferedBytes, 3*int64(limit)+int64(allowed)*pushNodeStateCost)
+}
+
 // streamState is one stream being checked.
 type streamState struct {
 	g            *streamGuard
 	br           *bufio.Reader
 	rec          []byte // everything read from the connection
-	limit        int
+	limit        int    // the message as sent, and decompressed or decrypted
+	budget       int64  // the bound of g.buffered for this stream
 	reserved     int64
 	allowedNodes int
 	label        []byte
@@ -270,7 +300,7 @@ func (s *streamState) reserve(n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	if s.g.buffered.Add(n) > s.g.lim.MaxBufferedBytes {
+	if s.g.buffered.Add(n) > s.budget {
 		s.g.buffered.Add(-n)
 		return errGuardBusy
 	}
@@ -323,7 +353,7 @@ func (s *streamState) checkMessage(src byteSource, t byte, compressed, encrypted
 		if nodes > int64(s.allowedNodes) {
 			return fmt.Errorf("%w: %d announced, at most %d accepted", errGuardNodes, nodes, s.allowedNodes)
 		}
-		if userLen > int64(s.limit) {
+		if userLen > int64(s.g.lim.MaxStreamBytes) {
 			return fmt.Errorf("%w: user state of %d bytes", errGuardSize, userLen)
 		}
 		if err := s.reserve(nodes * pushNodeStateCost); err != nil {
@@ -343,6 +373,9 @@ func (s *streamState) checkMessage(src byteSource, t byte, compressed, encrypted
 		}
 		if h[0] < 0 {
 			return fmt.Errorf("%w: negative user message length", errGuardFormat)
+		}
+		if h[0] > int64(s.g.lim.MaxStreamBytes) {
+			return fmt.Errorf("%w: user message of %d bytes", errGuardSize, h[0])
 		}
 		_, err = src.readN(uint64(h[0]))
 		return err

@@ -242,3 +242,81 @@ func FuzzStreamGuard(f *testing.F) {
 		}
 	})
 }
+
+// memberEntry encodes a push/pull node entry the size memberlist gives a
+// member with a name of nameLen bytes and metaLen bytes of metadata: about
+// 120 bytes of fields besides them.
+func memberEntry(nameLen, metaLen int) []byte {
+	b := []byte{0x87, 0xa4, 'N', 'a', 'm', 'e', 0xd9, byte(nameLen)}
+	b = append(b, bytes.Repeat([]byte{'n'}, nameLen)...)
+	b = append(b, 0xa4, 'A', 'd', 'd', 'r', 0xc4, 16)
+	b = append(b, make([]byte, 16)...)
+	b = append(b, 0xa4, 'P', 'o', 'r', 't', 0xcd, 0x1e, 0xd2)
+	b = append(b, 0xa4, 'M', 'e', 't', 'a', 0xc5)
+	b = binary.BigEndian.AppendUint16(b, uint16(metaLen))
+	b = append(b, make([]byte, metaLen)...)
+	b = append(b, 0xab, 'I', 'n', 'c', 'a', 'r', 'n', 'a', 't', 'i', 'o', 'n', 0xce, 0, 0, 0, 7)
+	b = append(b, 0xa5, 'S', 't', 'a', 't', 'e', 0x00)
+	// Vsn (6 bytes in memberlist) pads the fields to 120 bytes.
+	vsn := 120 - (len(b) - nameLen - metaLen) - 6
+	b = append(b, 0xa3, 'V', 's', 'n', 0xc4, byte(vsn))
+	return append(b, make([]byte, vsn)...)
+}
+
+// A large cluster's full-state exchange is larger than MaxStreamBytes: the
+// stream bound grows with the nodes a push/pull may announce, the user
+// message bound does not, and a small cluster keeps MaxStreamBytes.
+func TestStreamGuardLargeClusterPushPull(t *testing.T) {
+	entry := memberEntry(255, 40)
+	if len(entry) < 370 || len(entry) > 420 {
+		t.Fatalf("entry of %d bytes, want about 120 + 255 + 40", len(entry))
+	}
+	msg := func(nodes int, e []byte) []byte {
+		b := pushPull(uint32(nodes))
+		for range nodes {
+			b = append(b, e...)
+		}
+		return b
+	}
+	big := msg(12000, entry) // about 4.6 MB
+	if len(big) <= DefaultMaxStreamBytes {
+		t.Fatalf("push/pull of %d bytes fits the default limit: the test shows nothing", len(big))
+	}
+
+	g := newTestGuard(StreamLimits{})
+	g.known = func() int { return 11000 }
+	gc, got := guardFeed(t, g, big)
+	if gc == nil {
+		t.Fatalf("12,000 members with 255-byte names refused in a cluster of 11,000 (size %d, nodes %d)", g.refusedSize.Load(), g.refusedNodes.Load())
+	}
+	if !bytes.Equal(got, big) {
+		t.Fatal("memberlist would not read the bytes sent")
+	}
+	if held := g.buffered.Load(); held < int64(len(big)) {
+		t.Fatalf("%d bytes held for a push/pull of %d: the guard did not check it whole", held, len(big))
+	}
+	gc.Close()
+
+	// The same cluster still bounds a stream by 1 KiB per node it may
+	// announce (16,384 at most: 16 MiB) ...
+	over := msg(16000, memberEntry(255, 700))
+	if gc, _ := guardFeed(t, g, over); gc != nil || g.refusedSize.Load() != 1 {
+		t.Fatalf("push/pull of %d bytes: accepted=%v size refusals %d", len(over), gc != nil, g.refusedSize.Load())
+	}
+	// ... and a user message by MaxStreamBytes.
+	user := []byte{8, 0x81, 0xaa, 'U', 's', 'e', 'r', 'M', 's', 'g', 'L', 'e', 'n', 0xce, 0x00, 0x50, 0, 0} // 5 MiB
+	user = append(user, make([]byte, 5<<20)...)
+	if gc, _ := guardFeed(t, g, user); gc != nil || g.refusedSize.Load() != 2 {
+		t.Fatalf("5 MiB user message: accepted=%v size refusals %d", gc != nil, g.refusedSize.Load())
+	}
+	if g.buffered.Load() != 0 || g.streams.Load() != 0 {
+		t.Fatalf("after the streams: %d bytes, %d streams held", g.buffered.Load(), g.streams.Load())
+	}
+
+	// A cluster of 1,000 may announce 2,256 nodes: MaxStreamBytes holds.
+	g = newTestGuard(StreamLimits{})
+	g.known = func() int { return 1000 }
+	if gc, _ := guardFeed(t, g, msg(2200, memberEntry(255, 1800))); gc != nil || g.refusedSize.Load() != 1 {
+		t.Fatalf("small cluster, push/pull over 4 MiB: accepted=%v", gc != nil)
+	}
+}

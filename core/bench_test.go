@@ -41,6 +41,46 @@ func BenchmarkReceiveGossipNew(b *testing.B) {
 	}
 }
 
+// BenchmarkReceiveGossipNewAtCapacity: BenchmarkReceiveGossipNew once the
+// store is full (65,536 messages: every first copy also forgets the oldest
+// stored message in the stream summaries), from 1, 64 or 1,024 origins in
+// turn. Each op costs the same however long the benchmark runs: moving the
+// whole held list forward at each eviction once cost 30-40 µs per message.
+func BenchmarkReceiveGossipNewAtCapacity(b *testing.B) {
+	for _, origins := range []int{1, 64, 1024} {
+		b.Run(fmt.Sprintf("origins-%d", origins), func(b *testing.B) {
+			p := benchProto(b, nil)
+			ids := make([]core.PeerID, origins)
+			for i := range ids {
+				ids[i] = core.PeerID(fmt.Sprintf("origin-%04d", i))
+			}
+			seq := make([]uint64, origins)
+			msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
+			step := func(i int) {
+				o := i % origins
+				seq[o]++
+				msg.ID = core.MessageID{Origin: ids[o], Seq: seq[o]}
+				p.Receive(t0, "e3", msg)
+				if out := p.Drain(); len(out.Deliveries) != 1 {
+					b.Fatal("not delivered")
+				}
+			}
+			fill := p.Config().MessageCacheMaxSize + 1000
+			for i := range fill {
+				step(i)
+			}
+			if got := p.Stats().CacheSize; got != p.Config().MessageCacheMaxSize {
+				b.Fatalf("store holds %d messages, want it full (%d)", got, p.Config().MessageCacheMaxSize)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				step(fill + i)
+			}
+		})
+	}
+}
+
 // BenchmarkReceiveGossipDuplicate: a copy already delivered (counted, event
 // emitted; the threshold is out of reach so no Prune is sent).
 func BenchmarkReceiveGossipDuplicate(b *testing.B) {

@@ -172,8 +172,19 @@ func (s *streamSummary) releaseBefore(cutoff time.Time) int {
 	for i < len(s.held) && s.held[i].originTime < c {
 		i++
 	}
-	s.held = slices.Delete(s.held, 0, i)
+	s.dropHeld(i)
 	return i
+}
+
+// dropHeld forgets the k oldest held messages. It reslices instead of
+// moving the rest forward: held is a queue that loses its front once the
+// store is full, at every message (streamTable.hold), and moving up to the
+// store's capacity of entries each time cost tens of microseconds per
+// message (BenchmarkReceiveGossipNew). The dead front of the array is
+// released when append outgrows it, so the array stays within about twice
+// the longest list.
+func (s *streamSummary) dropHeld(k int) {
+	s.held = s.held[k:]
 }
 
 // missingFor returns, in sequence order, up to max held messages that a peer

@@ -101,7 +101,7 @@ func (t *streamTable) hold(id MessageID, ot time.Time) {
 				oldest = s
 			}
 		}
-		oldest.held = slices.Delete(oldest.held, 0, 1)
+		oldest.dropHeld(1)
 		t.held--
 		t.note(oldest)
 	}

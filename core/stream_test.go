@@ -276,3 +276,45 @@ func sameTables(a, b *streamTable) error {
 	}
 	return nil
 }
+
+// With the held bound reached, every new message forgets the oldest: the
+// held lists stay in sequence order, the table's count matches them, and
+// the memory behind a list stays within a small multiple of its length
+// however many messages pass (dropHeld reslices the front away).
+func TestStreamTableHeldAtCapacity(t *testing.T) {
+	var tb streamTable
+	const maxHeld = 1000
+	tb.init(16, 256, maxHeld)
+	origins := []PeerID{"a", "b", "c"}
+	seq := map[PeerID]uint64{}
+	now := streamT0
+	for i := range 200_000 {
+		o := origins[i%len(origins)]
+		if i%7 == 0 {
+			o = "a" // a busier origin
+		}
+		seq[o]++
+		now = now.Add(time.Millisecond)
+		id := MessageID{Origin: o, Seq: seq[o]}
+		tb.add(id, now)
+		tb.hold(id, now)
+	}
+	total := 0
+	for _, s := range tb.order {
+		total += len(s.held)
+		for i := 1; i < len(s.held); i++ {
+			if s.held[i-1].seq >= s.held[i].seq {
+				t.Fatalf("%s: held out of order at %d", s.origin, i)
+			}
+		}
+		if len(s.held) > 0 && s.held[len(s.held)-1].seq != seq[s.origin] {
+			t.Fatalf("%s: newest held %d, want %d", s.origin, s.held[len(s.held)-1].seq, seq[s.origin])
+		}
+		if c := cap(s.held); c > 4*maxHeld {
+			t.Fatalf("%s: %d held in an array of %d", s.origin, len(s.held), c)
+		}
+	}
+	if total != maxHeld || tb.held != maxHeld {
+		t.Fatalf("held %d (table says %d), want %d", total, tb.held, maxHeld)
+	}
+}

@@ -47,6 +47,7 @@ type streamSummary struct {
 	runs   []deliveredRun
 	newest time.Time // newest origin time delivered (zero if none)
 	held   []heldMsg
+	born   uint64 // creation order in the table (ties of the held bound)
 }
 
 // delivered reports whether seq was delivered (or given up).

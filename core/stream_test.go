@@ -318,3 +318,77 @@ func TestStreamTableHeldAtCapacity(t *testing.T) {
 		t.Fatalf("held %d (table says %d), want %d", total, tb.held, maxHeld)
 	}
 }
+
+// holdByScan is streamTable.hold as it was before heldFronts: a scan of
+// every stream for the oldest front at each eviction. The reference for
+// TestHeldFrontsMatchScan.
+func (t *streamTable) holdByScan(id MessageID, ot time.Time) {
+	s := t.stream(id.Origin)
+	n := len(s.held)
+	s.hold(id.Seq, ot)
+	t.held += len(s.held) - n
+	t.note(s)
+	for t.held > t.maxHeld {
+		var oldest *streamSummary
+		for _, s := range t.order {
+			if len(s.held) > 0 && (oldest == nil || s.held[0].originTime < oldest.held[0].originTime) {
+				oldest = s
+			}
+		}
+		oldest.dropHeld(1)
+		t.held--
+		t.note(oldest)
+	}
+}
+
+// The heap of fronts forgets exactly what a scan of every stream would:
+// random holds (out of order, equal origin times, old messages), expiry and
+// streams forgotten for room, compared after every step.
+func TestHeldFrontsMatchScan(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var got, want streamTable
+		maxStreams := 2 + rng.IntN(5)
+		got.init(maxStreams, 8, 1+rng.IntN(40))
+		want.init(maxStreams, 8, got.maxHeld)
+		next := map[PeerID]uint64{}
+		now := streamT0
+		for step := range 600 {
+			now = now.Add(time.Duration(rng.IntN(3)) * time.Millisecond) // equal times too
+			switch r := rng.IntN(20); {
+			case r == 0:
+				cut := now.Add(-time.Duration(rng.IntN(400)) * time.Millisecond)
+				got.expire(now, now.Sub(cut), time.Hour)
+				want.expire(now, now.Sub(cut), time.Hour)
+			default:
+				o := PeerID(fmt.Sprintf("o%d", rng.IntN(maxStreams+2)))
+				next[o]++
+				seq, ot := next[o], now
+				if r < 4 && seq > 3 { // an older message, repaired late
+					seq = 1 + uint64(rng.IntN(int(seq)-1))
+					ot = now.Add(-time.Duration(rng.IntN(300)) * time.Millisecond)
+				}
+				id := MessageID{Origin: o, Seq: seq}
+				got.add(id, ot)
+				want.add(id, ot)
+				got.hold(id, ot)
+				want.holdByScan(id, ot)
+			}
+			if got.held != want.held || len(got.order) != len(want.order) {
+				t.Fatalf("seed %d step %d: held %d / %d, streams %d / %d", seed, step, got.held, want.held, len(got.order), len(want.order))
+			}
+			for i, s := range want.order {
+				g := got.order[i]
+				if g.origin != s.origin || fmt.Sprint(g.held) != fmt.Sprint(s.held) {
+					t.Fatalf("seed %d step %d: stream %s holds %v, want %s %v", seed, step, g.origin, g.held, s.origin, s.held)
+				}
+			}
+			if err := got.checkInvariants(); err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+			if len(got.fronts) > 2*got.maxStreams+64 {
+				t.Fatalf("seed %d step %d: %d heap entries for %d streams", seed, step, len(got.fronts), len(got.order))
+			}
+		}
+	}
+}

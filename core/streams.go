@@ -14,6 +14,8 @@ type streamTable struct {
 	order    []*streamSummary // digest rotation order
 	cursor   int              // next stream a digest starts with
 	held     int              // held messages over all streams
+	fronts   heldFronts       // the streams' oldest held messages, for the held bound
+	born     uint64           // streams created (streamSummary.born)
 
 	maxStreams, maxRuns, maxHeld int
 
@@ -60,7 +62,8 @@ func (t *streamTable) stream(origin PeerID) *streamSummary {
 		t.remove(stalest)
 		t.forgotten++
 	}
-	s := &streamSummary{origin: origin}
+	t.born++
+	s := &streamSummary{origin: origin, born: t.born}
 	t.expKnown = false // its deadline depends on fields set by the caller
 	t.byOrigin[origin] = s
 	t.order = append(t.order, s)
@@ -91,18 +94,31 @@ func (t *streamTable) add(id MessageID, ot time.Time) bool {
 func (t *streamTable) hold(id MessageID, ot time.Time) {
 	s := t.stream(id.Origin)
 	n := len(s.held)
+	var front uint64
+	if n > 0 {
+		front = s.held[0].seq
+	}
 	s.hold(id.Seq, ot)
 	t.held += len(s.held) - n
+	if n == 0 || s.held[0].seq != front {
+		t.fronts.note(t, s)
+	}
 	t.note(s)
 	for t.held > t.maxHeld {
-		var oldest *streamSummary
-		for _, s := range t.order {
-			if len(s.held) > 0 && (oldest == nil || s.held[0].originTime < oldest.held[0].originTime) {
-				oldest = s
+		oldest := t.fronts.oldest(t)
+		if oldest == nil {
+			// Cannot happen while every front change is pushed; rebuild
+			// rather than loop (and, if the count is wrong, stop).
+			t.fronts.rebuild(t)
+			if oldest = t.fronts.oldest(t); oldest == nil {
+				break
 			}
 		}
 		oldest.dropHeld(1)
 		t.held--
+		if len(oldest.held) > 0 {
+			t.fronts.note(t, oldest)
+		}
 		t.note(oldest)
 	}
 }
@@ -134,7 +150,12 @@ func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
 	for i := 0; i < len(t.order); {
 		s := t.order[i]
 		t.gapsLost += uint64(s.giveUpBefore(gapCut))
-		t.held -= s.releaseBefore(heldCut)
+		if k := s.releaseBefore(heldCut); k > 0 {
+			t.held -= k
+			if len(s.held) > 0 {
+				t.fronts.note(t, s)
+			}
+		}
 		if len(s.held) == 0 && len(s.runs) == 0 && s.newest.Before(gapCut) {
 			t.remove(i)
 			continue

@@ -1,0 +1,105 @@
+package core
+
+// heldFronts finds the stream whose oldest held message is oldest, for the
+// held bound (streamTable.hold), without scanning every stream at every
+// eviction: a min-heap of the streams' fronts (held[0]) by origin time, then
+// by stream age, which is the order a scan of streamTable.order would give.
+//
+// Entries are not removed when a front changes: every change pushes the new
+// front, and an entry that no longer matches its stream's front (or whose
+// stream was forgotten) is dropped when it reaches the top. When stale
+// entries outnumber the streams, the heap is rebuilt from the streams, so it
+// holds at most about twice as many entries as there are streams.
+//
+// Hand-written rather than container/heap: its Push and Pop pass entries as
+// interface values, an allocation per message on a path that allocates
+// nothing (BenchmarkReceiveGossipNewAtCapacity).
+type heldFronts []heldFront
+
+type heldFront struct {
+	s    *streamSummary
+	at   int64  // s.held[0].originTime when pushed
+	seq  uint64 // s.held[0].seq when pushed
+	born uint64 // s.born: ties go to the older stream
+}
+
+func (e heldFront) less(o heldFront) bool {
+	return e.at < o.at || (e.at == o.at && e.born < o.born)
+}
+
+// valid reports whether e is still s's front in table t.
+func (e heldFront) valid(t *streamTable) bool {
+	s := e.s
+	return t.byOrigin[s.origin] == s && len(s.held) > 0 && s.held[0].seq == e.seq && s.held[0].originTime == e.at
+}
+
+// push records s's current front (s holds at least one message).
+func (h *heldFronts) push(s *streamSummary) {
+	*h = append(*h, heldFront{s: s, at: s.held[0].originTime, seq: s.held[0].seq, born: s.born})
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !q[i].less(q[p]) {
+			break
+		}
+		q[i], q[p] = q[p], q[i]
+		i = p
+	}
+}
+
+// pop removes the top entry.
+func (h *heldFronts) pop() {
+	q := *h
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = heldFront{}
+	q = q[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && q[l].less(q[m]) {
+			m = l
+		}
+		if r := l + 1; r < n && q[r].less(q[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	*h = q
+}
+
+// note records s's new front (s holds at least one message) in table t,
+// rebuilding the heap when stale entries outnumber the streams.
+func (h *heldFronts) note(t *streamTable, s *streamSummary) {
+	if len(*h) >= 2*len(t.order)+64 {
+		h.rebuild(t) // s's front included
+		return
+	}
+	h.push(s)
+}
+
+// oldest returns the stream whose front is oldest, dropping stale entries
+// on the way; nil when no stream holds anything.
+func (h *heldFronts) oldest(t *streamTable) *streamSummary {
+	for len(*h) > 0 {
+		if e := (*h)[0]; e.valid(t) {
+			return e.s
+		}
+		h.pop()
+	}
+	return nil
+}
+
+// rebuild replaces the entries with one per stream that holds messages.
+func (h *heldFronts) rebuild(t *streamTable) {
+	clear(*h)
+	*h = (*h)[:0]
+	for _, s := range t.order {
+		if len(s.held) > 0 {
+			h.push(s)
+		}
+	}
+}

@@ -73,6 +73,9 @@ func (t *streamTable) stream(origin PeerID) *streamSummary {
 func (t *streamTable) remove(i int) {
 	s := t.order[i]
 	t.held -= len(s.held)
+	// The heap of fronts may point to s until a stale entry surfaces:
+	// release its lists now.
+	s.held, s.runs = nil, nil
 	delete(t.byOrigin, s.origin)
 	t.order = slices.Delete(t.order, i, i+1)
 	if t.cursor > i {

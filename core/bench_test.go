@@ -207,3 +207,171 @@ func BenchmarkIdleSecond(b *testing.B) {
 	}
 	b.Logf("digests sent %d, streams %d", st.Counters.DigestSent, st.Streams)
 }
+
+// BenchmarkReceiveGossipNewOriginAtStreamCapacity: a first copy from an
+// origin the node does not track, with the stream table full (MaxStreams
+// 256, 1,024 or 4,096 origins): every message also forgets the stalest
+// stream. The origins cycle through twice the bound, so each one was
+// forgotten before it comes again.
+func BenchmarkReceiveGossipNewOriginAtStreamCapacity(b *testing.B) {
+	for _, streams := range []int{256, 1024, 4096} {
+		b.Run(fmt.Sprintf("streams-%d", streams), func(b *testing.B) {
+			p := benchProto(b, func(c *core.Config) { c.MaxStreams = streams })
+			ids := make([]core.PeerID, 2*streams)
+			for i := range ids {
+				ids[i] = core.PeerID(fmt.Sprintf("origin-%05d", i))
+			}
+			seq := make([]uint64, len(ids))
+			msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
+			step := func(i int) {
+				o := i % len(ids)
+				seq[o]++
+				msg.ID = core.MessageID{Origin: ids[o], Seq: seq[o]}
+				p.Receive(t0, "e3", msg)
+				if out := p.Drain(); len(out.Deliveries) != 1 {
+					b.Fatal("not delivered")
+				}
+			}
+			fill := 2 * len(ids)
+			for i := range fill {
+				step(i)
+			}
+			if got := p.Stats().Streams; got != streams {
+				b.Fatalf("%d streams, want the table full (%d)", got, streams)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				step(fill + i)
+			}
+		})
+	}
+}
+
+// BenchmarkReceiveGossipNewAtGapBound: a first copy that opens a new gap in
+// a stream already at its gap bound (MaxStreamGaps 256 or 4,096; every
+// other sequence is missing), so each message also gives up the lowest gap.
+func BenchmarkReceiveGossipNewAtGapBound(b *testing.B) {
+	for _, gaps := range []int{256, 4096} {
+		b.Run(fmt.Sprintf("gaps-%d", gaps), func(b *testing.B) {
+			p := benchProto(b, func(c *core.Config) { c.MaxStreamGaps = gaps })
+			msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
+			step := func(i int) {
+				msg.ID = core.MessageID{Origin: "origin", Seq: 2 * uint64(i+1)}
+				p.Receive(t0, "e3", msg)
+				if out := p.Drain(); len(out.Deliveries) != 1 {
+					b.Fatal("not delivered")
+				}
+			}
+			fill := gaps + 100
+			for i := range fill {
+				step(i)
+			}
+			if p.Stats().GapsLost == 0 {
+				b.Fatal("gap bound not reached")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				step(fill + i)
+			}
+		})
+	}
+}
+
+// fullStoreNode returns a node with anti-entropy on whose store is full
+// (65,536 messages, from origins in turn, sequences 1..n per origin), at
+// t0+10s (older than AntiEntropyMinAge), and the last sequence per origin.
+func fullStoreNode(b *testing.B, origins int) (*core.Protocol, []core.PeerID, []uint64, time.Time) {
+	p := benchProto(b, func(c *core.Config) { c.AntiEntropyBatch = 256 })
+	ids := make([]core.PeerID, origins)
+	for i := range ids {
+		ids[i] = core.PeerID(fmt.Sprintf("origin-%04d", i))
+	}
+	seq := make([]uint64, origins)
+	msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
+	// Past the bound by 4,096: every origin's first sequences are gone.
+	for i := range p.Config().MessageCacheMaxSize + 4096 {
+		o := i % origins
+		seq[o]++
+		msg.ID = core.MessageID{Origin: ids[o], Seq: seq[o]}
+		p.Receive(t0, "e3", msg)
+		p.Drain()
+	}
+	if got := p.Stats().CacheSize; got != p.Config().MessageCacheMaxSize {
+		b.Fatalf("store holds %d messages, want it full", got)
+	}
+	return p, ids, seq, t0.Add(10 * time.Second)
+}
+
+// BenchmarkReceiveDigestAtCapacity: a digest received by a node whose store
+// is full (65,536 messages from 1, 64 or 1,024 origins).
+//
+//   - "behind-by-one": every stream of the digest lacks one old sequence
+//     (below what the node still stores) and has everything after it: there
+//     is nothing to send, the steady state of a peer that lost a message no
+//     one stores any more (its gap stays until the age bound).
+//   - "empty": a digest listing no stream, with AllStreams: a new node,
+//     which lacks everything; each digest answers it with one batch (256
+//     messages).
+func BenchmarkReceiveDigestAtCapacity(b *testing.B) {
+	for _, origins := range []int{1, 64, 1024} {
+		b.Run(fmt.Sprintf("behind-by-one/origins-%d", origins), func(b *testing.B) {
+			p, ids, seq, now := fullStoreNode(b, origins)
+			d := core.Digest{Streams: make([]core.StreamDigest, origins), AllStreams: true}
+			for i, o := range ids {
+				d.Streams[i] = core.StreamDigest{Origin: o, Runs: []core.SeqRange{{First: 2, Last: seq[i]}}, Complete: true, Newest: t0}
+			}
+			msg := core.Message{Type: core.MsgDigest, Digest: &d}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.Receive(now, "l0", msg)
+				if out := p.Drain(); len(out.Messages) != 0 {
+					b.Fatalf("answered with %d messages", len(out.Messages))
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("empty/origins-%d", origins), func(b *testing.B) {
+			p, _, _, now := fullStoreNode(b, origins)
+			msg := core.Message{Type: core.MsgDigest, Digest: &core.Digest{AllStreams: true, Reply: true}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.Receive(now, "l0", msg)
+				if out := p.Drain(); len(out.Messages) != 256 {
+					b.Fatalf("answered with %d messages, want 256", len(out.Messages))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReceiveRepairOldAtCapacity: a repair of an old message of a busy
+// origin (below every sequence the node stores of it) with the store full
+// of that origin's messages: the catch-up of a node that missed a stretch
+// of the stream. The message is held, then forgotten at once by the held
+// bound (it is the oldest), so the state stays as it is.
+func BenchmarkReceiveRepairOldAtCapacity(b *testing.B) {
+	p := benchProto(b, nil)
+	const hole = 1 << 22
+	msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
+	for i := range p.Config().MessageCacheMaxSize + 1000 {
+		msg.ID = core.MessageID{Origin: "origin", Seq: hole + uint64(i)}
+		p.Receive(t0, "e3", msg)
+		p.Drain()
+	}
+	msg.Type = core.MsgRepair
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i >= hole-1 {
+			b.Fatal("hole too small")
+		}
+		msg.ID = core.MessageID{Origin: "origin", Seq: uint64(i + 1)}
+		p.Receive(t0, "e3", msg)
+		if out := p.Drain(); len(out.Deliveries) != 1 {
+			b.Fatal("not delivered")
+		}
+	}
+}

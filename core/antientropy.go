@@ -113,19 +113,25 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 	}
 	cands := p.aeScratch[:0]
 	var scratch []heldMsg
-	listed := make(map[PeerID]struct{}, len(d.Streams))
+	// The streams the digest lists are marked with this digest's number
+	// (streamSummary.listed) for the AllStreams pass below, instead of a
+	// set of origins built per digest (a map of up to 4,096 entries
+	// allocated and filled for every digest received).
+	p.aeListed++
 	for i := range d.Streams {
 		e := &d.Streams[i]
-		listed[e.Origin] = struct{}{}
 		s := p.streams.byOrigin[e.Origin]
 		if s == nil {
 			// A stream we do not know: track it (empty), so that our own
 			// digests ask for it.
 			if e.Origin != p.self && p.ageOK(e.Newest) {
-				p.streams.stream(e.Origin).newest = e.Newest
+				s = p.streams.stream(e.Origin)
+				s.newest = e.Newest
+				s.listed = p.aeListed
 			}
 			continue
 		}
+		s.listed = p.aeListed
 		scratch = s.missingFor(e, batch, scratch[:0])
 		for _, h := range scratch {
 			cands = append(cands, repairCandidate{id: MessageID{Origin: s.origin, Seq: h.seq}, originTime: h.originTime})
@@ -133,7 +139,7 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 	}
 	if d.AllStreams {
 		for _, s := range p.streams.order {
-			if _, ok := listed[s.origin]; ok {
+			if s.listed == p.aeListed {
 				continue
 			}
 			scratch = s.missingFor(nil, batch, scratch[:0])

@@ -121,6 +121,7 @@ type Protocol struct {
 	// sent, and the rounds since then without a new delivery.
 	aeDelivered  uint64
 	aeIdleRounds int
+	aeListed     uint64 // digests received (streamSummary.listed)
 
 	shortcuts []shortcut // tree shaping for many senders (shortcut.go)
 	swap      pendingSwap

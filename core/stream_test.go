@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 )
@@ -389,6 +390,71 @@ func TestHeldFrontsMatchScan(t *testing.T) {
 			if len(got.fronts) > 2*got.maxStreams+64 {
 				t.Fatalf("seed %d step %d: %d heap entries for %d streams", seed, step, len(got.fronts), len(got.order))
 			}
+		}
+	}
+}
+
+// missingForByWalk is streamSummary.missingFor as it was before it skipped
+// covered messages by binary search: one step per held message. The
+// reference for TestMissingForMatchesWalk.
+func (s *streamSummary) missingForByWalk(d *StreamDigest, max int, out []heldMsg) []heldMsg {
+	start := 0
+	var runs []SeqRange
+	limit := ^uint64(0)
+	if d != nil {
+		start = sort.Search(len(s.held), func(i int) bool { return s.held[i].seq > d.Floor })
+		runs = d.Runs
+		if !d.Complete && len(runs) > 0 {
+			limit = runs[len(runs)-1].Last
+		}
+	}
+	r := 0
+	for _, m := range s.held[start:] {
+		if max <= 0 || m.seq > limit {
+			break
+		}
+		for r < len(runs) && runs[r].Last < m.seq {
+			r++
+		}
+		if r < len(runs) && runs[r].First <= m.seq {
+			continue
+		}
+		out = append(out, m)
+		max--
+	}
+	return out
+}
+
+// missingFor answers exactly what the walk over every held message did:
+// random held lists (with holes), random digests (floor, runs that cover
+// held messages, end between them or beyond them, complete or not), nil
+// digests and small and large batches.
+func TestMissingForMatchesWalk(t *testing.T) {
+	for seed := uint64(0); seed < 2000; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var s streamSummary
+		span := 1 + rng.Uint64N(200)
+		for seq := uint64(1); seq <= span; seq++ {
+			if rng.IntN(4) != 0 {
+				s.hold(seq, streamT0)
+			}
+		}
+		var d *StreamDigest
+		if rng.IntN(10) != 0 {
+			d = &StreamDigest{Floor: rng.Uint64N(span/2 + 1), Complete: rng.IntN(2) == 0}
+			prev := d.Floor
+			for prev < span+10 && len(d.Runs) < 8 {
+				first := prev + 2 + rng.Uint64N(20)
+				last := first + rng.Uint64N(60)
+				d.Runs = append(d.Runs, SeqRange{First: first, Last: last})
+				prev = last
+			}
+		}
+		max := 1 + rng.IntN(300)
+		got := fmt.Sprint(s.missingFor(d, max, nil))
+		want := fmt.Sprint(s.missingForByWalk(d, max, nil))
+		if got != want {
+			t.Fatalf("seed %d: held %v digest %+v max %d: got %s, want %s", seed, s.held, d, max, got, want)
 		}
 	}
 }

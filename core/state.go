@@ -111,13 +111,12 @@ func (p *Protocol) Restore(st State) error {
 		// seqStart (not ours any more, see ownID) but stay delivered.
 		s := p.streams.stream(ss.Origin)
 		s.floor, s.newest = ss.Floor, ss.Newest
-		s.runs = s.runs[:0]
 		for _, r := range ss.Runs {
-			s.runs = append(s.runs, deliveredRun{first: r.First, last: r.Last, firstTime: r.FirstTime})
+			s.insertRun(len(s.runs), deliveredRun{first: r.First, last: r.Last, firstTime: r.FirstTime})
 		}
 		for len(s.runs) > p.streams.maxRuns {
 			s.floor = s.runs[0].last
-			s.runs = s.runs[1:]
+			s.dropRun()
 			p.streams.gapsLost++
 		}
 	}

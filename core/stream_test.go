@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -456,5 +457,133 @@ func TestMissingForMatchesWalk(t *testing.T) {
 		if got != want {
 			t.Fatalf("seed %d: held %v digest %+v max %d: got %s, want %s", seed, s.held, d, max, got, want)
 		}
+	}
+}
+
+// refRuns is streamSummary's delivered runs as they were kept before
+// dropRun and insertRun: every change a slices.Insert or slices.Delete. The
+// reference for TestStreamRunsMatchReference.
+type refRuns struct {
+	floor uint64
+	runs  []deliveredRun
+}
+
+func (s *refRuns) delivered(seq uint64) bool {
+	if seq <= s.floor {
+		return true
+	}
+	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].last >= seq })
+	return i < len(s.runs) && s.runs[i].first <= seq
+}
+
+func (s *refRuns) add(seq uint64, t time.Time, maxRuns int) (bool, int) {
+	if s.delivered(seq) {
+		return false, 0
+	}
+	lost := 0
+	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].last >= seq })
+	joinNext := i < len(s.runs) && s.runs[i].first == seq+1
+	joinPrev := i > 0 && s.runs[i-1].last == seq-1
+	switch {
+	case joinPrev && joinNext:
+		s.runs[i-1].last = s.runs[i].last
+		s.runs = slices.Delete(s.runs, i, i+1)
+	case joinPrev:
+		s.runs[i-1].last = seq
+	case joinNext:
+		s.runs[i].first, s.runs[i].firstTime = seq, t
+	default:
+		s.runs = slices.Insert(s.runs, i, deliveredRun{first: seq, last: seq, firstTime: t})
+	}
+	s.fold()
+	for len(s.runs) > maxRuns {
+		s.floor = s.runs[0].last
+		s.runs = slices.Delete(s.runs, 0, 1)
+		lost++
+		s.fold()
+	}
+	return true, lost
+}
+
+func (s *refRuns) fold() {
+	if len(s.runs) > 0 && s.runs[0].first == s.floor+1 {
+		s.floor = s.runs[0].last
+		s.runs = slices.Delete(s.runs, 0, 1)
+	}
+}
+
+func (s *refRuns) giveUpBefore(cutoff time.Time) int {
+	n := 0
+	for len(s.runs) > 0 && s.runs[0].firstTime.Before(cutoff) {
+		s.floor = s.runs[0].last
+		s.runs = slices.Delete(s.runs, 0, 1)
+		n++
+	}
+	return n
+}
+
+// The runs kept by reslicing the front (dropRun) and compacting on insert
+// (insertRun) are exactly those of the slices.Delete version, at and below
+// the gap bound, with gaps given up by age too; the array stays within a
+// small multiple of the bound. The seed is in every failure.
+func TestStreamRunsMatchReference(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		maxRuns := 1 + rng.IntN(12)
+		var got streamSummary
+		var want refRuns
+		now := streamT0
+		top := uint64(0)
+		for step := range 3000 {
+			now = now.Add(time.Duration(rng.IntN(3)) * time.Millisecond)
+			if rng.IntN(50) == 0 {
+				cut := now.Add(-time.Duration(rng.IntN(200)) * time.Millisecond)
+				if g, w := got.giveUpBefore(cut), want.giveUpBefore(cut); g != w {
+					t.Fatalf("seed %d step %d: giveUpBefore gave up %d, want %d", seed, step, g, w)
+				}
+			} else {
+				var seq uint64
+				switch r := rng.IntN(10); {
+				case r < 6: // ahead, often leaving a gap
+					top += 1 + uint64(rng.IntN(3))
+					seq = top
+				default: // a late one, filling a gap or not
+					seq = 1 + rng.Uint64N(top+1)
+				}
+				ga, gl := got.add(seq, now, maxRuns)
+				wa, wl := want.add(seq, now, maxRuns)
+				if ga != wa || gl != wl {
+					t.Fatalf("seed %d step %d: add(%d) = %v, %d, want %v, %d", seed, step, seq, ga, gl, wa, wl)
+				}
+			}
+			if got.floor != want.floor || !slices.Equal(got.runs, want.runs) {
+				t.Fatalf("seed %d step %d: floor %d runs %v, want %d %v", seed, step, got.floor, got.runs, want.floor, want.runs)
+			}
+			if c := cap(got.runArr); c > 4*maxRuns+8 {
+				t.Fatalf("seed %d step %d: %d runs in an array of %d (bound %d)", seed, step, len(got.runs), c, maxRuns)
+			}
+		}
+	}
+}
+
+// At the gap bound, a message that opens a gap (giving up the lowest)
+// allocates nothing once the array has grown.
+func TestStreamRunsAtBoundAllocateNothing(t *testing.T) {
+	var s streamSummary
+	seq := uint64(0)
+	step := func() {
+		seq += 2
+		s.add(seq, streamT0, 256)
+	}
+	for range 2000 {
+		step()
+	}
+	// One run of 1,000 messages: AllocsPerRun rounds down per run.
+	if a := testing.AllocsPerRun(1, func() {
+		for range 1000 {
+			step()
+		}
+	}); a != 0 {
+		t.Fatalf("%v allocations in 1,000 messages at the gap bound", a)
 	}
 }

@@ -587,3 +587,97 @@ func TestStreamRunsAtBoundAllocateNothing(t *testing.T) {
 		t.Fatalf("%v allocations in 1,000 messages at the gap bound", a)
 	}
 }
+
+// streamByScan is streamTable.stream as it was before staleHeap: a scan of
+// every stream for the stalest when the table is full. With addByScan, the
+// reference for TestStaleHeapMatchesScan.
+func (t *streamTable) streamByScan(origin PeerID) *streamSummary {
+	if s := t.byOrigin[origin]; s != nil {
+		return s
+	}
+	if len(t.order) >= t.maxStreams {
+		stalest := 0
+		for i, s := range t.order {
+			if s.newest.Before(t.order[stalest].newest) {
+				stalest = i
+			}
+		}
+		t.remove(stalest)
+		t.forgotten++
+	}
+	t.born++
+	s := &streamSummary{origin: origin, born: t.born}
+	t.expKnown = false
+	t.byOrigin[origin] = s
+	t.order = append(t.order, s)
+	return s
+}
+
+func (t *streamTable) addByScan(id MessageID, ot time.Time) bool {
+	s := t.streamByScan(id.Origin)
+	ok, lost := s.add(id.Seq, ot, t.maxRuns)
+	t.gapsLost += uint64(lost)
+	t.note(s)
+	return ok
+}
+
+// The heap of streams by newest message forgets exactly the streams the
+// scan did, in a table that stays full: messages from more origins than it
+// holds (late ones with old origin times, equal times), streams created
+// with a newest time set afterwards (as a digest creates them), expiry
+// that forgets streams, compared after every step. The seed is in every
+// failure.
+func TestStaleHeapMatchesScan(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		var got, want streamTable
+		maxStreams := 1 + rng.IntN(12)
+		got.init(maxStreams, 8, 1000)
+		want.init(maxStreams, 8, 1000)
+		next := map[PeerID]uint64{}
+		now := streamT0
+		for step := range 1500 {
+			now = now.Add(time.Duration(rng.IntN(3)) * time.Millisecond) // equal times too
+			o := PeerID(fmt.Sprintf("o%d", rng.IntN(3*maxStreams)))
+			switch r := rng.IntN(40); {
+			case r == 0:
+				horizon := time.Duration(1+rng.IntN(200)) * time.Millisecond
+				got.expire(now, horizon, horizon)
+				want.expire(now, horizon, horizon)
+			case r < 4: // a stream a digest names: created empty, newest set
+				newest := now.Add(-time.Duration(rng.IntN(300)) * time.Millisecond)
+				if got.byOrigin[o] == nil {
+					got.stream(o).newest = newest
+				}
+				if want.byOrigin[o] == nil {
+					want.streamByScan(o).newest = newest
+				}
+			default:
+				next[o]++
+				ot := now
+				if r < 10 { // an old message, late
+					ot = now.Add(-time.Duration(rng.IntN(300)) * time.Millisecond)
+				}
+				id := MessageID{Origin: o, Seq: next[o]}
+				if g, w := got.add(id, ot), want.addByScan(id, ot); g != w {
+					t.Fatalf("seed %d step %d: add(%v) = %v, want %v", seed, step, id, g, w)
+				}
+			}
+			if len(got.order) != len(want.order) || got.forgotten != want.forgotten || got.cursor != want.cursor {
+				t.Fatalf("seed %d step %d: %d streams (%d forgotten, cursor %d), want %d (%d, %d)", seed, step,
+					len(got.order), got.forgotten, got.cursor, len(want.order), want.forgotten, want.cursor)
+			}
+			for i, s := range want.order {
+				if g := got.order[i]; g.origin != s.origin || !g.newest.Equal(s.newest) || g.floor != s.floor {
+					t.Fatalf("seed %d step %d: stream %d is %s (newest %v), want %s (%v)", seed, step, i, g.origin, g.newest, s.origin, s.newest)
+				}
+			}
+			if err := got.checkInvariants(); err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+			if len(got.stale) > 2*maxStreams+64 {
+				t.Fatalf("seed %d step %d: %d heap entries for %d streams", seed, step, len(got.stale), len(got.order))
+			}
+		}
+	}
+}

@@ -15,6 +15,7 @@ type streamTable struct {
 	cursor   int              // next stream a digest starts with
 	held     int              // held messages over all streams
 	fronts   heldFronts       // the streams' oldest held messages, for the held bound
+	stale    staleHeap        // the streams by newest message, for the stream bound
 	born     uint64           // streams created (streamSummary.born)
 
 	maxStreams, maxRuns, maxHeld int
@@ -53,13 +54,16 @@ func (t *streamTable) stream(origin PeerID) *streamSummary {
 		return s
 	}
 	if len(t.order) >= t.maxStreams {
-		stalest := 0
-		for i, s := range t.order {
-			if s.newest.Before(t.order[stalest].newest) {
-				stalest = i
-			}
+		s := t.stale.stalest(t)
+		if s == nil {
+			// Cannot happen while every stream has an entry; rebuild
+			// rather than forget another stream.
+			t.stale.rebuild(t)
+			s = t.stale.stalest(t)
 		}
-		t.remove(stalest)
+		// The index: a scan of pointers (no stream is read), and the
+		// removal keeps the digest rotation order.
+		t.remove(slices.Index(t.order, s))
 		t.forgotten++
 	}
 	t.born++
@@ -67,6 +71,7 @@ func (t *streamTable) stream(origin PeerID) *streamSummary {
 	t.expKnown = false // its deadline depends on fields set by the caller
 	t.byOrigin[origin] = s
 	t.order = append(t.order, s)
+	t.stale.push(t, s)
 	return s
 }
 

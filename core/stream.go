@@ -50,6 +50,8 @@ type streamSummary struct {
 	held   []heldMsg
 	born   uint64 // creation order in the table (ties of the held bound)
 	listed uint64 // the last digest received that listed it (Protocol.aeListed)
+	// expired: streamTable.expire forgets it (set on the way out only).
+	expired bool
 }
 
 // delivered reports whether seq was delivered (or given up).

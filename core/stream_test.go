@@ -681,3 +681,96 @@ func TestStaleHeapMatchesScan(t *testing.T) {
 		}
 	}
 }
+
+// expireByRemove is streamTable.expire as it was before it forgot streams
+// in one pass: each removed at once (t.remove). The reference for
+// TestExpireMatchesRemove.
+func (t *streamTable) expireByRemove(now time.Time, retention, horizon time.Duration) {
+	if t.expKnown && retention == t.expRet && horizon == t.expHor && now.Before(t.expireAt) {
+		return
+	}
+	gapCut, heldCut := now.Add(-horizon), now.Add(-retention)
+	next, known := time.Time{}, false
+	for i := 0; i < len(t.order); {
+		s := t.order[i]
+		t.gapsLost += uint64(s.giveUpBefore(gapCut))
+		if k := s.releaseBefore(heldCut); k > 0 {
+			t.held -= k
+			if len(s.held) > 0 {
+				t.fronts.note(t, s)
+			}
+		}
+		if len(s.held) == 0 && len(s.runs) == 0 && s.newest.Before(gapCut) {
+			t.remove(i)
+			continue
+		}
+		if d := s.expireDeadline(retention, horizon); !known || d.Before(next) {
+			next, known = d, true
+		}
+		i++
+	}
+	if !known {
+		next = now.Add(horizon)
+	}
+	t.expireAt, t.expKnown, t.expRet, t.expHor = next, true, retention, horizon
+}
+
+// Expiry that forgets streams in one pass leaves the table exactly as
+// removing them one by one did: the same streams in the same order, the
+// digest cursor where it was (digests rotate between expiries), the same
+// counts and deadline, and then the same holds and digests. The seed is in
+// every failure.
+func TestExpireMatchesRemove(t *testing.T) {
+	for seed := uint64(0); seed < 150; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 19))
+		var got, want streamTable
+		maxStreams := 1 + rng.IntN(16)
+		maxHeld := 1 + rng.IntN(30)
+		got.init(maxStreams, 4, maxHeld)
+		want.init(maxStreams, 4, maxHeld)
+		next := map[PeerID]uint64{}
+		now := streamT0
+		for step := range 800 {
+			now = now.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
+			o := PeerID(fmt.Sprintf("o%d", rng.IntN(2*maxStreams)))
+			switch r := rng.IntN(20); {
+			case r < 3:
+				ret := time.Duration(1+rng.IntN(300)) * time.Millisecond
+				hor := ret + time.Duration(rng.IntN(300))*time.Millisecond
+				got.expire(now, ret, hor)
+				want.expireByRemove(now, ret, hor)
+			case r < 6:
+				budget := 40 + rng.IntN(200)
+				if g, w := fmt.Sprint(got.digest(budget)), fmt.Sprint(want.digest(budget)); g != w {
+					t.Fatalf("seed %d step %d: digest %s, want %s", seed, step, g, w)
+				}
+			case r < 8: // a stream a digest names: empty, newest set
+				newest := now.Add(-time.Duration(rng.IntN(400)) * time.Millisecond)
+				if got.byOrigin[o] == nil {
+					got.stream(o).newest = newest
+				}
+				if want.byOrigin[o] == nil {
+					want.stream(o).newest = newest
+				}
+			default:
+				next[o] += 1 + uint64(rng.IntN(2)) // gaps too
+				ot := now.Add(-time.Duration(rng.IntN(100)) * time.Millisecond)
+				id := MessageID{Origin: o, Seq: next[o]}
+				got.add(id, ot)
+				want.add(id, ot)
+				got.hold(id, ot)
+				want.hold(id, ot)
+			}
+			if err := sameTables(&got, &want); err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+			if got.cursor != want.cursor || got.gapsLost != want.gapsLost || !got.expireAt.Equal(want.expireAt) || got.expKnown != want.expKnown {
+				t.Fatalf("seed %d step %d: cursor %d gaps lost %d expiry %v %v, want %d %d %v %v", seed, step,
+					got.cursor, got.gapsLost, got.expireAt, got.expKnown, want.cursor, want.gapsLost, want.expireAt, want.expKnown)
+			}
+			if err := got.checkInvariants(); err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+		}
+	}
+}

@@ -155,8 +155,14 @@ func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
 	}
 	gapCut, heldCut := now.Add(-horizon), now.Add(-retention)
 	next, known := time.Time{}, false
-	for i := 0; i < len(t.order); {
-		s := t.order[i]
+	// The streams to forget are marked, then taken out of order in one
+	// pass: removing each at once (t.remove) moved the rest of order every
+	// time, 0.9 ms for 4,096 streams that went quiet together
+	// (BenchmarkStreamTableExpireAll). Forgotten streams hold nothing, so
+	// the held heap never pushes them (fronts.note may rebuild it from
+	// order meanwhile).
+	forget := 0
+	for _, s := range t.order {
 		t.gapsLost += uint64(s.giveUpBefore(gapCut))
 		if k := s.releaseBefore(heldCut); k > 0 {
 			t.held -= k
@@ -165,13 +171,29 @@ func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
 			}
 		}
 		if len(s.held) == 0 && len(s.runs) == 0 && s.newest.Before(gapCut) {
-			t.remove(i)
+			s.expired = true
+			delete(t.byOrigin, s.origin)
+			forget++
 			continue
 		}
 		if d := s.expireDeadline(retention, horizon); !known || d.Before(next) {
 			next, known = d, true
 		}
-		i++
+	}
+	if forget > 0 {
+		w, cursor := 0, t.cursor
+		for i, s := range t.order {
+			if s.expired {
+				if i < cursor {
+					t.cursor-- // as remove does
+				}
+				continue
+			}
+			t.order[w] = s
+			w++
+		}
+		clear(t.order[w:])
+		t.order = t.order[:w]
 	}
 	if !known {
 		next = now.Add(horizon) // no stream: only a new one (a forced scan) changes that

@@ -1,0 +1,34 @@
+package core
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkStreamTableExpireAll: one expiry that forgets every stream of a
+// full table at once (1,024 or 4,096 streams that went quiet together, as
+// the empty streams one digest names do).
+func BenchmarkStreamTableExpireAll(b *testing.B) {
+	for _, n := range []int{1024, 4096} {
+		b.Run(fmt.Sprintf("streams-%d", n), func(b *testing.B) {
+			origins := make([]PeerID, n)
+			for i := range origins {
+				origins[i] = PeerID(fmt.Sprintf("origin-%05d", i))
+			}
+			var t streamTable
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				t.init(n, 256, 65536)
+				for _, o := range origins {
+					t.stream(o).newest = streamT0
+				}
+				b.StartTimer()
+				t.expire(streamT0.Add(time.Hour), time.Minute, time.Minute)
+				if len(t.order) != 0 {
+					b.Fatalf("%d streams left", len(t.order))
+				}
+			}
+		})
+	}
+}

@@ -48,8 +48,11 @@ type streamSummary struct {
 	runArr []deliveredRun // the array runs lives in, to its capacity (insertRun)
 	newest time.Time      // newest origin time delivered (zero if none)
 	held   []heldMsg
-	born   uint64 // creation order in the table (ties of the held bound)
-	listed uint64 // the last digest received that listed it (Protocol.aeListed)
+	// heldArr is the array held lives in, to its capacity: held is its
+	// tail, after the front dropHeld leaves unused (hold).
+	heldArr []heldMsg
+	born    uint64 // creation order in the table (ties of the held bound)
+	listed  uint64 // the last digest received that listed it (Protocol.aeListed)
 	// expired: streamTable.expire forgets it (set on the way out only).
 	expired bool
 }
@@ -186,15 +189,41 @@ func (s *streamSummary) expireDeadline(retention, horizon time.Duration) time.Ti
 }
 
 // hold records that seq (origin time t) was stored.
+//
+// A message older than most held ones (a repair, a late copy) goes in by
+// moving the messages before it one step into the front of the array that
+// dropHeld left unused, when there is such room and they are fewer than
+// those after it; otherwise the ones after it move back. Moving every
+// later message cost up to the store's capacity per message: 14 µs for
+// each repaired message below the 65,536 a full store held of its origin
+// (BenchmarkReceiveRepairOldAtCapacity), the catch-up of a node that
+// missed a stretch of a busy stream.
 func (s *streamSummary) hold(seq uint64, t time.Time) {
 	m := heldMsg{seq: seq, originTime: t.UnixMilli()}
 	n := len(s.held)
 	if n == 0 || s.held[n-1].seq < seq {
+		if n == cap(s.held) {
+			s.held = append(s.held, m)
+			s.heldArr = s.held[:cap(s.held)] // a new array
+			return
+		}
 		s.held = append(s.held, m)
 		return
 	}
 	i := sort.Search(n, func(i int) bool { return s.held[i].seq >= seq })
 	if i < n && s.held[i].seq == seq {
+		return
+	}
+	if dead := cap(s.heldArr) - cap(s.held); dead > 0 && i < n/2 {
+		h := s.heldArr[dead-1 : dead+n]
+		copy(h[:i], s.held[:i])
+		h[i] = m
+		s.held = h
+		return
+	}
+	if n == cap(s.held) {
+		s.held = slices.Insert(s.held, i, m)
+		s.heldArr = s.held[:cap(s.held)] // a new array
 		return
 	}
 	s.held = slices.Insert(s.held, i, m)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -770,6 +771,49 @@ func TestExpireMatchesRemove(t *testing.T) {
 			}
 			if err := got.checkInvariants(); err != nil {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+		}
+	}
+}
+
+// Held lists built by hold (which moves the shorter side, into the front
+// dropHeld left unused when it can) and dropHeld are exactly a sorted set
+// kept with slices.Insert: random new, late and duplicate messages, fronts
+// dropped, compared after every step; held stays the tail of heldArr. The
+// seed is in every failure.
+func TestHeldMatchesSortedInsert(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 23))
+		var s streamSummary
+		var want []heldMsg
+		top := uint64(0)
+		for step := range 1000 {
+			switch r := rng.IntN(10); {
+			case r < 2 && len(want) > 0:
+				k := rng.IntN(min(len(want), 4) + 1)
+				s.dropHeld(k)
+				want = slices.Delete(want, 0, k)
+			default:
+				var seq uint64
+				if r < 6 || top == 0 {
+					top += 1 + uint64(rng.IntN(3))
+					seq = top
+				} else {
+					seq = 1 + rng.Uint64N(top) // late, duplicate or below everything
+				}
+				m := heldMsg{seq: seq, originTime: int64(step)}
+				s.hold(seq, time.UnixMilli(int64(step)))
+				i, found := slices.BinarySearchFunc(want, seq, func(h heldMsg, q uint64) int { return cmp.Compare(h.seq, q) })
+				if !found {
+					want = slices.Insert(want, i, m)
+				}
+			}
+			if !slices.Equal(s.held, want) {
+				t.Fatalf("seed %d step %d: held %v, want %v", seed, step, s.held, want)
+			}
+			dead := cap(s.heldArr) - cap(s.held)
+			if dead < 0 || (len(s.held) > 0 && &s.heldArr[dead] != &s.held[0]) {
+				t.Fatalf("seed %d step %d: held is not the tail of its array", seed, step)
 			}
 		}
 	}

@@ -380,3 +380,53 @@ func BenchmarkReceiveRepairOldAtCapacity(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReceiveIHaveQueued: an IHave from a lazy peer announcing the
+// batch-size-minus-one messages this node has just queued an announcement
+// of for that same peer (both ends of a lazy link get most messages at
+// once, and each announces them to the other): every id is taken out of
+// the queue (unqueueIHave). IHaveBatchSize 64 (the default), 256 or 1,024
+// (MaxIHaveBatch, where the tuner may take it under load). An op is one
+// such IHave from each of the 6 lazy peers; the queues are filled again
+// outside the timer.
+func BenchmarkReceiveIHaveQueued(b *testing.B) {
+	for _, batch := range []int{64, 256, 1024} {
+		b.Run(fmt.Sprintf("batch-%d", batch), func(b *testing.B) {
+			p := benchProto(b, func(c *core.Config) {
+				c.IHaveBatchSize = batch
+				c.IHaveInterval = time.Hour
+			})
+			msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
+			anns := make([]core.Announcement, batch-1)
+			seq := uint64(0)
+			fill := func() {
+				for i := range anns {
+					seq++
+					msg.ID = core.MessageID{Origin: "origin", Seq: seq}
+					p.Receive(t0, "e3", msg)
+					anns[i] = core.Announcement{ID: msg.ID, Hops: 2, OriginTime: t0}
+				}
+				p.Drain()
+			}
+			ihave := core.Message{Type: core.MsgIHave, IHaves: anns}
+			lazy := []core.PeerID{"l0", "l1", "l2", "l3", "l4", "l5"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				fill()
+				if st := p.Stats(); st.IHaveQueueSize != 6*(batch-1) {
+					b.Fatalf("%d queued, want %d", st.IHaveQueueSize, 6*(batch-1))
+				}
+				b.StartTimer()
+				for _, l := range lazy {
+					p.Receive(t0, l, ihave)
+				}
+				p.Drain()
+			}
+			if st := p.Stats(); st.IHaveQueueSize != 0 {
+				b.Fatalf("%d queued after the IHaves, want 0", st.IHaveQueueSize)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ package core
 // and under steady load below batch/interval a lazy link carries one frame
 // per interval.
 func (p *Protocol) queueIHave(pe *peer, a Announcement) {
+	p.compactQueue(pe)
 	if pe.q == nil {
 		c := p.tun.IHaveBatchSize
 		pe.q = make([]Announcement, 0, c)
@@ -34,9 +35,18 @@ func (p *Protocol) queueIHave(pe *peer, a Announcement) {
 // tenth fewer IHave frames). The announcement is kept when it would show pe
 // a path HopOptimizationThreshold hops shorter than its own copy's (a.Hops):
 // that is what Algorithm 4 re-parents on.
+//
+// The announcement is not cut out of the queue at once but blanked (a zero
+// Announcement, which no valid id equals), and the queue is compacted once
+// the IHave is handled (onIHave), or before it is flushed or added to
+// (compactQueue). The search starts after the blanks at its front. Both
+// ends queue the same messages in about the same order, so an IHave
+// usually names the front of the queue in turn: cutting each out moved the
+// rest of the queue every time, and with the tuner's largest batch (1,024)
+// an IHave cost about 0.3 ms (BenchmarkReceiveIHaveQueued).
 func (p *Protocol) unqueueIHave(pe *peer, a *Announcement) {
 	t := p.cfg.HopOptimizationThreshold
-	for i := range pe.q {
+	for i := pe.qFront; i < len(pe.q); i++ {
 		q := &pe.q[i]
 		if q.ID != a.ID {
 			continue
@@ -44,17 +54,39 @@ func (p *Protocol) unqueueIHave(pe *peer, a *Announcement) {
 		if t > 0 && int(q.Hops)+1+t <= int(a.Hops) {
 			return
 		}
-		pe.q = append(pe.q[:i], pe.q[i+1:]...)
-		clear(pe.q[len(pe.q) : len(pe.q)+1]) // no stale reference past the end
+		*q = Announcement{}
+		pe.qDead++
+		for pe.qFront < len(pe.q) && pe.q[pe.qFront].ID.Origin == "" {
+			pe.qFront++
+		}
 		p.queued--
 		p.counters.IHaveSuppressed++
 		return
 	}
 }
 
+// compactQueue takes the announcements blanked by unqueueIHave out of pe's
+// queue, keeping the order of the others.
+func (p *Protocol) compactQueue(pe *peer) {
+	if pe.qDead == 0 {
+		return
+	}
+	w := 0
+	for _, a := range pe.q {
+		if a.ID.Origin != "" {
+			pe.q[w] = a
+			w++
+		}
+	}
+	clear(pe.q[w:]) // no stale reference past the end
+	pe.q = pe.q[:w]
+	pe.qDead, pe.qFront = 0, 0
+}
+
 // flushPeer sends a lazy peer's queue as IHave messages of at most
 // IHaveBatchSize announcements.
 func (p *Protocol) flushPeer(pe *peer) {
+	p.compactQueue(pe)
 	for len(pe.q) > 0 {
 		n := min(len(pe.q), p.tun.IHaveBatchSize)
 		p.sendIHave(pe.id, pe.q[:n])
@@ -90,7 +122,8 @@ func (p *Protocol) flushAll() {
 // dropQueue discards a peer's queued announcements (it left the views; a peer
 // that only changes state has its queue flushed by move instead).
 func (p *Protocol) dropQueue(pe *peer) {
-	p.queued -= len(pe.q)
+	p.queued -= len(pe.q) - pe.qDead
 	clear(pe.q)
 	pe.q = pe.q[:0]
+	pe.qDead, pe.qFront = 0, 0
 }

@@ -49,6 +49,8 @@ type peer struct {
 	tokens bucket // Graft rate limit
 
 	q       []Announcement // IHave queue (lazy peers only)
+	qDead   int            // blanked announcements in q (unqueueIHave)
+	qFront  int            // blanks at the front of q
 	inDirty bool
 }
 

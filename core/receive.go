@@ -491,6 +491,9 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 			dropped++
 		}
 	}
+	if pe != nil {
+		p.compactQueue(pe) // see unqueueIHave
+	}
 	if bad {
 		p.invalid(from, ReasonMalformed)
 	}

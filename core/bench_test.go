@@ -430,3 +430,35 @@ func BenchmarkReceiveIHaveQueued(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRemovePeerPendingFull: a membership change (a passive member
+// added, then removed) while 1,000 or 10,000 (MaxPendingGrafts) announced
+// messages wait, each announced by the 6 lazy peers: the removal looks for
+// the member among every pending message's announcers.
+func BenchmarkRemovePeerPendingFull(b *testing.B) {
+	for _, pending := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("pending-%d", pending), func(b *testing.B) {
+			p := benchProto(b, nil)
+			anns := make([]core.Announcement, 100)
+			for k := 0; k < pending; k += len(anns) {
+				for i := range anns {
+					anns[i] = core.Announcement{ID: core.MessageID{Origin: "origin", Seq: uint64(k + i + 1)}, Hops: 1, OriginTime: t0}
+				}
+				for _, l := range []core.PeerID{"l0", "l1", "l2", "l3", "l4", "l5"} {
+					p.Receive(t0, l, core.Message{Type: core.MsgIHave, IHaves: anns})
+				}
+				p.Drain()
+			}
+			if got := p.Stats().PendingGrafts; got != pending {
+				b.Fatalf("%d pending, want %d", got, pending)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.AddPeer(t0, "x")
+				p.RemovePeer(t0, "x")
+				p.Drain()
+			}
+		})
+	}
+}

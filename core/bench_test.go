@@ -286,7 +286,8 @@ func BenchmarkReceiveGossipNewAtGapBound(b *testing.B) {
 
 // fullStoreNode returns a node with anti-entropy on whose store is full
 // (65,536 messages, from origins in turn, sequences 1..n per origin), at
-// t0+10s (older than AntiEntropyMinAge), and the last sequence per origin.
+// 10 s after the last (older than AntiEntropyMinAge), and the last
+// sequence per origin.
 func fullStoreNode(b *testing.B, origins int) (*core.Protocol, []core.PeerID, []uint64, time.Time) {
 	p := benchProto(b, func(c *core.Config) { c.AntiEntropyBatch = 256 })
 	ids := make([]core.PeerID, origins)
@@ -296,17 +297,21 @@ func fullStoreNode(b *testing.B, origins int) (*core.Protocol, []core.PeerID, []
 	seq := make([]uint64, origins)
 	msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
 	// Past the bound by 4,096: every origin's first sequences are gone.
+	// One message per millisecond: the repairs are sorted by distinct
+	// origin times, as in a real stream.
+	now := t0
 	for i := range p.Config().MessageCacheMaxSize + 4096 {
 		o := i % origins
 		seq[o]++
-		msg.ID = core.MessageID{Origin: ids[o], Seq: seq[o]}
-		p.Receive(t0, "e3", msg)
+		now = t0.Add(time.Duration(i) * time.Millisecond)
+		msg.ID, msg.OriginTime = core.MessageID{Origin: ids[o], Seq: seq[o]}, now
+		p.Receive(now, "e3", msg)
 		p.Drain()
 	}
 	if got := p.Stats().CacheSize; got != p.Config().MessageCacheMaxSize {
 		b.Fatalf("store holds %d messages, want it full", got)
 	}
-	return p, ids, seq, t0.Add(10 * time.Second)
+	return p, ids, seq, now.Add(10 * time.Second)
 }
 
 // BenchmarkReceiveDigestAtCapacity: a digest received by a node whose store

@@ -467,3 +467,38 @@ func BenchmarkRemovePeerPendingFull(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStateSave: the snapshot core/node writes every StateSaveInterval
+// (1 s) while the node delivers: State and MarshalBinary of a full stream
+// table (4,096 streams) with no gap, 16 gaps or the gap bound (256) per
+// stream. Linear in the summaries, and paid in full at every save.
+func BenchmarkStateSave(b *testing.B) {
+	for _, gaps := range []int{0, 16, 256} {
+		b.Run(fmt.Sprintf("gaps-%d", gaps), func(b *testing.B) {
+			c := core.DefaultConfig()
+			p, err := core.New(c, "me", nil, t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := core.State{NextSeq: 1, Streams: make([]core.StreamState, c.MaxStreams)}
+			for i := range st.Streams {
+				ss := core.StreamState{Origin: core.PeerID(fmt.Sprintf("origin-%04d", i)), Floor: 10, Newest: t0}
+				for g := range gaps {
+					f := uint64(12 + 2*g)
+					ss.Runs = append(ss.Runs, core.StateRun{First: f, Last: f, FirstTime: t0})
+				}
+				st.Streams[i] = ss
+			}
+			if err := p.Restore(st); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := p.State().MarshalBinary(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

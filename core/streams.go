@@ -80,7 +80,7 @@ func (t *streamTable) remove(i int) {
 	t.held -= len(s.held)
 	// The heap of fronts may point to s until a stale entry surfaces:
 	// release its lists now.
-	s.held, s.runs = nil, nil
+	s.held, s.heldArr, s.runs, s.runArr = nil, nil, nil, nil
 	delete(t.byOrigin, s.origin)
 	t.order = slices.Delete(t.order, i, i+1)
 	if t.cursor > i {

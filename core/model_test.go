@@ -169,7 +169,16 @@ func (m *protoMachine) runJoin(t *rapid.T, in func(), grafts map[MessageID]bool,
 					t.Fatalf("accepted Join from %s but it is not linked", ob.To)
 				}
 			}
-			if !ob.Msg.Accepted && roomFor && joiner == ob.To && joinEager {
+			// The room may go to a Join of the node's own in the same
+			// input: a new member (the joiner) changes the hash ring,
+			// and a ring neighbour that became protected is asked for
+			// a link before the joiner is answered (rapid found it:
+			// a Join in flight, a passive view of 2, the ring on).
+			ownJoin := false
+			for _, o2 := range out.Messages {
+				ownJoin = ownJoin || (o2.Msg.Type == MsgJoin && o2.To != joiner)
+			}
+			if !ob.Msg.Accepted && roomFor && joiner == ob.To && joinEager && !ownJoin {
 				t.Fatalf("refused an eager Join from %s with room in the view", ob.To)
 			}
 		case MsgGraft:

@@ -104,47 +104,20 @@ type repairCandidate struct {
 // whatever order an unstable sort put them before; everything else comes
 // out in the same order. Building it is linear, and each message taken
 // costs a logarithm: a digest answers with at most AntiEntropyBatch
-// messages, however many candidates it has.
+// messages, however many candidates it has. (The heap functions are in
+// minheap.go.)
 type oldestRepairs []repairCandidate
 
-func (h oldestRepairs) less(i, j int) bool {
-	a, b := &h[i], &h[j]
+func (a repairCandidate) before(b repairCandidate) bool {
 	return a.originTime < b.originTime || (a.originTime == b.originTime && a.n < b.n)
 }
 
-func (h oldestRepairs) down(i int) {
-	n := len(h)
-	for {
-		l, m := 2*i+1, i
-		if l < n && h.less(l, m) {
-			m = l
-		}
-		if r := l + 1; r < n && h.less(r, m) {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-func (h oldestRepairs) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
+func (h oldestRepairs) init() { heapInit(h) }
 
 // pop removes and returns the oldest candidate (h is not empty).
 func (h *oldestRepairs) pop() repairCandidate {
-	q := *h
-	c := q[0]
-	n := len(q) - 1
-	q[0] = q[n]
-	q = q[:n]
-	q.down(0)
-	*h = q
+	c := (*h)[0]
+	*h = heapPop(*h)
 	return c
 }
 

@@ -10,10 +10,7 @@ package core
 // stream was forgotten) is dropped when it reaches the top. When stale
 // entries outnumber the streams, the heap is rebuilt from the streams, so it
 // holds at most about twice as many entries as there are streams.
-//
-// Hand-written rather than container/heap: its Push and Pop pass entries as
-// interface values, an allocation per message on a path that allocates
-// nothing (BenchmarkReceiveGossipNewAtCapacity).
+// (The heap functions are in minheap.go.)
 type heldFronts []heldFront
 
 type heldFront struct {
@@ -23,7 +20,7 @@ type heldFront struct {
 	born uint64 // s.born: ties go to the older stream
 }
 
-func (e heldFront) less(o heldFront) bool {
+func (e heldFront) before(o heldFront) bool {
 	return e.at < o.at || (e.at == o.at && e.born < o.born)
 }
 
@@ -35,41 +32,11 @@ func (e heldFront) valid(t *streamTable) bool {
 
 // push records s's current front (s holds at least one message).
 func (h *heldFronts) push(s *streamSummary) {
-	*h = append(*h, heldFront{s: s, at: s.held[0].originTime, seq: s.held[0].seq, born: s.born})
-	q := *h
-	for i := len(q) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !q[i].less(q[p]) {
-			break
-		}
-		q[i], q[p] = q[p], q[i]
-		i = p
-	}
+	*h = heapPush(*h, heldFront{s: s, at: s.held[0].originTime, seq: s.held[0].seq, born: s.born})
 }
 
 // pop removes the top entry.
-func (h *heldFronts) pop() {
-	q := *h
-	n := len(q) - 1
-	q[0] = q[n]
-	q[n] = heldFront{}
-	q = q[:n]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < n && q[l].less(q[m]) {
-			m = l
-		}
-		if r := l + 1; r < n && q[r].less(q[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		q[i], q[m] = q[m], q[i]
-		i = m
-	}
-	*h = q
-}
+func (h *heldFronts) pop() { *h = heapPop(*h) }
 
 // note records s's new front (s holds at least one message) in table t,
 // rebuilding the heap when stale entries outnumber the streams.

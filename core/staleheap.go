@@ -19,8 +19,7 @@ import "time"
 // top, and the heap is rebuilt when it holds more than about twice as many
 // entries as there are streams.
 //
-// Hand-written rather than container/heap, as heldFronts: no interface
-// values.
+// (The heap functions are in minheap.go.)
 type staleHeap []staleEntry
 
 type staleEntry struct {
@@ -29,7 +28,7 @@ type staleEntry struct {
 	born   uint64
 }
 
-func (e *staleEntry) less(o *staleEntry) bool {
+func (e staleEntry) before(o staleEntry) bool {
 	return e.newest.Before(o.newest) || (!o.newest.Before(e.newest) && e.born < o.born)
 }
 
@@ -40,46 +39,11 @@ func (h *staleHeap) push(t *streamTable, s *streamSummary) {
 		h.rebuild(t) // s included: it is in t.order already
 		return
 	}
-	*h = append(*h, staleEntry{s: s, newest: s.newest, born: s.born})
-	q := *h
-	for i := len(q) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !q[i].less(&q[p]) {
-			break
-		}
-		q[i], q[p] = q[p], q[i]
-		i = p
-	}
-}
-
-func (h staleHeap) down(i int) {
-	n := len(h)
-	for {
-		l, m := 2*i+1, i
-		if l < n && h[l].less(&h[m]) {
-			m = l
-		}
-		if r := l + 1; r < n && h[r].less(&h[m]) {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
+	*h = heapPush(*h, staleEntry{s: s, newest: s.newest, born: s.born})
 }
 
 // pop removes the top entry.
-func (h *staleHeap) pop() {
-	q := *h
-	n := len(q) - 1
-	q[0] = q[n]
-	q[n] = staleEntry{}
-	q = q[:n]
-	q.down(0)
-	*h = q
-}
+func (h *staleHeap) pop() { *h = heapPop(*h) }
 
 // stalest returns the stream of t whose newest message is oldest (the
 // first created of equal ones) and removes its entry; nil when t has no
@@ -92,7 +56,7 @@ func (h *staleHeap) stalest(t *streamTable) *streamSummary {
 			h.pop() // forgotten
 		case e.newest.Before(s.newest):
 			e.newest = s.newest
-			h.down(0)
+			heapDown(*h, 0)
 		default:
 			h.pop()
 			return s
@@ -108,8 +72,6 @@ func (h *staleHeap) rebuild(t *streamTable) {
 	for _, s := range t.order {
 		q = append(q, staleEntry{s: s, newest: s.newest, born: s.born})
 	}
-	for i := len(q)/2 - 1; i >= 0; i-- {
-		q.down(i)
-	}
+	heapInit(q)
 	*h = q
 }

@@ -41,6 +41,15 @@ func BenchmarkReceiveGossipNew(b *testing.B) {
 	}
 }
 
+// receiveNew hands p a first copy from eager peer e3 and checks that it is
+// delivered.
+func receiveNew(b *testing.B, p *core.Protocol, msg core.Message) {
+	p.Receive(t0, "e3", msg)
+	if out := p.Drain(); len(out.Deliveries) != 1 {
+		b.Fatal("not delivered")
+	}
+}
+
 // BenchmarkReceiveGossipNewAtCapacity: BenchmarkReceiveGossipNew once the
 // store is full (65,536 messages: every first copy also forgets the oldest
 // stored message in the stream summaries), from 1, 64 or 1,024 origins in
@@ -60,10 +69,7 @@ func BenchmarkReceiveGossipNewAtCapacity(b *testing.B) {
 				o := i % origins
 				seq[o]++
 				msg.ID = core.MessageID{Origin: ids[o], Seq: seq[o]}
-				p.Receive(t0, "e3", msg)
-				if out := p.Drain(); len(out.Deliveries) != 1 {
-					b.Fatal("not delivered")
-				}
+				receiveNew(b, p, msg)
 			}
 			fill := p.Config().MessageCacheMaxSize + 1000
 			for i := range fill {
@@ -227,10 +233,7 @@ func BenchmarkReceiveGossipNewOriginAtStreamCapacity(b *testing.B) {
 				o := i % len(ids)
 				seq[o]++
 				msg.ID = core.MessageID{Origin: ids[o], Seq: seq[o]}
-				p.Receive(t0, "e3", msg)
-				if out := p.Drain(); len(out.Deliveries) != 1 {
-					b.Fatal("not delivered")
-				}
+				receiveNew(b, p, msg)
 			}
 			// Past the store's bound too, so that no ring grows in the
 			// timed loop.
@@ -261,10 +264,7 @@ func BenchmarkReceiveGossipNewAtGapBound(b *testing.B) {
 			msg := core.Message{Type: core.MsgGossip, Hops: 2, OriginTime: t0, Payload: make([]byte, 1024)}
 			step := func(i int) {
 				msg.ID = core.MessageID{Origin: "origin", Seq: 2 * uint64(i+1)}
-				p.Receive(t0, "e3", msg)
-				if out := p.Drain(); len(out.Deliveries) != 1 {
-					b.Fatal("not delivered")
-				}
+				receiveNew(b, p, msg)
 			}
 			// Past the store's bound too, so that no ring grows in the
 			// timed loop: the steady state of a lossy stream.
@@ -379,10 +379,7 @@ func BenchmarkReceiveRepairOldAtCapacity(b *testing.B) {
 			b.Fatal("hole too small")
 		}
 		msg.ID = core.MessageID{Origin: "origin", Seq: uint64(i + 1)}
-		p.Receive(t0, "e3", msg)
-		if out := p.Drain(); len(out.Deliveries) != 1 {
-			b.Fatal("not delivered")
-		}
+		receiveNew(b, p, msg)
 	}
 }
 

@@ -41,7 +41,7 @@ func (h *heldFronts) pop() { *h = heapPop(*h) }
 // note records s's new front (s holds at least one message) in table t,
 // rebuilding the heap when stale entries outnumber the streams.
 func (h *heldFronts) note(t *streamTable, s *streamSummary) {
-	if len(*h) >= 2*len(t.order)+64 {
+	if heapNeedsRebuild(len(*h), len(t.order)) {
 		h.rebuild(t) // s's front included
 		return
 	}
@@ -63,10 +63,12 @@ func (h *heldFronts) oldest(t *streamTable) *streamSummary {
 // rebuild replaces the entries with one per stream that holds messages.
 func (h *heldFronts) rebuild(t *streamTable) {
 	clear(*h)
-	*h = (*h)[:0]
+	q := (*h)[:0]
 	for _, s := range t.order {
 		if len(s.held) > 0 {
-			h.push(s)
+			q = append(q, heldFront{s: s, at: s.held[0].originTime, seq: s.held[0].seq, born: s.born})
 		}
 	}
+	heapInit(q)
+	*h = q
 }

@@ -65,3 +65,9 @@ func heapPop[T heapElem[T]](q []T) []T {
 	heapDown(q, 0)
 	return q
 }
+
+// heapNeedsRebuild reports whether a heap of entries, one per stream plus
+// the stale ones left behind (heldFronts, staleHeap), should be rebuilt
+// from its streams before it grows: when it holds more than about twice as
+// many entries as there are streams.
+func heapNeedsRebuild(entries, streams int) bool { return entries >= 2*streams+64 }

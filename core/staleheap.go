@@ -35,7 +35,7 @@ func (e staleEntry) before(o staleEntry) bool {
 // push adds s (a stream just created in t), rebuilding the heap when
 // entries of forgotten streams outnumber the streams.
 func (h *staleHeap) push(t *streamTable, s *streamSummary) {
-	if len(*h) >= 2*len(t.order)+64 {
+	if heapNeedsRebuild(len(*h), len(t.order)) {
 		h.rebuild(t) // s included: it is in t.order already
 		return
 	}

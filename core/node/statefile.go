@@ -103,10 +103,14 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // stateSaver writes the states the protocol goroutine hands it, the latest
-// first: a state not yet written when a newer one arrives is replaced.
+// first: a state not yet written when a newer one arrives is replaced. The
+// protocol goroutine encodes into buffers the writer has finished with (at
+// most three exist: one written, one waiting, one being encoded), so a
+// save allocates nothing once they have grown to the state's size.
 type stateSaver struct {
 	path  string
 	ch    chan []byte
+	free  chan []byte // buffers written (or replaced), for the next encoding
 	done  chan struct{}
 	n     *Node
 	mark  stateMark // what the last handed-over state covered
@@ -127,7 +131,7 @@ func (n *Node) markOf() stateMark {
 }
 
 func newStateSaver(n *Node, path string) *stateSaver {
-	s := &stateSaver{path: path, ch: make(chan []byte, 1), done: make(chan struct{}), n: n}
+	s := &stateSaver{path: path, ch: make(chan []byte, 1), free: make(chan []byte, 3), done: make(chan struct{}), n: n}
 	go s.loop()
 	return s
 }
@@ -136,6 +140,15 @@ func (s *stateSaver) loop() {
 	defer close(s.done)
 	for b := range s.ch {
 		s.write(b)
+		s.recycle(b)
+	}
+}
+
+// recycle keeps b for a later encoding (or drops it if enough are kept).
+func (s *stateSaver) recycle(b []byte) {
+	select {
+	case s.free <- b[:0]:
+	default:
 	}
 }
 
@@ -155,18 +168,19 @@ func (s *stateSaver) maybeSave(now time.Time) {
 	if m == s.mark || now.Sub(s.last) < StateSaveInterval {
 		return
 	}
-	b, err := s.n.proto.State().MarshalBinary()
-	if err != nil {
-		s.last = now // try again after the interval, not after every input
-		s.n.log.Warn("Encoding the state failed", "err", err)
-		return
+	var buf []byte
+	select {
+	case buf = <-s.free:
+	default:
 	}
+	b := s.n.proto.AppendState(buf)
 	s.mark, s.last = m, now
 	select {
 	case s.ch <- b:
 	default:
 		select { // replace the state not yet written
-		case <-s.ch:
+		case old := <-s.ch:
+			s.recycle(old)
 		default:
 		}
 		s.ch <- b
@@ -177,10 +191,5 @@ func (s *stateSaver) maybeSave(now time.Time) {
 func (s *stateSaver) close() {
 	close(s.ch)
 	<-s.done
-	b, err := s.n.proto.State().MarshalBinary()
-	if err != nil {
-		s.n.log.Warn("Encoding the state failed", "err", err)
-		return
-	}
-	s.write(b)
+	s.write(s.n.proto.AppendState(nil))
 }

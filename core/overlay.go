@@ -82,19 +82,27 @@ func (p *Protocol) addKnown(id PeerID) *peer {
 func (p *Protocol) trimPassive() {
 	changed := false
 	for len(p.passive) > p.cfg.MaxPassivePeers {
-		pe := p.passive[p.rng.IntN(len(p.passive))]
-		if pe.joining || pe.protected {
-			// A Join in flight or a ring neighbour: forget another one
-			// (MaxPassivePeers is far above the Joins and neighbours a
-			// node can have at once).
-			pe = p.passive[p.rng.IntN(len(p.passive))]
-		}
-		p.forget(pe)
+		p.forget(p.passive[p.passiveVictim()])
 		changed = true
 	}
 	if changed && p.cfg.UseHashRing {
 		p.applyRing()
 	}
+}
+
+// passiveVictim picks the passive peer trimPassive forgets: a random one,
+// passing over a Join in flight or a ring neighbour to the next that is
+// neither (only if every passive peer is one of those is it forgotten).
+func (p *Protocol) passiveVictim() int {
+	n := len(p.passive)
+	start := p.rng.IntN(n)
+	for k := range n {
+		i := (start + k) % n
+		if pe := p.passive[i]; !pe.joining && !pe.protected {
+			return i
+		}
+	}
+	return start
 }
 
 // forget drops a peer from the views and the ring without telling anyone.

@@ -116,24 +116,30 @@ func TestReproduction(t *testing.T) {
 
 // TestFullMembershipHeals: on our overlay, once the failed members are
 // removed, a broadcast reaches every live node again even after 90 % of the
-// nodes failed.
+// nodes failed, and the rebuilt tree is nearly redundancy-free: at most two
+// redundant copies in the last cycle's broadcast. (Seeds decide whether
+// one or two duplicates are still in flight four cycles after the failure:
+// one seed in three, before and after any change to the random draws; so the
+// test runs three seeds and bounds the copies, not RMR 0.)
 func TestFullMembershipHeals(t *testing.T) {
 	n := 600
 	if testing.Short() {
 		n = 300
 	}
-	sc := ScenarioMassive(90, 4)
-	sc.Warmup, sc.Cycles = 10, 14
-	r, err := Run(Spec{Engine: EngineCycle, Overlay: OverlayFull, Protocol: ProtoPlumtreeManyOpt3, Scenario: sc, Nodes: n, Seed: 42, Params: DefaultParams()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.RegainCycles < 0 || r.RegainCycles > 2 {
-		t.Errorf("regained 100 %% after %d cycles, want ≤ 2 (series %+v)", r.RegainCycles, r.Series[sc.Warmup:])
-	}
-	last := r.Series[len(r.Series)-1]
-	if last.Reliability != 100 || last.RMR > 0.01 {
-		t.Errorf("last cycle: reliability %.2f %%, RMR %.3f; want 100 %%, ≤ 0.01", last.Reliability, last.RMR)
+	for seed := uint64(42); seed <= 44; seed++ {
+		sc := ScenarioMassive(90, 4)
+		sc.Warmup, sc.Cycles = 10, 14
+		r, err := Run(Spec{Engine: EngineCycle, Overlay: OverlayFull, Protocol: ProtoPlumtreeManyOpt3, Scenario: sc, Nodes: n, Seed: seed, Params: DefaultParams()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.RegainCycles < 0 || r.RegainCycles > 2 {
+			t.Errorf("seed %d: regained 100 %% after %d cycles, want ≤ 2 (series %+v)", seed, r.RegainCycles, r.Series[sc.Warmup:])
+		}
+		last := r.Series[len(r.Series)-1]
+		if redundant := last.RMR * last.Delivered; last.Reliability != 100 || redundant > 2.5 {
+			t.Errorf("seed %d: last cycle: reliability %.2f %%, %.1f redundant copies (RMR %.3f); want 100 %%, ≤ 2", seed, last.Reliability, redundant, last.RMR)
+		}
 	}
 }
 

@@ -287,6 +287,9 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 	if t.opts.keepAlive <= 0 {
 		d.KeepAlive = -1
 	}
+	if t.opts.sourceIP != nil {
+		d.LocalAddr = &net.TCPAddr{IP: t.opts.sourceIP}
+	}
 	raw, err := d.DialContext(p.ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

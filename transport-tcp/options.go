@@ -57,6 +57,7 @@ type Option func(*options)
 
 type options struct {
 	listenAddr       string
+	sourceIP         net.IP
 	listener         net.Listener
 	logger           *slog.Logger
 	sendQueue        int
@@ -146,6 +147,14 @@ func (o *options) validate() error {
 // "127.0.0.1:0" or ":7946"). Without WithListenAddr or WithListener the
 // Transport only dials.
 func WithListenAddr(addr string) Option { return func(o *options) { o.listenAddr = addr } }
+
+// WithSourceIP makes the Transport dial its peers from ip (the kernel
+// picks the port), so that they, firewalls and traffic shaping see the
+// node's own address. Without it the kernel picks the source address by
+// its routing table (on loopback, 127.0.0.1 whatever the listen address).
+// For a host with several addresses, or several nodes on distinct loopback
+// addresses (127.0.0.11, .12, …) whose links are shaped per pair.
+func WithSourceIP(ip net.IP) Option { return func(o *options) { o.sourceIP = ip } }
 
 // WithListener makes the Transport accept connections on l. The Transport
 // owns l from then on and closes it in Close.

@@ -57,6 +57,7 @@ type flags struct {
 	origins  int
 	drop     float64
 	ip       string
+	distinct bool
 	port     int
 	preset   string
 	warmup   int
@@ -101,6 +102,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&f.origins, "origins", 1, "large messages sent at once, from nodes 0, 1, … in turn (more than -nodes: some send two)")
 	fs.Float64Var(&f.drop, "drop", 0, "probability that a frame is lost on any link (injected at Send)")
 	fs.StringVar(&f.ip, "ip", "127.0.0.1", "loopback address to listen on")
+	fs.BoolVar(&f.distinct, "distinct-ips", false, "node i listens on and dials from the -ip address plus i (-ip 127.0.0.11: 127.0.0.11, .12, …), and the TCP copy goes from node 0's address to node 1's: for links shaped per pair of addresses (shaped-links.sh)")
 	fs.IntVar(&f.port, "port", 0, "first port (node i listens on port+i); 0: let the OS choose")
 	fs.StringVar(&f.preset, "preset", "lan", "core preset")
 	fs.IntVar(&f.warmup, "warmup", 60, "small broadcasts before the measurement, so the tree settles")
@@ -126,6 +128,11 @@ func run(args []string, out io.Writer) error {
 	}
 	if f.nodes < 2 || f.origins < 1 {
 		return errors.New("need -nodes >= 2 and -origins >= 1")
+	}
+	if f.distinct {
+		if _, err := nodeIP(f.ip, f.nodes-1); err != nil {
+			return err
+		}
 	}
 	return bench(f, out)
 }
@@ -298,11 +305,18 @@ func bench(f flags, out io.Writer) error {
 	}()
 	for i := range f.nodes {
 		id := core.PeerID(fmt.Sprintf("n%02d", i))
-		addr := net.JoinHostPort(f.ip, "0")
-		if f.port > 0 {
-			addr = net.JoinHostPort(f.ip, strconv.Itoa(f.port+i))
+		ip := f.ip
+		topts := []tcp.Option{tcp.WithSendQueue(f.sendQ), tcp.WithBulkQueue(f.bulkQ), tcp.WithSocketBuffer(f.sockBuf), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg))}
+		if f.distinct {
+			a, _ := nodeIP(f.ip, i) // checked in run
+			ip = a.String()
+			topts = append(topts, tcp.WithSourceIP(a))
 		}
-		tr, err := tcp.New(id, tcp.WithListenAddr(addr), tcp.WithSendQueue(f.sendQ), tcp.WithBulkQueue(f.bulkQ), tcp.WithSocketBuffer(f.sockBuf), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg)))
+		addr := net.JoinHostPort(ip, "0")
+		if f.port > 0 {
+			addr = net.JoinHostPort(ip, strconv.Itoa(f.port+i))
+		}
+		tr, err := tcp.New(id, append(topts, tcp.WithListenAddr(addr))...)
 		if err != nil {
 			return err
 		}
@@ -367,9 +381,14 @@ func bench(f flags, out io.Writer) error {
 	if f.port > 0 {
 		copyPort = f.port + f.nodes
 	}
+	from, to := net.ParseIP(f.ip), net.ParseIP(f.ip)
+	if f.distinct {
+		from, _ = nodeIP(f.ip, 0)
+		to, _ = nodeIP(f.ip, 1)
+	}
 	var copies []time.Duration
 	for range f.copyRuns {
-		d, err := tcpCopy(f.ip, copyPort, f.size)
+		d, err := tcpCopy(from, to, copyPort, f.size)
 		if err != nil {
 			return fmt.Errorf("tcp copy: %w", err)
 		}
@@ -601,10 +620,25 @@ func waitAll(ctx context.Context, recs []*recorder, ids []core.MessageID) error 
 	}
 }
 
-// tcpCopy times one copy of size bytes over a fresh loopback TCP
-// connection, from the first write to the last byte read.
-func tcpCopy(ip string, port int, size int64) (time.Duration, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+// nodeIP is the IPv4 address base + i (node i's with -distinct-ips).
+func nodeIP(base string, i int) (net.IP, error) {
+	ip := net.ParseIP(base).To4()
+	if ip == nil {
+		return nil, fmt.Errorf("-distinct-ips needs an IPv4 -ip, not %q", base)
+	}
+	v := uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
+	if uint64(v)+uint64(i) > uint64(v|0xff) {
+		return nil, fmt.Errorf("-distinct-ips: %s + %d leaves its /24", base, i)
+	}
+	v += uint32(i)
+	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), nil
+}
+
+// tcpCopy times one copy of size bytes over a fresh TCP connection from
+// the address from to a listener on to, from the first write to the last
+// byte read.
+func tcpCopy(from, to net.IP, port int, size int64) (time.Duration, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(to.String(), strconv.Itoa(port)))
 	if err != nil {
 		return 0, err
 	}
@@ -625,7 +659,8 @@ func tcpCopy(ip string, port int, size int64) (time.Duration, error) {
 		}
 		got <- err
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}
+	c, err := d.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# shaped-links.sh runs largebench with the links between its nodes limited
+# in bandwidth, so that the links, not this machine's CPU, are the
+# bottleneck: what a cluster with a machine per node sees.
+#
+#   tools/largebench/shaped-links.sh [-m pair|node] [-r RATE] [-n NODES] [-b BASE] [-- largebench flags]
+#
+#   -m pair  every ordered pair of nodes has its own link of RATE (default):
+#            a node may send to several peers at RATE each.
+#   -m node  every node has one uplink and one downlink of RATE, shared by
+#            all its peers (a NIC): a node that relays to k peers sends
+#            each byte k times through one uplink.
+#   -r RATE  tc rate (default 32mbit, 4 MB/s)
+#   -n NODES nodes (default 8)
+#   -b BASE  node i listens on BASE + i (default 127.0.0.11)
+#
+# It needs root and iproute2 (ip, tc; apt-get install iproute2). Everything
+# happens in a network namespace of its own, created here and deleted on
+# exit: its loopback carries the nodes (largebench -distinct-ips) and the
+# shaping, so nothing outside it is touched. The TCP copy that largebench
+# compares with goes from node 0's address to node 1's, through the same
+# shaping.
+set -euo pipefail
+
+mode=pair rate=32mbit nodes=8 base=127.0.0.11
+while getopts "m:r:n:b:h" o; do
+	case $o in
+	m) mode=$OPTARG ;;
+	r) rate=$OPTARG ;;
+	n) nodes=$OPTARG ;;
+	b) base=$OPTARG ;;
+	*) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" = "--" ] && shift
+
+case $mode in pair | node) ;; *) echo "shaped-links: -m pair or -m node, not $mode" >&2; exit 2 ;; esac
+if [ "$(id -u)" != 0 ]; then
+	echo "shaped-links: needs root (network namespaces and tc)" >&2
+	exit 2
+fi
+for t in ip tc; do
+	command -v $t >/dev/null || { echo "shaped-links: needs $t (apt-get install iproute2)" >&2; exit 2; }
+done
+IFS=. read -r o1 o2 o3 o4 <<<"$base"
+if [ $((o4 + nodes - 1)) -gt 254 ]; then
+	echo "shaped-links: $base + $nodes nodes leaves its /24" >&2
+	exit 2
+fi
+addr() { echo "$o1.$o2.$o3.$((o4 + $1))"; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+ns=ptshape$$
+cleanup() {
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+(cd "$here" && go build -o "$tmp/largebench" .)
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+# Each class's burst holds a few of loopback's large (64 KiB) segments.
+leaf="rate $rate ceil $rate burst 256k cburst 256k quantum 65536"
+{
+	echo "qdisc add dev lo root handle 1: htb default 1"
+	echo "class add dev lo parent 1: classid 1:1 htb rate 100gbit quantum 65536"
+	k=1
+	if [ "$mode" = pair ]; then
+		for ((i = 0; i < nodes; i++)); do
+			for ((j = 0; j < nodes; j++)); do
+				[ $i = $j ] && continue
+				k=$((k + 1))
+				echo "class add dev lo parent 1: classid 1:$(printf %x $k) htb $leaf"
+				echo "filter add dev lo parent 1: protocol ip prio 1 u32 match ip src $(addr $i)/32 match ip dst $(addr $j)/32 flowid 1:$(printf %x $k)"
+			done
+		done
+	else
+		# Uplinks: loopback's egress, by source address.
+		for ((i = 0; i < nodes; i++)); do
+			k=$((k + 1))
+			echo "class add dev lo parent 1: classid 1:$(printf %x $k) htb $leaf"
+			echo "filter add dev lo parent 1: protocol ip prio 1 u32 match ip src $(addr $i)/32 flowid 1:$(printf %x $k)"
+		done
+	fi
+} >"$tmp/lo.tc"
+tc -n "$ns" -batch "$tmp/lo.tc"
+if [ "$mode" = node ]; then
+	# Downlinks: loopback's ingress, redirected to an ifb device and shaped
+	# there by destination address.
+	ip -n "$ns" link add ifb0 type ifb
+	ip -n "$ns" link set ifb0 up
+	{
+		echo "qdisc add dev lo handle ffff: ingress"
+		echo "filter add dev lo parent ffff: protocol ip u32 match u32 0 0 action mirred egress redirect dev ifb0"
+		echo "qdisc add dev ifb0 root handle 1: htb default 1"
+		echo "class add dev ifb0 parent 1: classid 1:1 htb rate 100gbit quantum 65536"
+		for ((i = 0; i < nodes; i++)); do
+			echo "class add dev ifb0 parent 1: classid 1:$(printf %x $((i + 2))) htb $leaf"
+			echo "filter add dev ifb0 parent 1: protocol ip prio 1 u32 match ip dst $(addr $i)/32 flowid 1:$(printf %x $((i + 2)))"
+		done
+	} >"$tmp/ifb.tc"
+	tc -n "$ns" -batch "$tmp/ifb.tc"
+fi
+echo "links shaped: $mode, $rate, $nodes nodes from $base (network namespace $ns)"
+ip netns exec "$ns" "$tmp/largebench" -nodes "$nodes" -distinct-ips -ip "$base" "$@"

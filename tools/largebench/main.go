@@ -18,6 +18,17 @@
 //
 // Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node
 // i port 23000+i (the TCP copy uses the port after the last node).
+// -distinct-ips gives node i the address -ip + i instead, for both its
+// listener and its dials.
+//
+// On one machine the CPU, not a link, bounds a transfer to many nodes.
+// shaped-links.sh (root, iproute2) limits the links instead: it runs this
+// command in a network namespace of its own, nodes on distinct addresses,
+// every pair's link (-m pair) or every node's uplink and downlink (-m node)
+// shaped by tc:
+//
+//	tools/largebench/shaped-links.sh -m pair -r 32mbit -n 32 -- -size 64MiB
+//	tools/largebench/shaped-links.sh -m node -r 32mbit -n 32 -- -size 64MiB
 package main
 
 import (

@@ -2,8 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -55,5 +61,80 @@ func TestRunLargeRate(t *testing.T) {
 		if err := run([]string{"-nodes", "3", "-large-rate", bad}, &out); err == nil {
 			t.Errorf("-large-rate %s accepted", bad)
 		}
+	}
+}
+
+// -distinct-ips puts node i on the -ip address plus i and the TCP copy
+// between nodes 0 and 1; an address range that leaves its /24 or is not
+// IPv4 is refused before anything starts.
+func TestRunDistinctIPs(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.13:0"); err != nil {
+		t.Skipf("no 127.0.0.13 on this machine: %v", err)
+	} else {
+		ln.Close()
+	}
+	var out bytes.Buffer
+	if err := run([]string{"-nodes", "3", "-size", "200KiB", "-warmup", "3", "-copy-runs", "1", "-distinct-ips", "-ip", "127.0.0.11"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "exactly once with the right bytes: true") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	for _, bad := range [][]string{{"-ip", "127.0.0.250"}, {"-ip", "::1"}} {
+		if err := run(append([]string{"-nodes", "8", "-distinct-ips"}, bad...), &out); err == nil {
+			t.Errorf("-distinct-ips %v accepted", bad)
+		}
+	}
+}
+
+// shaped-links.sh limits the links in a network namespace of its own: the
+// transfer is still exactly once, and the TCP copy it is compared with takes
+// at least what its link's rate allows (2 MiB at 32 Mbit/s: 0.52 s, less
+// the shaper's 256 KiB burst), in both link models. Needs root, iproute2,
+// network namespaces and the ifb device; skipped without them.
+func TestShapedLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs largebench twice (about 30 s)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("shaped-links.sh needs root (network namespaces, tc)")
+	}
+	for _, tool := range []string{"ip", "tc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("shaped-links.sh needs %s (apt-get install iproute2)", tool)
+		}
+	}
+	probe := fmt.Sprintf("ptprobe%d", os.Getpid())
+	if b, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v: %s", err, b)
+	}
+	b, err := exec.Command("ip", "-n", probe, "link", "add", "ifb0", "type", "ifb").CombinedOutput()
+	_ = exec.Command("ip", "netns", "del", probe).Run()
+	if err != nil {
+		t.Skipf("no ifb device in a network namespace here: %v: %s", err, b)
+	}
+	for _, mode := range []string{"pair", "node"} {
+		t.Run(mode, func(t *testing.T) {
+			out, err := exec.Command("./shaped-links.sh", "-m", mode, "-r", "32mbit", "-n", "3", "--",
+				"-size", "2MiB", "-warmup", "5", "-copy-runs", "1").CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			s := string(out)
+			if !strings.Contains(s, "exactly once with the right bytes: true") {
+				t.Fatalf("output:\n%s", s)
+			}
+			m := regexp.MustCompile(`one TCP copy of the payload between two sockets: (\S+) `).FindStringSubmatch(s)
+			if m == nil {
+				t.Fatalf("no TCP copy time in:\n%s", s)
+			}
+			d, err := time.ParseDuration(m[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d < 350*time.Millisecond {
+				t.Errorf("the TCP copy took %v: the links are not shaped\n%s", d, s)
+			}
+		})
 	}
 }

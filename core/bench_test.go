@@ -503,7 +503,10 @@ func BenchmarkStateSave(b *testing.B) {
 				b.ReportAllocs()
 				var buf []byte
 				for i := 0; i < b.N; i++ {
-					buf = p.AppendState(buf[:0])
+					var err error
+					if buf, err = p.AppendState(buf[:0]); err != nil {
+						b.Fatal(err)
+					}
 				}
 			})
 		})

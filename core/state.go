@@ -176,19 +176,31 @@ func (st State) MarshalBinary() ([]byte, error) {
 // AppendState appends to b what p.State().MarshalBinary() returns, without
 // building the State: no allocation beyond b's growth, and a fraction of
 // the time at large stream tables (BenchmarkStateSave). The runtime saves
-// the state with it on the protocol goroutine.
-func (p *Protocol) AppendState(b []byte) []byte {
+// the state with it on the protocol goroutine. It checks, as MarshalBinary
+// does, what UnmarshalBinary will require (runs in order, their bounds), so
+// a summary broken by a bug is an error wrapping ErrInvalidState, never a
+// state file that cannot be read back; b is then returned unchanged.
+func (p *Protocol) AppendState(b []byte) ([]byte, error) {
 	start := len(b)
+	if len(p.streams.order) > MaxStateStreams {
+		return b, fmt.Errorf("%w: %d streams, max %d", ErrInvalidState, len(p.streams.order), MaxStateStreams)
+	}
 	b = appendStateHead(b, p.seq, len(p.streams.order))
 	for _, s := range p.streams.order {
+		if len(s.runs) > MaxDigestRuns {
+			return b[:start], fmt.Errorf("%w: stream %q: %d runs, max %d", ErrInvalidState, truncID(s.origin), len(s.runs), MaxDigestRuns)
+		}
 		b = appendStreamHead(b, s.origin, s.floor, s.newest, len(s.runs))
 		prev := s.floor
 		for _, r := range s.runs {
+			if r.first <= prev+1 || r.last < r.first {
+				return b[:start], fmt.Errorf("%w: stream %q: run %d..%d after %d", ErrInvalidState, truncID(s.origin), r.first, r.last, prev)
+			}
 			b = appendStateRun(b, prev, r.first, r.last, r.firstTime)
 			prev = r.last
 		}
 	}
-	return appendStateSum(b, start)
+	return appendStateSum(b, start), nil
 }
 
 func appendStateHead(b []byte, nextSeq uint64, streams int) []byte {

@@ -218,7 +218,10 @@ func TestAppendStateMatchesMarshal(t *testing.T) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		prefix := []byte("prefix")[:rng.IntN(7)]
-		got := p.AppendState(append([]byte(nil), prefix...))
+		got, err := p.AppendState(append([]byte(nil), prefix...))
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
 		if string(got[:len(prefix)]) != string(prefix) || string(got[len(prefix):]) != string(want) {
 			t.Fatalf("seed %d: AppendState wrote %x, MarshalBinary %x", seed, got[len(prefix):], want)
 		}

@@ -173,7 +173,13 @@ func (s *stateSaver) maybeSave(now time.Time) {
 	case buf = <-s.free:
 	default:
 	}
-	b := s.n.proto.AppendState(buf)
+	b, err := s.n.proto.AppendState(buf)
+	if err != nil {
+		s.last = now // try again after the interval, not after every input
+		s.recycle(b)
+		s.n.log.Warn("Encoding the state failed", "err", err)
+		return
+	}
 	s.mark, s.last = m, now
 	select {
 	case s.ch <- b:
@@ -191,5 +197,10 @@ func (s *stateSaver) maybeSave(now time.Time) {
 func (s *stateSaver) close() {
 	close(s.ch)
 	<-s.done
-	s.write(s.n.proto.AppendState(nil))
+	b, err := s.n.proto.AppendState(nil)
+	if err != nil {
+		s.n.log.Warn("Encoding the state failed", "err", err)
+		return
+	}
+	s.write(b)
 }

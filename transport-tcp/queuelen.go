@@ -27,3 +27,15 @@ func (t *Transport) BulkQueueLen(to core.PeerID) int {
 	}
 	return int(p.bulkLen.Load())
 }
+
+// SentTo returns the number of frames written to peer to's connections
+// since it became known (0 for an unknown peer). It takes no lock. The
+// node's BroadcastLarge uses it to tell a peer whose queue drains while
+// other traffic refills it from a stalled one (node.SendProgresser).
+func (t *Transport) SentTo(to core.PeerID) uint64 {
+	p := (*t.snap.Load())[to]
+	if p == nil {
+		return 0
+	}
+	return p.written.Load()
+}

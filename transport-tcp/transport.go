@@ -86,6 +86,8 @@ type peer struct {
 	// bulkLen counts the bulk frames sent and not yet written into the
 	// connection's buffer: those in bulk and the one the writer may hold.
 	bulkLen atomic.Int64
+	// written counts the frames written to p's connections (SentTo).
+	written atomic.Uint64
 	changed chan struct{} // capacity 1: the connection or the address changed
 	ctx     context.Context
 	cancel  context.CancelFunc

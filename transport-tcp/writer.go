@@ -264,6 +264,7 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 		return
 	}
 	w.failures = 0
+	p.written.Add(uint64(frames))
 	t.st.framesOut.Add(uint64(frames))
 	t.st.bulkFramesOut.Add(uint64(bulks))
 	t.st.bytesOut.Add(uint64(bytes))

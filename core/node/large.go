@@ -24,15 +24,26 @@ type SendQueueLener interface {
 	SendQueueLen(to core.PeerID) int
 }
 
+// SendProgresser is implemented by a Transport that counts the frames it
+// wrote to each peer. BroadcastLarge then tells a peer whose queue drains
+// while other traffic refills it (making progress) from one that takes
+// nothing (stalled); without it, a queue that does not shrink counts as
+// stalled.
+type SendProgresser interface {
+	// SentTo returns the frames written to peer to so far (never less
+	// than an earlier call returned while to stayed known).
+	SentTo(to core.PeerID) uint64
+}
+
 // DefaultLargeWindow is the default send window of BroadcastLarge, in
 // frames queued per eager peer.
 const DefaultLargeWindow = 32
 
 // largeStall is how long BroadcastLarge waits for a peer whose send queue
-// does not drain at all before it stops waiting for that peer (for the
-// rest of the message): a slow or dead peer never stalls the others. The
-// chunks it misses are pulled or repaired later, or dropped with the
-// peer.
+// does not drain at all (no frame written to it, see SendProgresser)
+// before it stops waiting for that peer (for the rest of the message): a
+// slow or dead peer never stalls the others. The chunks it misses are
+// pulled or repaired later, or dropped with the peer.
 const largeStall = time.Second
 
 // errLargeDisabled: max_large_message_size is 0.
@@ -415,6 +426,7 @@ func (n *Node) BroadcastLargeWithHeaders(ctx context.Context, r io.Reader, size 
 
 type queueProgress struct {
 	len   int
+	sent  uint64 // frames written to the peer (SendProgresser)
 	since time.Time
 }
 
@@ -550,30 +562,53 @@ func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) 
 	if !ok {
 		return true, 0
 	}
+	prog, _ := n.tr.(SendProgresser)
 	open := true
 	for _, p := range n.proto.EagerPeers() {
 		if w.skip[p] {
 			continue
 		}
-		l := q.SendQueueLen(p)
-		if l <= w.size {
-			delete(w.seen, p)
-			continue
+		var sent uint64
+		if prog != nil {
+			sent = prog.SentTo(p)
 		}
-		pr, ok := w.seen[p]
-		switch {
-		case !ok || l < pr.len:
-			w.seen[p] = queueProgress{len: l, since: now}
-			open = false
-		case now.Sub(pr.since) > largeStall:
-			w.skip[p] = true
+		wait, stalled := w.waits(p, q.SendQueueLen(p), sent, now)
+		if stalled {
 			n.large.slowPrs.Add(1)
 			n.log.Warn("Large message: peer "+string(p)+" does not drain its send queue; not waiting for it", "peer", string(p))
-		default:
-			open = false
 		}
+		open = open && !wait
 	}
 	return open, 0
+}
+
+// waits reports whether the window waits for peer p, whose send queue holds
+// l frames and to which sent frames were written so far: not while l is
+// within the window; while it is above, as long as p makes progress (its
+// queue shrank, or a frame was written to it, within largeStall). Then p
+// is stalled: skipped for the rest of the message (stalled is true once).
+// A queue that other traffic refills as fast as it drains is progress, not
+// a stall: with a link shared by many transfers, that is the normal case,
+// and skipping such a peer let the origin outrun the link.
+func (w *sendWindow) waits(p core.PeerID, l int, sent uint64, now time.Time) (wait, stalled bool) {
+	if w.skip[p] {
+		return false, false
+	}
+	if l <= w.size {
+		delete(w.seen, p)
+		return false, false
+	}
+	pr, ok := w.seen[p]
+	switch {
+	case !ok || l < pr.len || sent != pr.sent:
+		w.seen[p] = queueProgress{len: l, sent: sent, since: now}
+		return true, false
+	case now.Sub(pr.since) > largeStall:
+		w.skip[p] = true
+		return false, true
+	default:
+		return true, false
+	}
 }
 
 // publishPart broadcasts one part, waiting (with backoff) while the

@@ -109,3 +109,50 @@ func TestRateBucket(t *testing.T) {
 		free.take(t0, part)
 	}
 }
+
+// BroadcastLarge's window waits for an eager peer while its queue is above
+// the window and it makes progress: its queue shrinks, or frames are
+// written to it, though other traffic keeps the queue as long (the normal
+// case on a link that many transfers share). It stops waiting for a peer
+// only after largeStall without either, once.
+func TestSendWindowWaits(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	w := newSendWindow(4)
+	if wait, stalled := w.waits("p", 4, 0, t0); wait || stalled {
+		t.Fatal("waited with the queue within the window")
+	}
+	// Over the window, the same length for ten stalls' time, but frames
+	// keep being written: waits, never stalls.
+	var sent uint64
+	now := t0
+	for range 100 {
+		now = now.Add(largeStall / 10)
+		sent += 3
+		if wait, stalled := w.waits("p", 9, sent, now); !wait || stalled {
+			t.Fatalf("at +%v: wait %v stalled %v for a peer that drains", now.Sub(t0), wait, stalled)
+		}
+	}
+	// A shrinking queue without the count (a transport without
+	// SendProgresser) is progress too.
+	for l := 50; l > 9; l-- {
+		now = now.Add(largeStall / 2)
+		if wait, stalled := w.waits("q", l, 0, now); !wait || stalled {
+			t.Fatalf("queue %d: wait %v stalled %v", l, wait, stalled)
+		}
+	}
+	// Nothing moves: waited for up to largeStall, then skipped, once.
+	start := now
+	sent++
+	if wait, _ := w.waits("p", 9, sent, now); !wait {
+		t.Fatal("no wait right after progress")
+	}
+	if wait, stalled := w.waits("p", 9, sent, start.Add(largeStall)); !wait || stalled {
+		t.Fatalf("at largeStall: wait %v stalled %v", wait, stalled)
+	}
+	if wait, stalled := w.waits("p", 9, sent, start.Add(largeStall+time.Millisecond)); wait || !stalled {
+		t.Fatalf("after largeStall: wait %v stalled %v, want a stall", wait, stalled)
+	}
+	if wait, stalled := w.waits("p", 50, sent, start.Add(10*largeStall)); wait || stalled {
+		t.Fatalf("a skipped peer: wait %v stalled %v", wait, stalled)
+	}
+}

@@ -53,11 +53,17 @@ addr() { echo "$o1.$o2.$o3.$((o4 + $1))"; }
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 ns=ptshape$$
+child=
 cleanup() {
+	if [ -n "$child" ]; then
+		kill "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
 	ip netns del "$ns" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap stops largebench and deletes the namespace
 (cd "$here" && go build -o "$tmp/largebench" .)
 
 ip netns add "$ns"
@@ -105,4 +111,7 @@ if [ "$mode" = node ]; then
 	tc -n "$ns" -batch "$tmp/ifb.tc"
 fi
 echo "links shaped: $mode, $rate, $nodes nodes from $base (network namespace $ns)"
-ip netns exec "$ns" "$tmp/largebench" -nodes "$nodes" -distinct-ips -ip "$base" "$@"
+# In the background, so that a signal reaches the traps at once.
+ip netns exec "$ns" "$tmp/largebench" -nodes "$nodes" -distinct-ips -ip "$base" "$@" &
+child=$!
+wait "$child"

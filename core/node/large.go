@@ -565,9 +565,6 @@ func (w *sendWindow) open(n *Node, now time.Time) (ok bool, wait time.Duration) 
 	prog, _ := n.tr.(SendProgresser)
 	open := true
 	for _, p := range n.proto.EagerPeers() {
-		if w.skip[p] {
-			continue
-		}
 		var sent uint64
 		if prog != nil {
 			sent = prog.SentTo(p)

@@ -12,6 +12,7 @@ require (
 	github.com/plumtree-go/plumtree/membership v0.0.0
 	github.com/plumtree-go/plumtree/transport-tcp v0.0.0
 	github.com/plumtree-go/plumtree/tuner v0.0.0
+	golang.org/x/exp v0.0.0-20260718201538-764159d718ef
 	golang.org/x/mod v0.38.0
 	gonum.org/v1/plot v0.17.0
 )
@@ -107,7 +108,6 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
-	golang.org/x/exp v0.0.0-20260718201538-764159d718ef // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect

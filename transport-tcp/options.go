@@ -40,6 +40,14 @@ const bufSize = 32 << 10
 // of a batch is not spent on an endless stream of frames.
 const maxBatchBytes = 256 << 10
 
+// maxBulkBatchBytes ends a batch once its bulk frames (large messages'
+// chunks) reach it. An urgent frame queued while a batch is being written
+// waits for the rest of that batch, which on a slow link is what a small
+// message waits for behind a large one: at 4 MB/s, 16 ms for 64 KiB against
+// 64 ms for a full batch. Urgent frames alone still batch up to
+// maxBatchBytes.
+const maxBulkBatchBytes = 64 << 10
+
 // DefaultMaxFrameSize is the largest frame accepted by default: the largest
 // frame a core/wire Decoder with wire.DefaultLimits accepts (a 64 KiB
 // payload plus headers and id, or an IHave or Graft with the protocol's

@@ -192,8 +192,8 @@ func (w *writer) connect() bool {
 }
 
 // writeBatch writes f and then every frame already queued (up to
-// maxBatchBytes), urgent ones first (see next), into the buffer and flushes
-// once: a busy peer gets few, large writes; an idle one gets each frame at
+// maxBatchBytes, and maxBulkBatchBytes of bulk frames), urgent ones first
+// (see next), into the buffer and flushes once: a busy peer gets few, large writes; an idle one gets each frame at
 // once. bulk tells f's lane.
 func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 	if w.bw == nil {
@@ -209,7 +209,7 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 	now := time.Now()
 	c.nc.SetWriteDeadline(now.Add(t.opts.writeTimeout))
 	c.lastUsed.Store(now.UnixNano())
-	frames, bulks, bytes := 0, 0, 0
+	frames, bulks, bytes, bulkBytes := 0, 0, 0, 0
 	var err error
 	for {
 		out := f
@@ -235,11 +235,12 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 		bw.Write(out.head)
 		bw.Write(out.body)
 		frames++
+		bytes += len(w.hdr) + out.len()
 		if bulk {
 			bulks++
+			bulkBytes += len(w.hdr) + out.len()
 		}
-		bytes += len(w.hdr) + out.len()
-		if bytes >= maxBatchBytes || t.opts.flushEach {
+		if bytes >= maxBatchBytes || bulkBytes >= maxBulkBatchBytes || t.opts.flushEach {
 			break
 		}
 		var ok bool

@@ -113,14 +113,27 @@ func TestShapedLinks(t *testing.T) {
 	if err != nil {
 		t.Skipf("no ifb device in a network namespace here: %v: %s", err, b)
 	}
-	for _, mode := range []string{"pair", "node"} {
-		t.Run(mode, func(t *testing.T) {
-			out, err := exec.Command("./shaped-links.sh", "-m", mode, "-r", "32mbit", "-n", "3", "--",
-				"-size", "2MiB", "-warmup", "5", "-copy-runs", "1").CombinedOutput()
+	// The second run also takes Ethernet's packet size and a shallow
+	// queue on each link (both devices: loopback and the ifb).
+	for _, c := range []struct {
+		mode  string
+		extra []string
+		links string
+	}{
+		{"pair", nil, "links shaped: pair, 32mbit, mtu 65536, queue pfifo,"},
+		{"node", []string{"-u", "1500", "-q", "pfifo limit 64"}, "links shaped: node, 32mbit, mtu 1500, queue pfifo limit 64,"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			args := append([]string{"-m", c.mode, "-r", "32mbit", "-n", "3"}, c.extra...)
+			args = append(args, "--", "-size", "2MiB", "-warmup", "5", "-copy-runs", "1")
+			out, err := exec.Command("./shaped-links.sh", args...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			s := string(out)
+			if !strings.Contains(s, c.links) {
+				t.Fatalf("want %q in the output:\n%s", c.links, s)
+			}
 			if !strings.Contains(s, "exactly once with the right bytes: true") {
 				t.Fatalf("output:\n%s", s)
 			}

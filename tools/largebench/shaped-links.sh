@@ -3,7 +3,7 @@
 # in bandwidth, so that the links, not this machine's CPU, are the
 # bottleneck: what a cluster with a machine per node sees.
 #
-#   tools/largebench/shaped-links.sh [-m pair|node] [-r RATE] [-n NODES] [-b BASE] [-- largebench flags]
+#   tools/largebench/shaped-links.sh [-m pair|node] [-r RATE] [-n NODES] [-b BASE] [-u MTU] [-q QDISC] [-- largebench flags]
 #
 #   -m pair  every ordered pair of nodes has its own link of RATE (default):
 #            a node may send to several peers at RATE each.
@@ -13,6 +13,13 @@
 #   -r RATE  tc rate (default 32mbit, 4 MB/s)
 #   -n NODES nodes (default 8)
 #   -b BASE  node i listens on BASE + i (default 127.0.0.11)
+#   -u MTU   packet size on the links (default: loopback's 65536). 1500 is
+#            an Ethernet link's: packets then queue 1,500 bytes at a time,
+#            not up to 64 KiB (segmentation offload is capped to MTU too).
+#   -q QDISC queue of each link (default: tc's pfifo, 1,000 packets deep):
+#            "pfifo limit 64" is a shallow one (with -u 1500, 96 KB), and
+#            fq_codel, where the kernel has it, the active queue
+#            management most Linux hosts use.
 #
 # It needs root and iproute2 (ip, tc; apt-get install iproute2). Everything
 # happens in a network namespace of its own, created here and deleted on
@@ -22,14 +29,16 @@
 # shaping.
 set -euo pipefail
 
-mode=pair rate=32mbit nodes=8 base=127.0.0.11
-while getopts "m:r:n:b:h" o; do
+mode=pair rate=32mbit nodes=8 base=127.0.0.11 mtu= qdisc=
+while getopts "m:r:n:b:u:q:h" o; do
 	case $o in
 	m) mode=$OPTARG ;;
 	r) rate=$OPTARG ;;
 	n) nodes=$OPTARG ;;
 	b) base=$OPTARG ;;
-	*) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	u) mtu=$OPTARG ;;
+	q) qdisc=$OPTARG ;;
+	*) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -68,6 +77,15 @@ trap 'exit 130' INT TERM # so that the EXIT trap stops largebench and deletes th
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
+if [ -n "$mtu" ]; then
+	ip -n "$ns" link set lo mtu "$mtu" gso_max_size "$mtu"
+fi
+# linkq DEV K: the queue of link class 1:K, if -q asks for one.
+linkq() {
+	if [ -n "$qdisc" ]; then
+		echo "qdisc add dev $1 parent 1:$(printf %x $2) handle $(printf %x $(($2 + 256))): $qdisc"
+	fi
+}
 # Each class's burst holds a few of loopback's large (64 KiB) segments.
 leaf="rate $rate ceil $rate burst 256k cburst 256k quantum 65536"
 {
@@ -80,6 +98,7 @@ leaf="rate $rate ceil $rate burst 256k cburst 256k quantum 65536"
 				[ $i = $j ] && continue
 				k=$((k + 1))
 				echo "class add dev lo parent 1: classid 1:$(printf %x $k) htb $leaf"
+				linkq lo $k
 				echo "filter add dev lo parent 1: protocol ip prio 1 u32 match ip src $(addr $i)/32 match ip dst $(addr $j)/32 flowid 1:$(printf %x $k)"
 			done
 		done
@@ -88,6 +107,7 @@ leaf="rate $rate ceil $rate burst 256k cburst 256k quantum 65536"
 		for ((i = 0; i < nodes; i++)); do
 			k=$((k + 1))
 			echo "class add dev lo parent 1: classid 1:$(printf %x $k) htb $leaf"
+			linkq lo $k
 			echo "filter add dev lo parent 1: protocol ip prio 1 u32 match ip src $(addr $i)/32 flowid 1:$(printf %x $k)"
 		done
 	fi
@@ -98,6 +118,9 @@ if [ "$mode" = node ]; then
 	# there by destination address.
 	ip -n "$ns" link add ifb0 type ifb
 	ip -n "$ns" link set ifb0 up
+	if [ -n "$mtu" ]; then
+		ip -n "$ns" link set ifb0 mtu "$mtu" gso_max_size "$mtu"
+	fi
 	{
 		echo "qdisc add dev lo handle ffff: ingress"
 		echo "filter add dev lo parent ffff: protocol ip u32 match u32 0 0 action mirred egress redirect dev ifb0"
@@ -105,12 +128,13 @@ if [ "$mode" = node ]; then
 		echo "class add dev ifb0 parent 1: classid 1:1 htb rate 100gbit quantum 65536"
 		for ((i = 0; i < nodes; i++)); do
 			echo "class add dev ifb0 parent 1: classid 1:$(printf %x $((i + 2))) htb $leaf"
+			linkq ifb0 $((i + 2))
 			echo "filter add dev ifb0 parent 1: protocol ip prio 1 u32 match ip dst $(addr $i)/32 flowid 1:$(printf %x $((i + 2)))"
 		done
 	} >"$tmp/ifb.tc"
 	tc -n "$ns" -batch "$tmp/ifb.tc"
 fi
-echo "links shaped: $mode, $rate, $nodes nodes from $base (network namespace $ns)"
+echo "links shaped: $mode, $rate, mtu ${mtu:-65536}, queue ${qdisc:-pfifo}, $nodes nodes from $base (network namespace $ns)"
 # In the background, so that a signal reaches the traps at once.
 ip netns exec "$ns" "$tmp/largebench" -nodes "$nodes" -distinct-ips -ip "$base" "$@" &
 child=$!

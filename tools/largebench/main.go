@@ -444,6 +444,14 @@ func bench(f flags, out io.Writer) error {
 	}
 	before := totals(nodes, trs)
 	var peak atomic.Uint64
+	// deepest: per sample, the longest bulk lane (chunks queued by any node
+	// for any peer): where the transfers queue, which no origin's window
+	// sees beyond its own peers. Read after sampled is closed.
+	var deepest []int
+	peers := make([]core.PeerID, len(nodes))
+	for i, n := range nodes {
+		peers[i] = n.Self()
+	}
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -459,6 +467,7 @@ func bench(f flags, out io.Writer) error {
 			if inuse := samples[0].Value.Uint64() + samples[1].Value.Uint64(); inuse > peak.Load() {
 				peak.Store(inuse)
 			}
+			deepest = append(deepest, deepestBulkLane(trs, peers))
 			select {
 			case <-t.C:
 			case <-stopSampling:
@@ -554,6 +563,12 @@ func bench(f flags, out io.Writer) error {
 		after.partRepairs-before.partRepairs, after.repairDups-before.repairDups)
 	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d (for large_send_rate %d), slow peers %d, rate cuts %d\n",
 		f.nodes, float64(peak.Load())/(1<<20), after.waits-before.waits, after.rateWaits-before.rateWaits, after.slow-before.slow, after.cuts-before.cuts)
+	if len(deepest) > 0 {
+		slices.Sort(deepest)
+		fmt.Fprintf(out, "deepest bulk lane (chunks any node queued for one peer, sampled every 50 ms): p50 %d, p90 %d, max %d frames (%.1f MiB); lane bound %d, BroadcastLarge window %d\n",
+			deepest[len(deepest)/2], deepest[len(deepest)*9/10], deepest[len(deepest)-1],
+			float64(deepest[len(deepest)-1])*float64(cfg.MaxMessageSize)/(1<<20), f.bulkQ, f.window)
+	}
 	if f.smallHz > 0 {
 		fmt.Fprintf(out, "small messages, time to the last node: idle %d msgs p50 %v p90 %v p99 %v; during the large ones %d msgs p50 %v p90 %v p99 %v (p99 ratio %.2f)\n",
 			idle.n, idle.p50.Round(time.Millisecond), idle.p90.Round(time.Millisecond), idle.p99.Round(time.Millisecond),
@@ -871,4 +886,18 @@ func eagerReach(nodes []*node.Node, from *node.Node) (links, reached int) {
 		}
 	}
 	return links, len(seen)
+}
+
+// deepestBulkLane returns the longest bulk lane of any transport in trs to
+// any of peers.
+func deepestBulkLane(trs []*lossy, peers []core.PeerID) int {
+	d := 0
+	for _, tr := range trs {
+		for _, p := range peers {
+			if p != tr.Self() {
+				d = max(d, tr.BulkQueueLen(p))
+			}
+		}
+	}
+	return d
 }

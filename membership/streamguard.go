@@ -219,8 +219,10 @@ func (g *streamGuard) shutdown() {
 	}
 }
 
+// refuse closes c, refused for err, and counts it. The count comes first:
+// the peer sees the refusal only when c closes, and by then Stats shows it.
 func (g *streamGuard) refuse(c net.Conn, err error) {
-	_ = c.Close()
+	defer c.Close()
 	if errors.Is(err, errGuardShutdown) {
 		return
 	}

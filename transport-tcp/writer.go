@@ -193,8 +193,8 @@ func (w *writer) connect() bool {
 
 // writeBatch writes f and then every frame already queued (up to
 // maxBatchBytes, and maxBulkBatchBytes of bulk frames), urgent ones first
-// (see next), into the buffer and flushes once: a busy peer gets few, large writes; an idle one gets each frame at
-// once. bulk tells f's lane.
+// (see next), into the buffer and flushes once: a busy peer gets few, large
+// writes; an idle one gets each frame at once. bulk tells f's lane.
 func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 	if w.bw == nil {
 		w.bw = newWriter(c.nc)

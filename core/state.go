@@ -125,8 +125,8 @@ func (p *Protocol) Restore(st State) error {
 }
 
 func (st *State) validate() error {
-	if len(st.Streams) > MaxStateStreams {
-		return fmt.Errorf("%w: %d streams, max %d", ErrInvalidState, len(st.Streams), MaxStateStreams)
+	if err := checkStateStreams(len(st.Streams)); err != nil {
+		return err
 	}
 	origins := make(map[PeerID]bool, len(st.Streams))
 	for i, ss := range st.Streams {
@@ -137,16 +137,42 @@ func (st *State) validate() error {
 			return fmt.Errorf("%w: stream %d: origin %q listed twice", ErrInvalidState, i, truncID(ss.Origin))
 		}
 		origins[ss.Origin] = true
-		if len(ss.Runs) > MaxDigestRuns {
-			return fmt.Errorf("%w: stream %q: %d runs, max %d", ErrInvalidState, truncID(ss.Origin), len(ss.Runs), MaxDigestRuns)
+		if err := checkStateRuns(ss.Origin, len(ss.Runs)); err != nil {
+			return err
 		}
 		prev := ss.Floor
 		for _, r := range ss.Runs {
-			if r.First <= prev+1 || r.Last < r.First {
-				return fmt.Errorf("%w: stream %q: run %d..%d after %d", ErrInvalidState, truncID(ss.Origin), r.First, r.Last, prev)
+			if err := checkStateRun(ss.Origin, prev, r.First, r.Last); err != nil {
+				return err
 			}
 			prev = r.Last
 		}
+	}
+	return nil
+}
+
+// checkStateStreams, checkStateRuns and checkStateRun are what
+// UnmarshalBinary requires of a State, checked before encoding one (State
+// validate, Protocol.AppendState).
+func checkStateStreams(n int) error {
+	if n > MaxStateStreams {
+		return fmt.Errorf("%w: %d streams, max %d", ErrInvalidState, n, MaxStateStreams)
+	}
+	return nil
+}
+
+func checkStateRuns(origin PeerID, n int) error {
+	if n > MaxDigestRuns {
+		return fmt.Errorf("%w: stream %q: %d runs, max %d", ErrInvalidState, truncID(origin), n, MaxDigestRuns)
+	}
+	return nil
+}
+
+// checkStateRun checks a run first..last that follows prev (the stream's
+// floor or the previous run's last): runs are in order and not adjacent.
+func checkStateRun(origin PeerID, prev, first, last uint64) error {
+	if first <= prev+1 || last < first {
+		return fmt.Errorf("%w: stream %q: run %d..%d after %d", ErrInvalidState, truncID(origin), first, last, prev)
 	}
 	return nil
 }
@@ -182,19 +208,19 @@ func (st State) MarshalBinary() ([]byte, error) {
 // state file that cannot be read back; b is then returned unchanged.
 func (p *Protocol) AppendState(b []byte) ([]byte, error) {
 	start := len(b)
-	if len(p.streams.order) > MaxStateStreams {
-		return b, fmt.Errorf("%w: %d streams, max %d", ErrInvalidState, len(p.streams.order), MaxStateStreams)
+	if err := checkStateStreams(len(p.streams.order)); err != nil {
+		return b, err
 	}
 	b = appendStateHead(b, p.seq, len(p.streams.order))
 	for _, s := range p.streams.order {
-		if len(s.runs) > MaxDigestRuns {
-			return b[:start], fmt.Errorf("%w: stream %q: %d runs, max %d", ErrInvalidState, truncID(s.origin), len(s.runs), MaxDigestRuns)
+		if err := checkStateRuns(s.origin, len(s.runs)); err != nil {
+			return b[:start], err
 		}
 		b = appendStreamHead(b, s.origin, s.floor, s.newest, len(s.runs))
 		prev := s.floor
 		for _, r := range s.runs {
-			if r.first <= prev+1 || r.last < r.first {
-				return b[:start], fmt.Errorf("%w: stream %q: run %d..%d after %d", ErrInvalidState, truncID(s.origin), r.first, r.last, prev)
+			if err := checkStateRun(s.origin, prev, r.first, r.last); err != nil {
+				return b[:start], err
 			}
 			b = appendStateRun(b, prev, r.first, r.last, r.firstTime)
 			prev = r.last

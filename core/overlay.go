@@ -455,7 +455,7 @@ func (p *Protocol) toEager(pe *peer, r Reason) bool {
 // promote moves lazy peer pe to eager (the caller checked the room).
 func (p *Protocol) promote(pe *peer, r Reason) {
 	p.move(pe, stateEager, false)
-	pe.dups, pe.pruneAt = 0, timeZero
+	pe.dups, pe.pruneAt, pe.leftovers = 0, timeZero, timeZero
 	p.counters.PeerPromotions++
 	p.emit(Event{Kind: EventPeerPromoted, Peer: pe.id, Reason: r})
 }

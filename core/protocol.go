@@ -83,6 +83,8 @@ type Protocol struct {
 	store Store
 	rng   *rand.Rand
 	hook  ForwardHook
+	// backlog: see SetBacklog.
+	backlog func(PeerID) bool
 
 	now    time.Time // latest time seen; earlier times are clamped to it
 	closed bool
@@ -207,6 +209,18 @@ func (p *Protocol) Config() Config { return p.cfg }
 // SetForwardHook installs h (nil removes it). See ForwardHook.
 func (p *Protocol) SetForwardHook(h ForwardHook) { p.hook = h }
 
+// SetBacklog installs f (nil removes it): f reports whether frames sent to
+// a peer may still wait in a queue of the transport behind which a frame
+// sent now would wait too — core/node reports a non-empty bulk lane, the
+// queue of large-message parts (docs/design.md, "Large messages"). The
+// Protocol calls it within the call (Receive, Tick) that sends a Prune. Over
+// such a link both ends push parts, so the peer's copies queued before it
+// reads the Prune keep coming for as long as its queue lasts: seconds, not
+// a round trip. While they come they are taken for what they are, copies
+// pushed while the link was eager: a first copy among them does not link
+// the peer back, a duplicate does not prune it again (see leftover).
+func (p *Protocol) SetBacklog(f func(to PeerID) bool) { p.backlog = f }
+
 // advance moves the protocol clock to now. Time never goes backwards: an
 // earlier (or zero) time is treated as the latest time seen.
 func (p *Protocol) advance(now time.Time) {
@@ -250,6 +264,9 @@ func (p *Protocol) send(to PeerID, m Message) {
 
 func (p *Protocol) sendPrune(pe *peer) {
 	p.send(pe.id, Message{Type: MsgPrune})
+	if p.backlog != nil && p.backlog(pe.id) {
+		pe.leftovers = p.now.Add(p.cfg.AntiEntropyMinAge) // see leftover
+	}
 	p.counters.PruneSent++
 	p.emit(Event{Kind: EventPruneSent, Peer: pe.id})
 }

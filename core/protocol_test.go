@@ -246,6 +246,70 @@ func TestPruneOnDuplicates(t *testing.T) {
 	}
 }
 
+// A first copy from a peer we pruned over a link with a backlog
+// (SetBacklog), pushed before the peer read our Prune (a copy it had
+// queued), is delivered and forwarded but does not link the peer back, and
+// its duplicates do not prune it again; the paper's rule (the sender of a
+// first copy becomes eager) holds again once the peer has shown it holds
+// the link lazy (an IHave), after AntiEntropyMinAge, and at once over a
+// link without a backlog.
+func TestLeftoverCopiesDoNotRelink(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backlog bool
+		settle  func(p *core.Protocol) time.Time // returns when the next first copy comes
+		relink  bool
+	}{
+		{"behind a backlog", true, func(*core.Protocol) time.Time { return t0.Add(ms(10)) }, false},
+		{"behind a backlog, after an IHave from it", true, func(p *core.Protocol) time.Time {
+			p.Receive(t0.Add(ms(5)), "e1", ihave(ann("x", 1, 3)))
+			p.Drain()
+			return t0.Add(ms(10))
+		}, true},
+		{"behind a backlog, after anti_entropy_min_age", true, func(*core.Protocol) time.Time {
+			return t0.Add(core.DefaultConfig().AntiEntropyMinAge)
+		}, true},
+		{"without a backlog", false, func(*core.Protocol) time.Time { return t0.Add(ms(10)) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fixture(t, func(c *core.Config) { c.OptimizationThreshold, c.PruneDelay = 1, 0 })
+			asked := 0
+			p.SetBacklog(func(to core.PeerID) bool { asked++; return tc.backlog && to == "e1" })
+			p.Receive(t0, "e0", gossip("x", 1, 1))
+			p.Receive(t0, "e1", gossip("x", 1, 2)) // duplicate: e1 pruned
+			if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 || pr[0].To != "e1" || asked != 1 {
+				t.Fatalf("prunes %+v, backlog asked %d times", pr, asked)
+			}
+			at := tc.settle(p)
+			p.Receive(at, "e1", gossip("x", 2, 2)) // the first copy of x/2
+			out := p.Drain()
+			if d := events(out, core.EventDelivered); len(d) != 1 || d[0].ID != (core.MessageID{Origin: "x", Seq: 2}) {
+				t.Fatalf("deliveries %+v", d)
+			}
+			if g := msgs(out, core.MsgGossip); len(g) == 0 {
+				t.Fatal("the first copy was not pushed on")
+			}
+			promoted := len(events(out, core.EventPeerPromoted)) == 1
+			if promoted != tc.relink || contains(p.EagerPeers(), "e1") != tc.relink {
+				t.Errorf("e1 linked back: %v (eager %v), want %v", promoted, p.EagerPeers(), tc.relink)
+			}
+			if tc.relink {
+				return
+			}
+			// Its duplicates are not told again while the window lasts,
+			// and are once it has closed.
+			p.Receive(at, "e1", gossip("x", 1, 2))
+			if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 0 {
+				t.Errorf("re-prunes within the window: %+v", pr)
+			}
+			p.Receive(t0.Add(core.DefaultConfig().AntiEntropyMinAge), "e1", gossip("x", 1, 2))
+			if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 {
+				t.Errorf("re-prunes after the window: %+v", pr)
+			}
+		})
+	}
+}
+
 func TestPruneReceivedDemotes(t *testing.T) {
 	p := fixture(t, nil)
 	p.Receive(t0, "e0", core.Message{Type: core.MsgPrune})

@@ -317,6 +317,10 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 	if pe.state == stateEager {
 		return
 	}
+	if p.leftover(pe) {
+		// Pushed before it read our Prune: not a link it keeps.
+		return
+	}
 	if !p.toEager(pe, ReasonFirstCopy) {
 		// No room (eager cap): tell it to treat us as lazy.
 		p.toLazy(pe, ReasonCapacity, true)
@@ -405,6 +409,9 @@ func (p *Protocol) duplicate(pe *peer, from PeerID, id MessageID, hops uint16, r
 	if pe.state != stateEager {
 		// It treats us as eager, we do not: tell it again, once per
 		// threshold (no connectivity is at stake, so no delay).
+		if p.leftover(pe) {
+			return // our Prune is on its way (see leftover)
+		}
 		pe.dups++
 		if pe.dups >= t {
 			pe.dups, pe.pruneAt = 0, timeZero
@@ -457,6 +464,9 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 	// view forgot) is added as Gossip and Prune do, so that its one-sided
 	// link is found as well.
 	pe := p.peerFor(from, true)
+	if pe != nil {
+		pe.leftovers = timeZero // it holds the link lazy (see leftover)
+	}
 	canGraft := pe != nil
 	if pe != nil && pe.state == statePassive && !pe.joining {
 		pe.strayIHaves++
@@ -541,6 +551,7 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 	p.counters.GraftReceived++
 	pe := p.peerFor(from, true)
 	if len(m.IDs) == 0 && pe != nil {
+		pe.leftovers = timeZero // it wants the link (see leftover)
 		// A link Graft: make the link eager. From a member we hold no
 		// link with it is a stray (the link is gone): say so.
 		switch {

@@ -726,6 +726,10 @@ func (b *bulkLane) bulk(to core.PeerID, m *core.Message, part bool) bool {
 	return true
 }
 
+// backlog reports whether frames wait in to's bulk lane (see
+// core.Protocol.SetBacklog).
+func (b *bulkLane) backlog(to core.PeerID) bool { return b.tr.BulkQueueLen(to) > 0 }
+
 // sweep forgets the peers whose bulk lane is empty.
 func (b *bulkLane) sweep() {
 	for p := range b.origins {

@@ -278,6 +278,12 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 	if o.store != nil && o.store.Capacity() > 0 {
 		n.ovLimit = max(o.store.Capacity(), o.deliveryQueue)
 	}
+	if n.lane != nil {
+		// A Prune to a peer waits behind the parts queued for it, and
+		// the peer's own parts keep coming meanwhile (see
+		// core.Protocol.SetBacklog).
+		p.SetBacklog(n.lane.backlog)
+	}
 	if o.stateFile != "" {
 		n.saver = newStateSaver(n, o.stateFile)
 		n.saver.mark = n.markOf() // the restored state is on disk already

@@ -559,6 +559,9 @@ func bench(f flags, out io.Writer) error {
 		wire/(deliveries*payload), after.bytesOut-before.bytesOut, deliveries)
 	fmt.Fprintf(out, "duplicate copies: %d, pulls answered: %d, anti-entropy repairs: %d, frames dropped by the loss: %d, transport drops: %d\n",
 		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
+	fmt.Fprintf(out, "pulls: %d Grafts sent (ids pulled and link requests; %d retries), %d held back, %d given up; links: %d promotions, %d Prunes sent\n",
+		after.graftIDs-before.graftIDs, after.retries-before.retries, after.deferred-before.deferred, after.failed-before.failed,
+		after.promotions-before.promotions, after.prunes-before.prunes)
 	fmt.Fprintf(out, "chunk repairs (parts pulled or repaired, not pushed by the tree): %d; anti-entropy repairs of what the node already had: %d\n",
 		after.partRepairs-before.partRepairs, after.repairDups-before.repairDups)
 	fmt.Fprintf(out, "peak heap in use (all %d nodes): %.0f MiB; sender waits %d (for large_send_rate %d), slow peers %d, rate cuts %d\n",
@@ -601,6 +604,8 @@ func roundAll(ds []time.Duration) []time.Duration {
 
 type total struct {
 	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts, rateWaits, partRepairs, repairDups uint64
+	// the repair plane's and the tree's churn
+	graftIDs, retries, deferred, failed, promotions, prunes uint64
 }
 
 func totals(nodes []*node.Node, trs []*lossy) total {
@@ -608,6 +613,12 @@ func totals(nodes []*node.Node, trs []*lossy) total {
 	for i, n := range nodes {
 		s := n.Stats()
 		t.dups += s.MessagesDuplicate
+		t.graftIDs += s.GraftSent
+		t.retries += s.GraftRetries
+		t.deferred += s.GraftsDeferred
+		t.failed += s.GraftFailed
+		t.promotions += s.PeerPromotions
+		t.prunes += s.PruneSent
 		t.pulls += s.GraftSuccess
 		t.repairs += s.RepairReceived
 		t.repairDups += s.RepairDuplicate

@@ -33,7 +33,7 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"exactly once with the right bytes: true", "bytes on the wire per delivered byte", "one TCP copy", "deepest bulk lane (chunks any node queued for one peer, sampled every 50 ms): p50 ", "small messages, time to the last node: idle", "small messages, time per hop (a node's delivery minus its sender's): idle p50 ",
+	for _, want := range []string{"exactly once with the right bytes: true", "bytes on the wire per delivered byte", "one TCP copy", "deepest bulk lane (chunks any node queued for one peer, sampled every 50 ms): p50 ", "pulls: ", " Grafts sent (ids pulled and link requests; ", " Prunes sent", "small messages, time to the last node: idle", "small messages, time per hop (a node's delivery minus its sender's): idle p50 ",
 		"views after the warm-up:", "views after the idle small messages:", "views at the end:", "  n00 eager ["} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

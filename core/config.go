@@ -241,7 +241,9 @@ type Config struct {
 	// messages still in flight (a repair copy that beats the tree's copy
 	// turns it into a duplicate, which prunes tree links). Below
 	// MessageCacheTTL while anti-entropy is on: a message must be old
-	// enough and still stored. Default 5 s.
+	// enough and still stored. It also bounds how long copies a pruned
+	// peer had queued behind a backlog are taken as such (see
+	// Protocol.SetBacklog). Default 5 s.
 	AntiEntropyMinAge time.Duration
 	// AntiEntropyDigestBytes bounds the encoded size of one digest. When
 	// the stream summaries do not fit, successive digests rotate over the

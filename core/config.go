@@ -194,8 +194,10 @@ type Config struct {
 	// as the tree's copy is overdue by its age, when the message is older
 	// than its origin's usual tree age here plus 1.25 × GraftTimeout (see
 	// docs/design.md, "Pulls, not promotions"). Retries back off from it,
-	// doubling, capped at 8 × GraftTimeout, each asking two announcers.
-	// Default 500 ms.
+	// doubling, capped at 8 × GraftTimeout, each asking two announcers;
+	// each wait is at least the answer timeout measured over the last 30 s
+	// (the times from Grafts to their answers), itself capped at
+	// 8 × GraftTimeout. Default 500 ms.
 	GraftTimeout time.Duration
 	// GraftMaxRetries is how many Grafts are retried after the first before
 	// the message is given up as failed. Default 5.

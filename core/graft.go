@@ -9,12 +9,13 @@ import (
 // pending is a message announced by IHave but not received yet.
 type pending struct {
 	id         MessageID
-	ann        []PeerID // announcers, in arrival order, at most MaxAnnouncers
-	next       int      // index in ann of the next Graft target
-	target     PeerID   // the peer the outstanding Graft went to
-	target2    PeerID   // a retry's second peer asked at once ("" if none)
-	grafts     int      // Grafts sent so far
-	deferred   int      // times the first Graft was put off (see pullPolicy)
+	ann        []PeerID   // announcers, in arrival order, at most MaxAnnouncers
+	next       int        // index in ann of the next Graft target
+	target     PeerID     // the peer the outstanding Graft went to
+	target2    PeerID     // a retry's second peer asked at once ("" if none)
+	asked      []graftAsk // every Graft sent for id: to whom and when (answer times, see answerTime)
+	grafts     int        // Grafts sent so far
+	deferred   int        // times the first Graft was put off (see pullPolicy)
 	deadline   time.Time
 	firstGraft time.Time
 	announced  time.Time // when the first announcement arrived
@@ -95,7 +96,7 @@ func (s *pendingSet) add(id MessageID, first PeerID, now, deadline, originTime t
 		pd = &pending{}
 	}
 	s.order++
-	*pd = pending{id: id, ann: append(pd.ann[:0], first), announced: now, deadline: deadline, originTime: originTime, order: s.order, hi: len(s.h)}
+	*pd = pending{id: id, ann: append(pd.ann[:0], first), asked: pd.asked[:0], announced: now, deadline: deadline, originTime: originTime, order: s.order, hi: len(s.h)}
 	s.h = append(s.h, pd)
 	s.up(pd.hi)
 	s.m[id] = pd
@@ -122,6 +123,8 @@ func (s *pendingSet) remove(pd *pending) {
 	delete(s.m, pd.id)
 	clear(pd.ann)
 	pd.ann = pd.ann[:0]
+	clear(pd.asked)
+	pd.asked = pd.asked[:0]
 	pd.id = MessageID{}
 	if len(s.free) < 64 {
 		s.free = append(s.free, pd)
@@ -232,16 +235,25 @@ func (p *Protocol) treeOverdue(id MessageID, ot time.Time) (time.Time, bool) {
 }
 
 // graftBackoff is the wait after the k-th Graft (k >= 1): Config.GraftTimeout
-// doubling per retry, capped at 8 × GraftTimeout. It stays on the configured
-// value when SetTuning raises the graft timeout: that one waits for the
-// tree's eager copy (how late it runs under load), while a retry waits for
-// the answer to a Graft, one round trip to one peer; backing off from a
-// raised timeout made a lost Graft wait up to 8 × 8 × GraftTimeout.
+// doubling per retry, capped at 8 × GraftTimeout, and never less than the
+// answer timeout measured lately (answerTime), itself capped at
+// 8 × GraftTimeout. It stays on the configured value when SetTuning raises
+// the graft timeout: that one waits for the tree's eager copy (how late it
+// runs under load), while a retry waits for the answer to a Graft, one
+// round trip to one peer; backing off from a raised timeout made a lost
+// Graft wait up to 8 × 8 × GraftTimeout. But that round trip is not always
+// short: over links that carry large messages the answer waits behind
+// seconds of queued chunks, and a retry after one graft timeout asked two
+// more peers each time, every answer but the first a duplicate chunk.
 func (p *Protocol) graftBackoff(k int) time.Duration {
 	if k > 4 {
 		k = 4
 	}
-	return p.cfg.GraftTimeout << (k - 1)
+	d := p.cfg.GraftTimeout << (k - 1)
+	if t := min(p.pulls.answers.timeout(p.now), p.cfg.GraftTimeout<<3); t > d {
+		d = t
+	}
+	return d
 }
 
 // overdue reports whether pd's tree copy is overdue by its age
@@ -324,6 +336,7 @@ func (p *Protocol) fireGrafts() {
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)
 		pd.target, pd.target2 = to, ""
+		pd.asked = append(pd.asked, graftAsk{to, p.now})
 		if pd.grafts == 0 {
 			pd.firstGraft = p.now
 			p.pulls.lastPull = p.now
@@ -347,6 +360,7 @@ func (p *Protocol) fireGrafts() {
 				to2 := pd.ann[pd.next%len(pd.ann)]
 				pd.next = (pd.next + 1) % len(pd.ann)
 				pd.target2 = to2
+				pd.asked = append(pd.asked, graftAsk{to2, p.now})
 				p.counters.GraftSent++
 				p.emit(Event{Kind: EventGraftSent, ID: pd.id, Peer: to2, Retries: pd.grafts})
 				reqs = append(reqs, graftReq{to: to2, id: pd.id})

@@ -450,6 +450,66 @@ func TestGraftAfterTimeoutBackoffRotation(t *testing.T) {
 	}
 }
 
+// A retry waits at least as long as Grafts have lately taken to be
+// answered (TCP's retransmission timeout on the answer times, capped at
+// 8 × graft_timeout): over links queued with large messages' chunks an
+// answer takes seconds, and a retry after one graft timeout asked two more
+// peers each time for copies that were only late. Without a recent sample
+// (none yet, or none for 30 s) the backoff is graft_timeout's.
+func TestGraftRetryWaitsForMeasuredAnswers(t *testing.T) {
+	const T = 500 * time.Millisecond
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	// grafted runs the protocol's timers from 'from' until a Graft for id
+	// goes out and returns when.
+	grafted := func(from time.Time, id core.MessageID) time.Time {
+		t.Helper()
+		for at := from; at.Sub(from) < time.Minute; {
+			at = p.NextDeadline()
+			p.Tick(at)
+			for _, g := range msgs(p.Drain(), core.MsgGraft) {
+				if slices.Contains(g.Msg.IDs, id) {
+					return at
+				}
+			}
+		}
+		t.Fatalf("no Graft for %v", id)
+		return time.Time{}
+	}
+	// pull announces id from l0, l1, l2 at 'at' and returns when the
+	// first Graft went out, and when the retry.
+	pull := func(at time.Time, id core.MessageID) (time.Time, time.Time) {
+		t.Helper()
+		for _, l := range []core.PeerID{"l0", "l1", "l2"} {
+			p.Receive(at, l, ihave(core.Announcement{ID: id, Hops: 3, OriginTime: at}))
+		}
+		p.Drain()
+		first := grafted(at, id)
+		return first, grafted(first, id)
+	}
+	answer := func(at time.Time, id core.MessageID) {
+		m := core.Message{Type: core.MsgGossip, ID: id, Hops: 4, OriginTime: at, Payload: []byte("payload"), Repaired: true}
+		p.Receive(at, "l0", m)
+		p.Drain()
+	}
+	// No answer measured yet: the retry is due one graft timeout later.
+	first, retry := pull(t0.Add(ms(10)), core.MessageID{Origin: "x", Seq: 1})
+	if retry.Sub(first) != T {
+		t.Fatalf("retry after %v without answer times, want %v", retry.Sub(first), T)
+	}
+	answer(first.Add(2*time.Second), core.MessageID{Origin: "x", Seq: 1}) // answered 2 s after the Graft
+	// One sample of 2 s: timeout 2 s + 4 × 1 s, capped at 8 × T.
+	at := first.Add(3 * time.Second)
+	first, retry = pull(at, core.MessageID{Origin: "y", Seq: 1})
+	if retry.Sub(first) != 8*T {
+		t.Errorf("retry after %v with answers taking 2 s, want %v", retry.Sub(first), 8*T)
+	}
+	// 30 s without a sample: back to graft_timeout.
+	first, retry = pull(first.Add(40*time.Second), core.MessageID{Origin: "z", Seq: 1})
+	if retry.Sub(first) != T {
+		t.Errorf("retry after %v once the answer times are 30 s old, want %v", retry.Sub(first), T)
+	}
+}
+
 func TestGraftSuccessCancelsTimer(t *testing.T) {
 	p := fixture(t, nil)
 	id := core.MessageID{Origin: "x", Seq: 1}

@@ -79,7 +79,8 @@ type pullPolicy struct {
 	// origins: per origin, the last tree copy (bounded by maxTreeOrigins;
 	// emptied when full).
 	origins map[PeerID]originTrace
-	lag     treeLag // the tree's current lag over all origins (treelag.go)
+	lag     treeLag    // the tree's current lag over all origins (treelag.go)
+	answers answerTime // how long Grafts wait for their answers (see graftBackoff)
 }
 
 // originTrace is the last first copy of one origin the tree pushed to us,

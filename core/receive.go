@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -263,6 +264,11 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 			// the tuned timeout of a group fed by one member's pulls to
 			// its bound, and every pull there waited that long.
 			p.emit(Event{Kind: EventIHaveLag, ID: id, Peer: from, Latency: p.now.Sub(pd.announced), Retries: pd.grafts})
+		}
+		if i := slices.IndexFunc(pd.asked, func(a graftAsk) bool { return a.peer == from }); i >= 0 {
+			// An answer to one of our Grafts, whichever: how long
+			// answers take (see graftBackoff).
+			p.pulls.answers.add(p.now, p.now.Sub(pd.asked[i].at))
 		}
 		if pd.grafts > 0 {
 			p.counters.GraftSuccess++

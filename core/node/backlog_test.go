@@ -44,13 +44,7 @@ func TestPrunedPeersQueuedCopyDoesNotRelink(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []core.PeerID{"b", "c"} {
-			if err := n.AddPeer(p); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, time.Minute, "a Join to "+string(p), func() bool {
-				return slices.ContainsFunc(tr.sentOf(core.MsgJoin), func(s sentFrame) bool { return s.to == p })
-			})
-			tr.inject(t, p, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: true})
+			addLinkedPeer(t, n, tr.chanTransport, p, true)
 		}
 		waitFor(t, time.Minute, "two eager links", func() bool { return n.Stats().EagerPeers == 2 })
 

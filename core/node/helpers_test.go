@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -348,6 +349,23 @@ func (c *chanTransport) inject(t testing.TB, from core.PeerID, m core.Message) {
 		t.Fatal(err)
 	}
 	c.in <- node.Frame{From: from, Data: b}
+}
+
+// addLinkedPeer adds peer p to n, waits for n's Join to it and accepts it:
+// as the link n asked for, or as an eager one with eager set.
+func addLinkedPeer(t testing.TB, n *node.Node, tr *chanTransport, p core.PeerID, eager bool) {
+	t.Helper()
+	if err := n.AddPeer(p); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "a Join to "+string(p), func() bool {
+		return slices.ContainsFunc(tr.sentOf(core.MsgJoin), func(s sentFrame) bool { return s.to == p })
+	})
+	for _, s := range tr.sentOf(core.MsgJoin) {
+		if s.to == p {
+			tr.inject(t, p, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: eager || s.msg.Eager})
+		}
+	}
 }
 
 // sentOf returns the messages of type typ sent so far.

@@ -111,17 +111,7 @@ func TestNewLinksAreKeptAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []core.PeerID{"b", "c"} {
-			if err := n.AddPeer(p); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, time.Minute, "a Join to "+string(p), func() bool {
-				return slices.ContainsFunc(tr.sentOf(core.MsgJoin), func(s sentFrame) bool { return s.to == p })
-			})
-			for _, s := range tr.sentOf(core.MsgJoin) {
-				if s.to == p {
-					tr.inject(t, p, core.Message{Type: core.MsgJoinReply, Accepted: true, Eager: s.msg.Eager})
-				}
-			}
+			addLinkedPeer(t, n, tr.chanTransport, p, false)
 			// The clock does not move: only the link itself can report it.
 			waitFor(t, time.Minute, "the link with "+string(p)+" to be kept", func() bool { return tr.isKept(p) })
 		}

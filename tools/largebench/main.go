@@ -560,7 +560,7 @@ func bench(f flags, out io.Writer) error {
 	fmt.Fprintf(out, "duplicate copies: %d, pulls answered: %d, anti-entropy repairs: %d, frames dropped by the loss: %d, transport drops: %d\n",
 		after.dups-before.dups, after.pulls-before.pulls, after.repairs-before.repairs, after.lost-before.lost, after.trDrops-before.trDrops)
 	fmt.Fprintf(out, "pulls: %d Grafts sent (ids pulled and link requests; %d retries), %d held back, %d given up; links: %d promotions, %d Prunes sent\n",
-		after.graftIDs-before.graftIDs, after.retries-before.retries, after.deferred-before.deferred, after.failed-before.failed,
+		after.graftsSent-before.graftsSent, after.retries-before.retries, after.deferred-before.deferred, after.failed-before.failed,
 		after.promotions-before.promotions, after.prunes-before.prunes)
 	fmt.Fprintf(out, "chunk repairs (parts pulled or repaired, not pushed by the tree): %d; anti-entropy repairs of what the node already had: %d\n",
 		after.partRepairs-before.partRepairs, after.repairDups-before.repairDups)
@@ -605,7 +605,7 @@ func roundAll(ds []time.Duration) []time.Duration {
 type total struct {
 	bytesOut, dups, pulls, repairs, lost, trDrops, waits, slow, cuts, rateWaits, partRepairs, repairDups uint64
 	// the repair plane's and the tree's churn
-	graftIDs, retries, deferred, failed, promotions, prunes uint64
+	graftsSent, retries, deferred, failed, promotions, prunes uint64
 }
 
 func totals(nodes []*node.Node, trs []*lossy) total {
@@ -613,7 +613,7 @@ func totals(nodes []*node.Node, trs []*lossy) total {
 	for i, n := range nodes {
 		s := n.Stats()
 		t.dups += s.MessagesDuplicate
-		t.graftIDs += s.GraftSent
+		t.graftsSent += s.GraftSent
 		t.retries += s.GraftRetries
 		t.deferred += s.GraftsDeferred
 		t.failed += s.GraftFailed

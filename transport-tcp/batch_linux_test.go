@@ -37,7 +37,9 @@ func TestUrgentFrameWaitsForOneBulkBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	a := newTransport(t, "a", WithSocketBuffer(64<<10))
+	// One connection for both lanes: the lane order inside the writer is what
+	// is measured here (bulk connections: bulkconn_test.go).
+	a := newTransport(t, "a", WithSocketBuffer(64<<10), WithBulkConnection(false))
 	a.SetPeerAddr("b", ln.Addr().String())
 
 	const bulk, size = 128, 16 << 10

@@ -20,11 +20,14 @@ import (
 
 // conn is one established Plumtree connection.
 type conn struct {
-	t         *Transport
-	raw       net.Conn      // the TCP connection (key of Transport.conns)
-	nc        net.Conn      // what frames are written to: raw, a prefixConn or a *tls.Conn
-	br        *bufio.Reader // what frames are read from (over nc)
-	outbound  bool          // dialed by this node
+	t        *Transport
+	raw      net.Conn      // the TCP connection (key of Transport.conns)
+	nc       net.Conn      // what frames are written to: raw, a prefixConn or a *tls.Conn
+	br       *bufio.Reader // what frames are read from (over nc)
+	outbound bool          // dialed by this node
+	// bulk: a bulk connection (WithBulkConnection), carrying frames from
+	// its dialer only; never a peer's connection (peer.conn). Fixed.
+	bulk      bool
 	remoteInc uint64
 	remote    string
 	peer      *peer // set on attach, then fixed
@@ -61,11 +64,24 @@ type conn struct {
 
 	closeOnce, readOnce, writeOnce sync.Once
 	halves                         atomic.Int32 // directions finished
+	dead                           atomic.Bool  // closed
+}
+
+// errNoSocket: the connection has no socket to set an option on.
+var errNoSocket = errors.New("tcp: not a socket")
+
+// lastUsedLoad is c.lastUsed, 0 for nil (a connection still handshaking).
+func (c *conn) lastUsedLoad() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.lastUsed.Load()
 }
 
 // close closes the connection in both directions and forgets it.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
+		c.dead.Store(true)
 		c.raw.Close()
 		c.t.untrack(c.raw)
 	})
@@ -273,6 +289,12 @@ func (t *Transport) serveConn(raw net.Conn) {
 		return
 	}
 	raw.SetDeadline(time.Time{})
+	if h.bulk {
+		t.attachBulkInbound(id, c)
+		t.log.Debug("tcp: bulk connection accepted", "peer", string(id), "remote", remote)
+		t.readLoop(c)
+		return
+	}
 	if !t.attachInbound(id, c) {
 		c.close()
 		return
@@ -281,8 +303,9 @@ func (t *Transport) serveConn(raw net.Conn) {
 	t.readLoop(c)
 }
 
-// dial connects to p at addr and runs the dialer's side of the handshake.
-func (t *Transport) dial(p *peer, addr string) (*conn, error) {
+// dial connects to p at addr and runs the dialer's side of the handshake,
+// for a bulk connection (WithBulkConnection) if bulk.
+func (t *Transport) dial(p *peer, addr string, bulk bool) (*conn, error) {
 	d := net.Dialer{Timeout: t.opts.dialTimeout, KeepAliveConfig: t.keepAliveConfig()}
 	if t.opts.keepAlive <= 0 {
 		d.KeepAlive = -1
@@ -295,6 +318,11 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 		return nil, err
 	}
 	t.setSocketBuffers(raw)
+	if bulk && t.opts.bulkPriority >= 0 {
+		if err := setPriority(raw, t.opts.bulkPriority); err != nil {
+			t.log.Debug("tcp: cannot set the bulk connection's priority", "peer", string(p.id), "err", err)
+		}
+	}
 	if !t.track(raw) {
 		raw.Close()
 		if t.ctx.Err() != nil {
@@ -337,6 +365,9 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 		nonce := newNonce()
 		mine = appendKeyedHello(make([]byte, 0, maxHelloLen), t.inc, t.self, &nonce)
 	}
+	if bulk {
+		markBulk(mine)
+	}
 	if _, err := nc.Write(mine); err != nil {
 		return fail("writing hello: " + err.Error())
 	}
@@ -353,11 +384,13 @@ func (t *Transport) dial(p *peer, addr string) (*conn, error) {
 		return fail("the peer answered with a plain hello: it has no keyring")
 	case kr == nil && h.keyed:
 		return fail("the peer answered with a keyed hello but this node has no keyring")
+	case h.bulk:
+		return fail("the peer answered with a bulk hello")
 	}
 	if err := t.checkCert(nc, h.id); err != nil {
 		return fail(err.Error())
 	}
-	c := &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, remoteInc: h.inc, remote: remote,
+	c := &conn{t: t, raw: raw, nc: nc, br: br, outbound: true, bulk: bulk, remoteInc: h.inc, remote: remote,
 		proven: kr != nil || t.opts.peerIDFromCert != nil}
 	if kr != nil {
 		if err := t.dialKeyed(c, mine, h); err != nil {
@@ -528,6 +561,58 @@ func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
 	return true
 }
 
+// attachBulkInbound registers an accepted bulk connection (its hello had
+// the bulk flag) from peer id. It is read like any connection, its frames
+// coming from id, but it is not the peer's connection: nothing is written
+// to it, and it is never compared with the peer's other connections. A
+// bulk connection from a peer this node does not know yet creates no peer
+// (the peer's own connection does that).
+func (t *Transport) attachBulkInbound(id core.PeerID, c *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[id]
+	if p == nil {
+		p = &peer{id: id, removed: true} // a name for its frames and logs only
+	}
+	c.bulk = true
+	c.peer = p
+	c.lastUsed.Store(time.Now().UnixNano())
+	if _, ok := t.conns[c.raw]; ok { // else Close has taken it already
+		t.conns[c.raw] = c
+	}
+}
+
+// attachBulkOutbound registers a dialed bulk connection of p and starts
+// the goroutine that reads it to its end (the acceptor writes nothing on
+// it; its half-close, after its idle timeout, ends the connection). false
+// if t is closed or p removed (c is closed).
+func (t *Transport) attachBulkOutbound(p *peer, c *conn) bool {
+	t.mu.Lock()
+	if t.closed || p.removed {
+		t.mu.Unlock()
+		c.close()
+		return false
+	}
+	c.peer = p
+	c.lastUsed.Store(time.Now().UnixNano())
+	t.conns[c.raw] = c
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		var b [1]byte
+		_, err := c.br.Read(b[:])
+		freeReader(c.br)
+		c.br = nil
+		c.close()
+		if err == nil && t.ctx.Err() == nil {
+			t.logBad(p.id, c.remote, "the peer wrote on a bulk connection")
+			t.st.badFrames.Add(1)
+		}
+	}()
+	return true
+}
+
 // attachOutbound attaches a dialed connection and starts its reader.
 func (t *Transport) attachOutbound(p *peer, c *conn) {
 	t.mu.Lock()
@@ -614,10 +699,14 @@ func (t *Transport) readLoop(c *conn) {
 	if errors.Is(err, io.EOF) {
 		c.peerEOF.Store(true)
 	}
-	t.detach(c)
-	if errors.Is(err, io.EOF) {
+	switch {
+	case c.bulk:
+		c.close() // the peer's, one-way: nothing to detach or finish writing
+	case errors.Is(err, io.EOF):
+		t.detach(c)
 		c.endRead()
-	} else {
+	default:
+		t.detach(c)
 		c.close()
 	}
 	var bad *badInput

@@ -92,12 +92,15 @@ func FuzzReadSealedFrames(f *testing.F) {
 }
 
 // The hello parser on arbitrary bytes: a hello it accepts is one
-// appendHello would write.
+// appendHello or appendKeyedHello would write, marked bulk or not.
 func FuzzReadHello(f *testing.F) {
 	f.Add(appendHello(nil, 1, "node-1"))
 	f.Add(appendHello(nil, 0, ""))
 	f.Add([]byte{wire.Magic, 2, 0})
 	f.Add(appendKeyedHello(nil, 3, "node-2", &[nonceLen]byte{1, 2, 3}))
+	bulk := appendHello(nil, 4, "node-3")
+	markBulk(bulk)
+	f.Add(bulk)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := readHello(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {
@@ -106,6 +109,9 @@ func FuzzReadHello(f *testing.F) {
 		want := appendHello(nil, h.inc, h.id)
 		if h.keyed {
 			want = appendKeyedHello(nil, h.inc, h.id, &h.nonce)
+		}
+		if h.bulk {
+			markBulk(want)
 		}
 		if len(data) < len(want) || !bytes.Equal(data[:len(want)], want) || !bytes.Equal(h.raw, want) {
 			t.Fatalf("accepted %x as hello of %q/%d", data, h.id, h.inc)

@@ -18,7 +18,12 @@ import (
 //
 //	Magic (0xB7) | wire.Version | type (1) | incarnation (8 bytes, big endian) | id length (1) | id
 //
-// type is 0 (helloPlain). With a keyring (WithKeyring) it is 1 (helloKeyed)
+// type is 0 (helloPlain). A dialer that opens a bulk connection (see
+// WithBulkConnection) sets the bit helloBulk in it: that connection carries
+// frames from the dialer only, the acceptor writes nothing on it after its
+// hello, and it is never the peer's connection (the one frames are sent
+// back on). A node that does not know the bit refuses the hello; the
+// dialer then sends its bulk frames over the peer's connection. With a keyring (WithKeyring) it is 1 (helloKeyed)
 // and the hello goes on with a random nonce (32 bytes); the acceptor's hello
 // is followed by its proof, and the dialer then sends its own proof:
 //
@@ -40,6 +45,7 @@ import (
 const (
 	helloPlain  byte = 0
 	helloKeyed  byte = 1
+	helloBulk   byte = 0x10 // flag: a bulk connection (dialer's hello only)
 	helloFixed       = 3 + 8 + 1
 	maxHelloLen      = helloFixed + core.MaxPeerIDLen + nonceLen + macLen
 )
@@ -52,6 +58,7 @@ type hello struct {
 	id    core.PeerID
 	inc   uint64
 	keyed bool
+	bulk  bool           // the dialer opens a bulk connection
 	nonce [nonceLen]byte // keyed only
 	raw   []byte         // the hello as received (for the transcript)
 }
@@ -73,6 +80,10 @@ func appendKeyedHello(dst []byte, inc uint64, id core.PeerID, nonce *[nonceLen]b
 	return append(dst, nonce[:]...)
 }
 
+// markBulk sets the bulk flag in hello, made by appendHello or
+// appendKeyedHello.
+func markBulk(hello []byte) { hello[2] |= helloBulk }
+
 // readHello reads and checks one hello, plain or keyed.
 func readHello(br *bufio.Reader) (hello, error) {
 	var h hello
@@ -83,7 +94,8 @@ func readHello(br *bufio.Reader) (hello, error) {
 	if err := checkHelloHeader(fixed[:3]); err != nil {
 		return h, err
 	}
-	h.keyed = fixed[2] == helloKeyed
+	h.keyed = fixed[2]&^helloBulk == helloKeyed
+	h.bulk = fixed[2]&helloBulk != 0
 	h.inc = binary.BigEndian.Uint64(fixed[3:11])
 	n := int(fixed[11])
 	if n == 0 {
@@ -112,8 +124,8 @@ func checkHelloHeader(h []byte) error {
 		return fmt.Errorf("hello: first byte 0x%02x is not the plumtree magic 0x%02x", h[0], wire.Magic)
 	case h[1] != wire.Version:
 		return fmt.Errorf("hello: unsupported version %d (want %d)", h[1], wire.Version)
-	case h[2] != helloPlain && h[2] != helloKeyed:
-		return fmt.Errorf("hello: type byte %d, want %d (hello) or %d (keyed hello)", h[2], helloPlain, helloKeyed)
+	case h[2]&^helloBulk != helloPlain && h[2]&^helloBulk != helloKeyed:
+		return fmt.Errorf("hello: type byte %d, want %d (hello) or %d (keyed hello), with or without the bulk flag %d", h[2], helloPlain, helloKeyed, helloBulk)
 	}
 	return nil
 }

@@ -30,6 +30,12 @@ const (
 	DefaultBackoffMax       = 10 * time.Second
 	DefaultEvictIdle        = 30 * time.Second // idle time after which a connection may make room for a new one
 	DefaultIdleTimeout      = time.Minute      // idle time after which a connection of a peer not kept is closed
+	// DefaultBulkPriority is the socket priority of bulk connections
+	// (SO_PRIORITY on Linux): TC_PRIO_BULK, the class Linux gives traffic
+	// marked "maximize throughput", which the kernel's default queueing
+	// discipline (pfifo_fast) sends after every other packet waiting at the
+	// same interface.
+	DefaultBulkPriority = 2
 )
 
 // bufSize is the size of each connection's read buffer and of each peer's
@@ -90,6 +96,11 @@ type options struct {
 	clientTLS        *tls.Config
 	peerIDFromCert   func(*x509.Certificate) core.PeerID
 	keyring          Keyring
+	// bulkConn gives each peer's bulk lane a connection of its own
+	// (WithBulkConnection); bulkPriority is its socket priority, -1 to
+	// leave it (WithBulkPriority).
+	bulkConn     bool
+	bulkPriority int
 	// flushEach writes every frame with its own flush (no coalescing): for
 	// the benchmark that measures what batching gains.
 	flushEach bool
@@ -116,6 +127,8 @@ func defaultOptions() options {
 		keepAlive:        DefaultKeepAlive,
 		backoffMin:       DefaultBackoffMin,
 		backoffMax:       DefaultBackoffMax,
+		bulkConn:         true,
+		bulkPriority:     DefaultBulkPriority,
 	}
 }
 
@@ -142,6 +155,7 @@ func (o *options) validate() error {
 		{"listener", o.listener == nil || o.listenAddr == "", "WithListener or WithListenAddr, not both"},
 		{"tls", (o.serverTLS == nil) == (o.clientTLS == nil), "both a server and a client config"},
 		{"peer id from cert", o.peerIDFromCert == nil || o.serverTLS != nil, "WithTLS"},
+		{"bulk priority", o.bulkPriority >= -1 && o.bulkPriority <= 6, "-1 (leave it) or in [0, 6]"},
 		{"keyring", o.keyring == nil || validKeyLen(len(o.keyring.GetPrimaryKey())), "nil or hold a primary key of 16, 24 or 32 bytes"},
 	} {
 		if !c.ok {
@@ -194,6 +208,32 @@ func WithSocketBuffer(n int) Option { return func(o *options) { o.socketBuffer =
 // SendBulk fills (frames; default 1024). SendBulk returns ErrQueueFull when
 // it is full; a full bulk lane never spills into the urgent one.
 func WithBulkQueue(n int) Option { return func(o *options) { o.bulkQueue = n } }
+
+// WithBulkConnection sets whether each peer's bulk lane (SendBulk: large
+// messages' parts) gets a TCP connection of its own (default true). The
+// node dials it to the peer's address with the first bulk frame and closes
+// it after the idle timeout; frames go one way on it, from the dialer.
+// Why: a frame of the urgent lane sent over the same connection waits, in
+// the kernel and on the network, for every byte of bulk frames written
+// before it (seconds on a slow link), while on a connection of its own it
+// is a flow of its own: a queue that serves flows fairly (fq_codel, the
+// default of most Linux distributions) or by priority (pfifo_fast, the
+// kernel's own default, with WithBulkPriority) sends it first. Order is
+// kept within each lane, as before; across lanes there never was any.
+// A peer without an address (it only dialed in) and a peer that refuses
+// the bulk connection (a version without it; counted in
+// Stats.BulkFallbacks) get their bulk frames over their connection as
+// with false.
+func WithBulkConnection(on bool) Option { return func(o *options) { o.bulkConn = on } }
+
+// WithBulkPriority sets the socket priority (SO_PRIORITY, Linux only; 0 to
+// 6) of bulk connections (WithBulkConnection); -1 leaves the system's.
+// Default DefaultBulkPriority (2, TC_PRIO_BULK): at a queue that serves
+// priorities (pfifo_fast, prio), the packets of bulk connections wait for
+// every other packet of this host, this node's small messages included.
+// The mark stays in the host (it is not DSCP): it matters where this
+// host's own interface is the bottleneck.
+func WithBulkPriority(p int) Option { return func(o *options) { o.bulkPriority = p } }
 
 // WithReceiveQueue sets the capacity of the Receive channel shared by all
 // connections (frames; default 1024). When it is full (the node does not

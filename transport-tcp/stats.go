@@ -36,6 +36,13 @@ type Stats struct {
 	// that failed (connect errors and failed handshakes).
 	Dials        uint64 `json:"dials"`
 	DialFailures uint64 `json:"dial_failures"`
+	// BulkDials counts the dials of bulk connections (WithBulkConnection;
+	// part of Dials). BulkFallbacks counts the peers whose bulk lane went
+	// back to sharing the peer's connection because no bulk connection to
+	// it could be opened while that connection was up (a peer that does
+	// not know bulk connections).
+	BulkDials     uint64 `json:"bulk_dials"`
+	BulkFallbacks uint64 `json:"bulk_fallbacks"`
 	// Reconnects counts connections re-established to a peer that had one
 	// before: dialed again after the connection was lost, or accepted from
 	// a restarted peer (a new incarnation) while the old one was open.
@@ -69,7 +76,7 @@ type Stats struct {
 	BulkQueueDepth int                 `json:"bulk_queue_depth"` // of which in bulk lanes
 	Peers          int                 `json:"peers"`            // known peers
 	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
-	Conns          int                 `json:"conns"`            // established connections (draining duplicates included)
+	Conns          int                 `json:"conns"`            // established connections (draining duplicates and bulk connections included)
 	Handshaking    int                 `json:"handshaking"`      // connections in set-up
 	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
 	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer, both lanes
@@ -83,6 +90,8 @@ type counters struct {
 	bulkFramesOut       atomic.Uint64
 	tooLarge            atomic.Uint64
 	dials, dialFailures atomic.Uint64
+	bulkDials           atomic.Uint64
+	bulkFallbacks       atomic.Uint64
 	reconnects          atomic.Uint64
 	handshakeFailures   atomic.Uint64
 	badFrames           atomic.Uint64
@@ -109,6 +118,8 @@ func (t *Transport) Stats() Stats {
 		TooLarge:          t.st.tooLarge.Load(),
 		Dials:             t.st.dials.Load(),
 		DialFailures:      t.st.dialFailures.Load(),
+		BulkDials:         t.st.bulkDials.Load(),
+		BulkFallbacks:     t.st.bulkFallbacks.Load(),
 		Reconnects:        t.st.reconnects.Load(),
 		HandshakeFailures: t.st.handshakeFailures.Load(),
 		BadFrames:         t.st.badFrames.Load(),

@@ -37,7 +37,9 @@ var (
 //
 // There is at most one connection per pair of peers, used in both
 // directions; when both peers dial each other at once, both keep the
-// connection dialed by the peer with the lower id. Every peer has its own
+// connection dialed by the peer with the lower id. Bulk frames (SendBulk)
+// go over a second connection per peer and direction by default
+// (WithBulkConnection). Every peer has its own
 // bounded send queue and writer goroutine, so a slow or dead peer never
 // delays the others. All methods are safe for concurrent use.
 type Transport struct {
@@ -88,10 +90,27 @@ type peer struct {
 	bulkLen atomic.Int64
 	// written counts the frames written to p's connections (SentTo).
 	written atomic.Uint64
-	changed chan struct{} // capacity 1: the connection or the address changed
-	ctx     context.Context
-	cancel  context.CancelFunc
-	dialing atomic.Bool // the writer is dialing p
+	// bulkOwn: the bulk lane has a writer and a connection of its own
+	// (WithBulkConnection): p's writer leaves the lane alone. Set once,
+	// before the lane is made; cleared for good if the peer refuses bulk
+	// connections (the writer then takes bulk frames as without them).
+	bulkOwn  atomic.Bool
+	bulkOnce sync.Once
+	// handoff is the frame the bulk writer had in hand when p refused bulk
+	// connections: p's writer writes it before the rest of the lane.
+	handoff atomic.Pointer[outFrame]
+	// bulkConn is the bulk writer's current connection (nil if none).
+	// bulkGen is odd while the bulk writer writes a batch and grows by one
+	// at its start and at its end; bulkFlushed is the last even bulkGen at
+	// which the kernel had none of the connection's bytes unacknowledged
+	// (BulkQueueLen).
+	bulkConn    atomic.Pointer[conn]
+	bulkGen     atomic.Uint64
+	bulkFlushed atomic.Uint64
+	changed     chan struct{} // capacity 1: the connection or the address changed
+	ctx         context.Context
+	cancel      context.CancelFunc
+	dialing     atomic.Bool // the writer is dialing p
 
 	// guarded by Transport.mu
 	addr      string
@@ -308,6 +327,9 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 	c := p.conn
 	p.conn = nil
 	t.st.drops.Add(uint64(len(p.queue.get()) + len(p.bulk.get())))
+	if p.handoff.Load() != nil {
+		t.st.drops.Add(1)
+	}
 	return c
 }
 
@@ -376,6 +398,9 @@ func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
 			return nil
 		}
 	} else {
+		if p.bulk.get() == nil {
+			t.startBulk(p)
+		}
 		p.bulkLen.Add(1)
 		if p.push(&p.bulk, t.opts.bulkQueue, frame) {
 			return nil
@@ -386,6 +411,32 @@ func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
 	t.st.drops.Add(1)
 	t.st.queueFull.Add(1)
 	return ErrQueueFull
+}
+
+// startBulk decides, before p's bulk lane is made, who writes it: a bulk
+// writer of its own over a bulk connection (WithBulkConnection, and p has
+// an address to dial), or p's writer over p's connection.
+func (t *Transport) startBulk(p *peer) {
+	p.bulkOnce.Do(func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !t.opts.bulkConn || t.closed || p.removed || p.addr == "" {
+			return
+		}
+		p.bulkOwn.Store(true)
+		p.bulk.make(t.opts.bulkQueue) // before the writer waits on it
+		t.wg.Add(1)
+		go t.bulkWriteLoop(p)
+	})
+}
+
+// sharedBulk is p's bulk lane if p's writer writes it (no bulk connection),
+// else nil (a channel that is never ready).
+func (p *peer) sharedBulk() chan outFrame {
+	if p.bulkOwn.Load() {
+		return nil
+	}
+	return p.bulk.get()
 }
 
 // Close stops accepting, closes every connection, stops every goroutine the
@@ -488,7 +539,11 @@ func (t *Transport) closeIdle(now time.Time) {
 	var idle []idleEnd
 	t.mu.Lock()
 	for _, c := range t.conns {
-		if t.closableLocked(c) && c.lastUsed.Load() <= cutoff {
+		used := c.lastUsedLoad()
+		if c != nil && c.bulk {
+			used += int64(t.opts.idleTimeout)
+		}
+		if t.closableLocked(c) && used <= cutoff {
 			idle = append(idle, t.takeIdleLocked(c))
 		}
 	}
@@ -505,7 +560,15 @@ func (t *Transport) closeIdle(now time.Time) {
 // forgotten once the connection has ended (detach) and dials again when it
 // has a frame for this node; else whoever completes a hello could hold
 // connection slots for ever by staying silent. t.mu is held.
+//
+// An accepted bulk connection qualifies whatever its peer: its dialer
+// closes it after its own idle timeout and dials again when it has bulk
+// frames (closeIdle gives it twice the time, so the dialer normally goes
+// first).
 func (t *Transport) closableLocked(c *conn) bool {
+	if c != nil && c.bulk {
+		return !c.outbound && !c.evicting && c.peer != nil
+	}
 	return c != nil && !c.evicting && c.peer != nil && c.peer.conn == c && !c.peer.removed &&
 		!t.kept[c.peer.id]
 }
@@ -523,6 +586,11 @@ type idleEnd struct {
 func (t *Transport) takeIdleLocked(c *conn) idleEnd {
 	c.evicting = true
 	t.evicting++
+	if c.bulk {
+		// Not a peer's connection: half-close it, so that its dialer stops
+		// writing to it and closes it.
+		return idleEnd{c: c, endWrite: true}
+	}
 	return idleEnd{c: c, endWrite: t.unsetLocked(c)}
 }
 

@@ -20,6 +20,20 @@ type writer struct {
 	// it goes before every later bulk frame, after every urgent one.
 	held    outFrame
 	hasHeld bool
+	// bulkOnly: the writer of p's bulk lane over a bulk connection
+	// (bulkWriteLoop), not p's writer.
+	bulkOnly bool
+	// fallBack: connectBulk found that p refuses bulk connections.
+	fallBack bool
+}
+
+// bulkLane is the bulk lane this writer takes frames from: nil (never
+// ready) for p's writer while the lane has a writer of its own.
+func (w *writer) bulkLane() chan outFrame {
+	if w.bulkOnly {
+		return w.p.bulk.get()
+	}
+	return w.p.sharedBulk()
 }
 
 // writeLoop is the one goroutine that writes to p: it takes frames from p's
@@ -57,7 +71,7 @@ func (t *Transport) writeLoop(p *peer) {
 				w.current()
 				continue
 			case f = <-p.queue.get():
-			case f = <-p.bulk.get():
+			case f = <-w.bulkLane():
 				// An urgent frame may have come at the same moment:
 				// next takes it first.
 				w.held, w.hasHeld = f, true
@@ -74,17 +88,24 @@ func (t *Transport) writeLoop(p *peer) {
 // any is queued, else the held bulk frame, else a bulk one. ok is false
 // when both lanes are empty.
 func (w *writer) next() (f outFrame, bulk, ok bool) {
-	select {
-	case f = <-w.p.queue.get():
-		return f, false, true
-	default:
+	if !w.bulkOnly {
+		select {
+		case f = <-w.p.queue.get():
+			return f, false, true
+		default:
+		}
 	}
 	if w.hasHeld {
 		f, w.held, w.hasHeld = w.held, outFrame{}, false
 		return f, true, true
 	}
+	if !w.bulkOnly && !w.p.bulkOwn.Load() {
+		if h := w.p.handoff.Swap(nil); h != nil {
+			return *h, true, true
+		}
+	}
 	select {
-	case f = <-w.p.bulk.get():
+	case f = <-w.bulkLane():
 		return f, true, true
 	default:
 	}
@@ -121,13 +142,24 @@ func (w *writer) current() *conn {
 // behind it, to p, dialing first if needed. false when p is removed or the
 // Transport closed.
 func (w *writer) send(f outFrame, bulk bool) bool {
+	current, connect := w.current, w.connect
+	if w.bulkOnly {
+		current, connect = w.currentBulk, w.connectBulk
+	}
 	for {
-		c := w.current()
+		c := current()
 		if c != nil {
 			w.writeBatch(c, f, bulk)
 			return true
 		}
-		if !w.connect() {
+		if !connect() {
+			if w.fallBack {
+				// p's writer takes the lane from here, f first.
+				w.p.handoff.Store(&f)
+				w.p.bulkOwn.Store(false)
+				w.p.signal()
+				return false
+			}
 			w.t.st.drops.Add(1)
 			return false
 		}
@@ -167,7 +199,7 @@ func (w *writer) connect() bool {
 	}
 	t.st.dials.Add(1)
 	p.dialing.Store(true)
-	c, err := t.dial(p, addr)
+	c, err := t.dial(p, addr, false)
 	if err != nil {
 		p.dialing.Store(false)
 		if p.ctx.Err() != nil {
@@ -200,7 +232,13 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 		w.bw = newWriter(c.nc)
 	}
 	t, p, bw := w.t, w.p, w.bw
-	if bulk && len(p.queue.get()) > 0 {
+	if w.bulkOnly {
+		// Odd until the batch is in the kernel, from before the first
+		// bulkLen decrement: BulkQueueLen must not take the lane for empty
+		// and the connection for flushed while these frames go out.
+		p.bulkGen.Add(1)
+		defer p.bulkGen.Add(1)
+	} else if bulk && len(p.queue.get()) > 0 {
 		// Urgent frames came while f waited (for a connection): they go
 		// first.
 		w.held, w.hasHeld = f, true
@@ -256,7 +294,11 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 		w.cur = nil
 		freeWriter(w.bw)
 		w.bw = nil
-		t.detach(c)
+		if c.bulk {
+			p.bulkConn.Store(nil)
+		} else {
+			t.detach(c)
+		}
 		c.close()
 		if t.ctx.Err() == nil && p.ctx.Err() == nil {
 			t.log.Warn("tcp: write failed, closing connection", "peer", string(p.id), "remote", c.remote,
@@ -269,4 +311,126 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 	t.st.framesOut.Add(uint64(frames))
 	t.st.bulkFramesOut.Add(uint64(bulks))
 	t.st.bytesOut.Add(uint64(bytes))
+}
+
+// bulkWriteLoop is the writer of p's bulk lane when it has a connection of
+// its own (WithBulkConnection): it dials the bulk connection with the first
+// frame, writes batches of bulk frames to it and closes it after the idle
+// timeout without frames. If p refuses bulk connections it hands the lane
+// back to p's writer (peer.bulkOwn) and ends.
+func (t *Transport) bulkWriteLoop(p *peer) {
+	defer t.wg.Done()
+	w := &writer{t: t, p: p, bulkOnly: true}
+	defer w.dropConn()
+	var idle *time.Timer
+	var idleC <-chan time.Time
+	for p.bulkOwn.Load() {
+		f, _, ok := w.next()
+		if !ok {
+			if w.cur != nil && t.opts.idleTimeout > 0 && idleC == nil {
+				if idle == nil {
+					idle = time.NewTimer(t.opts.idleTimeout)
+				} else {
+					idle.Reset(t.opts.idleTimeout)
+				}
+				idleC = idle.C
+			}
+			select {
+			case <-p.ctx.Done():
+				return
+			case f = <-p.bulk.get():
+			case <-idleC:
+				idleC = nil
+				if w.cur != nil {
+					t.st.evicted.Add(1)
+					t.log.Debug("tcp: closing an idle bulk connection", "peer", string(p.id), "remote", w.cur.remote,
+						"idle_timeout", t.opts.idleTimeout)
+				}
+				w.dropConn()
+				continue
+			}
+		}
+		if idleC != nil {
+			idle.Stop() // no stale tick after Stop (Go 1.23 timers)
+			idleC = nil
+		}
+		if !w.send(f, true) {
+			if !w.fallBack && p.ctx.Err() == nil {
+				p.bulkLen.Add(-1) // f was dropped; bulkLen counted it
+			}
+			return
+		}
+	}
+}
+
+// dropConn ends the bulk writer's connection, if any: the acceptor reads
+// what was written, then the end.
+func (w *writer) dropConn() {
+	if w.cur != nil {
+		w.cur.close()
+		w.cur = nil
+		w.p.bulkConn.Store(nil)
+	}
+	if w.bw != nil {
+		freeWriter(w.bw)
+		w.bw = nil
+	}
+}
+
+// currentBulk returns the bulk writer's connection, nil if it has none or
+// it ended (the acceptor closed it, after its idle timeout or for good).
+func (w *writer) currentBulk() *conn {
+	if w.cur != nil && w.cur.dead.Load() {
+		w.dropConn()
+	}
+	return w.cur
+}
+
+// connectBulk dials p's bulk connection (after the backoff delay if the
+// last dial failed). After two failures in a row while p's own connection
+// is up, p is taken for a peer that refuses bulk connections: it sets
+// fallBack and returns false, and send hands the lane, the frame in hand
+// first, back to p's writer. false also when p is removed or the Transport
+// closed.
+func (w *writer) connectBulk() bool {
+	t, p := w.t, w.p
+	t.mu.Lock()
+	addr, connected := p.addr, p.conn != nil
+	t.mu.Unlock()
+	if addr == "" || (w.failures >= 2 && connected) {
+		w.fallBack = true // send hands the lane to p's writer
+		t.st.bulkFallbacks.Add(1)
+		t.log.Info("tcp: no bulk connection to the peer; its bulk frames share its connection",
+			"peer", string(p.id), "remote", addr, "failures", w.failures)
+		return false
+	}
+	if w.failures > 0 {
+		timer := time.NewTimer(t.backoff(w.failures))
+		select {
+		case <-p.ctx.Done():
+			timer.Stop()
+			return false
+		case <-timer.C:
+		}
+	}
+	t.st.dials.Add(1)
+	t.st.bulkDials.Add(1)
+	c, err := t.dial(p, addr, true)
+	if err != nil {
+		if p.ctx.Err() != nil {
+			return false
+		}
+		w.failures++
+		t.st.dialFailures.Add(1)
+		t.log.Debug("tcp: cannot open a bulk connection", "peer", string(p.id), "remote", addr, "err", err,
+			"failures", w.failures)
+		return true
+	}
+	if !t.attachBulkOutbound(p, c) {
+		return false
+	}
+	w.failures = 0
+	w.cur = c
+	p.bulkConn.Store(c)
+	return true
 }

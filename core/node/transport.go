@@ -65,7 +65,11 @@ type BulkSender interface {
 	// its own, and frames of one lane written in the order sent.
 	SendBulk(to core.PeerID, frame []byte) error
 	// BulkQueueLen returns the number of frames queued for to in the bulk
-	// lane and not yet taken for writing.
+	// lane and not yet taken for writing, and is more than 0 for as long
+	// as a frame sent with Send may still overtake bulk frames sent before
+	// it (a transport that writes the bulk lane over a connection of its
+	// own counts those still on their way: transport-tcp counts the bytes
+	// its peer has not acknowledged).
 	BulkQueueLen(to core.PeerID) int
 }
 

@@ -81,6 +81,7 @@ type flags struct {
 	pace     float64
 	smallHz  float64
 	sockBuf  int
+	bulkConn bool
 	bulkQ    int
 	rate     float64
 	idle     time.Duration
@@ -122,6 +123,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&f.window, "window", node.DefaultLargeWindow, "BroadcastLarge send window (frames per peer)")
 	fs.IntVar(&f.sendQ, "send-queue", 4096, "transport send queue per peer, urgent lane (frames)")
 	fs.IntVar(&f.bulkQ, "bulk-queue", 4096, "transport send queue per peer, bulk lane: chunks (frames)")
+	fs.BoolVar(&f.bulkConn, "bulk-conn", true, "give each peer's bulk lane (large messages' parts) a connection of its own (the transport's default); false: both lanes share one connection")
 	fs.IntVar(&f.sockBuf, "socket-buffer", 0, "kernel send and receive buffer per connection (bytes; 0: the transport's default)")
 	fs.IntVar(&f.copyRuns, "copy-runs", 3, "plain TCP copies timed (median reported)")
 	fs.Float64Var(&f.pace, "pace", 0, "feed each BroadcastLarge at most this many MiB/s (0: as fast as it takes them), to see how the tree behaves below its capacity")
@@ -317,7 +319,8 @@ func bench(f flags, out io.Writer) error {
 	for i := range f.nodes {
 		id := core.PeerID(fmt.Sprintf("n%02d", i))
 		ip := f.ip
-		topts := []tcp.Option{tcp.WithSendQueue(f.sendQ), tcp.WithBulkQueue(f.bulkQ), tcp.WithSocketBuffer(f.sockBuf), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg))}
+		topts := []tcp.Option{tcp.WithSendQueue(f.sendQ), tcp.WithBulkQueue(f.bulkQ), tcp.WithSocketBuffer(f.sockBuf), tcp.WithMaxFrameSize(tcp.MaxFrameSizeFor(cfg)),
+			tcp.WithBulkConnection(f.bulkConn)}
 		if f.distinct {
 			a, _ := nodeIP(f.ip, i) // checked in run
 			ip = a.String()

@@ -19,7 +19,9 @@
 #   -q QDISC queue of each link (default: tc's pfifo, 1,000 packets deep):
 #            "pfifo limit 64" is a shallow one (with -u 1500, 96 KB), and
 #            fq_codel, where the kernel has it, the active queue
-#            management most Linux hosts use.
+#            management most Linux hosts use; pfifo_fast, the kernel's
+#            own default, serves its three bands by socket priority
+#            (transport-tcp's bulk connections are in the last).
 #
 # It needs root and iproute2 (ip, tc; apt-get install iproute2). Everything
 # happens in a network namespace of its own, created here and deleted on
@@ -38,7 +40,7 @@ while getopts "m:r:n:b:u:q:h" o; do
 	b) base=$OPTARG ;;
 	u) mtu=$OPTARG ;;
 	q) qdisc=$OPTARG ;;
-	*) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))

@@ -87,6 +87,7 @@ func TestBulkLaneHasItsOwnConnection(t *testing.T) {
 type fakePeer struct {
 	ln         net.Listener
 	refuseBulk bool
+	writeBulk  bool // writes a byte on bulk connections after its hello
 	frames     chan []byte // from the main connection
 	bulkFrames chan []byte // from bulk connections, once read
 	readBulk   chan struct{}
@@ -95,8 +96,9 @@ type fakePeer struct {
 }
 
 // newFakePeer listens with small receive buffers (rcvbuf bytes), so that
-// an unread connection stalls its writer soon.
-func newFakePeer(t *testing.T, rcvbuf int, refuseBulk bool) *fakePeer {
+// an unread connection stalls its writer soon; refuseBulk and writeBulk
+// set the fields of the same names.
+func newFakePeer(t *testing.T, rcvbuf int, refuseBulk, writeBulk bool) *fakePeer {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -111,7 +113,7 @@ func newFakePeer(t *testing.T, rcvbuf int, refuseBulk bool) *fakePeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := &fakePeer{ln: ln, refuseBulk: refuseBulk, frames: make(chan []byte, 4096),
+	fp := &fakePeer{ln: ln, refuseBulk: refuseBulk, writeBulk: writeBulk, frames: make(chan []byte, 4096),
 		bulkFrames: make(chan []byte, 4096), readBulk: make(chan struct{}), bulkConns: make(chan net.Conn, 16)}
 	var conns []net.Conn
 	var mu sync.Mutex
@@ -158,6 +160,9 @@ func (fp *fakePeer) serve(nc net.Conn) {
 	if _, err := nc.Write(appendHello(nil, 1, "b")); err != nil {
 		return
 	}
+	if h.bulk && fp.writeBulk {
+		nc.Write([]byte{0})
+	}
 	out := fp.frames
 	if h.bulk {
 		fp.bulkConns <- nc
@@ -195,7 +200,7 @@ func (fp *fakePeer) next(t *testing.T, ch chan []byte) []byte {
 // keeps an origin's copies in the bulk lane while its parts are still on
 // their way.
 func TestStalledBulkConnectionDelaysNoUrgentFrame(t *testing.T) {
-	fp := newFakePeer(t, 64<<10, false)
+	fp := newFakePeer(t, 64<<10, false, false)
 	a := newTransport(t, "a", WithSocketBuffer(256<<10))
 	a.SetPeerAddr("b", fp.ln.Addr().String())
 
@@ -252,7 +257,7 @@ func TestStalledBulkConnectionDelaysNoUrgentFrame(t *testing.T) {
 // any urgent frame in the byte stream; with a bulk connection, an urgent
 // frame overtakes them.
 func TestBulkQueueLenCountsUnacknowledgedBytes(t *testing.T) {
-	fp := newFakePeer(t, 64<<10, false)
+	fp := newFakePeer(t, 64<<10, false, false)
 	// a's send buffer holds at least 416 KiB (twice net.core.wmem_max's
 	// smallest default); b's receive buffer 128 KiB.
 	a := newTransport(t, "a", WithSocketBuffer(1<<20))
@@ -280,7 +285,7 @@ func TestBulkQueueLenCountsUnacknowledgedBytes(t *testing.T) {
 // A peer that refuses bulk connections (a version without them) gets its
 // bulk frames over its own connection, none lost and in order.
 func TestBulkFallsBackToThePeersConnection(t *testing.T) {
-	fp := newFakePeer(t, 1<<20, true)
+	fp := newFakePeer(t, 1<<20, true, false)
 	a := newTransport(t, "a", WithBackoff(time.Millisecond, 10*time.Millisecond))
 	a.SetPeerAddr("b", fp.ln.Addr().String())
 	if err := a.Send("b", testFrame(1, 100)); err != nil {
@@ -348,4 +353,20 @@ func TestBulkConnectionOptions(t *testing.T) {
 			t.Errorf("WithBulkPriority(%d) accepted", p)
 		}
 	}
+}
+
+// A peer that writes on a bulk connection (only the dialer may) has it
+// closed, logged and counted as a bad frame.
+func TestPeerWritingOnABulkConnectionIsCut(t *testing.T) {
+	fp := newFakePeer(t, 1<<20, false, true)
+	close(fp.readBulk)
+	var logs logBuffer
+	a := newTransport(t, "a", WithLogger(newLogger(&logs)))
+	a.SetPeerAddr("b", fp.ln.Addr().String())
+	if err := a.SendBulk("b", testFrame(1, 100)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the bulk connection to be cut", func() bool {
+		return a.Stats().BadFrames >= 1 && logs.contains("the peer wrote on a bulk connection")
+	})
 }

@@ -598,14 +598,22 @@ func (t *Transport) attachBulkOutbound(p *peer, c *conn) bool {
 	t.conns[c.raw] = c
 	t.wg.Add(1)
 	t.mu.Unlock()
+	// The acceptor writes nothing after its hello: the handshake's reader
+	// holds nothing and goes back to the pool, and the goroutine below
+	// waits on the connection itself (TLS buffers its own records) until
+	// the acceptor ends it.
+	wrote := c.br.Buffered() > 0
+	freeReader(c.br)
+	c.br = nil
 	go func() {
 		defer t.wg.Done()
-		var b [1]byte
-		_, err := c.br.Read(b[:])
-		freeReader(c.br)
-		c.br = nil
+		if !wrote {
+			var b [1]byte
+			_, err := c.nc.Read(b[:])
+			wrote = err == nil
+		}
 		c.close()
-		if err == nil && t.ctx.Err() == nil {
+		if wrote && t.ctx.Err() == nil {
 			t.logBad(p.id, c.remote, "the peer wrote on a bulk connection")
 			t.st.badFrames.Add(1)
 		}

@@ -338,7 +338,7 @@ func TestIdleBulkConnectionClosesAndReturns(t *testing.T) {
 }
 
 // Bulk connections are off with WithBulkConnection(false), and a bad
-// priority is refused.
+// priority or TOS byte is refused.
 func TestBulkConnectionOptions(t *testing.T) {
 	a := newTransport(t, "a", WithBulkConnection(false))
 	b := newTransport(t, "b")
@@ -351,6 +351,11 @@ func TestBulkConnectionOptions(t *testing.T) {
 	for _, p := range []int{-2, 7} {
 		if _, err := New("x", WithBulkPriority(p)); err == nil {
 			t.Errorf("WithBulkPriority(%d) accepted", p)
+		}
+	}
+	for _, v := range []int{-2, 256} {
+		if _, err := New("x", WithBulkTOS(v)); err == nil {
+			t.Errorf("WithBulkTOS(%d) accepted", v)
 		}
 	}
 }

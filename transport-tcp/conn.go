@@ -318,10 +318,8 @@ func (t *Transport) dial(p *peer, addr string, bulk bool) (*conn, error) {
 		return nil, err
 	}
 	t.setSocketBuffers(raw)
-	if bulk && t.opts.bulkPriority >= 0 {
-		if err := setPriority(raw, t.opts.bulkPriority); err != nil {
-			t.log.Debug("tcp: cannot set the bulk connection's priority", "peer", string(p.id), "err", err)
-		}
+	if bulk {
+		t.markBulk(p, raw)
 	}
 	if !t.track(raw) {
 		raw.Close()
@@ -559,6 +557,22 @@ func (t *Transport) attachInbound(id core.PeerID, c *conn) bool {
 	}
 	r.run()
 	return true
+}
+
+// markBulk sets the TOS byte and the socket priority of a bulk connection
+// (WithBulkTOS, WithBulkPriority), in that order: on Linux the TOS sets the
+// priority too.
+func (t *Transport) markBulk(p *peer, raw net.Conn) {
+	if t.opts.bulkTOS >= 0 {
+		if err := setTOS(raw, t.opts.bulkTOS); err != nil {
+			t.log.Debug("tcp: cannot set the bulk connection's priority", "peer", string(p.id), "what", "tos", "err", err)
+		}
+	}
+	if t.opts.bulkPriority >= 0 {
+		if err := setPriority(raw, t.opts.bulkPriority); err != nil {
+			t.log.Debug("tcp: cannot set the bulk connection's priority", "peer", string(p.id), "what", "so_priority", "err", err)
+		}
+	}
 }
 
 // attachBulkInbound registers an accepted bulk connection (its hello had

@@ -101,6 +101,7 @@ type options struct {
 	// leave it (WithBulkPriority).
 	bulkConn     bool
 	bulkPriority int
+	bulkTOS      int // -1: leave it (WithBulkTOS)
 	// flushEach writes every frame with its own flush (no coalescing): for
 	// the benchmark that measures what batching gains.
 	flushEach bool
@@ -129,6 +130,7 @@ func defaultOptions() options {
 		backoffMax:       DefaultBackoffMax,
 		bulkConn:         true,
 		bulkPriority:     DefaultBulkPriority,
+		bulkTOS:          -1,
 	}
 }
 
@@ -156,6 +158,7 @@ func (o *options) validate() error {
 		{"tls", (o.serverTLS == nil) == (o.clientTLS == nil), "both a server and a client config"},
 		{"peer id from cert", o.peerIDFromCert == nil || o.serverTLS != nil, "WithTLS"},
 		{"bulk priority", o.bulkPriority >= -1 && o.bulkPriority <= 6, "-1 (leave it) or in [0, 6]"},
+		{"bulk TOS", o.bulkTOS >= -1 && o.bulkTOS <= 255, "-1 (leave it) or in [0, 255]"},
 		{"keyring", o.keyring == nil || validKeyLen(len(o.keyring.GetPrimaryKey())), "nil or hold a primary key of 16, 24 or 32 bytes"},
 	} {
 		if !c.ok {
@@ -234,6 +237,15 @@ func WithBulkConnection(on bool) Option { return func(o *options) { o.bulkConn =
 // The mark stays in the host (it is not DSCP): it matters where this
 // host's own interface is the bottleneck.
 func WithBulkPriority(p int) Option { return func(o *options) { o.bulkPriority = p } }
+
+// WithBulkTOS sets the IP type-of-service byte of bulk connections
+// (WithBulkConnection): IP_TOS over IPv4, IPV6_TCLASS over IPv6, where the
+// system has them; -1 (the default) leaves the system's. The DSCP is its
+// upper six bits: 0x20 (CS1) or 0x04 (LE, RFC 8622) asks the routers and
+// switches that honour it to carry large messages' chunks after everything
+// else. Unlike WithBulkPriority it travels with the packets; on Linux it
+// also sets the socket priority, which WithBulkPriority then overrides.
+func WithBulkTOS(tos int) Option { return func(o *options) { o.bulkTOS = tos } }
 
 // WithReceiveQueue sets the capacity of the Receive channel shared by all
 // connections (frames; default 1024). When it is full (the node does not

@@ -13,6 +13,21 @@ func setPriority(nc net.Conn, prio int) error {
 	})
 }
 
+// setTOS sets the type-of-service byte of nc: IP_TOS, or IPV6_TCLASS on an
+// IPv6 socket.
+func setTOS(nc net.Conn, tos int) error {
+	v6 := false
+	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+		v6 = true
+	}
+	return control(nc, func(fd uintptr) error {
+		if v6 {
+			return syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_TCLASS, tos)
+		}
+		return syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TOS, tos)
+	})
+}
+
 // unacked returns the bytes written to nc that the peer has not
 // acknowledged yet (SIOCOUTQ, which is TIOCOUTQ: unsent and in flight).
 func unacked(nc net.Conn) (int, error) {

@@ -4,11 +4,8 @@ package tcp
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"io"
-	"net"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -22,20 +19,7 @@ func TestUrgentFrameWaitsForOneBulkBatch(t *testing.T) {
 	// with small kernel buffers at both ends (not below loopback's 64 KiB
 	// segments, where the kernel's window handling stalls), so that a's
 	// writer blocks.
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenRcvbuf(t, 64<<10)
 	defer ln.Close()
 	// One connection for both lanes: the lane order inside the writer is what
 	// is measured here (bulk connections: bulkconn_test.go).

@@ -87,7 +87,7 @@ func TestBulkLaneHasItsOwnConnection(t *testing.T) {
 type fakePeer struct {
 	ln         net.Listener
 	refuseBulk bool
-	writeBulk  bool // writes a byte on bulk connections after its hello
+	writeBulk  bool        // writes a byte on bulk connections after its hello
 	frames     chan []byte // from the main connection
 	bulkFrames chan []byte // from bulk connections, once read
 	readBulk   chan struct{}
@@ -95,15 +95,14 @@ type fakePeer struct {
 	wg         sync.WaitGroup
 }
 
-// newFakePeer listens with small receive buffers (rcvbuf bytes), so that
-// an unread connection stalls its writer soon; refuseBulk and writeBulk
-// set the fields of the same names.
-func newFakePeer(t *testing.T, rcvbuf int, refuseBulk, writeBulk bool) *fakePeer {
+// listenRcvbuf listens on 127.0.0.1 with the receive buffer of accepted
+// connections set to n bytes (SO_RCVBUF; Linux doubles it).
+func listenRcvbuf(t *testing.T, n int) net.Listener {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
 		}); err != nil {
 			return err
 		}
@@ -113,6 +112,15 @@ func newFakePeer(t *testing.T, rcvbuf int, refuseBulk, writeBulk bool) *fakePeer
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// newFakePeer listens with small receive buffers (rcvbuf bytes), so that
+// an unread connection stalls its writer soon; refuseBulk and writeBulk
+// set the fields of the same names.
+func newFakePeer(t *testing.T, rcvbuf int, refuseBulk, writeBulk bool) *fakePeer {
+	t.Helper()
+	ln := listenRcvbuf(t, rcvbuf)
 	fp := &fakePeer{ln: ln, refuseBulk: refuseBulk, writeBulk: writeBulk, frames: make(chan []byte, 4096),
 		bulkFrames: make(chan []byte, 4096), readBulk: make(chan struct{}), bulkConns: make(chan net.Conn, 16)}
 	var conns []net.Conn

@@ -291,6 +291,9 @@ type Config struct {
 	// LargeSendRate caps the bytes per second of large-message parts this
 	// node publishes (bytes/s): one token bucket shared by all of the
 	// node's node.Node.BroadcastLarge calls, holding one chunk's worth.
+	// Each busy period starts at a random phase (its first part waits up
+	// to two chunk times), so that nodes whose transfers begin together do
+	// not send in step.
 	// It bounds the large-message load an origin puts on the cluster
 	// (every node receives, and relays forward, each byte once), leaving
 	// CPU and bandwidth for ordinary messages (docs/design.md, "Large

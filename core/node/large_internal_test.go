@@ -156,3 +156,47 @@ func TestSendWindowWaits(t *testing.T) {
 		t.Fatalf("a skipped peer: wait %v stalled %v", wait, stalled)
 	}
 }
+
+// A busy period of the bucket starts at the phase drawn for it: its first
+// part waits phase × 2 part times less the burst (none for a phase up to
+// one half), and so does the first part after a pause; parts sent back to
+// back in between wait for the rate alone.
+func TestRateBucketStartsAtARandomPhase(t *testing.T) {
+	const (
+		rate  = 1 << 20 // bytes/s
+		burst = 16 << 10
+	)
+	t0 := time.Unix(1000, 0)
+	draws := []float64{0.75, 0.25, 0.9}
+	b := rateBucket{rate: rate, burst: burst, phase: func() float64 {
+		p := draws[0]
+		draws = draws[1:]
+		return p
+	}}
+	partTime := time.Duration(float64(burst) / rate * float64(time.Second))
+	// 0.75: credit −burst/2, half a part time to wait.
+	if ok, wait := b.ready(t0); ok || wait != partTime/2 {
+		t.Fatalf("first part: ready %v, wait %v; want a wait of %v", ok, wait, partTime/2)
+	}
+	now := t0.Add(partTime / 2)
+	if ok, _ := b.ready(now); !ok {
+		t.Fatal("first part not ready after its wait")
+	}
+	b.take(now, burst)
+	// Back to back: the next part waits one part time, no new phase.
+	if ok, wait := b.ready(now); ok || wait != partTime {
+		t.Fatalf("second part: ready %v, wait %v; want %v", ok, wait, partTime)
+	}
+	if len(draws) != 2 {
+		t.Fatalf("%d phases drawn while busy, want 1", 3-len(draws))
+	}
+	// After a pause the bucket is full: a new phase (0.25: credit +burst/2,
+	// the part goes at once).
+	now = now.Add(time.Minute)
+	if ok, _ := b.ready(now); !ok {
+		t.Fatal("after a pause with phase 0.25: not ready")
+	}
+	if len(draws) != 1 {
+		t.Fatalf("no new phase after a pause")
+	}
+}

@@ -259,7 +259,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		log:          o.logger,
 		clock:        o.clock,
 		proto:        p,
-		large:        newLargeState(p.Config()),
+		large:        newLargeState(p.Config(), self),
 		lane:         newBulkLane(tr),
 		parts:        partsSender(tr),
 		keeper:       linkKeeper(tr),

@@ -70,14 +70,6 @@ type conn struct {
 // errNoSocket: the connection has no socket to set an option on.
 var errNoSocket = errors.New("tcp: not a socket")
 
-// lastUsedLoad is c.lastUsed, 0 for nil (a connection still handshaking).
-func (c *conn) lastUsedLoad() int64 {
-	if c == nil {
-		return 0
-	}
-	return c.lastUsed.Load()
-}
-
 // close closes the connection in both directions and forgets it.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {

@@ -539,11 +539,14 @@ func (t *Transport) closeIdle(now time.Time) {
 	var idle []idleEnd
 	t.mu.Lock()
 	for _, c := range t.conns {
-		used := c.lastUsedLoad()
-		if c != nil && c.bulk {
+		if !t.closableLocked(c) {
+			continue
+		}
+		used := c.lastUsed.Load()
+		if c.bulk {
 			used += int64(t.opts.idleTimeout)
 		}
-		if t.closableLocked(c) && used <= cutoff {
+		if used <= cutoff {
 			idle = append(idle, t.takeIdleLocked(c))
 		}
 	}

@@ -34,6 +34,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -86,6 +87,7 @@ type flags struct {
 	rate     float64
 	idle     time.Duration
 	views    bool
+	trace    string
 }
 
 func parseSize(s string) (int64, error) {
@@ -130,6 +132,7 @@ func run(args []string, out io.Writer) error {
 	fs.Float64Var(&f.rate, "large-rate", 0, "large_send_rate of every node, in MiB/s (0: no cap, the default): the bytes of large-message parts a node publishes per second, across its BroadcastLarge calls")
 	fs.DurationVar(&f.idle, "idle", 5*time.Second, "with -small-rate: how long small messages are measured on the idle cluster first")
 	fs.Float64Var(&f.smallHz, "small-rate", 0, "also broadcast 1 KiB messages at this rate from the last node, idle (before) and while the large ones are in flight, and report their time to the last node")
+	fs.StringVar(&f.trace, "small-trace", "", "with -small-rate: write every small message's delivery at every node to this CSV file (phase, message, sent since the phase began, node, the peer it came from, time since sent, time since that peer's delivery, pulled; milliseconds): to find the hops where the slow ones waited")
 	fs.BoolVar(&f.views, "views", false, "print every node's eager and lazy peers and link counters after the warm-up, after the idle small messages and at the end: to find which nodes the tree leaves out and why")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
 	if err := fs.Parse(args); err != nil {
@@ -437,7 +440,22 @@ func bench(f flags, out io.Writer) error {
 	copyTime := copies[len(copies)/2]
 
 	// Small messages on an idle cluster, for comparison.
-	var idle smallStats
+	var (
+		idle  smallStats
+		trace *csv.Writer
+	)
+	if f.trace != "" && f.smallHz > 0 {
+		tf, err := os.Create(f.trace)
+		if err != nil {
+			return fmt.Errorf("-small-trace: %w", err)
+		}
+		defer tf.Close()
+		trace = csv.NewWriter(tf)
+		defer trace.Flush()
+		if err := trace.Write([]string{"phase", "message", "sent_ms", "node", "from", "latency_ms", "hop_ms", "pulled"}); err != nil {
+			return fmt.Errorf("-small-trace: %w", err)
+		}
+	}
 	links, reach := eagerReach(nodes, nodes[f.nodes-1])
 	if f.views {
 		printViews(out, "after the warm-up", nodes)
@@ -445,7 +463,7 @@ func bench(f flags, out io.Writer) error {
 	if f.smallHz > 0 {
 		stop := make(chan struct{})
 		time.AfterFunc(f.idle, func() { close(stop) })
-		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop); err != nil {
+		if idle, err = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stop, trace, "idle"); err != nil {
 			return fmt.Errorf("small messages (idle): %w", err)
 		}
 		if f.views {
@@ -512,7 +530,7 @@ func bench(f flags, out io.Writer) error {
 	if f.smallHz > 0 {
 		go func() {
 			defer close(smallDone)
-			loaded, smallErr = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stopSmall)
+			loaded, smallErr = smallTraffic(ctx, nodes[f.nodes-1], recs, f.smallHz, stopSmall, trace, "loaded")
 		}()
 	} else {
 		close(smallDone)
@@ -786,7 +804,10 @@ type timedLatency struct {
 // smallTraffic broadcasts 1 KiB messages from n at rate per second until
 // stop is closed, waits until every node has them, and returns the
 // distribution of their time to the last node.
-func smallTraffic(ctx context.Context, n *node.Node, recs []*recorder, rate float64, stop <-chan struct{}) (smallStats, error) {
+//
+// With trace, it also writes one row per message and node (see the
+// -small-trace flag), phase in the first column.
+func smallTraffic(ctx context.Context, n *node.Node, recs []*recorder, rate float64, stop <-chan struct{}, trace *csv.Writer, phase string) (smallStats, error) {
 	var (
 		ids  []core.MessageID
 		sent []time.Time
@@ -852,6 +873,11 @@ loop:
 		i := order[k]
 		st.slowest = append(st.slowest, timedLatency{at: sent[i].Sub(sent[0]).Round(100 * time.Millisecond), lat: lat[i].Round(time.Millisecond)})
 	}
+	if trace != nil {
+		if err := writeTrace(trace, phase, recs, ids, sent); err != nil {
+			return smallStats{}, fmt.Errorf("-small-trace: %w", err)
+		}
+	}
 	if hops := hopTimes(recs, ids); len(hops) > 0 {
 		st.hop50, st.hop90, st.hop99 = hops[len(hops)/2], hops[len(hops)*9/10], hops[min(len(hops)-1, len(hops)*99/100)]
 	}
@@ -887,6 +913,41 @@ func hopTimes(recs []*recorder, ids []core.MessageID) []time.Duration {
 	}
 	slices.Sort(hops)
 	return hops
+}
+
+// writeTrace writes a row per message in ids and node in recs: when the
+// message was sent (since the first of ids), the node, the peer it got its
+// copy from, its delivery there since sent, the time since that peer's
+// delivery (empty when the node is the origin; negative when the peer
+// handed the copy on before its own delegate goroutine delivered it), and
+// whether it came from a pull or a repair. Times are in milliseconds.
+func writeTrace(w *csv.Writer, phase string, recs []*recorder, ids []core.MessageID, sent []time.Time) error {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 3, 64) }
+	byID := make(map[core.PeerID]*recorder, len(recs))
+	for _, r := range recs {
+		byID[r.self] = r
+	}
+	for i, id := range ids {
+		for _, r := range recs {
+			r.mu.Lock()
+			from, at, pulled := r.from[id], r.at[id], r.pulled[id]
+			r.mu.Unlock()
+			hop := ""
+			if s := byID[from]; s != nil && s != r {
+				s.mu.Lock()
+				sat, ok := s.at[id]
+				s.mu.Unlock()
+				if ok {
+					hop = ms(at.Sub(sat))
+				}
+			}
+			if err := w.Write([]string{phase, strconv.Itoa(i), ms(sent[i].Sub(sent[0])), string(r.self), string(from), ms(at.Sub(sent[i])), hop, strconv.FormatBool(pulled)}); err != nil {
+				return err
+			}
+		}
+	}
+	w.Flush()
+	return w.Error()
 }
 
 func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }

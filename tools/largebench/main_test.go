@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,10 +32,12 @@ func TestParseSize(t *testing.T) {
 // frame loss; every node gets both exactly once with the right digest.
 func TestRunSmall(t *testing.T) {
 	var out bytes.Buffer
-	err := run([]string{"-nodes", "3", "-size", "300KiB", "-origins", "2", "-drop", "0.02", "-warmup", "5", "-copy-runs", "1", "-small-rate", "50", "-views"}, &out)
+	trace := filepath.Join(t.TempDir(), "small.csv")
+	err := run([]string{"-nodes", "3", "-size", "300KiB", "-origins", "2", "-drop", "0.02", "-warmup", "5", "-copy-runs", "1", "-small-rate", "50", "-views", "-small-trace", trace}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
+	checkTrace(t, trace, 3)
 	for _, want := range []string{"exactly once with the right bytes: true", "bytes on the wire per delivered byte", "one TCP copy", "deepest bulk lane (chunks any node queued for one peer, sampled every 50 ms): p50 ", "pulls: ", " Grafts sent (ids pulled and link requests; ", " Prunes sent", "small messages, time to the last node: idle", "small messages, time per hop (a node's delivery minus its sender's): idle p50 ",
 		"views after the warm-up:", "views after the idle small messages:", "views at the end:", "  n00 eager ["} {
 		if !strings.Contains(out.String(), want) {
@@ -41,6 +46,54 @@ func TestRunSmall(t *testing.T) {
 	}
 	if err := run([]string{"-nodes", "1"}, &out); err == nil {
 		t.Error("-nodes 1 accepted")
+	}
+}
+
+// checkTrace checks a -small-trace file: its header, one row per message
+// and node in both phases, times since sent that parse and are not
+// negative, and hops timed for the nodes that got their copy from another
+// node.
+func checkTrace(t *testing.T, path string, nodes int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("-small-trace: %v", err)
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != "phase,message,sent_ms,node,from,latency_ms,hop_ms,pulled" {
+		t.Fatalf("-small-trace header: %v", rows[:min(1, len(rows))])
+	}
+	perMsg := map[string]int{}
+	hops := 0
+	for _, r := range rows[1:] {
+		perMsg[r[0]+"/"+r[1]]++
+		for _, col := range []int{2, 5} {
+			if v, err := strconv.ParseFloat(r[col], 64); err != nil || v < 0 {
+				t.Errorf("-small-trace row %v: column %d is %q", r, col, r[col])
+			}
+		}
+		// A hop may be negative: a node hands a copy on before its own
+		// delegate goroutine delivers it.
+		if r[6] != "" {
+			if _, err := strconv.ParseFloat(r[6], 64); err != nil {
+				t.Errorf("-small-trace row %v: hop %q", r, r[6])
+			}
+			hops++
+		}
+	}
+	phases := map[string]bool{}
+	for k, n := range perMsg {
+		phases[strings.Split(k, "/")[0]] = true
+		if n != nodes {
+			t.Errorf("-small-trace: message %s has %d rows, want one per node (%d)", k, n, nodes)
+		}
+	}
+	if !phases["idle"] || !phases["loaded"] || hops == 0 {
+		t.Errorf("-small-trace: phases %v, %d hops timed", phases, hops)
 	}
 }
 

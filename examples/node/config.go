@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	tcp "github.com/plumtree-go/plumtree/transport-tcp"
 )
 
 // config is the node's configuration. Every flag has an environment
@@ -41,7 +43,10 @@ type config struct {
 	Tracing        string
 	LogLevel       slog.Level
 	LeaveTimeout   time.Duration
-	UI             uiConfig // ui.go
+	// BulkDSCP is the DSCP of the connections that carry large messages'
+	// chunks (transport-tcp's WithBulkTOS), or -1 to leave the system's.
+	BulkDSCP int
+	UI       uiConfig // ui.go
 }
 
 // envVars maps each flag to its environment variable (documented in the
@@ -65,6 +70,7 @@ var envVars = map[string]string{
 	"tracing":         "PLUMTREE_TRACING",
 	"log-level":       "PLUMTREE_LOG_LEVEL",
 	"leave-timeout":   "PLUMTREE_LEAVE_TIMEOUT",
+	"bulk-dscp":       "PLUMTREE_BULK_DSCP",
 	"ui":              "PLUMTREE_UI",
 	"explain-peers":   "PLUMTREE_EXPLAIN_PEERS",
 }
@@ -94,6 +100,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		join, key    string
 		port         string
 		level, leave string
+		dscp         string
 	)
 	usage := func(flagName, text string) string {
 		return text + " (env " + envVars[flagName] + ")"
@@ -117,6 +124,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Tracing, "tracing", env("tracing", "off"), usage("tracing", "OpenTelemetry tracing: off, stdout, or otlp (configured by the standard OTEL_EXPORTER_OTLP_* variables)"))
 	fs.StringVar(&level, "log-level", env("log-level", "info"), usage("log-level", "debug, info, warn or error"))
 	fs.StringVar(&leave, "leave-timeout", env("leave-timeout", "5s"), usage("leave-timeout", "how long to wait for the leave announcement at shutdown"))
+	fs.StringVar(&dscp, "bulk-dscp", env("bulk-dscp", "off"), usage("bulk-dscp", "DSCP of the connections that carry large messages' chunks, for networks that honour it: le (lower effort, RFC 8622), cs1, a number 0-63, or off"))
 	uiDone := uiFlags(fs, &c.UI, env, usage)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -182,6 +190,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("-leave-timeout %q: not a duration", leave)
 	}
 	c.LeaveTimeout = d
+	if c.BulkDSCP, err = parseDSCP(dscp); err != nil {
+		return c, fmt.Errorf("-bulk-dscp: %w", err)
+	}
 	if c.UI.Enabled && !enabled(c.AdminAddr) {
 		return c, errors.New("-ui needs the admin API (-admin-addr)")
 	}
@@ -191,6 +202,33 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("-tracing %q: want off, stdout or otlp", c.Tracing)
 	}
 	return c, nil
+}
+
+// parseDSCP reads -bulk-dscp: off (-1), le (1), cs1 (8) or a number
+// 0-63.
+func parseDSCP(s string) (int, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "off", "":
+		return -1, nil
+	case "le":
+		return 1, nil
+	case "cs1":
+		return 8, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 || v > 63 {
+		return 0, fmt.Errorf("%q: want le, cs1, a number 0-63, or off", s)
+	}
+	return v, nil
+}
+
+// tcpOptions are the transport options the flags ask for.
+func (c *config) tcpOptions() []tcp.Option {
+	if c.BulkDSCP < 0 {
+		return nil
+	}
+	// The TOS byte carries the DSCP in its upper six bits.
+	return []tcp.Option{tcp.WithBulkTOS(c.BulkDSCP << 2)}
 }
 
 // tlsConfigs builds the server and client TLS configurations, or nils when

@@ -26,10 +26,28 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
 			if c.Bind != defaultBind || c.AdminAddr != defaultAdminAddr || c.MetricsAddr != defaultMetricsAddr ||
-				c.Preset != "lan" || c.Tracing != "off" || c.LeaveTimeout != 5*time.Second || c.Name == "" {
+				c.Preset != "lan" || c.Tracing != "off" || c.LeaveTimeout != 5*time.Second || c.Name == "" ||
+				c.BulkDSCP != -1 || len(c.tcpOptions()) != 0 {
 				t.Fatalf("%+v", c)
 			}
 		}},
+		{name: "bulk dscp le", args: []string{"-bulk-dscp", "le"}, check: func(t *testing.T, c config) {
+			if c.BulkDSCP != 1 || len(c.tcpOptions()) != 1 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "bulk dscp cs1 from env", env: map[string]string{"PLUMTREE_BULK_DSCP": "CS1"}, check: func(t *testing.T, c config) {
+			if c.BulkDSCP != 8 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "bulk dscp number", args: []string{"-bulk-dscp", "63"}, check: func(t *testing.T, c config) {
+			if c.BulkDSCP != 63 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "bulk dscp above 63", args: []string{"-bulk-dscp", "64"}, wantErr: true},
+		{name: "bulk dscp unknown", args: []string{"-bulk-dscp", "ef"}, wantErr: true},
 		{name: "env", env: map[string]string{"PLUMTREE_NAME": "e", "PLUMTREE_JOIN": "a:1, b", "PLUMTREE_PORT": "8000", "PLUMTREE_ENCRYPT_KEY": key},
 			check: func(t *testing.T, c config) {
 				if c.Name != "e" || !slices.Equal(c.Join, []string{"a:1", "b"}) || c.Bind != "0.0.0.0:8000" || len(c.EncryptKey) != 16 {

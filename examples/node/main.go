@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		Delegate:          node.DeliverFunc(deliveries.Deliver),
 		NodeOptions:       nodeOpts,
 		MembershipOptions: membershipOpts,
+		TCPOptions:        cfg.tcpOptions(),
 	})
 	if err != nil {
 		if adminLn != nil {

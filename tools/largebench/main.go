@@ -799,6 +799,11 @@ type smallStats struct {
 
 type timedLatency struct {
 	at, lat time.Duration
+	// hops is the path the copy took to the node that delivered last
+	// (0: unknown), and worst its longest hop, from worstFrom to worstTo.
+	hops               int
+	worst              time.Duration
+	worstFrom, worstTo core.PeerID
 }
 
 // smallTraffic broadcasts 1 KiB messages from n at rate per second until
@@ -871,7 +876,9 @@ loop:
 	}
 	for k := len(order) - 1; k >= 0 && k >= len(order)-5; k-- {
 		i := order[k]
-		st.slowest = append(st.slowest, timedLatency{at: sent[i].Sub(sent[0]).Round(100 * time.Millisecond), lat: lat[i].Round(time.Millisecond)})
+		tl := timedLatency{at: sent[i].Sub(sent[0]).Round(100 * time.Millisecond), lat: lat[i].Round(time.Millisecond)}
+		tl.hops, tl.worst, tl.worstFrom, tl.worstTo = lastPath(recs, ids[i])
+		st.slowest = append(st.slowest, tl)
 	}
 	if trace != nil {
 		if err := writeTrace(trace, phase, recs, ids, sent); err != nil {
@@ -950,7 +957,52 @@ func writeTrace(w *csv.Writer, phase string, recs []*recorder, ids []core.Messag
 	return w.Error()
 }
 
-func (t timedLatency) String() string { return fmt.Sprintf("+%v: %v", t.at, t.lat) }
+func (t timedLatency) String() string {
+	if t.hops == 0 {
+		return fmt.Sprintf("+%v: %v", t.at, t.lat)
+	}
+	return fmt.Sprintf("+%v: %v (%d hops, longest %s→%s %v)", t.at, t.lat, t.hops, t.worstFrom, t.worstTo, t.worst.Round(100*time.Microsecond))
+}
+
+// lastPath follows the copy of id that reached the node delivering it last
+// back to the origin, through the peers each node got it from: the hops
+// on that path and the longest of them (a node's delivery minus its
+// peer's). hops is 0 when the path cannot be followed.
+func lastPath(recs []*recorder, id core.MessageID) (hops int, worst time.Duration, worstFrom, worstTo core.PeerID) {
+	byID := make(map[core.PeerID]*recorder, len(recs))
+	var last *recorder
+	var lastAt time.Time
+	for _, r := range recs {
+		byID[r.self] = r
+		r.mu.Lock()
+		at, ok := r.at[id]
+		r.mu.Unlock()
+		if ok && (last == nil || at.After(lastAt)) {
+			last, lastAt = r, at
+		}
+	}
+	for r := last; r != nil && hops < len(recs); {
+		r.mu.Lock()
+		from, at := r.from[id], r.at[id]
+		r.mu.Unlock()
+		s := byID[from]
+		if s == nil || s == r {
+			return hops, worst, worstFrom, worstTo
+		}
+		s.mu.Lock()
+		sat, ok := s.at[id]
+		s.mu.Unlock()
+		if !ok {
+			return 0, 0, "", ""
+		}
+		hops++
+		if d := at.Sub(sat); hops == 1 || d > worst {
+			worst, worstFrom, worstTo = d, s.self, r.self
+		}
+		r = s
+	}
+	return 0, 0, "", ""
+}
 
 // printViews prints, per node, its eager and lazy peers, the link counters
 // since it started (Grafts sent and answered, Grafts put off, Prunes sent

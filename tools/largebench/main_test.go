@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumtree-go/plumtree/core"
 )
 
 func TestParseSize(t *testing.T) {
@@ -202,5 +204,26 @@ func TestShapedLinks(t *testing.T) {
 				t.Errorf("the TCP copy took %v: the links are not shaped\n%s", d, s)
 			}
 		})
+	}
+}
+
+// lastPath follows the copy that reached the last node back to the origin
+// and names its longest hop; a path it cannot follow (a peer that has no
+// delivery) is unknown, not a guess.
+func TestLastPath(t *testing.T) {
+	id := core.MessageID{Origin: "o", Seq: 1}
+	t0 := time.Unix(1000, 0)
+	rec := func(self, from core.PeerID, at time.Duration) *recorder {
+		return &recorder{self: self, at: map[core.MessageID]time.Time{id: t0.Add(at)}, from: map[core.MessageID]core.PeerID{id: from}}
+	}
+	// o → a (1 ms) → b (9 ms) → c (2 ms); d got it from o at 4 ms.
+	recs := []*recorder{rec("o", "", 0), rec("a", "o", time.Millisecond), rec("b", "a", 10*time.Millisecond), rec("c", "b", 12*time.Millisecond), rec("d", "o", 4*time.Millisecond)}
+	hops, worst, from, to := lastPath(recs, id)
+	if hops != 3 || worst != 9*time.Millisecond || from != "a" || to != "b" {
+		t.Errorf("lastPath = %d hops, longest %s→%s %v; want 3, a→b 9ms", hops, from, to, worst)
+	}
+	delete(recs[1].at, id) // a never delivered: b's hop cannot be timed
+	if hops, _, _, _ := lastPath(recs, id); hops != 0 {
+		t.Errorf("lastPath through a node without the delivery = %d hops, want 0 (unknown)", hops)
 	}
 }

@@ -25,11 +25,11 @@ type seenSlot struct {
 }
 
 // seenSet remembers delivered ids in arrival order: a ring indexed by
-// arrival number (a power of two that grows on demand up to the bound, so an
-// idle node does not pay for it) and a fifoIndex for lookups. It is bounded
+// arrival number (fifoRing: a power of two that grows on demand up to the
+// bound, so an idle node does not pay for it) and a fifoIndex for lookups. It is bounded
 // by max entries (the oldest is forgotten first) and by ttl.
 type seenSet struct {
-	ring  []seenSlot
+	ring  fifoRing[seenSlot]
 	first uint64 // arrival number of the oldest entry
 	next  uint64 // arrival number of the next entry
 	idx   fifoIndex
@@ -45,7 +45,7 @@ func (s *seenSet) init(max int, ttl time.Duration) {
 
 func (s *seenSet) len() int { return int(s.next - s.first) }
 
-func (s *seenSet) slot(n uint64) *seenSlot { return &s.ring[n&uint64(len(s.ring)-1)] }
+func (s *seenSet) slot(n uint64) *seenSlot { return s.ring.at(n) }
 
 func (s *seenSet) get(id MessageID) (seenEntry, bool) {
 	h := s.idx.hash(&id)
@@ -70,24 +70,16 @@ func (s *seenSet) add(now time.Time, id MessageID, hops uint16, from PeerID) int
 		s.pop()
 		evicted = 1
 	}
-	if s.len() == len(s.ring) {
-		s.grow()
+	if s.len() == s.ring.size() {
+		s.ring.grow(s.first, s.next, 64)
 	}
+	s.ring.step(s.first, ringStep)
 	n := s.next
 	s.next++
 	h := s.idx.hash(&id)
 	*s.slot(n) = seenSlot{id: id, from: from, at: now, h: h, hops: hops}
 	s.idx.insert(h, n)
 	return evicted
-}
-
-func (s *seenSet) grow() {
-	c := max(2*len(s.ring), 64)
-	old := s.ring
-	s.ring = make([]seenSlot, c)
-	for n := s.first; n < s.next; n++ {
-		*s.slot(n) = old[n&uint64(len(old)-1)]
-	}
 }
 
 func (s *seenSet) pop() {

@@ -49,9 +49,9 @@ type Store interface {
 type MemStore struct {
 	ttl   time.Duration
 	cap   int
-	ring  []memEntry // indexed by arrival number; a power of two
-	first uint64     // arrival number of the oldest entry
-	next  uint64     // arrival number of the next entry
+	ring  fifoRing[memEntry] // indexed by arrival number
+	first uint64             // arrival number of the oldest entry
+	next  uint64             // arrival number of the next entry
 	idx   fifoIndex
 }
 
@@ -70,7 +70,7 @@ func NewMemStore(capacity int, ttl time.Duration) *MemStore {
 	return s
 }
 
-func (s *MemStore) slot(n uint64) *memEntry { return &s.ring[n&uint64(len(s.ring)-1)] }
+func (s *MemStore) slot(n uint64) *memEntry { return s.ring.at(n) }
 
 func (s *MemStore) find(id *MessageID) (uint32, uint64, bool) {
 	h := s.idx.hash(id)
@@ -89,22 +89,14 @@ func (s *MemStore) Put(now time.Time, id MessageID, m StoredMessage) {
 	if s.Len() >= s.cap {
 		s.popHead()
 	}
-	if s.Len() == len(s.ring) {
-		s.grow()
+	if s.Len() == s.ring.size() {
+		s.ring.grow(s.first, s.next, 16)
 	}
+	s.ring.step(s.first, ringStep)
 	n = s.next
 	s.next++
 	*s.slot(n) = memEntry{id: id, at: now, h: h, m: m}
 	s.idx.insert(h, n)
-}
-
-func (s *MemStore) grow() {
-	c := max(2*len(s.ring), 16)
-	old := s.ring
-	s.ring = make([]memEntry, c)
-	for n := s.first; n < s.next; n++ {
-		*s.slot(n) = old[n&uint64(len(old)-1)]
-	}
 }
 
 // Get implements Store.

@@ -891,30 +891,46 @@ loop:
 	return st, nil
 }
 
-// hopTimes returns, sorted, the time of every hop the messages ids took:
-// each node's delivery minus the delivery at the peer it got its copy from.
-// Deliveries are timed on the delegate goroutines, so a hop includes the
-// receiver's queue to its delegate (and excludes the sender's).
-func hopTimes(recs []*recorder, ids []core.MessageID) []time.Duration {
-	byID := make(map[core.PeerID]*recorder, len(recs))
+// byPeer finds a node's recorder by its id.
+type byPeer map[core.PeerID]*recorder
+
+func peersOf(recs []*recorder) byPeer {
+	m := make(byPeer, len(recs))
 	for _, r := range recs {
-		byID[r.self] = r
+		m[r.self] = r
 	}
+	return m
+}
+
+// hop returns the peer r got its copy of id from (nil for the origin or an
+// unknown peer) and, when that peer's delivery is known too, the hop: r's
+// delivery minus the peer's. Deliveries are timed on the delegate
+// goroutines, so a hop includes the receiver's queue to its delegate (and
+// excludes the sender's); it is negative when the peer handed the copy on
+// before its own delegate delivered it.
+func (m byPeer) hop(r *recorder, id core.MessageID) (from *recorder, d time.Duration, ok bool) {
+	r.mu.Lock()
+	f, at := r.from[id], r.at[id]
+	r.mu.Unlock()
+	s := m[f]
+	if s == nil || s == r {
+		return nil, 0, false
+	}
+	s.mu.Lock()
+	sat, ok := s.at[id]
+	s.mu.Unlock()
+	return s, at.Sub(sat), ok
+}
+
+// hopTimes returns, sorted, the time of every hop the messages ids took
+// (byPeer.hop).
+func hopTimes(recs []*recorder, ids []core.MessageID) []time.Duration {
+	peers := peersOf(recs)
 	var hops []time.Duration
 	for _, id := range ids {
 		for _, r := range recs {
-			r.mu.Lock()
-			from, at := r.from[id], r.at[id]
-			r.mu.Unlock()
-			s := byID[from]
-			if s == nil || s == r {
-				continue
-			}
-			s.mu.Lock()
-			sat, ok := s.at[id]
-			s.mu.Unlock()
-			if ok {
-				hops = append(hops, at.Sub(sat))
+			if _, d, ok := peers.hop(r, id); ok {
+				hops = append(hops, d)
 			}
 		}
 	}
@@ -924,29 +940,20 @@ func hopTimes(recs []*recorder, ids []core.MessageID) []time.Duration {
 
 // writeTrace writes a row per message in ids and node in recs: when the
 // message was sent (since the first of ids), the node, the peer it got its
-// copy from, its delivery there since sent, the time since that peer's
-// delivery (empty when the node is the origin; negative when the peer
-// handed the copy on before its own delegate goroutine delivered it), and
-// whether it came from a pull or a repair. Times are in milliseconds.
+// copy from, its delivery there since sent, the hop (byPeer.hop; empty
+// when the node is the origin), and whether it came from a pull or a
+// repair. Times are in milliseconds.
 func writeTrace(w *csv.Writer, phase string, recs []*recorder, ids []core.MessageID, sent []time.Time) error {
 	ms := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 3, 64) }
-	byID := make(map[core.PeerID]*recorder, len(recs))
-	for _, r := range recs {
-		byID[r.self] = r
-	}
+	peers := peersOf(recs)
 	for i, id := range ids {
 		for _, r := range recs {
 			r.mu.Lock()
 			from, at, pulled := r.from[id], r.at[id], r.pulled[id]
 			r.mu.Unlock()
 			hop := ""
-			if s := byID[from]; s != nil && s != r {
-				s.mu.Lock()
-				sat, ok := s.at[id]
-				s.mu.Unlock()
-				if ok {
-					hop = ms(at.Sub(sat))
-				}
+			if _, d, ok := peers.hop(r, id); ok {
+				hop = ms(d)
 			}
 			if err := w.Write([]string{phase, strconv.Itoa(i), ms(sent[i].Sub(sent[0])), string(r.self), string(from), ms(at.Sub(sent[i])), hop, strconv.FormatBool(pulled)}); err != nil {
 				return err
@@ -966,14 +973,12 @@ func (t timedLatency) String() string {
 
 // lastPath follows the copy of id that reached the node delivering it last
 // back to the origin, through the peers each node got it from: the hops
-// on that path and the longest of them (a node's delivery minus its
-// peer's). hops is 0 when the path cannot be followed.
+// on that path and the longest of them (byPeer.hop). hops is 0 when the
+// path cannot be followed.
 func lastPath(recs []*recorder, id core.MessageID) (hops int, worst time.Duration, worstFrom, worstTo core.PeerID) {
-	byID := make(map[core.PeerID]*recorder, len(recs))
 	var last *recorder
 	var lastAt time.Time
 	for _, r := range recs {
-		byID[r.self] = r
 		r.mu.Lock()
 		at, ok := r.at[id]
 		r.mu.Unlock()
@@ -981,22 +986,17 @@ func lastPath(recs []*recorder, id core.MessageID) (hops int, worst time.Duratio
 			last, lastAt = r, at
 		}
 	}
+	peers := peersOf(recs)
 	for r := last; r != nil && hops < len(recs); {
-		r.mu.Lock()
-		from, at := r.from[id], r.at[id]
-		r.mu.Unlock()
-		s := byID[from]
-		if s == nil || s == r {
-			return hops, worst, worstFrom, worstTo
+		s, d, ok := peers.hop(r, id)
+		if s == nil {
+			return hops, worst, worstFrom, worstTo // r is the origin
 		}
-		s.mu.Lock()
-		sat, ok := s.at[id]
-		s.mu.Unlock()
 		if !ok {
 			return 0, 0, "", ""
 		}
 		hops++
-		if d := at.Sub(sat); hops == 1 || d > worst {
+		if hops == 1 || d > worst {
 			worst, worstFrom, worstTo = d, s.self, r.self
 		}
 		r = s

@@ -132,17 +132,16 @@ func (x *fifoIndex) grow() {
 
 // move moves up to k slots of the old table into the current one.
 func (x *fifoIndex) move(k int) {
-	for ; k > 0 && x.old != nil; k-- {
-		if x.cursor == len(x.old) {
-			x.old, x.dead = nil, nil
-			return
-		}
+	if x.old == nil {
+		return
+	}
+	for ; k > 0 && x.cursor < len(x.old); k-- {
 		if i := uint64(x.cursor); x.old[i].n != 0 && x.unmoved(i) {
 			x.place(x.old[i])
 		}
 		x.cursor++
 	}
-	if x.old != nil && x.cursor == len(x.old) {
+	if x.cursor == len(x.old) {
 		x.old, x.dead = nil, nil
 	}
 }

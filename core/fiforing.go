@@ -38,6 +38,16 @@ func (r *fifoRing[T]) at(n uint64) *T {
 	return &r.cur[n&uint64(len(r.cur)-1)]
 }
 
+// room makes room for arrival number next, the live ones being
+// [first, next): it grows the ring when full and moves a step of an
+// earlier growth's entries. The owners call it before each insert.
+func (r *fifoRing[T]) room(first, next uint64, minSize int) {
+	if int(next-first) == len(r.cur) {
+		r.grow(first, next, minSize)
+	}
+	r.step(first, ringStep)
+}
+
 // grow doubles the ring (to at least minSize) for the live arrival
 // numbers [first, next).
 func (r *fifoRing[T]) grow(first, next uint64, minSize int) {

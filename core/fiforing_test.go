@@ -19,14 +19,11 @@ func TestFifoRingModel(t *testing.T) {
 		for range rapid.IntRange(1, 3000).Draw(t, "ops") {
 			switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
 			case op < 6: // push
-				if int(next-first) == r.size() {
-					before := r.size()
-					r.grow(first, next, 4)
-					if next > first && r.old == nil {
-						t.Fatalf("growth from %d to %d moved all %d entries at once", before, r.size(), next-first)
-					}
+				full, before := int(next-first) == r.size(), r.size()
+				r.room(first, next, 4)
+				if full && next-first > ringStep && r.old == nil {
+					t.Fatalf("growth from %d to %d moved all %d entries at once", before, r.size(), next-first)
 				}
-				r.step(first, ringStep)
 				v := rapid.Uint64().Draw(t, "v")
 				*r.at(next) = v
 				model[next] = v

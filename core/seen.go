@@ -70,10 +70,7 @@ func (s *seenSet) add(now time.Time, id MessageID, hops uint16, from PeerID) int
 		s.pop()
 		evicted = 1
 	}
-	if s.len() == s.ring.size() {
-		s.ring.grow(s.first, s.next, 64)
-	}
-	s.ring.step(s.first, ringStep)
+	s.ring.room(s.first, s.next, 64)
 	n := s.next
 	s.next++
 	h := s.idx.hash(&id)

@@ -89,10 +89,7 @@ func (s *MemStore) Put(now time.Time, id MessageID, m StoredMessage) {
 	if s.Len() >= s.cap {
 		s.popHead()
 	}
-	if s.Len() == s.ring.size() {
-		s.ring.grow(s.first, s.next, 16)
-	}
-	s.ring.step(s.first, ringStep)
+	s.ring.room(s.first, s.next, 16)
 	n = s.next
 	s.next++
 	*s.slot(n) = memEntry{id: id, at: now, h: h, m: m}

@@ -290,7 +290,8 @@ func (p *Protocol) Drain() Output {
 }
 
 // NextDeadline returns when Tick must next be called: the earliest pending
-// graft timer, IHave flush or maintenance round. The zero time means no
+// graft timer, IHave flush, end of a tree-shaping swap's overlap or
+// maintenance round. The zero time means no
 // deadline (after Close). A deadline in the past means "call Tick now".
 func (p *Protocol) NextDeadline() time.Time {
 	if p.closed {
@@ -303,17 +304,22 @@ func (p *Protocol) NextDeadline() time.Time {
 	if t, ok := p.pend.top(); ok && t.Before(d) {
 		d = t
 	}
+	if t := p.swap.switchAt; !t.IsZero() && t.Before(d) {
+		d = t
+	}
 	return d
 }
 
-// Tick processes everything due at or before now: graft timers, the IHave
-// flush, maintenance (peer repair, anti-entropy) and seen-set expiry.
+// Tick processes everything due at or before now: graft timers, the end of
+// a swap's overlap (tree shaping), the IHave flush, maintenance (peer
+// repair, anti-entropy) and seen-set expiry.
 func (p *Protocol) Tick(now time.Time) {
 	if p.closed {
 		return
 	}
 	p.advance(now)
 	p.fireGrafts()
+	p.finishSwap()
 	if !p.flushAt.IsZero() && !p.now.Before(p.flushAt) {
 		p.flushAll()
 	}

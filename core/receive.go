@@ -80,8 +80,9 @@ func (p *Protocol) deliver(d Delivery) {
 // Gossip carries the mark on.
 func (p *Protocol) push(id MessageID, from PeerID, hops uint16, ot time.Time, payload []byte, headers []Header, repaired bool) {
 	next := incHops(hops)
+	hold, hold2 := p.swapHolds(from)
 	for _, pe := range p.eager {
-		if pe.id == from {
+		if pe.id == from || pe.id == hold || pe.id == hold2 {
 			continue
 		}
 		p.send(pe.id, Message{Type: MsgGossip, ID: id, OriginTime: ot, Hops: next, Payload: payload, Headers: headers, Repaired: repaired})

@@ -28,9 +28,22 @@ import "time"
 // at 32 nodes within about 10 s of traffic at 20 msg/s
 // (TestShortcutsShortenTheTree), at 100 within a few minutes (docs/design.md).
 //
+// A swap loses nothing: it makes before it breaks, for a while (swapOverlap)
+// in one direction only. The link Graft makes L eager at both ends, so l
+// pushes to v at once, while v keeps E and pushes to e alone (not to l):
+// the far side B still gets A's messages through E only, so no node but v
+// sees the transient cycle, and v takes its duplicates (on E and on L)
+// without pruning either. The copies that passed l before the Graft still
+// come through E, which is why E stays. Then v prunes E and pushes to l.
+// Cutting E at once (as first built) lost every copy that had passed l but
+// not e, and v pulled each of them a graft timeout later; a plain overlap
+// in both directions let B's nodes see the cycle's duplicates and prune
+// other edges of it, and the tree split.
+//
 // Guards: no swap while the node delivers more than maxQuietRate or is
-// overloaded (a swap loses the copies in flight between the two links); a
-// peer that refuses the new link gets the old one back (shortcutRefused).
+// overloaded (the overlap's duplicates are one per message); a peer that
+// refuses the new link is dropped from the swap, E having never been cut
+// (shortcutRefused).
 // Hops are not milliseconds: on links of very different latency a path of
 // fewer hops can be slower: use it where links have similar latency.
 //
@@ -38,12 +51,22 @@ import "time"
 // announcement when v's reaches it first (unqueueIHave), which depends on
 // the two IHave timers, not on hop counts, so the sample is not biased.
 
-// pendingSwap is the last swap, until the new peer has had time to refuse
-// the link (its eager set full: it answers the link Graft with a Prune).
+// pendingSwap is the swap in progress: the overlap, then the time the new
+// peer has to refuse the link (its eager set full: it answers the link
+// Graft with a Prune).
 type pendingSwap struct {
 	via, to PeerID
-	until   time.Time
+	// switchAt ends the overlap: until then both links are eager and to
+	// is not pushed to (see holds). Zero once the old link is cut.
+	switchAt time.Time
+	until    time.Time
 }
+
+// swapOverlap is how long, in graft timeouts, a swap keeps the old link
+// after making the new one: the copies that passed the new peer before
+// its link was made arrive through the old one meanwhile. A copy later
+// than that is announced and pulled, as any late copy is.
+const swapOverlap = 2
 
 // shortcut is the running comparison of lazy peer to against eager peer via.
 type shortcut struct {
@@ -59,7 +82,7 @@ const maxShortcuts = 64
 // when the samples say so.
 func (p *Protocol) noteShortcut(from PeerID, a *Announcement, s seenEntry) {
 	k := p.cfg.ShortcutSamples
-	if k <= 0 || s.from == from || s.from == p.self || s.pulled || s.hops == 0 || p.overloaded || p.busy() {
+	if k <= 0 || s.from == from || s.from == p.self || s.pulled || s.hops == 0 || p.overloaded || p.busy() || !p.swap.switchAt.IsZero() {
 		return
 	}
 	via := p.peers[s.from]
@@ -86,15 +109,74 @@ func (p *Protocol) noteShortcut(from PeerID, a *Announcement, s seenEntry) {
 	if !gain {
 		return
 	}
-	// to takes via's place in the eager set (so a full eager set has room
-	// for it), then via is pruned; the lazy set keeps its size.
+	// to joins the eager set beside via (the eager set is bounded by the
+	// active view only, which holds both: see Config.ShortcutSamples), and
+	// via is pruned when the overlap ends (finishSwap); the lazy set keeps
+	// its size. Neither link's duplicates count until a graft timeout
+	// after that: they are the overlap's.
 	p.promote(to, ReasonShortcut)
 	p.sendLinkGraft(to)
-	p.demote(via, ReasonShortcut)
-	p.swap = pendingSwap{via: via.id, to: to.id, until: p.now.Add(2 * p.tun.GraftTimeout)}
+	w := swapOverlap * p.tun.GraftTimeout
+	p.swap = pendingSwap{via: via.id, to: to.id, switchAt: p.now.Add(w)}
+	grace := p.now.Add(w + p.tun.GraftTimeout)
+	for _, pe := range [2]*peer{via, to} {
+		if pe.graceTo.Before(grace) {
+			pe.graceTo = grace
+		}
+	}
 	// The sides of the tree around this node changed: start sampling again.
 	clear(p.shortcuts)
 	p.shortcuts = p.shortcuts[:0]
+}
+
+// swapHolds returns the peers a swap's overlap keeps a copy from (from is
+// the peer the copy came from): the new link, and for a copy that came
+// through the new link the old one too — both lead to the far side, and a
+// copy from one pushed to the other is a duplicate there (the far side's
+// nodes would prune an edge of the cycle). Empty without an overlap, or
+// once the old link is gone: the new one then carries everything.
+func (p *Protocol) swapHolds(from PeerID) (to, via PeerID) {
+	sw := &p.swap
+	if sw.switchAt.IsZero() {
+		if from != "" && from == sw.via && !p.now.After(sw.until) {
+			// A copy the old link pushed before it read our Prune
+			// (leftover): the far side's too, so not for the new link.
+			return sw.to, ""
+		}
+		return "", ""
+	}
+	if pv := p.peers[sw.via]; pv == nil || pv.state != stateEager {
+		return "", ""
+	}
+	if from == sw.to {
+		return sw.to, sw.via
+	}
+	return sw.to, ""
+}
+
+// finishSwap ends a swap's overlap once due: the old link is pruned and the
+// new one carries both directions. A new link that was refused or dropped
+// meanwhile leaves the old one as it was.
+func (p *Protocol) finishSwap() {
+	sw := &p.swap
+	if sw.switchAt.IsZero() || p.now.Before(sw.switchAt) {
+		return
+	}
+	sw.switchAt = time.Time{}
+	to, via := p.peers[sw.to], p.peers[sw.via]
+	if to == nil || to.state != stateEager {
+		*sw = pendingSwap{}
+		return
+	}
+	if via != nil && via.state == stateEager {
+		p.demote(via, ReasonShortcut)
+		// Copies it pushed before it reads the Prune are no reason to
+		// link it again (see leftover): the swap replaced it.
+		if t := p.now.Add(p.cfg.AntiEntropyMinAge); via.leftovers.Before(t) {
+			via.leftovers = t
+		}
+	}
+	sw.until = p.now.Add(2 * p.tun.GraftTimeout)
 }
 
 // shortcutIndex returns the index of the pair (via, to), adding it; -1 when
@@ -130,7 +212,15 @@ func (p *Protocol) shortcutIndex(via, to PeerID) int {
 // until pulls relink them); linkRefused keeps pe from being asked again.
 func (p *Protocol) shortcutRefused(pe *peer) bool {
 	sw := p.swap
-	if sw.to != pe.id || p.now.After(sw.until) {
+	if sw.to != pe.id {
+		return false
+	}
+	if !sw.switchAt.IsZero() {
+		// Refused during the overlap: the old link was never cut.
+		p.swap = pendingSwap{}
+		return true
+	}
+	if p.now.After(sw.until) {
 		return false
 	}
 	p.swap = pendingSwap{}

@@ -25,8 +25,13 @@ func feedShortcut(p *core.Protocol, start time.Time, gap time.Duration, first ui
 
 // Tree shaping: when a lazy peer's announcements of the messages that came
 // through one eager link show paths at least 1.5 hops shorter on average,
-// the lazy link replaces the eager one (Graft to it, Prune to the other),
-// after ShortcutSamples announcements and not before.
+// the lazy link replaces the eager one, after ShortcutSamples announcements
+// and not before. The swap makes before it breaks: a link Graft to the new
+// peer first, then, while both links are eager, the node pushes to the old
+// one only and prunes neither for the duplicates the two bring (copies that
+// passed the new peer before its link was made still come through the old
+// one); at the end of the overlap the old link is pruned and the new one is
+// pushed to.
 func TestShortcutReplacesTheLongerLink(t *testing.T) {
 	const k = 16
 	p := fixture(t, func(c *core.Config) { c.ShortcutSamples = k })
@@ -35,19 +40,106 @@ func TestShortcutReplacesTheLongerLink(t *testing.T) {
 	if len(out.Messages) != 0 {
 		t.Fatalf("swapped after %d of %d samples: %+v", k-1, k, out.Messages)
 	}
-	out, _ = feedShortcut(p, t0.Add(2*time.Second), 100*time.Millisecond, k, 1, 4, 1)
+	out, now := feedShortcut(p, t0.Add(2*time.Second), 100*time.Millisecond, k, 1, 4, 1)
+	graftAt := now
 	g, pr := msgs(out, core.MsgGraft), msgs(out, core.MsgPrune)
-	if len(g) != 1 || g[0].To != "l0" || len(g[0].Msg.IDs) != 0 || len(pr) != 1 || pr[0].To != "e0" {
-		t.Fatalf("want a link Graft to l0 and a Prune to e0; graft %+v prune %+v", g, pr)
+	if len(g) != 1 || g[0].To != "l0" || len(g[0].Msg.IDs) != 0 || len(pr) != 0 {
+		t.Fatalf("want a link Graft to l0 and no Prune yet; graft %+v prune %+v", g, pr)
 	}
+	if !contains(p.EagerPeers(), "l0") || !contains(p.EagerPeers(), "e0") {
+		t.Fatalf("eager %v, want l0 and e0 during the overlap", p.EagerPeers())
+	}
+	events := out.Events
+
+	// The overlap: a new copy from e0 goes to the other eager peers but
+	// not to l0; one from l0 not to e0 either (both lead to the far side,
+	// where it would be a duplicate). Duplicates on either link, however
+	// many, prune nothing.
+	now = now.Add(10 * time.Millisecond)
+	p.Receive(now, "e0", gossip("o", 100, 4))
+	out = p.Drain()
+	if to := gossipTargets(out); contains(to, "l0") || !contains(to, "e1") {
+		t.Errorf("overlap: copy from e0 pushed to %v, want e1 and e2, not l0", to)
+	}
+	p.Receive(now, "l0", gossip("o", 101, 2))
+	out = p.Drain()
+	if to := gossipTargets(out); contains(to, "e0") || !contains(to, "e1") {
+		t.Errorf("overlap: copy from l0 pushed to %v, want e1 and e2, not e0", to)
+	}
+	for s := uint64(100); s < 102; s++ {
+		for range 4 {
+			now = now.Add(time.Millisecond)
+			p.Receive(now, "e0", gossip("o", s, 4))
+			p.Receive(now, "l0", gossip("o", s, 2))
+		}
+	}
+	out = p.Drain()
+	if pr := msgs(out, core.MsgPrune); len(pr) != 0 {
+		t.Fatalf("the overlap's duplicates pruned %+v", pr)
+	}
+
+	// The end of the overlap is a deadline: Tick then cuts e0, two graft
+	// timeouts (500 ms here) after the Graft.
+	var cut time.Time
+	out, cut = tickUntilPrune(t, p, now)
+	if pr := msgs(out, core.MsgPrune); len(pr) != 1 || pr[0].To != "e0" {
+		t.Fatalf("want a Prune to e0 at the overlap's end, got %+v", out.Messages)
+	}
+	if d := cut.Sub(graftAt); d != time.Second {
+		t.Errorf("old link cut %v after the Graft, want 1s", d)
+	}
+	now = cut
 	if !contains(p.EagerPeers(), "l0") || contains(p.EagerPeers(), "e0") {
 		t.Errorf("eager %v, want l0 in and e0 out", p.EagerPeers())
 	}
-	for _, e := range out.Events {
+	events = append(events, out.Events...)
+	// A first copy e0 pushed before it read the Prune: delivered and
+	// pushed on, but not to l0 (it is the far side's), and no reason to
+	// link e0 again.
+	p.Receive(now.Add(time.Millisecond), "e0", gossip("o", 102, 4))
+	if to := gossipTargets(p.Drain()); contains(to, "l0") || !contains(to, "e1") {
+		t.Errorf("after the overlap: leftover copy from e0 pushed to %v, want e1 and e2, not l0", to)
+	}
+	if contains(p.EagerPeers(), "e0") {
+		t.Errorf("eager %v: a leftover copy linked e0 again", p.EagerPeers())
+	}
+	p.Receive(now.Add(2*time.Millisecond), "e1", gossip("o", 103, 3))
+	if to := gossipTargets(p.Drain()); !contains(to, "l0") || contains(to, "e0") {
+		t.Errorf("after the overlap: copy from e1 pushed to %v, want l0 and not e0", to)
+	}
+	for _, e := range events {
 		if (e.Kind == core.EventPeerPromoted || e.Kind == core.EventPeerDemoted) && e.Reason != core.ReasonShortcut {
 			t.Errorf("event %+v, want reason %v", e, core.ReasonShortcut)
 		}
 	}
+}
+
+// tickUntilPrune calls Tick at each of p's deadlines after from until the
+// output holds a Prune (at most 20 rounds), and returns that output and when.
+func tickUntilPrune(t *testing.T, p *core.Protocol, from time.Time) (core.Output, time.Time) {
+	t.Helper()
+	now := from
+	for range 20 {
+		if d := p.NextDeadline(); d.After(now) {
+			now = d
+		}
+		p.Tick(now)
+		if out := p.Drain(); len(msgs(out, core.MsgPrune)) > 0 {
+			return out, now
+		}
+		now = now.Add(time.Millisecond)
+	}
+	t.Fatalf("no Prune within 20 deadlines after %v", from)
+	return core.Output{}, now
+}
+
+// gossipTargets returns the peers o sends a Gossip to.
+func gossipTargets(o core.Output) []core.PeerID {
+	var to []core.PeerID
+	for _, ob := range msgs(o, core.MsgGossip) {
+		to = append(to, ob.To)
+	}
+	return to
 }
 
 // No swap for a gain under 1.5 hops on average, nor while the node delivers
@@ -93,30 +185,53 @@ func TestShortcutNeedsAGainAndQuiet(t *testing.T) {
 	}
 }
 
-// A peer whose eager set is full answers the link Graft with a Prune: the
-// link it replaced is grafted again at once (else the two sides of the tree
-// stay apart until pulls relink them), and that peer is not asked again for
-// a while.
+// A peer whose eager set is full answers the link Graft with a Prune. During
+// the overlap that ends the swap: the old link was never cut and stays, and
+// the refusing peer is not asked again for a while. Right after the overlap
+// (the old link cut), the old link is grafted again at once, else the two
+// sides of the tree stay apart until pulls relink them.
 func TestShortcutRefusedIsUndone(t *testing.T) {
 	const k = 16
-	p := fixture(t, func(c *core.Config) { c.ShortcutSamples = k })
-	out, now := feedShortcut(p, t0, 100*time.Millisecond, 1, k, 4, 1)
-	if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
-		t.Fatalf("no swap to undo: %+v", out.Messages)
-	}
-	p.Receive(now.Add(time.Millisecond), "l0", core.Message{Type: core.MsgPrune})
-	out = p.Drain()
-	if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "e0" || len(g[0].Msg.IDs) != 0 {
-		t.Fatalf("want a link Graft back to e0, got %+v", out.Messages)
-	}
-	if !contains(p.EagerPeers(), "e0") || contains(p.EagerPeers(), "l0") {
-		t.Errorf("eager %v, want e0 back and l0 lazy", p.EagerPeers())
-	}
-	// l0 is not asked again soon.
-	out, _ = feedShortcut(p, now.Add(time.Second), 100*time.Millisecond, k+1, 2*k, 4, 1)
-	if g := msgs(out, core.MsgGraft); len(g) != 0 {
-		t.Errorf("asked the refusing peer again: %+v", g)
-	}
+	t.Run("during the overlap", func(t *testing.T) {
+		p := fixture(t, func(c *core.Config) { c.ShortcutSamples = k })
+		out, now := feedShortcut(p, t0, 100*time.Millisecond, 1, k, 4, 1)
+		if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+			t.Fatalf("no swap to undo: %+v", out.Messages)
+		}
+		p.Receive(now.Add(time.Millisecond), "l0", core.Message{Type: core.MsgPrune})
+		p.Tick(now.Add(5 * time.Second)) // well past the overlap
+		out = p.Drain()
+		if len(msgs(out, core.MsgPrune)) != 0 || len(msgs(out, core.MsgGraft)) != 0 {
+			t.Fatalf("want the old link left alone, got %+v", out.Messages)
+		}
+		if !contains(p.EagerPeers(), "e0") || contains(p.EagerPeers(), "l0") {
+			t.Errorf("eager %v, want e0 kept and l0 lazy", p.EagerPeers())
+		}
+		// l0 is not asked again soon.
+		out, _ = feedShortcut(p, now.Add(time.Second), 100*time.Millisecond, k+1, 2*k, 4, 1)
+		if g := msgs(out, core.MsgGraft); len(g) != 0 {
+			t.Errorf("asked the refusing peer again: %+v", g)
+		}
+	})
+	t.Run("after the overlap", func(t *testing.T) {
+		p := fixture(t, func(c *core.Config) { c.ShortcutSamples = k })
+		out, now := feedShortcut(p, t0, 100*time.Millisecond, 1, k, 4, 1)
+		if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+			t.Fatalf("no swap to undo: %+v", out.Messages)
+		}
+		out, now = tickUntilPrune(t, p, now)
+		if pr := msgs(out, core.MsgPrune); len(pr) != 1 || pr[0].To != "e0" {
+			t.Fatalf("old link not cut at the overlap's end: %+v", pr)
+		}
+		p.Receive(now.Add(time.Millisecond), "l0", core.Message{Type: core.MsgPrune})
+		out = p.Drain()
+		if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "e0" || len(g[0].Msg.IDs) != 0 {
+			t.Fatalf("want a link Graft back to e0, got %+v", out.Messages)
+		}
+		if !contains(p.EagerPeers(), "e0") || contains(p.EagerPeers(), "l0") {
+			t.Errorf("eager %v, want e0 back and l0 lazy", p.EagerPeers())
+		}
+	})
 }
 
 // Tree shaping needs the eager set bounded only by the active view.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestSideBySideShort(t *testing.T) {
 	dir, memDir, traceDir := t.TempDir(), t.TempDir(), t.TempDir()
 	var out, errb bytes.Buffer
 	args := []string{"-n", "4", "-count", "10", "-warmup", "5", "-burst", "20", "-idle", "0", "-rate", "50",
-		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree", "-out", dir, "-memprofile", memDir,
+		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree,plumtree-shaped", "-out", dir, "-memprofile", memDir,
 		"-trace", traceDir, "-q"}
 	if err := parentMain(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errb.String())
@@ -41,8 +42,8 @@ func TestSideBySideShort(t *testing.T) {
 	if err := json.Unmarshal(js, &rs); err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 2 {
-		t.Fatalf("%d results, want 2", len(rs))
+	if len(rs) != 3 {
+		t.Fatalf("%d results, want 3", len(rs))
 	}
 	for _, r := range rs {
 		if r.Error != "" {
@@ -81,7 +82,7 @@ func TestSideBySideShort(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(traceDir, r.Spec.System+"-n4-r0-idle.trace")); err == nil {
 			t.Errorf("%s: an idle trace without an idle window", r.Spec.System)
 		}
-		if r.Spec.System == "plumtree" {
+		if r.Spec.System == "plumtree" || r.Spec.System == "plumtree-shaped" {
 			// The nodes dialed each other during warm-up at the latest;
 			// memberlist's push/pull streams may or may not fall in the
 			// steady phase, so only the keys of the transport are required.
@@ -177,6 +178,13 @@ func TestFlags(t *testing.T) {
 	c, err := parseFlags(nil, &bytes.Buffer{})
 	if err != nil || len(c.ns) != 1 || c.ns[0] != 16 || len(c.systems) != len(systemNames) {
 		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	// An optional system runs when named, and only then.
+	if slices.Contains(c.systems, "plumtree-shaped") {
+		t.Errorf("default systems %v include plumtree-shaped", c.systems)
+	}
+	if c, err = parseFlags([]string{"-systems", "plumtree-shaped,unicast"}, &bytes.Buffer{}); err != nil || !slices.Equal(c.systems, []string{"plumtree-shaped", "unicast"}) {
+		t.Errorf("-systems plumtree-shaped,unicast: %v %v", c.systems, err)
 	}
 }
 

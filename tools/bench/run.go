@@ -63,12 +63,19 @@ type system interface {
 	close()
 }
 
-var systemNames = []string{"plumtree", "memberlist", "gossipsub", "gossipsub-unsigned", "unicast"}
+// systemNames are the systems run by default; optionalSystems run only when
+// -systems names them.
+var (
+	systemNames     = []string{"plumtree", "memberlist", "gossipsub", "gossipsub-unsigned", "unicast"}
+	optionalSystems = []string{"plumtree-shaped"}
+)
 
 func newSystem(name string) (system, error) {
 	switch name {
 	case "plumtree":
 		return &plumtree{}, nil
+	case "plumtree-shaped":
+		return &plumtree{shaped: true}, nil
 	case "memberlist":
 		return &mlBroadcast{}, nil
 	case "gossipsub":
@@ -78,7 +85,7 @@ func newSystem(name string) (system, error) {
 	case "unicast":
 		return &unicast{}, nil
 	}
-	return nil, fmt.Errorf("unknown system %q (want one of %v)", name, systemNames)
+	return nil, fmt.Errorf("unknown system %q (want one of %v)", name, append(slices.Clone(systemNames), optionalSystems...))
 }
 
 // phase is what one measured phase (steady or burst) produced.

@@ -19,10 +19,14 @@ import (
 // port shared with the Plumtree TCP transport, the LRU+TTL message cache
 // swept on a tuned schedule with backpressure, and the runtime's tuner.
 // Preset: Plumtree LAN with memberlist's local timings (loopback).
+// plumtree-shaped (shaped) adds tree shaping: shortcut_samples 16 with the
+// eager set bounded by the active view only (max_eager_peers 0), the
+// setting core/README.md describes.
 type plumtree struct {
 	env    *env
 	nodes  []*ptNode
 	preset string
+	shaped bool
 }
 
 type ptNode struct {
@@ -40,6 +44,9 @@ func (p *plumtree) start(ctx context.Context, e *env) error {
 	for i := 0; i < e.n; i++ {
 		pcfg := core.LANConfig()
 		pcfg.Seed = e.seed*1000003 + int64(i) + 1
+		if p.shaped {
+			pcfg.ShortcutSamples, pcfg.MaxEagerPeers = 16, 0
+		}
 		self := core.PeerID(fmt.Sprintf("n%02d", i))
 		mopts := []membership.Option{
 			membership.WithLogger(log),
@@ -140,6 +147,8 @@ func (p *plumtree) counters() map[string]int64 {
 		c["gossip_sent"] += int64(s.GossipSent)
 		c["ihave_sent"] += int64(s.IHaveSent)
 		c["graft_sent"] += int64(s.GraftSent)
+		c["graft_success"] += int64(s.GraftSuccess)
+		c["peer_promotions"] += int64(s.PeerPromotions)
 		c["prune_sent"] += int64(s.PruneSent)
 		c["graft_failed"] += int64(s.GraftFailed)
 		c["send_errors"] += int64(s.Runtime.SendErrors)

@@ -78,15 +78,15 @@ func TestShortcutReplacesTheLongerLink(t *testing.T) {
 		t.Fatalf("the overlap's duplicates pruned %+v", pr)
 	}
 
-	// The end of the overlap is a deadline: Tick then cuts e0, two graft
-	// timeouts (500 ms here) after the Graft.
+	// The end of the overlap is a deadline: Tick then cuts e0, a graft
+	// timeout (500 ms here) after the Graft.
 	var cut time.Time
 	out, cut = tickUntilPrune(t, p, now)
 	if pr := msgs(out, core.MsgPrune); len(pr) != 1 || pr[0].To != "e0" {
 		t.Fatalf("want a Prune to e0 at the overlap's end, got %+v", out.Messages)
 	}
-	if d := cut.Sub(graftAt); d != time.Second {
-		t.Errorf("old link cut %v after the Graft, want 1s", d)
+	if d := cut.Sub(graftAt); d != 500*time.Millisecond {
+		t.Errorf("old link cut %v after the Graft, want 500ms", d)
 	}
 	now = cut
 	if !contains(p.EagerPeers(), "l0") || contains(p.EagerPeers(), "e0") {

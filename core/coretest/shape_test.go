@@ -44,7 +44,7 @@ func shapeRun(t *testing.T, nodes int, cfg core.Config, seed int64, msgs int) (l
 // it (the LAN preset as it is) the tree is whatever spanning tree the
 // duplicates left, and the last delivery of a message is a median 11-16
 // hops from its origin; with it, after 60 s (most swaps happen in the first
-// 10), at most 7 and at most two thirds of that, and the tree is as quiet
+// 10), at most 7 and at most 0.6 of that, and the tree is as quiet
 // as before: RMR about 0 — and no swap loses a copy: not one delivery by
 // Graft after the first 2 s, swaps included (a swap that cut the old link
 // at once made 1-8 per run, seeds 1-12, each a copy that had passed the new
@@ -62,8 +62,8 @@ func TestShortcutsShortenTheTree(t *testing.T) {
 		med, mx, rmr, grafted, all := shapeRun(t, 32, on, seed, 1200)
 		t.Logf("seed %d: last delivery hops p50 / max %d / %d without shaping, %d / %d with; RMR %.4f, %d deliveries by Graft; after the first 2 s %d by Graft without shaping, %d with",
 			seed, offMed, offMax, med, mx, rmr, grafted, offAll, all)
-		if med > 7 || mx > 9 || 3*med > 2*offMed {
-			t.Errorf("seed %d: last delivery hops p50 %d, max %d (without shaping %d, %d); want p50 <= 7 and <= 2/3 × unshaped, max <= 9",
+		if med > 7 || mx > 9 || 10*med > 6*offMed {
+			t.Errorf("seed %d: last delivery hops p50 %d, max %d (without shaping %d, %d); want p50 <= 7 and <= 0.6 × unshaped, max <= 9",
 				seed, med, mx, offMed, offMax)
 		}
 		if all != 0 {

@@ -4,10 +4,10 @@ import "time"
 
 // maxQuietRate is the delivery rate (messages per second) above which a
 // node makes no link change of its own accord (busy): no tree-shaping swap
-// — a swap loses the copies that pass the new peer before its link Graft
-// and the old one after its Prune (they are pulled), and under a burst
-// that is a queue's worth, each pull a chance for a new link — and no link
-// from late copies (noteLate), which a burst's queues make late.
+// — its overlap costs a duplicate per message, and under a burst the
+// copies in flight between the two links lag by a queue, more than the
+// overlap covers (each pulled, a chance for a new link) — and no link from
+// late copies (noteLate), which a burst's queues make late.
 const maxQuietRate = 100
 
 // rateRound runs at each maintenance round: it decides from the

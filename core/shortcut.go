@@ -28,8 +28,8 @@ import "time"
 // at 32 nodes within about 10 s of traffic at 20 msg/s
 // (TestShortcutsShortenTheTree), at 100 within a few minutes (docs/design.md).
 //
-// A swap loses nothing: it makes before it breaks, for a while (swapOverlap)
-// in one direction only. The link Graft makes L eager at both ends, so l
+// A swap loses no copy that comes within its overlap: it makes before it
+// breaks, for a while (swapOverlap) in one direction only. The link Graft makes L eager at both ends, so l
 // pushes to v at once, while v keeps E and pushes to e alone (not to l):
 // the far side B still gets A's messages through E only, so no node but v
 // sees the transient cycle, and v takes its duplicates (on E and on L)
@@ -66,8 +66,8 @@ type pendingSwap struct {
 // after making the new one: the copies that passed the new peer before
 // its link was made arrive through the old one meanwhile (they lag by the
 // difference of two paths through the tree, far less than a graft
-// timeout). A copy later than that is announced and pulled, as any late
-// copy is. Each message in the overlap is one duplicate here: two graft
+// timeout). A copy later than that (a stall on the old path longer than
+// the overlap) is announced and pulled, as any late copy is. Each message in the overlap is one duplicate here: two graft
 // timeouts lost no more copies in coretest (none in seeds 1-12) and
 // doubled them (the RMR of TestShortcutsShortenTheTree's last 200
 // broadcasts 0-0.0066 against 0-0.0026).

@@ -90,6 +90,9 @@ func (p *Protocol) list(s peerState) *[]*peer {
 
 func (p *Protocol) unlink(pe *peer) {
 	p.linksVer++
+	if pe.state == stateEager {
+		p.resetShortcuts()
+	}
 	l := p.list(pe.state)
 	last := len(*l) - 1
 	(*l)[pe.idx] = (*l)[last]
@@ -106,6 +109,9 @@ func (p *Protocol) unlink(pe *peer) {
 
 func (p *Protocol) link(pe *peer, s peerState) {
 	p.linksVer++
+	if s == stateEager {
+		p.resetShortcuts()
+	}
 	pe.state = s
 	l := p.list(s)
 	pe.idx = len(*l)

@@ -304,7 +304,7 @@ func (p *Protocol) NextDeadline() time.Time {
 	if t, ok := p.pend.top(); ok && t.Before(d) {
 		d = t
 	}
-	if t := p.swap.switchAt; !t.IsZero() && t.Before(d) {
+	if t := p.swapDue(); !t.IsZero() && t.Before(d) {
 		d = t
 	}
 	return d

@@ -226,6 +226,7 @@ func (p *Protocol) onGossip(from PeerID, m *Message) {
 		p.refuseAge(from, id)
 		return
 	}
+	p.noteSwapCopy(from, id)
 	if mine || p.known(id) {
 		// A copy of our own broadcast, or of a message known (see
 		// known), is never delivered again.

@@ -28,17 +28,22 @@ import "time"
 // at 32 nodes within about 10 s of traffic at 20 msg/s
 // (TestShortcutsShortenTheTree), at 100 within a few minutes (docs/design.md).
 //
-// A swap loses no copy that comes within its overlap: it makes before it
-// breaks, for a while (swapOverlap) in one direction only. The link Graft makes L eager at both ends, so l
-// pushes to v at once, while v keeps E and pushes to e alone (not to l):
-// the far side B still gets A's messages through E only, so no node but v
-// sees the transient cycle, and v takes its duplicates (on E and on L)
-// without pruning either. The copies that passed l before the Graft still
-// come through E, which is why E stays. Then v prunes E and pushes to l.
-// Cutting E at once (as first built) lost every copy that had passed l but
-// not e, and v pulled each of them a graft timeout later; a plain overlap
-// in both directions let B's nodes see the cycle's duplicates and prune
-// other edges of it, and the tree split.
+// A swap loses no copy in flight: it makes before it breaks, in one
+// direction only. The link Graft makes L eager at both ends, so l pushes
+// to v at once, while v keeps E and pushes to e alone (not to l): the far
+// side B still gets A's messages through E only, so no node but v sees the
+// transient cycle, and v takes its duplicates (on E and on L) without
+// pruning either. The copies that passed l before the Graft still come
+// through E, which is why E stays: for at least a graft timeout, and until
+// E has brought, for each origin whose copy L brought first meanwhile, that
+// copy too (copies of one origin follow one path in order, so nothing of
+// that origin is left behind on E's path), up to four graft timeouts
+// (swapOverlap, noteSwapCopy). Then v prunes E and pushes to l. Cutting E
+// at once (as first built) lost every copy that had passed l but not e,
+// and v pulled each of them a graft timeout later; a plain overlap in both
+// directions let B's nodes see the cycle's duplicates and prune other edges
+// of it, and the tree split. Samples are dropped whenever the eager set
+// changes (resetShortcuts): the sides they compare are gone.
 //
 // Guards: no swap while the node delivers more than maxQuietRate or is
 // overloaded (the overlap's duplicates are one per message); a peer that
@@ -56,22 +61,38 @@ import "time"
 // Graft with a Prune).
 type pendingSwap struct {
 	via, to PeerID
-	// switchAt ends the overlap: until then both links are eager and to
-	// is not pushed to (see holds). Zero once the old link is cut.
-	switchAt time.Time
-	until    time.Time
+	// switchAt is the earliest end of the overlap, lastAt the latest:
+	// until it ends both links are eager and to is not pushed to (see
+	// swapHolds). Zero once the old link is cut.
+	switchAt, lastAt time.Time
+	// behind holds, per origin, the first sequence number the new link
+	// brought during the overlap, until the old link brings a copy of
+	// that origin as new (caughtUp): copies of one origin follow one path
+	// in order, so the old path may still hold older ones until then.
+	// pending counts the origins not caught up.
+	behind  map[PeerID]uint64
+	pending int
+	until   time.Time
 }
 
-// swapOverlap is how long, in graft timeouts, a swap keeps the old link
-// after making the new one: the copies that passed the new peer before
-// its link was made arrive through the old one meanwhile (they lag by the
-// difference of two paths through the tree, far less than a graft
-// timeout). A copy later than that (a stall on the old path longer than
-// the overlap) is announced and pulled, as any late copy is. Each message in the overlap is one duplicate here: two graft
-// timeouts lost no more copies in coretest (none in seeds 1-12) and
-// doubled them (the RMR of TestShortcutsShortenTheTree's last 200
-// broadcasts 0-0.0066 against 0-0.0026).
-const swapOverlap = 1
+// caughtUp marks an origin of pendingSwap.behind the old link caught up on.
+const caughtUp = ^uint64(0)
+
+// swapOverlap is how long, in graft timeouts, a swap keeps the old link at
+// least after making the new one: the copies that passed the new peer
+// before its link was made arrive through the old one meanwhile (they lag
+// by the difference of two paths through the tree, far less than a graft
+// timeout). It keeps it longer while the old link has not caught up on an
+// origin the new one brought first (a stalled path), up to swapOverlapMax.
+// A copy later than that is announced and pulled, as any late copy is.
+// Each message in the overlap is one duplicate here: a fixed two graft
+// timeouts doubled them against one (the RMR of
+// TestShortcutsShortenTheTree's last 200 broadcasts 0-0.0066 against
+// 0-0.0026).
+const (
+	swapOverlap    = 1
+	swapOverlapMax = 4
+)
 
 // shortcut is the running comparison of lazy peer to against eager peer via.
 type shortcut struct {
@@ -121,15 +142,23 @@ func (p *Protocol) noteShortcut(from PeerID, a *Announcement, s seenEntry) {
 	// after that: they are the overlap's.
 	p.promote(to, ReasonShortcut)
 	p.sendLinkGraft(to)
-	w := swapOverlap * p.tun.GraftTimeout
-	p.swap = pendingSwap{via: via.id, to: to.id, switchAt: p.now.Add(w)}
+	w := swapOverlapMax * p.tun.GraftTimeout
+	p.swap = pendingSwap{via: via.id, to: to.id, switchAt: p.now.Add(swapOverlap * p.tun.GraftTimeout), lastAt: p.now.Add(w),
+		behind: map[PeerID]uint64{}}
 	grace := p.now.Add(w + p.tun.GraftTimeout)
 	for _, pe := range [2]*peer{via, to} {
 		if pe.graceTo.Before(grace) {
 			pe.graceTo = grace
 		}
 	}
-	// The sides of the tree around this node changed: start sampling again.
+}
+
+// resetShortcuts drops the samples of tree shaping: the eager set changed,
+// so the sides of the tree around this node did, and samples taken before
+// compare paths that are gone. Kept, they made a node swap for a peer that
+// had just pruned it, on its side of the tree now: the tree split and the
+// far side pulled (coretest, seed 8, 10 deliveries by Graft).
+func (p *Protocol) resetShortcuts() {
 	clear(p.shortcuts)
 	p.shortcuts = p.shortcuts[:0]
 }
@@ -159,15 +188,59 @@ func (p *Protocol) swapHolds(from PeerID) (to, via PeerID) {
 	return sw.to, ""
 }
 
-// finishSwap ends a swap's overlap once due: the old link is pruned and the
-// new one carries both directions. A new link that was refused or dropped
-// meanwhile leaves the old one as it was.
-func (p *Protocol) finishSwap() {
+// noteSwapCopy follows, during a swap's overlap, a copy of id that came
+// from peer from (first or not): which origins the new link brought, and
+// whether the old one caught up on them since.
+func (p *Protocol) noteSwapCopy(from PeerID, id MessageID) {
 	sw := &p.swap
-	if sw.switchAt.IsZero() || p.now.Before(sw.switchAt) {
+	if sw.switchAt.IsZero() {
 		return
 	}
-	sw.switchAt = time.Time{}
+	switch from {
+	case sw.to:
+		if _, ok := sw.behind[id.Origin]; ok {
+			return
+		}
+		// Only a first copy: the new link is ahead on its origin, and
+		// the old one must bring this copy too before it can go. (A copy
+		// the old link brought first shows it is not behind; one whose
+		// first came from this side went around through the old link,
+		// which will never bring it back.)
+		if p.known(id) {
+			return
+		}
+		sw.behind[id.Origin] = id.Seq
+		sw.pending++
+	case sw.via:
+		if s, ok := sw.behind[id.Origin]; ok && s != caughtUp && id.Seq >= s {
+			sw.behind[id.Origin] = caughtUp
+			sw.pending--
+		}
+	}
+}
+
+// swapDue returns when the swap's overlap ends, given what the old link
+// caught up on so far (zero without an overlap).
+func (p *Protocol) swapDue() time.Time {
+	sw := &p.swap
+	if sw.switchAt.IsZero() || sw.pending == 0 {
+		return sw.switchAt
+	}
+	if via := p.peers[sw.via]; via == nil || via.state != stateEager {
+		return sw.switchAt // nothing more comes through it
+	}
+	return sw.lastAt
+}
+
+// finishSwap ends a swap's overlap once due (swapDue): the old link is
+// pruned and the new one carries both directions. A new link that was
+// refused or dropped meanwhile leaves the old one as it was.
+func (p *Protocol) finishSwap() {
+	sw := &p.swap
+	if sw.switchAt.IsZero() || p.now.Before(p.swapDue()) {
+		return
+	}
+	sw.switchAt, sw.lastAt, sw.behind, sw.pending = time.Time{}, time.Time{}, nil, 0
 	to, via := p.peers[sw.to], p.peers[sw.via]
 	if to == nil || to.state != stateEager {
 		*sw = pendingSwap{}

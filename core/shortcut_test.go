@@ -250,3 +250,51 @@ func TestShortcutNeedsUncappedEagerSet(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The overlap lasts at least a graft timeout, and longer while the old link
+// has not brought a copy of an origin as new as the first one the new link
+// brought during the overlap (the old path may still hold older copies of
+// it: copies of one origin follow one path in order), up to four graft
+// timeouts.
+func TestShortcutOverlapWaitsForTheOldLink(t *testing.T) {
+	const k = 16
+	swap := func(t *testing.T) (*core.Protocol, time.Time) {
+		p := fixture(t, func(c *core.Config) { c.ShortcutSamples = k })
+		out, now := feedShortcut(p, t0, 100*time.Millisecond, 1, k, 4, 1)
+		if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+			t.Fatalf("no swap: %+v", out.Messages)
+		}
+		// The new link brings origin q's seq 7 first; the old one is behind.
+		p.Receive(now.Add(time.Millisecond), "l0", gossip("q", 7, 2))
+		p.Receive(now.Add(2*time.Millisecond), "e0", gossip("q", 6, 5))
+		p.Drain()
+		return p, now
+	}
+	t.Run("until it catches up", func(t *testing.T) {
+		p, graftAt := swap(t)
+		at := graftAt.Add(time.Second) // past the least overlap (500 ms)
+		p.Tick(at)
+		if out := p.Drain(); len(msgs(out, core.MsgPrune)) != 0 {
+			t.Fatalf("cut before the old link caught up on q: %+v", out.Messages)
+		}
+		if d := p.NextDeadline(); !d.After(at) {
+			t.Fatalf("next deadline %v, want a later one (the overlap's bound)", d.Sub(graftAt))
+		}
+		p.Receive(at.Add(time.Millisecond), "e0", gossip("q", 7, 5)) // caught up
+		p.Drain()
+		if d := p.NextDeadline(); d.After(at.Add(time.Millisecond)) {
+			t.Fatalf("next deadline %v after the Graft, want now (the old link caught up)", d.Sub(graftAt))
+		}
+		p.Tick(at.Add(time.Millisecond))
+		if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 || pr[0].To != "e0" {
+			t.Fatalf("want a Prune to e0 once it caught up, got %+v", pr)
+		}
+	})
+	t.Run("up to four graft timeouts", func(t *testing.T) {
+		p, graftAt := swap(t)
+		_, cut := tickUntilPrune(t, p, graftAt)
+		if d := cut.Sub(graftAt); d != 2*time.Second {
+			t.Errorf("old link cut %v after the Graft, want 2s (4 graft timeouts)", d)
+		}
+	})
+}

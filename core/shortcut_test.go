@@ -298,3 +298,22 @@ func TestShortcutOverlapWaitsForTheOldLink(t *testing.T) {
 		}
 	})
 }
+
+// Samples are dropped when the eager set changes: the sides of the tree they
+// compare are gone (kept, they made a node swap for a peer on its own side
+// by then, and the tree split).
+func TestShortcutSamplesRestartWhenLinksChange(t *testing.T) {
+	const k = 16
+	p := fixture(t, func(c *core.Config) { c.ShortcutSamples = k })
+	_, now := feedShortcut(p, t0, 100*time.Millisecond, 1, k-1, 4, 1)
+	p.Receive(now.Add(time.Millisecond), "e1", core.Message{Type: core.MsgDisconnect}) // e1 leaves the eager set
+	p.Drain()
+	out, now := feedShortcut(p, now.Add(time.Second), 100*time.Millisecond, k, 1, 4, 1)
+	if g := msgs(out, core.MsgGraft); len(g) != 0 {
+		t.Fatalf("swapped on samples taken before the eager set changed: %+v", g)
+	}
+	out, _ = feedShortcut(p, now, 100*time.Millisecond, k+1, k-1, 4, 1)
+	if g := msgs(out, core.MsgGraft); len(g) != 1 || g[0].To != "l0" {
+		t.Fatalf("want a swap after %d fresh samples, got %+v", k, out.Messages)
+	}
+}

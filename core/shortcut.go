@@ -172,10 +172,12 @@ func (p *Protocol) resetShortcuts() {
 func (p *Protocol) swapHolds(from PeerID) (to, via PeerID) {
 	sw := &p.swap
 	if sw.switchAt.IsZero() {
-		if from != "" && from == sw.via && !p.now.After(sw.until) {
-			// A copy the old link pushed before it read our Prune
-			// (leftover): the far side's too, so not for the new link.
-			return sw.to, ""
+		if from != "" && from == sw.via {
+			if pv := p.peers[from]; pv != nil && p.leftover(pv) {
+				// A copy the old link pushed before it read our
+				// Prune: the far side's too, so not for the new link.
+				return sw.to, ""
+			}
 		}
 		return "", ""
 	}

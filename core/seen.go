@@ -26,8 +26,8 @@ type seenSlot struct {
 
 // seenSet remembers delivered ids in arrival order: a ring indexed by
 // arrival number (fifoRing: a power of two that grows on demand up to the
-// bound, so an idle node does not pay for it) and a fifoIndex for lookups. It is bounded
-// by max entries (the oldest is forgotten first) and by ttl.
+// bound, so an idle node does not pay for it) and a fifoIndex for lookups.
+// It is bounded by max entries (the oldest is forgotten first) and by ttl.
 type seenSet struct {
 	ring  fifoRing[seenSlot]
 	first uint64 // arrival number of the oldest entry

@@ -25,7 +25,6 @@ import (
 type plumtree struct {
 	env    *env
 	nodes  []*ptNode
-	preset string
 	shaped bool
 }
 

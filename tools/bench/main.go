@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.doc, "doc", "", "write the benchmarks page (explanation, machine, command, date, tables, targets) to this file; plots go to -out")
 	fs.StringVar(&c.note, "note", "", "a sentence for the benchmarks page about the conditions (e.g. a shared machine)")
 	fs.StringVar(&c.profile, "cpuprofile", "", "directory for CPU profiles of each process: its steady and burst phases, and its idle window (-idle.pprof)")
-	fs.StringVar(&c.memprof, "memprofile", "", "directory for allocation profiles of each process at the start and the end of its steady phase (SYSTEM-nN-rR.allocs-start.pprof, SYSTEM-nN-rR.allocs.pprof) and of its idle window (-idle-start, -idle)")
+	fs.StringVar(&c.memprof, "memprofile", "", "directory for allocation profiles of each process at the start and the end of its steady phase (SYSTEM-nN-rR.allocs-start.pprof, SYSTEM-nN-rR.allocs.pprof) and of its idle window (-idle-start, -idle); each snapshot collects garbage first")
 	fs.StringVar(&c.trace, "trace", "", "directory for execution traces (runtime/trace) of each process's steady phase (SYSTEM-nN-rR.trace) and idle window (SYSTEM-nN-rR-idle.trace); go tool trace")
 	fs.BoolVar(&c.quiet, "q", false, "no progress display")
 	if err := fs.Parse(args); err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -241,5 +243,63 @@ func TestDocTargets(t *testing.T) {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("page lacks %q:\n%s", s, b)
 		}
+	}
+}
+
+// allocSink keeps allocBlocks' allocations reachable until the profile is
+// written.
+var allocSink [][]byte
+
+//go:noinline
+func allocBlocks() {
+	for range 32 {
+		allocSink = append(allocSink, make([]byte, 1<<20))
+	}
+}
+
+// profiledBytes is what the runtime's published allocation profile, the
+// one an allocation snapshot writes, counts as allocated by fn.
+func profiledBytes(fn string) int64 {
+	recs := make([]runtime.MemProfileRecord, 1024)
+	for {
+		n, ok := runtime.MemProfile(recs, true)
+		if ok {
+			recs = recs[:n]
+			break
+		}
+		recs = make([]runtime.MemProfileRecord, 2*n)
+	}
+	var total int64
+	for _, r := range recs {
+		for _, pc := range r.Stack() {
+			if f := runtime.FuncForPC(pc); f != nil && strings.HasSuffix(f.Name(), fn) {
+				total += r.AllocBytes
+				break
+			}
+		}
+	}
+	return total
+}
+
+// An allocation made just before a snapshot is in it, though no collection
+// ran in between: the runtime publishes allocations to the profile when a
+// collection ends, and the idle window of a quiet cluster often has none,
+// so its two snapshots used to be the same profile.
+func TestAllocationSnapshotIsCurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.pprof")
+	allocSink = append(allocSink, make([]byte, 4<<20))
+	runtime.GC() // the profile has data, as in a benchmark process
+	allocSink = nil
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but the snapshot's
+	allocBlocks()
+	if err := writeAllocs(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	allocSink = nil
+	if got := profiledBytes(".allocBlocks"); got < 16<<20 {
+		t.Errorf("the snapshot's profile counts %d bytes allocated by allocBlocks, want 32 MiB (sampled)", got)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		t.Errorf("no profile written: %v", err)
 	}
 }

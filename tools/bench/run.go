@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -196,17 +197,15 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 
 	// Idle: background traffic and CPU of the whole cluster.
 	if s.Idle > 0 {
+		if err := writeAllocs(s.MemProfile, "-idle-start"); err != nil {
+			return res, err
+		}
 		stop, err := startProfile(s.Profile, "-idle")
 		if err != nil {
 			return res, err
 		}
 		stopTrace, err := startTrace(s.Trace, "-idle")
 		if err != nil {
-			stop()
-			return res, err
-		}
-		if err := writeAllocs(s.MemProfile, "-idle-start"); err != nil {
-			stopTrace()
 			stop()
 			return res, err
 		}
@@ -236,6 +235,10 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 			res.IdleCPUms, res.IdleBytes, res.IdleAllocs, res.IdleAllocBytes/1e3, res.IdleGCs, float64(b.mem.liveBytes)/1e6)
 	}
 
+	steady := ids(s.Count)
+	if err := writeAllocs(s.MemProfile, "-start"); err != nil {
+		return res, err
+	}
 	if s.Profile != "" {
 		f, err := os.Create(s.Profile)
 		if err != nil {
@@ -251,10 +254,6 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		}()
 	}
 
-	steady := ids(s.Count)
-	if err := writeAllocs(s.MemProfile, "-start"); err != nil {
-		return res, err
-	}
 	stopTrace, err := startTrace(s.Trace, "")
 	if err != nil {
 		return res, err
@@ -444,11 +443,15 @@ func quantile(xs []float64, q float64) float64 {
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // writeAllocs writes the allocation profile into path with suffix inserted
-// before its extension (nothing when path is empty).
+// before its extension (nothing when path is empty). It collects garbage
+// first: the runtime publishes allocations to the profile only when a
+// collection ends, so without one two snapshots of a phase with no
+// collection in it show nothing between them.
 func writeAllocs(path, suffix string) error {
 	if path == "" {
 		return nil
 	}
+	runtime.GC()
 	f, err := os.Create(withSuffix(path, suffix))
 	if err != nil {
 		return err

@@ -154,8 +154,10 @@ func (w *writer) send(f outFrame, bulk bool) bool {
 		}
 		if !connect() {
 			if w.fallBack {
-				// p's writer takes the lane from here, f first.
-				w.p.handoff.Store(&f)
+				// p's writer takes the lane from here, f first. (A copy:
+				// taking f's address would put every f on the heap.)
+				h := f
+				w.p.handoff.Store(&h)
 				w.p.bulkOwn.Store(false)
 				w.p.signal()
 				return false

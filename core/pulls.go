@@ -135,7 +135,7 @@ const (
 // trace returns a copy of origin's trace (the zero trace for a new one;
 // the map is emptied when it holds maxTreeOrigins others). The caller
 // stores it back.
-func (l *pullPolicy) trace(origin PeerID) *originTrace {
+func (l *pullPolicy) trace(origin PeerID) originTrace {
 	if l.origins == nil {
 		l.origins = make(map[PeerID]originTrace)
 	}
@@ -143,7 +143,7 @@ func (l *pullPolicy) trace(origin PeerID) *originTrace {
 	if !ok && len(l.origins) >= maxTreeOrigins {
 		clear(l.origins)
 	}
-	return &o
+	return o
 }
 
 // noteOrigin records a tree copy of id with origin time ot.
@@ -152,7 +152,7 @@ func (l *pullPolicy) noteOrigin(now time.Time, id MessageID, ot time.Time) {
 	o.at = now
 	o.seq = max(o.seq, id.Seq)
 	o.addAge(now.Sub(ot))
-	l.origins[id.Origin] = *o
+	l.origins[id.Origin] = o
 }
 
 // overdueAt is when the tree's copy of a message from origin with origin

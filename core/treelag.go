@@ -114,7 +114,7 @@ func (l *pullPolicy) noteEagerCopy(now time.Time, origin PeerID, ot time.Time) {
 	o.base.note(now, age)
 	b, _ := o.base.get()
 	l.lag.add(age - b)
-	l.origins[origin] = *o
+	l.origins[origin] = o
 }
 
 // treeLate reports whether the tree is still bringing copies as late as

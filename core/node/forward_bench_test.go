@@ -38,9 +38,16 @@ func (c *countTransport) Close() error               { close(c.in); return nil }
 // ones), encode, the transport's Send, and the delivery through the
 // delegate goroutine. One op is one received frame. The benchmark builds
 // each frame as a transport would (one allocation per op, the frame that
-// the payload aliases); allocs/op counts it.
+// the payload aliases); allocs/op counts it. Forwarded as one frame
+// (whole: a transport with Send only) and as head and payload (parts: a
+// node.PartsSender, as transport-tcp is).
 func BenchmarkReceiveForwardGossip1KiB(b *testing.B) {
-	benchReceiveForward(b, &countTransport{in: make(chan node.Frame, 256)}, 1024)
+	b.Run("whole", func(b *testing.B) {
+		benchReceiveForward(b, &countTransport{in: make(chan node.Frame, 256)}, 1024)
+	})
+	b.Run("parts", func(b *testing.B) {
+		benchReceiveForward(b, &countPartsTransport{countTransport{in: make(chan node.Frame, 256)}}, 1024)
+	})
 }
 
 // BenchmarkReceiveForwardGossip60KiB is the same with 60 KiB payloads (a

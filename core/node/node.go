@@ -950,8 +950,8 @@ func (n *Node) observed(events []core.Event) bool {
 // encoded once, and that one frame goes to every one of them: Send treats
 // frames as read-only (see Transport), so no peer needs its own copy. Each
 // frame is allocated at its exact size and owned by the transport from then
-// on (nothing here reuses it). With a PartsSender transport a payload of at
-// least PartsMinPayload bytes is not copied at all: the frame's head is
+// on (nothing here reuses it). With a PartsSender transport a payload (of
+// at least PartsMinPayload bytes) is not copied at all: the frame's head is
 // encoded and the payload goes as it is. With a transport that has a bulk
 // lane (BulkSender), large-message parts go there (see bulkLane).
 func (n *Node) send(msgs []core.Outbound) {

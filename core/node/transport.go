@@ -76,11 +76,11 @@ type BulkSender interface {
 // PartsSender is implemented by a Transport that can write a frame given in
 // two parts, head then body, without joining them (transport-tcp's
 // Transport does). The node then sends a Gossip or Repair whose payload is
-// at least PartsMinPayload bytes as its frame head and the payload itself
-// (wire.AppendFrameHead): a relay forwards the payload it received instead
-// of copying it into a new frame, and the head, a few dozen bytes, is all
-// it allocates. Smaller messages go as one frame (Send): for them the copy
-// costs less than a second slice in every queue.
+// at least PartsMinPayload bytes (any payload) as its frame head and the
+// payload itself (wire.AppendFrameHead): a relay forwards the payload it
+// received instead of copying it into a new frame, and the head, a few
+// dozen bytes, is all it allocates. Frames without a payload go whole
+// (Send).
 //
 // The contract is Send's (and SendBulk's for SendBulkParts, which the node
 // calls only on transports that are also BulkSender): it must not block,
@@ -94,8 +94,10 @@ type PartsSender interface {
 }
 
 // PartsMinPayload is the smallest payload the node sends as two parts to a
-// PartsSender.
-const PartsMinPayload = 4096
+// PartsSender: every payload. (It was 4 KiB; a relay's copy of a 1 KiB
+// payload into a new frame was 1.1 KB of garbage per forward, and
+// transport-tcp's queue holds two slices per frame either way.)
+const PartsMinPayload = 1
 
 // LinkKeeper is implemented by a Transport that closes connections left
 // idle (transport-tcp's Transport does, after WithIdleTimeout). The node

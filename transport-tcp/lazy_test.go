@@ -100,9 +100,9 @@ func TestIdlePeersHaveNoQueuesOrBuffers(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	// Each peer's two lanes (a 24-byte slice header per slot)
-	// and its 32 KiB write buffer, made up front.
-	upFront := int64(n * (24*(DefaultSendQueue+DefaultBulkQueue) + bufSize))
+	// Each peer's two lanes (a pointer per slot) and its 32 KiB write
+	// buffer, made up front.
+	upFront := int64(n * (8*(DefaultSendQueue+DefaultBulkQueue) + bufSize))
 	t.Logf("%d idle peers: heap grew by %d bytes (lanes and buffers up front: %d)", n, grew, upFront)
 	if grew > upFront/10 {
 		t.Errorf("%d idle peers take %d bytes of heap: lanes or buffers made up front (%d)?", n, grew, upFront)
@@ -121,6 +121,41 @@ func TestIdlePeersHaveNoQueuesOrBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the writer to dial", func() bool { return a.Stats().Dials >= 1 })
+}
+
+// A made lane costs a pointer per slot, not a frame's two slice headers
+// (48 bytes): a node keeps a lane for every member it ever sent a frame
+// to, anti-entropy digests to random members included, so over time one
+// per member.
+func TestLanesCostAPointerPerSlot(t *testing.T) {
+	a := newTransport(t, "a", WithDialTimeout(time.Minute))
+	const n = 200
+	// Nobody listens at port 1: each frame waits in its lane or in its
+	// writer, which dials, fails and backs off; no connection, so no
+	// write buffer.
+	for i := range n {
+		a.SetPeerAddr(core.PeerID(fmt.Sprintf("p%03d", i)), "127.0.0.1:1")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		if err := a.Send(core.PeerID(fmt.Sprintf("p%03d", i)), testFrame(uint64(i), 64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d B of heap per peer with a lane of %d slots", per, DefaultSendQueue)
+	if max := int64(2 * 8 * DefaultSendQueue); per > max {
+		t.Errorf("a lane of %d slots takes %d B, want at most %d (a pointer per slot, and the frame)", DefaultSendQueue, per, max)
+	}
+	for id, p := range *a.snap.Load() {
+		if p.queue.get() == nil {
+			t.Fatalf("peer %s has no lane after a frame", id)
+		}
+	}
 }
 
 // Connections that come and go — anti-entropy digests to random members

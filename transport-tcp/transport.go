@@ -126,15 +126,29 @@ type peer struct {
 // lane is a peer's bounded queue of frames for one lane, made by the first
 // frame sent into it: most peers in a large cluster never get a frame (the
 // overlay links only a few), and most never get a large message's part, so
-// their lanes cost nothing (each is 8 × its bound bytes of pointers that
-// the garbage collector would scan).
+// their lanes cost nothing. A made lane holds a pointer per slot (8 × its
+// bound bytes for the garbage collector to scan), each to a pooled
+// outFrame while queued: a slot of outFrame itself was 48 bytes, and every
+// member a node ever sends an anti-entropy digest to gets a lane that
+// stays.
 type lane struct {
-	ch   atomic.Pointer[chan outFrame]
+	ch   atomic.Pointer[chan *outFrame]
 	once sync.Once
 }
 
+// framePool holds the outFrames of queued frames (see lane).
+var framePool = sync.Pool{New: func() any { return new(outFrame) }}
+
+// take returns the frame fp points to and gives fp back to framePool.
+func take(fp *outFrame) outFrame {
+	f := *fp
+	*fp = outFrame{}
+	framePool.Put(fp)
+	return f
+}
+
 // get returns the queue; nil (a channel that is never ready) until made.
-func (l *lane) get() chan outFrame {
+func (l *lane) get() chan *outFrame {
 	if c := l.ch.Load(); c != nil {
 		return *c
 	}
@@ -143,9 +157,9 @@ func (l *lane) get() chan outFrame {
 
 // make makes the queue with capacity n if no one has; made tells whether
 // this call did.
-func (l *lane) make(n int) (q chan outFrame, made bool) {
+func (l *lane) make(n int) (q chan *outFrame, made bool) {
 	l.once.Do(func() {
-		c := make(chan outFrame, n)
+		c := make(chan *outFrame, n)
 		l.ch.Store(&c)
 		made = true
 	})
@@ -160,13 +174,17 @@ func (p *peer) push(l *lane, n int, frame outFrame) bool {
 	if q == nil {
 		q, made = l.make(n)
 	}
+	fp := framePool.Get().(*outFrame)
+	*fp = frame
 	select {
-	case q <- frame:
+	case q <- fp:
 		if made {
 			p.signal()
 		}
 		return true
 	default:
+		*fp = outFrame{}
+		framePool.Put(fp)
 		return false
 	}
 }
@@ -432,7 +450,7 @@ func (t *Transport) startBulk(p *peer) {
 
 // sharedBulk is p's bulk lane if p's writer writes it (no bulk connection),
 // else nil (a channel that is never ready).
-func (p *peer) sharedBulk() chan outFrame {
+func (p *peer) sharedBulk() chan *outFrame {
 	if p.bulkOwn.Load() {
 		return nil
 	}

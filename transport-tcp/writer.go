@@ -29,7 +29,7 @@ type writer struct {
 
 // bulkLane is the bulk lane this writer takes frames from: nil (never
 // ready) for p's writer while the lane has a writer of its own.
-func (w *writer) bulkLane() chan outFrame {
+func (w *writer) bulkLane() chan *outFrame {
 	if w.bulkOnly {
 		return w.p.bulk.get()
 	}
@@ -70,11 +70,12 @@ func (t *Transport) writeLoop(p *peer) {
 			case <-p.changed:
 				w.current()
 				continue
-			case f = <-p.queue.get():
-			case f = <-w.bulkLane():
+			case fp := <-p.queue.get():
+				f = take(fp)
+			case fp := <-w.bulkLane():
 				// An urgent frame may have come at the same moment:
 				// next takes it first.
-				w.held, w.hasHeld = f, true
+				w.held, w.hasHeld = take(fp), true
 				continue
 			}
 		}
@@ -90,8 +91,8 @@ func (t *Transport) writeLoop(p *peer) {
 func (w *writer) next() (f outFrame, bulk, ok bool) {
 	if !w.bulkOnly {
 		select {
-		case f = <-w.p.queue.get():
-			return f, false, true
+		case fp := <-w.p.queue.get():
+			return take(fp), false, true
 		default:
 		}
 	}
@@ -105,8 +106,8 @@ func (w *writer) next() (f outFrame, bulk, ok bool) {
 		}
 	}
 	select {
-	case f = <-w.bulkLane():
-		return f, true, true
+	case fp := <-w.bulkLane():
+		return take(fp), true, true
 	default:
 	}
 	return outFrame{}, false, false
@@ -340,7 +341,8 @@ func (t *Transport) bulkWriteLoop(p *peer) {
 			select {
 			case <-p.ctx.Done():
 				return
-			case f = <-p.bulk.get():
+			case fp := <-p.bulk.get():
+				f = take(fp)
 			case <-idleC:
 				idleC = nil
 				if w.cur != nil {

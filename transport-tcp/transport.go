@@ -139,8 +139,8 @@ type lane struct {
 // framePool holds the outFrames of queued frames (see lane).
 var framePool = sync.Pool{New: func() any { return new(outFrame) }}
 
-// take returns the frame fp points to and gives fp back to framePool.
-func take(fp *outFrame) outFrame {
+// takeFrame returns the frame fp points to and gives fp back to framePool.
+func takeFrame(fp *outFrame) outFrame {
 	f := *fp
 	*fp = outFrame{}
 	framePool.Put(fp)

@@ -71,11 +71,11 @@ func (t *Transport) writeLoop(p *peer) {
 				w.current()
 				continue
 			case fp := <-p.queue.get():
-				f = take(fp)
+				f = takeFrame(fp)
 			case fp := <-w.bulkLane():
 				// An urgent frame may have come at the same moment:
 				// next takes it first.
-				w.held, w.hasHeld = take(fp), true
+				w.held, w.hasHeld = takeFrame(fp), true
 				continue
 			}
 		}
@@ -92,7 +92,7 @@ func (w *writer) next() (f outFrame, bulk, ok bool) {
 	if !w.bulkOnly {
 		select {
 		case fp := <-w.p.queue.get():
-			return take(fp), false, true
+			return takeFrame(fp), false, true
 		default:
 		}
 	}
@@ -107,7 +107,7 @@ func (w *writer) next() (f outFrame, bulk, ok bool) {
 	}
 	select {
 	case fp := <-w.bulkLane():
-		return take(fp), true, true
+		return takeFrame(fp), true, true
 	default:
 	}
 	return outFrame{}, false, false
@@ -342,7 +342,7 @@ func (t *Transport) bulkWriteLoop(p *peer) {
 			case <-p.ctx.Done():
 				return
 			case fp := <-p.bulk.get():
-				f = take(fp)
+				f = takeFrame(fp)
 			case <-idleC:
 				idleC = nil
 				if w.cur != nil {

@@ -54,7 +54,7 @@ func (p *partsTransport) SendBulkParts(to core.PeerID, head, body []byte) error 
 // it hands over is the very payload it received and delivered (relays) or
 // stored (the origin), and head‖body decodes to the message. Empty payloads
 // go as one frame.
-func TestLargePayloadsAreSentWithoutCopy(t *testing.T) {
+func TestPayloadsAreSentWithoutCopy(t *testing.T) {
 	const nodes = 6
 	trs := make([]*partsTransport, nodes)
 	c := startCluster(t, clusterOpts{size: nodes, seed: 23,
@@ -65,7 +65,7 @@ func TestLargePayloadsAreSentWithoutCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rng := rand.New(rand.NewPCG(23, 1))
-	big := map[core.MessageID]bool{}
+	inParts := map[core.MessageID]bool{}
 	var ids []core.MessageID
 	for k := range 24 {
 		size := node.PartsMinPayload + rng.IntN(8<<10)
@@ -80,7 +80,7 @@ func TestLargePayloadsAreSentWithoutCopy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		big[id] = size >= node.PartsMinPayload
+		inParts[id] = size >= node.PartsMinPayload
 		ids = append(ids, id)
 	}
 	c.quiesce(ids, 2*time.Minute)
@@ -92,7 +92,7 @@ func TestLargePayloadsAreSentWithoutCopy(t *testing.T) {
 		parts, whole := append([]sentParts(nil), tr.parts...), append([]core.MessageID(nil), tr.whole...)
 		tr.mu.Unlock()
 		for _, id := range whole {
-			if big[id] {
+			if inParts[id] {
 				t.Errorf("%s sent %v (a payload of %d bytes or more) as one frame", peerName(i), id, node.PartsMinPayload)
 			}
 		}
@@ -101,7 +101,7 @@ func TestLargePayloadsAreSentWithoutCopy(t *testing.T) {
 			if err := dec.Decode(append(append([]byte(nil), p.head...), p.body...), &m); err != nil {
 				t.Fatalf("%s: head‖body does not decode: %v", peerName(i), err)
 			}
-			if !big[m.ID] {
+			if !inParts[m.ID] {
 				t.Errorf("%s sent %v (%d bytes) in two parts", peerName(i), m.ID, len(m.Payload))
 				continue
 			}
@@ -115,7 +115,7 @@ func TestLargePayloadsAreSentWithoutCopy(t *testing.T) {
 		}
 	}
 	if relayed == 0 {
-		t.Error("no node forwarded another's large payload: the relay path was not exercised")
+		t.Error("no node forwarded another's payload: the relay path was not exercised")
 	}
 }
 

@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Sending a frame allocates nothing in the sender: of the allocations a
-// frame costs both ends, the one is the receiver's (the frame it hands
-// over, which the node's payload aliases). The writer used to put a copy
-// of every queued frame on the heap.
+// Sending a frame allocates nothing in the sender: a frame costs both ends
+// one allocation, the receiver's (the frame it hands over, which the
+// node's payload aliases). The writer used to put a copy of every frame it
+// wrote alone (not drained into a batch behind another) on the heap.
 func TestSendAllocatesOnlyTheReceivedFrame(t *testing.T) {
 	a := newTransport(t, "a")
 	b := newTransport(t, "b")

@@ -41,8 +41,8 @@ type IHaveConfig struct {
 // 4 × interval] — 4× is core's upper bound (core.TuningBounds): a healthy
 // tree needs IHaves only as insurance, and each IHave frame costs a write,
 // a read and wake-ups on both sides (numbers in the README; 8× was tried
-// and not kept: no CPU saved that a benchmark could see, and some trees
-// were left to Grafts) — and the batch
+// and not kept: no CPU saved that a benchmark could see, and Grafts in
+// runs that had none at 4×) — and the batch
 // within [batch/4 (at least 1), 4 × batch, capped by the wire limit].
 // NodeConfigFor and every preset use it.
 func boundsAround(interval time.Duration, batch int) IHaveConfig {

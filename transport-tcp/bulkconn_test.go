@@ -230,7 +230,7 @@ func TestStalledBulkConnectionDelaysNoUrgentFrame(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no bulk connection within 30 s")
 	}
-	p := (*a.snap.Load())["b"]
+	p := a.lookup("b")
 	eventually(t, 30*time.Second, "the bulk connection to stall", func() bool {
 		q := a.BulkQueueLen("b")
 		return q > 0 && q < bulk-8 // the writer took frames, the rest waits
@@ -276,7 +276,7 @@ func TestBulkQueueLenCountsUnacknowledgedBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := (*a.snap.Load())["b"]
+	p := a.lookup("b")
 	eventually(t, 30*time.Second, "every bulk frame to be written into the kernel", func() bool {
 		return p.bulkLen.Load() == 0 && p.bulkGen.Load()%2 == 0 && p.bulkGen.Load() > 0
 	})

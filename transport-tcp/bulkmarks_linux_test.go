@@ -25,7 +25,7 @@ func TestBulkConnectionMarks(t *testing.T) {
 			sendRetry(t, a, "b", testFrame(1, 100), 10*time.Second)
 			retrySend(t, a.SendBulk, "b", testFrame(2, 100), 10*time.Second)
 			recvN(t, b, 2, 30*time.Second)
-			p := (*a.snap.Load())["b"]
+			p := a.lookup("b")
 			a.mu.Lock()
 			main := p.conn
 			a.mu.Unlock()

@@ -87,7 +87,7 @@ func TestLaneBounds(t *testing.T) {
 	if err := a.SendBulk("b", testFrame(1000, 256)); err != nil {
 		t.Fatal(err)
 	}
-	p := (*a.snap.Load())["b"]
+	p := a.lookup("b")
 	eventually(t, 30*time.Second, "the writer to take the first frame", func() bool { return len(p.bulk.get()) == 0 })
 	fill := func(send func(core.PeerID, []byte) error, base uint64, capacity int) {
 		t.Helper()

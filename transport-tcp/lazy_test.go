@@ -50,7 +50,7 @@ func TestBulkLaneMadeByFirstSendBulk(t *testing.T) {
 		sendRetry(t, a, "b", testFrame(uint64(i), 200), 30*time.Second)
 	}
 	recvN(t, b, 5, 30*time.Second)
-	p := (*a.snap.Load())["b"]
+	p := a.lookup("b")
 	if p.bulk.get() != nil {
 		t.Fatal("bulk lane made before any SendBulk")
 	}
@@ -107,11 +107,14 @@ func TestIdlePeersHaveNoQueuesOrBuffers(t *testing.T) {
 	if grew > upFront/10 {
 		t.Errorf("%d idle peers take %d bytes of heap: lanes or buffers made up front (%d)?", n, grew, upFront)
 	}
-	for id, p := range *a.snap.Load() {
+	a.mu.Lock()
+	for id, p := range a.peers {
 		if p.queue.get() != nil || p.bulk.get() != nil {
+			a.mu.Unlock()
 			t.Fatalf("peer %s has a lane before any frame", id)
 		}
 	}
+	a.mu.Unlock()
 	if st := a.Stats(); st.Peers != n || st.QueueDepth != 0 || st.Dials != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
@@ -151,11 +154,14 @@ func TestLanesCostAPointerPerSlot(t *testing.T) {
 	if max := int64(2 * 8 * DefaultSendQueue); per > max {
 		t.Errorf("a lane of %d slots takes %d B, want at most %d (a pointer per slot, and the frame)", DefaultSendQueue, per, max)
 	}
-	for id, p := range *a.snap.Load() {
+	a.mu.Lock()
+	for id, p := range a.peers {
 		if p.queue.get() == nil {
+			a.mu.Unlock()
 			t.Fatalf("peer %s has no lane after a frame", id)
 		}
 	}
+	a.mu.Unlock()
 }
 
 // Connections that come and go — anti-entropy digests to random members
@@ -189,5 +195,28 @@ func TestConnectionBuffersAreReused(t *testing.T) {
 	t.Logf("%d bytes allocated per connection cycle", per)
 	if per > 48<<10 {
 		t.Errorf("%d bytes allocated per connection cycle, want under 48 KiB: the buffers are not reused", per)
+	}
+}
+
+// Every member of the cluster becomes a peer (membership calls SetPeerAddr
+// for each): adding one must cost the same in a cluster of 4,000 as in one
+// of 500. A peer map copied on every change made the 4,000th cost 8 times
+// the 500th (a joining node of a 10,000-member cluster allocated 2.2 GB).
+func TestAddingAPeerCostsTheSameAtAnySize(t *testing.T) {
+	perPeer := func(n int) float64 {
+		a := newTransport(t, "a")
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			a.SetPeerAddr(core.PeerID(fmt.Sprintf("p%05d", i)), "127.0.0.1:1")
+		}
+		runtime.ReadMemStats(&after)
+		a.Close()
+		return float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
+	}
+	small, large := perPeer(500), perPeer(4000)
+	t.Logf("heap allocated per peer added: %.0f B among 500 peers, %.0f B among 4,000", small, large)
+	if large > 2*small {
+		t.Errorf("adding a peer among 4,000 allocates %.0f B, %.1f× what it does among 500 (%.0f B): the cost grows with the number of peers", large, large/small, small)
 	}
 }

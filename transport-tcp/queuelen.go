@@ -7,7 +7,7 @@ import "github.com/plumtree-go/plumtree/core"
 // BroadcastLarge uses it to keep at most a window of its chunks queued per
 // peer (node.SendQueueLener).
 func (t *Transport) SendQueueLen(to core.PeerID) int {
-	p := (*t.snap.Load())[to]
+	p := t.lookup(to)
 	if p == nil {
 		return 0
 	}
@@ -29,7 +29,7 @@ func (t *Transport) SendQueueLen(to core.PeerID) int {
 // socket buffer when a frame sent with Send overtakes them on the other
 // connection; that lasts as long as the peer is behind in reading.
 func (t *Transport) BulkQueueLen(to core.PeerID) int {
-	p := (*t.snap.Load())[to]
+	p := t.lookup(to)
 	if p == nil {
 		return 0
 	}
@@ -61,7 +61,7 @@ func (t *Transport) BulkQueueLen(to core.PeerID) int {
 // node's BroadcastLarge uses it to tell a peer whose queue drains while
 // other traffic refills it from a stalled one (node.SendProgresser).
 func (t *Transport) SentTo(to core.PeerID) uint64 {
-	p := (*t.snap.Load())[to]
+	p := t.lookup(to)
 	if p == nil {
 		return 0
 	}

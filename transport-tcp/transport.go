@@ -68,7 +68,11 @@ type Transport struct {
 	// (takeIdleLocked: after the idle timeout, or to make room in track)
 	// and still draining: they no longer count against maxConns.
 	evicting int
-	snap     atomic.Pointer[peerMap] // copy of peers for lock-free Send
+	// live holds peers as well (core.PeerID → *peer), for Send and the
+	// queue lengths to read without the lock. Written under mu. A map
+	// copied on every change cost a joining node O(members²): 8.7 s and
+	// 2.2 GB of garbage for 10,000 SetPeerAddr calls.
+	live sync.Map
 	// kept holds the peers whose connections are never closed for being
 	// idle (KeepPeers). Guarded by mu.
 	kept map[core.PeerID]bool
@@ -234,7 +238,6 @@ func New(self core.PeerID, opts ...Option) (*Transport, error) {
 			t.clientTLS.MinVersion = tls.VersionTLS13
 		}
 	}
-	t.snap.Store(&peerMap{})
 	t.ln = o.listener
 	if t.ln == nil && o.listenAddr != "" {
 		ln, err := net.Listen("tcp", o.listenAddr)
@@ -305,18 +308,18 @@ func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 		cancel:  cancel,
 	}
 	t.peers[id] = p
-	t.publishLocked()
+	t.live.Store(id, p)
 	t.wg.Add(1)
 	go t.writeLoop(p)
 	return p
 }
 
-func (t *Transport) publishLocked() {
-	m := make(peerMap, len(t.peers))
-	for k, v := range t.peers {
-		m[k] = v
+// lookup returns the peer with id to, or nil; it takes no lock.
+func (t *Transport) lookup(to core.PeerID) *peer {
+	if v, ok := t.live.Load(to); ok {
+		return v.(*peer)
 	}
-	t.snap.Store(&m)
+	return nil
 }
 
 // RemovePeer forgets p: its writer stops, its connection is closed and its
@@ -339,7 +342,7 @@ func (t *Transport) RemovePeer(p core.PeerID) {
 // close outside the lock.
 func (t *Transport) removePeerLocked(p *peer) *conn {
 	delete(t.peers, p.id)
-	t.publishLocked()
+	t.live.Delete(p.id)
 	p.removed = true
 	p.cancel()
 	c := p.conn
@@ -398,7 +401,7 @@ func (t *Transport) SendBulk(to core.PeerID, frame []byte) error {
 }
 
 func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
-	p := (*t.snap.Load())[to]
+	p := t.lookup(to)
 	if p == nil {
 		t.st.drops.Add(1)
 		if t.ctx.Err() != nil {
@@ -473,7 +476,7 @@ func (t *Transport) Close() error {
 		t.st.drops.Add(uint64(len(p.queue.get()) + len(p.bulk.get())))
 	}
 	t.peers = make(peerMap)
-	t.snap.Store(&peerMap{})
+	t.live.Clear()
 	raws := make([]net.Conn, 0, len(t.conns))
 	for nc := range t.conns {
 		raws = append(raws, nc)

@@ -46,8 +46,9 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 	pe := p.addKnown(id)
 	if p.cfg.AntiEntropyBatch > 0 && p.streams.len() > 0 {
 		// A new member (maybe a restarted node): exchange digests at once
-		// so that it catches up without waiting for a round.
-		p.sendDigest(id, false)
+		// so that it catches up without waiting for a round; a few members
+		// do, not all (sendJoinDigest).
+		p.sendJoinDigest(id)
 	}
 	if pe.state != statePassive || pe.joining {
 		return // a ring neighbour already asked for (applyRing)

@@ -124,6 +124,10 @@ type Protocol struct {
 	aeDelivered  uint64
 	aeIdleRounds int
 	aeListed     uint64 // digests received (streamSummary.listed)
+	// aeAskUntil: until then this node answers no digest with its own (an
+	// ask for repairs): it asked one peer, and that peer's repairs may be
+	// on their way (see askWindow).
+	aeAskUntil time.Time
 
 	shortcuts []shortcut // tree shaping for many senders (shortcut.go)
 	swap      pendingSwap

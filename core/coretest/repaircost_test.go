@@ -17,15 +17,21 @@ import (
 // and a healed 50/50 partition of 60 nodes sent 52 repairs per delivery
 // it needed.
 
-func repairCostNetwork(t *testing.T, nodes int, seed int64) *coretest.Network {
-	t.Helper()
-	pc := core.DefaultConfig()
-	pc.Seed = seed
-	n, err := coretest.New(coretest.Config{Nodes: nodes, Protocol: pc, Seed: seed, Latency: 5 * time.Millisecond, Jitter: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+// forSeeds runs f on a network of the given size for seeds 1 to 3, each a
+// subtest that names its seed; k counts the broadcasts (broadcastFor).
+func forSeeds(t *testing.T, nodes int, f func(t *testing.T, n *coretest.Network, k *int)) {
+	for seed := int64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			pc := core.DefaultConfig()
+			pc.Seed = seed
+			n, err := coretest.New(coretest.Config{Nodes: nodes, Protocol: pc, Seed: seed, Latency: 5 * time.Millisecond, Jitter: 5 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := 0
+			f(t, n, &k)
+		})
 	}
-	return n
 }
 
 // broadcastFor broadcasts from nodes in turn every 100 ms for d.
@@ -44,72 +50,63 @@ func broadcastFor(t *testing.T, n *coretest.Network, d time.Duration, k *int) {
 }
 
 func TestRestartedNodeIsRepairedAboutOnce(t *testing.T) {
-	const nodes = 100
-	for seed := int64(1); seed <= 3; seed++ {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			n := repairCostNetwork(t, nodes, seed)
-			k := 0
-			broadcastFor(t, n, 20*time.Second, &k) // 200 messages, all stored
-			n.RunFor(10 * time.Second)
-			n.Crash(0)
-			n.RunFor(5 * time.Second)
-			n.ResetCounters()
-			if err := n.Restart(0); err != nil {
-				t.Fatal(err)
-			}
-			n.RunFor(30 * time.Second)
-			c, missing := n.Counters(), len(n.Broadcasts())
-			if got := n.DeliveredCount(0); got != missing {
-				t.Fatalf("(replay: -run %s) the restarted node delivered %d of %d stored messages", t.Name(), got, missing)
-			}
-			t.Logf("%d repairs sent for the %d messages the restarted node lacked", c.RepairSent, missing)
-			if c.RepairSent > 2*uint64(missing) {
-				t.Errorf("(replay: -run %s) %d repairs sent for %d missing messages, want at most %d", t.Name(), c.RepairSent, missing, 2*missing)
-			}
-		})
-	}
+	forSeeds(t, 100, func(t *testing.T, n *coretest.Network, k *int) {
+		broadcastFor(t, n, 20*time.Second, k) // 200 messages, all stored
+		n.RunFor(10 * time.Second)
+		n.Crash(0)
+		n.RunFor(5 * time.Second)
+		n.ResetCounters()
+		if err := n.Restart(0); err != nil {
+			t.Fatal(err)
+		}
+		n.RunFor(30 * time.Second)
+		c, missing := n.Counters(), len(n.Broadcasts())
+		if got := n.DeliveredCount(0); got != missing {
+			t.Fatalf("(replay: -run %s) the restarted node delivered %d of %d stored messages", t.Name(), got, missing)
+		}
+		t.Logf("%d repairs sent for the %d messages the restarted node lacked", c.RepairSent, missing)
+		if c.RepairSent > 2*uint64(missing) {
+			t.Errorf("(replay: -run %s) %d repairs sent for %d missing messages, want at most %d", t.Name(), c.RepairSent, missing, 2*missing)
+		}
+	})
 }
 
 func TestHealedPartitionRepairCost(t *testing.T) {
 	const nodes = 60
-	for seed := int64(1); seed <= 3; seed++ {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			n := repairCostNetwork(t, nodes, seed)
-			k := 0
-			broadcastFor(t, n, 10*time.Second, &k)
-			var a, b []int
-			for i := range nodes {
-				if i%2 == 0 {
-					a = append(a, i)
-				} else {
-					b = append(b, i)
-				}
+	forSeeds(t, nodes, func(t *testing.T, n *coretest.Network, k *int) {
+		broadcastFor(t, n, 10*time.Second, k)
+		var a, b []int
+		for i := range nodes {
+			if i%2 == 0 {
+				a = append(a, i)
+			} else {
+				b = append(b, i)
 			}
-			n.Partition(a, b)
-			n.RunFor(5 * time.Second)
-			membershipCut(n, a, b)
-			before := len(n.Broadcasts())
-			broadcastFor(t, n, 30*time.Second, &k)
-			needed := uint64(len(n.Broadcasts())-before) * nodes / 2 // each to the other half
-			n.Heal()
+		}
+		n.Partition(a, b)
+		n.RunFor(5 * time.Second)
+		membershipCut(n, a, b)
+		before := len(n.Broadcasts())
+		broadcastFor(t, n, 30*time.Second, k)
+		needed := uint64(len(n.Broadcasts())-before) * nodes / 2 // each to the other half
+		n.Heal()
+		n.RunFor(time.Second)
+		n.ResetCounters()
+		membershipMerge(n)
+		healed := false
+		for range 120 {
 			n.RunFor(time.Second)
-			n.ResetCounters()
-			membershipMerge(n)
-			healed := false
-			for range 120 {
-				n.RunFor(time.Second)
-				if healed = n.AllDelivered(); healed {
-					break
-				}
+			if healed = n.AllDelivered(); healed {
+				break
 			}
-			if !healed {
-				t.Fatalf("(replay: -run %s) 2 min after the heal: %v", t.Name(), n.CheckDelivery(false))
-			}
-			c := n.Counters()
-			t.Logf("%d repairs sent for %d deliveries across the healed cut (%.2f each)", c.RepairSent, needed, float64(c.RepairSent)/float64(needed))
-			if c.RepairSent > 5*needed {
-				t.Errorf("(replay: -run %s) %d repairs sent for %d deliveries across the cut, want at most %d", t.Name(), c.RepairSent, needed, 5*needed)
-			}
-		})
-	}
+		}
+		if !healed {
+			t.Fatalf("(replay: -run %s) 2 min after the heal: %v", t.Name(), n.CheckDelivery(false))
+		}
+		c := n.Counters()
+		t.Logf("%d repairs sent for %d deliveries across the healed cut (%.2f each)", c.RepairSent, needed, float64(c.RepairSent)/float64(needed))
+		if c.RepairSent > 5*needed {
+			t.Errorf("(replay: -run %s) %d repairs sent for %d deliveries across the cut, want at most %d", t.Name(), c.RepairSent, needed, 5*needed)
+		}
+	})
 }

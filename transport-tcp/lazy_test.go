@@ -85,17 +85,23 @@ func TestBulkLaneMadeByFirstSendBulk(t *testing.T) {
 	}
 }
 
-// A peer that is never sent to has no lanes and no write buffer: a few
-// hundred idle peers (a large cluster's members outside this node's
-// overlay links) take a small fraction of the heap those would.
+// A peer that is never sent to has no lanes, no write buffer and no writer
+// goroutine: a few hundred idle peers (a large cluster's members outside
+// this node's overlay links) take a small fraction of the heap those would.
 func TestIdlePeersHaveNoQueuesOrBuffers(t *testing.T) {
 	a := newTransport(t, "a")
 	const n = 200
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
 	for i := range n {
 		a.SetPeerAddr(core.PeerID(fmt.Sprintf("p%03d", i)), "127.0.0.1:1")
+	}
+	// Nothing else of a's starts goroutines meanwhile: its listener and
+	// readers run already, and no connection comes.
+	if g := runtime.NumGoroutine() - goroutines; g > n/10 {
+		t.Errorf("%d idle peers started %d goroutines: a writer per peer before any frame?", n, g)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

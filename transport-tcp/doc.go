@@ -43,9 +43,10 @@
 // # Sending
 //
 // Send never blocks. Every peer has a bounded queue and its own writer
-// goroutine (started by the first frame sent to the peer), which dials (with a timeout, then capped exponential backoff
-// with jitter while dials fail), and writes whatever is queued in one
-// buffered batch with one flush, under a write deadline. A slow, stalled or
+// goroutine (started by the first frame sent to the peer), which dials
+// (with a timeout, then capped exponential backoff with jitter while dials
+// fail), and writes whatever is queued in one buffered batch with one
+// flush, under a write deadline. A slow, stalled or
 // unreachable peer fills its own queue (Send returns ErrQueueFull, counted)
 // and delays nobody else.
 //

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -59,12 +60,25 @@ func loadState(path string, limit int64) (st core.State, ok bool, err error) {
 		return st, false, fmt.Errorf("state file: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	tooLarge := fmt.Errorf("state file %s: larger than %d bytes, the most this configuration writes (remove it to start afresh)", path, limit)
+	// A regular file's size is known: one that is too large is refused
+	// unread, and the others are read into one buffer of their size
+	// (io.ReadAll would grow and copy its buffer about twenty times for
+	// a file of tens of MB). The limit also holds for a file that grows
+	// while it is read, and for one whose size is not known.
+	buf := bytes.NewBuffer(nil)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if fi.Size() > limit {
+			return st, false, tooLarge
+		}
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return st, false, fmt.Errorf("state file %s: %w", path, err)
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > limit {
-		return st, false, fmt.Errorf("state file %s: larger than %d bytes, the most this configuration writes (remove it to start afresh)", path, limit)
+		return st, false, tooLarge
 	}
 	if err := st.UnmarshalBinary(b); err != nil {
 		return st, false, fmt.Errorf("state file %s: %w (remove it to start afresh)", path, err)

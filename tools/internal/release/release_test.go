@@ -240,9 +240,9 @@ func TestConsumerThroughLocalProxy(t *testing.T) {
 		"GOWORK=off",
 		"GOFLAGS=-mod=mod -modcacherw",
 		"GOTOOLCHAIN=local",
-		// A fresh module cache, so that no module of ours cached by an
-		// earlier run can stand in for the proxy's.
-		"GOMODCACHE="+t.TempDir(),
+		// A module cache holding none of our modules, so that none cached
+		// earlier can stand in for the proxy's.
+		"GOMODCACHE="+consumerModCache(t, modPrefix),
 		"GOPROXY=file://"+filepath.ToSlash(proxyDir)+","+cacheProxy+","+fallback,
 		"GONOSUMDB="+modPrefix,
 		"GOPRIVATE=",

@@ -83,7 +83,7 @@ func TestPaperTreeAfterFirstBroadcast(t *testing.T) {
 // between broadcasts; every broadcast with RMR > 0 still spends at least one
 // of the 2·t duplicates each eager link can carry before it is pruned, so at
 // most 2·t·|eager links| broadcasts have RMR > 0 — and in practice RMR is 0
-// from broadcast 4·t on (measured: at most 10 for t = 3, 50 nodes).
+// from broadcast 6·t on (t = 3, 50 nodes: see below).
 // Broadcasts closer together than PruneDelay converge in time instead (see
 // TestManySendersSteadyState).
 func TestPaperDefaultThresholdBound(t *testing.T) {
@@ -112,14 +112,17 @@ func TestPaperDefaultThresholdBound(t *testing.T) {
 		for seed := int64(1); seed <= seeds; seed++ {
 			n := stableNetwork(t, 50, c, seed, 3*time.Millisecond)
 			// With the bounded overlay a pull may add a link (at most once
-			// per graft timeout per node) that the tree prunes again:
-			// measured, RMR is 0 from broadcast 5·t on (was 4·t with the
-			// unbounded views).
-			for k := 1; k <= 5*th+10; k++ {
+			// per graft timeout per node) that the tree prunes again.
+			// Measured over seeds 1-200: the last broadcast with RMR > 0
+			// is the 10th or 11th in most runs, the 15th to 17th in 7.5 %
+			// of them, never later (it was the 4·t-th at most with the
+			// unbounded views). So RMR is 0 from broadcast 6·t on; this
+			// test once said 5·t, which seeds 1-3 happened to meet.
+			for k := 1; k <= 6*th+10; k++ {
 				n.RunFor(c.PruneDelay)
 				rmr := broadcastRMR(t, n, (k*7)%50)
-				if k >= 5*th && rmr != 0 {
-					t.Errorf("seed %d: broadcast %d RMR %.3f, want 0 from broadcast %d on", seed, k, rmr, 5*th)
+				if k >= 6*th && rmr != 0 {
+					t.Errorf("seed %d: broadcast %d RMR %.3f, want 0 from broadcast %d on", seed, k, rmr, 6*th)
 				}
 			}
 		}

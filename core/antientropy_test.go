@@ -74,9 +74,7 @@ func TestDigestExchangeRepairsBothWays(t *testing.T) {
 	a.Drain() // the eager pushes are lost
 	b.Drain()
 	now := t0.Add(time.Minute)
-	a.Tick(now)
-	b.Tick(now)
-	b.Drain()
+	a.Tick(now) // a's round: its digest goes to b (b has sent none)
 	var dg []core.Outbound
 	for _, o := range a.Drain().Messages {
 		if o.Msg.Type == core.MsgDigest {
@@ -233,5 +231,73 @@ func TestDigestQuietCost(t *testing.T) {
 	}
 	if fmt.Sprint(sent) != "[1 3 5 7 9]" {
 		t.Fatalf("digests in rounds %v, want [1 3 5 7 9]", sent)
+	}
+}
+
+// A catch-up does not wait for rounds: when the ask window ends after
+// repairs that delivered something, the node asks the peer that sent them
+// again, since an answer is bounded; once that peer has nothing more, the
+// node stops asking.
+func TestCatchUpAsksAgainUntilDone(t *testing.T) {
+	cfg := func(c *core.Config) {
+		c.AntiEntropyBatch = 3
+		c.MaintenanceInterval = 30 * time.Second
+	}
+	a := newAE(t, "a", cfg, "b")
+	b := newAE(t, "b", cfg, "a")
+	var ids []core.MessageID
+	for i := range 10 {
+		id, _ := a.Broadcast(t0.Add(time.Duration(i)*time.Millisecond), []byte("x"), nil)
+		ids = append(ids, id)
+	}
+	a.Drain() // the eager pushes are lost
+	has := func() int {
+		n := 0
+		for _, id := range ids {
+			if b.HasSeen(id) {
+				n++
+			}
+		}
+		return n
+	}
+	// The first rounds: b's sends nothing (b has delivered nothing since
+	// it started); a's digest shows b what it lacks, b asks, a answers
+	// with the oldest three. The next rounds are at t0 + 60 s.
+	now := t0.Add(30 * time.Second)
+	b.Tick(now)
+	if d := msgs(b.Drain(), core.MsgDigest); len(d) != 0 {
+		t.Fatalf("b's first round sent %+v", d)
+	}
+	a.Tick(now)
+	exchange(now, a, b, msgs(a.Drain(), core.MsgDigest), "a")
+	if got := has(); got != 3 {
+		t.Fatalf("b has %d after the first answer, want 3", got)
+	}
+	// Every window end (a GraftTimeout after the last repair) asks again,
+	// well before the next round.
+	step := core.DefaultConfig().GraftTimeout
+	for i, want := range []int{6, 9, 10, 10} {
+		now = now.Add(step)
+		if d := b.NextDeadline(); d.After(now) {
+			t.Fatalf("ask %d: next deadline %v after the window's end %v", i+1, d, now)
+		}
+		b.Tick(now)
+		asks := msgs(b.Drain(), core.MsgDigest)
+		if len(asks) != 1 || asks[0].To != "a" {
+			t.Fatalf("ask %d: digests %+v, want one to a", i+1, asks)
+		}
+		exchange(now, a, b, asks, "b")
+		if got := has(); got != want {
+			t.Fatalf("ask %d: b has %d, want %d", i+1, got, want)
+		}
+	}
+	// The last ask got nothing back: no more asks before the next round.
+	now = now.Add(step)
+	b.Tick(now)
+	if asks := msgs(b.Drain(), core.MsgDigest); len(asks) != 0 {
+		t.Fatalf("asked again after a has nothing more: %+v", asks)
+	}
+	if d := b.NextDeadline(); !d.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("next deadline %v, want the next round", d)
 	}
 }

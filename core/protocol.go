@@ -124,10 +124,15 @@ type Protocol struct {
 	aeDelivered  uint64
 	aeIdleRounds int
 	aeListed     uint64 // digests received (streamSummary.listed)
-	// aeAskUntil: until then this node answers no digest with its own (an
-	// ask for repairs): it asked one peer, and that peer's repairs may be
-	// on their way (see askWindow).
+	// aeAskUntil: until then this node sends no digest (each asks for
+	// repairs): it asked one peer, and that peer's repairs may be on their
+	// way (see askWindow).
 	aeAskUntil time.Time
+	// aeMore: a repair delivered something in the current ask window, from
+	// aeMoreFrom, who may have more (an answer is bounded): it is asked
+	// again when the window ends (askAgain).
+	aeMore     bool
+	aeMoreFrom PeerID
 
 	shortcuts []shortcut // tree shaping for many senders (shortcut.go)
 	swap      pendingSwap
@@ -294,8 +299,8 @@ func (p *Protocol) Drain() Output {
 }
 
 // NextDeadline returns when Tick must next be called: the earliest pending
-// graft timer, IHave flush, end of a tree-shaping swap's overlap or
-// maintenance round. The zero time means no deadline (after Close). A
+// graft timer, IHave flush, end of a tree-shaping swap's overlap, end of
+// an anti-entropy catch-up's ask window or maintenance round. The zero time means no deadline (after Close). A
 // deadline in the past means "call Tick now".
 func (p *Protocol) NextDeadline() time.Time {
 	if p.closed {
@@ -311,12 +316,15 @@ func (p *Protocol) NextDeadline() time.Time {
 	if t := p.swapDue(); !t.IsZero() && t.Before(d) {
 		d = t
 	}
+	if p.aeMore && p.aeAskUntil.Before(d) {
+		d = p.aeAskUntil
+	}
 	return d
 }
 
 // Tick processes everything due at or before now: graft timers, the end of
 // a swap's overlap (tree shaping), the IHave flush, maintenance (peer
-// repair, anti-entropy) and seen-set expiry.
+// repair, anti-entropy), the next ask of a catch-up and seen-set expiry.
 func (p *Protocol) Tick(now time.Time) {
 	if p.closed {
 		return
@@ -331,6 +339,7 @@ func (p *Protocol) Tick(now time.Time) {
 		p.maintenance()
 		p.maintAt = p.nextMaintenance(p.now)
 	}
+	p.askAgain()
 	p.finish()
 }
 

@@ -300,8 +300,9 @@ func (p *Protocol) Drain() Output {
 
 // NextDeadline returns when Tick must next be called: the earliest pending
 // graft timer, IHave flush, end of a tree-shaping swap's overlap, end of
-// an anti-entropy catch-up's ask window or maintenance round. The zero time means no deadline (after Close). A
-// deadline in the past means "call Tick now".
+// an anti-entropy catch-up's ask window or maintenance round. The zero time
+// means no deadline (after Close). A deadline in the past means "call Tick
+// now".
 func (p *Protocol) NextDeadline() time.Time {
 	if p.closed {
 		return time.Time{}

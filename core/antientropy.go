@@ -70,16 +70,31 @@ func (p *Protocol) expireStreams() {
 // ask window (askWindow).
 func (p *Protocol) ask(to PeerID, reply bool) {
 	p.sendDigest(to, reply)
-	p.holdAsks()
+	p.aeAskedAt = p.now
+	p.aeAskUntil = p.now.Add(p.askWindow())
 }
 
 // asking reports whether the node is in its ask window: it sends no
 // digest (see askWindow).
 func (p *Protocol) asking() bool { return p.now.Before(p.aeAskUntil) }
 
-// holdAsks opens (or extends) the ask window from now.
+// aeMaxHold bounds how long Repairs keep a node from asking: at most this
+// many ask windows after its last digest. Repairs answer a digest, so they
+// come within that unless an answer crawls over a slow link (then the node
+// may ask a second peer while the first still sends); without the bound, a
+// member sending it a Repair, even a duplicate, every graft timeout kept it
+// from sending any digest for as long as it kept on.
+const aeMaxHold = 10
+
+// holdAsks extends the ask window because a Repair came: to an ask window
+// from now, but not beyond aeMaxHold windows after the last digest sent.
 func (p *Protocol) holdAsks() {
-	if until := p.now.Add(p.askWindow()); until.After(p.aeAskUntil) {
+	w := p.askWindow()
+	until := p.now.Add(w)
+	if limit := p.aeAskedAt.Add(aeMaxHold * w); until.After(limit) {
+		until = limit
+	}
+	if until.After(p.aeAskUntil) {
 		p.aeAskUntil = until
 	}
 }

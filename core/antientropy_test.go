@@ -301,3 +301,30 @@ func TestCatchUpAsksAgainUntilDone(t *testing.T) {
 		t.Fatalf("next deadline %v, want the next round", d)
 	}
 }
+
+// Repairs keep a node from asking only for a while after its last digest
+// (aeMaxHold ask windows): a member that sends it a Repair every half
+// graft timeout, here always the same duplicate, does not stop its digests.
+func TestRepairsDoNotHoldAsksForever(t *testing.T) {
+	b := newAE(t, "b", nil, "a", "x")
+	id := core.MessageID{Origin: "a", Seq: 1}
+	b.Receive(t0, "a", core.Message{Type: core.MsgGossip, ID: id, OriginTime: t0, Hops: 1, Payload: []byte("m")})
+	b.Drain()
+	step := core.DefaultConfig().GraftTimeout / 2
+	digests := 0
+	for now := t0.Add(step); now.Before(t0.Add(40 * time.Second)); now = now.Add(step) {
+		b.Receive(now, "x", core.Message{Type: core.MsgRepair, ID: id, OriginTime: t0, Hops: 2, Payload: []byte("m")})
+		b.Tick(now)
+		digests += len(msgs(b.Drain(), core.MsgDigest))
+	}
+	if got := b.Stats().Counters.RepairDuplicate; got == 0 {
+		t.Fatal("no duplicate Repair counted")
+	}
+	// Rounds come every 2 s, and a quiet node sends a digest every other
+	// one; after each digest the Repairs hold the next for up to 5 s (10
+	// windows).
+	if digests < 4 {
+		t.Fatalf("%d digests in 40 s of duplicate Repairs every %v, want at least 4", digests, step)
+	}
+	t.Logf("%d digests", digests)
+}

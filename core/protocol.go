@@ -128,6 +128,7 @@ type Protocol struct {
 	// repairs): it asked one peer, and that peer's repairs may be on their
 	// way (see askWindow).
 	aeAskUntil time.Time
+	aeAskedAt  time.Time // when the last digest was sent (see holdAsks)
 	// aeMore: a repair delivered something in the current ask window, from
 	// aeMoreFrom, who may have more (an answer is bounded): it is asked
 	// again when the window ends (askAgain).

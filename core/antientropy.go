@@ -267,8 +267,8 @@ func (p *Protocol) askAgain() {
 		return
 	}
 	p.aeMore = false
-	if pe := p.peers[p.aeMoreFrom]; pe != nil && pe.state != stateGone {
-		p.ask(pe.id, false)
+	if p.peers[p.aeMoreFrom] != nil { // not removed meanwhile
+		p.ask(p.aeMoreFrom, false)
 	}
 }
 

@@ -1,9 +1,12 @@
 package tcp
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,4 +319,134 @@ func TestIdlePeersThatDialedInAreClosed(t *testing.T) {
 			t.Fatalf("a dropped %d frames", s.Drops)
 		}
 	})
+}
+
+// A peer's writer goroutine ends once the idle timeout has closed the
+// peer's connection, and the next frame starts one again: a node sends,
+// over time, anti-entropy digests to nearly every member, and kept a
+// writer for each of them for good.
+func TestIdleWritersEnd(t *testing.T) {
+	a := newTransport(t, "a", WithIdleTimeout(100*time.Millisecond))
+	const n = 20
+	var bs []*Transport
+	for i := range n {
+		b := newTransport(t, core.PeerID(fmt.Sprintf("b%02d", i)), WithIdleTimeout(0)) // only a closes
+		a.SetPeerAddr(b.Self(), b.Addr().String())
+		bs = append(bs, b)
+	}
+	round := func(seq uint64) {
+		t.Helper()
+		for _, b := range bs {
+			sendRetry(t, a, b.Self(), testFrame(seq, 64), 10*time.Second)
+		}
+		for i, b := range bs {
+			if f := recvN(t, b, 1, 30*time.Second)[0]; frameSeq(f.Data) != seq {
+				t.Fatalf("b%02d got frame %d, want %d", i, frameSeq(f.Data), seq)
+			}
+		}
+	}
+	round(1)
+	if w := a.Stats().Writers; w == 0 {
+		t.Fatal("no writer runs right after the frames were sent")
+	}
+	eventually(t, 30*time.Second, "every connection closed and every writer ended", func() bool {
+		s := a.Stats()
+		return s.Conns == 0 && s.Writers == 0
+	})
+	dials := a.Stats().Dials
+	round(2)
+	if d := a.Stats().Dials - dials; d != n {
+		t.Errorf("%d dials to reach the peers again, want %d", d, n)
+	}
+	eventually(t, 30*time.Second, "the writers to end again", func() bool { return a.Stats().Writers == 0 })
+	if s := a.Stats(); s.Drops != 0 {
+		t.Fatalf("drops %d", s.Drops)
+	}
+}
+
+// Frames sent from several goroutines while the idle timeout keeps closing
+// the connection, and so ending and starting the writer, all arrive, once:
+// a frame is never left queued without a writer (writer.exit and Send's
+// startWriter, each checking after the other's write).
+func TestWriterRestartsLoseNoFrame(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	opts := []Option{WithIdleTimeout(2 * time.Millisecond), WithBackoff(time.Millisecond, 5*time.Millisecond)}
+	a := newTransport(t, "a", opts...)
+	b := newTransport(t, "b", WithIdleTimeout(0))
+	a.SetPeerAddr("b", b.Addr().String())
+	const senders, each = 2, 300
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(seed), uint64(s)))
+			for i := range each {
+				f := testFrame(uint64(s*each+i), 64)
+				for err := a.Send("b", f); err != nil; err = a.Send("b", f) {
+					if !errors.Is(err, ErrQueueFull) {
+						t.Errorf("send: %v", err)
+						return
+					}
+					runtime.Gosched()
+				}
+				// Gaps around the idle timeout (the workload, not a
+				// wait for anything): writers end between frames.
+				if rng.IntN(2) == 0 {
+					time.Sleep(time.Duration(rng.IntN(6000)) * time.Microsecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := make(map[uint64]bool, senders*each)
+	for _, f := range recvN(t, b, senders*each, 60*time.Second) {
+		s := frameSeq(f.Data)
+		if seen[s] {
+			t.Fatalf("frame %d arrived twice", s)
+		}
+		seen[s] = true
+	}
+	st := a.Stats()
+	t.Logf("connections closed for being idle while sending: %d, dials %d", st.Evicted, st.Dials)
+	eventually(t, 30*time.Second, "the writer to end", func() bool { return a.Stats().Writers == 0 })
+	sendRetry(t, a, "b", testFrame(1<<40, 64), 10*time.Second)
+	if f := recvN(t, b, 1, 30*time.Second)[0]; frameSeq(f.Data) != 1<<40 {
+		t.Fatalf("got frame %d after the writer ended, want %d", frameSeq(f.Data), uint64(1<<40))
+	}
+}
+
+// The two halves of the hand-over between an ending writer and Send: a
+// writer that finds a frame queued after clearing running goes on (or
+// leaves the frame to the writer a Send started), and a Send after a
+// writer ended starts another.
+func TestWriterExitHandOver(t *testing.T) {
+	a := newTransport(t, "a", WithDialTimeout(time.Minute))
+	a.SetPeerAddr("b", "127.0.0.1:1") // nobody listens: frames wait
+	p := a.lookup("b")
+	w := &writer{t: a, p: p} // stands for p's writer; none runs yet
+	p.running.Store(true)
+	if !p.queue.push(outFrame{head: testFrame(1, 64)}, DefaultSendQueue) {
+		t.Fatal("push refused")
+	}
+	if w.exit() {
+		t.Fatal("a writer ended with a frame queued and no other writer")
+	}
+	if !p.running.Load() {
+		t.Fatal("running cleared by a writer that goes on")
+	}
+	if _, ok := p.queue.pop(); !ok {
+		t.Fatal("the frame is gone")
+	}
+	if !w.exit() || p.running.Load() {
+		t.Fatal("an idle writer without a connection did not end")
+	}
+	if err := a.Send("b", testFrame(2, 64)); err != nil {
+		t.Fatal(err)
+	}
+	if !p.running.Load() {
+		t.Fatal("Send after the writer ended started none")
+	}
+	eventually(t, 30*time.Second, "the new writer to dial", func() bool { return a.Stats().Dials >= 1 })
 }

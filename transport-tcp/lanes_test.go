@@ -88,7 +88,7 @@ func TestLaneBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := a.lookup("b")
-	eventually(t, 30*time.Second, "the writer to take the first frame", func() bool { return len(p.bulk.get()) == 0 })
+	eventually(t, 30*time.Second, "the writer to take the first frame", func() bool { return p.bulk.len() == 0 })
 	fill := func(send func(core.PeerID, []byte) error, base uint64, capacity int) {
 		t.Helper()
 		for i := range capacity {

@@ -327,7 +327,7 @@ func linking(a *Transport, b *lifeNode) bool {
 	if p == nil {
 		return false
 	}
-	return p.conn != nil || ((p.dialing.Load() || len(p.queue.get()) > 0) && p.addr == b.tr.Addr().String())
+	return p.conn != nil || ((p.dialing.Load() || p.queue.len() > 0) && p.addr == b.tr.Addr().String())
 }
 
 // settledLink reports whether a and b write to each other through the same

@@ -11,7 +11,7 @@ func (t *Transport) SendQueueLen(to core.PeerID) int {
 	if p == nil {
 		return 0
 	}
-	return len(p.queue.get()) + len(p.bulk.get())
+	return p.queue.len() + p.bulk.len()
 }
 
 // BulkQueueLen returns the number of frames sent to peer to with SendBulk

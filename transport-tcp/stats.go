@@ -76,6 +76,7 @@ type Stats struct {
 	BulkQueueDepth int                 `json:"bulk_queue_depth"` // of which in bulk lanes
 	Peers          int                 `json:"peers"`            // known peers
 	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
+	Writers        int                 `json:"writers"`          // peers with a writer goroutine (it ends idle without a connection); bulk writers not counted
 	Conns          int                 `json:"conns"`            // established connections (draining duplicates and bulk connections included)
 	Handshaking    int                 `json:"handshaking"`      // connections in set-up
 	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
@@ -134,13 +135,16 @@ func (t *Transport) Stats() Stats {
 	s.Peers = len(t.peers)
 	s.PeerQueueDepth = make(map[core.PeerID]int, len(t.peers))
 	for id, p := range t.peers {
-		b := len(p.bulk.get())
-		d := len(p.queue.get()) + b
+		b := p.bulk.len()
+		d := p.queue.len() + b
 		s.QueueDepth += d
 		s.BulkQueueDepth += b
 		s.PeerQueueDepth[id] = d
 		if p.conn != nil {
 			s.ConnectedPeers++
+		}
+		if p.running.Load() {
+			s.Writers++
 		}
 	}
 	s.Streams = t.streams

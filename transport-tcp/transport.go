@@ -40,8 +40,8 @@ var (
 // connection dialed by the peer with the lower id. Bulk frames (SendBulk)
 // go over a second connection per peer and direction by default
 // (WithBulkConnection). Every peer has its own
-// bounded send queue and writer goroutine, so a slow or dead peer never
-// delays the others. All methods are safe for concurrent use.
+// bounded send queue and writer goroutine (while it has frames or a
+// connection), so a slow or dead peer never delays the others. All methods are safe for concurrent use.
 type Transport struct {
 	self core.PeerID
 	inc  uint64 // incarnation: tells a restarted peer from a second connection
@@ -100,8 +100,9 @@ type peer struct {
 	// connections (the writer then takes bulk frames as without them).
 	bulkOwn  atomic.Bool
 	bulkOnce sync.Once
-	// writerOnce starts p's writer with the first frame (startWriter).
-	writerOnce sync.Once
+	// running: p's writer runs (startWriter starts it, an idle writer
+	// without a connection ends: writer.exit).
+	running atomic.Bool
 	// handoff is the frame the bulk writer had in hand when p refused bulk
 	// connections: p's writer writes it before the rest of the lane.
 	handoff atomic.Pointer[outFrame]
@@ -114,6 +115,8 @@ type peer struct {
 	bulkGen     atomic.Uint64
 	bulkFlushed atomic.Uint64
 	changed     chan struct{} // capacity 1: the connection or the address changed
+	ready       chan struct{} // capacity 1: a frame for p's writer (wake)
+	bulkReady   chan struct{} // capacity 1: a frame for p's bulk writer (wakeBulk)
 	ctx         context.Context
 	cancel      context.CancelFunc
 	dialing     atomic.Bool // the writer is dialing p
@@ -129,70 +132,105 @@ type peer struct {
 	closedByPeer bool
 }
 
-// lane is a peer's bounded queue of frames for one lane, made by the first
-// frame sent into it: most peers in a large cluster never get a frame (the
-// overlay links only a few), and most never get a large message's part, so
-// their lanes cost nothing. A made lane holds a pointer per slot (8 × its
-// bound bytes for the garbage collector to scan), each to a pooled
-// outFrame while queued: a slot of outFrame itself was 48 bytes, and every
-// member a node ever sends an anti-entropy digest to gets a lane that
-// stays.
+// lane is a peer's bounded FIFO of frames for one lane (urgent or bulk).
+// Its slots are a ring that grows with what is queued, up to the lane's
+// bound, and is let go when the lane empties while it holds more than
+// laneKeep slots: a node sends frames, over time, to nearly every member
+// (anti-entropy digests go to random members), and an idle peer's lanes
+// cost at most laneKeep slots each, not its bound. A channel of the bound
+// stayed for good once made (8 KiB at the default bound, 48 KiB before
+// that: 2026-12-05). The writer waits on its peer's ready channel, which
+// Send signals after each push (peer.wake).
 type lane struct {
-	ch   atomic.Pointer[chan *outFrame]
-	once sync.Once
+	mu   sync.Mutex
+	ring []outFrame   // nil until the first frame, and after emptying above laneKeep slots
+	head int          // index of the oldest frame in ring
+	n    atomic.Int32 // frames queued: written under mu, read without it (len, pop)
 }
 
-// framePool holds the outFrames of queued frames (see lane).
-var framePool = sync.Pool{New: func() any { return new(outFrame) }}
+// laneKeep is the number of slots a lane keeps when it empties: enough for
+// the frames a link in use queues between two writes.
+const laneKeep = 16
 
-// takeFrame returns the frame fp points to and gives fp back to framePool.
-func takeFrame(fp *outFrame) outFrame {
-	f := *fp
-	*fp = outFrame{}
-	framePool.Put(fp)
-	return f
-}
-
-// get returns the queue; nil (a channel that is never ready) until made.
-func (l *lane) get() chan *outFrame {
-	if c := l.ch.Load(); c != nil {
-		return *c
-	}
-	return nil
-}
-
-// make makes the queue with capacity n if no one has; made tells whether
-// this call did.
-func (l *lane) make(n int) (q chan *outFrame, made bool) {
-	l.once.Do(func() {
-		c := make(chan *outFrame, n)
-		l.ch.Store(&c)
-		made = true
-	})
-	return *l.ch.Load(), made
-}
-
-// push queues frame into l (of capacity n) without waiting; false when l
-// is full. The first push makes l and wakes p's writer, which waited
-// without it.
-func (p *peer) push(l *lane, n int, frame outFrame) bool {
-	q, made := l.get(), false
-	if q == nil {
-		q, made = l.make(n)
-	}
-	fp := framePool.Get().(*outFrame)
-	*fp = frame
-	select {
-	case q <- fp:
-		if made {
-			p.signal()
-		}
-		return true
-	default:
-		*fp = outFrame{}
-		framePool.Put(fp)
+// push queues f without waiting; false when the lane holds bound frames.
+func (l *lane) push(f outFrame, bound int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := int(l.n.Load())
+	if n >= bound {
 		return false
 	}
+	if n == len(l.ring) {
+		// Full ring: double it (to at most bound), oldest frame first.
+		r := make([]outFrame, min(max(2*n, 4), bound))
+		k := copy(r, l.ring[l.head:])
+		copy(r[k:], l.ring[:l.head])
+		l.ring, l.head = r, 0
+	}
+	l.ring[(l.head+n)%len(l.ring)] = f
+	l.n.Store(int32(n + 1))
+	return true
+}
+
+// pop takes the oldest frame; ok is false when the lane is empty. An empty
+// lane is seen without the lock.
+func (l *lane) pop() (f outFrame, ok bool) {
+	if l.n.Load() == 0 {
+		return outFrame{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := int(l.n.Load())
+	if n == 0 {
+		return outFrame{}, false
+	}
+	f = l.ring[l.head]
+	l.ring[l.head] = outFrame{}
+	l.head = (l.head + 1) % len(l.ring)
+	l.n.Store(int32(n - 1))
+	if n == 1 {
+		l.head = 0
+		if len(l.ring) > laneKeep {
+			l.ring = nil
+		}
+	}
+	return f, true
+}
+
+// len returns the number of frames queued; it takes no lock.
+func (l *lane) len() int { return int(l.n.Load()) }
+
+// slots returns the lane's slots (for tests: what it costs).
+func (l *lane) slots() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ring)
+}
+
+// wake tells p's writer that a lane it takes frames from has one.
+func (p *peer) wake() {
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+// wakeBulk tells the writer of p's bulk lane that it has a frame: the bulk
+// writer while it owns the lane, else p's writer, which it starts if
+// needed. (A bulk writer that hands the lane back clears bulkOwn before it
+// starts and signals p's writer, which then takes the bulk lane until
+// empty: a frame pushed before that is taken, one pushed after it finds
+// bulkOwn cleared.)
+func (t *Transport) wakeBulk(p *peer) {
+	if p.bulkOwn.Load() {
+		select {
+		case p.bulkReady <- struct{}{}:
+		default:
+		}
+		return
+	}
+	t.startWriter(p)
+	p.wake()
 }
 
 func (p *peer) signal() {
@@ -304,31 +342,35 @@ func (t *Transport) SetPeerAddr(p core.PeerID, addr string) {
 func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 	ctx, cancel := context.WithCancel(t.ctx)
 	p := &peer{
-		id:      id,
-		changed: make(chan struct{}, 1),
-		ctx:     ctx,
-		cancel:  cancel,
+		id:        id,
+		changed:   make(chan struct{}, 1),
+		ready:     make(chan struct{}, 1),
+		bulkReady: make(chan struct{}, 1),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
 	t.peers[id] = p
 	t.live.Store(id, p)
 	return p
 }
 
-// startWriter starts p's writer with the first frame sent to p: a peer
-// never sent to (most members of a large cluster: a node's overlay links
-// are a few, and its anti-entropy digests reach members one per round)
-// costs no goroutine. Each writer's stack was 2.5 KB per peer, 25 MB for a
-// node that joined 10,000 members.
+// startWriter starts p's writer unless it runs: Send calls it after
+// queueing a frame. A peer never sent to (most members of a large cluster:
+// a node's overlay links are a few, and its anti-entropy digests reach
+// members one per round) costs no goroutine, and neither does one whose
+// writer ended idle without a connection (writer.exit). Each writer's
+// stack was 2.5 KB per peer, 25 MB for a node that joined 10,000 members.
 func (t *Transport) startWriter(p *peer) {
-	p.writerOnce.Do(func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if t.closed || p.removed {
-			return
-		}
-		t.wg.Add(1)
-		go t.writeLoop(p)
-	})
+	if p.running.Load() || !p.running.CompareAndSwap(false, true) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || p.removed {
+		return // running stays set: p is gone for good
+	}
+	t.wg.Add(1)
+	go t.writeLoop(p)
 }
 
 // lookup returns the peer with id to, or nil; it takes no lock.
@@ -364,7 +406,7 @@ func (t *Transport) removePeerLocked(p *peer) *conn {
 	p.cancel()
 	c := p.conn
 	p.conn = nil
-	t.st.drops.Add(uint64(len(p.queue.get()) + len(p.bulk.get())))
+	t.st.drops.Add(uint64(p.queue.len() + p.bulk.len()))
 	if p.handoff.Load() != nil {
 		t.st.drops.Add(1)
 	}
@@ -431,17 +473,17 @@ func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
 		t.st.tooLarge.Add(1)
 		return ErrFrameTooLarge
 	}
-	t.startWriter(p)
 	if !bulk {
-		if p.push(&p.queue, t.opts.sendQueue, frame) {
+		if p.queue.push(frame, t.opts.sendQueue) {
+			t.startWriter(p) // after the push: see writer.exit
+			p.wake()
 			return nil
 		}
 	} else {
-		if p.bulk.get() == nil {
-			t.startBulk(p)
-		}
+		t.startBulk(p)
 		p.bulkLen.Add(1)
-		if p.push(&p.bulk, t.opts.bulkQueue, frame) {
+		if p.bulk.push(frame, t.opts.bulkQueue) {
+			t.wakeBulk(p)
 			return nil
 		}
 		p.bulkLen.Add(-1)
@@ -452,7 +494,7 @@ func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
 	return ErrQueueFull
 }
 
-// startBulk decides, before p's bulk lane is made, who writes it: a bulk
+// startBulk decides, with the first SendBulk to p, who writes p's bulk lane: a bulk
 // writer of its own over a bulk connection (WithBulkConnection, and p has
 // an address to dial), or p's writer over p's connection.
 func (t *Transport) startBulk(p *peer) {
@@ -463,19 +505,9 @@ func (t *Transport) startBulk(p *peer) {
 			return
 		}
 		p.bulkOwn.Store(true)
-		p.bulk.make(t.opts.bulkQueue) // before the writer waits on it
 		t.wg.Add(1)
 		go t.bulkWriteLoop(p)
 	})
-}
-
-// sharedBulk is p's bulk lane if p's writer writes it (no bulk connection),
-// else nil (a channel that is never ready).
-func (p *peer) sharedBulk() chan *outFrame {
-	if p.bulkOwn.Load() {
-		return nil
-	}
-	return p.bulk.get()
 }
 
 // Close stops accepting, closes every connection, stops every goroutine the
@@ -491,7 +523,7 @@ func (t *Transport) Close() error {
 	t.cancel() // stops the writers and dials; Send now returns ErrClosed
 	for _, p := range t.peers {
 		p.cancel()
-		t.st.drops.Add(uint64(len(p.queue.get()) + len(p.bulk.get())))
+		t.st.drops.Add(uint64(p.queue.len() + p.bulk.len()))
 	}
 	t.peers = make(peerMap)
 	t.live.Clear()

@@ -27,14 +27,10 @@ type writer struct {
 	fallBack bool
 }
 
-// bulkLane is the bulk lane this writer takes frames from: nil (never
-// ready) for p's writer while the lane has a writer of its own.
-func (w *writer) bulkLane() chan *outFrame {
-	if w.bulkOnly {
-		return w.p.bulk.get()
-	}
-	return w.p.sharedBulk()
-}
+// takesBulk reports whether this writer takes frames from p's bulk lane:
+// the bulk writer does, and p's writer while the lane has no writer of its
+// own.
+func (w *writer) takesBulk() bool { return w.bulkOnly || !w.p.bulkOwn.Load() }
 
 // writeLoop is the one goroutine that writes to p: it takes frames from p's
 // lanes, the urgent one first, dials when needed and writes batches of
@@ -61,21 +57,18 @@ func (t *Transport) writeLoop(p *peer) {
 		}
 		f, bulk, ok := w.next()
 		if !ok {
-			// A lane is nil (never ready) until its first frame; the
-			// Send that makes it signals changed, and the next round
-			// waits on it too.
+			if w.cur == nil && w.current() == nil && w.exit() {
+				return
+			}
+			// Send signals ready after queueing a frame in a lane this
+			// writer takes (peer.wake, Transport.wakeBulk).
 			select {
 			case <-p.ctx.Done():
 				return
 			case <-p.changed:
 				w.current()
 				continue
-			case fp := <-p.queue.get():
-				f = takeFrame(fp)
-			case fp := <-w.bulkLane():
-				// An urgent frame may have come at the same moment:
-				// next takes it first.
-				w.held, w.hasHeld = takeFrame(fp), true
+			case <-p.ready:
 				continue
 			}
 		}
@@ -85,15 +78,34 @@ func (t *Transport) writeLoop(p *peer) {
 	}
 }
 
+// exit ends p's writer, idle and without a connection, unless a frame came
+// meanwhile (false: the writer goes on). Send starts a writer again after
+// queueing its next frame (startWriter), so a peer sent nothing since its
+// connection ended (the idle timeout, a failed write) costs no goroutine:
+// over time a node sends anti-entropy digests to nearly every member. A
+// writer holding a connection stays: it owes the connection its half-close
+// when the connection stops being p's (current).
+//
+// Send queues and then reads running; exit clears running and then reads
+// the lanes: with every access atomic, one of the two sees the other, so a
+// queued frame never waits without a writer.
+func (w *writer) exit() bool {
+	p := w.p
+	p.running.Store(false)
+	if p.queue.len() == 0 && (!w.takesBulk() || p.bulk.len() == 0) && p.handoff.Load() == nil {
+		return true
+	}
+	// A frame came: go on, unless its Send started another writer.
+	return !p.running.CompareAndSwap(false, true)
+}
+
 // next returns the frame to write next without waiting: an urgent one if
 // any is queued, else the held bulk frame, else a bulk one. ok is false
 // when both lanes are empty.
 func (w *writer) next() (f outFrame, bulk, ok bool) {
 	if !w.bulkOnly {
-		select {
-		case fp := <-w.p.queue.get():
-			return takeFrame(fp), false, true
-		default:
+		if f, ok := w.p.queue.pop(); ok {
+			return f, false, true
 		}
 	}
 	if w.hasHeld {
@@ -105,10 +117,10 @@ func (w *writer) next() (f outFrame, bulk, ok bool) {
 			return *h, true, true
 		}
 	}
-	select {
-	case fp := <-w.bulkLane():
-		return takeFrame(fp), true, true
-	default:
+	if w.takesBulk() {
+		if f, ok := w.p.bulk.pop(); ok {
+			return f, true, true
+		}
 	}
 	return outFrame{}, false, false
 }
@@ -160,6 +172,7 @@ func (w *writer) send(f outFrame, bulk bool) bool {
 				h := f
 				w.p.handoff.Store(&h)
 				w.p.bulkOwn.Store(false)
+				w.t.startWriter(w.p)
 				w.p.signal()
 				return false
 			}
@@ -241,7 +254,7 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 		// and the connection for flushed while these frames go out.
 		p.bulkGen.Add(1)
 		defer p.bulkGen.Add(1)
-	} else if bulk && len(p.queue.get()) > 0 {
+	} else if bulk && p.queue.len() > 0 {
 		// Urgent frames came while f waited (for a connection): they go
 		// first.
 		w.held, w.hasHeld = f, true
@@ -341,8 +354,8 @@ func (t *Transport) bulkWriteLoop(p *peer) {
 			select {
 			case <-p.ctx.Done():
 				return
-			case fp := <-p.bulk.get():
-				f = takeFrame(fp)
+			case <-p.bulkReady:
+				continue
 			case <-idleC:
 				idleC = nil
 				if w.cur != nil {

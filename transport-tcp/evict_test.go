@@ -321,10 +321,10 @@ func TestIdlePeersThatDialedInAreClosed(t *testing.T) {
 	})
 }
 
-// A peer's writer goroutine ends once the idle timeout has closed the
-// peer's connection, and the next frame starts one again: a node sends,
-// over time, anti-entropy digests to nearly every member, and kept a
-// writer for each of them for good.
+// A peer's writer goroutines, its own and its bulk lane's, end once the
+// idle timeout has closed their connections, and the next frame starts
+// them again: a node sends, over time, anti-entropy digests to nearly
+// every member, and kept a writer for each of them for good.
 func TestIdleWritersEnd(t *testing.T) {
 	a := newTransport(t, "a", WithIdleTimeout(100*time.Millisecond))
 	const n = 20
@@ -334,14 +334,19 @@ func TestIdleWritersEnd(t *testing.T) {
 		a.SetPeerAddr(b.Self(), b.Addr().String())
 		bs = append(bs, b)
 	}
+	// Each round sends every peer a frame in each lane (the bulk one over
+	// its own connection).
 	round := func(seq uint64) {
 		t.Helper()
 		for _, b := range bs {
 			sendRetry(t, a, b.Self(), testFrame(seq, 64), 10*time.Second)
+			retrySend(t, a.SendBulk, b.Self(), testFrame(seq+1, 64), 10*time.Second)
 		}
 		for i, b := range bs {
-			if f := recvN(t, b, 1, 30*time.Second)[0]; frameSeq(f.Data) != seq {
-				t.Fatalf("b%02d got frame %d, want %d", i, frameSeq(f.Data), seq)
+			got := seqs(recvN(t, b, 2, 30*time.Second))
+			slices.Sort(got)
+			if got[0] != int(seq) || got[1] != int(seq+1) {
+				t.Fatalf("b%02d got frames %v, want %d and %d", i, got, seq, seq+1)
 			}
 		}
 	}
@@ -354,9 +359,9 @@ func TestIdleWritersEnd(t *testing.T) {
 		return s.Conns == 0 && s.Writers == 0
 	})
 	dials := a.Stats().Dials
-	round(2)
-	if d := a.Stats().Dials - dials; d != n {
-		t.Errorf("%d dials to reach the peers again, want %d", d, n)
+	round(3)
+	if d := a.Stats().Dials - dials; d != 2*n {
+		t.Errorf("%d dials to reach the peers again, want %d (a connection and a bulk connection each)", d, 2*n)
 	}
 	eventually(t, 30*time.Second, "the writers to end again", func() bool { return a.Stats().Writers == 0 })
 	if s := a.Stats(); s.Drops != 0 {
@@ -364,8 +369,9 @@ func TestIdleWritersEnd(t *testing.T) {
 	}
 }
 
-// Frames sent from several goroutines while the idle timeout keeps closing
-// the connection, and so ending and starting the writer, all arrive, once:
+// Frames sent from several goroutines, in both lanes, while the idle
+// timeout keeps closing the connections, and so ending and starting the
+// writers, all arrive, once:
 // a frame is never left queued without a writer (writer.exit and Send's
 // startWriter, each checking after the other's write).
 func TestWriterRestartsLoseNoFrame(t *testing.T) {
@@ -384,7 +390,11 @@ func TestWriterRestartsLoseNoFrame(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), uint64(s)))
 			for i := range each {
 				f := testFrame(uint64(s*each+i), 64)
-				for err := a.Send("b", f); err != nil; err = a.Send("b", f) {
+				send := a.Send
+				if rng.IntN(2) == 0 {
+					send = a.SendBulk
+				}
+				for err := send("b", f); err != nil; err = send("b", f) {
 					if !errors.Is(err, ErrQueueFull) {
 						t.Errorf("send: %v", err)
 						return

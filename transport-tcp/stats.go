@@ -76,7 +76,7 @@ type Stats struct {
 	BulkQueueDepth int                 `json:"bulk_queue_depth"` // of which in bulk lanes
 	Peers          int                 `json:"peers"`            // known peers
 	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
-	Writers        int                 `json:"writers"`          // peers with a writer goroutine (it ends idle without a connection); bulk writers not counted
+	Writers        int                 `json:"writers"`          // writer goroutines running, peers' and bulk lanes' (each ends idle without a connection)
 	Conns          int                 `json:"conns"`            // established connections (draining duplicates and bulk connections included)
 	Handshaking    int                 `json:"handshaking"`      // connections in set-up
 	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
@@ -144,6 +144,9 @@ func (t *Transport) Stats() Stats {
 			s.ConnectedPeers++
 		}
 		if p.running.Load() {
+			s.Writers++
+		}
+		if p.bulkRunning.Load() {
 			s.Writers++
 		}
 	}

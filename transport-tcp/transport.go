@@ -100,6 +100,9 @@ type peer struct {
 	// connections (the writer then takes bulk frames as without them).
 	bulkOwn  atomic.Bool
 	bulkOnce sync.Once
+	// bulkRunning: p's bulk writer runs (startBulkWriter starts it, an
+	// idle one without a connection ends: writer.exitBulk).
+	bulkRunning atomic.Bool
 	// running: p's writer runs (startWriter starts it, an idle writer
 	// without a connection ends: writer.exit).
 	running atomic.Bool
@@ -223,6 +226,7 @@ func (p *peer) wake() {
 // bulkOwn cleared.)
 func (t *Transport) wakeBulk(p *peer) {
 	if p.bulkOwn.Load() {
+		t.startBulkWriter(p)
 		select {
 		case p.bulkReady <- struct{}{}:
 		default:
@@ -494,9 +498,10 @@ func (t *Transport) send(to core.PeerID, frame outFrame, bulk bool) error {
 	return ErrQueueFull
 }
 
-// startBulk decides, with the first SendBulk to p, who writes p's bulk lane: a bulk
-// writer of its own over a bulk connection (WithBulkConnection, and p has
-// an address to dial), or p's writer over p's connection.
+// startBulk decides, with the first SendBulk to p, who writes p's bulk
+// lane: a bulk writer of its own over a bulk connection
+// (WithBulkConnection, and p has an address to dial), or p's writer over
+// p's connection.
 func (t *Transport) startBulk(p *peer) {
 	p.bulkOnce.Do(func() {
 		t.mu.Lock()
@@ -505,9 +510,24 @@ func (t *Transport) startBulk(p *peer) {
 			return
 		}
 		p.bulkOwn.Store(true)
-		t.wg.Add(1)
-		go t.bulkWriteLoop(p)
 	})
+}
+
+// startBulkWriter starts p's bulk writer unless it runs: wakeBulk calls it
+// after a frame was queued in a bulk lane the bulk writer owns. An idle
+// bulk writer without a connection ends (writer.exitBulk), as p's writer
+// does (startWriter).
+func (t *Transport) startBulkWriter(p *peer) {
+	if p.bulkRunning.Load() || !p.bulkRunning.CompareAndSwap(false, true) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || p.removed {
+		return // bulkRunning stays set: p is gone for good
+	}
+	t.wg.Add(1)
+	go t.bulkWriteLoop(p)
 }
 
 // Close stops accepting, closes every connection, stops every goroutine the

@@ -99,6 +99,18 @@ func (w *writer) exit() bool {
 	return !p.running.CompareAndSwap(false, true)
 }
 
+// exitBulk ends p's bulk writer, idle and without a connection (its idle
+// timeout closed it), unless a bulk frame came meanwhile (false: the writer
+// goes on); the hand-over with Send is exit's.
+func (w *writer) exitBulk() bool {
+	p := w.p
+	p.bulkRunning.Store(false)
+	if p.bulk.len() == 0 {
+		return true
+	}
+	return !p.bulkRunning.CompareAndSwap(false, true)
+}
+
 // next returns the frame to write next without waiting: an urgent one if
 // any is queued, else the held bulk frame, else a bulk one. ok is false
 // when both lanes are empty.
@@ -331,8 +343,9 @@ func (w *writer) writeBatch(c *conn, f outFrame, bulk bool) {
 
 // bulkWriteLoop is the writer of p's bulk lane when it has a connection of
 // its own (WithBulkConnection): it dials the bulk connection with the first
-// frame, writes batches of bulk frames to it and closes it after the idle
-// timeout without frames. If p refuses bulk connections it hands the lane
+// frame, writes batches of bulk frames to it, closes it after the idle
+// timeout without frames and then ends (the next bulk frame starts it
+// again: startBulkWriter). If p refuses bulk connections it hands the lane
 // back to p's writer (peer.bulkOwn) and ends.
 func (t *Transport) bulkWriteLoop(p *peer) {
 	defer t.wg.Done()
@@ -343,6 +356,9 @@ func (t *Transport) bulkWriteLoop(p *peer) {
 	for p.bulkOwn.Load() {
 		f, _, ok := w.next()
 		if !ok {
+			if w.cur == nil && w.exitBulk() {
+				return
+			}
 			if w.cur != nil && t.opts.idleTimeout > 0 && idleC == nil {
 				if idle == nil {
 					idle = time.NewTimer(t.opts.idleTimeout)

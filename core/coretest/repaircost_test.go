@@ -96,7 +96,9 @@ func TestHealedPartitionRepairCost(t *testing.T) {
 		n.ResetCounters()
 		membershipMerge(n)
 		healed := false
+		secs := 0
 		for range 120 {
+			secs++
 			n.RunFor(time.Second)
 			if healed = n.AllDelivered(); healed {
 				break
@@ -106,7 +108,7 @@ func TestHealedPartitionRepairCost(t *testing.T) {
 			t.Fatalf("(replay: -run %s) 2 min after the heal: %v", t.Name(), n.CheckDelivery(false))
 		}
 		c := n.Counters()
-		t.Logf("%d repairs and %d payload copies in all sent for %d deliveries across the healed cut (%.2f and %.2f each)",
+		t.Logf("healed in %d s: %d repairs and %d payload copies in all sent for %d deliveries across the healed cut (%.2f and %.2f each)", secs,
 			c.RepairSent, c.PayloadSent, needed, float64(c.RepairSent)/float64(needed), float64(c.PayloadSent)/float64(needed))
 		if c.RepairSent > needed {
 			t.Errorf("(replay: -run %s) %d repairs sent for %d deliveries across the cut, want at most %d", t.Name(), c.RepairSent, needed, needed)

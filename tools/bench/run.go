@@ -231,8 +231,8 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		res.IdleAllocs = float64(b.mem.allocs-a.mem.allocs) / secs
 		res.IdleAllocBytes = float64(b.mem.allocBytes-a.mem.allocBytes) / secs
 		res.IdleGCs = float64(b.mem.gcs-a.mem.gcs) / secs
-		say("idle: %.1f ms CPU/s, %.0f B/s, %.0f allocs/s (%.0f kB/s), %.2f GC/s, live heap %.1f MB",
-			res.IdleCPUms, res.IdleBytes, res.IdleAllocs, res.IdleAllocBytes/1e3, res.IdleGCs, float64(b.mem.liveBytes)/1e6)
+		say("idle: %.1f ms CPU/s, %.0f B/s, %.0f allocs/s (%.0f kB/s), %.2f GC/s, live heap %.1f MB, %d goroutines",
+			res.IdleCPUms, res.IdleBytes, res.IdleAllocs, res.IdleAllocBytes/1e3, res.IdleGCs, float64(b.mem.liveBytes)/1e6, runtime.NumGoroutine())
 	}
 
 	steady := ids(s.Count)

@@ -101,7 +101,7 @@ type peer struct {
 	bulkOwn  atomic.Bool
 	bulkOnce sync.Once
 	// bulkRunning: p's bulk writer runs (startBulkWriter starts it, an
-	// idle one without a connection ends: writer.exitBulk).
+	// idle one without a connection ends: writer.exit).
 	bulkRunning atomic.Bool
 	// running: p's writer runs (startWriter starts it, an idle writer
 	// without a connection ends: writer.exit).
@@ -364,17 +364,39 @@ func (t *Transport) addPeerLocked(id core.PeerID) *peer {
 // members one per round) costs no goroutine, and neither does one whose
 // writer ended idle without a connection (writer.exit). Each writer's
 // stack was 2.5 KB per peer, 25 MB for a node that joined 10,000 members.
-func (t *Transport) startWriter(p *peer) {
-	if p.running.Load() || !p.running.CompareAndSwap(false, true) {
+func (t *Transport) startWriter(p *peer) { t.start(p, false) }
+
+// startBulkWriter starts p's bulk writer unless it runs: wakeBulk calls it
+// after a frame was queued in a bulk lane the bulk writer owns. An idle
+// bulk writer without a connection ends too (writer.exit).
+func (t *Transport) startBulkWriter(p *peer) { t.start(p, true) }
+
+// start starts p's writer, or its bulk writer if bulk, unless it runs.
+func (t *Transport) start(p *peer, bulk bool) {
+	running := p.runningFlag(bulk)
+	if running.Load() || !running.CompareAndSwap(false, true) {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed || p.removed {
-		return // running stays set: p is gone for good
+		return // the flag stays set: p is gone for good
 	}
 	t.wg.Add(1)
-	go t.writeLoop(p)
+	if bulk {
+		go t.bulkWriteLoop(p)
+	} else {
+		go t.writeLoop(p)
+	}
+}
+
+// runningFlag is the flag that tells whether p's writer (p's bulk writer if
+// bulk) runs.
+func (p *peer) runningFlag(bulk bool) *atomic.Bool {
+	if bulk {
+		return &p.bulkRunning
+	}
+	return &p.running
 }
 
 // lookup returns the peer with id to, or nil; it takes no lock.
@@ -511,23 +533,6 @@ func (t *Transport) startBulk(p *peer) {
 		}
 		p.bulkOwn.Store(true)
 	})
-}
-
-// startBulkWriter starts p's bulk writer unless it runs: wakeBulk calls it
-// after a frame was queued in a bulk lane the bulk writer owns. An idle
-// bulk writer without a connection ends (writer.exitBulk), as p's writer
-// does (startWriter).
-func (t *Transport) startBulkWriter(p *peer) {
-	if p.bulkRunning.Load() || !p.bulkRunning.CompareAndSwap(false, true) {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || p.removed {
-		return // bulkRunning stays set: p is gone for good
-	}
-	t.wg.Add(1)
-	go t.bulkWriteLoop(p)
 }
 
 // Close stops accepting, closes every connection, stops every goroutine the

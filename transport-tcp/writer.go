@@ -78,37 +78,36 @@ func (t *Transport) writeLoop(p *peer) {
 	}
 }
 
-// exit ends p's writer, idle and without a connection, unless a frame came
-// meanwhile (false: the writer goes on). Send starts a writer again after
-// queueing its next frame (startWriter), so a peer sent nothing since its
-// connection ended (the idle timeout, a failed write) costs no goroutine:
-// over time a node sends anti-entropy digests to nearly every member. A
-// writer holding a connection stays: it owes the connection its half-close
-// when the connection stops being p's (current).
+// exit ends the writer (p's, or its bulk lane's), idle and without a
+// connection, unless a frame came meanwhile (false: the writer goes on).
+// Send starts a writer again after queueing its next frame (startWriter,
+// startBulkWriter), so a peer sent nothing since its connection ended (the
+// idle timeout, a failed write) costs no goroutine: over time a node sends
+// anti-entropy digests to nearly every member. A writer holding a
+// connection stays: p's writer owes it its half-close when it stops being
+// p's (current), the bulk writer closes it after the idle timeout.
 //
-// Send queues and then reads running; exit clears running and then reads
-// the lanes: with every access atomic, one of the two sees the other, so a
-// queued frame never waits without a writer.
+// Send queues and then reads the running flag; exit clears the flag and
+// then reads the lanes: with every access atomic, one of the two sees the
+// other, so a queued frame never waits without a writer.
 func (w *writer) exit() bool {
-	p := w.p
-	p.running.Store(false)
-	if p.queue.len() == 0 && (!w.takesBulk() || p.bulk.len() == 0) && p.handoff.Load() == nil {
+	running := w.p.runningFlag(w.bulkOnly)
+	running.Store(false)
+	if !w.queued() {
 		return true
 	}
 	// A frame came: go on, unless its Send started another writer.
-	return !p.running.CompareAndSwap(false, true)
+	return !running.CompareAndSwap(false, true)
 }
 
-// exitBulk ends p's bulk writer, idle and without a connection (its idle
-// timeout closed it), unless a bulk frame came meanwhile (false: the writer
-// goes on); the hand-over with Send is exit's.
-func (w *writer) exitBulk() bool {
+// queued reports whether a lane this writer takes holds a frame (for p's
+// writer: or the bulk writer handed it one).
+func (w *writer) queued() bool {
 	p := w.p
-	p.bulkRunning.Store(false)
-	if p.bulk.len() == 0 {
-		return true
+	if w.bulkOnly {
+		return p.bulk.len() > 0
 	}
-	return !p.bulkRunning.CompareAndSwap(false, true)
+	return p.queue.len() > 0 || (w.takesBulk() && p.bulk.len() > 0) || p.handoff.Load() != nil
 }
 
 // next returns the frame to write next without waiting: an urgent one if
@@ -356,7 +355,7 @@ func (t *Transport) bulkWriteLoop(p *peer) {
 	for p.bulkOwn.Load() {
 		f, _, ok := w.next()
 		if !ok {
-			if w.cur == nil && w.exitBulk() {
+			if w.cur == nil && w.exit() {
 				return
 			}
 			if w.cur != nil && t.opts.idleTimeout > 0 && idleC == nil {

@@ -39,9 +39,9 @@ var (
 // directions; when both peers dial each other at once, both keep the
 // connection dialed by the peer with the lower id. Bulk frames (SendBulk)
 // go over a second connection per peer and direction by default
-// (WithBulkConnection). Every peer has its own
-// bounded send queue and writer goroutine (while it has frames or a
-// connection), so a slow or dead peer never delays the others. All methods are safe for concurrent use.
+// (WithBulkConnection). Every peer has its own bounded send queue and
+// writer goroutine (while it has frames or a connection), so a slow or dead
+// peer never delays the others. All methods are safe for concurrent use.
 type Transport struct {
 	self core.PeerID
 	inc  uint64 // incarnation: tells a restarted peer from a second connection

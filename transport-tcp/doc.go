@@ -43,7 +43,8 @@
 // # Sending
 //
 // Send never blocks. Every peer has a bounded queue and its own writer
-// goroutine (started by the first frame sent to the peer), which dials
+// goroutine (started by a frame sent to the peer, ended once it is idle
+// without a connection, for example after the idle timeout), which dials
 // (with a timeout, then capped exponential backoff with jitter while dials
 // fail), and writes whatever is queued in one buffered batch with one
 // flush, under a write deadline. A slow, stalled or
@@ -58,8 +59,9 @@
 // not across lanes. Each lane has its own bound (WithSendQueue,
 // WithBulkQueue); a full lane refuses (ErrQueueFull) and never spills into
 // or blocks the other. The wire format does not change: a receiver reads
-// each connection in order. A lane is made by the first frame sent into
-// it, so that peers never sent to cost no queue memory.
+// each connection in order. A lane takes slots as frames are queued and
+// gives most of them back when it empties, so that peers never sent to,
+// or not lately, cost almost no queue memory.
 //
 // SendParts and SendBulkParts take a frame in two parts, head and body
 // (node.PartsSender), and write them one after the other without joining

@@ -351,8 +351,10 @@ func TestIdleWritersEnd(t *testing.T) {
 		}
 	}
 	round(1)
-	if w := a.Stats().Writers; w == 0 {
-		t.Fatal("no writer runs right after the frames were sent")
+	// The writers dialed (read once: with a slow enough machine the
+	// connections, and so the writers, may already be gone).
+	if d := a.Stats().Dials; d < 2*n {
+		t.Fatalf("%d dials for %d peers and their bulk lanes", d, n)
 	}
 	eventually(t, 30*time.Second, "every connection closed and every writer ended", func() bool {
 		s := a.Stats()

@@ -296,9 +296,11 @@ func TestBroadcastLargeTooLarge(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
+	// Payload copies, not all frames: the young cluster's link protocol
+	// and digests may send frames meanwhile (frames 1 -> 2 under -race).
 	after := n.Stats()
-	if after.MessagesBroadcast != before.MessagesBroadcast || after.Runtime.FramesOut != before.Runtime.FramesOut {
-		t.Errorf("something was sent: broadcasts %d -> %d, frames %d -> %d", before.MessagesBroadcast, after.MessagesBroadcast, before.Runtime.FramesOut, after.Runtime.FramesOut)
+	if after.MessagesBroadcast != before.MessagesBroadcast || after.GossipSent != before.GossipSent {
+		t.Errorf("something was sent: broadcasts %d -> %d, payload copies %d -> %d", before.MessagesBroadcast, after.MessagesBroadcast, before.GossipSent, after.GossipSent)
 	}
 }
 

@@ -168,6 +168,7 @@ var transportFields = slices.Concat(
 	gauges(
 		"QueueDepth", "plumtree_transport_queue_depth",
 		"ConnectedPeers", "plumtree_transport_connected_peers",
+		"Writers", "plumtree_transport_writers",
 		"Conns", "plumtree_transport_connections",
 		"Streams", "plumtree_transport_streams",
 	),

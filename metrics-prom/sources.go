@@ -67,6 +67,7 @@ type TransportStats struct {
 
 	QueueDepth     int // frames queued for sending, over all peers
 	ConnectedPeers int // peers with a connection
+	Writers        int // writer goroutines running (transport-tcp: one per peer with frames queued or a connection, one per bulk lane in use)
 	Conns          int // established connections
 	Streams        int // stream handler connections not closed yet
 }

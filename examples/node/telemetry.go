@@ -7,8 +7,10 @@ import (
 
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/examples/internal/stack"
+	"github.com/plumtree-go/plumtree/membership"
 	metricsprom "github.com/plumtree-go/plumtree/metrics-prom"
 	tracingotel "github.com/plumtree-go/plumtree/tracing-otel"
+	tcp "github.com/plumtree-go/plumtree/transport-tcp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/attribute"
@@ -49,29 +51,8 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			LargeEvicted: l.Evicted, LargeExpired: l.Expired, LargeRefused: l.Refused + l.Invalid, LargeRepairs: l.Repairs,
 		}
 	})
-	c.SetTransport(func() metricsprom.TransportStats {
-		t := s.Transport.Stats()
-		return metricsprom.TransportStats{
-			BytesIn: t.BytesIn, BytesOut: t.BytesOut, FramesIn: t.FramesIn, FramesOut: t.FramesOut,
-			Drops: t.Drops, QueueFull: t.QueueFull, TooLarge: t.TooLarge, Dials: t.Dials,
-			DialFailures: t.DialFailures, Reconnects: t.Reconnects, HandshakeFailures: t.HandshakeFailures,
-			BadFrames: t.BadFrames, Rejected: t.Rejected, Evicted: t.Evicted, ReceiveDrops: t.ReceiveDrops,
-			AuthFailures: t.AuthFailures, StreamConns: t.StreamConns, QueueDepth: t.QueueDepth,
-			ConnectedPeers: t.ConnectedPeers, Conns: t.Conns, Streams: t.Streams,
-		}
-	})
-	c.SetMembership(func() metricsprom.MembershipStats {
-		m := s.Membership.Stats()
-		return metricsprom.MembershipStats{
-			Members: m.Members, Alive: m.Alive, Ignored: m.Ignored, QueueLen: m.QueueLen,
-			JoinFailures: m.JoinFailures, SeedRejoinAttempts: m.SeedRejoinAttempts,
-			SeedRejoins: m.SeedRejoins, PartitionSuspicions: m.PartitionSuspicions,
-			StreamsAccepted: m.StreamsAccepted, StreamsRefusedBusy: m.StreamsRefusedBusy,
-			StreamsRefusedNodes: m.StreamsRefusedNodes, StreamsRefusedSize: m.StreamsRefusedSize,
-			StreamsRefusedMalformed: m.StreamsRefusedMalformed, StreamsRefusedDecrypt: m.StreamsRefusedDecrypt,
-			StreamsOpen: m.StreamsOpen, StreamBytes: m.StreamBytes,
-		}
-	})
+	c.SetTransport(func() metricsprom.TransportStats { return transportMetrics(s.Transport.Stats()) })
+	c.SetMembership(func() metricsprom.MembershipStats { return membershipMetrics(s.Membership.Stats()) })
 	c.SetCache(func() metricsprom.CacheStats {
 		cs := s.Cache.Stats()
 		return metricsprom.CacheStats{
@@ -81,6 +62,33 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			Sweeps: cs.Sweeps, LastSweep: cs.LastSweep, Backpressure: int(cs.Backpressure), Rejected: cs.Rejected,
 		}
 	})
+}
+
+// transportMetrics is the transport's part of the metrics: the fields
+// metricsprom.TransportStats shares with transport-tcp's Stats, by name.
+func transportMetrics(t tcp.Stats) metricsprom.TransportStats {
+	return metricsprom.TransportStats{
+		BytesIn: t.BytesIn, BytesOut: t.BytesOut, FramesIn: t.FramesIn, FramesOut: t.FramesOut,
+		Drops: t.Drops, QueueFull: t.QueueFull, TooLarge: t.TooLarge, Dials: t.Dials,
+		DialFailures: t.DialFailures, Reconnects: t.Reconnects, HandshakeFailures: t.HandshakeFailures,
+		BadFrames: t.BadFrames, Rejected: t.Rejected, Evicted: t.Evicted, ReceiveDrops: t.ReceiveDrops,
+		AuthFailures: t.AuthFailures, StreamConns: t.StreamConns, QueueDepth: t.QueueDepth,
+		ConnectedPeers: t.ConnectedPeers, Writers: t.Writers, Conns: t.Conns, Streams: t.Streams,
+	}
+}
+
+// membershipMetrics is the membership layer's part of the metrics: the
+// fields metricsprom.MembershipStats shares with membership's Stats, by name.
+func membershipMetrics(m membership.Stats) metricsprom.MembershipStats {
+	return metricsprom.MembershipStats{
+		Members: m.Members, Alive: m.Alive, Ignored: m.Ignored, QueueLen: m.QueueLen,
+		JoinFailures: m.JoinFailures, SeedRejoinAttempts: m.SeedRejoinAttempts,
+		SeedRejoins: m.SeedRejoins, PartitionSuspicions: m.PartitionSuspicions,
+		StreamsAccepted: m.StreamsAccepted, StreamsRefusedBusy: m.StreamsRefusedBusy,
+		StreamsRefusedNodes: m.StreamsRefusedNodes, StreamsRefusedSize: m.StreamsRefusedSize,
+		StreamsRefusedMalformed: m.StreamsRefusedMalformed, StreamsRefusedDecrypt: m.StreamsRefusedDecrypt,
+		StreamsOpen: m.StreamsOpen, StreamBytes: m.StreamBytes,
+	}
 }
 
 // newTracing returns the tracer of the node and a shutdown function that

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/plumtree-go/plumtree/membership"
+	tcp "github.com/plumtree-go/plumtree/transport-tcp"
+)
+
+// fillDistinct sets every integer field of the struct v points to a value
+// of its own (1, 2, 3, … in field order) and returns v.
+func fillDistinct[T any](v *T) *T {
+	rv := reflect.ValueOf(v).Elem()
+	for i := range rv.NumField() {
+		switch f := rv.Field(i); f.Kind() {
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 1))
+		case reflect.Uint64:
+			f.SetUint(uint64(i + 1))
+		}
+	}
+	return v
+}
+
+// sameByName checks that every field of out equals the field of in with the
+// same name (the metrics structs take their names from the sources').
+func sameByName(t *testing.T, in, out any) {
+	t.Helper()
+	iv, ov := reflect.ValueOf(in), reflect.ValueOf(out)
+	for i := range ov.NumField() {
+		name := ov.Type().Field(i).Name
+		src := iv.FieldByName(name)
+		if !src.IsValid() {
+			t.Errorf("%s.%s has no field of that name in %s", ov.Type(), name, iv.Type())
+			continue
+		}
+		got, want := ov.Field(i), src
+		if got.CanInt() && want.CanInt() && got.Int() == want.Int() ||
+			got.CanUint() && want.CanUint() && got.Uint() == want.Uint() ||
+			got.CanInt() && want.CanUint() && uint64(got.Int()) == want.Uint() {
+			continue
+		}
+		t.Errorf("%s.%s = %v, want %v (%s.%s)", ov.Type(), name, got, want, iv.Type(), name)
+	}
+}
+
+// TestMetricsCopyEveryField: every transport and membership metric the
+// node exports carries its source's value, so a field added to the metrics
+// and left out of the mapping fails here instead of reading 0 forever.
+func TestMetricsCopyEveryField(t *testing.T) {
+	ts := fillDistinct(&tcp.Stats{})
+	sameByName(t, *ts, transportMetrics(*ts))
+	ms := fillDistinct(&membership.Stats{})
+	sameByName(t, *ms, membershipMetrics(*ms))
+}

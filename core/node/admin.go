@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -74,7 +75,9 @@ type BroadcastReport struct {
 //	GET  /stats      Stats as JSON (protocol counters, runtime under "runtime")
 //	GET  /config     the configuration, with the guide's field names; durations as "500ms"
 //	GET  /dump       all of the above plus the WithSection sections, for escalations
-//	POST /broadcast  a test broadcast: the body is the payload (400 when empty); answers BroadcastReport
+//	POST /broadcast  a test broadcast: the body is the payload (400 when empty); answers BroadcastReport.
+//	                 A body above max_message_size with a Content-Length goes through BroadcastLarge;
+//	                 one of unknown length (chunked) is refused with 413
 //	                 (413 above max_message_size, 503 when closed or under backpressure). A body
 //	                 with a Content-Length above max_message_size is streamed as a large message
 //	                 (BroadcastLarge; 413 above max_large_message_size, nothing read)
@@ -138,7 +141,7 @@ func AdminHandler(n *Node, opts ...AdminOption) http.Handler {
 			if err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
-					writeError(w, http.StatusRequestEntityTooLarge, ErrMessageTooLarge)
+					writeError(w, http.StatusRequestEntityTooLarge, bodyTooLarge(n.Config()))
 					return
 				}
 				writeError(w, http.StatusBadRequest, err)
@@ -379,6 +382,18 @@ func ConfigView(c core.Config) ConfigReport {
 		},
 		Seed: c.Seed,
 	}
+}
+
+// bodyTooLarge is the error for a POST /broadcast body of unknown length
+// (no Content-Length: chunked) above max_message_size. BroadcastLarge needs
+// the size up front, so a large message needs a Content-Length; the error
+// says so when large messages are enabled.
+func bodyTooLarge(c core.Config) error {
+	if c.MaxLargeMessageSize <= c.MaxMessageSize {
+		return fmt.Errorf("%w: the body is above max_message_size (%d B)", ErrMessageTooLarge, c.MaxMessageSize)
+	}
+	return fmt.Errorf("%w: a body of unknown length is above max_message_size (%d B); send a Content-Length to broadcast it as a large message (up to max_large_message_size, %d B)",
+		ErrMessageTooLarge, c.MaxMessageSize, c.MaxLargeMessageSize)
 }
 
 // broadcastLarge answers POST /broadcast for a body above max_message_size

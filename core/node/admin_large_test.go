@@ -74,7 +74,7 @@ func TestAdminBroadcastLarge(t *testing.T) {
 	req.ContentLength = -1
 	rr = httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
-	if rr.Code != http.StatusRequestEntityTooLarge {
+	if rr.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rr.Body.String(), "Content-Length") {
 		t.Fatalf("unknown length: %d %s", rr.Code, rr.Body)
 	}
 }

@@ -75,12 +75,12 @@ type BroadcastReport struct {
 //	GET  /stats      Stats as JSON (protocol counters, runtime under "runtime")
 //	GET  /config     the configuration, with the guide's field names; durations as "500ms"
 //	GET  /dump       all of the above plus the WithSection sections, for escalations
-//	POST /broadcast  a test broadcast: the body is the payload (400 when empty); answers BroadcastReport.
-//	                 A body above max_message_size with a Content-Length goes through BroadcastLarge;
-//	                 one of unknown length (chunked) is refused with 413
+//	POST /broadcast  a test broadcast: the body is the payload (400 when empty); answers BroadcastReport
 //	                 (413 above max_message_size, 503 when closed or under backpressure). A body
 //	                 with a Content-Length above max_message_size is streamed as a large message
-//	                 (BroadcastLarge; 413 above max_large_message_size, nothing read)
+//	                 (BroadcastLarge; 413 above max_large_message_size, nothing read); one of
+//	                 unknown length (chunked) above max_message_size gets 413 with an error that
+//	                 asks for the Content-Length
 //
 // Mount it under a prefix with http.StripPrefix. It exposes a broadcast
 // endpoint: serve it on an operator-only address, or use WithReadOnly.

@@ -13,10 +13,10 @@ import (
 func fillDistinct[T any](v *T) *T {
 	rv := reflect.ValueOf(v).Elem()
 	for i := range rv.NumField() {
-		switch f := rv.Field(i); f.Kind() {
-		case reflect.Int, reflect.Int64:
+		switch f := rv.Field(i); {
+		case f.CanInt():
 			f.SetInt(int64(i + 1))
-		case reflect.Uint64:
+		case f.CanUint():
 			f.SetUint(uint64(i + 1))
 		}
 	}

@@ -16,7 +16,8 @@ import (
 // POST /broadcast streams a body above max_message_size with a
 // Content-Length through BroadcastLarge; above max_large_message_size it
 // answers 413 naming both sizes, and a body of unknown length above
-// max_message_size is refused as before.
+// max_message_size is refused with an error that asks for its
+// Content-Length.
 func TestAdminBroadcastLarge(t *testing.T) {
 	c := startCluster(t, clusterOpts{size: 3, seed: 31, cfg: largeConfig})
 	n := c.nodes[0]

@@ -224,7 +224,8 @@ func TestAdminHealthStandalone(t *testing.T) {
 	}
 }
 
-// With large messages disabled, GET /health has no large part.
+// With large messages disabled, GET /health has no large part, and POST
+// /broadcast refuses a body above max_message_size as too large.
 func TestAdminHealthLargeDisabled(t *testing.T) {
 	cfg := testConfig(1)
 	cfg.Health.Standalone = true
@@ -237,6 +238,18 @@ func TestAdminHealthLargeDisabled(t *testing.T) {
 	r := do(t, node.AdminHandler(n), "GET", "/health", "")
 	if hv := decode[node.HealthView](t, r); r.code != http.StatusOK || hv.Large != nil || strings.Contains(string(r.body), "large_health") {
 		t.Fatalf("%d %s", r.code, r.body)
+	}
+
+	// A body above max_message_size, of unknown length or not, is refused
+	// without a word about large messages, which this node cannot send.
+	for _, length := range []int64{-1, int64(cfg.MaxMessageSize) + 1} {
+		req := httptest.NewRequest("POST", "/broadcast", strings.NewReader(strings.Repeat("x", cfg.MaxMessageSize+1)))
+		req.ContentLength = length
+		rr := httptest.NewRecorder()
+		node.AdminHandler(n).ServeHTTP(rr, req)
+		if rr.Code != http.StatusRequestEntityTooLarge || strings.Contains(rr.Body.String(), "Content-Length") {
+			t.Errorf("length %d: %d %s", length, rr.Code, rr.Body)
+		}
 	}
 }
 

@@ -15,17 +15,14 @@ import "time"
 // nothing starves, and the digest's size depends on the number of streams
 // and their gaps, never on the message rate.
 
-// antiEntropy runs one round: expire the summaries and send a digest to
-// one random known member.
+// antiEntropy runs one round: expire the summaries and, every
+// aeDigestRounds-th round, send a digest to one random known member.
 //
-// Cost. A round sends one digest; its receiver answers with a digest only
-// if the first one shows something it lacks (see onDigest), so an exchange
-// between nodes in sync is one message. A quiet node does not send every
-// round: a round sends when the node delivered something since its last
-// digest (its summary changed: news for its peers), and otherwise every
-// aeQuietRounds-th round, so a cluster with no traffic still compares its
-// summaries (and repairs a partition that healed without new traffic) at
-// least every aeQuietRounds rounds. A new member gets a digest at once
+// Cost. A digest goes every aeDigestRounds-th round (with a round skipped while
+// the node waits for the answer to an earlier ask, see asking: then the next
+// round sends), traffic or not; its receiver answers with a digest only if
+// the first one shows something it lacks (see onDigest), so an exchange
+// between nodes in sync is one message. A new member gets a digest at once
 // from a few members (AddPeer, aeJoinDigests), which is what repairs a
 // healed partition first.
 func (p *Protocol) antiEntropy() {
@@ -37,17 +34,11 @@ func (p *Protocol) antiEntropy() {
 	if known == 0 {
 		return
 	}
-	if d := p.counters.MessagesDelivered; d != p.aeDelivered {
-		p.aeDelivered, p.aeIdleRounds = d, 0
-	} else {
-		p.aeIdleRounds++
-		if p.aeIdleRounds%aeQuietRounds != 0 {
-			return
-		}
-	}
-	if p.asking() {
+	p.aeRounds++
+	if p.aeRounds < aeDigestRounds || p.asking() {
 		return
 	}
+	p.aeRounds = 0
 	var to *peer
 	switch i := p.rng.IntN(known); {
 	case i < len(p.eager):
@@ -291,11 +282,20 @@ func (p *Protocol) sendJoinDigest(id PeerID) {
 	}
 }
 
-// aeQuietRounds: a node with nothing new sends a digest every this many
-// maintenance rounds. 4 halved the quiet cost again but let the 10,000-node
-// simulator's massive-failure run end with late repairs (RMR 0.03 in its
-// last cycle instead of ≤ 0.01).
-const aeQuietRounds = 2
+// aeDigestRounds: a node sends a digest every this many maintenance rounds.
+//
+// Until 2026-12-06 a round with news (a delivery since the last digest)
+// sent one, and only quiet nodes waited for every 2nd round; so under
+// traffic every node sent one every round. A digest cannot repair news
+// younger than AntiEntropyMinAge (5 s against rounds of 1-2 s), so the
+// rounds with news bought at most one round of the backstop's latency,
+// and on the benchmark's cluster (tools/bench, N = 32, 20 msg/s) turning
+// anti-entropy off took the CPU per delivery from 142 to 115 µs (every
+// 2nd round: 127; docs/design.md, "Anti-entropy"). 4 rounds for quiet nodes
+// halved the quiet cost again but let the 10,000-node simulator's
+// massive-failure run end with late repairs (RMR 0.03 in its last cycle
+// instead of ≤ 0.01).
+const aeDigestRounds = 2
 
 // lacksFrom reports whether digest d lists something this node has not
 // delivered: a stream it does not track, or delivered sequences its summary

@@ -74,7 +74,12 @@ func TestDigestExchangeRepairsBothWays(t *testing.T) {
 	a.Drain() // the eager pushes are lost
 	b.Drain()
 	now := t0.Add(time.Minute)
-	a.Tick(now) // a's round: its digest goes to b (b has sent none)
+	a.Tick(now) // a's first round: no digest (one every 2nd round)
+	if d := msgs(a.Drain(), core.MsgDigest); len(d) != 0 {
+		t.Fatalf("first round sent %+v", d)
+	}
+	now = a.NextDeadline()
+	a.Tick(now) // a's second round: its digest goes to b (b has sent none)
 	var dg []core.Outbound
 	for _, o := range a.Drain().Messages {
 		if o.Msg.Type == core.MsgDigest {
@@ -198,8 +203,8 @@ func TestDigestInvalidRefused(t *testing.T) {
 }
 
 // A digest is answered with a digest only when it shows something the
-// receiver lacks; a node with nothing new sends a digest every 2nd round
-// only.
+// receiver lacks; a node sends a digest every 2nd maintenance round, with
+// traffic as without.
 func TestDigestQuietCost(t *testing.T) {
 	a := newAE(t, "a", nil, "b")
 	b := newAE(t, "b", nil, "a")
@@ -220,17 +225,26 @@ func TestDigestQuietCost(t *testing.T) {
 	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 1 || !dg[0].Msg.Digest.Reply {
 		t.Fatalf("digest not answered while lacking: %+v", dg)
 	}
-	// Rounds: the first after the delivery sends, then every 2nd.
+	// Rounds: quiet ones (1-8), then each with a new broadcast (9-16).
+	// A round with news used to send a digest, so traffic made every
+	// round send one, and a digest cannot repair news younger than
+	// AntiEntropyMinAge anyway.
 	var sent []int
 	interval := core.DefaultConfig().MaintenanceInterval
-	for round := 1; round <= 9; round++ {
-		a.Tick(t0.Add(time.Duration(round) * interval))
+	for round := 1; round <= 16; round++ {
+		now := t0.Add(time.Duration(round) * interval)
+		if round > 8 {
+			if _, err := a.Broadcast(now.Add(-interval/2), []byte("y"), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.Tick(now)
 		if len(msgs(a.Drain(), core.MsgDigest)) > 0 {
 			sent = append(sent, round)
 		}
 	}
-	if fmt.Sprint(sent) != "[1 3 5 7 9]" {
-		t.Fatalf("digests in rounds %v, want [1 3 5 7 9]", sent)
+	if want := "[2 4 6 8 10 12 14 16]"; fmt.Sprint(sent) != want {
+		t.Fatalf("digests in rounds %v, want %s", sent, want)
 	}
 }
 
@@ -260,10 +274,16 @@ func TestCatchUpAsksAgainUntilDone(t *testing.T) {
 		}
 		return n
 	}
-	// The first rounds: b's sends nothing (b has delivered nothing since
-	// it started); a's digest shows b what it lacks, b asks, a answers
-	// with the oldest three. The next rounds are at t0 + 60 s.
+	// A digest goes every 2nd round: a's first (t0 + 30 s) and b's first
+	// (late, at t0 + 60 s) send nothing; a's second shows b what it lacks,
+	// b asks, a answers with the oldest three. The next rounds are at
+	// t0 + 90 s.
 	now := t0.Add(30 * time.Second)
+	a.Tick(now)
+	if d := msgs(a.Drain(), core.MsgDigest); len(d) != 0 {
+		t.Fatalf("a's first round sent %+v", d)
+	}
+	now = t0.Add(time.Minute)
 	b.Tick(now)
 	if d := msgs(b.Drain(), core.MsgDigest); len(d) != 0 {
 		t.Fatalf("b's first round sent %+v", d)
@@ -297,7 +317,7 @@ func TestCatchUpAsksAgainUntilDone(t *testing.T) {
 	if asks := msgs(b.Drain(), core.MsgDigest); len(asks) != 0 {
 		t.Fatalf("asked again after a has nothing more: %+v", asks)
 	}
-	if d := b.NextDeadline(); !d.Equal(t0.Add(time.Minute)) {
+	if d := b.NextDeadline(); !d.Equal(t0.Add(90 * time.Second)) {
 		t.Fatalf("next deadline %v, want the next round", d)
 	}
 }

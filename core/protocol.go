@@ -119,11 +119,8 @@ type Protocol struct {
 	maintAt   time.Time
 	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
 	aeScratch []repairCandidate // reused by onDigest
-	// Anti-entropy's quiet backoff: MessagesDelivered at the last digest
-	// sent, and the rounds since then without a new delivery.
-	aeDelivered  uint64
-	aeIdleRounds int
-	aeListed     uint64 // digests received (streamSummary.listed)
+	aeRounds  int               // maintenance rounds since the last round that sent a digest
+	aeListed  uint64            // digests received (streamSummary.listed)
 	// aeAskUntil: until then this node sends no digest (each asks for
 	// repairs): it asked one peer, and that peer's repairs may be on their
 	// way (see askWindow).

@@ -942,6 +942,10 @@ func TestMaintenanceJitterAndAntiEntropy(t *testing.T) {
 	p.AddPeer(t0, "a")
 	id, _ := p.Broadcast(t0, []byte("x"), nil)
 	p.Drain()
+	p.Tick(p.NextDeadline()) // a digest goes every 2nd round
+	if dg := msgs(p.Drain(), core.MsgDigest); len(dg) != 0 {
+		t.Fatalf("digest in the first round: %+v", dg)
+	}
 	p.Tick(p.NextDeadline())
 	out := p.Drain()
 	dg := msgs(out, core.MsgDigest)

@@ -22,7 +22,14 @@ import (
 // tools/largebench showed the same in about one run in two with a warm-up
 // from every node.
 func TestGroupBehindCappedNodesRejoins(t *testing.T) {
-	const nodes, msgs = 16, 200
+	const nodes, msgs, every = 16, 200, 50 * time.Millisecond
+	// A stranded node asks for a link once per maintenance round, so the
+	// group takes a link back at its next round: until then every message
+	// is pulled, up to a round and its jitter (seeds 11 and 848 of 1-1500
+	// exercise it: 22 and 13 messages, as the round fell; 6 in seed 11
+	// when digests still went every round with news, which drew other
+	// random numbers). Before the fix above, all 200.
+	maxPulled := int((core.LANConfig().MaintenanceInterval+core.LANConfig().MaintenanceJitter)/every) + 2
 	split, worst, worstSeed := 0, 0, int64(0)
 	for seed := int64(1); seed <= 300; seed++ {
 		cfg := core.LANConfig()
@@ -50,7 +57,7 @@ func TestGroupBehindCappedNodesRejoins(t *testing.T) {
 		start := len(r.order)
 		for k := 0; k < msgs; k++ {
 			r.broadcast(t, nodes-1)
-			r.n.RunFor(50 * time.Millisecond)
+			r.n.RunFor(every)
 		}
 		r.n.RunUntilQuiescent(time.Minute)
 		pulled := 0
@@ -62,8 +69,8 @@ func TestGroupBehindCappedNodesRejoins(t *testing.T) {
 		if pulled > worst {
 			worst, worstSeed = pulled, seed
 		}
-		if pulled > msgs/10 {
-			t.Errorf("seed %d: %d of %d messages pulled by some node, want at most %d", seed, pulled, msgs, msgs/10)
+		if pulled > maxPulled {
+			t.Errorf("seed %d: %d of %d messages pulled by some node, want at most %d", seed, pulled, msgs, maxPulled)
 		}
 	}
 	t.Logf("300 seeds: the eager graph missed nodes after the warm-up in %d; most messages pulled: %d (seed %d)", split, worst, worstSeed)

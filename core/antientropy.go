@@ -18,9 +18,12 @@ import "time"
 // antiEntropy runs one round: expire the summaries and, every
 // aeDigestRounds-th round, send a digest to one random known member.
 //
-// Cost. A digest goes every aeDigestRounds-th round (with a round skipped while
-// the node waits for the answer to an earlier ask, see asking: then the next
-// round sends), traffic or not; its receiver answers with a digest only if
+// Cost. A digest goes every aeDigestRounds-th round, traffic or not, and
+// every round while the node mends (it delivered a message by a pull or a
+// Repair since its last round's digest: the tree lost something, so its
+// peers may lack it too). A round is skipped while the node waits for the
+// answer to an earlier ask (see asking: then the next round sends). The
+// digest's receiver answers with a digest only if
 // the first one shows something it lacks (see onDigest), so an exchange
 // between nodes in sync is one message. A new member gets a digest at once
 // from a few members (AddPeer, aeJoinDigests), which is what repairs a
@@ -35,10 +38,11 @@ func (p *Protocol) antiEntropy() {
 		return
 	}
 	p.aeRounds++
-	if p.aeRounds < aeDigestRounds || p.asking() {
+	mended := p.mended()
+	if (p.aeRounds < aeDigestRounds && mended == p.aeMended) || p.asking() {
 		return
 	}
-	p.aeRounds = 0
+	p.aeRounds, p.aeMended = 0, mended
 	var to *peer
 	switch i := p.rng.IntN(known); {
 	case i < len(p.eager):
@@ -282,20 +286,29 @@ func (p *Protocol) sendJoinDigest(id PeerID) {
 	}
 }
 
-// aeDigestRounds: a node sends a digest every this many maintenance rounds.
+// aeDigestRounds: a node that is not mending sends a digest every this many
+// maintenance rounds.
 //
-// Until 2026-12-06 a round with news (a delivery since the last digest)
-// sent one, and only quiet nodes waited for every 2nd round; so under
-// traffic every node sent one every round. A digest cannot repair news
-// younger than AntiEntropyMinAge (5 s against rounds of 1-2 s), so the
-// rounds with news bought at most one round of the backstop's latency,
-// and on the benchmark's cluster (tools/bench, N = 32, 20 msg/s) turning
-// anti-entropy off took the CPU per delivery from 142 to 115 µs (every
-// 2nd round: 127; docs/design.md, "Anti-entropy"). 4 rounds for quiet nodes
+// Until 2026-12-06 every round with news (a delivery since the last
+// digest) sent one, so under traffic every node sent one every round. A
+// digest cannot repair news younger than AntiEntropyMinAge (5 s against
+// rounds of 1-2 s), and on the benchmark's cluster (tools/bench, N = 32,
+// 20 msg/s, a healthy tree) turning anti-entropy off took the CPU per
+// delivery from 142 to 115 µs, every 2nd round to 127
+// (docs/design.md, "Anti-entropy"). Every 2nd round even while mending
+// left the simulator's 90 % massive failure with late duplicates
+// (TestFullMembershipHeals, 4.1 in its last cycle). 4 rounds for quiet nodes
 // halved the quiet cost again but let the 10,000-node simulator's
 // massive-failure run end with late repairs (RMR 0.03 in its last cycle
 // instead of ≤ 0.01).
 const aeDigestRounds = 2
+
+// mended counts the deliveries that did not come by the tree's eager push:
+// by a pull (Graft) or by anti-entropy (Repair).
+func (p *Protocol) mended() uint64 {
+	c := &p.counters
+	return c.GraftSuccess + c.RepairReceived - c.RepairDuplicate
+}
 
 // lacksFrom reports whether digest d lists something this node has not
 // delivered: a stream it does not track, or delivered sequences its summary

@@ -204,7 +204,8 @@ func TestDigestInvalidRefused(t *testing.T) {
 
 // A digest is answered with a digest only when it shows something the
 // receiver lacks; a node sends a digest every 2nd maintenance round, with
-// traffic as without.
+// traffic as without, and every round while it mends (a pull or a Repair
+// delivered something since its last round's digest).
 func TestDigestQuietCost(t *testing.T) {
 	a := newAE(t, "a", nil, "b")
 	b := newAE(t, "b", nil, "a")
@@ -225,17 +226,34 @@ func TestDigestQuietCost(t *testing.T) {
 	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 1 || !dg[0].Msg.Digest.Reply {
 		t.Fatalf("digest not answered while lacking: %+v", dg)
 	}
-	// Rounds: quiet ones (1-8), then each with a new broadcast (9-16).
-	// A round with news used to send a digest, so traffic made every
-	// round send one, and a digest cannot repair news younger than
-	// AntiEntropyMinAge anyway.
+	// Rounds: quiet ones (1-8), then each with a new broadcast (9-16):
+	// every 2nd sends. A round with news used to send a digest, so
+	// traffic made every round send one, and a digest cannot repair news
+	// younger than AntiEntropyMinAge anyway. Then a message a pulls
+	// before round 17 (the tree lost it; its peers may lack it too):
+	// round 17 sends at once, and round 19 is the next.
 	var sent []int
 	interval := core.DefaultConfig().MaintenanceInterval
-	for round := 1; round <= 16; round++ {
+	for round := 1; round <= 20; round++ {
 		now := t0.Add(time.Duration(round) * interval)
-		if round > 8 {
+		if round > 8 && round <= 16 {
 			if _, err := a.Broadcast(now.Add(-interval/2), []byte("y"), nil); err != nil {
 				t.Fatal(err)
+			}
+		}
+		if round == 17 {
+			lost := core.MessageID{Origin: "b", Seq: 1}
+			at := now.Add(-interval * 3 / 4)
+			a.Receive(at, "b", core.Message{Type: core.MsgIHave, IHaves: []core.Announcement{{ID: lost, Hops: 1, OriginTime: at}}})
+			a.Drain()
+			a.Tick(a.NextDeadline())
+			if g := msgs(a.Drain(), core.MsgGraft); len(g) != 1 {
+				t.Fatalf("no Graft for the announced message: %+v", g)
+			}
+			a.Receive(a.NextDeadline().Add(-time.Millisecond), "b", core.Message{Type: core.MsgGossip, ID: lost, OriginTime: at, Hops: 1, Payload: []byte("z")})
+			a.Drain()
+			if st := a.Stats().Counters; !a.HasSeen(lost) || st.GraftSuccess != 1 {
+				t.Fatalf("the pull did not deliver: %+v", st)
 			}
 		}
 		a.Tick(now)
@@ -243,7 +261,7 @@ func TestDigestQuietCost(t *testing.T) {
 			sent = append(sent, round)
 		}
 	}
-	if want := "[2 4 6 8 10 12 14 16]"; fmt.Sprint(sent) != want {
+	if want := "[2 4 6 8 10 12 14 16 17 19]"; fmt.Sprint(sent) != want {
 		t.Fatalf("digests in rounds %v, want %s", sent, want)
 	}
 }

@@ -120,6 +120,7 @@ type Protocol struct {
 	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
 	aeScratch []repairCandidate // reused by onDigest
 	aeRounds  int               // maintenance rounds since the last round that sent a digest
+	aeMended  uint64            // deliveries by pull or Repair when the last round's digest went (mended)
 	aeListed  uint64            // digests received (streamSummary.listed)
 	// aeAskUntil: until then this node sends no digest (each asks for
 	// repairs): it asked one peer, and that peer's repairs may be on their

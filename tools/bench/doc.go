@@ -43,7 +43,10 @@ How to read the columns:
 - *CPU / delivery*: user + system CPU of the whole process (every node) from
   the first publish to the last delivery, over the deliveries.
 - *… / bound*: the ratio to unicast at the same N in the same sitting.
-- *idle*: CPU and bytes per second of the whole cluster with no messages.
+- *idle*: CPU and bytes per second of the whole cluster with no messages,
+  measured from 5 s (` + "`-settle`" + `) after the warm-up's last delivery: gossipsub
+  keeps announcing a message for 3 heartbeats (3 s), and a window right after
+  the warm-up counted that as background.
 - *burst*: messages published back to back from random origins right after the
   steady phase; deliveries/s = deliveries / (first publish → last delivery).
 `

@@ -91,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.base.Burst, "burst", 500, "messages published back to back after the steady phase (0: no burst)")
 	seed := fs.Int64("seed", 1, "seed of payloads, origins and node seeds (run r uses seed+r)")
 	fs.DurationVar(&c.base.Idle, "idle", time.Second, "idle window measured for background CPU and bytes (0: skip)")
+	fs.DurationVar(&c.base.Settle, "settle", 5*time.Second, "wait between the warm-up's end and the idle window, so that it sees no announcement of the warm-up's messages")
 	fs.DurationVar(&c.base.Stall, "stall", 3*time.Second, "a phase ends after this long without a delivery")
 	fs.DurationVar(&c.base.Drain, "drain", 5*time.Second, "a phase ends at the latest this long after its last publish")
 	fs.DurationVar(&c.base.Setup, "setup", 2*time.Minute, "limit for a cluster to form")
@@ -146,6 +147,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-stall and -drain: must be positive")
 	case c.base.Warmup < 0 || c.base.Burst < 0:
 		return c, errors.New("-warmup and -burst: not negative")
+	case c.base.Idle < 0 || c.base.Settle < 0:
+		return c, errors.New("-idle and -settle: not negative")
 	}
 	return c, nil
 }

@@ -172,7 +172,7 @@ func TestRecorder(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{"-n", "1"}, {"-systems", "nope"}, {"-size", "4"}, {"-rate", "0"}, {"-runs", "0"}, {"extra"}} {
+	for _, args := range [][]string{{"-n", "1"}, {"-systems", "nope"}, {"-size", "4"}, {"-rate", "0"}, {"-runs", "0"}, {"-settle", "-1s"}, {"-idle", "-1s"}, {"extra"}} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
 		}

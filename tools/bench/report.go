@@ -240,7 +240,7 @@ func (r *report) args() []string {
 	s := r.cfg.base
 	args := []string{"-n", joinInts(r.cfg.ns), "-runs", strconv.Itoa(r.cfg.runs), "-count", strconv.Itoa(s.Count),
 		"-size", strconv.Itoa(s.Size), "-rate", strconv.FormatFloat(s.Rate, 'g', -1, 64), "-warmup", strconv.Itoa(s.Warmup),
-		"-burst", strconv.Itoa(s.Burst), "-idle", s.Idle.String(), "-stall", s.Stall.String(), "-drain", s.Drain.String(), "-seed", strconv.FormatInt(s.Seed, 10), "-systems", strings.Join(r.cfg.systems, ",")}
+		"-burst", strconv.Itoa(s.Burst), "-idle", s.Idle.String(), "-settle", s.Settle.String(), "-stall", s.Stall.String(), "-drain", s.Drain.String(), "-seed", strconv.FormatInt(s.Seed, 10), "-systems", strings.Join(r.cfg.systems, ",")}
 	if len(r.cfg.burstAt) > 0 {
 		args = append(args, "-burst-at", joinInts(r.cfg.burstAt))
 	}

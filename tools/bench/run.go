@@ -17,16 +17,20 @@ import (
 
 // spec is one benchmark process: one system, one N, one run.
 type spec struct {
-	System  string        `json:"system"`
-	N       int           `json:"n"`
-	Run     int           `json:"run"`
-	Seed    int64         `json:"seed"`
-	Count   int           `json:"count"`   // steady messages
-	Size    int           `json:"size"`    // payload bytes
-	Rate    float64       `json:"rate"`    // steady messages per second
-	Warmup  int           `json:"warmup"`  // messages before measuring (at Rate)
-	Burst   int           `json:"burst"`   // back-to-back messages (0: none)
-	Idle    time.Duration `json:"idle"`    // idle window measured
+	System string        `json:"system"`
+	N      int           `json:"n"`
+	Run    int           `json:"run"`
+	Seed   int64         `json:"seed"`
+	Count  int           `json:"count"`  // steady messages
+	Size   int           `json:"size"`   // payload bytes
+	Rate   float64       `json:"rate"`   // steady messages per second
+	Warmup int           `json:"warmup"` // messages before measuring (at Rate)
+	Burst  int           `json:"burst"`  // back-to-back messages (0: none)
+	Idle   time.Duration `json:"idle"`   // idle window measured
+	// Settle is the wait between the warm-up's end and the idle window,
+	// so that the window sees no system still announcing the warm-up's
+	// messages (gossipsub gossips them for 3 heartbeats, 3 s).
+	Settle  time.Duration `json:"settle"`
 	Stall   time.Duration `json:"stall"`   // a phase ends after this long without a delivery
 	Drain   time.Duration `json:"drain"`   // or this long after its last publish
 	Setup   time.Duration `json:"setup"`   // limit for the cluster to form
@@ -195,8 +199,14 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	res.WarmupPc = 100 * float64(countDelivered(e, warm)) / float64(max(1, len(warm)*(s.N-1)))
 	say("warm-up: %d messages, %.1f%% delivered", len(warm), res.WarmupPc)
 
-	// Idle: background traffic and CPU of the whole cluster.
+	// Idle: background traffic and CPU of the whole cluster, once the
+	// warm-up's messages are no longer news (Settle).
 	if s.Idle > 0 {
+		select {
+		case <-time.After(s.Settle):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
 		if err := writeAllocs(s.MemProfile, "-idle-start"); err != nil {
 			return res, err
 		}

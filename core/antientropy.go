@@ -23,9 +23,9 @@ import "time"
 // Repair since its last round's digest: the tree lost something, so its
 // peers may lack it too). A round is skipped while the node waits for the
 // answer to an earlier ask (see asking: then the next round sends). The
-// digest's receiver answers with a digest only if
-// the first one shows something it lacks (see onDigest), so an exchange
-// between nodes in sync is one message. A new member gets a digest at once
+// digest's receiver answers with a digest only if the first one shows
+// something it lacks (see onDigest), so an exchange between nodes in sync
+// is one message. A new member gets a digest at once
 // from a few members (AddPeer, aeJoinDigests), which is what repairs a
 // healed partition first.
 func (p *Protocol) antiEntropy() {

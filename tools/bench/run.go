@@ -17,20 +17,17 @@ import (
 
 // spec is one benchmark process: one system, one N, one run.
 type spec struct {
-	System string        `json:"system"`
-	N      int           `json:"n"`
-	Run    int           `json:"run"`
-	Seed   int64         `json:"seed"`
-	Count  int           `json:"count"`  // steady messages
-	Size   int           `json:"size"`   // payload bytes
-	Rate   float64       `json:"rate"`   // steady messages per second
-	Warmup int           `json:"warmup"` // messages before measuring (at Rate)
-	Burst  int           `json:"burst"`  // back-to-back messages (0: none)
-	Idle   time.Duration `json:"idle"`   // idle window measured
-	// Settle is the wait between the warm-up's end and the idle window,
-	// so that the window sees no system still announcing the warm-up's
-	// messages (gossipsub gossips them for 3 heartbeats, 3 s).
-	Settle  time.Duration `json:"settle"`
+	System  string        `json:"system"`
+	N       int           `json:"n"`
+	Run     int           `json:"run"`
+	Seed    int64         `json:"seed"`
+	Count   int           `json:"count"`   // steady messages
+	Size    int           `json:"size"`    // payload bytes
+	Rate    float64       `json:"rate"`    // steady messages per second
+	Warmup  int           `json:"warmup"`  // messages before measuring (at Rate)
+	Burst   int           `json:"burst"`   // back-to-back messages (0: none)
+	Idle    time.Duration `json:"idle"`    // idle window measured
+	Settle  time.Duration `json:"settle"`  // wait before it: no warm-up message still announced (gossipsub: 3 heartbeats)
 	Stall   time.Duration `json:"stall"`   // a phase ends after this long without a delivery
 	Drain   time.Duration `json:"drain"`   // or this long after its last publish
 	Setup   time.Duration `json:"setup"`   // limit for the cluster to form

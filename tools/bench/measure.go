@@ -37,6 +37,7 @@ type snapshot struct {
 	cpu     time.Duration // user + system CPU of the whole process
 	written int64         // socket bytes written (wchar less our own output)
 	udp     int64         // memberlist UDP bytes sent
+	csw     int64         // context switches of the whole process, voluntary and not
 	mem     memSnapshot
 }
 
@@ -79,7 +80,8 @@ func take() snapshot {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return snapshot{at: time.Now(), cpu: cpu, written: wchar() - progressBytes.Load(), udp: int64(udpSink.udpSent()), mem: takeMem()}
+	return snapshot{at: time.Now(), cpu: cpu, written: wchar() - progressBytes.Load(), udp: int64(udpSink.udpSent()),
+		csw: ru.Nvcsw + ru.Nivcsw, mem: takeMem()}
 }
 
 // wchar reads the bytes the process has written with write-like system

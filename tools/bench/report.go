@@ -122,21 +122,59 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func (r *report) bound(rows []row, n int) *row {
-	for i := range rows {
-		if rows[i].System == "unicast" && rows[i].N == n && rows[i].Runs > 0 {
-			return &rows[i]
-		}
-	}
-	return nil
+// paired is a system's ratio to the bound run by run: each run of the
+// system at N against the unicast run with the same N and run index (the
+// same seed, in the same round: runs are the outer loop), and the median of
+// those ratios. Comparing within a round keeps a change of the machine's
+// pace between rounds out of the ratio; the ratio of the medians mixes
+// rounds.
+type paired struct {
+	runs []float64 // in run order, runs where both succeeded
+	med  float64
 }
 
-func ratio(a, b float64) string {
-	if b <= 0 || a <= 0 {
-		return "–"
+func (r *report) paired(sys string, n int, get func(p phase) float64) (paired, bool) {
+	find := func(sys string, run int) *result {
+		for i := range r.results {
+			res := &r.results[i]
+			if res.Spec.System == sys && res.Spec.N == n && res.Spec.Run == run && res.Error == "" {
+				return res
+			}
+		}
+		return nil
 	}
-	return fmt.Sprintf("%.2f×", a/b)
+	var pr paired
+	for run := range r.cfg.runs {
+		s, u := find(sys, run), find("unicast", run)
+		if s == nil || u == nil || get(s.Steady) <= 0 || get(u.Steady) <= 0 {
+			continue
+		}
+		pr.runs = append(pr.runs, get(s.Steady)/get(u.Steady))
+	}
+	if len(pr.runs) == 0 {
+		return pr, false
+	}
+	pr.med = median(pr.runs)
+	return pr, true
 }
+
+func (pr paired) String() string { return fmt.Sprintf("%.2f×", pr.med) }
+
+// detail lists the runs' ratios after the median.
+func (pr paired) detail() string {
+	if len(pr.runs) < 2 {
+		return pr.String()
+	}
+	rs := make([]string, len(pr.runs))
+	for i, x := range pr.runs {
+		rs[i] = fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%s (runs %s)", pr, strings.Join(rs, ", "))
+}
+
+func p99Of(p phase) float64   { return p.P99ms }
+func cpuOf(p phase) float64   { return p.CPUusPerDel }
+func bytesOf(p phase) float64 { return p.BytesPerDel }
 
 func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 func f2(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
@@ -157,8 +195,14 @@ func (r *report) markdown() string {
 		}
 		p := w.Steady
 		p99b, bb, cb := "–", "–", "–"
-		if u := r.bound(rows, w.N); u != nil {
-			p99b, bb, cb = ratio(p.P99ms, u.Steady.P99ms), ratio(p.BytesPerDel, u.Steady.BytesPerDel), ratio(p.CPUusPerDel, u.Steady.CPUusPerDel)
+		if pr, ok := r.paired(w.System, w.N, p99Of); ok {
+			p99b = pr.String()
+		}
+		if pr, ok := r.paired(w.System, w.N, bytesOf); ok {
+			bb = pr.String()
+		}
+		if pr, ok := r.paired(w.System, w.N, cpuOf); ok {
+			cb = pr.String()
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %.0f |\n",
 			w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),

@@ -115,6 +115,11 @@ type phase struct {
 	AllocBytesPerDel float64 `json:"alloc_bytes_per_delivery"`
 	GCCycles         uint64  `json:"gc_cycles"`
 	LiveMB           float64 `json:"live_heap_mb"`
+	// CtxSwPerDel is the process's context switches (getrusage: its
+	// threads' voluntary and involuntary switches) over the phase, per
+	// delivery. On a virtual machine a switch can cost as much as the
+	// work it switches to.
+	CtxSwPerDel float64 `json:"ctx_switches_per_delivery"`
 	// LDH is the median over the complete messages of their last delivery
 	// hop (the most hops to any node; plumtree only, 0 for the others).
 	LDH float64 `json:"ldh,omitempty"`
@@ -138,6 +143,7 @@ type result struct {
 	IdleAllocs     float64 `json:"idle_allocs_per_s"`
 	IdleAllocBytes float64 `json:"idle_alloc_bytes_per_s"`
 	IdleGCs        float64 `json:"idle_gc_per_s"`
+	IdleCtxSw      float64 `json:"idle_ctx_switches_per_s"` // context switches of the whole process
 	// IdleCounters are the system's own counters over the idle window
 	// (plumtree: node_wakeups and timer_fires show what wakes its protocol
 	// goroutines; tcp_dials the connections made).
@@ -238,8 +244,9 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 		res.IdleAllocs = float64(b.mem.allocs-a.mem.allocs) / secs
 		res.IdleAllocBytes = float64(b.mem.allocBytes-a.mem.allocBytes) / secs
 		res.IdleGCs = float64(b.mem.gcs-a.mem.gcs) / secs
-		say("idle: %.1f ms CPU/s, %.0f B/s, %.0f allocs/s (%.0f kB/s), %.2f GC/s, live heap %.1f MB, %d goroutines",
-			res.IdleCPUms, res.IdleBytes, res.IdleAllocs, res.IdleAllocBytes/1e3, res.IdleGCs, float64(b.mem.liveBytes)/1e6, runtime.NumGoroutine())
+		res.IdleCtxSw = float64(b.csw-a.csw) / secs
+		say("idle: %.1f ms CPU/s, %.0f B/s, %.0f context switches/s, %.0f allocs/s (%.0f kB/s), %.2f GC/s, live heap %.1f MB, %d goroutines",
+			res.IdleCPUms, res.IdleBytes, res.IdleCtxSw, res.IdleAllocs, res.IdleAllocBytes/1e3, res.IdleGCs, float64(b.mem.liveBytes)/1e6, runtime.NumGoroutine())
 	}
 
 	steady := ids(s.Count)
@@ -279,8 +286,8 @@ func runSpec(ctx context.Context, s spec, progress io.Writer) (res result, err e
 	if err := writeAllocs(s.MemProfile, ""); err != nil {
 		return res, err
 	}
-	say("steady: %.1f%% delivered, p99 %.2f ms, %.1f allocs (%.0f B) per delivery, %d GC, live heap %.1f MB",
-		res.Steady.DeliveredPc, res.Steady.P99ms, res.Steady.AllocsPerDel, res.Steady.AllocBytesPerDel, res.Steady.GCCycles, res.Steady.LiveMB)
+	say("steady: %.1f%% delivered, p99 %.2f ms, %.1f µs CPU, %.1f context switches, %.1f allocs (%.0f B) per delivery, %d GC, live heap %.1f MB",
+		res.Steady.DeliveredPc, res.Steady.P99ms, res.Steady.CPUusPerDel, res.Steady.CtxSwPerDel, res.Steady.AllocsPerDel, res.Steady.AllocBytesPerDel, res.Steady.GCCycles, res.Steady.LiveMB)
 
 	if s.Burst > 0 {
 		burst := ids(s.Burst)
@@ -427,6 +434,7 @@ func summarize(e *env, ids []int, a, b snapshot, copies, dups int64) phase {
 		p.CPUusPerDel = 1000 * p.CPUms / float64(p.Deliveries)
 		p.AllocsPerDel = float64(b.mem.allocs-a.mem.allocs) / float64(p.Deliveries)
 		p.AllocBytesPerDel = float64(b.mem.allocBytes-a.mem.allocBytes) / float64(p.Deliveries)
+		p.CtxSwPerDel = float64(b.csw-a.csw) / float64(p.Deliveries)
 	}
 	p.GCCycles = b.mem.gcs - a.mem.gcs
 	p.LiveMB = float64(b.mem.liveBytes) / 1e6

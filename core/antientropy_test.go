@@ -231,11 +231,20 @@ func TestDigestQuietCost(t *testing.T) {
 	// traffic made every round send one, and a digest cannot repair news
 	// younger than AntiEntropyMinAge anyway. Then a message a pulls
 	// before round 17 (the tree lost it; its peers may lack it too):
-	// round 17 sends at once, and round 19 is the next.
+	// round 17 sends at once, and round 19 is the next. Then member c joins
+	// before round 21 (it gets a digest at once, not counted here): rounds
+	// 21-24 send, as a healed partition's nodes do while they exchange
+	// what each side missed, and round 26 is the next.
 	var sent []int
 	interval := core.DefaultConfig().MaintenanceInterval
-	for round := 1; round <= 20; round++ {
+	for round := 1; round <= 28; round++ {
 		now := t0.Add(time.Duration(round) * interval)
+		if round == 21 {
+			a.AddPeer(now.Add(-interval*3/4), "c")
+			if dg := msgs(a.Drain(), core.MsgDigest); len(dg) != 1 || dg[0].To != "c" {
+				t.Fatalf("no digest for the new member: %+v", dg)
+			}
+		}
 		if round > 8 && round <= 16 {
 			if _, err := a.Broadcast(now.Add(-interval/2), []byte("y"), nil); err != nil {
 				t.Fatal(err)
@@ -261,7 +270,7 @@ func TestDigestQuietCost(t *testing.T) {
 			sent = append(sent, round)
 		}
 	}
-	if want := "[2 4 6 8 10 12 14 16 17 19]"; fmt.Sprint(sent) != want {
+	if want := "[2 4 6 8 10 12 14 16 17 19 21 22 23 24 26 28]"; fmt.Sprint(sent) != want {
 		t.Fatalf("digests in rounds %v, want %s", sent, want)
 	}
 }

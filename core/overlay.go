@@ -47,8 +47,10 @@ func (p *Protocol) AddPeer(now time.Time, id PeerID) {
 	if p.cfg.AntiEntropyBatch > 0 && p.streams.len() > 0 {
 		// A new member (maybe a restarted node): exchange digests at once
 		// so that it catches up without waiting for a round; a few members
-		// do, not all (sendJoinDigest).
+		// do, not all (sendJoinDigest). Then every round for a few rounds
+		// (aeJoinRounds).
 		p.sendJoinDigest(id)
+		p.aeJoinLeft = aeJoinRounds
 	}
 	if pe.state != statePassive || pe.joining {
 		return // a ring neighbour already asked for (applyRing)

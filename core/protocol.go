@@ -116,12 +116,13 @@ type Protocol struct {
 	queued  int     // announcements queued over all peers
 	flushAt time.Time
 
-	maintAt   time.Time
-	streams   streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
-	aeScratch []repairCandidate // reused by onDigest
-	aeRounds  int               // maintenance rounds since the last round that sent a digest
-	aeMended  uint64            // deliveries by pull or Repair when the last round's digest went (mended)
-	aeListed  uint64            // digests received (streamSummary.listed)
+	maintAt    time.Time
+	streams    streamTable       // per-origin delivered summaries (exactly-once, anti-entropy)
+	aeScratch  []repairCandidate // reused by onDigest
+	aeRounds   int               // maintenance rounds since the last round that sent a digest
+	aeMended   uint64            // deliveries by pull or Repair when the last round's digest went (mended)
+	aeJoinLeft int               // rounds left that send a digest because a member joined (aeJoinRounds)
+	aeListed   uint64            // digests received (streamSummary.listed)
 	// aeAskUntil: until then this node sends no digest (each asks for
 	// repairs): it asked one peer, and that peer's repairs may be on their
 	// way (see askWindow).

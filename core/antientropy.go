@@ -21,8 +21,9 @@ import "time"
 // Cost. A digest goes every aeDigestRounds-th round, traffic or not, and
 // every round while the node mends (it delivered a message by a pull or a
 // Repair since its last round's digest: the tree lost something, so its
-// peers may lack it too) and for aeJoinRounds rounds after a member joined. A round is skipped while the node waits for the
-// answer to an earlier ask (see asking: then the next round sends). The
+// peers may lack it too) and for aeJoinRounds rounds after a member
+// joined. A round is skipped while the node waits for the answer to an
+// earlier ask (see asking: then the next round sends). The
 // digest's receiver answers with a digest only if the first one shows
 // something it lacks (see onDigest), so an exchange between nodes in sync
 // is one message. A new member gets a digest at once
@@ -307,6 +308,19 @@ func (p *Protocol) sendJoinDigest(id PeerID) {
 // instead of ≤ 0.01).
 const aeDigestRounds = 2
 
+// aeJoinRounds: after a member joins (one this node did not know, while it
+// has streams: the condition of the join digests), the node sends a digest
+// every round for this many rounds, as a node that mends does. A healed
+// partition is such a join on every node of both sides; the join digests
+// (aeJoinDigests) start the exchange, and without these rounds a node that
+// no join digest reached and that no Repair reached yet waited every 2nd
+// round for its own. TestPartitionHealsWithTraffic (coretest, 100 runs per
+// rapid seed, seeds 7-18), heal to complete: the max fell in 7 seeds of 12
+// (10.3 to 8.8 s, 8.8 to 7.3 s, 8.5 to 6.6 s, ...) and rose in none, the
+// p90 fell in 7 and rose in none. A stable cluster pays 4 rounds of digests
+// per join.
+const aeJoinRounds = 4
+
 // mended counts the deliveries that did not come by the tree's eager push:
 // by a pull (Graft) or by anti-entropy (Repair).
 func (p *Protocol) mended() uint64 {
@@ -387,16 +401,3 @@ func (p *Protocol) acceptFirstCopy(id MessageID, ot time.Time, hops uint16, from
 	p.streams.hold(id, ot)
 	p.deliver(Delivery{ID: id, OriginTime: ot, From: from, Hops: hops, Payload: payload, Headers: headers, Repaired: repaired})
 }
-
-// aeJoinRounds: after a member joins (one this node did not know, while it
-// has streams: the condition of the join digests), the node sends a digest
-// every round for this many rounds, as a node that mends does. A healed
-// partition is such a join on every node of both sides; the join digests
-// (aeJoinDigests) start the exchange, and without these rounds a node that
-// no join digest reached and that no Repair reached yet waited every 2nd
-// round for its own. TestPartitionHealsWithTraffic (coretest, 100 runs per
-// rapid seed, seeds 7-18), heal to complete: the max fell in 7 seeds of 12
-// (10.3 to 8.8 s, 8.8 to 7.3 s, 8.5 to 6.6 s, ...) and rose in none, the
-// p90 fell in 7 and rose in none. A stable cluster pays 4 rounds of digests
-// per join.
-const aeJoinRounds = 4

@@ -67,7 +67,8 @@ type target struct {
 // p99 ≤ 2×, CPU ≤ 2.5×, bytes ≤ 1.15×, 100 % exactly once; at the largest N
 // the ratios within 1.5× of N = 32's; the N = 32 burst ≥ 60k deliveries/s,
 // 100 %, RMR ≤ 0.05. A ratio is the median of the runs' ratios to the
-// unicast run beside each (paired); the ratio of the medians is shown too.
+// unicast run of their round (paired); the ratio of the medians is shown
+// too.
 func (r *report) targets() []target {
 	rows := r.rows()
 	get := func(sys string, n int) *row {

@@ -537,9 +537,10 @@ func TestDelegateHooks(t *testing.T) {
 	// the last delivery), so they catch up with the stats, not at once.
 	var promotions, demotions, prunes int
 	var mismatch string
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		promotions, demotions, prunes, mismatch = 0, 0, 0, ""
+	waitFor(t, 30*time.Second, "the hooks to catch up with the stats", func() bool {
+		promotions, demotions, prunes = 0, 0, 0
+		last := mismatch
+		mismatch = ""
 		for i, r := range c.recs {
 			s := c.nodes[i].Stats()
 			r.mu.Lock()
@@ -552,14 +553,11 @@ func TestDelegateHooks(t *testing.T) {
 			}
 			r.mu.Unlock()
 		}
-		if mismatch == "" || time.Now().After(deadline) {
-			break
+		if mismatch != "" && mismatch != last {
+			t.Logf("not yet: %s", mismatch)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if mismatch != "" {
-		t.Errorf("after 30 s, %s", mismatch)
-	}
+		return mismatch == ""
+	})
 	if prunes == 0 || demotions == 0 {
 		t.Errorf("the tree never pruned: %d prunes, %d demotions", prunes, demotions)
 	}

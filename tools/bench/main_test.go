@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -58,6 +59,10 @@ func TestSideBySideShort(t *testing.T) {
 			}
 			if p.BytesPerDel < 1024 {
 				t.Errorf("%s %s: %.0f bytes per delivery, less than the payload", r.Spec.System, name, p.BytesPerDel)
+			}
+			if len(p.Slowest) != min(p.Complete, slowestKept) || len(p.Slowest) > 0 && p.Slowest[0].LatencyMs != p.MaxMs {
+				t.Errorf("%s %s: %d slowest messages described (%d complete), the first %+v, max %.3f ms", r.Spec.System, name,
+					len(p.Slowest), p.Complete, p.Slowest, p.MaxMs)
 			}
 			if p.CPUusPerDel <= 0 || p.P99ms <= 0 || len(p.LatMs) != p.Complete && name == "steady" {
 				t.Errorf("%s %s: CPU %.1f µs, p99 %.2f ms, %d latencies", r.Spec.System, name, p.CPUusPerDel, p.P99ms, len(p.LatMs))
@@ -168,6 +173,36 @@ func TestRecorder(t *testing.T) {
 	q := r.payload(1, 0, 1, 64)
 	if !bytes.Equal(p[headerSize:], q[headerSize:]) {
 		t.Error("payload body depends on more than seed and id")
+	}
+}
+
+// A slow message's description finds its stalled hop: the longest wait
+// between its publish and the deliveries in time order, and how many nodes
+// had it when the wait began.
+func TestTailFindsTheStalledHop(t *testing.T) {
+	r := newRecorder(5, 1)
+	r.payload(1, 0, 2, 64)
+	pub := r.msgs[0].pub.Load()
+	// Delivered at nodes 0, 1, 3, 4 at these offsets (ms) from the
+	// publish: the wait from 0.4 to 3.4 ms is the stall, after two
+	// deliveries.
+	for node, ms := range map[int]float64{3: 0.2, 0: 0.4, 4: 3.4, 1: 3.5} {
+		at := pub + int64(ms*1e6)
+		r.at[node].Store(at)
+		r.msgs[0].count.Add(1)
+		if at > r.msgs[0].last.Load() {
+			r.msgs[0].last.Store(at)
+		}
+	}
+	tl := r.tail(0)
+	if tl.Origin != 2 || math.Abs(tl.LatencyMs-3.5) > 1e-6 || math.Abs(tl.MaxGapMs-3.0) > 1e-6 || tl.GapAfter != 2 {
+		t.Errorf("tail %+v, want origin 2, latency 3.5 ms, gap 3.0 ms after 2 deliveries", tl)
+	}
+	// A stall at the origin, before any delivery, comes after 0.
+	r.at[3].Store(pub + 3.0e6)
+	r.at[0].Store(pub + 3.1e6)
+	if tl := r.tail(0); math.Abs(tl.MaxGapMs-3.0) > 1e-6 || tl.GapAfter != 0 {
+		t.Errorf("tail %+v, want the 3.0 ms wait before the first delivery", tl)
 	}
 }
 

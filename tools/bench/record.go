@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -16,14 +17,16 @@ const headerSize = 16
 // It is shared by the N nodes of one process (all on one clock), so the
 // publish→delivery times need no clock synchronisation.
 type recorder struct {
-	n     int
-	t0    time.Time
-	msgs  []msgState
-	seen  []atomic.Uint32 // [msg*n+node]: delivered there
-	dups  atomic.Int64    // a node got the same message twice from the system
-	total atomic.Int64    // deliveries to non-origin nodes
-	alien atomic.Int64    // payloads that are not benchmark messages
-	last  atomic.Int64    // time of the last delivery (ns since t0)
+	n    int
+	t0   time.Time
+	msgs []msgState
+	// at[msg*n+node] is when node delivered msg (ns since t0, at least 1;
+	// 0: not delivered there).
+	at    []atomic.Int64
+	dups  atomic.Int64 // a node got the same message twice from the system
+	total atomic.Int64 // deliveries to non-origin nodes
+	alien atomic.Int64 // payloads that are not benchmark messages
+	last  atomic.Int64 // time of the last delivery (ns since t0)
 }
 
 type msgState struct {
@@ -35,7 +38,7 @@ type msgState struct {
 }
 
 func newRecorder(n, msgs int) *recorder {
-	return &recorder{n: n, t0: time.Now(), msgs: make([]msgState, msgs), seen: make([]atomic.Uint32, msgs*n)}
+	return &recorder{n: n, t0: time.Now(), msgs: make([]msgState, msgs), at: make([]atomic.Int64, msgs*n)}
 }
 
 func (r *recorder) now() int64 { return int64(time.Since(r.t0)) }
@@ -75,11 +78,11 @@ func (r *recorder) deliver(node int, payload []byte) bool {
 	if m.pub.Load() == 0 || node == m.origin {
 		return false
 	}
-	if !r.seen[int(id)*r.n+node].CompareAndSwap(0, 1) {
+	t := max(r.now(), 1)
+	if !r.at[int(id)*r.n+node].CompareAndSwap(0, t) {
 		r.dups.Add(1)
 		return false
 	}
-	t := r.now()
 	m.count.Add(1)
 	for {
 		old := m.last.Load()
@@ -102,7 +105,7 @@ func (r *recorder) has(node int, payload []byte) bool {
 	if id >= uint64(len(r.msgs)) || node == r.msgs[id].origin {
 		return true
 	}
-	return r.seen[int(id)*r.n+node].Load() != 0
+	return r.at[int(id)*r.n+node].Load() != 0
 }
 
 // complete reports whether message id reached every other node.
@@ -124,4 +127,48 @@ func (r *recorder) hop(payload []byte, h int) {
 			return
 		}
 	}
+}
+
+// msgTail describes one slow message: where its time to the last node went.
+type msgTail struct {
+	ID        int     `json:"id"`
+	Origin    int     `json:"origin"`
+	LatencyMs float64 `json:"latency_ms"`
+	Hops      int     `json:"hops,omitempty"`
+	// MaxGapMs is the longest wait between two consecutive events of the
+	// message (its publish, then each node's delivery in time order), and
+	// GapAfter how many deliveries came before that wait (0: it began at
+	// the publish, the origin had not sent yet or its copies were slow to
+	// arrive). One long gap is one stalled hop (a thread not run, a
+	// garbage collection's pause); many short ones, a slow path.
+	MaxGapMs float64 `json:"max_gap_ms"`
+	GapAfter int     `json:"gap_after"`
+}
+
+// latency is message id's publish→last-node time (ns).
+func (r *recorder) latency(id int) int64 {
+	m := &r.msgs[id]
+	return m.last.Load() - m.pub.Load()
+}
+
+// tail describes message id (complete) for the slowest-message list.
+func (r *recorder) tail(id int) msgTail {
+	m := &r.msgs[id]
+	pub := m.pub.Load()
+	times := make([]int64, 0, r.n)
+	for node := range r.n {
+		if t := r.at[id*r.n+node].Load(); t != 0 {
+			times = append(times, t)
+		}
+	}
+	slices.Sort(times)
+	tl := msgTail{ID: id, Origin: m.origin, LatencyMs: float64(r.latency(id)) / 1e6, Hops: int(m.hops.Load())}
+	prev := pub
+	for i, t := range times {
+		if g := float64(t-prev) / 1e6; g > tl.MaxGapMs {
+			tl.MaxGapMs, tl.GapAfter = g, i
+		}
+		prev = t
+	}
+	return tl
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -128,7 +129,15 @@ type phase struct {
 	Counters map[string]int64 `json:"counters,omitempty"`
 	// LatMs are the publish→last-node times of the complete messages.
 	LatMs []float64 `json:"lat_ms,omitempty"`
+	// Slowest are the slowest complete messages (slowestKept of them,
+	// slowest first), with where their time went.
+	Slowest []msgTail `json:"slowest,omitempty"`
 }
+
+// slowestKept is how many of a phase's slowest messages a result
+// describes (phase.Slowest): the p99 of 100 messages is the second
+// slowest, of 200 the third.
+const slowestKept = 5
 
 // result is what one benchmark process reports.
 type result struct {
@@ -409,12 +418,24 @@ func summarize(e *env, ids []int, a, b snapshot, copies, dups int64) phase {
 		}
 		if e.rec.complete(id) {
 			p.Complete++
-			p.LatMs = append(p.LatMs, float64(m.last.Load()-m.pub.Load())/1e6)
+			p.LatMs = append(p.LatMs, float64(e.rec.latency(id))/1e6)
 		}
 	}
 	p.Duplicates = dups
 	if p.Expected > 0 {
 		p.DeliveredPc = 100 * float64(p.Deliveries) / float64(p.Expected)
+	}
+	var done []int
+	for _, id := range ids {
+		if e.rec.complete(id) {
+			done = append(done, id)
+		}
+	}
+	slices.SortStableFunc(done, func(a, b int) int {
+		return cmp.Compare(e.rec.latency(b), e.rec.latency(a))
+	})
+	for _, id := range done[:min(len(done), slowestKept)] {
+		p.Slowest = append(p.Slowest, e.rec.tail(id))
 	}
 	var ldh []float64
 	for _, id := range ids {

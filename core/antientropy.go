@@ -389,7 +389,7 @@ func (p *Protocol) onRepair(from PeerID, m *Message) {
 		p.pend.remove(pd)
 	}
 	p.aeMore, p.aeMoreFrom = true, from
-	p.push(id, from, m.Hops, m.OriginTime, m.Payload, headers, true)
+	p.announceRepaired(id, from, m.Hops, m.OriginTime)
 }
 
 // acceptFirstCopy records, stores and delivers the first copy of a message

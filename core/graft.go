@@ -22,6 +22,11 @@ type pending struct {
 	originTime time.Time // the message's origin time, as announced (age rule)
 	order      uint64    // insertion order: ties on deadline are broken by it
 	hi         int       // heap index
+	// offer: an eager peer announced the message, older than
+	// AntiEntropyMinAge — a copy it got by Repair and announces instead
+	// of pushing (announceRepaired). No tree copy is coming, so the first
+	// Graft goes to it at once, outside the pull budget (see fireGrafts).
+	offer bool
 }
 
 // pendingSet holds the pending messages in a map and a min-heap ordered by
@@ -180,17 +185,41 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 // noteAnnouncement records that from announced id (not seen yet). It reports
 // false when the pending-graft bound is reached.
 func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.Time) bool {
+	offer := p.offered(from, originTime)
 	if pd := p.pend.m[id]; pd != nil {
-		if len(pd.ann) < p.cfg.MaxAnnouncers && !slices.Contains(pd.ann, from) {
+		i := slices.Index(pd.ann, from)
+		if i < 0 && len(pd.ann) < p.cfg.MaxAnnouncers {
 			pd.ann = append(pd.ann, from)
+			i = len(pd.ann) - 1
+		}
+		if offer && i >= 0 && pd.grafts == 0 && !pd.offer {
+			// Pull from the repaired parent first, now.
+			pd.offer = true
+			pd.ann[0], pd.ann[i] = pd.ann[i], pd.ann[0]
+			pd.next = 0
+			p.pend.reschedule(pd, p.now)
 		}
 		return true
 	}
 	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
 		return false
 	}
-	p.pend.add(id, from, p.now, p.graftDeadline(id, originTime), originTime)
+	deadline := p.graftDeadline(id, originTime)
+	if offer {
+		deadline = p.now
+	}
+	p.pend.add(id, from, p.now, deadline, originTime)
+	p.pend.m[id].offer = offer
 	return true
+}
+
+// offered reports whether an announcement from peer "from" of a message of
+// origin time ot is an offer (see pending.offer): from is an eager peer
+// and the message is older than AntiEntropyMinAge, so no tree copy of it
+// is on the way.
+func (p *Protocol) offered(from PeerID, ot time.Time) bool {
+	pe := p.peers[from]
+	return pe != nil && pe.state == stateEager && !p.now.Before(ot.Add(p.cfg.AntiEntropyMinAge))
 }
 
 // graftDeadline is when a message first announced now is pulled if the
@@ -314,13 +343,17 @@ func (p *Protocol) fireGrafts() {
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue
 		}
-		if pd.grafts == 0 && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) && !p.overdue(pd) {
+		// An offer's first Graft goes at once: the pull budget and its
+		// waits are for a slow or busy tree, and no tree copy of an offer
+		// is on the way.
+		first := pd.grafts == 0 && !pd.offer
+		if first && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) && !p.overdue(pd) {
 			pd.deferred++
 			p.counters.GraftsDeferred++
 			p.pend.reschedule(pd, p.now.Add(p.tun.GraftTimeout))
 			continue
 		}
-		if pd.grafts == 0 {
+		if first {
 			if due, wait := p.firstPullWait(pd); wait {
 				pd.deferred++
 				p.counters.GraftsDeferred++
@@ -328,10 +361,12 @@ func (p *Protocol) fireGrafts() {
 				continue
 			}
 		}
-		if ok, next := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); !ok {
-			p.counters.GraftsDeferred++
-			p.pend.reschedule(pd, next)
-			continue
+		if !(pd.grafts == 0 && pd.offer) {
+			if ok, next := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); !ok {
+				p.counters.GraftsDeferred++
+				p.pend.reschedule(pd, next)
+				continue
+			}
 		}
 		to := pd.ann[pd.next%len(pd.ann)]
 		pd.next = (pd.next + 1) % len(pd.ann)

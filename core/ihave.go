@@ -1,6 +1,7 @@
 package core
 
-// queueIHave queues an announcement for a lazy peer. Announcements are
+// queueIHave queues an announcement for a lazy peer, or for an eager one
+// (a first copy that came by Repair: see announceRepaired). Announcements are
 // coalesced per peer: the queue is flushed as one IHave frame when the
 // IHave interval expires (one timer for all queues), or at once when it
 // reaches the batch size — so a queue never holds more than the batch size,
@@ -110,7 +111,7 @@ func (p *Protocol) sendIHave(to PeerID, anns []Announcement) {
 func (p *Protocol) flushAll() {
 	for i, pe := range p.dirty {
 		pe.inDirty = false
-		if pe.state == stateLazy {
+		if pe.state != statePassive {
 			p.flushPeer(pe)
 		}
 		p.dirty[i] = nil

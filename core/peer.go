@@ -99,10 +99,10 @@ func (p *Protocol) unlink(pe *peer) {
 	(*l)[pe.idx].idx = pe.idx
 	(*l)[last] = nil
 	*l = (*l)[:last]
-	if pe.state == stateLazy {
-		if pe.pruned {
-			p.nPruned--
-		}
+	if pe.state == stateLazy && pe.pruned {
+		p.nPruned--
+	}
+	if len(pe.q) > 0 {
 		p.dropQueue(pe)
 	}
 }
@@ -122,13 +122,14 @@ func (p *Protocol) link(pe *peer, s peerState) {
 }
 
 // move puts pe into state s (pe must be linked). pruned applies to lazy.
-// Announcements queued for a lazy peer that changes state are flushed first,
-// not dropped: they name messages forwarded while the peer was lazy, which it
-// will never get eagerly, and they may be the only announcement it gets (an
-// origin whose lazy peers are promoted before the IHave flush would otherwise
-// lose the message at every other node).
+// Announcements queued for a peer that changes state are flushed first,
+// not dropped: they name messages forwarded while the peer was lazy (or
+// repaired here while it was eager), which it will never get eagerly, and
+// they may be the only announcement it gets (an origin whose lazy peers are
+// promoted before the IHave flush would otherwise lose the message at every
+// other node).
 func (p *Protocol) move(pe *peer, s peerState, pruned bool) {
-	if pe.state == stateLazy && len(pe.q) > 0 {
+	if len(pe.q) > 0 {
 		p.flushPeer(pe)
 	}
 	p.unlink(pe)

@@ -106,8 +106,9 @@ func TestPullsNotHeldByRepairedCopies(t *testing.T) {
 }
 
 // The mark travels: a copy we pulled, or one that came marked, is pushed on
-// marked, and so is the answer to a Graft and an anti-entropy repair's copy
-// pushed on; the tree's own copies and our broadcasts are not.
+// marked, and so is the answer to a Graft (of a message that came by
+// Repair too); the tree's own copies and our broadcasts are not. (A Repair
+// itself is announced, not pushed on: TestRepairIsAnnouncedNotPushed.)
 func TestRepairedMarkIsPushedOn(t *testing.T) {
 	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
 	at := t0.Add(time.Second)
@@ -153,9 +154,7 @@ func TestRepairedMarkIsPushedOn(t *testing.T) {
 	rp.Type = core.MsgRepair
 	rp.OriginTime = at
 	p.Receive(at, "e1", rp)
-	if m, n := marks(p.Drain()); m == 0 || n != 0 {
-		t.Errorf("repair: %d marked, %d plain copies pushed on, want only marked ones", m, n)
-	}
+	p.Drain()
 	// The answer to a Graft.
 	p.Receive(at, "l1", core.Message{Type: core.MsgGraft, IDs: []core.MessageID{{Origin: "x", Seq: 4}}})
 	g := msgs(p.Drain(), core.MsgGossip)
@@ -265,5 +264,74 @@ func TestRepairedDuplicatesPruneWhenBusy(t *testing.T) {
 	}
 	if pr := msgs(p.Drain(), core.MsgPrune); len(pr) != 1 || pr[0].To != "e1" {
 		t.Fatalf("prunes %+v, want e1's after three duplicates while busy", pr)
+	}
+}
+
+// A first copy that came by Repair is announced to every peer, the eager
+// ones included, and pushed to none: after a healed cut every node of a
+// side asks for the same messages itself, so pushed copies met the
+// children's own Repairs (coretest, TestHealedPartitionRepairCost).
+func TestRepairIsAnnouncedNotPushed(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval = time.Hour })
+	at := t0.Add(time.Hour)
+	p.Tick(at)
+	p.Drain()
+	rp := gossip("x", 1, 2)
+	rp.Type, rp.OriginTime, rp.Repaired = core.MsgRepair, at.Add(-time.Minute), true
+	p.Receive(at, "e1", rp)
+	out := p.Drain()
+	if len(out.Deliveries) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(out.Deliveries))
+	}
+	if g := msgs(out, core.MsgGossip); len(g) != 0 {
+		t.Fatalf("repair pushed on as %+v", g)
+	}
+	at = at.Add(p.Tuning().IHaveInterval)
+	p.Tick(at)
+	got := map[core.PeerID]bool{}
+	for _, m := range msgs(p.Drain(), core.MsgIHave) {
+		for _, a := range m.Msg.IHaves {
+			if a.ID == rp.ID {
+				got[m.To] = true
+			}
+		}
+	}
+	for _, id := range append(p.EagerPeers(), p.LazyPeers()...) {
+		if got[id] != (id != "e1") {
+			t.Errorf("announced to %s: %v, want %v (every peer but the repairer)", id, got[id], id != "e1")
+		}
+	}
+}
+
+// An eager peer's announcement of a message older than AntiEntropyMinAge
+// is an offer (a copy it got by Repair): no tree copy is coming, so the
+// message is pulled from it at once, even with the pull budget spent. A
+// young message announced by an eager peer waits for the tree as any
+// announcement does.
+func TestOfferIsPulledAtOnce(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaintenanceInterval, c.MaxGraftsPerInterval = time.Hour, 1 })
+	at := t0.Add(time.Hour)
+	p.Tick(at)
+	p.Drain()
+	old := at.Add(-p.Config().AntiEntropyMinAge)
+	// Spend the pull budget: a lazy peer's announcement, pulled.
+	p.Receive(at, "l0", announce("y", 1, at))
+	at = at.Add(p.Tuning().GraftTimeout)
+	p.Tick(at)
+	if g := msgs(p.Drain(), core.MsgGraft); len(g) != 1 {
+		t.Fatalf("grafts %+v, want the pull of y/1", g)
+	}
+	p.Receive(at, "e0", ihave(core.Announcement{ID: core.MessageID{Origin: "x", Seq: 1}, Hops: 2, OriginTime: old},
+		core.Announcement{ID: core.MessageID{Origin: "x", Seq: 2}, Hops: 2, OriginTime: at}))
+	p.Tick(at)
+	var pulled []core.MessageID
+	for _, g := range msgs(p.Drain(), core.MsgGraft) {
+		if g.To != "e0" {
+			t.Errorf("graft to %s, want e0", g.To)
+		}
+		pulled = append(pulled, g.Msg.IDs...)
+	}
+	if len(pulled) != 1 || pulled[0] != (core.MessageID{Origin: "x", Seq: 1}) {
+		t.Errorf("pulled %v at once, want only the old message x/1", pulled)
 	}
 }

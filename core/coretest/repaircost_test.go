@@ -17,7 +17,10 @@ import (
 // and a healed 50/50 partition of 60 nodes sent 52 repairs per delivery
 // it needed. Then the digests each node sent its new members at the merge
 // still asked one member each: 2.8 repairs per delivery needed, 4.5
-// payload copies with the tree's pushes.
+// payload copies with the tree's pushes. Then a node pushed each copy it
+// got by Repair down the tree, where the children had asked for the same
+// messages themselves: 2.4-2.6 payload copies per delivery needed, against
+// 1.1-1.3 since it announces them (core's announceRepaired).
 
 // forSeeds runs f on a network of the given size for seeds 1 to 3, each a
 // subtest that names its seed; k counts the broadcasts (broadcastFor).
@@ -113,8 +116,8 @@ func TestHealedPartitionRepairCost(t *testing.T) {
 		if c.RepairSent > needed {
 			t.Errorf("(replay: -run %s) %d repairs sent for %d deliveries across the cut, want at most %d", t.Name(), c.RepairSent, needed, needed)
 		}
-		if c.PayloadSent > 3*needed {
-			t.Errorf("(replay: -run %s) %d payload copies sent for %d deliveries across the cut, want at most %d", t.Name(), c.PayloadSent, needed, 3*needed)
+		if limit := needed * 8 / 5; c.PayloadSent > limit {
+			t.Errorf("(replay: -run %s) %d payload copies sent for %d deliveries across the cut, want at most %d (1.6 each)", t.Name(), c.PayloadSent, needed, limit)
 		}
 	})
 }

@@ -118,7 +118,8 @@ type Config struct {
 	MaxPassivePeers int
 
 	// IHaveInterval is how often queued announcements are flushed to lazy
-	// peers: a lazy link carries one IHave frame per interval under steady
+	// peers (and to eager ones, those of copies that came by anti-entropy
+	// repair): a lazy link carries one IHave frame per interval under steady
 	// load (more only when a queue reaches IHaveBatchSize first). Lower
 	// means faster repair and more, smaller IHave frames. Default 200 ms.
 	IHaveInterval time.Duration

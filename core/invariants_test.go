@@ -30,7 +30,10 @@ func (p *Protocol) checkInvariants() error {
 			if st == stateLazy && pe.pruned {
 				pruned++
 			}
-			if st != stateLazy && len(pe.q) > 0 {
+			// Lazy peers queue announcements, and eager ones those of
+			// copies that came by Repair (announceRepaired); a peer
+			// leaving both has its queue flushed or dropped.
+			if st == statePassive && len(pe.q) > 0 {
 				return fmt.Errorf("peer %s in state %d has %d queued announcements", pe.id, st, len(pe.q))
 			}
 			if len(pe.q) > p.tun.IHaveBatchSize {

@@ -112,7 +112,7 @@ type Protocol struct {
 	seen seenSet
 	pend pendingSet
 
-	dirty   []*peer // lazy peers with queued announcements
+	dirty   []*peer // peers with queued announcements (lazy, or eager: see announceRepaired)
 	queued  int     // announcements queued over all peers
 	flushAt time.Time
 

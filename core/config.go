@@ -123,7 +123,7 @@ type Config struct {
 	// load (more only when a queue reaches IHaveBatchSize first). Lower
 	// means faster repair and more, smaller IHave frames. Default 200 ms.
 	IHaveInterval time.Duration
-	// IHaveBatchSize flushes a lazy peer's queue as soon as this many
+	// IHaveBatchSize flushes a peer's queue as soon as this many
 	// announcements are queued for it, so it also bounds the queue (and
 	// an IHave frame). At most MaxIHaveBatch. Default 64.
 	IHaveBatchSize int

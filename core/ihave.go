@@ -84,7 +84,7 @@ func (p *Protocol) compactQueue(pe *peer) {
 	pe.qDead, pe.qFront = 0, 0
 }
 
-// flushPeer sends a lazy peer's queue as IHave messages of at most
+// flushPeer sends a peer's queue as IHave messages of at most
 // IHaveBatchSize announcements.
 func (p *Protocol) flushPeer(pe *peer) {
 	p.compactQueue(pe)

@@ -26,6 +26,17 @@ func (p *Protocol) queueIHave(pe *peer, a Announcement) {
 	if p.flushAt.IsZero() {
 		p.flushAt = p.now.Add(p.tun.IHaveInterval)
 	}
+	if pe.state == stateEager {
+		// A repaired copy's announcement (announceRepaired): the peer
+		// pulls it at once, where the tree would have pushed it, so it
+		// waits a quarter of the interval, enough to gather a Repair
+		// answer's announcements into a few frames. Held for the whole
+		// interval, a healed cut's subtrees completed up to 0.5 s later
+		// (coretest, TestPartitionHealsWithTraffic; docs/design.md).
+		if soon := p.now.Add(p.tun.IHaveInterval / 4); soon.Before(p.flushAt) {
+			p.flushAt = soon
+		}
+	}
 }
 
 // unqueueIHave drops a queued announcement of a.ID for pe, which has just

@@ -346,7 +346,8 @@ func (p *Protocol) fireGrafts() {
 		// An offer's first Graft goes at once: the pull budget and its
 		// waits are for a slow or busy tree, and no tree copy of an offer
 		// is on the way.
-		first := pd.grafts == 0 && !pd.offer
+		offerNow := pd.grafts == 0 && pd.offer
+		first := pd.grafts == 0 && !offerNow
 		if first && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) && !p.overdue(pd) {
 			pd.deferred++
 			p.counters.GraftsDeferred++
@@ -361,7 +362,7 @@ func (p *Protocol) fireGrafts() {
 				continue
 			}
 		}
-		if !(pd.grafts == 0 && pd.offer) {
+		if !offerNow {
 			if ok, next := p.pulls.take(p.now, p.tun.GraftTimeout, p.cfg.MaxGraftsPerInterval); !ok {
 				p.counters.GraftsDeferred++
 				p.pend.reschedule(pd, next)

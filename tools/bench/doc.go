@@ -54,6 +54,11 @@ How to read the columns:
   the warm-up counted that as background.
 - *burst*: messages published back to back from random origins right after the
   steady phase; deliveries/s = deliveries / (first publish → last delivery).
+- *stalled hop* (in the targets): among each run's 5 slowest messages, those
+  with one wait of 2.5 ms or more between two consecutive deliveries (or
+  before the first). On a virtual machine these are mostly processors woken
+  from a halt, which waits for the host; ` + "`-keep-awake`" + ` keeps the
+  processors from halting (tools/bench/README.md, "Halted processors").
 `
 
 // target is one of the goals the data path is measured against.
@@ -104,7 +109,7 @@ func (r *report) targets() []target {
 			return fmt.Sprintf("%s; ratio of the medians %s", pr.detail(), ofMedians(mid, f))
 		}
 		out = append(out,
-			target{"N = 32 steady: p99 ≤ 2× the bound's", rs.p99.med <= 2, measured(rs.p99, p99Of)},
+			target{"N = 32 steady: p99 ≤ 2× the bound's", rs.p99.med <= 2, measured(rs.p99, p99Of) + r.stalls(mid)},
 			target{"N = 32 steady: CPU per delivery ≤ 2.5× the bound's", rs.cpu.med <= 2.5, measured(rs.cpu, cpuOf)},
 			target{"N = 32 steady: bytes per delivery ≤ 1.15× the bound's", rs.b.med <= 1.15, measured(rs.b, bytesOf)},
 			target{"N = 32 steady: 100 % delivered exactly once", p.Steady.Deliveries == p.Steady.Expected && p.Steady.Duplicates == 0,
@@ -126,6 +131,38 @@ func (r *report) targets() []target {
 		}
 	}
 	return out
+}
+
+// stallGapMs is the wait within a message (phase.Slowest's max_gap_ms)
+// that the page calls a stalled hop: most hops take well under 1 ms here,
+// and the stalls tools/bench/README.md traced ("Halted processors") were
+// about 3 ms.
+const stallGapMs = 2.5
+
+// stalls says, for the p99 target, how many of plumtree's and unicast's
+// slowest messages at N = n had a stalled hop (a wait of stallGapMs or
+// more), over every run.
+func (r *report) stalls(n int) string {
+	count := func(sys string) (stalled, all int) {
+		for _, res := range r.results {
+			if res.Spec.System != sys || res.Spec.N != n || res.Error != "" {
+				continue
+			}
+			for _, t := range res.Steady.Slowest {
+				all++
+				if t.MaxGapMs >= stallGapMs {
+					stalled++
+				}
+			}
+		}
+		return stalled, all
+	}
+	ps, pa := count("plumtree")
+	us, ua := count("unicast")
+	if pa == 0 || ua == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; slowest messages with a stalled hop (a wait ≥ %.1f ms): plumtree %d of %d, unicast %d of %d", stallGapMs, ps, pa, us, ua)
 }
 
 // writeDoc writes the benchmarks page: the explanation, the machine, the

@@ -35,6 +35,9 @@ func main() {
 	if len(os.Args) > 2 && os.Args[1] == childCmd {
 		os.Exit(childMain(os.Args[2]))
 	}
+	if len(os.Args) == 2 && os.Args[1] == keepAwakeCmd {
+		os.Exit(keepAwakeMain(os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := parentMain(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -74,6 +77,7 @@ type config struct {
 	trace   string
 	doc     string
 	note    string
+	awake   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -103,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.profile, "cpuprofile", "", "directory for CPU profiles of each process: its steady and burst phases, and its idle window (-idle.pprof)")
 	fs.StringVar(&c.memprof, "memprofile", "", "directory for allocation profiles of each process at the start and the end of its steady phase (SYSTEM-nN-rR.allocs-start.pprof, SYSTEM-nN-rR.allocs.pprof) and of its idle window (-idle-start, -idle); each snapshot collects garbage first")
 	fs.StringVar(&c.trace, "trace", "", "directory for execution traces (runtime/trace) of each process's steady phase (SYSTEM-nN-rR.trace) and idle window (SYSTEM-nN-rR-idle.trace); go tool trace")
+	fs.BoolVar(&c.awake, "keep-awake", false, "keep every processor busy at the lowest priority while the benchmarks run (Linux), so none halts between messages: on a virtual machine waking a halted processor can wait for the host (see README.md)")
 	fs.BoolVar(&c.quiet, "q", false, "no progress display")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -168,6 +173,13 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return err
 			}
 		}
+	}
+	if c.awake {
+		_, stop, err := startKeepAwake(ctx, self)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	started := time.Now()
 	var results []result

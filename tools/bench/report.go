@@ -288,6 +288,9 @@ func (r *report) args() []string {
 	if len(r.cfg.burstAt) > 0 {
 		args = append(args, "-burst-at", joinInts(r.cfg.burstAt))
 	}
+	if r.cfg.awake {
+		args = append(args, "-keep-awake")
+	}
 	return args
 }
 

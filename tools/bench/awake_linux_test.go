@@ -20,6 +20,9 @@ func TestKeepAwake(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, stop, err := startKeepAwake(context.Background(), self)
+	if err != nil && (strings.Contains(err.Error(), "not permitted") || strings.Contains(err.Error(), "not implemented")) {
+		t.Skipf("this machine refuses the idle scheduling class (a sandbox's system-call filter?): %v", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,6 +128,16 @@ BENCH_NOTE ?=
 bench-report:
 	$(GO) run ./tools/bench $(BENCH_REPORT_FLAGS) -out docs/img/bench -doc docs/benchmarks.md -note "$(BENCH_NOTE)"
 
+# docs/benchmarks-awake.md (plots in docs/img/bench-awake): N = 32, plumtree
+# and the unicast bound, five runs, with -keep-awake (Linux: every processor
+# kept from halting, so that the host's wake-up latency is set apart; see
+# tools/bench/README.md, "Halted processors"). Takes about 3 minutes (184 s
+# on 2026-12-06).
+BENCH_AWAKE_FLAGS ?= -n 32 -runs 5 -count 200 -rate 20 -burst 0 -systems plumtree,unicast
+.PHONY: bench-report-awake
+bench-report-awake:
+	$(GO) run ./tools/bench $(BENCH_AWAKE_FLAGS) -keep-awake -out docs/img/bench-awake -doc docs/benchmarks-awake.md -note "$(BENCH_NOTE)"
+
 # Memory soak, two parts; each fails if the live heap grows after its
 # warm-up. Not part of `make test` (`soak-short` is).
 #  1. The message cache alone (cache/soak_test.go): Puts at high rate for

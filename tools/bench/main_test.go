@@ -289,7 +289,8 @@ func TestDocTargets(t *testing.T) {
 	}
 }
 
-// A -keep-awake page says so at its top and does not judge the targets.
+// A -keep-awake page says so at its top and shows the targets for
+// comparison only; the page of the machine as it is, as before.
 func TestDocAwake(t *testing.T) {
 	var rs []result
 	for _, sys := range []string{"plumtree", "unicast"} {

@@ -91,7 +91,8 @@ func (s *pendingSet) down(i int) {
 	}
 }
 
-func (s *pendingSet) add(id MessageID, first PeerID, now, deadline, originTime time.Time) {
+// add makes id pending with first as its first announcer and returns it.
+func (s *pendingSet) add(id MessageID, first PeerID, now, deadline, originTime time.Time) *pending {
 	var pd *pending
 	if n := len(s.free); n > 0 {
 		pd = s.free[n-1]
@@ -105,6 +106,7 @@ func (s *pendingSet) add(id MessageID, first PeerID, now, deadline, originTime t
 	s.h = append(s.h, pd)
 	s.up(pd.hi)
 	s.m[id] = pd
+	return pd
 }
 
 // reschedule moves pd (in the heap) to a new deadline.
@@ -208,8 +210,7 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.T
 	if offer {
 		deadline = p.now
 	}
-	p.pend.add(id, from, p.now, deadline, originTime)
-	p.pend.m[id].offer = offer
+	p.pend.add(id, from, p.now, deadline, originTime).offer = offer
 	return true
 }
 
@@ -218,8 +219,11 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.T
 // and the message is older than AntiEntropyMinAge, so no tree copy of it
 // is on the way.
 func (p *Protocol) offered(from PeerID, ot time.Time) bool {
+	if p.now.Before(ot.Add(p.cfg.AntiEntropyMinAge)) {
+		return false // the usual case, a young message: no peer lookup
+	}
 	pe := p.peers[from]
-	return pe != nil && pe.state == stateEager && !p.now.Before(ot.Add(p.cfg.AntiEntropyMinAge))
+	return pe != nil && pe.state == stateEager
 }
 
 // graftDeadline is when a message first announced now is pulled if the

@@ -351,7 +351,7 @@ func (p *Protocol) fireGrafts() {
 		// waits are for a slow or busy tree, and no tree copy of an offer
 		// is on the way.
 		offerNow := pd.grafts == 0 && pd.offer
-		first := pd.grafts == 0 && !offerNow
+		first := pd.grafts == 0 && !pd.offer // a first pull of a tree copy
 		if first && pd.deferred < maxPullDeferrals && p.pulls.treeBusy(p.now, pd.id, p.tun.GraftTimeout) && !p.overdue(pd) {
 			pd.deferred++
 			p.counters.GraftsDeferred++

@@ -57,8 +57,9 @@ How to read the columns:
   traffic included. IP/TCP headers are not counted.
 - *CPU / delivery*: user + system CPU of the whole process (every node) from
   the first publish to the last delivery, over the deliveries. It depends on
-  the message rate, plumtree's more than unicast's (tools/bench/README.md,
-  "CPU per delivery and the message rate").
+  the message rate, plumtree's more than unicast's: the rate sweep, where the
+  page has one, measures that (tools/bench/README.md, "CPU per delivery and
+  the message rate").
 - *… / bound*: the ratio to unicast, run by run: each run against the unicast
   run with the same N and seed, measured in the same round (every system runs
   once per round, one after the other), and the median of those ratios. The
@@ -106,9 +107,9 @@ func (r *report) targets() []target {
 	at := func(n int) (ratios, bool) {
 		var rs ratios
 		var ok1, ok2, ok3 bool
-		rs.p99, ok1 = r.paired("plumtree", n, p99Of)
-		rs.cpu, ok2 = r.paired("plumtree", n, cpuOf)
-		rs.b, ok3 = r.paired("plumtree", n, bytesOf)
+		rs.p99, ok1 = r.paired("plumtree", n, r.cfg.base.Rate, p99Of)
+		rs.cpu, ok2 = r.paired("plumtree", n, r.cfg.base.Rate, cpuOf)
+		rs.b, ok3 = r.paired("plumtree", n, r.cfg.base.Rate, bytesOf)
 		return rs, ok1 && ok2 && ok3
 	}
 	// ofMedians is the ratio of plumtree's median to unicast's.
@@ -162,7 +163,7 @@ const stallGapMs = 2.5
 func (r *report) stalls(n int) string {
 	count := func(sys string) (stalled, all int) {
 		for _, res := range r.results {
-			if res.Spec.System != sys || res.Spec.N != n || res.Error != "" {
+			if res.Spec.System != sys || res.Spec.N != n || res.Spec.Rate != r.cfg.base.Rate || res.Error != "" {
 				continue
 			}
 			for _, t := range res.Steady.Slowest {
@@ -227,6 +228,9 @@ func (r *report) writeDoc(path, outDir string) error {
 			fmt.Fprintf(&b, "![latency CDF, N = %d](%s/latency_cdf_n%d.png)\n\n", n, rel, n)
 		}
 		fmt.Fprintf(&b, "![bytes per delivery](%s/bytes_per_delivery.png)\n\n![CPU per delivery](%s/cpu_per_delivery.png)\n", rel, rel)
+		if len(r.cfg.rates) > 0 {
+			fmt.Fprintf(&b, "\n![CPU per delivery against the rate](%s/cpu_vs_rate.png)\n", rel)
+		}
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

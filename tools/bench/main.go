@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -78,12 +79,18 @@ type config struct {
 	doc     string
 	note    string
 	awake   bool
+	// The rate sweep (-rates): after each round's runs, ratesSystems at
+	// N = ratesN at each of rates, steady phase only (see plan).
+	rates        []float64
+	ratesN       int
+	ratesSystems []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
+	var err error
 	ns := fs.String("n", "16", "cluster sizes, comma-separated")
 	burstAt := fs.String("burst-at", "", "cluster sizes that get the burst, comma-separated (default: every -n)")
 	systems := fs.String("systems", strings.Join(systemNames, ","), "systems to run, comma-separated")
@@ -109,6 +116,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.trace, "trace", "", "directory for execution traces (runtime/trace) of each process's steady phase (SYSTEM-nN-rR.trace) and idle window (SYSTEM-nN-rR-idle.trace); go tool trace")
 	fs.BoolVar(&c.awake, "keep-awake", false, "keep every processor busy at the lowest priority while the benchmarks run (Linux), so none halts between messages: on a virtual machine waking a halted processor can wait for the host (see README.md)")
 	fs.BoolVar(&c.quiet, "q", false, "no progress display")
+	rates := fs.String("rates", "", "rate sweep: steady rates (msg/s, comma-separated) at which -rates-systems run at N = -rates-n after each round, with no burst and a steady phase as long as -count at -rate takes (at least -count messages); the report adds a table and cpu_vs_rate.png")
+	fs.IntVar(&c.ratesN, "rates-n", 32, "cluster size of the rate sweep")
+	ratesSystems := fs.String("rates-systems", "plumtree,unicast", "systems of the rate sweep, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -132,12 +142,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			c.burstAt = append(c.burstAt, n)
 		}
 	}
-	for _, name := range strings.Split(*systems, ",") {
-		name = strings.TrimSpace(name)
-		if _, err := newSystem(name); err != nil {
-			return c, err
+	if c.systems, err = parseSystems(*systems); err != nil {
+		return c, err
+	}
+	if *rates != "" {
+		for _, f := range strings.Split(*rates, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || !(x > 0) || math.IsInf(x, 1) {
+				return c, fmt.Errorf("-rates: %q is not a positive rate", f)
+			}
+			c.rates = append(c.rates, x)
 		}
-		c.systems = append(c.systems, name)
+		if c.ratesN < 2 {
+			return c, fmt.Errorf("-rates-n: %d is not a cluster size (at least 2)", c.ratesN)
+		}
+		if c.ratesSystems, err = parseSystems(*ratesSystems); err != nil {
+			return c, fmt.Errorf("-rates-systems: %w", err)
+		}
 	}
 	switch {
 	case c.runs < 1:
@@ -146,7 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-count: at least 1")
 	case c.base.Size < headerSize:
 		return c, fmt.Errorf("-size: at least %d bytes", headerSize)
-	case c.base.Rate <= 0:
+	case !(c.base.Rate > 0) || math.IsInf(c.base.Rate, 1):
 		return c, errors.New("-rate: must be positive")
 	case c.base.Stall <= 0 || c.base.Drain <= 0:
 		return c, errors.New("-stall and -drain: must be positive")
@@ -156,6 +177,70 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-idle and -settle: not negative")
 	}
 	return c, nil
+}
+
+func parseSystems(list string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if _, err := newSystem(name); err != nil {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// plan lists the benchmark processes in the order they run. Runs are
+// outermost, then N, then the systems: every system sees the machine in
+// the same state within a round. The rate sweep closes each round: at
+// N = ratesN, each rate, each of ratesSystems, with no burst and Count
+// scaled so that the steady phase lasts as long as the base one (at least
+// the base Count). A sweep point that the round already ran (the base rate
+// at an N and system of the main runs) is not run again: the report reads
+// it from the main run.
+func plan(c config) []spec {
+	var out []spec
+	add := func(s spec, name string, n, r int) {
+		s.System, s.N, s.Run, s.Seed = name, n, r, c.base.Seed+int64(r)
+		sweep := s.Rate != c.base.Rate
+		if len(c.burstAt) > 0 && !slices.Contains(c.burstAt, n) {
+			s.Burst = 0
+		}
+		file := fmt.Sprintf("%s-n%d-r%d", name, n, r)
+		if sweep {
+			file = fmt.Sprintf("%s-n%d-rate%g-r%d", name, n, s.Rate, r)
+		}
+		if c.profile != "" {
+			s.Profile = fmt.Sprintf("%s/%s.pprof", c.profile, file)
+		}
+		if c.memprof != "" {
+			s.MemProfile = fmt.Sprintf("%s/%s.allocs.pprof", c.memprof, file)
+		}
+		if c.trace != "" {
+			s.Trace = fmt.Sprintf("%s/%s.trace", c.trace, file)
+		}
+		out = append(out, s)
+	}
+	for r := 0; r < c.runs; r++ {
+		for _, n := range c.ns {
+			for _, name := range c.systems {
+				add(c.base, name, n, r)
+			}
+		}
+		for _, rate := range c.rates {
+			for _, name := range c.ratesSystems {
+				if rate == c.base.Rate && slices.Contains(c.ns, c.ratesN) && slices.Contains(c.systems, name) {
+					continue
+				}
+				s := c.base
+				s.Rate, s.Burst = rate, 0
+				s.Count = max(c.base.Count, int(math.Ceil(float64(c.base.Count)*rate/c.base.Rate)))
+				add(s, name, c.ratesN, r)
+			}
+		}
+	}
+	return out
 }
 
 func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -183,42 +268,23 @@ func parentMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	started := time.Now()
 	var results []result
-	total := len(c.ns) * c.runs * len(c.systems)
-	k := 0
-	// Runs outermost, then N, then the systems: every system sees the
-	// machine in the same state within a round.
-	for r := 0; r < c.runs; r++ {
-		for _, n := range c.ns {
-			for _, name := range c.systems {
-				k++
-				s := c.base
-				s.System, s.N, s.Run, s.Seed = name, n, r, c.base.Seed+int64(r)
-				if len(c.burstAt) > 0 && !slices.Contains(c.burstAt, n) {
-					s.Burst = 0
-				}
-				if c.profile != "" {
-					s.Profile = fmt.Sprintf("%s/%s-n%d-r%d.pprof", c.profile, name, n, r)
-				}
-				if c.memprof != "" {
-					s.MemProfile = fmt.Sprintf("%s/%s-n%d-r%d.allocs.pprof", c.memprof, name, n, r)
-				}
-				if c.trace != "" {
-					s.Trace = fmt.Sprintf("%s/%s-n%d-r%d.trace", c.trace, name, n, r)
-				}
-				label := fmt.Sprintf("[%d/%d] %s N=%d run %d", k, total, name, n, r+1)
-				res, err := runChild(ctx, self, s, c.timeout, label, c.quiet, stderr)
-				if err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					res = result{Spec: s, Error: err.Error()}
-				}
-				if res.Error != "" {
-					fmt.Fprintf(stderr, "%s: %s\n", label, res.Error)
-				}
-				results = append(results, res)
-			}
+	specs := plan(c)
+	for k, s := range specs {
+		label := fmt.Sprintf("[%d/%d] %s N=%d run %d", k+1, len(specs), s.System, s.N, s.Run+1)
+		if s.Rate != c.base.Rate {
+			label = fmt.Sprintf("[%d/%d] %s N=%d %g msg/s run %d", k+1, len(specs), s.System, s.N, s.Rate, s.Run+1)
 		}
+		res, err := runChild(ctx, self, s, c.timeout, label, c.quiet, stderr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res = result{Spec: s, Error: err.Error()}
+		}
+		if res.Error != "" {
+			fmt.Fprintf(stderr, "%s: %s\n", label, res.Error)
+		}
+		results = append(results, res)
 	}
 	rep := newReport(results, c, started, time.Now())
 	fmt.Fprint(stdout, rep.markdown())

@@ -36,7 +36,7 @@ func TestSideBySideShort(t *testing.T) {
 	var out, errb bytes.Buffer
 	args := []string{"-n", "4", "-count", "10", "-warmup", "5", "-burst", "20", "-idle", "0", "-rate", "50",
 		"-stall", "60s", "-drain", "10m", "-systems", "unicast,plumtree,plumtree-shaped", "-out", dir, "-memprofile", memDir,
-		"-trace", traceDir, "-q"}
+		"-trace", traceDir, "-q", "-rates", "100", "-rates-n", "4", "-rates-systems", "unicast"}
 	if err := parentMain(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errb.String())
 	}
@@ -48,10 +48,24 @@ func TestSideBySideShort(t *testing.T) {
 	if err := json.Unmarshal(js, &rs); err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 3 {
-		t.Fatalf("%d results, want 3", len(rs))
+	if len(rs) != 4 {
+		t.Fatalf("%d results, want 4", len(rs))
 	}
-	for _, r := range rs {
+	// The rate sweep's run comes last: unicast at 100 msg/s, twice the
+	// messages (the steady phase as long as 10 at 50 msg/s), no burst.
+	sw := rs[3]
+	if sw.Error != "" || sw.Spec.System != "unicast" || sw.Spec.Rate != 100 || sw.Burst != nil ||
+		sw.Steady.Messages != 20 || sw.Steady.Deliveries != sw.Steady.Expected || sw.Steady.Duplicates != 0 {
+		t.Errorf("rate sweep run: %+v, error %q, steady %d messages, %d/%d deliveries, %d duplicates, burst %v",
+			sw.Spec, sw.Error, sw.Steady.Messages, sw.Steady.Deliveries, sw.Steady.Expected, sw.Steady.Duplicates, sw.Burst)
+	}
+	if st, err := os.Stat(filepath.Join(memDir, "unicast-n4-rate100-r0.allocs.pprof")); err != nil || st.Size() == 0 {
+		t.Errorf("the sweep run's allocation profile is not under its own name: %v", err)
+	}
+	if !strings.Contains(out.String(), "| 100 | unicast | 20 | 100.00 | 0 |") {
+		t.Errorf("no rate sweep table:\n%s", out.String())
+	}
+	for _, r := range rs[:3] {
 		if r.Error != "" {
 			t.Fatalf("%s: %s", r.Spec.System, r.Error)
 		}
@@ -104,7 +118,7 @@ func TestSideBySideShort(t *testing.T) {
 			t.Errorf("unicast: RMR %.2f, %.0f bytes per delivery (want 0 and 1028 plus runtime noise)", r.Steady.RMR, r.Steady.BytesPerDel)
 		}
 	}
-	for _, f := range []string{"summary.md", "results.csv", "latency_cdf.png", "latency_cdf_n4.png", "bytes_per_delivery.png", "cpu_per_delivery.png"} {
+	for _, f := range []string{"summary.md", "results.csv", "latency_cdf.png", "latency_cdf_n4.png", "bytes_per_delivery.png", "cpu_per_delivery.png", "cpu_vs_rate.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}
@@ -210,7 +224,9 @@ func TestTailFindsTheStalledHop(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{"-n", "1"}, {"-systems", "nope"}, {"-size", "4"}, {"-rate", "0"}, {"-runs", "0"}, {"-settle", "-1s"}, {"-idle", "-1s"}, {"extra"}} {
+	for _, args := range [][]string{{"-n", "1"}, {"-systems", "nope"}, {"-size", "4"}, {"-rate", "0"}, {"-rate", "NaN"}, {"-runs", "0"},
+		{"-settle", "-1s"}, {"-idle", "-1s"}, {"extra"}, {"-rates", "10,0"}, {"-rates", "10,x"}, {"-rates", "+Inf"}, {"-rates", "10", "-rates-n", "1"},
+		{"-rates", "10", "-rates-systems", "nope"}} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
 		}
@@ -225,6 +241,64 @@ func TestFlags(t *testing.T) {
 	}
 	if c, err = parseFlags([]string{"-systems", "plumtree-shaped,unicast"}, &bytes.Buffer{}); err != nil || !slices.Equal(c.systems, []string{"plumtree-shaped", "unicast"}) {
 		t.Errorf("-systems plumtree-shaped,unicast: %v %v", c.systems, err)
+	}
+}
+
+// The rate sweep closes each round; a point the round already ran is not
+// run again, and the sweep's runs have no burst and a steady phase as long
+// as the base one.
+func TestPlanRateSweep(t *testing.T) {
+	c, err := parseFlags([]string{"-n", "16,32", "-runs", "2", "-count", "200", "-rate", "20", "-burst", "2000", "-burst-at", "32",
+		"-systems", "plumtree,unicast,memberlist", "-rates", "10,20,80", "-cpuprofile", "p"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ratesN != 32 || !slices.Equal(c.ratesSystems, []string{"plumtree", "unicast"}) {
+		t.Fatalf("sweep defaults: N %d, systems %v", c.ratesN, c.ratesSystems)
+	}
+	type point struct {
+		sys          string
+		n            int
+		rate         float64
+		count, burst int
+		seed         int64
+	}
+	var got []point
+	profiles := map[string]bool{}
+	for _, s := range plan(c) {
+		got = append(got, point{s.System, s.N, s.Rate, s.Count, s.Burst, s.Seed})
+		if profiles[s.Profile] {
+			t.Errorf("two runs profile into %s", s.Profile)
+		}
+		profiles[s.Profile] = true
+	}
+	var want []point
+	for r := range int64(2) {
+		for _, n := range []int{16, 32} {
+			burst := map[int]int{16: 0, 32: 2000}[n]
+			for _, sys := range []string{"plumtree", "unicast", "memberlist"} {
+				want = append(want, point{sys, n, 20, 200, burst, 1 + r})
+			}
+		}
+		want = append(want, point{"plumtree", 32, 10, 200, 0, 1 + r}, point{"unicast", 32, 10, 200, 0, 1 + r},
+			point{"plumtree", 32, 80, 800, 0, 1 + r}, point{"unicast", 32, 80, 800, 0, 1 + r})
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("plan\n%v\nwant\n%v", got, want)
+	}
+	// At an N the main runs do not have, the base rate is run for the sweep.
+	c.ns = []int{16}
+	n := 0
+	for _, s := range plan(c) {
+		if s.N == 32 {
+			n++
+			if s.Burst != 0 {
+				t.Errorf("sweep run %+v has a burst", s)
+			}
+		}
+	}
+	if n != 2*3*2 {
+		t.Errorf("%d sweep runs at N = 32, want 12", n)
 	}
 }
 
@@ -286,6 +360,60 @@ func TestDocTargets(t *testing.T) {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("page lacks %q:\n%s", s, b)
 		}
+	}
+}
+
+// The rate sweep's runs have their own table and plot; the main table,
+// the targets and the stalled hops are the base rate's alone.
+func TestDocRateSweep(t *testing.T) {
+	mk := func(sys string, rate float64, run int, p99, cpu float64) result {
+		st := phase{Messages: 100, Deliveries: 3100, Expected: 3100, DeliveredPc: 100, Complete: 100, P99ms: p99, CPUusPerDel: cpu,
+			BytesPerDel: 1100, CtxSwPerDel: cpu / 100, LatMs: []float64{p99}, Slowest: []msgTail{{MaxGapMs: p99}}}
+		return result{Spec: spec{System: sys, N: 32, Rate: rate, Run: run}, Steady: st}
+	}
+	var rs []result
+	for run := range 3 {
+		x := float64(run)
+		rs = append(rs, mk("plumtree", 20, run, 1.8, 100+x), mk("unicast", 20, run, 1, 50),
+			mk("plumtree", 10, run, 9, 250+x), mk("unicast", 10, run, 1, 50),
+			mk("plumtree", 80, run, 1.5, 60+x), mk("unicast", 80, run, 1, 30))
+	}
+	c := config{ns: []int{32}, systems: []string{"plumtree", "unicast"}, runs: 3, rates: []float64{10, 20, 80}, ratesN: 32,
+		ratesSystems: []string{"plumtree", "unicast"}}
+	c.base.Count, c.base.Rate = 100, 20
+	rep := newReport(rs, c, time.Now(), time.Now())
+	for _, tg := range rep.targets() {
+		if strings.HasPrefix(tg.what, "N = 32 steady: p99") && (!tg.ok || !strings.HasPrefix(tg.got, "1.80× (runs 1.80, 1.80, 1.80)")) {
+			t.Errorf("p99 target mixes the sweep in: %+v", tg)
+		}
+		if strings.HasPrefix(tg.what, "N = 32 steady: CPU") && (!tg.ok || !strings.HasPrefix(tg.got, "2.02× (runs 2.00, 2.02, 2.04)")) {
+			t.Errorf("CPU target mixes the sweep in: %+v", tg)
+		}
+	}
+	dir := t.TempDir()
+	if err := rep.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(dir, "benchmarks.md")
+	if err := rep.writeDoc(doc, dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(doc)
+	for _, s := range []string{
+		"| plumtree | 32 | 100.00 | 100/100 | 0 | 0.00 | 1.80 |",
+		"Rate sweep at N = 32: the steady phase at each rate, as long as 100 messages at 20 msg/s take",
+		"| 10 | plumtree | 100 | 100.00 | 0 | 0.00 | 9.00 | 251 | 2.51 | 9.00× | 5.02× (runs 5.00, 5.02, 5.04) |",
+		"| 80 | unicast | 100 | 100.00 | 0 | 0.00 | 1.00 | 30 | 0.30 | 1.00× | 1.00× (runs 1.00, 1.00, 1.00) |",
+		"plumtree 0 of 3, unicast 0 of 3",
+		"/cpu_vs_rate.png)",
+		"-rates 10,20,80 -rates-n 32 -rates-systems plumtree,unicast",
+	} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("page lacks %q:\n%s", s, b)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "cpu_vs_rate.png")); err != nil || st.Size() == 0 {
+		t.Errorf("cpu_vs_rate.png not written: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -30,10 +31,11 @@ func newReport(rs []result, c config, start, end time.Time) *report {
 	return &report{results: rs, cfg: c, start: start, end: end}
 }
 
-// row is the median over the runs of one system at one N.
+// row is the median over the runs of one system at one N and rate.
 type row struct {
 	System  string
 	N       int
+	Rate    float64
 	Runs    int // successful runs
 	Errors  []string
 	Steady  phase
@@ -43,41 +45,57 @@ type row struct {
 	Lat     []float64 // all runs' complete-message latencies (CDF)
 }
 
+// rows are the main runs' rows (the base rate), N by N.
 func (r *report) rows() []row {
 	var out []row
 	for _, n := range r.cfg.ns {
 		for _, sys := range r.cfg.systems {
-			w := row{System: sys, N: n}
-			var st, bu []phase
-			var icpu, ib []float64
-			for _, res := range r.results {
-				if res.Spec.System != sys || res.Spec.N != n {
-					continue
-				}
-				if res.Error != "" {
-					w.Errors = append(w.Errors, res.Error)
-					continue
-				}
-				w.Runs++
-				st = append(st, res.Steady)
-				w.Lat = append(w.Lat, res.Steady.LatMs...)
-				if res.Burst != nil {
-					bu = append(bu, *res.Burst)
-				}
-				icpu = append(icpu, res.IdleCPUms)
-				ib = append(ib, res.IdleBytes)
-			}
-			slices.Sort(w.Lat)
-			w.Steady = medianPhase(st)
-			if len(bu) > 0 {
-				b := medianPhase(bu)
-				w.Burst = &b
-			}
-			w.IdleCPU, w.IdleB = median(icpu), median(ib)
-			out = append(out, w)
+			out = append(out, r.row(sys, n, r.cfg.base.Rate))
 		}
 	}
 	return out
+}
+
+// sweepRows are the rate sweep's rows, rate by rate (none without -rates).
+func (r *report) sweepRows() []row {
+	var out []row
+	for _, rate := range r.cfg.rates {
+		for _, sys := range r.cfg.ratesSystems {
+			out = append(out, r.row(sys, r.cfg.ratesN, rate))
+		}
+	}
+	return out
+}
+
+func (r *report) row(sys string, n int, rate float64) row {
+	w := row{System: sys, N: n, Rate: rate}
+	var st, bu []phase
+	var icpu, ib []float64
+	for _, res := range r.results {
+		if res.Spec.System != sys || res.Spec.N != n || res.Spec.Rate != rate {
+			continue
+		}
+		if res.Error != "" {
+			w.Errors = append(w.Errors, res.Error)
+			continue
+		}
+		w.Runs++
+		st = append(st, res.Steady)
+		w.Lat = append(w.Lat, res.Steady.LatMs...)
+		if res.Burst != nil {
+			bu = append(bu, *res.Burst)
+		}
+		icpu = append(icpu, res.IdleCPUms)
+		ib = append(ib, res.IdleBytes)
+	}
+	slices.Sort(w.Lat)
+	w.Steady = medianPhase(st)
+	if len(bu) > 0 {
+		b := medianPhase(bu)
+		w.Burst = &b
+	}
+	w.IdleCPU, w.IdleB = median(icpu), median(ib)
+	return w
 }
 
 // medianPhase takes the median of every field separately.
@@ -104,6 +122,7 @@ func medianPhase(ps []phase) phase {
 		BytesPerDel: f(func(p phase) float64 { return p.BytesPerDel }),
 		CPUms:       f(func(p phase) float64 { return p.CPUms }),
 		CPUusPerDel: f(func(p phase) float64 { return p.CPUusPerDel }),
+		CtxSwPerDel: f(func(p phase) float64 { return p.CtxSwPerDel }),
 		Seconds:     f(func(p phase) float64 { return p.Seconds }),
 		DelPerSec:   f(func(p phase) float64 { return p.DelPerSec }),
 		LDH:         f(func(p phase) float64 { return p.LDH }),
@@ -123,7 +142,8 @@ func median(xs []float64) float64 {
 }
 
 // paired is a system's ratio to the bound run by run: each run of the
-// system at N against the unicast run with the same N and run index (the
+// system at N and a rate against the unicast run with the same N, rate and
+// run index (the
 // same seed, in the same round: runs are the outer loop), and the median of
 // those ratios. Comparing within a round keeps a change of the machine's
 // pace between rounds out of the ratio; the ratio of the medians mixes
@@ -133,11 +153,11 @@ type paired struct {
 	med  float64
 }
 
-func (r *report) paired(sys string, n int, get func(p phase) float64) (paired, bool) {
+func (r *report) paired(sys string, n int, rate float64, get func(p phase) float64) (paired, bool) {
 	find := func(sys string, run int) *result {
 		for i := range r.results {
 			res := &r.results[i]
-			if res.Spec.System == sys && res.Spec.N == n && res.Spec.Run == run && res.Error == "" {
+			if res.Spec.System == sys && res.Spec.N == n && res.Spec.Rate == rate && res.Spec.Run == run && res.Error == "" {
 				return res
 			}
 		}
@@ -195,13 +215,13 @@ func (r *report) markdown() string {
 		}
 		p := w.Steady
 		p99b, bb, cb := "–", "–", "–"
-		if pr, ok := r.paired(w.System, w.N, p99Of); ok {
+		if pr, ok := r.paired(w.System, w.N, w.Rate, p99Of); ok {
 			p99b = pr.String()
 		}
-		if pr, ok := r.paired(w.System, w.N, bytesOf); ok {
+		if pr, ok := r.paired(w.System, w.N, w.Rate, bytesOf); ok {
 			bb = pr.String()
 		}
-		if pr, ok := r.paired(w.System, w.N, cpuOf); ok {
+		if pr, ok := r.paired(w.System, w.N, w.Rate, cpuOf); ok {
 			cb = pr.String()
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %.0f |\n",
@@ -231,14 +251,48 @@ func (r *report) markdown() string {
 				f2(p.RMR), p.BytesPerDel, p.CPUusPerDel)
 		}
 	}
+	b.WriteString(r.sweepMarkdown())
 	var errs []string
 	for _, res := range r.results {
 		if res.Error != "" {
-			errs = append(errs, fmt.Sprintf("- %s N=%d run %d: %s", res.Spec.System, res.Spec.N, res.Spec.Run+1, res.Error))
+			errs = append(errs, fmt.Sprintf("- %s N=%d %g msg/s run %d: %s", res.Spec.System, res.Spec.N, res.Spec.Rate, res.Spec.Run+1, res.Error))
 		}
 	}
 	if len(errs) > 0 {
 		b.WriteString("\nFailed runs:\n\n" + strings.Join(errs, "\n") + "\n")
+	}
+	return b.String()
+}
+
+// sweepMarkdown renders the rate sweep (empty without one): per rate and
+// system the steady phase's medians, and the CPU and p99 ratios to the
+// bound run by run.
+func (r *report) sweepMarkdown() string {
+	rows := r.sweepRows()
+	if len(rows) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	s := r.cfg.base
+	fmt.Fprintf(&b, "\nRate sweep at N = %d: the steady phase at each rate, as long as %d messages at %g msg/s take (at least %d messages), no burst; medians of %d run(s). CPU / bound gives the runs' ratios.\n\n",
+		r.cfg.ratesN, s.Count, s.Rate, s.Count, r.cfg.runs)
+	b.WriteString("| msg/s | system | messages | delivered % | dup | p50 ms | p99 ms | CPU µs / delivery | context switches / delivery | p99 / bound | CPU / bound |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, w := range rows {
+		if w.Runs == 0 {
+			fmt.Fprintf(&b, "| %g | %s | failed: %s |||||||||\n", w.Rate, w.System, firstLine(w.Errors))
+			continue
+		}
+		p := w.Steady
+		p99b, cb := "–", "–"
+		if pr, ok := r.paired(w.System, w.N, w.Rate, p99Of); ok {
+			p99b = pr.String()
+		}
+		if pr, ok := r.paired(w.System, w.N, w.Rate, cpuOf); ok {
+			cb = pr.detail()
+		}
+		fmt.Fprintf(&b, "| %g | %s | %d | %s | %d | %s | %s | %.0f | %s | %s | %s |\n",
+			w.Rate, w.System, p.Messages, f2(p.DeliveredPc), p.Duplicates, f2(p.P50ms), f2(p.P99ms), p.CPUusPerDel, f2(p.CtxSwPerDel), p99b, cb)
 	}
 	return b.String()
 }
@@ -263,6 +317,9 @@ func (r *report) write(dir string) error {
 		r.start.UTC().Format(time.RFC3339), r.end.Sub(r.start).Seconds(), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(r.args(), " "))
 	md.WriteString(r.markdown())
 	md.WriteString("\n![latency CDF](latency_cdf.png)\n\n![bytes per delivery](bytes_per_delivery.png)\n\n![CPU per delivery](cpu_per_delivery.png)\n")
+	if len(r.cfg.rates) > 0 {
+		md.WriteString("\n![CPU per delivery against the rate](cpu_vs_rate.png)\n")
+	}
 	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}
@@ -291,6 +348,13 @@ func (r *report) args() []string {
 	if r.cfg.awake {
 		args = append(args, "-keep-awake")
 	}
+	if len(r.cfg.rates) > 0 {
+		rs := make([]string, len(r.cfg.rates))
+		for i, x := range r.cfg.rates {
+			rs[i] = strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		args = append(args, "-rates", strings.Join(rs, ","), "-rates-n", strconv.Itoa(r.cfg.ratesN), "-rates-systems", strings.Join(r.cfg.ratesSystems, ","))
+	}
 	return args
 }
 
@@ -300,13 +364,13 @@ func (r *report) writeCSV(path string) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"system", "n", "run", "seed", "phase", "messages", "deliveries", "expected", "delivered_pct", "complete", "duplicates",
+	_ = w.Write([]string{"system", "n", "rate", "run", "seed", "phase", "messages", "deliveries", "expected", "delivered_pct", "complete", "duplicates",
 		"p50_ms", "p99_ms", "max_ms", "rmr", "bytes", "bytes_per_delivery", "cpu_ms", "cpu_us_per_delivery", "seconds", "deliveries_per_s",
 		"idle_cpu_ms_per_s", "idle_bytes_per_s", "error"})
 	g := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 	for _, res := range r.results {
 		put := func(name string, p phase) {
-			_ = w.Write([]string{res.Spec.System, strconv.Itoa(res.Spec.N), strconv.Itoa(res.Spec.Run), strconv.FormatInt(res.Spec.Seed, 10), name,
+			_ = w.Write([]string{res.Spec.System, strconv.Itoa(res.Spec.N), g(res.Spec.Rate), strconv.Itoa(res.Spec.Run), strconv.FormatInt(res.Spec.Seed, 10), name,
 				strconv.Itoa(p.Messages), strconv.FormatInt(p.Deliveries, 10), strconv.FormatInt(p.Expected, 10), g(p.DeliveredPc),
 				strconv.Itoa(p.Complete), strconv.FormatInt(p.Duplicates, 10), g(p.P50ms), g(p.P99ms), g(p.MaxMs), g(p.RMR),
 				strconv.FormatInt(p.Bytes, 10), g(p.BytesPerDel), g(p.CPUms), g(p.CPUusPerDel), g(p.Seconds), g(p.DelPerSec),
@@ -368,38 +432,69 @@ func (r *report) plots(dir string) error {
 		}
 	}
 	vsN := func(file, title, ylabel string, get func(phase) float64) error {
-		p := plot.New()
-		p.Title.Text = title
-		p.X.Label.Text = "N"
-		p.Y.Label.Text = ylabel
-		for k, sys := range r.cfg.systems {
+		return linePlot(filepath.Join(dir, file), title, "N", ylabel, r.cfg.systems, func(sys string) plotter.XYs {
 			var pts plotter.XYs
 			for _, w := range rows {
 				if w.System == sys && w.Runs > 0 && w.Steady.Deliveries > 0 {
 					pts = append(pts, plotter.XY{X: float64(w.N), Y: get(w.Steady)})
 				}
 			}
-			if len(pts) == 0 {
-				continue
-			}
-			l, s, err := plotter.NewLinePoints(pts)
-			if err != nil {
-				return err
-			}
-			l.Color, s.Color = plotutil.Color(k), plotutil.Color(k)
-			s.Shape = plotutil.Shape(k)
-			p.Add(l, s)
-			p.Legend.Add(sys, l, s)
+			return pts
+		})
+	}
+	if len(r.cfg.rates) > 0 {
+		if err := r.plotRates(dir); err != nil {
+			return err
 		}
-		p.Legend.Top = true
-		p.Y.Min = 0
-		p.Add(plotter.NewGrid())
-		return p.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, file))
 	}
 	if err := vsN("bytes_per_delivery.png", "Bytes on the wire per delivery (steady)", "bytes", func(p phase) float64 { return p.BytesPerDel }); err != nil {
 		return err
 	}
 	return vsN("cpu_per_delivery.png", "Whole-process CPU per delivery (steady)", "µs", func(p phase) float64 { return p.CPUusPerDel })
+}
+
+// plotRates draws the rate sweep: CPU per delivery against the rate, a
+// line per system.
+func (r *report) plotRates(dir string) error {
+	rows := r.sweepRows()
+	title := fmt.Sprintf("Whole-process CPU per delivery against the rate, N = %d (steady)", r.cfg.ratesN)
+	return linePlot(filepath.Join(dir, "cpu_vs_rate.png"), title, "messages per second", "µs", r.cfg.ratesSystems, func(sys string) plotter.XYs {
+		var pts plotter.XYs
+		for _, w := range rows {
+			if w.System == sys && w.Runs > 0 && w.Steady.Deliveries > 0 {
+				pts = append(pts, plotter.XY{X: w.Rate, Y: w.Steady.CPUusPerDel})
+			}
+		}
+		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+		return pts
+	})
+}
+
+// linePlot saves a plot with a line of points per system (systems without
+// points are left out), y from 0.
+func linePlot(path, title, xlabel, ylabel string, systems []string, points func(sys string) plotter.XYs) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	for k, sys := range systems {
+		pts := points(sys)
+		if len(pts) == 0 {
+			continue
+		}
+		l, s, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		l.Color, s.Color = plotutil.Color(k), plotutil.Color(k)
+		s.Shape = plotutil.Shape(k)
+		p.Add(l, s)
+		p.Legend.Add(sys, l, s)
+	}
+	p.Legend.Top = true
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 
 func joinInts(xs []int) string {

@@ -122,8 +122,8 @@ bench:
 # 32, 64, three runs each (medians), steady 200 msg of 1 KiB at 20 msg/s and a
 # burst of 2,000 at N = 32 (a phase ends 30 s after its last publish at the
 # latest); and a rate sweep of plumtree and unicast at N = 32 (10, 40 and 80
-# msg/s besides the main runs' 20). Takes about 25 minutes without the sweep
-# (1,479 s on 2026-12-06). BENCH_NOTE goes on the page.
+# msg/s besides the main runs' 20). Takes about 32 minutes (1,887 s on
+# 2026-12-06; 1,479 s before the sweep). BENCH_NOTE goes on the page.
 BENCH_REPORT_FLAGS ?= -n 16,32,64 -runs 3 -count 200 -rate 20 -burst 2000 -burst-at 32 -drain 30s -rates 10,20,40,80
 BENCH_NOTE ?=
 .PHONY: bench-report

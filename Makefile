@@ -133,9 +133,10 @@ bench-report:
 # docs/benchmarks-awake.md (plots in docs/img/bench-awake): N = 32, plumtree
 # and the unicast bound, five runs, with -keep-awake (Linux: every processor
 # kept from halting, so that the host's wake-up latency is set apart; see
-# tools/bench/README.md, "Halted processors"). Takes about 3 minutes (184 s
-# on 2026-12-06).
-BENCH_AWAKE_FLAGS ?= -n 32 -runs 5 -count 200 -rate 20 -burst 0 -systems plumtree,unicast
+# tools/bench/README.md, "Halted processors"), and the rate sweep as on
+# docs/benchmarks.md. Takes about 14 minutes (184 s on 2026-12-06 before the
+# sweep).
+BENCH_AWAKE_FLAGS ?= -n 32 -runs 5 -count 200 -rate 20 -burst 0 -systems plumtree,unicast -rates 10,20,40,80
 .PHONY: bench-report-awake
 bench-report-awake:
 	$(GO) run ./tools/bench $(BENCH_AWAKE_FLAGS) -keep-awake -out docs/img/bench-awake -doc docs/benchmarks-awake.md -note "$(BENCH_NOTE)"

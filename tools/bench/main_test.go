@@ -366,17 +366,25 @@ func TestDocTargets(t *testing.T) {
 // The rate sweep's runs have their own table and plot; the main table,
 // the targets and the stalled hops are the base rate's alone.
 func TestDocRateSweep(t *testing.T) {
-	mk := func(sys string, rate float64, run int, p99, cpu float64) result {
+	// idle: the idle window's CPU (ms/s), 0 for a run without one.
+	mk := func(sys string, rate float64, run int, p99, cpu, idle float64) result {
 		st := phase{Messages: 100, Deliveries: 3100, Expected: 3100, DeliveredPc: 100, Complete: 100, P99ms: p99, CPUusPerDel: cpu,
-			BytesPerDel: 1100, CtxSwPerDel: cpu / 100, LatMs: []float64{p99}, Slowest: []msgTail{{MaxGapMs: p99}}}
-		return result{Spec: spec{System: sys, N: 32, Rate: rate, Run: run}, Steady: st}
+			BytesPerDel: 1100, CtxSwPerDel: cpu / 100, DelPerSec: 31 * rate, LatMs: []float64{p99}, Slowest: []msgTail{{MaxGapMs: p99}}}
+		res := result{Spec: spec{System: sys, N: 32, Rate: rate, Run: run}, Steady: st, IdleCPUms: idle}
+		if idle > 0 {
+			res.Spec.Idle = time.Second
+		}
+		return res
 	}
 	var rs []result
 	for run := range 3 {
 		x := float64(run)
-		rs = append(rs, mk("plumtree", 20, run, 1.8, 100+x), mk("unicast", 20, run, 1, 50),
-			mk("plumtree", 10, run, 9, 250+x), mk("unicast", 10, run, 1, 50),
-			mk("plumtree", 80, run, 1.5, 60+x), mk("unicast", 80, run, 1, 30))
+		// plumtree at 10 msg/s: 31 ms/s idle over 310 deliveries/s is
+		// 100 µs of each delivery's 250–252; unicast at 80 without an
+		// idle window.
+		rs = append(rs, mk("plumtree", 20, run, 1.8, 100+x, 31), mk("unicast", 20, run, 1, 50, 0.62),
+			mk("plumtree", 10, run, 9, 250+x, 31), mk("unicast", 10, run, 1, 50, 0.62),
+			mk("plumtree", 80, run, 1.5, 60+x, 31), mk("unicast", 80, run, 1, 30, 0))
 	}
 	c := config{ns: []int{32}, systems: []string{"plumtree", "unicast"}, runs: 3, rates: []float64{10, 20, 80}, ratesN: 32,
 		ratesSystems: []string{"plumtree", "unicast"}}
@@ -402,8 +410,9 @@ func TestDocRateSweep(t *testing.T) {
 	for _, s := range []string{
 		"| plumtree | 32 | 100.00 | 100/100 | 0 | 0.00 | 1.80 |",
 		"Rate sweep at N = 32: the steady phase at each rate, as long as 100 messages at 20 msg/s take",
-		"| 10 | plumtree | 100 | 100.00 | 0 | 0.00 | 9.00 | 251 | 2.51 | 9.00× | 5.02× (runs 5.00, 5.02, 5.04) |",
-		"| 80 | unicast | 100 | 100.00 | 0 | 0.00 | 1.00 | 30 | 0.30 | 1.00× | 1.00× (runs 1.00, 1.00, 1.00) |",
+		"| 10 | plumtree | 100 | 100.00 | 0 | 0.00 | 9.00 | 251 | 151 | 31.0 | 2.51 | 9.00× | 5.02× (runs 5.00, 5.02, 5.04) |",
+		"| 20 | unicast | 100 | 100.00 | 0 | 0.00 | 1.00 | 50 | 49 | 0.6 | 0.50 | 1.00× | 1.00× (runs 1.00, 1.00, 1.00) |",
+		"| 80 | unicast | 100 | 100.00 | 0 | 0.00 | 1.00 | 30 | – | – | 0.30 | 1.00× | 1.00× (runs 1.00, 1.00, 1.00) |",
 		"plumtree 0 of 3, unicast 0 of 3",
 		"/cpu_vs_rate.png)",
 		"-rates 10,20,80 -rates-n 32 -rates-systems plumtree,unicast",

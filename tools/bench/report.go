@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,7 +43,11 @@ type row struct {
 	Burst   *phase
 	IdleCPU float64
 	IdleB   float64
-	Lat     []float64 // all runs' complete-message latencies (CDF)
+	// AboveIdle is the median over the runs of the steady phase's CPU per
+	// delivery less the run's idle CPU spread over its deliveries
+	// (aboveIdle); NaN when no run measured an idle window.
+	AboveIdle float64
+	Lat       []float64 // all runs' complete-message latencies (CDF)
 }
 
 // rows are the main runs' rows (the base rate), N by N.
@@ -70,7 +75,7 @@ func (r *report) sweepRows() []row {
 func (r *report) row(sys string, n int, rate float64) row {
 	w := row{System: sys, N: n, Rate: rate}
 	var st, bu []phase
-	var icpu, ib []float64
+	var icpu, ib, above []float64
 	for _, res := range r.results {
 		if res.Spec.System != sys || res.Spec.N != n || res.Spec.Rate != rate {
 			continue
@@ -87,6 +92,9 @@ func (r *report) row(sys string, n int, rate float64) row {
 		}
 		icpu = append(icpu, res.IdleCPUms)
 		ib = append(ib, res.IdleBytes)
+		if x, ok := aboveIdle(res); ok {
+			above = append(above, x)
+		}
 	}
 	slices.Sort(w.Lat)
 	w.Steady = medianPhase(st)
@@ -95,7 +103,23 @@ func (r *report) row(sys string, n int, rate float64) row {
 		w.Burst = &b
 	}
 	w.IdleCPU, w.IdleB = median(icpu), median(ib)
+	w.AboveIdle = math.NaN()
+	if len(above) > 0 {
+		w.AboveIdle = median(above)
+	}
 	return w
+}
+
+// aboveIdle is a run's steady CPU per delivery less what its idle window
+// would have spent over the same time (idle CPU per second over the steady
+// phase's deliveries per second): the part of the CPU that the messages
+// themselves cost, if the background runs on at its idle rate meanwhile.
+// False without an idle window or deliveries.
+func aboveIdle(res result) (float64, bool) {
+	if res.Spec.Idle <= 0 || res.Steady.DelPerSec <= 0 {
+		return 0, false
+	}
+	return res.Steady.CPUusPerDel - 1000*res.IdleCPUms/res.Steady.DelPerSec, true
 }
 
 // medianPhase takes the median of every field separately.
@@ -274,13 +298,13 @@ func (r *report) sweepMarkdown() string {
 	}
 	var b strings.Builder
 	s := r.cfg.base
-	fmt.Fprintf(&b, "\nRate sweep at N = %d: the steady phase at each rate, as long as %d messages at %g msg/s take (at least %d messages), no burst; medians of %d run(s). CPU / bound gives the runs' ratios.\n\n",
+	fmt.Fprintf(&b, "\nRate sweep at N = %d: the steady phase at each rate, as long as %d messages at %g msg/s take (at least %d messages), no burst; medians of %d run(s). CPU / bound gives the runs' ratios. Above idle: CPU per delivery less the run's idle CPU per second over its deliveries per second.\n\n",
 		r.cfg.ratesN, s.Count, s.Rate, s.Count, r.cfg.runs)
-	b.WriteString("| msg/s | system | messages | delivered % | dup | p50 ms | p99 ms | CPU µs / delivery | context switches / delivery | p99 / bound | CPU / bound |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| msg/s | system | messages | delivered % | dup | p50 ms | p99 ms | CPU µs / delivery | above idle | idle CPU ms/s | context switches / delivery | p99 / bound | CPU / bound |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, w := range rows {
 		if w.Runs == 0 {
-			fmt.Fprintf(&b, "| %g | %s | failed: %s |||||||||\n", w.Rate, w.System, firstLine(w.Errors))
+			fmt.Fprintf(&b, "| %g | %s | failed: %s |||||||||||\n", w.Rate, w.System, firstLine(w.Errors))
 			continue
 		}
 		p := w.Steady
@@ -291,8 +315,12 @@ func (r *report) sweepMarkdown() string {
 		if pr, ok := r.paired(w.System, w.N, w.Rate, cpuOf); ok {
 			cb = pr.detail()
 		}
-		fmt.Fprintf(&b, "| %g | %s | %d | %s | %d | %s | %s | %.0f | %s | %s | %s |\n",
-			w.Rate, w.System, p.Messages, f2(p.DeliveredPc), p.Duplicates, f2(p.P50ms), f2(p.P99ms), p.CPUusPerDel, f2(p.CtxSwPerDel), p99b, cb)
+		above, idle := "–", "–"
+		if !math.IsNaN(w.AboveIdle) {
+			above, idle = fmt.Sprintf("%.0f", w.AboveIdle), f1(w.IdleCPU)
+		}
+		fmt.Fprintf(&b, "| %g | %s | %d | %s | %d | %s | %s | %.0f | %s | %s | %s | %s | %s |\n",
+			w.Rate, w.System, p.Messages, f2(p.DeliveredPc), p.Duplicates, f2(p.P50ms), f2(p.P99ms), p.CPUusPerDel, above, idle, f2(p.CtxSwPerDel), p99b, cb)
 	}
 	return b.String()
 }

@@ -151,6 +151,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			if err != nil || !(x > 0) || math.IsInf(x, 1) {
 				return c, fmt.Errorf("-rates: %q is not a positive rate", f)
 			}
+			if slices.Contains(c.rates, x) {
+				return c, fmt.Errorf("-rates: %g twice", x)
+			}
 			c.rates = append(c.rates, x)
 		}
 		if c.ratesN < 2 {

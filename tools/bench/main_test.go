@@ -225,7 +225,7 @@ func TestTailFindsTheStalledHop(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{{"-n", "1"}, {"-systems", "nope"}, {"-size", "4"}, {"-rate", "0"}, {"-rate", "NaN"}, {"-runs", "0"},
-		{"-settle", "-1s"}, {"-idle", "-1s"}, {"extra"}, {"-rates", "10,0"}, {"-rates", "10,x"}, {"-rates", "+Inf"}, {"-rates", "10", "-rates-n", "1"},
+		{"-settle", "-1s"}, {"-idle", "-1s"}, {"extra"}, {"-rates", "10,0"}, {"-rates", "10,x"}, {"-rates", "10,20,10"}, {"-rates", "+Inf"}, {"-rates", "10", "-rates-n", "1"},
 		{"-rates", "10", "-rates-systems", "nope"}} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)

@@ -167,11 +167,10 @@ func median(xs []float64) float64 {
 
 // paired is a system's ratio to the bound run by run: each run of the
 // system at N and a rate against the unicast run with the same N, rate and
-// run index (the
-// same seed, in the same round: runs are the outer loop), and the median of
-// those ratios. Comparing within a round keeps a change of the machine's
-// pace between rounds out of the ratio; the ratio of the medians mixes
-// rounds.
+// run index (the same seed, in the same round: runs are the outer loop),
+// and the median of those ratios. Comparing within a round keeps a change
+// of the machine's pace between rounds out of the ratio; the ratio of the
+// medians mixes rounds.
 type paired struct {
 	runs []float64 // in run order, runs where both succeeded
 	med  float64

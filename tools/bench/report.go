@@ -203,6 +203,19 @@ func (r *report) paired(sys string, n int, rate float64, get func(p phase) float
 
 func (pr paired) String() string { return fmt.Sprintf("%.2f×", pr.med) }
 
+// ratioCell is a table's cell for a row's ratio to the bound (paired): the
+// median, with the runs' ratios when detail is set; "–" without a pair.
+func (r *report) ratioCell(w row, get func(p phase) float64, detail bool) string {
+	pr, ok := r.paired(w.System, w.N, w.Rate, get)
+	switch {
+	case !ok:
+		return "–"
+	case detail:
+		return pr.detail()
+	}
+	return pr.String()
+}
+
 // detail lists the runs' ratios after the median.
 func (pr paired) detail() string {
 	if len(pr.runs) < 2 {
@@ -237,16 +250,7 @@ func (r *report) markdown() string {
 			continue
 		}
 		p := w.Steady
-		p99b, bb, cb := "–", "–", "–"
-		if pr, ok := r.paired(w.System, w.N, w.Rate, p99Of); ok {
-			p99b = pr.String()
-		}
-		if pr, ok := r.paired(w.System, w.N, w.Rate, bytesOf); ok {
-			bb = pr.String()
-		}
-		if pr, ok := r.paired(w.System, w.N, w.Rate, cpuOf); ok {
-			cb = pr.String()
-		}
+		p99b, bb, cb := r.ratioCell(w, p99Of, false), r.ratioCell(w, bytesOf, false), r.ratioCell(w, cpuOf, false)
 		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %.0f |\n",
 			w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),
 			f2(p.RMR), p.BytesPerDel, p.CPUusPerDel, p99b, bb, cb, f1(w.IdleCPU), w.IdleB)
@@ -307,13 +311,7 @@ func (r *report) sweepMarkdown() string {
 			continue
 		}
 		p := w.Steady
-		p99b, cb := "–", "–"
-		if pr, ok := r.paired(w.System, w.N, w.Rate, p99Of); ok {
-			p99b = pr.String()
-		}
-		if pr, ok := r.paired(w.System, w.N, w.Rate, cpuOf); ok {
-			cb = pr.detail()
-		}
+		p99b, cb := r.ratioCell(w, p99Of, false), r.ratioCell(w, cpuOf, true)
 		above, idle := "–", "–"
 		if !math.IsNaN(w.AboveIdle) {
 			above, idle = fmt.Sprintf("%.0f", w.AboveIdle), f1(w.IdleCPU)

@@ -8,7 +8,21 @@ import (
 
 // logBridge forwards memberlist's log.Logger lines ("[DEBUG] memberlist:
 // ...") to slog at the matching level.
-type logBridge struct{ l *slog.Logger }
+//
+// memberlist closes its transport first when it shuts down and stops its
+// probe and gossip timers only after that, so a timer that fires in between
+// logs "[ERR] memberlist: Failed to send gossip to ...: use of closed network
+// connection" (or a failed ping) on a clean stop. Once closed reports the
+// node's own sockets closed, such lines are the shutdown's own doing and go
+// to DEBUG; any other line keeps its level.
+type logBridge struct {
+	l      *slog.Logger
+	closed func() bool // the transport is shut down (nil: never)
+}
+
+// errClosedText is what net.ErrClosed prints: an operation on a socket this
+// process closed.
+var errClosedText = []byte("use of closed network connection")
 
 func (b *logBridge) Write(p []byte) (int, error) {
 	n := len(p)
@@ -30,6 +44,9 @@ func (b *logBridge) Write(p []byte) (int, error) {
 			line = bytes.TrimSpace(line[i+len(lv.tag):])
 			break
 		}
+	}
+	if level > slog.LevelDebug && b.closed != nil && b.closed() && bytes.Contains(line, errClosedText) {
+		level = slog.LevelDebug
 	}
 	ctx := context.Background()
 	if !b.l.Enabled(ctx, level) {

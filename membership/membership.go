@@ -296,7 +296,7 @@ func (m *Membership) Start(ctx context.Context, peers Peers, book AddressBook) e
 	conf.Ping = d
 	conf.Conflict = d
 	conf.LogOutput = nil
-	conf.Logger = log.New(&logBridge{l: m.log}, "", 0)
+	conf.Logger = log.New(&logBridge{l: m.log, closed: m.tr.closed.Load}, "", 0)
 
 	m.syncAfter = settleRounds * conf.GossipInterval
 	tcpTimeout := conf.TCPTimeout

@@ -75,7 +75,10 @@ func defaultOptions() options {
 }
 
 // WithLogger sets the logger (default: discard). memberlist's own log lines
-// are forwarded to it with the key component=memberlist.
+// are forwarded to it at their level with the key component=memberlist,
+// except the errors of sends on the node's own closed sockets once Shutdown
+// has closed them (memberlist's timers can fire after its transport closed),
+// which go to DEBUG.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l != nil {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParseMetrics(t *testing.T) {
+	text := `# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 1.25
+process_resident_memory_bytes 2.62144e+07
+go_memstats_heap_inuse_bytes 4194304
+go_goroutines 40
+plumtree_messages_delivered_total{node="a"} 10
+plumtree_messages_delivered_total{node="b",x="}"} 5 1700000000000
+plumtree_messages_delivered_bytes_total 999
+`
+	s, err := parseMetrics(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sample{cpu: 1.25, rss: 26214400, heap: 4194304, goroutines: 40, delivered: 15}
+	if s != want {
+		t.Fatalf("got %+v, want %+v", s, want)
+	}
+	if _, err := parseMetrics(strings.NewReader("process_cpu_seconds_total 1\n")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing metrics: %v", err)
+	}
+	if _, err := parseMetrics(strings.NewReader(strings.Replace(text, "40", "forty", 1))); err == nil || !strings.Contains(err.Error(), "go_goroutines") {
+		t.Fatalf("bad value: %v", err)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-n", "1"},
+		{"-size", "0"},
+		{"-size", "70000"},
+		{"-rates", "20,x"},
+		{"-rates", "-5"},
+		{"-dur", "0s"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	c, err := parseFlags([]string{"-rates", "20, 200,,800"}, &bytes.Buffer{})
+	if err != nil || len(c.rates) != 3 || c.rates[1] != 200 {
+		t.Fatalf("%+v, %v", c.rates, err)
+	}
+}
+
+// Three processes end to end: the table has the idle row and the rate's,
+// every receiver delivered every message (run fails otherwise), and the
+// figures are measured, not zero.
+func TestRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts examples/node")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not found: cannot build examples/node")
+	}
+	var out bytes.Buffer
+	err := run([]string{"-n", "3", "-idle", "1s", "-rates", "50", "-dur", "2s", "-warmup", "5", "-settle", "0s"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var idle, rate []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		cells := strings.Split(line, " | ")
+		switch {
+		case strings.HasPrefix(line, "| idle |"):
+			idle = cells
+		case strings.HasPrefix(line, "| 50 msg/s |"):
+			rate = cells
+		}
+	}
+	if idle == nil || rate == nil {
+		t.Fatalf("rows missing:\n%s", out.String())
+	}
+	num := func(cells []string, i int) float64 {
+		f, err := strconv.ParseFloat(strings.Fields(cells[i])[0], 64)
+		if err != nil {
+			t.Fatalf("column %d of %q: %v", i, cells, err)
+		}
+		return f
+	}
+	// Columns: phase, sent msg/s, refused, deliveries/s, CPU ms/s,
+	// µs/delivery, above idle, RSS, heap, goroutines, publisher CPU,
+	// publisher RSS.
+	if r := num(rate, 2); r != 0 {
+		t.Errorf("%v broadcasts refused at 50 msg/s for 2 s", r)
+	}
+	if d := num(rate, 3); d <= 0 {
+		t.Errorf("receivers delivered %v/s", d)
+	}
+	if us := num(rate, 5); us <= 0 {
+		t.Errorf("CPU per delivery %v µs", us)
+	}
+	if rss, heap := num(rate, 7), num(rate, 8); rss <= 0 || heap <= 0 || heap > rss*2 {
+		t.Errorf("RSS %v MiB, heap %v MiB", rss, heap)
+	}
+	if g := num(idle, 9); g < 5 {
+		t.Errorf("%v goroutines: a node runs more", g)
+	}
+}

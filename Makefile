@@ -141,6 +141,16 @@ BENCH_AWAKE_FLAGS ?= -n 32 -runs 5 -count 200 -rate 20 -burst 0 -systems plumtre
 bench-report-awake:
 	$(GO) run ./tools/bench $(BENCH_AWAKE_FLAGS) -keep-awake -out docs/img/bench-awake -doc docs/benchmarks-awake.md -note "$(BENCH_NOTE)"
 
+# What one node costs as deployed (docs/operations.md, "Sizing"): 8
+# examples/node processes, idle and at 20, 200 and 800 msg/s of 1 KiB
+# (tools/nodecost; its test runs a short form in `make test`). Takes about
+# 2.5 minutes a run; the guide quotes the medians of NODE_COST_RUNS runs.
+NODE_COST_FLAGS ?=
+NODE_COST_RUNS ?= 3
+.PHONY: node-cost
+node-cost:
+	cd tools && for i in $$(seq $(NODE_COST_RUNS)); do GOWORK=off $(GO) run ./nodecost $(NODE_COST_FLAGS) || exit 1; done
+
 # Memory soak, two parts; each fails if the live heap grows after its
 # warm-up. Not part of `make test` (`soak-short` is).
 #  1. The message cache alone (cache/soak_test.go): Puts at high rate for

@@ -26,17 +26,26 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	// Ctrl-C ends the measurement and stops the nodes (each leaves the
+	// cluster) before the command exits.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted; the nodes were stopped")
+		}
 		fmt.Fprintln(os.Stderr, "nodecost:", err)
 		os.Exit(1)
 	}
@@ -97,7 +106,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	return c, nil
 }
 
-func run(args []string, out io.Writer) error {
+func run(ctx context.Context, args []string, out io.Writer) error {
 	c, err := parseFlags(args, out)
 	if err != nil {
 		return err
@@ -112,8 +121,6 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	cl := &cluster{cfg: c, http: &http.Client{Timeout: 10 * time.Second}}
 	defer cl.stop()
 	if err := cl.start(ctx); err != nil {
@@ -189,7 +196,7 @@ func (cl *cluster) start(ctx context.Context) error {
 		if i > 0 {
 			args = append(args, "-join", cl.procs[0].addr)
 		}
-		p, err := startProc(ctx, cl.cfg.bin, args, cl.cfg.timeout)
+		p, err := startProc(cl.cfg.bin, args, cl.cfg.timeout)
 		if p != nil {
 			cl.procs = append(cl.procs, p)
 		}
@@ -220,9 +227,12 @@ func (cl *cluster) start(ctx context.Context) error {
 	})
 }
 
-func startProc(ctx context.Context, bin string, args []string, timeout time.Duration) (*proc, error) {
+func startProc(bin string, args []string, timeout time.Duration) (*proc, error) {
 	p := &proc{name: args[1], done: make(chan struct{})}
-	p.cmd = exec.CommandContext(ctx, bin, args...)
+	p.cmd = exec.Command(bin, args...) // stopped by cluster.stop, gracefully
+	// The node ignores the terminal's Ctrl-C (its own process group):
+	// cluster.stop interrupts it once the measurement has ended.
+	p.cmd.SysProcAttr = detached()
 	p.cmd.Stderr = p
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -517,6 +527,18 @@ func figures(a, b sample, secs, idleMsPerS float64) row {
 	return r
 }
 
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -549,7 +571,11 @@ func (cl *cluster) measure(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	time.Sleep(c.settle) // not a synchronisation: the warm-up's announcements and rounds pass before the idle window
+	// Not a synchronisation: the warm-up's announcements and rounds pass
+	// before the idle window.
+	if err := sleep(ctx, c.settle); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "| phase | sent msg/s | refused | receivers: deliveries/s | CPU ms/s | CPU µs / delivery | above idle | RSS MiB | Go heap MiB | goroutines | publisher: CPU ms/s | RSS MiB |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	idle := make([]float64, c.n) // per node, ms/s
@@ -559,7 +585,9 @@ func (cl *cluster) measure(ctx context.Context, out io.Writer) error {
 			return err
 		}
 		t0 := time.Now()
-		time.Sleep(c.idle) // the measured window itself
+		if err := sleep(ctx, c.idle); err != nil { // the measured window itself
+			return err
+		}
 		b, err := cl.scrape(ctx)
 		if err != nil {
 			return err

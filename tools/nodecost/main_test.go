@@ -66,7 +66,7 @@ func TestRunSmall(t *testing.T) {
 		t.Skip("go tool not found: cannot build examples/node")
 	}
 	var out bytes.Buffer
-	err := run([]string{"-n", "3", "-idle", "1s", "-rates", "50", "-dur", "2s", "-warmup", "5", "-settle", "0s"}, &out)
+	err := run(t.Context(), []string{"-n", "3", "-idle", "1s", "-rates", "50", "-dur", "2s", "-warmup", "5", "-settle", "0s"}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

@@ -189,6 +189,7 @@ type cluster struct {
 	cfg   config
 	http  *http.Client
 	procs []*proc
+	idled bool // an idle window was measured: "above idle" has a meaning
 }
 
 func (cl *cluster) start(ctx context.Context) error {
@@ -602,6 +603,7 @@ func (cl *cluster) measure(ctx context.Context, out io.Writer) error {
 			idle[i] = rows[i].cpuMsPerS
 		}
 		cl.print(out, "idle", 0, 0, rows)
+		cl.idled = true
 	}
 	for _, rate := range c.rates {
 		a, err := cl.scrape(ctx)
@@ -642,7 +644,9 @@ func (cl *cluster) print(out io.Writer, phase string, sentPerS float64, refused 
 	per, above := "–", "–"
 	if sentPerS > 0 {
 		per = fmt.Sprintf("%.0f", median(col(func(r row) float64 { return r.usPerDelivery })))
-		above = fmt.Sprintf("%.0f", median(col(func(r row) float64 { return r.usAboveIdle })))
+		if cl.idled {
+			above = fmt.Sprintf("%.0f", median(col(func(r row) float64 { return r.usAboveIdle })))
+		}
 	}
 	sent := "0"
 	if sentPerS > 0 {

@@ -42,8 +42,10 @@ func TestConfigValidate(t *testing.T) {
 		{"max_entries", func(c *Config) { c.MaxEntries = 1 << 27 }},
 		{"max_bytes", func(c *Config) { c.MaxBytes = 0 }},
 		{"ttl", func(c *Config) { c.TTL = time.Microsecond }},
-		{"shed_most_to", func(c *Config) { c.ShedMostTo = 1 }},
-		{"shed_some_to", func(c *Config) { c.ShedSomeTo = 0.1 }},
+		{"shed_most_to", func(c *Config) { c.ShedMostTo = 1.1 }},
+		{"shed_most_to", func(c *Config) { c.ShedMostTo = -0.1 }},
+		{"shed_some_to", func(c *Config) { c.ShedSomeTo = 0.1; c.ShedMostTo = 0.5 }},
+		{"min_retention", func(c *Config) { c.MinRetention = -time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
@@ -63,7 +65,8 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := ConfigFromCore(core.WANConfig())
-	if cc.MaxEntries != 65536 || cc.TTL != 10*time.Minute || cc.MaxBytes != DefaultMaxBytes {
+	if cc.MaxEntries != 65536 || cc.TTL != 10*time.Minute || cc.MaxBytes != DefaultMaxBytes ||
+		cc.ShedSomeTo != 1 || cc.ShedMostTo != 1 || cc.MinRetention != DefaultMinRetention {
 		t.Fatalf("ConfigFromCore: %+v", cc)
 	}
 }
@@ -197,6 +200,7 @@ func TestBackpressureLevels(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}))
 	cfg := DefaultConfig()
 	cfg.MaxEntries, cfg.MaxBytes = 100, 1<<20
+	cfg.ShedSomeTo, cfg.ShedMostTo = 0.85, 0.6
 	c := newCache(t, cfg, WithLogger(log))
 	fill := func() {
 		for i := uint64(0); i < 100; i++ {
@@ -276,6 +280,7 @@ func TestStepDrivesScheduler(t *testing.T) {
 	sch := &scriptSched{interval: 0, batch: 3, level: int(BackpressureDropMost)}
 	cfg := DefaultConfig()
 	cfg.MaxEntries, cfg.TTL = 10, time.Second
+	cfg.ShedMostTo = 0.6
 	c := newCache(t, cfg, WithScheduler(sch))
 	for i := uint64(1); i <= 10; i++ {
 		c.Put(t0, id(i), msg(1))

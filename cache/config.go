@@ -30,21 +30,47 @@ type Config struct {
 	TTL time.Duration
 	// ShedSomeTo (shed_some_to) and ShedMostTo (shed_most_to) are the
 	// utilizations the cache sheds down to (least recently used first) at
-	// BackpressureDropSome and at BackpressureDropMost or above.
-	// Defaults 0.85 and 0.6.
+	// BackpressureDropSome and at BackpressureDropMost or above. 1 sheds
+	// nothing. Defaults 1 and 1: the cache is bounded and evicts on every
+	// Put when full, so shedding below the bounds frees no memory the
+	// bounds did not already allow; it only shortens how long messages
+	// are kept, and the cache refills at once. Set them below 1 where the
+	// memory the bounds allow is wanted back while the cache is nearly
+	// full.
 	ShedSomeTo float64
 	ShedMostTo float64
+	// MinRetention (min_retention) is the retention below which the cache
+	// applies BackpressureBlockNew (Admit refuses new broadcasts) when its
+	// Scheduler asks for it. Retention is how far back, by origin time, the
+	// cache still holds messages (see Cache.Retention): a cache that is
+	// merely full still holds a TTL's worth, or close to it, and refusing
+	// broadcasts then would help nothing. Below MinRetention a Graft or an
+	// anti-entropy round can find a message already gone, and refusing the
+	// node's own broadcasts slows the cluster's rate until the caches hold
+	// enough again. While the Scheduler asks for block-new and the
+	// retention is at least MinRetention, the cache applies drop-most
+	// instead. The effective value is min(MinRetention, TTL); 0 never
+	// refuses. Default 30 s (DefaultMinRetention).
+	MinRetention time.Duration
 }
+
+// DefaultMinRetention is the default MinRetention. With the protocol's
+// defaults a Graft is retried for about 12 s (500 ms, doubling, capped at
+// 4 s, 5 retries) and anti-entropy sends only messages at least 5 s old,
+// one exchange per node every 2 s: a message must stay stored for some
+// tens of seconds for either to reach a node that missed it.
+const DefaultMinRetention = 30 * time.Second
 
 // DefaultConfig returns the defaults (those of the protocol's default
 // preset).
 func DefaultConfig() Config {
 	return Config{
-		MaxEntries: 65536,
-		MaxBytes:   DefaultMaxBytes,
-		TTL:        10 * time.Minute,
-		ShedSomeTo: 0.85,
-		ShedMostTo: 0.6,
+		MaxEntries:   65536,
+		MaxBytes:     DefaultMaxBytes,
+		TTL:          10 * time.Minute,
+		ShedSomeTo:   1,
+		ShedMostTo:   1,
+		MinRetention: DefaultMinRetention,
 	}
 }
 
@@ -67,10 +93,12 @@ func (c *Config) Validate() error {
 		return fieldErr("max_bytes", "is %d, must be in [1, %d]", c.MaxBytes, int64(1)<<40)
 	case c.TTL < time.Millisecond:
 		return fieldErr("ttl", "is %v, must be at least 1ms", c.TTL)
-	case !(c.ShedMostTo >= 0 && c.ShedMostTo < 1):
-		return fieldErr("shed_most_to", "is %v, must be in [0, 1)", c.ShedMostTo)
-	case !(c.ShedSomeTo >= c.ShedMostTo && c.ShedSomeTo < 1):
-		return fieldErr("shed_some_to", "is %v, must be in [shed_most_to, 1) = [%v, 1)", c.ShedSomeTo, c.ShedMostTo)
+	case !(c.ShedMostTo >= 0 && c.ShedMostTo <= 1):
+		return fieldErr("shed_most_to", "is %v, must be in [0, 1]", c.ShedMostTo)
+	case !(c.ShedSomeTo >= c.ShedMostTo && c.ShedSomeTo <= 1):
+		return fieldErr("shed_some_to", "is %v, must be in [shed_most_to, 1] = [%v, 1]", c.ShedSomeTo, c.ShedMostTo)
+	case c.MinRetention < 0:
+		return fieldErr("min_retention", "is %v, must not be negative", c.MinRetention)
 	}
 	return nil
 }

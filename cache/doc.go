@@ -37,9 +37,13 @@
 //
 // The Scheduler's level acts: at drop-some and drop-most the cache sheds
 // least recently used entries down to Config.ShedSomeTo / ShedMostTo after
-// each sweep; at block-new it also makes Admit return ErrBackpressure, which
-// a node uses to refuse new broadcasts. Every level change is logged (WARN
-// when raised, INFO when eased) and counted in Stats.
+// each sweep (by default 1: nothing, since the bounds already bound the
+// memory and shedding would only shorten retention); at block-new it also
+// makes Admit return ErrBackpressure, which a node uses to refuse new
+// broadcasts. Block-new is applied only while the cache's Retention (how
+// far back it still holds messages) is below Config.MinRetention, 30 s by
+// default: a cache that is merely full refuses nothing. Every level change
+// is logged (WARN when raised, INFO when eased) and counted in Stats.
 //
 // # Concurrency
 //

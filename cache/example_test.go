@@ -36,7 +36,7 @@ func Example() {
 }
 
 // A scheduler decides the sweeps and the backpressure level; in a node it is
-// a *tuner.CleanupTuner. This one reports block-new.
+// a *tuner.CleanupTuner. This one always asks for block-new.
 type overloaded struct{}
 
 func (overloaded) Next(time.Time, float64, time.Duration, uint64) (time.Duration, int, int) {
@@ -45,15 +45,32 @@ func (overloaded) Next(time.Time, float64, time.Duration, uint64) (time.Duration
 func (overloaded) Observe(time.Time, time.Duration, int) {}
 
 func ExampleCache_Admit() {
-	c, err := cache.New(cache.DefaultConfig(), cache.WithScheduler(overloaded{}))
+	cfg := cache.DefaultConfig() // min_retention 30 s
+	cfg.MaxEntries = 1000
+	c, err := cache.New(cfg, cache.WithScheduler(overloaded{}))
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(c.Admit())
-	next := c.Step(time.Unix(1700000000, 0)) // Run does this on a timer
+	now := time.Unix(1700000000, 0)
+	put := func(n int, every time.Duration) { // n messages, one each every
+		for range n {
+			now = now.Add(every)
+			c.Put(now, core.MessageID{Origin: "a", Seq: c.Stats().Puts + 1}, core.StoredMessage{Payload: []byte("m")})
+		}
+	}
+
+	// Full, but holding the last 100 s: block-new is not applied.
+	put(2000, 100*time.Millisecond) // 10 msg/s for 200 s
+	c.Step(now)                     // Run does this on a timer
+	fmt.Println(c.Stats().Retention, c.Backpressure(), c.Admit())
+
+	// Holding only the last 2 s, less than min_retention: new broadcasts
+	// are refused until the cache holds 30 s again.
+	put(5000, 2*time.Millisecond) // 500 msg/s for 10 s
+	c.Step(now)
 	err = c.Admit()
-	fmt.Println(next, c.Backpressure(), errors.Is(err, cache.ErrBackpressure))
+	fmt.Println(c.Stats().Retention, c.Backpressure(), errors.Is(err, cache.ErrBackpressure))
 	// Output:
-	// <nil>
-	// 1s block-new true
+	// 1m39.9s drop-most <nil>
+	// 1.998s block-new true
 }

@@ -53,13 +53,15 @@ const (
 	// BackpressureNone: normal operation.
 	BackpressureNone Backpressure = iota
 	// BackpressureDropSome: after each sweep, shed least recently used
-	// entries down to Config.ShedSomeTo.
+	// entries down to Config.ShedSomeTo (by default 1: none).
 	BackpressureDropSome
 	// BackpressureDropMost: after each sweep, shed least recently used
-	// entries down to Config.ShedMostTo.
+	// entries down to Config.ShedMostTo (by default 1: none).
 	BackpressureDropMost
 	// BackpressureBlockNew: shed as at BackpressureDropMost, and Admit
-	// refuses new local broadcasts with ErrBackpressure.
+	// refuses new local broadcasts with ErrBackpressure. Step applies it
+	// only while the cache's Retention is below Config.MinRetention
+	// (drop-most otherwise); SetBackpressure applies it as given.
 	BackpressureBlockNew
 )
 

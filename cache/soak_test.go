@@ -57,6 +57,9 @@ func TestSoak(t *testing.T) {
 	base := heapInUse()
 	cfg := DefaultConfig()
 	cfg.MaxEntries, cfg.MaxBytes, cfg.TTL = 10000, 16<<20, 5*time.Second
+	// Shedding is off by default; the soak turns it on so that both
+	// eviction paths (LRU at the bounds, and sheds) run under load.
+	cfg.ShedSomeTo, cfg.ShedMostTo = 0.85, 0.6
 	c := newCache(t, cfg, WithScheduler(soakScheduler{}))
 	if err := c.Start(); err != nil {
 		t.Fatal(err)

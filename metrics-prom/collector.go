@@ -211,6 +211,7 @@ var cacheMetrics = []metric[CacheStats]{
 	}},
 	{name: "plumtree_cache_sweeps_total", help: "Cache expiry sweeps run.", typ: counter, get: u64(func(s *CacheStats) uint64 { return s.Sweeps })},
 	{name: "plumtree_cache_last_sweep_duration_seconds", help: "Duration of the last cache expiry sweep.", typ: gauge, get: func(s *CacheStats) float64 { return s.LastSweep.Seconds() }},
+	{name: "plumtree_cache_retention_seconds", help: "How far back, by message origin time, the message cache holds messages: its TTL unless it evicted a live message for room within the last TTL.", typ: gauge, get: func(s *CacheStats) float64 { return s.Retention.Seconds() }},
 	{name: "plumtree_cache_backpressure_level", help: "Cache backpressure level: 0 none, 1 drop some, 2 drop most, 3 block new broadcasts.", typ: gauge, get: num(func(s *CacheStats) int { return s.Backpressure })},
 	{name: "plumtree_cache_admission_rejected_total", help: "Broadcasts refused by the cache's admission check.", typ: counter, get: u64(func(s *CacheStats) uint64 { return s.Rejected })},
 }

@@ -87,7 +87,7 @@ func scenarioCollector() *Collector {
 		WithCache(func() CacheStats {
 			return CacheStats{Bytes: 123456, MaxBytes: 1 << 20, Puts: 500, Hits: 40, Misses: 4, EvictedTTL: 8,
 				EvictedCapacity: 7, EvictedBytes: 6, EvictedBackpressure: 5, Sweeps: 9, LastSweep: 1500 * time.Microsecond,
-				Backpressure: 2, Rejected: 3}
+				Retention: 90 * time.Second, Backpressure: 2, Rejected: 3}
 		}),
 	)
 	c.Observe(scenarioEvents())

@@ -213,6 +213,7 @@ var cacheFields = slices.Concat(
 		"Bytes", "plumtree_cache_bytes",
 		"MaxBytes", "plumtree_cache_max_bytes",
 		"LastSweep", "plumtree_cache_last_sweep_duration_seconds",
+		"Retention", "plumtree_cache_retention_seconds",
 		"Backpressure", "plumtree_cache_backpressure_level",
 	),
 )

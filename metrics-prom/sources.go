@@ -116,6 +116,7 @@ type CacheStats struct {
 
 	Sweeps       uint64        // expiry sweeps run
 	LastSweep    time.Duration // duration of the last sweep
+	Retention    time.Duration // how far back, by origin time, the store holds messages
 	Backpressure int           // current level: 0 none, 1 drop some, 2 drop most, 3 block new broadcasts
 	Rejected     uint64        // broadcasts refused by the cache's admission check
 }

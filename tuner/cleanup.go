@@ -10,7 +10,10 @@ import (
 // Level is a backpressure level. Its integer values are part of the contract
 // with the message cache (which receives them as a plain int from
 // CleanupTuner.Next): 0 none, 1 drop-some, 2 drop-most, 3 block-new. Each
-// level includes the ones below it.
+// level includes the ones below it. A level is what the tuner asks for; what
+// the cache module does at each is its own policy (its Config's ShedSomeTo,
+// ShedMostTo and MinRetention: by default it sheds nothing and refuses only
+// while it holds less than 30 s of traffic).
 type Level int
 
 // Backpressure levels, mildest first.

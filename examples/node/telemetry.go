@@ -59,7 +59,7 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 			Bytes: cs.Bytes, MaxBytes: cs.MaxBytes, Puts: cs.Puts, Hits: cs.Hits, Misses: cs.Misses,
 			EvictedTTL: cs.Evictions.TTL, EvictedCapacity: cs.Evictions.Capacity,
 			EvictedBytes: cs.Evictions.Bytes, EvictedBackpressure: cs.Evictions.Backpressure,
-			Sweeps: cs.Sweeps, LastSweep: cs.LastSweep, Backpressure: int(cs.Backpressure), Rejected: cs.Rejected,
+			Sweeps: cs.Sweeps, LastSweep: cs.LastSweep, Retention: cs.Retention, Backpressure: int(cs.Backpressure), Rejected: cs.Rejected,
 		}
 	})
 }

@@ -60,8 +60,8 @@ type Stats struct {
 	LastSweep   time.Duration `json:"last_sweep_ns"` // duration of the last sweep
 	LastRemoved int           `json:"last_removed"`  // expired entries the last sweep removed
 
-	// Retention is how far back, by origin time, the cache held messages
-	// at its last Step (see Cache.Retention); TTL before the first.
+	// Retention is how far back, by origin time, the cache holds messages
+	// at the clock's time (WithClock; see Cache.Retention).
 	Retention time.Duration `json:"retention_ns"`
 
 	Backpressure        Backpressure `json:"backpressure"`         // current level
@@ -119,10 +119,9 @@ type Cache struct {
 
 	// The last removal of a live entry to make room (Put at a bound, or a
 	// shed): its time, and whether there was one. Retention derives from
-	// it; ret is the retention the last Step found.
+	// it.
 	roomAt  int64
 	hasRoom bool
-	ret     time.Duration
 	latest  int64 // the latest time given to any method
 
 	// The expired cursor: the live entries whose expiry records up to seq
@@ -164,7 +163,6 @@ func New(cfg Config, opts ...Option) (*Cache, error) {
 		sched:  FixedScheduler{Interval: max(cfg.TTL/4, time.Millisecond), Batch: cfg.MaxEntries},
 		clock:  time.Now,
 		lru:    lru,
-		ret:    cfg.TTL,
 	}
 	for _, o := range opts {
 		o(c)
@@ -362,6 +360,15 @@ func (c *Cache) LiveUtilization(now time.Time) float64 {
 	return c.liveUtilization()
 }
 
+// clockOffset is the clock's time (WithClock) as an offset from the epoch,
+// without making it the latest time given. Caller holds mu.
+func (c *Cache) clockOffset() int64 {
+	if !c.hasEpoch {
+		return 0
+	}
+	return int64(c.clock().Sub(c.epoch))
+}
+
 // Retention returns how far back, by origin time, the cache holds messages
 // at time now: the TTL, unless within the last TTL it removed a live
 // message to make room (at a bound, or shedding at a backpressure level);
@@ -537,7 +544,7 @@ func (c *Cache) Stats() Stats {
 		Misses:              c.misses,
 		Evictions:           c.ev,
 		Sweeps:              c.sweeps,
-		Retention:           c.ret,
+		Retention:           c.retention(c.clockOffset()),
 		LastSweep:           c.lastSweep,
 		LastRemoved:         c.lastRem,
 		Backpressure:        Backpressure(c.level.Load()),
@@ -570,7 +577,7 @@ func (c *Cache) SetBackpressure(level Backpressure) int {
 	if level > BackpressureNone {
 		shed = c.shed(target)
 	}
-	util, ret := c.liveUtilization(), c.ret
+	util, ret := c.liveUtilization(), c.retention(c.latest)
 	c.mu.Unlock()
 	if level != old {
 		lvl := slog.LevelInfo

@@ -62,14 +62,14 @@ func ExampleCache_Admit() {
 	// Full, but holding the last 100 s: block-new is not applied.
 	put(2000, 100*time.Millisecond) // 10 msg/s for 200 s
 	c.Step(now)                     // Run does this on a timer
-	fmt.Println(c.Stats().Retention, c.Backpressure(), c.Admit())
+	fmt.Println(c.Retention(now), c.Backpressure(), c.Admit())
 
 	// Holding only the last 2 s, less than min_retention: new broadcasts
 	// are refused until the cache holds 30 s again.
 	put(5000, 2*time.Millisecond) // 500 msg/s for 10 s
 	c.Step(now)
 	err = c.Admit()
-	fmt.Println(c.Stats().Retention, c.Backpressure(), errors.Is(err, cache.ErrBackpressure))
+	fmt.Println(c.Retention(now), c.Backpressure(), errors.Is(err, cache.ErrBackpressure))
 	// Output:
 	// 1m39.9s drop-most <nil>
 	// 1.998s block-new true

@@ -233,12 +233,12 @@ var modelIDs = func() []core.MessageID {
 func TestCacheStateMachine(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := genConfig(t)
-		c, err := New(cfg)
+		now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		c, err := New(cfg, WithClock(func() time.Time { return now }))
 		if err != nil {
 			t.Fatal(err)
 		}
 		md := &model{cfg: cfg, m: map[core.MessageID]*modelEntry{}}
-		now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 		var hops uint16
 
 		t.Repeat(map[string]func(*rapid.T){
@@ -313,7 +313,7 @@ func TestCacheStateMachine(t *testing.T) {
 				}
 				want := md.st
 				want.Size, want.Bytes = len(md.m), md.bytes
-				want.Retention = cfg.TTL // as of the last Step: none ran
+				want.Retention = md.retention(now) // Stats reads the clock: now
 				got := st
 				got.Capacity, got.MaxBytes, got.TTL, got.Utilization, got.LastSweep, got.LastRemoved, got.Backpressure = 0, 0, 0, 0, 0, 0, 0
 				if got != want {

@@ -30,8 +30,9 @@ func WithScheduler(s Scheduler) Option {
 	}
 }
 
-// WithClock sets the clock Run reads for the now it passes to Step. Use the
-// clock that feeds Put and Get (a node's clock). Default time.Now.
+// WithClock sets the clock Run reads for the now it passes to Step, and
+// Stats for its Retention. Use the clock that feeds Put and Get (a node's
+// clock). Default time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(c *Cache) {
 		if now != nil {

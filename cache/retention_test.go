@@ -24,8 +24,9 @@ type retentionRig struct {
 }
 
 func newRetentionRig(t *testing.T, cfg Config) *retentionRig {
-	c := newCache(t, cfg, WithScheduler(&tunerLikeSched{}))
-	return &retentionRig{t: t, c: c, now: t0, next: t0}
+	r := &retentionRig{t: t, now: t0, next: t0}
+	r.c = newCache(t, cfg, WithScheduler(&tunerLikeSched{}), WithClock(func() time.Time { return r.now }))
+	return r
 }
 
 // run puts rate messages per second (0: none) for d, stepping on schedule.
@@ -82,9 +83,9 @@ func TestFullCacheKeepsServingAndAdmitting(t *testing.T) {
 	if st.Evictions.Capacity == 0 || st.Size != cfg.MaxEntries {
 		t.Fatalf("the cache never filled: %+v", st)
 	}
-	// The last Step, at 5 min, came before the Put due then: the least
-	// recently used message was put 10,000 messages (100 s) before it.
-	if want := 100 * time.Second; st.Retention != want {
+	// The least recently used message was put 9,999 messages before the
+	// last: 99.99 s.
+	if want := 9999 * 10 * time.Millisecond; st.Retention != want {
 		t.Fatalf("retention %v, want %v", st.Retention, want)
 	}
 	if st.Backpressure != BackpressureDropMost {

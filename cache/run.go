@@ -26,8 +26,7 @@ const backlogInterval = time.Millisecond
 // backpressure level, is LiveUtilization: expired entries not yet swept do
 // not count. Step applies the level the Scheduler returns, except that
 // block-new is applied only while Retention, measured after the sweep, is
-// below min(MinRetention, TTL); otherwise drop-most is. Stats.Retention
-// reports the value Step measured. When the sweep stopped at its batch limit with expired entries
+// below min(MinRetention, TTL); otherwise drop-most is. When the sweep stopped at its batch limit with expired entries
 // left (SweepResult.More), Step returns 1 ms instead of the Scheduler's
 // interval, so a backlog is worked off in batches soon after one another,
 // each holding the mutex for one batch only.
@@ -42,8 +41,7 @@ func (c *Cache) Step(now time.Time) time.Duration {
 	res := c.Sweep(now, max(batch, 1))
 	c.sched.Observe(now, res.Duration, res.Removed)
 	c.mu.Lock()
-	c.ret = c.retention(c.offset(now))
-	ret := c.ret
+	ret := c.retention(c.offset(now))
 	c.mu.Unlock()
 	applied := Backpressure(level)
 	if applied >= BackpressureBlockNew && ret >= min(c.cfg.MinRetention, c.cfg.TTL) {

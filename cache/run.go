@@ -26,10 +26,11 @@ const backlogInterval = time.Millisecond
 // backpressure level, is LiveUtilization: expired entries not yet swept do
 // not count. Step applies the level the Scheduler returns, except that
 // block-new is applied only while Retention, measured after the sweep, is
-// below min(MinRetention, TTL); otherwise drop-most is. When the sweep stopped at its batch limit with expired entries
-// left (SweepResult.More), Step returns 1 ms instead of the Scheduler's
-// interval, so a backlog is worked off in batches soon after one another,
-// each holding the mutex for one batch only.
+// below min(MinRetention, TTL); otherwise drop-most is. When the sweep
+// stopped at its batch limit with expired entries left (SweepResult.More),
+// Step returns 1 ms instead of the Scheduler's interval, so a backlog is
+// worked off in batches soon after one another, each holding the mutex for
+// one batch only.
 func (c *Cache) Step(now time.Time) time.Duration {
 	c.stepMu.Lock()
 	defer c.stepMu.Unlock()

@@ -183,12 +183,7 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 		return fail(err)
 	}
 
-	tun, err := tuner.NewCleanupTuner(tuner.DefaultCleanupConfig())
-	if err != nil {
-		_ = tr.Close()
-		return fail(err)
-	}
-	store, err := cache.New(cache.ConfigFromCore(pcfg), cache.WithScheduler(tun), cache.WithLogger(log))
+	store, tun, err := newStore(pcfg, log)
 	if err != nil {
 		_ = tr.Close()
 		return fail(err)
@@ -231,6 +226,21 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newStore is the node's message store: the cache module sized by the
+// protocol's configuration, swept and given its backpressure level by a
+// CleanupTuner with the default configuration. It is not started.
+func newStore(pcfg core.Config, log *slog.Logger, opts ...cache.Option) (*cache.Cache, *tuner.CleanupTuner, error) {
+	tun, err := tuner.NewCleanupTuner(tuner.DefaultCleanupConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := cache.New(cache.ConfigFromCore(pcfg), append([]cache.Option{cache.WithScheduler(tun), cache.WithLogger(log)}, opts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, tun, nil
 }
 
 // Addr returns the node's advertised address (memberlist and Plumtree).

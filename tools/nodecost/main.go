@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -343,12 +344,16 @@ type sample struct {
 	heap       float64 // go_memstats_heap_inuse_bytes
 	goroutines float64 // go_goroutines
 	delivered  float64 // plumtree_messages_delivered_total
+	retention  float64 // plumtree_cache_retention_seconds; NaN if not exported
 }
 
 // parseMetrics reads the samples nodecost needs from the Prometheus text
 // format (series of one name are summed over their labels).
 func parseMetrics(r io.Reader) (sample, error) {
-	var s sample
+	s := sample{retention: math.NaN()}
+	// Exported only by nodes with the cache module's retention (a -bin
+	// older than it has none): read if there.
+	optional := map[string]*float64{"plumtree_cache_retention_seconds": &s.retention}
 	fields := map[string]*float64{
 		"process_cpu_seconds_total":         &s.cpu,
 		"process_resident_memory_bytes":     &s.rss,
@@ -372,6 +377,12 @@ func parseMetrics(r io.Reader) (sample, error) {
 			}
 		}
 		dst, ok := fields[name]
+		if opt, isOpt := optional[name]; isOpt {
+			if !seen[name] {
+				*opt = 0 // from NaN, to sum the series
+			}
+			dst, ok = opt, true
+		}
 		if !ok {
 			continue
 		}
@@ -518,12 +529,13 @@ type row struct {
 	rssMiB        float64
 	heapMiB       float64
 	goroutines    float64
+	retentionS    float64 // the cache's retention at the phase's end (NaN: unknown)
 }
 
 func figures(a, b sample, secs, idleMsPerS float64) row {
 	cpu := b.cpu - a.cpu
 	d := b.delivered - a.delivered
-	r := row{cpuMsPerS: cpu / secs * 1e3, delivPerS: d / secs, rssMiB: b.rss / (1 << 20), heapMiB: b.heap / (1 << 20), goroutines: b.goroutines}
+	r := row{cpuMsPerS: cpu / secs * 1e3, delivPerS: d / secs, rssMiB: b.rss / (1 << 20), heapMiB: b.heap / (1 << 20), goroutines: b.goroutines, retentionS: b.retention}
 	if d > 0 {
 		r.usPerDelivery = cpu / d * 1e6
 		r.usAboveIdle = (cpu - idleMsPerS/1e3*secs) / d * 1e6
@@ -580,8 +592,8 @@ func (cl *cluster) measure(ctx context.Context, out io.Writer) error {
 	if err := sleep(ctx, c.settle); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "| phase | sent msg/s | refused | receivers: deliveries/s | CPU ms/s | CPU µs / delivery | above idle | RSS MiB | Go heap MiB | goroutines | publisher: CPU ms/s | RSS MiB |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| phase | sent msg/s | refused | receivers: deliveries/s | CPU ms/s | CPU µs / delivery | above idle | RSS MiB | Go heap MiB | goroutines | cache retention s | publisher: CPU ms/s | RSS MiB |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	idle := make([]float64, c.n) // per node, ms/s
 	if c.idle > 0 {
 		a, err := cl.scrape(ctx)
@@ -627,7 +639,7 @@ func (cl *cluster) measure(ctx context.Context, out io.Writer) error {
 		}
 		cl.print(out, fmt.Sprintf("%g msg/s", rate), float64(sent)/sentSecs, refused, rows)
 	}
-	fmt.Fprintf(out, "\nReceivers' figures are medians over nodes 1..%d (ranges of CPU in brackets); above idle subtracts each node's idle CPU per second. Every receiver delivered every message sent in each phase; refused: broadcasts node 0 refused for backpressure (503).\n", c.n-1)
+	fmt.Fprintf(out, "\nReceivers' figures are medians over nodes 1..%d (ranges of CPU in brackets); above idle subtracts each node's idle CPU per second; cache retention is the shortest of the receivers' at the phase's end (how far back their caches held messages; the TTL until a cache is full). Every receiver delivered every message sent in each phase; refused: broadcasts node 0 refused for backpressure (503).\n", c.n-1)
 	return nil
 }
 
@@ -652,9 +664,13 @@ func (cl *cluster) print(out io.Writer, phase string, sentPerS float64, refused 
 	if sentPerS > 0 {
 		sent = fmt.Sprintf("%.0f", sentPerS)
 	}
-	fmt.Fprintf(out, "| %s | %s | %d | %.0f | %.1f (%.1f–%.1f) | %s | %s | %.1f | %.1f | %.0f | %.1f | %.1f |\n",
+	retention := "–"
+	if ret := col(func(r row) float64 { return r.retentionS }); !slices.ContainsFunc(ret, math.IsNaN) {
+		retention = fmt.Sprintf("%.0f", slices.Min(ret))
+	}
+	fmt.Fprintf(out, "| %s | %s | %d | %.0f | %.1f (%.1f–%.1f) | %s | %s | %.1f | %.1f | %.0f | %s | %.1f | %.1f |\n",
 		phase, sent, refused, median(col(func(r row) float64 { return r.delivPerS })),
 		median(cpu), slices.Min(cpu), slices.Max(cpu), per, above,
 		median(col(func(r row) float64 { return r.rssMiB })), median(col(func(r row) float64 { return r.heapMiB })),
-		median(col(func(r row) float64 { return r.goroutines })), rows[0].cpuMsPerS, rows[0].rssMiB)
+		median(col(func(r row) float64 { return r.goroutines })), retention, rows[0].cpuMsPerS, rows[0].rssMiB)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,8 +25,16 @@ plumtree_messages_delivered_bytes_total 999
 		t.Fatal(err)
 	}
 	want := sample{cpu: 1.25, rss: 26214400, heap: 4194304, goroutines: 40, delivered: 15}
+	if !math.IsNaN(s.retention) {
+		t.Fatalf("retention %v without the metric, want NaN", s.retention)
+	}
+	s.retention = 0
 	if s != want {
 		t.Fatalf("got %+v, want %+v", s, want)
+	}
+	s, err = parseMetrics(strings.NewReader(text + "plumtree_cache_retention_seconds{node=\"a\"} 81.5\n"))
+	if err != nil || s.retention != 81.5 {
+		t.Fatalf("retention %v, %v; want 81.5", s.retention, err)
 	}
 	if _, err := parseMetrics(strings.NewReader("process_cpu_seconds_total 1\n")); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing metrics: %v", err)
@@ -91,8 +100,8 @@ func TestRunSmall(t *testing.T) {
 		return f
 	}
 	// Columns: phase, sent msg/s, refused, deliveries/s, CPU ms/s,
-	// µs/delivery, above idle, RSS, heap, goroutines, publisher CPU,
-	// publisher RSS.
+	// µs/delivery, above idle, RSS, heap, goroutines, cache retention,
+	// publisher CPU, publisher RSS.
 	if r := num(rate, 2); r != 0 {
 		t.Errorf("%v broadcasts refused at 50 msg/s for 2 s", r)
 	}
@@ -107,5 +116,9 @@ func TestRunSmall(t *testing.T) {
 	}
 	if g := num(idle, 9); g < 5 {
 		t.Errorf("%v goroutines: a node runs more", g)
+	}
+	// 100 messages leave the caches far from full: they hold the whole TTL.
+	if ret := num(rate, 10); ret != 600 {
+		t.Errorf("cache retention %v s, want the TTL, 600 s", ret)
 	}
 }

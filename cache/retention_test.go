@@ -11,7 +11,6 @@ import (
 // Step whenever the interval it returned has passed, as Run does. It
 // records when Admit refused.
 type retentionRig struct {
-	t    *testing.T
 	c    *Cache
 	now  time.Time
 	next time.Time // the next Step
@@ -20,11 +19,10 @@ type retentionRig struct {
 	refused      time.Duration // total time Admit refused, by Step
 	firstRefusal time.Time
 	lastRefusal  time.Time
-	admitted     time.Time // the last Step after which Admit agreed
 }
 
 func newRetentionRig(t *testing.T, cfg Config) *retentionRig {
-	r := &retentionRig{t: t, now: t0, next: t0}
+	r := &retentionRig{now: t0, next: t0}
 	r.c = newCache(t, cfg, WithScheduler(&tunerLikeSched{}), WithClock(func() time.Time { return r.now }))
 	return r
 }
@@ -51,8 +49,6 @@ func (r *retentionRig) run(rate int, d time.Duration) {
 				}
 				r.lastRefusal = at
 				r.refused += r.next.Sub(at)
-			} else {
-				r.admitted = at
 			}
 		}
 		if nextPut.After(end) {

@@ -11,7 +11,7 @@ import (
 	"github.com/plumtree-go/plumtree/core"
 )
 
-// storeRun drives the stack's store (the cache and its CleanupTuner, as New
+// storeRun drives the stack's store (the cache and its CleanupTuner, as Start
 // builds them) in virtual time: Puts of 1 KiB at rate messages per second
 // for d, and Step whenever the interval it returned has passed, as the
 // cache's Run does. It returns the Steps after which Admit refused, out of

@@ -143,7 +143,7 @@ type Cache struct {
 	done    chan struct{}
 }
 
-var _ core.Store = (*Cache)(nil)
+var _ core.RetentionStore = (*Cache)(nil)
 
 // New returns a Cache with a copy of cfg, or an error wrapping
 // ErrInvalidConfig. It starts nothing: call Run or Start for background

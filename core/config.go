@@ -54,8 +54,17 @@ type HealthConfig struct {
 	// whatever this says). Default 50.
 	PendingGraftsDegraded int
 	// CacheUtilizationDegraded: store utilization (len/capacity) above which
-	// the node is Degraded. Default 0.95.
+	// the node is Degraded, for a store that does not report its retention
+	// (RetentionStore). Default 0.95.
 	CacheUtilizationDegraded float64
+	// CacheRetentionDegraded: for a store that reports its retention
+	// (RetentionStore: MemStore, the cache module's Cache), the node is
+	// Degraded while the store holds less than this (capped at
+	// MessageCacheTTL), whatever its utilization: a full store that still
+	// holds this long is how a bounded store runs at a high rate. 0 turns
+	// the rule off for such stores. Default 30 s, the time scale of Graft
+	// retries and anti-entropy (the cache's MinRetention default).
+	CacheRetentionDegraded time.Duration
 	// MinPeersDegraded: fewer active peers than this is Degraded (or than
 	// the active view's cap, or the peers known, when smaller). Default 3.
 	MinPeersDegraded int
@@ -377,6 +386,7 @@ func DefaultHealthConfig() HealthConfig {
 		FailureRateDegraded:      0.3,
 		PendingGraftsDegraded:    50,
 		CacheUtilizationDegraded: 0.95,
+		CacheRetentionDegraded:   30 * time.Second,
 		MinPeersDegraded:         3,
 		Window:                   5 * time.Minute,
 		MinGraftSamples:          5,
@@ -535,6 +545,7 @@ func (c *Config) Validate() error {
 		{"maintenance_interval", c.MaintenanceInterval, time.Millisecond, day},
 		{"maintenance_jitter", c.MaintenanceJitter, 0, day},
 		{"health.window", c.Health.Window, time.Second, 30 * day},
+		{"health.cache_retention_degraded", c.Health.CacheRetentionDegraded, 0, 30 * day},
 	}
 	for _, d := range durs {
 		if d.v < d.lo {

@@ -118,6 +118,7 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"health.cache_utilization_degraded", func(c *core.Config) { c.Health.CacheUtilizationDegraded = math.Inf(1) }},
 		{"health.min_peers_degraded", func(c *core.Config) { c.Health.MinPeersDegraded = -1 }},
 		{"health.window", func(c *core.Config) { c.Health.Window = 0 }},
+		{"health.cache_retention_degraded", func(c *core.Config) { c.Health.CacheRetentionDegraded = -time.Second }},
 		{"health.min_graft_samples", func(c *core.Config) { c.Health.MinGraftSamples = -1 }},
 	}
 	for _, tc := range cases {

@@ -91,6 +91,9 @@ func TestMemStore(t *testing.T) {
 	if n := s.Expire(now.Add(2 * time.Second)); n != 3 || s.Len() != 0 {
 		t.Errorf("expired %d, len %d", n, s.Len())
 	}
+	if r := s.Retention(now.Add(2 * time.Second)); r != time.Second {
+		t.Errorf("retention of an empty store %v, want the TTL", r)
+	}
 	if NewMemStore(0, time.Second).Capacity() != 1 {
 		t.Error("capacity floor")
 	}
@@ -108,5 +111,35 @@ func TestMemStore(t *testing.T) {
 		if _, ok := big.Get(now, MessageID{Origin: "p", Seq: i}); !ok {
 			t.Fatalf("%d missing", i)
 		}
+	}
+}
+
+// MemStore's retention: the TTL until it evicts a live entry for room, then
+// the age of the next to go, back to the TTL a TTL after the last such
+// eviction. A late copy (an old origin time) does not move that back.
+func TestMemStoreRetention(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	s := NewMemStore(2, 10*time.Second)
+	s.Put(sec(0), MessageID{Origin: "o", Seq: 1}, StoredMessage{})
+	s.Put(sec(1), MessageID{Origin: "o", Seq: 2}, StoredMessage{})
+	if r := s.Retention(sec(5)); r != 10*time.Second {
+		t.Fatalf("full, nothing evicted: %v, want the TTL", r)
+	}
+	s.Put(sec(6), MessageID{Origin: "o", Seq: 3}, StoredMessage{}) // evicts 1
+	if r := s.Retention(sec(6)); r != 5*time.Second {
+		t.Fatalf("after an eviction for room: %v, want 5s (seq 2's age)", r)
+	}
+	s.Put(sec(2), MessageID{Origin: "o", Seq: 4}, StoredMessage{}) // a late copy evicts 2
+	// seq 3 (origin time 6 s) is next to go, 9 s old at 15 s; had the late
+	// copy's time counted, the last eviction would be 13 s old, past the TTL.
+	if r := s.Retention(sec(15)); r != 9*time.Second {
+		t.Fatalf("at 15 s: %v, want 9s", r)
+	}
+	if r := s.Retention(sec(16).Add(1)); r != 10*time.Second {
+		t.Fatalf("a TTL after the last eviction for room: %v, want the TTL", r)
+	}
+	if r := s.Retention(sec(0)); r < 0 {
+		t.Fatalf("negative retention %v", r)
 	}
 }

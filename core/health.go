@@ -17,7 +17,11 @@ import (
 //  5. failure rate > FailureRateDegraded  -> Degraded  "Elevated graft failure rate: 35.0%"
 //  6. pending grafts > min(PendingGraftsDegraded, MaxPendingGrafts-1)
 //     -> Degraded "Many pending grafts: N (threshold T)"
-//  7. cache utilization > CacheUtilizationDegraded -> Degraded "Cache nearly full: 96.0% used"
+//  7. a store that reports its retention (RetentionStore) holds less than
+//     min(CacheRetentionDegraded, MessageCacheTTL)
+//     -> Degraded "Cache nearly full: holds 12.3s of messages (want 30s), 96.0% used";
+//     any other store: utilization > CacheUtilizationDegraded
+//     -> Degraded "Cache nearly full: 96.0% used"
 //  8. active peers < min(MinPeersDegraded, cap, known)
 //     -> Degraded "Few peers: 2 (want 3)"
 //  9. otherwise                           -> Healthy   "Operating normally"
@@ -31,7 +35,12 @@ import (
 // MaxPeers, or EagerFanout + LazyFanout) is below MinPeersDegraded and full.
 // Likewise rule 6 fires at the latest when the pending grafts reach their
 // bound (MaxPendingGrafts; announcements beyond it are dropped), whatever
-// the threshold. With HealthConfig.Standalone, a node that knows no peer at
+// the threshold. Rule 7 departs from the operations guide (utilization alone)
+// for a store that reports its retention: a bounded store that receives more
+// than its bounds hold for a TTL is full by its nature, which costs nothing
+// while it still holds messages long enough to answer Grafts and digests;
+// and a store full in bytes (one large message) can hold only seconds while
+// few entries are used. With HealthConfig.Standalone, a node that knows no peer at
 // all is Healthy "Standalone: no peers yet" (checked before rule 2).
 func (p *Protocol) Health(now time.Time) Health {
 	if now.Before(p.now) {
@@ -49,6 +58,11 @@ func (p *Protocol) Health(now time.Time) Health {
 	if capacity > 0 {
 		util = float64(size) / float64(capacity)
 	}
+	ret, hasRet := time.Duration(0), false
+	if rs, ok := p.store.(RetentionStore); ok {
+		ret, hasRet = rs.Retention(now), true
+	}
+	wantRet := min(hc.CacheRetentionDegraded, p.cfg.MessageCacheTTL)
 	known := len(p.eager) + len(p.lazy) + len(p.passive)
 	h := Health{
 		Peers: PeerHealth{
@@ -63,7 +77,8 @@ func (p *Protocol) Health(now time.Time) Health {
 			SuccessfulGrafts: ok,
 			FailedGrafts:     fail,
 		},
-		Cache: CacheHealth{Size: size, Capacity: capacity, Utilization: util, TTL: p.cfg.MessageCacheTTL},
+		Cache: CacheHealth{Size: size, Capacity: capacity, Utilization: util, TTL: p.cfg.MessageCacheTTL,
+			Retention: ret, RetentionKnown: hasRet},
 	}
 	total := h.Peers.TotalCount
 	pendLimit := min(hc.PendingGraftsDegraded, p.cfg.MaxPendingGrafts-1)
@@ -83,7 +98,10 @@ func (p *Protocol) Health(now time.Time) Health {
 		h.Status, h.Message = Degraded, fmt.Sprintf("Elevated graft failure rate: %.1f%%", 100*rate)
 	case len(p.pend.m) > pendLimit:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Many pending grafts: %d (threshold %d)", len(p.pend.m), pendLimit)
-	case util > hc.CacheUtilizationDegraded:
+	case hasRet && ret < wantRet:
+		h.Status, h.Message = Degraded, fmt.Sprintf("Cache nearly full: holds %v of messages (want %v), %.1f%% used",
+			ret.Round(100*time.Millisecond), wantRet, 100*util)
+	case !hasRet && util > hc.CacheUtilizationDegraded:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Cache nearly full: %.1f%% used", 100*util)
 	case total < wantPeers:
 		h.Status, h.Message = Degraded, fmt.Sprintf("Few peers: %d (want %d)", total, wantPeers)

@@ -76,8 +76,28 @@ func TestHealthRules(t *testing.T) {
 			p.Receive(t0, "l0", ihave(ann("x", 1, 1), ann("x", 2, 1), ann("x", 3, 1)))
 			return p, t0
 		}, core.Degraded, "Many pending grafts: 3 (threshold 2)"},
-		{"7 cache", func() (*core.Protocol, time.Time) {
+		{"7 a full cache that holds its TTL is Healthy", func() (*core.Protocol, time.Time) {
 			p := fixture(t, func(c *core.Config) { c.MessageCacheMaxSize = 2 })
+			p.Broadcast(t0, nil, nil)
+			p.Broadcast(t0, nil, nil)
+			return p, t0
+		}, core.Healthy, "Operating normally"},
+		{"7 a cache evicting for room holds too little", func() (*core.Protocol, time.Time) {
+			p := fixture(t, func(c *core.Config) { c.MessageCacheMaxSize = 2 })
+			p.Broadcast(t0, nil, nil)
+			p.Broadcast(t0.Add(5*time.Second), nil, nil)
+			p.Broadcast(t0.Add(12*time.Second), nil, nil) // evicts the first
+			return p, t0.Add(12 * time.Second)
+		}, core.Degraded, "Cache nearly full: holds 7s of messages (want 30s), 100.0% used"},
+		{"7 the retention rule off", func() (*core.Protocol, time.Time) {
+			p := fixture(t, func(c *core.Config) { c.MessageCacheMaxSize = 2; c.Health.CacheRetentionDegraded = 0 })
+			p.Broadcast(t0, nil, nil)
+			p.Broadcast(t0, nil, nil)
+			p.Broadcast(t0, nil, nil)
+			return p, t0
+		}, core.Healthy, "Operating normally"},
+		{"7 a store without retention: utilization", func() (*core.Protocol, time.Time) {
+			p := fixtureStore(t, nil, plainStore{core.NewMemStore(2, time.Minute)})
 			p.Broadcast(t0, nil, nil)
 			p.Broadcast(t0, nil, nil)
 			return p, t0
@@ -207,4 +227,50 @@ func fourKnown(t *testing.T, eager, lazy int, accepting ...core.PeerID) *core.Pr
 		}
 	}
 	return p
+}
+
+// plainStore hides MemStore's Retention: a Store that does not report it.
+type plainStore struct{ s *core.MemStore }
+
+func (p plainStore) Put(at time.Time, id core.MessageID, m core.StoredMessage) { p.s.Put(at, id, m) }
+func (p plainStore) Get(now time.Time, id core.MessageID) (core.StoredMessage, bool) {
+	return p.s.Get(now, id)
+}
+func (p plainStore) Len() int      { return p.s.Len() }
+func (p plainStore) Capacity() int { return p.s.Capacity() }
+
+// A store that evicted for room reports Degraded while it holds less than
+// CacheRetentionDegraded (capped at the TTL), and Healthy again once the
+// evictions are a TTL old, though it stays full.
+func TestHealthCacheRetention(t *testing.T) {
+	p := fixture(t, func(c *core.Config) {
+		c.MessageCacheMaxSize = 3
+		c.MessageCacheTTL = 20 * time.Second // caps the 30 s threshold
+	})
+	for i := range 4 {
+		p.Broadcast(t0.Add(time.Duration(i)*time.Second), nil, nil)
+	}
+	at := t0.Add(3 * time.Second)
+	h := p.Health(at)
+	if h.Status != core.Degraded || h.Message != "Cache nearly full: holds 2s of messages (want 20s), 100.0% used" {
+		t.Fatalf("after an eviction for room: %v %q", h.Status, h.Message)
+	}
+	if !h.Cache.RetentionKnown || h.Cache.Retention != 2*time.Second {
+		t.Errorf("cache health %+v, want a known retention of 2s", h.Cache)
+	}
+	// The entries age: what the store holds grows with them.
+	h = p.Health(at.Add(17 * time.Second))
+	if h.Status != core.Degraded || h.Cache.Retention != 19*time.Second {
+		t.Errorf("17 s later: %v %q retention %v, want Degraded at 19s", h.Status, h.Message, h.Cache.Retention)
+	}
+	// A TTL after the eviction the store holds its TTL again.
+	h = p.Health(at.Add(20*time.Second + time.Millisecond))
+	if h.Status != core.Healthy || h.Cache.Retention != 20*time.Second {
+		t.Errorf("a TTL after the eviction: %v %q retention %v", h.Status, h.Message, h.Cache.Retention)
+	}
+	// A store that does not report it says so.
+	q := fixtureStore(t, nil, plainStore{core.NewMemStore(2, time.Minute)})
+	if c := q.Health(t0).Cache; c.RetentionKnown || c.Retention != 0 {
+		t.Errorf("a store without retention: %+v", c)
+	}
 }

@@ -18,13 +18,19 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 // lazy ones, and each accepts).
 func fixture(t testing.TB, mod func(*core.Config)) *core.Protocol {
 	t.Helper()
+	return fixtureStore(t, mod, nil)
+}
+
+// fixtureStore is fixture with the given payload store (nil: a MemStore).
+func fixtureStore(t testing.TB, mod func(*core.Config), store core.Store) *core.Protocol {
+	t.Helper()
 	c := core.DefaultConfig()
 	c.AntiEntropyBatch = 0
 	c.EagerFanout, c.LazyFanout, c.MaxEagerPeers = 3, 6, 0
 	if mod != nil {
 		mod(&c)
 	}
-	p, err := core.New(c, "me", nil, t0)
+	p, err := core.New(c, "me", store, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

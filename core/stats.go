@@ -132,6 +132,10 @@ type CacheHealth struct {
 	Capacity    int           `json:"capacity"`
 	Utilization float64       `json:"utilization"`
 	TTL         time.Duration `json:"ttl_ns"`
+	// Retention is how far back the store holds messages
+	// (RetentionStore.Retention), when it reports that (RetentionKnown).
+	Retention      time.Duration `json:"retention_ns"`
+	RetentionKnown bool          `json:"retention_known"`
 }
 
 // Health is the report the operations guide prints.

@@ -41,6 +41,21 @@ type Store interface {
 	Capacity() int
 }
 
+// RetentionStore is a Store that can say how far back it holds messages.
+// A bounded store that receives more than its bounds hold for a TTL is full
+// by its nature; what matters for repair is whether it still holds messages
+// long enough for Grafts and anti-entropy to find them. The health report
+// (Protocol.Health, rule 7) judges such a store by its retention instead
+// of its utilization. MemStore and the cache module's Cache implement it.
+type RetentionStore interface {
+	Store
+	// Retention returns how far back, by origin time, the store holds
+	// messages at now: the TTL, unless within the last TTL it removed a
+	// live message to make room; then the age of the message it would
+	// remove next, capped at the TTL (never negative).
+	Retention(now time.Time) time.Duration
+}
+
 // MemStore is the small reference Store: a FIFO ring bounded by count, with a
 // TTL. Expired entries are removed from the head as time passes (on Put and on
 // Expire); a full store forgets its oldest entry. Memory grows with use, up
@@ -53,6 +68,10 @@ type MemStore struct {
 	first uint64             // arrival number of the oldest entry
 	next  uint64             // arrival number of the next entry
 	idx   fifoIndex
+	// roomAt is the latest time given to a Put that removed a live entry
+	// to make room (hasRoom: there was one), for Retention.
+	roomAt  time.Time
+	hasRoom bool
 }
 
 type memEntry struct {
@@ -88,6 +107,9 @@ func (s *MemStore) Put(now time.Time, id MessageID, m StoredMessage) {
 	}
 	if s.Len() >= s.cap {
 		s.popHead()
+		if !s.hasRoom || now.After(s.roomAt) {
+			s.roomAt, s.hasRoom = now, true
+		}
 	}
 	s.ring.room(s.first, s.next, 16)
 	n = s.next
@@ -127,10 +149,20 @@ func (s *MemStore) popHead() {
 	s.first++
 }
 
+// Retention implements RetentionStore: the TTL, unless a Put removed a live
+// entry to make room within the last TTL before now; then the age of the
+// oldest arrival, the next to go, capped at the TTL.
+func (s *MemStore) Retention(now time.Time) time.Duration {
+	if !s.hasRoom || now.Sub(s.roomAt) > s.ttl || s.Len() == 0 {
+		return s.ttl
+	}
+	return min(max(now.Sub(s.slot(s.first).at), 0), s.ttl)
+}
+
 // Len implements Store.
 func (s *MemStore) Len() int { return int(s.next - s.first) }
 
 // Capacity implements Store.
 func (s *MemStore) Capacity() int { return s.cap }
 
-var _ Store = (*MemStore)(nil)
+var _ RetentionStore = (*MemStore)(nil)

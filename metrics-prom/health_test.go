@@ -209,7 +209,7 @@ func (h *healthDriver) expect(phase string, status core.HealthStatus, msgPrefix 
 	for sec, keys := range map[string][]string{
 		"peer_health":     {"eager_count", "lazy_count", "total_count", "target_eager"},
 		"delivery_health": {"pending_grafts", "graft_failure_rate", "successful_grafts", "failed_grafts"},
-		"cache_health":    {"size", "capacity", "utilization"},
+		"cache_health":    {"size", "capacity", "utilization", "retention_ns", "retention_known"},
 	} {
 		for _, k := range keys {
 			if _, ok := raw[sec][k]; !ok {
@@ -229,8 +229,9 @@ func (h *healthDriver) expect(phase string, status core.HealthStatus, msgPrefix 
 // (few peers) -> Healthy -> Degraded (pending grafts) -> Degraded (graft
 // failure rate) -> Unhealthy (graft failure rate) -> Healthy (the failures
 // left the window) -> Healthy (every peer pruned us: the node relinks
-// instead of being isolated) -> Unhealthy (no peers) -> Healthy -> Degraded
-// (cache nearly full) -> Healthy -> Unhealthy (shutting down).
+// instead of being isolated) -> Unhealthy (no peers) -> Healthy -> Healthy
+// (cache full, holding its TTL) -> Degraded (cache evicting live messages)
+// -> Healthy -> Unhealthy (shutting down).
 func TestHealthOverHTTP(t *testing.T) {
 	cfg := core.DefaultConfig()
 	cfg.GraftTimeout = 100 * time.Millisecond
@@ -314,13 +315,18 @@ func TestHealthOverHTTP(t *testing.T) {
 	h.link(h.peers...)
 	h.expect("peers back", core.Healthy, "Operating normally")
 
-	// Fill the message cache.
+	// Fill the message cache: full, it still holds its TTL.
 	for i := range cfg.MessageCacheMaxSize {
 		if _, err := n.Broadcast(context.Background(), fmt.Appendf(nil, "fill %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.expect("cache full", core.Degraded, "Cache nearly full")
+	h.expect("cache full", core.Healthy, "Operating normally")
+	// One more evicts a live message: it holds less than the TTL.
+	if _, err := n.Broadcast(context.Background(), []byte("one more")); err != nil {
+		t.Fatal(err)
+	}
+	h.expect("cache evicting", core.Degraded, "Cache nearly full: holds 0s of messages (want 10s)")
 	// The payloads expire; the next one stored makes room.
 	h.clk.Advance(cfg.MessageCacheTTL + time.Second)
 	if _, err := n.Broadcast(context.Background(), []byte("after ttl")); err != nil {

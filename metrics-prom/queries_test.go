@@ -32,6 +32,7 @@ type minute struct {
 	events     []core.Event
 	membership func(s *MembershipStats) // nil: unchanged
 	transport  func(s *TransportStats)  // nil: unchanged
+	cache      func(s *CacheStats)      // nil: no cache module's series
 }
 
 // scrapeSeries runs a Collector through eleven scrapes (t = 0, 1m, ... 10m),
@@ -43,11 +44,16 @@ func scrapeSeries(t *testing.T, m minute) string {
 	var health core.HealthStatus
 	var ms MembershipStats
 	var ts TransportStats
-	c := New(WithNode("n1"),
+	var cs CacheStats
+	opts := []Option{WithNode("n1"),
 		WithStats(func() core.Stats { return s }),
 		WithHealth(func() core.Health { return core.Health{Status: health} }),
 		WithMembership(func() MembershipStats { return ms }),
-		WithTransport(func() TransportStats { return ts }))
+		WithTransport(func() TransportStats { return ts })}
+	if m.cache != nil {
+		opts = append(opts, WithCache(func() CacheStats { return cs }))
+	}
+	c := New(opts...)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	series := map[string][]string{}
@@ -60,6 +66,9 @@ func scrapeSeries(t *testing.T, m minute) string {
 			}
 			if m.transport != nil {
 				m.transport(&ts)
+			}
+			if m.cache != nil {
+				m.cache(&cs)
 			}
 			health = m.health
 			c.Observe(m.events)
@@ -244,6 +253,12 @@ func TestRulesEvaluate(t *testing.T) {
 	}
 	strangerGossip := healthyMinute()
 	strangerGossip.membership = func(s *MembershipStats) { s.StreamsAccepted += 20; s.StreamsRefusedDecrypt++ }
+	// The cache module's node: full, holding its TTL (10 minutes), then
+	// holding 20 s.
+	fullHolding := healthyMinute()
+	fullHolding.cache = func(s *CacheStats) { s.Retention = 10 * time.Minute }
+	fullShort := healthyMinute()
+	fullShort.cache = func(s *CacheStats) { s.Retention = 20 * time.Second }
 	strangerPlumtree := healthyMinute()
 	strangerPlumtree.transport = func(s *TransportStats) { s.HandshakeFailures++; s.AuthFailures++ }
 	for _, tc := range []struct {
@@ -256,6 +271,8 @@ func TestRulesEvaluate(t *testing.T) {
 		{"refusing", refusing, []string{"PlumtreeCacheNearCapacity"}},
 		{"stranger-gossip", strangerGossip, []string{"PlumtreeCacheNearCapacity", "PlumtreeKeyMismatch"}},
 		{"stranger-plumtree", strangerPlumtree, []string{"PlumtreeCacheNearCapacity", "PlumtreeKeyMismatch"}},
+		{"full-cache-holding", fullHolding, nil},
+		{"full-cache-short", fullShort, []string{"PlumtreeCacheRetentionShort"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEvaluator(t, scrapeSeries(t, tc.minute))

@@ -318,6 +318,7 @@ type HealthReport struct {
 	FailureRateDegraded      float64  `json:"failure_rate_degraded"`
 	PendingGraftsDegraded    int      `json:"pending_grafts_degraded"`
 	CacheUtilizationDegraded float64  `json:"cache_utilization_degraded"`
+	CacheRetentionDegraded   Duration `json:"cache_retention_degraded"`
 	MinPeersDegraded         int      `json:"min_peers_degraded"`
 	Window                   Duration `json:"window"`
 	MinGraftSamples          int      `json:"min_graft_samples"`
@@ -375,6 +376,7 @@ func ConfigView(c core.Config) ConfigReport {
 			FailureRateDegraded:      c.Health.FailureRateDegraded,
 			PendingGraftsDegraded:    c.Health.PendingGraftsDegraded,
 			CacheUtilizationDegraded: c.Health.CacheUtilizationDegraded,
+			CacheRetentionDegraded:   Duration(c.Health.CacheRetentionDegraded),
 			MinPeersDegraded:         c.Health.MinPeersDegraded,
 			Window:                   Duration(c.Health.Window),
 			MinGraftSamples:          c.Health.MinGraftSamples,

@@ -81,10 +81,16 @@ func printHealth(w io.Writer, h node.HealthView) {
 		p.TotalCount, plural(p.TotalCount, "peer", "peers"), p.EagerCount, p.TargetEager, p.LazyCount)
 	fmt.Fprintf(w, "Delivery Health: %d pending %s; graft failure rate %s (%d succeeded, %d failed in the health window)\n",
 		d.PendingGrafts, plural(d.PendingGrafts, "graft", "grafts"), percent(d.GraftFailureRate), d.SuccessfulGrafts, d.FailedGrafts)
+	// Retention: how far back the store holds messages, from a node whose
+	// store reports it (a node before it omits the fields).
+	ret := ""
+	if ca.RetentionKnown {
+		ret = fmt.Sprintf(", retention %v", ca.Retention.Round(100*time.Millisecond))
+	}
 	if ca.Capacity > 0 {
-		fmt.Fprintf(w, "Cache Health:    %d of %d messages (%s used), TTL %v\n", ca.Size, ca.Capacity, percent(ca.Utilization), ca.TTL)
+		fmt.Fprintf(w, "Cache Health:    %d of %d messages (%s used), TTL %v%s\n", ca.Size, ca.Capacity, percent(ca.Utilization), ca.TTL, ret)
 	} else {
-		fmt.Fprintf(w, "Cache Health:    %d messages (no capacity bound), TTL %v\n", ca.Size, ca.TTL)
+		fmt.Fprintf(w, "Cache Health:    %d messages (no capacity bound), TTL %v%s\n", ca.Size, ca.TTL, ret)
 	}
 	if l := h.Large; l != nil {
 		fmt.Fprintf(w, "Large Messages:  %d in flight, %d of %d assembly bytes (%s used); %d part repairs, %d digest failures, %d evicted, %d expired\n",

@@ -30,6 +30,6 @@ func Example_health() {
 	// Message:         Few peers: 1 (want 3)
 	// Peer Health:     1 peer: 1 eager (target 3), 0 lazy
 	// Delivery Health: 0 pending grafts; graft failure rate 0.0% (0 succeeded, 0 failed in the health window)
-	// Cache Health:    9 of 10000 messages (0.1% used), TTL 30s
+	// Cache Health:    9 of 10000 messages (0.1% used), TTL 30s, retention 30s
 	// exit code: 1
 }

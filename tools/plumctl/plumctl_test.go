@@ -134,7 +134,7 @@ func TestCommands(t *testing.T) {
 				"Message:         Operating normally",
 				"Peer Health:     3 peers: 2 eager (target 3), 1 lazy",
 				"Delivery Health: 0 pending grafts; graft failure rate 0.0% (0 succeeded, 0 failed in the health window)",
-				"Cache Health:    6 of 10000 messages (0.1% used), TTL 30s",
+				"Cache Health:    6 of 10000 messages (0.1% used), TTL 30s, retention 30s",
 			},
 		},
 		{
@@ -144,7 +144,7 @@ func TestCommands(t *testing.T) {
 			code:   exitOK,
 			stdout: []string{
 				"Status:          Healthy",
-				"Cache Health:    6 of 10000 messages (0.1% used), TTL 30s",
+				"Cache Health:    6 of 10000 messages (0.1% used), TTL 30s, retention 30s",
 				"Large Messages:  2 in flight, 33554432 of 536870912 assembly bytes (6.2% used); 17 part repairs, 1 digest failures, 0 evicted, 3 expired",
 			},
 		},
@@ -160,7 +160,9 @@ func TestCommands(t *testing.T) {
 			routes: map[string]answerSpec{"GET /health": {status: 503, body: unhealthy}},
 			args:   []string{"health"},
 			code:   exitUnhealthy,
-			stdout: []string{"Status:          Unhealthy", "Message:         No peers connected", "Peer Health:     0 peers"},
+			// A node whose report has no retention (an older one): none printed.
+			stdout: []string{"Status:          Unhealthy", "Message:         No peers connected", "Peer Health:     0 peers",
+				"Cache Health:    8 of 10000 messages (0.1% used), TTL 30s\n"},
 		},
 		{
 			name:   "health -json after the command",

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/large"
 )
 
 // entry is what the LRU keeps per message.
@@ -21,7 +23,31 @@ type entry struct {
 	seq     uint64 // Put sequence, matches the expiry record
 	size    uint32 // payload + header bytes
 	hops    uint16
+	class   uint8     // the list holding it: classMessages or classParts
 	origin  time.Time // the message's origin time (StoredMessage.OriginTime)
+}
+
+// The cache's lists. With Config.MaxLargeBytes set, the parts of large
+// messages (stored with the large-message header, core/large.HeaderKey)
+// have a list and a byte bound of their own, so that one large message
+// neither pushes every ordinary message out nor loses its early parts to
+// the ordinary traffic; without it, everything is in classMessages.
+const (
+	classMessages = 0
+	classParts    = 1
+)
+
+// class is one LRU list of the cache with its byte bound.
+type class struct {
+	lru   *simplelru.LRU[core.MessageID, entry]
+	bytes int64 // stored payload + header bytes
+	max   int64 // byte bound: MaxBytes, or MaxLargeBytes for the parts
+	// The last removal of a live entry of this list to make room (Put at a
+	// bound, or a shed): its time, and whether there was one. Retention
+	// derives from it.
+	roomAt  int64
+	hasRoom bool
+	expB    int64 // bytes of the entries the expired cursor counted
 }
 
 // Evictions counts removed entries by reason.
@@ -47,10 +73,10 @@ func (e Evictions) Total() uint64 { return e.TTL + e.Capacity + e.Bytes + e.Back
 type Stats struct {
 	Size        int           `json:"size"`          // stored messages (expired ones not yet removed included)
 	Capacity    int           `json:"capacity"`      // MaxEntries
-	Bytes       int64         `json:"bytes"`         // stored payload + header bytes
-	MaxBytes    int64         `json:"max_bytes"`     // MaxBytes
+	Bytes       int64         `json:"bytes"`         // stored payload + header bytes (large messages' parts included)
+	MaxBytes    int64         `json:"max_bytes"`     // MaxBytes + MaxLargeBytes: the bound on Bytes
 	TTL         time.Duration `json:"ttl_ns"`        // TTL
-	Utilization float64       `json:"utilization"`   // max(Size/Capacity, Bytes/MaxBytes)
+	Utilization float64       `json:"utilization"`   // max(Size/Capacity, each list's bytes/bound)
 	Puts        uint64        `json:"puts"`          // Put calls
 	Overwrites  uint64        `json:"overwrites"`    // Puts that replaced a stored id
 	Hits        uint64        `json:"hits"`          // Gets that found a live message
@@ -59,6 +85,11 @@ type Stats struct {
 	Sweeps      uint64        `json:"sweeps"`        // Sweep calls
 	LastSweep   time.Duration `json:"last_sweep_ns"` // duration of the last sweep
 	LastRemoved int           `json:"last_removed"`  // expired entries the last sweep removed
+
+	// LargeBytes is the bytes held in large messages' parts under their
+	// own bound, MaxLargeBytes (0 without one: parts count as messages).
+	LargeBytes    int64 `json:"large_bytes"`
+	MaxLargeBytes int64 `json:"max_large_bytes"`
 
 	// Retention is how far back, by origin time, the cache holds messages
 	// at the clock's time (WithClock; see Cache.Retention).
@@ -89,7 +120,8 @@ type SweepResult struct {
 //
 // A Cache is safe for concurrent use: the protocol goroutine calls Put and
 // Get while the sweeper and metrics scrapes run. One mutex guards a
-// non-thread-safe simplelru.LRU and an expiry queue in Put order; Admit is
+// non-thread-safe simplelru.LRU (two with Config.MaxLargeBytes: ordinary
+// messages, and large messages' parts) and an expiry queue in Put order; Admit is
 // lock-free. Payloads and headers are owned by the cache after Put and are
 // returned by Get without copying: nobody may modify them.
 type Cache struct {
@@ -100,13 +132,13 @@ type Cache struct {
 	clock  func() time.Time
 
 	mu        sync.Mutex
-	lru       *simplelru.LRU[core.MessageID, entry]
+	cls       [2]class // classMessages, classParts
+	nCls      int      // lists in use: 1, or 2 with MaxLargeBytes
 	fifo      ring
 	epoch     time.Time
 	hasEpoch  bool
 	lastAt    int64 // largest record time queued
 	seq       uint64
-	bytes     int64
 	puts      uint64
 	overwr    uint64
 	hits      uint64
@@ -117,21 +149,16 @@ type Cache struct {
 	lastRem   int
 	changes   uint64
 
-	// The last removal of a live entry to make room (Put at a bound, or a
-	// shed): its time, and whether there was one. Retention derives from
-	// it.
-	roomAt  int64
-	hasRoom bool
-	latest  int64 // the latest time given to any method
+	latest int64 // the latest time given to any method
 
 	// The expired cursor: the live entries whose expiry records up to seq
-	// expSeq were found expired at expNow (expN entries, expB bytes). The
+	// expSeq were found expired at expNow (expN entries, and each list's
+	// expB bytes). The
 	// records are in time and seq order, so the cursor only moves forward
 	// while time does; every removal of a counted entry uncounts it.
 	expSeq uint64
 	expNow int64
 	expN   int
-	expB   int64
 
 	level    atomic.Int32 // Backpressure
 	rejected atomic.Uint64
@@ -152,18 +179,27 @@ func New(cfg Config, opts ...Option) (*Cache, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	lru, err := simplelru.NewLRU[core.MessageID, entry](cfg.MaxEntries, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
-	}
 	c := &Cache{
 		cfg:    cfg,
 		ttl:    int64(cfg.TTL),
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sched:  FixedScheduler{Interval: max(cfg.TTL/4, time.Millisecond), Batch: cfg.MaxEntries},
 		clock:  time.Now,
-		lru:    lru,
+		nCls:   1,
 	}
+	if cfg.MaxLargeBytes > 0 {
+		c.nCls = 2
+	}
+	for k := range c.nCls {
+		// Each list may hold every entry; MaxEntries bounds their sum.
+		lru, err := simplelru.NewLRU[core.MessageID, entry](cfg.MaxEntries, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		}
+		c.cls[k].lru = lru
+	}
+	c.cls[classMessages].max = cfg.MaxBytes
+	c.cls[classParts].max = cfg.MaxLargeBytes
 	for _, o := range opts {
 		o(c)
 	}
@@ -211,42 +247,105 @@ func messageSize(m *core.StoredMessage) int64 {
 // never fails and never blocks on anything but the cache's mutex.
 func (c *Cache) Put(now time.Time, id core.MessageID, m core.StoredMessage) {
 	size := messageSize(&m)
+	k := c.classOf(m.Headers)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	nowOff := c.offset(now)
 	c.puts++
-	if old, ok := c.lru.Peek(id); ok {
+	if old, ok := c.peek(id); ok {
 		c.removeEntry(id, &old)
 		c.overwr++
 	}
-	if size > c.cfg.maxEntryBytes() {
+	if size > min(c.cls[k].max, math.MaxUint32) {
 		c.ev.Bytes++
 		return
 	}
-	c.makeRoom(nowOff, size)
+	c.makeRoom(nowOff, size, k)
 	c.seq++
 	at := max(nowOff, c.lastAt) // the queue stays in time order
 	c.lastAt = at
-	c.lru.Add(id, entry{payload: m.Payload, headers: m.Headers, at: nowOff, seq: c.seq, size: uint32(size), hops: m.Hops, origin: m.OriginTime})
-	c.bytes += size
+	c.cls[k].lru.Add(id, entry{payload: m.Payload, headers: m.Headers, at: nowOff, seq: c.seq, size: uint32(size), hops: m.Hops, class: uint8(k), origin: m.OriginTime})
+	c.cls[k].bytes += size
 	c.enqueue(record{id: id, at: at, seq: c.seq})
 }
 
-// makeRoom removes entries until one more of size bytes fits. Caller holds
-// mu.
-func (c *Cache) makeRoom(now, size int64) {
-	for c.lru.Len() >= c.cfg.MaxEntries || c.bytes+size > c.cfg.MaxBytes {
+// classOf returns the list a message with these headers goes to: the
+// parts' list for a large message's part when the cache has one.
+func (c *Cache) classOf(hs []core.Header) int {
+	if c.nCls > 1 {
+		for i := range hs {
+			if hs[i].Key == large.HeaderKey {
+				return classParts
+			}
+		}
+	}
+	return classMessages
+}
+
+// peek looks id up in every list without touching the LRU order. Caller
+// holds mu.
+func (c *Cache) peek(id core.MessageID) (entry, bool) {
+	for k := range c.nCls {
+		if v, ok := c.cls[k].lru.Peek(id); ok {
+			return v, true
+		}
+	}
+	return entry{}, false
+}
+
+// count is the number of stored entries, in all lists. Caller holds mu.
+func (c *Cache) count() int {
+	n := 0
+	for k := range c.nCls {
+		n += c.cls[k].lru.Len()
+	}
+	return n
+}
+
+// totalBytes is the bytes stored in all lists. Caller holds mu.
+func (c *Cache) totalBytes() int64 {
+	var b int64
+	for k := range c.nCls {
+		b += c.cls[k].bytes
+	}
+	return b
+}
+
+// olderClass returns the list to take an entry from at the entry bound:
+// the one whose least recently used entry was put first. Caller holds mu;
+// some list is not empty.
+func (c *Cache) olderClass() int {
+	if c.nCls == 1 {
+		return classMessages
+	}
+	_, a, okA := c.cls[classMessages].lru.GetOldest()
+	_, b, okB := c.cls[classParts].lru.GetOldest()
+	if !okA || okB && b.seq < a.seq {
+		return classParts
+	}
+	return classMessages
+}
+
+// makeRoom removes entries until one more of size bytes fits in list k.
+// Caller holds mu.
+func (c *Cache) makeRoom(now, size int64, k int) {
+	for c.count() >= c.cfg.MaxEntries || c.cls[k].bytes+size > c.cls[k].max {
 		if c.expireOldest(now) {
 			c.ev.TTL++
 			continue
 		}
-		full := c.lru.Len() >= c.cfg.MaxEntries
-		_, v, ok := c.lru.RemoveOldest()
+		full := c.count() >= c.cfg.MaxEntries
+		from := k
+		if full {
+			from = c.olderClass()
+		}
+		cl := &c.cls[from]
+		_, v, ok := cl.lru.RemoveOldest()
 		if !ok {
 			return
 		}
 		c.forget(&v)
-		c.roomAt, c.hasRoom = now, true
+		cl.roomAt, cl.hasRoom = now, true
 		if full {
 			c.ev.Capacity++
 		} else {
@@ -274,17 +373,21 @@ func (c *Cache) expireOldest(now int64) bool {
 // removeRecorded removes the entry r was queued for, if it is still stored,
 // and reports whether it was. The caller pops r. Caller holds mu.
 func (c *Cache) removeRecorded(r *record) bool {
-	// Usually the oldest record is also the least recently used entry:
-	// remove it from the list's tail without a map lookup.
-	if k, v, ok := c.lru.GetOldest(); ok && v.seq == r.seq && k == r.id {
-		c.lru.RemoveOldest()
-		c.bytes -= int64(v.size)
-		c.uncount(&v)
-		return true
+	// Usually the oldest record is also a list's least recently used
+	// entry: remove it from the list's tail without a map lookup.
+	for k := range c.nCls {
+		cl := &c.cls[k]
+		if id, v, ok := cl.lru.GetOldest(); ok && v.seq == r.seq && id == r.id {
+			cl.lru.RemoveOldest()
+			cl.bytes -= int64(v.size)
+			c.uncount(&v)
+			return true
+		}
 	}
-	if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
-		c.lru.Remove(r.id)
-		c.bytes -= int64(v.size)
+	if v, ok := c.peek(r.id); ok && v.seq == r.seq {
+		cl := &c.cls[v.class]
+		cl.lru.Remove(r.id)
+		cl.bytes -= int64(v.size)
 		c.uncount(&v)
 		return true
 	}
@@ -293,15 +396,15 @@ func (c *Cache) removeRecorded(r *record) bool {
 
 // removeEntry removes a stored entry. Caller holds mu.
 func (c *Cache) removeEntry(id core.MessageID, v *entry) {
-	c.lru.Remove(id)
+	c.cls[v.class].lru.Remove(id)
 	c.forget(v)
 }
 
-// forget accounts for an entry that left the LRU. Its record is dropped
+// forget accounts for an entry that left its list. Its record is dropped
 // now when it is the oldest (the usual case: LRU order is mostly Put
 // order), otherwise when it reaches the front or at the next compaction.
 func (c *Cache) forget(v *entry) {
-	c.bytes -= int64(v.size)
+	c.cls[v.class].bytes -= int64(v.size)
 	c.uncount(v)
 	if r := c.fifo.front(); r != nil && r.seq == v.seq {
 		c.fifo.pop()
@@ -313,7 +416,7 @@ func (c *Cache) forget(v *entry) {
 func (c *Cache) uncount(v *entry) {
 	if v.seq <= c.expSeq {
 		c.expN--
-		c.expB -= int64(v.size)
+		c.cls[v.class].expB -= int64(v.size)
 	}
 }
 
@@ -324,7 +427,10 @@ func (c *Cache) uncount(v *entry) {
 // holds mu.
 func (c *Cache) advanceExpired(now int64) {
 	if now < c.expNow {
-		c.expSeq, c.expN, c.expB = 0, 0, 0
+		c.expSeq, c.expN = 0, 0
+		for k := range c.nCls {
+			c.cls[k].expB = 0
+		}
 	}
 	c.expNow = now
 	seq := c.expSeq
@@ -333,23 +439,29 @@ func (c *Cache) advanceExpired(now int64) {
 		if !c.expired(r.at, now) {
 			break
 		}
-		if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
+		if v, ok := c.peek(r.id); ok && v.seq == r.seq {
 			c.expN++
-			c.expB += int64(v.size)
+			c.cls[v.class].expB += int64(v.size)
 		}
 		c.expSeq = r.seq
 	}
 }
 
-// liveUtilization is max(live entries/MaxEntries, live bytes/MaxBytes)
-// with the entries the expired cursor counted left out. Caller holds mu.
+// liveUtilization is max(live entries/MaxEntries, each list's live
+// bytes/its bound) with the entries the expired cursor counted left out.
+// Caller holds mu.
 func (c *Cache) liveUtilization() float64 {
-	return max(float64(c.lru.Len()-c.expN)/float64(c.cfg.MaxEntries), float64(c.bytes-c.expB)/float64(c.cfg.MaxBytes))
+	u := float64(c.count()-c.expN) / float64(c.cfg.MaxEntries)
+	for k := range c.nCls {
+		cl := &c.cls[k]
+		u = max(u, float64(cl.bytes-cl.expB)/float64(cl.max))
+	}
+	return u
 }
 
 // LiveUtilization returns the utilization at time now without the expired
 // entries no sweep, Get or Put removed yet: max(live entries/MaxEntries,
-// live bytes/MaxBytes). Step gives it to the Scheduler, so backpressure
+// live bytes/MaxBytes, and live parts' bytes/MaxLargeBytes with that bound). Step gives it to the Scheduler, so backpressure
 // follows the live entries only. An entry counts as expired when its expiry
 // record (its Put time, or a later one if Put times went back) is older
 // than the TTL. The cost is amortised O(1) per Put plus O(log n).
@@ -373,9 +485,10 @@ func (c *Cache) clockOffset() int64 {
 // at time now: the TTL, unless within the last TTL it removed a live
 // message to make room (at a bound, or shedding at a backpressure level);
 // then the age of its least recently used message, the next to go, capped
-// at the TTL. It is how long the cache currently keeps an untouched message
-// before evicting it, and it grows back to the TTL when the evictions
-// stop. A cache that holds less than a TTL's worth of traffic reports
+// at the TTL; with the parts' list (Config.MaxLargeBytes), the shorter of
+// the two lists' retentions. It is how long the cache currently keeps an
+// untouched message before evicting it, and it grows back to the TTL when
+// the evictions stop. A cache that holds less than a TTL's worth of traffic reports
 // less: with the defaults (65,536 entries, 64 MiB), 1 KiB messages at
 // 200 msg/s give about 5½ minutes. Ages are measured from the times given
 // to Put (the protocol gives origin times), so an origin whose clock runs
@@ -386,16 +499,21 @@ func (c *Cache) Retention(now time.Time) time.Duration {
 	return c.retention(c.offset(now))
 }
 
-// retention implements Retention at offset now. Caller holds mu.
+// retention implements Retention at offset now: the shortest over the
+// lists that removed a live entry for room within the last TTL. Caller
+// holds mu.
 func (c *Cache) retention(now int64) time.Duration {
-	if !c.hasRoom || c.expired(c.roomAt, now) {
-		return c.cfg.TTL
+	r := c.cfg.TTL
+	for k := range c.nCls {
+		cl := &c.cls[k]
+		if !cl.hasRoom || c.expired(cl.roomAt, now) {
+			continue
+		}
+		if _, v, ok := cl.lru.GetOldest(); ok {
+			r = min(r, time.Duration(max(0, min(now-v.at, c.ttl))))
+		}
 	}
-	_, v, ok := c.lru.GetOldest()
-	if !ok {
-		return c.cfg.TTL
-	}
-	return time.Duration(max(0, min(now-v.at, c.ttl)))
+	return r
 }
 
 // enqueue queues a record, compacting stale records away when more than
@@ -403,9 +521,9 @@ func (c *Cache) retention(now int64) time.Duration {
 // records per stored entry. Caller holds mu.
 func (c *Cache) enqueue(r record) {
 	if c.fifo.full() {
-		if c.fifo.len()-c.lru.Len() > c.fifo.len()/2 {
+		if c.fifo.len()-c.count() > c.fifo.len()/2 {
 			c.fifo.compact(func(r *record) bool {
-				v, ok := c.lru.Peek(r.id)
+				v, ok := c.peek(r.id)
 				return ok && v.seq == r.seq
 			})
 		}
@@ -421,7 +539,10 @@ func (c *Cache) enqueue(r record) {
 func (c *Cache) Get(now time.Time, id core.MessageID) (core.StoredMessage, bool) {
 	c.mu.Lock()
 	nowOff := c.offset(now)
-	v, ok := c.lru.Get(id)
+	v, ok := c.cls[classMessages].lru.Get(id)
+	if !ok && c.nCls > 1 {
+		v, ok = c.cls[classParts].lru.Get(id)
+	}
 	if !ok {
 		c.misses++
 		c.mu.Unlock()
@@ -444,20 +565,22 @@ func (c *Cache) Get(now time.Time, id core.MessageID) (core.StoredMessage, bool)
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lru.Len()
+	return c.count()
 }
 
 // Capacity implements core.Store: MaxEntries.
 func (c *Cache) Capacity() int { return c.cfg.MaxEntries }
 
-// Bytes returns the stored payload and header bytes.
+// Bytes returns the stored payload and header bytes (large messages' parts
+// included).
 func (c *Cache) Bytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytes
+	return c.totalBytes()
 }
 
-// Utilization returns max(Len/MaxEntries, Bytes/MaxBytes).
+// Utilization returns max(Len/MaxEntries, each list's bytes/its bound:
+// MaxBytes, and MaxLargeBytes for the parts of large messages when set).
 func (c *Cache) Utilization() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -465,7 +588,11 @@ func (c *Cache) Utilization() float64 {
 }
 
 func (c *Cache) utilization() float64 {
-	return max(float64(c.lru.Len())/float64(c.cfg.MaxEntries), float64(c.bytes)/float64(c.cfg.MaxBytes))
+	u := float64(c.count()) / float64(c.cfg.MaxEntries)
+	for k := range c.nCls {
+		u = max(u, float64(c.cls[k].bytes)/float64(c.cls[k].max))
+	}
+	return u
 }
 
 // Sweep removes at most maxBatch expired entries (all of them when maxBatch
@@ -493,7 +620,7 @@ func (c *Cache) Sweep(now time.Time, maxBatch int) SweepResult {
 		// Drop stale expired records at the front (each costs one map
 		// lookup and is dropped once), so that More means expired entries.
 		for r := c.fifo.front(); r != nil && c.expired(r.at, nowOff); r = c.fifo.front() {
-			if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq {
+			if v, ok := c.peek(r.id); ok && v.seq == r.seq {
 				more = true
 				break
 			}
@@ -532,10 +659,12 @@ func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stats{
-		Size:                c.lru.Len(),
+		Size:                c.count(),
 		Capacity:            c.cfg.MaxEntries,
-		Bytes:               c.bytes,
-		MaxBytes:            c.cfg.MaxBytes,
+		Bytes:               c.totalBytes(),
+		MaxBytes:            c.cfg.MaxBytes + c.cfg.MaxLargeBytes,
+		LargeBytes:          c.cls[classParts].bytes,
+		MaxLargeBytes:       c.cfg.MaxLargeBytes,
 		TTL:                 c.cfg.TTL,
 		Utilization:         c.utilization(),
 		Puts:                c.puts,
@@ -591,21 +720,35 @@ func (c *Cache) SetBackpressure(level Backpressure) int {
 }
 
 // shed removes least recently used entries until the utilization is at most
-// target. Caller holds mu.
+// target: each list's down to target times its byte bound, then, from the
+// list whose least recently used entry was put first, down to target times
+// MaxEntries. Caller holds mu.
 func (c *Cache) shed(target float64) int {
-	maxN := int(target * float64(c.cfg.MaxEntries))
-	maxB := int64(target * float64(c.cfg.MaxBytes))
 	n := 0
-	for c.lru.Len() > maxN || c.bytes > maxB {
-		_, v, ok := c.lru.RemoveOldest()
+	drop := func(k int) bool {
+		cl := &c.cls[k]
+		_, v, ok := cl.lru.RemoveOldest()
 		if !ok {
-			break
+			return false
 		}
 		c.forget(&v)
+		cl.roomAt, cl.hasRoom = c.latest, true
 		n++
+		return true
 	}
-	if n > 0 {
-		c.roomAt, c.hasRoom = c.latest, true
+	for k := range c.nCls {
+		maxB := int64(target * float64(c.cls[k].max))
+		for c.cls[k].bytes > maxB {
+			if !drop(k) {
+				break
+			}
+		}
+	}
+	maxN := int(target * float64(c.cfg.MaxEntries))
+	for c.count() > maxN {
+		if !drop(c.olderClass()) {
+			break
+		}
 	}
 	c.ev.Backpressure += uint64(n)
 	return n

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/large"
 )
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -41,6 +42,7 @@ func TestConfigValidate(t *testing.T) {
 		{"max_entries", func(c *Config) { c.MaxEntries = 0 }},
 		{"max_entries", func(c *Config) { c.MaxEntries = 1 << 27 }},
 		{"max_bytes", func(c *Config) { c.MaxBytes = 0 }},
+		{"max_large_bytes", func(c *Config) { c.MaxLargeBytes = -1 }},
 		{"ttl", func(c *Config) { c.TTL = time.Microsecond }},
 		{"shed_most_to", func(c *Config) { c.ShedMostTo = 1.1 }},
 		{"shed_most_to", func(c *Config) { c.ShedMostTo = -0.1 }},
@@ -64,8 +66,10 @@ func TestConfigValidate(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cc := ConfigFromCore(core.WANConfig())
+	wan := core.WANConfig()
+	cc := ConfigFromCore(wan)
 	if cc.MaxEntries != 65536 || cc.TTL != 10*time.Minute || cc.MaxBytes != DefaultMaxBytes ||
+		cc.MaxLargeBytes != int64(wan.MaxLargeMessageSize)*9/8 ||
 		cc.ShedSomeTo != 1 || cc.ShedMostTo != 1 || cc.MinRetention != DefaultMinRetention {
 		t.Fatalf("ConfigFromCore: %+v", cc)
 	}
@@ -477,5 +481,89 @@ func TestDefaultRetentionCoversFiveMinutesAt20PerSecond(t *testing.T) {
 	}
 	if ev := c.Stats().Evictions; ev.Total() != 0 {
 		t.Fatalf("evictions %+v", ev)
+	}
+}
+
+// A cache built from the protocol's config keeps every part of the largest
+// large message the node accepts until the transfer ends, beside a full
+// byte bound of ordinary messages, and neither pushes the other out: a node
+// that missed an early part can still pull it after the last one was sent.
+// With parts stored as ordinary messages (MaxLargeBytes 0, as before), the
+// first parts were gone before the transfer ended (the defaults: 256 MiB
+// in 64 KiB parts against 64 MiB), taking the ordinary messages with them.
+func TestConfigFromCoreHoldsTheLargestMessage(t *testing.T) {
+	pc := core.DefaultConfig()
+	for _, tc := range []struct {
+		name  string
+		parts bool // MaxLargeBytes as ConfigFromCore sets it
+	}{{"own list", true}, {"parts as messages", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ConfigFromCore(pc)
+			if !tc.parts {
+				cfg.MaxLargeBytes = 0
+			}
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Unix(1_700_000_000, 0)
+			// Ordinary traffic first: 60 MiB in 16 KiB messages. The
+			// buffers are shared: the cache counts bytes, it does not copy.
+			small := make([]byte, 16<<10)
+			const smalls = 60 << 6
+			for i := range smalls {
+				c.Put(at, core.MessageID{Origin: "other", Seq: uint64(i + 1)}, core.StoredMessage{Payload: small, OriginTime: at})
+			}
+			// Then every part of the largest message, each a full
+			// max_message_size (more than its share of the payload: a
+			// part's framing is inside that size), and the manifest.
+			part := make([]byte, pc.MaxMessageSize)
+			hdr := []core.Header{{Key: large.HeaderKey, Value: large.HeaderValue}}
+			parts := pc.MaxLargeMessageSize/(pc.MaxMessageSize-64) + 2
+			for i := range parts {
+				at := at.Add(time.Duration(i) * time.Millisecond)
+				c.Put(at, core.MessageID{Origin: "big", Seq: uint64(i + 1)}, core.StoredMessage{Payload: part, Headers: hdr, OriginTime: at})
+			}
+			end := at.Add(time.Duration(parts) * time.Millisecond)
+			lost := 0
+			for i := range parts {
+				if _, ok := c.Get(end, core.MessageID{Origin: "big", Seq: uint64(i + 1)}); !ok {
+					lost++
+				}
+			}
+			kept := 0
+			for i := range smalls {
+				if _, ok := c.Get(end, core.MessageID{Origin: "other", Seq: uint64(i + 1)}); ok {
+					kept++
+				}
+			}
+			st := c.Stats()
+			t.Logf("%d of %d parts lost, %d of %d ordinary messages kept; %+v", lost, parts, kept, smalls, st.Evictions)
+			if !tc.parts {
+				if lost == 0 || kept != 0 {
+					t.Fatalf("parts stored as messages: %d parts lost, %d ordinary messages kept; want some lost and none kept (the behaviour ConfigFromCore avoids)", lost, kept)
+				}
+				return
+			}
+			if lost != 0 || kept != smalls || st.Evictions.Total() != 0 {
+				t.Fatalf("%d parts lost, %d of %d ordinary messages kept, evictions %+v", lost, kept, smalls, st.Evictions)
+			}
+			if r := c.Retention(end); r != cfg.TTL {
+				t.Errorf("retention %v, want the TTL: nothing was evicted for room", r)
+			}
+			// More ordinary traffic than its bound: it evicts ordinary
+			// messages only, and the parts stay.
+			for i := range 8 << 6 {
+				c.Put(end, core.MessageID{Origin: "more", Seq: uint64(i + 1)}, core.StoredMessage{Payload: small, OriginTime: end})
+			}
+			for i := range parts {
+				if _, ok := c.Get(end, core.MessageID{Origin: "big", Seq: uint64(i + 1)}); !ok {
+					t.Fatalf("part %d evicted by ordinary traffic", i)
+				}
+			}
+			if st := c.Stats(); st.Bytes-st.LargeBytes > cfg.MaxBytes || st.LargeBytes > cfg.MaxLargeBytes || st.MaxBytes != cfg.MaxBytes+cfg.MaxLargeBytes {
+				t.Fatalf("bounds: %+v", st)
+			}
+		})
 	}
 }

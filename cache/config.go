@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"math"
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
@@ -18,8 +17,20 @@ type Config struct {
 	MaxEntries int
 	// MaxBytes (max_bytes) bounds the stored bytes: payloads plus header
 	// keys and values. A message larger than MaxBytes on its own is not
-	// stored (counted as a bytes eviction). Default 64 MiB.
+	// stored (counted as a bytes eviction). Default 64 MiB. With
+	// MaxLargeBytes set, the parts of large messages do not count here.
 	MaxBytes int64
+	// MaxLargeBytes (max_large_bytes), when above 0, gives the parts of
+	// large messages (node.Node.BroadcastLarge: messages stored with the
+	// core/large.HeaderKey header) a list and a byte bound of their own,
+	// evicted least recently used first among themselves; MaxEntries
+	// still bounds all entries together. A transfer then keeps every part
+	// stored until it ends, so that a node that missed an early part can
+	// still pull it from its peers, and it pushes no ordinary message out;
+	// ordinary traffic in turn cannot push its parts out. 0 (the default):
+	// parts are stored as any message, within MaxBytes. ConfigFromCore
+	// sets it from max_large_message_size.
+	MaxLargeBytes int64
 	// TTL (ttl) is how long a message is kept: the protocol's
 	// message_cache_ttl (its retention). A message is expired when more than
 	// TTL has passed since the time given to its Put, which the protocol
@@ -76,13 +87,25 @@ func DefaultConfig() Config {
 
 // ConfigFromCore returns DefaultConfig with MaxEntries and TTL taken from
 // the protocol's message_cache_max_size and message_cache_ttl, so the store
-// keeps exactly what the protocol expects it to.
+// keeps exactly what the protocol expects it to, and, with large messages
+// on, MaxLargeBytes at LargeBytesFor(max_large_message_size): the parts of
+// the largest message the node accepts all fit in their own list.
 func ConfigFromCore(c core.Config) Config {
 	cfg := DefaultConfig()
 	cfg.MaxEntries = c.MessageCacheMaxSize
 	cfg.TTL = c.MessageCacheTTL
+	if c.MaxLargeMessageSize > 0 {
+		cfg.MaxLargeBytes = LargeBytesFor(c.MaxLargeMessageSize)
+	}
 	return cfg
 }
+
+// LargeBytesFor returns the MaxLargeBytes that ConfigFromCore gives for a
+// max_large_message_size of size: size and an eighth, room for the largest
+// message's parts with their framing and headers (about 0.1 % above the
+// payload in 64 KiB parts) and its manifest, beside smaller transfers.
+// With the defaults, 288 MiB.
+func LargeBytesFor(size int) int64 { return int64(size) + int64(size)/8 }
 
 // Validate reports the first field out of bounds, naming it and the bound.
 func (c *Config) Validate() error {
@@ -91,6 +114,8 @@ func (c *Config) Validate() error {
 		return fieldErr("max_entries", "is %d, must be in [1, %d]", c.MaxEntries, 1<<26)
 	case c.MaxBytes < 1 || c.MaxBytes > 1<<40:
 		return fieldErr("max_bytes", "is %d, must be in [1, %d]", c.MaxBytes, int64(1)<<40)
+	case c.MaxLargeBytes < 0 || c.MaxLargeBytes > 1<<40:
+		return fieldErr("max_large_bytes", "is %d, must be in [0, %d]", c.MaxLargeBytes, int64(1)<<40)
 	case c.TTL < time.Millisecond:
 		return fieldErr("ttl", "is %v, must be at least 1ms", c.TTL)
 	case !(c.ShedMostTo >= 0 && c.ShedMostTo <= 1):
@@ -102,6 +127,3 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
-
-// maxEntryBytes is the largest message the cache stores.
-func (c *Config) maxEntryBytes() int64 { return min(c.MaxBytes, math.MaxUint32) }

@@ -47,8 +47,8 @@
 //
 // # Concurrency
 //
-// All methods are safe for concurrent use. One mutex guards a
-// non-thread-safe golang-lru simplelru.LRU and the expiry queue; Admit and
+// All methods are safe for concurrent use. One mutex guards the
+// non-thread-safe golang-lru simplelru.LRU lists and the expiry queue; Admit and
 // Backpressure are lock-free. Stored payloads and headers are shared, not
 // copied: after Put nobody may modify them.
 package cache

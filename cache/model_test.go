@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/large"
 	"pgregory.net/rapid"
 )
 
@@ -17,6 +18,7 @@ type modelEntry struct {
 	ins  uint64 // Put order
 	use  uint64 // last use (Put or Get hit)
 	hops uint16
+	cls  int // classMessages, or classParts for a large message's part (with MaxLargeBytes)
 }
 
 // model is a plain map with linear scans: the specification the Cache is
@@ -26,13 +28,62 @@ type model struct {
 	m     map[core.MessageID]*modelEntry
 	tick  uint64
 	ins   uint64
-	bytes int64
+	bytes [2]int64 // per list
 	st    Stats
 	level Backpressure
 
-	latest  time.Time // the latest time given to the cache
-	roomAt  time.Time // the last removal of a live entry to make room
-	hasRoom bool
+	latest  time.Time    // the latest time given to the cache
+	roomAt  [2]time.Time // per list, the last removal of a live entry to make room
+	hasRoom [2]bool
+}
+
+// classes is the number of lists: 2 with MaxLargeBytes.
+func (md *model) classes() int {
+	if md.cfg.MaxLargeBytes > 0 {
+		return 2
+	}
+	return 1
+}
+
+// bound is list k's byte bound.
+func (md *model) bound(k int) int64 {
+	if k == classParts {
+		return md.cfg.MaxLargeBytes
+	}
+	return md.cfg.MaxBytes
+}
+
+// classOf is the list of a message with these headers.
+func (md *model) classOf(hs []core.Header) int {
+	for _, h := range hs {
+		if h.Key == large.HeaderKey && md.classes() == 2 {
+			return classParts
+		}
+	}
+	return classMessages
+}
+
+// oldestIn returns list k's least recently used id.
+func (md *model) oldestIn(k int) (core.MessageID, bool) {
+	var best core.MessageID
+	found := false
+	for id, e := range md.m {
+		if e.cls == k && (!found || e.use < md.m[best].use) {
+			best, found = id, true
+		}
+	}
+	return best, found
+}
+
+// olderClass is the list to take from at the entry bound: the one whose
+// least recently used entry was put first.
+func (md *model) olderClass() int {
+	a, okA := md.oldestIn(classMessages)
+	b, okB := md.oldestIn(classParts)
+	if !okA || okB && md.m[b].ins < md.m[a].ins {
+		return classParts
+	}
+	return classMessages
 }
 
 // see records a time given to the cache.
@@ -42,23 +93,26 @@ func (md *model) see(now time.Time) {
 	}
 }
 
-// retention is the TTL unless a live entry was removed for room within the
-// last TTL, then the age of the least recently used entry, in [0, TTL].
+// retention is the TTL, or less: for each list that removed a live entry
+// for room within the last TTL, the age of its least recently used entry,
+// in [0, TTL].
 func (md *model) retention(now time.Time) time.Duration {
-	if !md.hasRoom || now.Sub(md.roomAt) > md.cfg.TTL {
-		return md.cfg.TTL
+	r := md.cfg.TTL
+	for k := range md.classes() {
+		if !md.hasRoom[k] || now.Sub(md.roomAt[k]) > md.cfg.TTL {
+			continue
+		}
+		if v, ok := md.oldestIn(k); ok {
+			r = min(r, max(0, min(now.Sub(md.m[v].at), md.cfg.TTL)))
+		}
 	}
-	v, ok := md.oldest(byUse)
-	if !ok {
-		return md.cfg.TTL
-	}
-	return max(0, min(now.Sub(md.m[v].at), md.cfg.TTL))
+	return r
 }
 
 func (md *model) expired(e *modelEntry, now time.Time) bool { return now.Sub(e.at) > md.cfg.TTL }
 
 func (md *model) del(id core.MessageID) {
-	md.bytes -= md.m[id].size
+	md.bytes[md.m[id].cls] -= md.m[id].size
 	delete(md.m, id)
 }
 
@@ -76,28 +130,31 @@ func (md *model) oldest(key func(*modelEntry) uint64) (core.MessageID, bool) {
 }
 
 func byIns(e *modelEntry) uint64 { return e.ins }
-func byUse(e *modelEntry) uint64 { return e.use }
 
-func (md *model) put(now time.Time, id core.MessageID, size int64, hops uint16) {
+func (md *model) put(now time.Time, id core.MessageID, size int64, hops uint16, k int) {
 	md.st.Puts++
 	if _, ok := md.m[id]; ok {
 		md.del(id)
 		md.st.Overwrites++
 	}
-	if size > md.cfg.MaxBytes {
+	if size > md.bound(k) {
 		md.st.Evictions.Bytes++
 		return
 	}
-	for len(md.m) >= md.cfg.MaxEntries || md.bytes+size > md.cfg.MaxBytes {
+	for len(md.m) >= md.cfg.MaxEntries || md.bytes[k]+size > md.bound(k) {
 		if o, ok := md.oldest(byIns); ok && md.expired(md.m[o], now) {
 			md.del(o)
 			md.st.Evictions.TTL++
 			continue
 		}
 		full := len(md.m) >= md.cfg.MaxEntries
-		v, _ := md.oldest(byUse)
+		from := k
+		if full {
+			from = md.olderClass()
+		}
+		v, _ := md.oldestIn(from)
 		md.del(v)
-		md.roomAt, md.hasRoom = now, true
+		md.roomAt[from], md.hasRoom[from] = now, true
 		if full {
 			md.st.Evictions.Capacity++
 		} else {
@@ -106,8 +163,8 @@ func (md *model) put(now time.Time, id core.MessageID, size int64, hops uint16) 
 	}
 	md.tick++
 	md.ins++
-	md.m[id] = &modelEntry{size: size, at: now, ins: md.ins, use: md.tick, hops: hops}
-	md.bytes += size
+	md.m[id] = &modelEntry{size: size, at: now, ins: md.ins, use: md.tick, hops: hops, cls: k}
+	md.bytes[k] += size
 }
 
 func (md *model) get(now time.Time, id core.MessageID) (*modelEntry, bool) {
@@ -128,17 +185,21 @@ func (md *model) get(now time.Time, id core.MessageID) (*modelEntry, bool) {
 	return e, true
 }
 
-// liveUtilization is max(live entries/MaxEntries, live bytes/MaxBytes) over
-// the entries not expired at now.
+// liveUtilization is max(live entries/MaxEntries, each list's live
+// bytes/its bound) over the entries not expired at now.
 func (md *model) liveUtilization(now time.Time) float64 {
-	n, b := 0, int64(0)
+	n, b := 0, [2]int64{}
 	for _, e := range md.m {
 		if !md.expired(e, now) {
 			n++
-			b += e.size
+			b[e.cls] += e.size
 		}
 	}
-	return max(float64(n)/float64(md.cfg.MaxEntries), float64(b)/float64(md.cfg.MaxBytes))
+	u := float64(n) / float64(md.cfg.MaxEntries)
+	for k := range md.classes() {
+		u = max(u, float64(b[k])/float64(md.bound(k)))
+	}
+	return u
 }
 
 // anyExpired reports whether an entry has expired at now.
@@ -182,25 +243,34 @@ func (md *model) setLevel(l Backpressure) int {
 	if l == BackpressureDropSome {
 		target = md.cfg.ShedSomeTo
 	}
-	maxN, maxB := int(target*float64(md.cfg.MaxEntries)), int64(target*float64(md.cfg.MaxBytes))
 	n := 0
-	for len(md.m) > maxN || md.bytes > maxB {
-		v, _ := md.oldest(byUse)
+	drop := func(k int) {
+		v, _ := md.oldestIn(k)
 		md.del(v)
+		md.roomAt[k], md.hasRoom[k] = md.latest, true
 		n++
 	}
-	if n > 0 {
-		md.roomAt, md.hasRoom = md.latest, true
+	// Each list down to target times its byte bound, then entries down
+	// to target times MaxEntries from the list put into first.
+	for k := range md.classes() {
+		for maxB := int64(target * float64(md.bound(k))); md.bytes[k] > maxB; {
+			drop(k)
+		}
+	}
+	for maxN := int(target * float64(md.cfg.MaxEntries)); len(md.m) > maxN; {
+		drop(md.olderClass())
 	}
 	md.st.Evictions.Backpressure += uint64(n)
 	return n
 }
 
-// lruOrder returns the ids from least to most recently used.
-func (md *model) lruOrder() []core.MessageID {
+// lruOrder returns list k's ids from least to most recently used.
+func (md *model) lruOrder(k int) []core.MessageID {
 	ids := make([]core.MessageID, 0, len(md.m))
-	for id := range md.m {
-		ids = append(ids, id)
+	for id, e := range md.m {
+		if e.cls == k {
+			ids = append(ids, id)
+		}
 	}
 	slices.SortFunc(ids, func(a, b core.MessageID) int { return int(md.m[a].use) - int(md.m[b].use) })
 	return ids
@@ -212,6 +282,9 @@ func genConfig(t *rapid.T) Config {
 		MaxBytes:   rapid.Int64Range(1, 300).Draw(t, "max_bytes"),
 		TTL:        time.Duration(rapid.IntRange(1, 50).Draw(t, "ttl_ms")) * time.Millisecond,
 		ShedMostTo: rapid.Float64Range(0, 1).Draw(t, "shed_most_to"),
+	}
+	if rapid.Bool().Draw(t, "parts_list") {
+		c.MaxLargeBytes = rapid.Int64Range(1, 300).Draw(t, "max_large_bytes")
 	}
 	c.ShedSomeTo = rapid.Float64Range(c.ShedMostTo, 1).Draw(t, "shed_some_to")
 	return c
@@ -244,16 +317,13 @@ func TestCacheStateMachine(t *testing.T) {
 		t.Repeat(map[string]func(*rapid.T){
 			"put": func(t *rapid.T) {
 				id := rapid.SampledFrom(modelIDs).Draw(t, "id")
-				n := rapid.IntRange(0, int(cfg.MaxBytes)+10).Draw(t, "payload")
-				var hs []core.Header
-				if rapid.IntRange(0, 3).Draw(t, "with_header") == 0 {
-					hs = []core.Header{{Key: "k", Value: "v"}}
-				}
+				n := rapid.IntRange(0, int(max(cfg.MaxBytes, cfg.MaxLargeBytes))+10).Draw(t, "payload")
+				hs := genHeaders(t)
 				hops++
 				m := core.StoredMessage{Payload: make([]byte, n), Headers: hs, Hops: hops}
 				c.Put(now, id, m)
 				md.see(now)
-				md.put(now, id, messageSize(&m), hops)
+				md.put(now, id, messageSize(&m), hops, md.classOf(hs))
 			},
 			"get": func(t *rapid.T) {
 				id := rapid.SampledFrom(modelIDs).Draw(t, "id")
@@ -308,14 +378,14 @@ func TestCacheStateMachine(t *testing.T) {
 			},
 			"": func(t *rapid.T) {
 				st := c.Stats()
-				if st.Size > cfg.MaxEntries || st.Bytes > cfg.MaxBytes {
-					t.Fatalf("over bounds: %d entries, %d bytes", st.Size, st.Bytes)
+				if st.Size > cfg.MaxEntries || st.Bytes-st.LargeBytes > cfg.MaxBytes || st.LargeBytes > cfg.MaxLargeBytes {
+					t.Fatalf("over bounds: %d entries, %d bytes (%d in parts)", st.Size, st.Bytes, st.LargeBytes)
 				}
 				want := md.st
-				want.Size, want.Bytes = len(md.m), md.bytes
+				want.Size, want.Bytes, want.LargeBytes = len(md.m), md.bytes[0]+md.bytes[1], md.bytes[1]
 				want.Retention = md.retention(now) // Stats reads the clock: now
 				got := st
-				got.Capacity, got.MaxBytes, got.TTL, got.Utilization, got.LastSweep, got.LastRemoved, got.Backpressure = 0, 0, 0, 0, 0, 0, 0
+				got.Capacity, got.MaxBytes, got.MaxLargeBytes, got.TTL, got.Utilization, got.LastSweep, got.LastRemoved, got.Backpressure = 0, 0, 0, 0, 0, 0, 0, 0
 				if got != want {
 					t.Fatalf("stats\n got %+v\nwant %+v", got, want)
 				}
@@ -326,11 +396,16 @@ func TestCacheStateMachine(t *testing.T) {
 					t.Fatalf("level %v, model %v", st.Backpressure, md.level)
 				}
 				c.mu.Lock()
-				keys := c.lru.Keys()
+				var keys [2][]core.MessageID
+				for k := range c.nCls {
+					keys[k] = c.cls[k].lru.Keys()
+				}
 				fifo := c.fifo.len()
 				c.mu.Unlock()
-				if order := md.lruOrder(); !slices.Equal(keys, order) {
-					t.Fatalf("LRU order %v, model %v", keys, order)
+				for k := range 2 {
+					if order := md.lruOrder(k); !slices.Equal(keys[k], order) {
+						t.Fatalf("list %d's LRU order %v, model %v", k, keys[k], order)
+					}
 				}
 				if fifo > 4*cfg.MaxEntries+16 {
 					t.Fatalf("expiry queue holds %d records for %d entries", fifo, cfg.MaxEntries)
@@ -359,7 +434,7 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 			"put": func(t *rapid.T) {
 				id := rapid.SampledFrom(modelIDs).Draw(t, "id")
 				now := at(t)
-				c.Put(now, id, core.StoredMessage{Payload: make([]byte, rapid.IntRange(0, int(cfg.MaxBytes)).Draw(t, "n"))})
+				c.Put(now, id, core.StoredMessage{Payload: make([]byte, rapid.IntRange(0, int(cfg.MaxBytes)).Draw(t, "n")), Headers: genHeaders(t)})
 				putAt[id] = now
 			},
 			"get": func(t *rapid.T) {
@@ -372,14 +447,14 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 			"sweep": func(t *rapid.T) {
 				now := at(t)
 				c.mu.Lock()
-				before := c.lru.Keys()
+				before := allKeys(c)
 				c.mu.Unlock()
 				c.Sweep(now, rapid.IntRange(0, 5).Draw(t, "batch"))
 				c.mu.Lock()
 				defer c.mu.Unlock()
 				// A sweep only removes entries expired at now.
 				for _, id := range before {
-					if _, ok := c.lru.Peek(id); !ok && now.Sub(putAt[id]) <= cfg.TTL {
+					if _, ok := c.peek(id); !ok && now.Sub(putAt[id]) <= cfg.TTL {
 						t.Fatalf("Sweep at %v removed %v put at %v (ttl %v)", now.Sub(base), id, putAt[id].Sub(base), cfg.TTL)
 					}
 				}
@@ -393,16 +468,16 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 				defer c.mu.Unlock()
 				nowOff := c.offset(now)
 				c.advanceExpired(nowOff)
-				n, b, notExpired, recLive := c.lru.Len()-c.expN, c.bytes-c.expB, 0, 0
+				n, b, notExpired, recLive := c.count()-c.expN, c.totalBytes()-c.cls[0].expB-c.cls[1].expB, 0, 0
 				var recBytes int64
 				for i := 0; i < c.fifo.len(); i++ {
 					r := c.fifo.at(i)
-					if v, ok := c.lru.Peek(r.id); ok && v.seq == r.seq && !c.expired(r.at, nowOff) {
+					if v, ok := c.peek(r.id); ok && v.seq == r.seq && !c.expired(r.at, nowOff) {
 						recLive++
 						recBytes += int64(v.size)
 					}
 				}
-				for _, id := range c.lru.Keys() {
+				for _, id := range allKeys(c) {
 					if now.Sub(putAt[id]) <= cfg.TTL {
 						notExpired++
 					}
@@ -413,7 +488,7 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 			},
 			"": func(t *rapid.T) {
 				st := c.Stats()
-				if st.Size > cfg.MaxEntries || st.Bytes > cfg.MaxBytes {
+				if st.Size > cfg.MaxEntries || st.Bytes-st.LargeBytes > cfg.MaxBytes || st.LargeBytes > cfg.MaxLargeBytes {
 					t.Fatalf("over bounds: %+v", st)
 				}
 				if st.Puts != uint64(st.Size)+st.Evictions.Total()+st.Overwrites {
@@ -421,8 +496,8 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 				}
 				var sum int64
 				c.mu.Lock()
-				for _, id := range c.lru.Keys() {
-					v, _ := c.lru.Peek(id)
+				for _, id := range allKeys(c) {
+					v, _ := c.peek(id)
 					sum += int64(v.size)
 				}
 				c.mu.Unlock()
@@ -432,6 +507,27 @@ func TestCacheNonMonotoneTime(t *testing.T) {
 			},
 		})
 	})
+}
+
+// genHeaders draws a message's headers: none, an application's, or the
+// large-message header of a part.
+func genHeaders(t *rapid.T) []core.Header {
+	switch rapid.IntRange(0, 5).Draw(t, "headers") {
+	case 0:
+		return []core.Header{{Key: "k", Value: "v"}}
+	case 1:
+		return []core.Header{{Key: large.HeaderKey, Value: large.HeaderValue}}
+	}
+	return nil
+}
+
+// allKeys returns the ids in every list. Caller holds c.mu.
+func allKeys(c *Cache) []core.MessageID {
+	var ids []core.MessageID
+	for k := range c.nCls {
+		ids = append(ids, c.cls[k].lru.Keys()...)
+	}
+	return ids
 }
 
 func ExampleBackpressure_String() {

@@ -34,6 +34,24 @@ func BenchmarkCachePut(b *testing.B) {
 	}
 }
 
+// BenchmarkCachePutPartsList is BenchmarkCachePut with the large messages'
+// parts list on (MaxLargeBytes, as ConfigFromCore sets it): an ordinary
+// Put then also looks its id up in the parts' list.
+func BenchmarkCachePutPartsList(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.MaxEntries, cfg.MaxBytes, cfg.MaxLargeBytes, cfg.TTL = 10000, 1<<40, 1<<40, time.Hour
+	c := newCache(b, cfg)
+	m := core.StoredMessage{Payload: make([]byte, 1024)}
+	for i := 0; i < 10000; i++ {
+		c.Put(t0, core.MessageID{Origin: benchOrigin, Seq: uint64(i)}, m)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Put(t0, core.MessageID{Origin: benchOrigin, Seq: uint64(10000 + i)}, m)
+	}
+}
+
 // BenchmarkCacheGetHit reads stored messages (10,000 entries).
 func BenchmarkCacheGetHit(b *testing.B) {
 	c := benchCache(b, 10000)

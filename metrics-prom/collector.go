@@ -200,6 +200,8 @@ var membershipMetrics = []metric[MembershipStats]{
 var cacheMetrics = []metric[CacheStats]{
 	{name: "plumtree_cache_bytes", help: "Payload and header bytes held in the message cache.", typ: gauge, get: func(s *CacheStats) float64 { return float64(s.Bytes) }},
 	{name: "plumtree_cache_max_bytes", help: "Byte bound of the message cache (0 = none).", typ: gauge, get: func(s *CacheStats) float64 { return float64(s.MaxBytes) }},
+	{name: "plumtree_cache_large_bytes", help: "Bytes of large messages' parts held in the message cache under their own bound (included in plumtree_cache_bytes).", typ: gauge, get: func(s *CacheStats) float64 { return float64(s.LargeBytes) }},
+	{name: "plumtree_cache_large_max_bytes", help: "Byte bound of the large messages' parts in the message cache (0 = parts are stored as ordinary messages).", typ: gauge, get: func(s *CacheStats) float64 { return float64(s.MaxLargeBytes) }},
 	{name: "plumtree_cache_puts_total", help: "Messages stored in the message cache.", typ: counter, get: u64(func(s *CacheStats) uint64 { return s.Puts })},
 	{name: "plumtree_cache_hits_total", help: "Cache lookups (Graft answers) that found the message.", typ: counter, get: u64(func(s *CacheStats) uint64 { return s.Hits })},
 	{name: "plumtree_cache_misses_total", help: "Cache lookups that did not find the message.", typ: counter, get: u64(func(s *CacheStats) uint64 { return s.Misses })},

@@ -85,7 +85,7 @@ func scenarioCollector() *Collector {
 				StreamsRefusedDecrypt: 5, StreamsOpen: 2, StreamBytes: 4096}
 		}),
 		WithCache(func() CacheStats {
-			return CacheStats{Bytes: 123456, MaxBytes: 1 << 20, Puts: 500, Hits: 40, Misses: 4, EvictedTTL: 8,
+			return CacheStats{Bytes: 123456, MaxBytes: 1 << 20, LargeBytes: 65536, MaxLargeBytes: 1 << 19, Puts: 500, Hits: 40, Misses: 4, EvictedTTL: 8,
 				EvictedCapacity: 7, EvictedBytes: 6, EvictedBackpressure: 5, Sweeps: 9, LastSweep: 1500 * time.Microsecond,
 				Retention: 90 * time.Second, Backpressure: 2, Rejected: 3}
 		}),

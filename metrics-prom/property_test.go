@@ -212,6 +212,8 @@ var cacheFields = slices.Concat(
 	gauges(
 		"Bytes", "plumtree_cache_bytes",
 		"MaxBytes", "plumtree_cache_max_bytes",
+		"LargeBytes", "plumtree_cache_large_bytes",
+		"MaxLargeBytes", "plumtree_cache_large_max_bytes",
 		"LastSweep", "plumtree_cache_last_sweep_duration_seconds",
 		"Retention", "plumtree_cache_retention_seconds",
 		"Backpressure", "plumtree_cache_backpressure_level",

@@ -104,6 +104,10 @@ type MembershipStats struct {
 type CacheStats struct {
 	Bytes    int64 // payload and header bytes held
 	MaxBytes int64 // byte bound (0 = none)
+	// LargeBytes is the part of Bytes held in large messages' parts under
+	// their own bound, MaxLargeBytes (0: parts count as messages).
+	LargeBytes    int64
+	MaxLargeBytes int64
 
 	Puts   uint64 // messages stored
 	Hits   uint64 // lookups (Graft answers) that found the message

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/plumtree-go/plumtree/cache"
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/examples/internal/stack"
 	"github.com/plumtree-go/plumtree/membership"
@@ -53,15 +54,18 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 	})
 	c.SetTransport(func() metricsprom.TransportStats { return transportMetrics(s.Transport.Stats()) })
 	c.SetMembership(func() metricsprom.MembershipStats { return membershipMetrics(s.Membership.Stats()) })
-	c.SetCache(func() metricsprom.CacheStats {
-		cs := s.Cache.Stats()
-		return metricsprom.CacheStats{
-			Bytes: cs.Bytes, MaxBytes: cs.MaxBytes, Puts: cs.Puts, Hits: cs.Hits, Misses: cs.Misses,
-			EvictedTTL: cs.Evictions.TTL, EvictedCapacity: cs.Evictions.Capacity,
-			EvictedBytes: cs.Evictions.Bytes, EvictedBackpressure: cs.Evictions.Backpressure,
-			Sweeps: cs.Sweeps, LastSweep: cs.LastSweep, Retention: cs.Retention, Backpressure: int(cs.Backpressure), Rejected: cs.Rejected,
-		}
-	})
+	c.SetCache(func() metricsprom.CacheStats { return cacheMetrics(s.Cache.Stats()) })
+}
+
+// cacheMetrics is the cache's part of the metrics: its Stats by name, the
+// evictions flattened (Evictions.TTL is EvictedTTL).
+func cacheMetrics(cs cache.Stats) metricsprom.CacheStats {
+	return metricsprom.CacheStats{
+		Bytes: cs.Bytes, MaxBytes: cs.MaxBytes, LargeBytes: cs.LargeBytes, MaxLargeBytes: cs.MaxLargeBytes, Puts: cs.Puts, Hits: cs.Hits, Misses: cs.Misses,
+		EvictedTTL: cs.Evictions.TTL, EvictedCapacity: cs.Evictions.Capacity,
+		EvictedBytes: cs.Evictions.Bytes, EvictedBackpressure: cs.Evictions.Backpressure,
+		Sweeps: cs.Sweeps, LastSweep: cs.LastSweep, Retention: cs.Retention, Backpressure: int(cs.Backpressure), Rejected: cs.Rejected,
+	}
 }
 
 // transportMetrics is the transport's part of the metrics: the fields

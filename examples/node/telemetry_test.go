@@ -2,8 +2,10 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/plumtree-go/plumtree/cache"
 	"github.com/plumtree-go/plumtree/membership"
 	tcp "github.com/plumtree-go/plumtree/transport-tcp"
 )
@@ -45,12 +47,39 @@ func sameByName(t *testing.T, in, out any) {
 	}
 }
 
-// TestMetricsCopyEveryField: every transport and membership metric the
-// node exports carries its source's value, so a field added to the metrics
+// TestMetricsCopyEveryField: every transport, membership and cache metric
+// the node exports carries its source's value, so a field added to the metrics
 // and left out of the mapping fails here instead of reading 0 forever.
 func TestMetricsCopyEveryField(t *testing.T) {
 	ts := fillDistinct(&tcp.Stats{})
 	sameByName(t, *ts, transportMetrics(*ts))
 	ms := fillDistinct(&membership.Stats{})
 	sameByName(t, *ms, membershipMetrics(*ms))
+	// The cache's evictions are a struct of their own: flattened into
+	// Evicted* fields, the rest by name.
+	cs := fillDistinct(&cache.Stats{})
+	ev := reflect.ValueOf(&cs.Evictions).Elem()
+	for p := range ev.NumField() {
+		ev.Field(p).SetUint(uint64(100 + p))
+	}
+	out := reflect.ValueOf(cacheMetrics(*cs))
+	in := reflect.ValueOf(*cs)
+	for i := range out.NumField() {
+		name := out.Type().Field(i).Name
+		src := in.FieldByName(name)
+		if rest, ok := strings.CutPrefix(name, "Evicted"); ok {
+			src = in.FieldByName("Evictions").FieldByName(rest)
+		}
+		if !src.IsValid() {
+			t.Errorf("CacheStats.%s has no source in cache.Stats", name)
+			continue
+		}
+		got, want := out.Field(i), src
+		if got.CanInt() && want.CanInt() && got.Int() == want.Int() ||
+			got.CanUint() && want.CanUint() && got.Uint() == want.Uint() ||
+			got.CanInt() && want.CanUint() && uint64(got.Int()) == want.Uint() {
+			continue
+		}
+		t.Errorf("CacheStats.%s = %v, want %v", name, got, want)
+	}
 }

@@ -505,15 +505,23 @@ func (c *Cache) Retention(now time.Time) time.Duration {
 func (c *Cache) retention(now int64) time.Duration {
 	r := c.cfg.TTL
 	for k := range c.nCls {
-		cl := &c.cls[k]
-		if !cl.hasRoom || c.expired(cl.roomAt, now) {
-			continue
-		}
-		if _, v, ok := cl.lru.GetOldest(); ok {
-			r = min(r, time.Duration(max(0, min(now-v.at, c.ttl))))
-		}
+		r = min(r, c.classRetention(k, now))
 	}
 	return r
+}
+
+// classRetention is list k's retention at offset now: the TTL, or the age
+// of its least recently used entry within a TTL after it removed a live
+// entry for room. Caller holds mu.
+func (c *Cache) classRetention(k int, now int64) time.Duration {
+	cl := &c.cls[k]
+	if !cl.hasRoom || c.expired(cl.roomAt, now) {
+		return c.cfg.TTL
+	}
+	if _, v, ok := cl.lru.GetOldest(); ok {
+		return time.Duration(max(0, min(now-v.at, c.ttl)))
+	}
+	return c.cfg.TTL
 }
 
 // enqueue queues a record, compacting stale records away when more than

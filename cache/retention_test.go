@@ -192,3 +192,42 @@ func TestRetentionWithoutRoomEvictions(t *testing.T) {
 		t.Fatalf("a TTL after the eviction: retention %v, want the TTL", got)
 	}
 }
+
+// Parts of large messages overflowing their own list shorten the cache's
+// retention, which the health report reads, but do not make Step refuse the
+// node's broadcasts: they go to the other list. Ordinary messages that
+// overflow theirs do.
+func TestPartsOverflowDoesNotRefuse(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxEntries, cfg.MaxBytes, cfg.MaxLargeBytes = 10000, 1<<20, 1<<20
+	now := t0
+	c := newCache(t, cfg, WithScheduler(blockNewSched{}), WithClock(func() time.Time { return now }))
+	part := core.StoredMessage{Payload: make([]byte, 64<<10), Headers: []core.Header{{Key: "plumtree-large", Value: "1"}}}
+	for i := range 40 { // 2.5 MiB of parts into 1 MiB
+		now = t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		c.Put(now, core.MessageID{Origin: "big", Seq: uint64(i + 1)}, part)
+	}
+	c.Step(now)
+	if err := c.Admit(); err != nil {
+		t.Fatalf("parts overflowing their list refused a broadcast: %v", err)
+	}
+	if r := c.Retention(now); r >= cfg.MinRetention {
+		t.Fatalf("retention %v with the parts' list evicting, want below %v", r, cfg.MinRetention)
+	}
+	small := core.StoredMessage{Payload: make([]byte, 64<<10)}
+	for i := range 40 {
+		c.Put(now, core.MessageID{Origin: "small", Seq: uint64(i + 1)}, small)
+	}
+	c.Step(now)
+	if err := c.Admit(); err == nil {
+		t.Fatal("ordinary messages overflowing their list: no refusal")
+	}
+}
+
+// blockNewSched asks for block-new at every step.
+type blockNewSched struct{}
+
+func (blockNewSched) Next(time.Time, float64, time.Duration, uint64) (time.Duration, int, int) {
+	return time.Second, 100, int(BackpressureBlockNew)
+}
+func (blockNewSched) Observe(time.Time, time.Duration, int) {}

@@ -25,8 +25,12 @@ const backlogInterval = time.Millisecond
 // The utilization given to the Scheduler, from which it derives the
 // backpressure level, is LiveUtilization: expired entries not yet swept do
 // not count. Step applies the level the Scheduler returns, except that
-// block-new is applied only while Retention, measured after the sweep, is
-// below min(MinRetention, TTL); otherwise drop-most is. When the sweep
+// block-new is applied only while the ordinary messages' retention,
+// measured after the sweep, is below min(MinRetention, TTL); otherwise
+// drop-most is. That is Retention, but for the large messages' parts list
+// (Config.MaxLargeBytes): refusing the node's broadcasts would not relieve
+// that list, which concurrent transfers fill, so its retention shows in
+// Retention (and the health report) without refusing anything. When the sweep
 // stopped at its batch limit with expired entries left (SweepResult.More),
 // Step returns 1 ms instead of the Scheduler's interval, so a backlog is
 // worked off in batches soon after one another, each holding the mutex for
@@ -42,7 +46,7 @@ func (c *Cache) Step(now time.Time) time.Duration {
 	res := c.Sweep(now, max(batch, 1))
 	c.sched.Observe(now, res.Duration, res.Removed)
 	c.mu.Lock()
-	ret := c.retention(c.offset(now))
+	ret := c.classRetention(classMessages, c.offset(now))
 	c.mu.Unlock()
 	applied := Backpressure(level)
 	if applied >= BackpressureBlockNew && ret >= min(c.cfg.MinRetention, c.cfg.TTL) {

@@ -60,8 +60,9 @@ const (
 	BackpressureDropMost
 	// BackpressureBlockNew: shed as at BackpressureDropMost, and Admit
 	// refuses new local broadcasts with ErrBackpressure. Step applies it
-	// only while the cache's Retention is below Config.MinRetention
-	// (drop-most otherwise); SetBackpressure applies it as given.
+	// only while the ordinary messages' retention (Retention, but for the
+	// large messages' parts list) is below Config.MinRetention (drop-most
+	// otherwise); SetBackpressure applies it as given.
 	BackpressureBlockNew
 )
 

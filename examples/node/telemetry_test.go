@@ -37,14 +37,17 @@ func sameByName(t *testing.T, in, out any) {
 			t.Errorf("%s.%s has no field of that name in %s", ov.Type(), name, iv.Type())
 			continue
 		}
-		got, want := ov.Field(i), src
-		if got.CanInt() && want.CanInt() && got.Int() == want.Int() ||
-			got.CanUint() && want.CanUint() && got.Uint() == want.Uint() ||
-			got.CanInt() && want.CanUint() && uint64(got.Int()) == want.Uint() {
-			continue
+		if got := ov.Field(i); !sameInt(got, src) {
+			t.Errorf("%s.%s = %v, want %v (%s.%s)", ov.Type(), name, got, src, iv.Type(), name)
 		}
-		t.Errorf("%s.%s = %v, want %v (%s.%s)", ov.Type(), name, got, want, iv.Type(), name)
 	}
+}
+
+// sameInt reports whether two integer values are equal, signed or not.
+func sameInt(got, want reflect.Value) bool {
+	return got.CanInt() && want.CanInt() && got.Int() == want.Int() ||
+		got.CanUint() && want.CanUint() && got.Uint() == want.Uint() ||
+		got.CanInt() && want.CanUint() && uint64(got.Int()) == want.Uint()
 }
 
 // TestMetricsCopyEveryField: every transport, membership and cache metric
@@ -74,12 +77,8 @@ func TestMetricsCopyEveryField(t *testing.T) {
 			t.Errorf("CacheStats.%s has no source in cache.Stats", name)
 			continue
 		}
-		got, want := out.Field(i), src
-		if got.CanInt() && want.CanInt() && got.Int() == want.Int() ||
-			got.CanUint() && want.CanUint() && got.Uint() == want.Uint() ||
-			got.CanInt() && want.CanUint() && uint64(got.Int()) == want.Uint() {
-			continue
+		if got := out.Field(i); !sameInt(got, src) {
+			t.Errorf("CacheStats.%s = %v, want %v", name, got, src)
 		}
-		t.Errorf("CacheStats.%s = %v, want %v", name, got, want)
 	}
 }

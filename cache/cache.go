@@ -461,8 +461,9 @@ func (c *Cache) liveUtilization() float64 {
 
 // LiveUtilization returns the utilization at time now without the expired
 // entries no sweep, Get or Put removed yet: max(live entries/MaxEntries,
-// live bytes/MaxBytes, and live parts' bytes/MaxLargeBytes with that bound). Step gives it to the Scheduler, so backpressure
-// follows the live entries only. An entry counts as expired when its expiry
+// live bytes/MaxBytes, and live parts' bytes/MaxLargeBytes with that
+// bound). Step gives it to the Scheduler, so backpressure follows the live
+// entries only. An entry counts as expired when its expiry
 // record (its Put time, or a later one if Put times went back) is older
 // than the TTL. The cost is amortised O(1) per Put plus O(log n).
 func (c *Cache) LiveUtilization(now time.Time) float64 {

@@ -15,6 +15,12 @@
 //	go run ./largebench -nodes 16 -size 16MiB -origins 20 -small-rate 20 -large-rate 0.25
 //	go run ./largebench -nodes 16 -size 8MiB -drop 0.05
 //	go run ./largebench -nodes 16 -size 1MiB -origins 20 -small-rate 20 -idle 10s -views
+//	go run ./largebench -nodes 16 -size 16MiB -origins 20 -small-rate 20 -cache
+//
+// Nodes store payloads in the core's MemStore, bounded by message count
+// only; -cache gives them the cache module as the examples build it
+// (cache.ConfigFromCore: 64 MiB of ordinary messages and a list of its own
+// for large messages' parts).
 //
 // Manual runs may pin the addresses: -ip 127.0.3.1 -port 23000 gives node
 // i port 23000+i (the TCP copy uses the port after the last node).
@@ -50,6 +56,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plumtree-go/plumtree/cache"
 	"github.com/plumtree-go/plumtree/core"
 	"github.com/plumtree-go/plumtree/core/node"
 	tcp "github.com/plumtree-go/plumtree/transport-tcp"
@@ -79,6 +86,7 @@ type flags struct {
 	sendQ    int
 	copyRuns int
 	tuner    bool
+	cache    bool
 	pace     float64
 	smallHz  float64
 	sockBuf  int
@@ -135,6 +143,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&f.trace, "small-trace", "", "with -small-rate: write every small message's delivery at every node to this CSV file (phase, message, sent since the phase began, node, the peer it came from, time since sent, time since that peer's delivery, pulled; milliseconds): to find the hops where the slow ones waited")
 	fs.BoolVar(&f.views, "views", false, "print every node's eager and lazy peers and link counters after the warm-up, after the idle small messages and at the end: to find which nodes the tree leaves out and why")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
+	fs.BoolVar(&f.cache, "cache", false, "store payloads in the cache module (cache.ConfigFromCore: 64 MiB of messages and a list of their own for large messages' parts, as the examples do) instead of the core's MemStore (bounded by message count only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -375,6 +384,14 @@ func bench(f flags, out io.Writer) error {
 			}
 			opts = append(opts, node.WithTuner(nt))
 		}
+		if f.cache {
+			store, err := cache.New(cache.ConfigFromCore(c))
+			if err != nil {
+				tr.Close()
+				return err
+			}
+			opts = append(opts, node.WithStore(store))
+		}
 		n, err := node.New(c, id, l, rec, opts...)
 		if err != nil {
 			tr.Close()
@@ -588,8 +605,12 @@ func bench(f flags, out io.Writer) error {
 	payload := float64(f.size)
 	wire := float64(after.bytesOut - before.bytesOut)
 
-	fmt.Fprintf(out, "nodes %d, %d large message(s) of %d bytes (%.1f MiB) at once, frame loss %.1f%%, preset %s, tuner %v, window %d\n",
-		f.nodes, f.origins, f.size, payload/(1<<20), 100*f.drop, f.preset, f.tuner, f.window)
+	store := "MemStore"
+	if f.cache {
+		store = "cache module"
+	}
+	fmt.Fprintf(out, "nodes %d, %d large message(s) of %d bytes (%.1f MiB) at once, frame loss %.1f%%, preset %s, tuner %v, window %d, store %s\n",
+		f.nodes, f.origins, f.size, payload/(1<<20), 100*f.drop, f.preset, f.tuner, f.window, store)
 	if f.rate > 0 {
 		fmt.Fprintf(out, "large_send_rate %.2f MiB/s per node\n", f.rate)
 	}

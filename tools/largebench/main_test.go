@@ -51,6 +51,20 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
+// TestRunWithCache runs the nodes on the cache module (-cache): the same
+// exactly-once result, and the report names the store.
+func TestRunWithCache(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"-nodes", "3", "-size", "300KiB", "-origins", "2", "-drop", "0.02", "-warmup", "5", "-copy-runs", "1", "-cache"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"store cache module", "exactly once with the right bytes: true"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 // checkTrace checks a -small-trace file: its header, one row per message
 // and node in both phases, times since sent that parse and are not
 // negative, and hops timed for the nodes that got their copy from another

@@ -53,9 +53,10 @@ type Config struct {
 	// MinRetention (min_retention) is the retention of ordinary messages
 	// (not of the large messages' parts list, see MaxLargeBytes) below
 	// which the cache applies BackpressureBlockNew (Admit refuses new
-	// broadcasts) when its Scheduler asks for it. Retention is how far back, by origin time, the
-	// cache still holds messages (see Cache.Retention): a cache that is
-	// merely full still holds a TTL's worth, or close to it, and refusing
+	// broadcasts) when its Scheduler asks for it. Retention is how far
+	// back, by origin time, the cache still holds messages (see
+	// Cache.Retention): a cache that is merely full still holds a TTL's
+	// worth, or close to it, and refusing
 	// broadcasts then would help nothing. Below MinRetention a Graft or an
 	// anti-entropy round can find a message already gone, and refusing the
 	// node's own broadcasts slows the cluster's rate until the caches hold

@@ -40,8 +40,8 @@ import (
 // than its bounds hold for a TTL is full by its nature, which costs nothing
 // while it still holds messages long enough to answer Grafts and digests;
 // and a store full in bytes (one large message) can hold only seconds while
-// few entries are used. With HealthConfig.Standalone, a node that knows no peer at
-// all is Healthy "Standalone: no peers yet" (checked before rule 2).
+// few entries are used. With HealthConfig.Standalone, a node that knows no
+// peer at all is Healthy "Standalone: no peers yet" (checked before rule 2).
 func (p *Protocol) Health(now time.Time) Health {
 	if now.Before(p.now) {
 		now = p.now

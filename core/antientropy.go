@@ -16,10 +16,12 @@ import "time"
 // and their gaps, never on the message rate.
 
 // antiEntropy runs one round: expire the summaries and, every
-// aeDigestRounds-th round, send a digest to one random known member.
+// aeDigestRounds-th round (up to every 8th while nothing stirs), send a
+// digest to one random known member.
 //
 // Cost. A digest goes every aeDigestRounds-th round, traffic or not, and
-// every round while the node mends (it delivered a message by a pull or a
+// every 4th, then every 8th while nothing stirs (aeQuietDoublings); every
+// round while the node mends (it delivered a message by a pull or a
 // Repair since its last round's digest: the tree lost something, so its
 // peers may lack it too) and for aeJoinRounds rounds after a member
 // joined. A round is skipped while the node waits for the answer to an
@@ -44,12 +46,20 @@ func (p *Protocol) antiEntropy() {
 	if joined {
 		p.aeJoinLeft--
 	}
-	if (p.aeRounds < aeDigestRounds && mended == p.aeMended && !joined) || p.asking() {
+	stir := p.stirred()
+	if stir != p.aeStir {
+		p.aeQuiet = 0
+	}
+	if (p.aeRounds < aeDigestRounds<<p.aeQuiet && mended == p.aeMended && !joined) || p.asking() {
 		return
 	}
-	p.aeRounds, p.aeMended = 0, mended
+	quiet := stir == p.aeStir && mended == p.aeMended && !joined
+	if quiet && p.aeQuiet < aeQuietDoublings {
+		p.aeQuiet++
+	}
+	p.aeRounds, p.aeMended, p.aeStir = 0, mended, stir
 	var to *peer
-	switch i := p.rng.IntN(known); {
+	switch i := p.aeRng.IntN(known); {
 	case i < len(p.eager):
 		to = p.eager[i]
 	case i < len(p.eager)+len(p.lazy):
@@ -283,7 +293,7 @@ const aeJoinDigests = 3
 // at once (see aeJoinDigests).
 func (p *Protocol) sendJoinDigest(id PeerID) {
 	known := len(p.eager) + len(p.lazy) + len(p.passive)
-	if known > aeJoinDigests && p.rng.IntN(known) >= aeJoinDigests {
+	if known > aeJoinDigests && p.aeRng.IntN(known) >= aeJoinDigests {
 		return
 	}
 	if !p.asking() {
@@ -307,6 +317,32 @@ func (p *Protocol) sendJoinDigest(id PeerID) {
 // massive-failure run end with late repairs (RMR 0.03 in its last cycle
 // instead of ≤ 0.01).
 const aeDigestRounds = 2
+
+// aeQuietDoublings: every digest period in which nothing stirred (see
+// stirred) doubles a node's period, up to aeDigestRounds << this many
+// rounds; anything that stirs returns it to aeDigestRounds at once.
+//
+// A healthy cluster's digests find nothing: in tools/bench's idle 32-node
+// cluster they were half its CPU (tools/bench/README.md, "What an idle
+// plumtree cluster does"). What a node or its members may lack comes with
+// something that stirs: a member failing or joining (a partition and its
+// heal are both), a pull (the tree lost a copy), a Repair either way, a
+// delivery that leaves a gap below it in its origin's stream (what was
+// lost in a cut the membership did not see shows so once traffic crosses
+// it again). So
+// a digest period of 4 rounds for quiet nodes, which let the 10,000-node
+// simulator's massive failure end with late repairs when quiet meant only
+// "not mending", is safe here: a failure stirs every node that saw it.
+const aeQuietDoublings = 2
+
+// stirred sums the counters whose change ends a quiet spell of digests
+// (aeQuietDoublings): members added and removed, Grafts sent (pulls, and a
+// swap's link), Repairs sent and received, links dropped by a peer, gaps
+// opened in the stream summaries.
+func (p *Protocol) stirred() uint64 {
+	c := &p.counters
+	return c.PeerAdded + c.PeerRemoved + c.GraftSent + c.RepairSent + c.RepairReceived + c.DisconnectReceived + p.streams.gapsOpened
+}
 
 // aeJoinRounds: after a member joins (one this node did not know, while it
 // has streams: the condition of the join digests), the node sends a digest

@@ -203,9 +203,10 @@ func TestDigestInvalidRefused(t *testing.T) {
 }
 
 // A digest is answered with a digest only when it shows something the
-// receiver lacks; a node sends a digest every 2nd maintenance round, with
-// traffic as without, and every round while it mends (a pull or a Repair
-// delivered something since its last round's digest).
+// receiver lacks; a node sends a digest every 2nd maintenance round, and
+// every 4th, then every 8th while nothing stirs (traffic does not), every
+// round while it mends (a pull or a Repair delivered something since its
+// last round's digest), and every 2nd again after a member fails.
 func TestDigestQuietCost(t *testing.T) {
 	a := newAE(t, "a", nil, "b")
 	b := newAE(t, "b", nil, "a")
@@ -226,19 +227,27 @@ func TestDigestQuietCost(t *testing.T) {
 	if dg := msgs(b.Drain(), core.MsgDigest); len(dg) != 1 || !dg[0].Msg.Digest.Reply {
 		t.Fatalf("digest not answered while lacking: %+v", dg)
 	}
-	// Rounds: quiet ones (1-8), then each with a new broadcast (9-16):
-	// every 2nd sends. A round with news used to send a digest, so
-	// traffic made every round send one, and a digest cannot repair news
-	// younger than AntiEntropyMinAge anyway. Then a message a pulls
-	// before round 17 (the tree lost it; its peers may lack it too):
-	// round 17 sends at once, and round 19 is the next. Then member c joins
-	// before round 21 (it gets a digest at once, not counted here): rounds
-	// 21-24 send, as a healed partition's nodes do while they exchange
-	// what each side missed, and round 26 is the next.
+	// Rounds: quiet ones (1-8), then each with a new broadcast (9-16).
+	// Round 2 sends (a knew no member at its last digest: b's addition
+	// stirred), then every period in which nothing stirred doubles the
+	// next: rounds 4, 8 and 16, up to 8 rounds. Traffic does not stir: a
+	// round with news used to send a digest, so traffic made every round
+	// send one, and a digest cannot repair news younger than
+	// AntiEntropyMinAge anyway. Then a message a pulls before round 17
+	// (the tree lost it; its peers may lack it too): round 17 sends at
+	// once, and round 19 is the next, after which the period doubles
+	// again. Then member c joins before round 21 (it gets a digest at
+	// once, not counted here): rounds 21-24 send, as a healed partition's
+	// nodes do while they exchange what each side missed, then 26 and 30.
+	// c fails before round 33: 33 sends, then 35.
 	var sent []int
 	interval := core.DefaultConfig().MaintenanceInterval
-	for round := 1; round <= 28; round++ {
+	for round := 1; round <= 36; round++ {
 		now := t0.Add(time.Duration(round) * interval)
+		if round == 33 {
+			a.RemovePeer(now.Add(-interval*3/4), "c")
+			a.Drain()
+		}
 		if round == 21 {
 			a.AddPeer(now.Add(-interval*3/4), "c")
 			if dg := msgs(a.Drain(), core.MsgDigest); len(dg) != 1 || dg[0].To != "c" {
@@ -270,8 +279,45 @@ func TestDigestQuietCost(t *testing.T) {
 			sent = append(sent, round)
 		}
 	}
-	if want := "[2 4 6 8 10 12 14 16 17 19 21 22 23 24 26 28]"; fmt.Sprint(sent) != want {
+	if want := "[2 4 8 16 17 19 21 22 23 24 26 30 33 35]"; fmt.Sprint(sent) != want {
 		t.Fatalf("digests in rounds %v, want %s", sent, want)
+	}
+}
+
+// A cut the membership did not see stirs a quiet node once traffic crosses
+// it again: a delivery that leaves a gap below it in its origin's stream
+// (b/2 was lost) returns the node to a digest every 2nd round, so that it
+// asks for what it lacks within 2 rounds instead of up to 8. An in-order
+// delivery does not stir it.
+func TestQuietDigestsStirredByAGap(t *testing.T) {
+	a := newAE(t, "a", nil, "b")
+	interval := core.DefaultConfig().MaintenanceInterval
+	gossip := func(at time.Time, seq uint64) {
+		a.Receive(at, "b", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "b", Seq: seq}, OriginTime: at, Hops: 1, Payload: []byte("p")})
+		a.Drain()
+	}
+	var sent []int
+	for round := 1; round <= 30; round++ {
+		now := t0.Add(time.Duration(round) * interval)
+		switch round {
+		case 10:
+			gossip(now.Add(-interval/2), 1)
+		case 20:
+			gossip(now.Add(-interval/2), 3)
+		}
+		a.Tick(now)
+		if len(msgs(a.Drain(), core.MsgDigest)) > 0 {
+			sent = append(sent, round)
+		}
+	}
+	// 2, 4 (period 4), 8 (period 8), 16; b/1 in round 10 is in order: no
+	// digest until 24 would follow. b/3 before round 20 opens a gap: round
+	// 20 sends (4 rounds since 16), then 22, 26.
+	if want := "[2 4 8 16 20 22 26]"; fmt.Sprint(sent) != want {
+		t.Fatalf("digests in rounds %v, want %s", sent, want)
+	}
+	if a.HasSeen(core.MessageID{Origin: "b", Seq: 2}) {
+		t.Fatal("b/2 seen")
 	}
 }
 

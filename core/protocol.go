@@ -82,6 +82,11 @@ type Protocol struct {
 	self  PeerID
 	store Store
 	rng   *rand.Rand
+	// aeRng draws anti-entropy's choices (whom a digest goes to), apart
+	// from rng: how many digests a node sends changes with what stirs it
+	// (aeQuietDoublings), and sharing rng let that reshuffle the overlay's
+	// random choices, such as a prune's delay.
+	aeRng *rand.Rand
 	hook  ForwardHook
 	// backlog: see SetBacklog.
 	backlog func(PeerID) bool
@@ -122,6 +127,8 @@ type Protocol struct {
 	aeRounds   int               // maintenance rounds since the last round that sent a digest
 	aeMended   uint64            // deliveries by pull or Repair when the last round's digest went (mended)
 	aeJoinLeft int               // rounds left that send a digest because a member joined (aeJoinRounds)
+	aeQuiet    int               // digest periods in a row in which nothing stirred (aeQuietDoublings)
+	aeStir     uint64            // stirred() when the last round's digest went
 	aeListed   uint64            // digests received (streamSummary.listed)
 	// aeAskUntil: until then this node sends no digest (each asks for
 	// repairs): it asked one peer, and that peer's repairs may be on their
@@ -183,6 +190,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 		// The node's own id is mixed into the seed so that nodes sharing a
 		// Config (and its Seed) still make independent choices.
 		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), h^0x9e3779b97f4a7c15)),
+		aeRng: rand.New(rand.NewPCG(uint64(cfg.Seed)^0x5851f42d4c957f2d, h)),
 		now:   now,
 		peers: make(map[PeerID]*peer),
 	}

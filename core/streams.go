@@ -20,8 +20,9 @@ type streamTable struct {
 
 	maxStreams, maxRuns, maxHeld int
 
-	gapsLost  uint64 // gaps given up (too old or over maxRuns)
-	forgotten uint64 // streams forgotten because the table was full
+	gapsLost   uint64 // gaps given up (too old or over maxRuns)
+	gapsOpened uint64 // deliveries that left a gap below them (a run more)
+	forgotten  uint64 // streams forgotten because the table was full
 
 	// Expiry is driven by the earliest deadline: expire does nothing
 	// before expireAt, the earliest time at which it could change a
@@ -91,8 +92,12 @@ func (t *streamTable) remove(i int) {
 // add records id (origin time ot) as delivered; false if it already was.
 func (t *streamTable) add(id MessageID, ot time.Time) bool {
 	s := t.stream(id.Origin)
+	runs := len(s.runs)
 	ok, lost := s.add(id.Seq, ot, t.maxRuns)
 	t.gapsLost += uint64(lost)
+	if len(s.runs) > runs {
+		t.gapsOpened++
+	}
 	t.note(s)
 	return ok
 }

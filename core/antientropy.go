@@ -329,10 +329,13 @@ const aeDigestRounds = 2
 // heal are both), a pull (the tree lost a copy), a Repair either way, a
 // delivery that leaves a gap below it in its origin's stream (what was
 // lost in a cut the membership did not see shows so once traffic crosses
-// it again). So
-// a digest period of 4 rounds for quiet nodes, which let the 10,000-node
-// simulator's massive failure end with late repairs when quiet meant only
-// "not mending", is safe here: a failure stirs every node that saw it.
+// it again). A period of 4 rounds for nodes that were only "not mending"
+// let the 10,000-node simulator's massive failure end with late repairs
+// (aeDigestRounds); a failure stirs every node that sees it, so there the
+// period is 2 as before. What is left to the longer period is a loss that
+// nothing reveals, such as a cut the membership did not see and no traffic
+// after it: it waits up to 8 rounds for a digest instead of 2
+// (docs/design.md, "Rarer digests while nothing stirs").
 const aeQuietDoublings = 2
 
 // stirred sums the counters whose change ends a quiet spell of digests

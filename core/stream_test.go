@@ -138,6 +138,37 @@ func TestStreamSummaryMissingFor(t *testing.T) {
 	}
 }
 
+// gapsOpened counts the deliveries that leave a gap below them (what stirs
+// a quiet node's anti-entropy): not in-order ones, not a delivery that
+// fills a gap, and also one at the gap bound, where the new gap takes the
+// place of the lowest.
+func TestStreamTableCountsGapsOpened(t *testing.T) {
+	var tb streamTable
+	tb.init(4, 2, 16)
+	id := func(seq uint64) MessageID { return MessageID{Origin: "o", Seq: seq} }
+	steps := []struct {
+		seq  uint64
+		want uint64
+	}{
+		{1, 0}, {2, 0}, // in order
+		{4, 1},  // 3 missing
+		{3, 1},  // fills it
+		{6, 2},  // 5 missing
+		{9, 3},  // 7-8 missing: two gaps, the bound
+		{12, 4}, // a third: the gap of 5 is given up
+		{13, 4}, // extends a run
+	}
+	for _, st := range steps {
+		tb.add(id(st.seq), streamT0)
+		if tb.gapsOpened != st.want {
+			t.Fatalf("after %d: gapsOpened %d, want %d", st.seq, tb.gapsOpened, st.want)
+		}
+	}
+	if tb.gapsLost != 1 {
+		t.Fatalf("gapsLost %d, want 1", tb.gapsLost)
+	}
+}
+
 // The table bounds held messages over all streams (oldest first) and the
 // number of streams (stalest first), and rotates digests over the streams
 // within the byte budget.

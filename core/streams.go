@@ -95,7 +95,7 @@ func (t *streamTable) add(id MessageID, ot time.Time) bool {
 	runs := len(s.runs)
 	ok, lost := s.add(id.Seq, ot, t.maxRuns)
 	t.gapsLost += uint64(lost)
-	if len(s.runs) > runs {
+	if len(s.runs)+lost > runs { // at the gap bound a run is dropped for the new one
 		t.gapsOpened++
 	}
 	t.note(s)

@@ -113,7 +113,7 @@ fuzz:
 # runs 25 of the latter).
 .PHONY: test-repair
 test-repair:
-	cd core && GOWORK=off $(GO) test -count=1 -v -run '^(TestPartition|TestRolling|TestNodeDown|TestReliabilityAfterHeal)' ./coretest -repair.all
+	cd core && GOWORK=off $(GO) test -count=1 -v -run '^(TestPartition|TestUnseenPartition|TestRolling|TestNodeDown|TestReliabilityAfterHeal)' ./coretest -repair.all
 
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run='^$$' -bench=. -benchmem ./...) || exit 1; done

@@ -50,27 +50,27 @@ func membershipMerge(n *coretest.Network) {
 	}
 }
 
-// partitionScenario runs a 50/50 partition of length cut with broadcasts on
-// both sides, heals it, and (with traffic) keeps broadcasting. It returns
-// the virtual time from the heal until every message that had at least 20 s
-// of retention left at the heal was delivered by every node, and fails on
-// any double delivery.
-func partitionScenario(t *rapid.T, cut time.Duration, traffic bool) time.Duration {
+// repairCluster draws the partition properties' cluster: 4-10 nodes of
+// the default preset, links of 1-30 ms, and what mod sets (its draws come
+// after the latency's). broadcast(d) broadcasts from random nodes for d, at
+// an interval drawn once.
+func repairCluster(t *rapid.T, mod func(*coretest.Config)) (n *coretest.Network, pc core.Config, broadcast func(d time.Duration)) {
 	nodes := rapid.IntRange(4, 10).Draw(t, "nodes")
-	pc := core.DefaultConfig()
+	pc = core.DefaultConfig()
 	pc.Seed = rapid.Int64().Draw(t, "protocol_seed")
-	n, err := coretest.New(coretest.Config{
+	cfg := coretest.Config{
 		Nodes:    nodes,
 		Protocol: pc,
 		Seed:     rapid.Int64().Draw(t, "net_seed"),
 		Latency:  time.Duration(rapid.IntRange(1, 30).Draw(t, "latency_ms")) * time.Millisecond,
-		Jitter:   time.Duration(rapid.IntRange(0, 10).Draw(t, "jitter_ms")) * time.Millisecond,
-	})
+	}
+	mod(&cfg)
+	n, err := coretest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	every := time.Duration(rapid.IntRange(200, 2000).Draw(t, "broadcast_every_ms")) * time.Millisecond
-	broadcast := func(d time.Duration) {
+	broadcast = func(d time.Duration) {
 		for end := n.Now().Add(d); n.Now().Before(end); {
 			i := rapid.IntRange(0, nodes-1).Draw(t, "sender")
 			if _, err := n.Broadcast(i, []byte("m")); err != nil {
@@ -79,6 +79,19 @@ func partitionScenario(t *rapid.T, cut time.Duration, traffic bool) time.Duratio
 			n.RunFor(every)
 		}
 	}
+	return n, pc, broadcast
+}
+
+// partitionScenario runs a 50/50 partition of length cut with broadcasts on
+// both sides, heals it, and (with traffic) keeps broadcasting. It returns
+// the virtual time from the heal until every message that had at least 20 s
+// of retention left at the heal was delivered by every node, and fails on
+// any double delivery.
+func partitionScenario(t *rapid.T, cut time.Duration, traffic bool) time.Duration {
+	n, pc, broadcast := repairCluster(t, func(c *coretest.Config) {
+		c.Jitter = time.Duration(rapid.IntRange(0, 10).Draw(t, "jitter_ms")) * time.Millisecond
+	})
+	nodes := n.Len()
 	broadcast(10 * time.Second)
 	p := perm(t, nodes)
 	a, b := p[:nodes/2], p[nodes/2:]
@@ -188,28 +201,8 @@ func TestPartitionAnyLengthHeals(t *testing.T) {
 func TestUnseenPartitionHeals(t *testing.T) {
 	var h healTimes
 	rapid.Check(t, func(t *rapid.T) {
-		nodes := rapid.IntRange(4, 10).Draw(t, "nodes")
-		pc := core.DefaultConfig()
-		pc.Seed = rapid.Int64().Draw(t, "protocol_seed")
-		n, err := coretest.New(coretest.Config{
-			Nodes:          nodes,
-			Protocol:       pc,
-			Seed:           rapid.Int64().Draw(t, "net_seed"),
-			Latency:        time.Duration(rapid.IntRange(1, 30).Draw(t, "latency_ms")) * time.Millisecond,
-			DetectionDelay: -1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		every := time.Duration(rapid.IntRange(200, 2000).Draw(t, "broadcast_every_ms")) * time.Millisecond
-		broadcast := func(d time.Duration) {
-			for end := n.Now().Add(d); n.Now().Before(end); {
-				if _, err := n.Broadcast(rapid.IntRange(0, nodes-1).Draw(t, "sender"), []byte("m")); err != nil {
-					t.Fatal(err)
-				}
-				n.RunFor(every)
-			}
-		}
+		n, pc, broadcast := repairCluster(t, func(c *coretest.Config) { c.DetectionDelay = -1 })
+		nodes := n.Len()
 		broadcast(time.Minute)
 		p := perm(t, nodes)
 		n.Partition(p[:nodes/2], p[nodes/2:])

@@ -176,11 +176,21 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 		return
 	}
 	p.counters.DigestReceived++
-	p.expireStreams()
 	batch := p.cfg.AntiEntropyBatch
 	if batch == 0 {
+		p.expireStreams()
 		return
 	}
+	b := &p.digestStrangers
+	if pe := p.peers[from]; pe != nil {
+		b = &pe.digests
+	}
+	if !b.take(p.now, p.digestAnswerRate(), digestAnswerBurst) {
+		p.counters.DigestRateLimited++
+		p.emit(Event{Kind: EventDigestRateLimited, Peer: from})
+		return
+	}
+	p.expireStreams()
 	cands := p.aeScratch[:0]
 	var scratch []heldMsg
 	// The streams the digest lists are marked with this digest's number
@@ -249,6 +259,25 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 		p.ask(from, true)
 	}
 }
+
+// A digest costs its receiver a pass over the streams it lists and an
+// answer of up to AntiEntropyBatch messages and AntiEntropyBytes bytes
+// (1 MiB by default) — for a frame of a few bytes: an empty digest asks for
+// everything stored. So digests are answered per sender within a token
+// bucket, as Grafts are: digestAnswerBurst at once, then digestAnswerRate.
+// A node that follows the protocol sends at most one digest per ask window
+// (askWindow: its GraftTimeout) to all of its members together, so a peer
+// with this node's GraftTimeout stays at half the rate; the burst covers
+// a round's digest, an answer and a catch-up's next ask meeting. Senders
+// the protocol does not track (no AddPeer yet, or removed) share one
+// bucket. A digest over the limit is counted (DigestRateLimited,
+// EventDigestRateLimited) and otherwise ignored: nothing is scanned,
+// repaired or asked back, and the stream summaries are not touched.
+const digestAnswerBurst = 4
+
+// digestAnswerRate is the steady rate of digests answered per sender: two
+// per ask window.
+func (p *Protocol) digestAnswerRate() float64 { return 2 / p.askWindow().Seconds() }
 
 // askWindow is how long a node that sent a digest sends no other (no
 // round's, no new member's, no answer), and how long after the last repair

@@ -132,6 +132,56 @@ func TestDigestLeavesYoungMessagesToTheTree(t *testing.T) {
 	}
 }
 
+// Digests are answered per sender within a token bucket: an empty digest is
+// a few bytes and asks for everything stored (up to AntiEntropyBytes), so a
+// flood of them from one peer, or from senders the node does not track,
+// must not make the node repair without end. The limit is 4 at once, then
+// 2 per GraftTimeout; each tracked peer has its own bucket, untracked
+// senders share one.
+func TestDigestAnswersRateLimitedPerSender(t *testing.T) {
+	a := newAE(t, "a", nil, "b", "c")
+	for i := range 3 {
+		a.Broadcast(t0.Add(time.Duration(i)*time.Millisecond), []byte("x"), nil)
+	}
+	a.Drain()
+	empty := &core.Digest{AllStreams: true, Reply: true}
+	now := t0.Add(time.Minute)
+	answered := func(from core.PeerID, digests int) (repairs, limited int) {
+		for range digests {
+			a.Receive(now, from, core.Message{Type: core.MsgDigest, Digest: empty})
+			out := a.Drain()
+			repairs += len(msgs(out, core.MsgRepair))
+			limited += len(events(out, core.EventDigestRateLimited))
+		}
+		return repairs, limited
+	}
+	if r, l := answered("b", 100); r != 4*3 || l != 96 {
+		t.Fatalf("100 digests from b at once: %d repairs, %d limited; want 12 (4 answers of 3) and 96", r, l)
+	}
+	if got := a.Stats().DigestRateLimited; got != 96 {
+		t.Fatalf("Stats().DigestRateLimited = %d, want 96", got)
+	}
+	// c has a bucket of its own.
+	if r, _ := answered("c", 1); r != 3 {
+		t.Fatalf("c's digest answered with %d repairs after b's flood, want 3", r)
+	}
+	// Untracked senders share one bucket: 4 answers among all of them.
+	var r int
+	for i := range 20 {
+		n, _ := answered(core.PeerID(fmt.Sprintf("stranger-%d", i)), 1)
+		r += n
+	}
+	if r != 4*3 {
+		t.Fatalf("20 strangers' digests: %d repairs, want 12", r)
+	}
+	// The bucket refills at 2 per GraftTimeout (500 ms): one more answer
+	// after 250 ms, not two.
+	now = now.Add(250 * time.Millisecond)
+	if r, l := answered("b", 2); r != 3 || l != 1 {
+		t.Fatalf("b after 250 ms: %d repairs, %d limited; want 3 and 1", r, l)
+	}
+}
+
 // An answer is bounded by AntiEntropyBatch and sends the oldest first.
 func TestDigestAnswerBoundedOldestFirst(t *testing.T) {
 	a := newAE(t, "a", func(c *core.Config) { c.AntiEntropyBatch = 3 }, "b")

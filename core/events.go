@@ -35,6 +35,7 @@ const (
 	EventDigestSent                              // plumtree_digest_sent_total; Peer, Count = streams listed
 	EventRepairSent                              // plumtree_repair_sent_total (an anti-entropy copy); Peer, ID, Hops
 	EventAgeRefused                              // plumtree_age_refused_total (a copy outside the age window); Peer, ID
+	EventDigestRateLimited                       // plumtree_digest_rate_limited_total (a digest left unanswered by the per-peer limit); Peer
 	eventKindEnd
 )
 
@@ -63,6 +64,7 @@ var eventNames = [...]string{
 	EventDigestSent:         "digest_sent",
 	EventRepairSent:         "repair_sent",
 	EventAgeRefused:         "age_refused",
+	EventDigestRateLimited:  "digest_rate_limited",
 }
 
 // String returns the event kind's snake_case name.

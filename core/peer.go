@@ -47,7 +47,8 @@ type peer struct {
 	srtt   time.Duration
 	rttvar time.Duration
 
-	tokens bucket // Graft rate limit
+	tokens  bucket // Graft rate limit
+	digests bucket // digest answer limit (see digestAnswerRate)
 
 	q       []Announcement // IHave queue (lazy peers only)
 	qDead   int            // blanked announcements in q (unqueueIHave)

@@ -152,10 +152,13 @@ type Protocol struct {
 	overloaded  bool       // the runtime reports a backlog: no pulls (SetOverloaded)
 
 	strangers bucket // Graft rate limit shared by peers we do not track
-	window    graftWindow
-	counters  Counters
-	evictSize int // seen evictions by size during this input, reported once
-	evictTTL  int
+	// Digest answer limit shared by senders we do not track (see
+	// digestAnswerRate).
+	digestStrangers bucket
+	window          graftWindow
+	counters        Counters
+	evictSize       int // seen evictions by size during this input, reported once
+	evictTTL        int
 
 	out [2]outBuf
 	cur int

@@ -41,14 +41,15 @@ type Counters struct {
 	GraftsDeferred      uint64 `json:"grafts_deferred"`     // due Grafts held back (max_grafts_per_interval, overload, a busy or late tree, a burst's onset)
 
 	// Anti-entropy and the age rule.
-	DigestSent       uint64 `json:"digest_sent"`
-	DigestReceived   uint64 `json:"digest_received"`
-	RepairSent       uint64 `json:"repair_sent"`
-	RepairReceived   uint64 `json:"repair_received"`
-	RepairDuplicate  uint64 `json:"repair_duplicate"`  // repair copies of messages already delivered
-	AgeRefused       uint64 `json:"age_refused"`       // copies refused by the age rule
-	GapsLost         uint64 `json:"gaps_lost"`         // stream gaps given up (too old or over max_stream_gaps)
-	StreamsForgotten uint64 `json:"streams_forgotten"` // streams forgotten because max_streams was reached
+	DigestSent        uint64 `json:"digest_sent"`
+	DigestReceived    uint64 `json:"digest_received"`
+	DigestRateLimited uint64 `json:"digest_rate_limited"` // digests left unanswered by the per-peer rate limit (digestAnswerBurst)
+	RepairSent        uint64 `json:"repair_sent"`
+	RepairReceived    uint64 `json:"repair_received"`
+	RepairDuplicate   uint64 `json:"repair_duplicate"`  // repair copies of messages already delivered
+	AgeRefused        uint64 `json:"age_refused"`       // copies refused by the age rule
+	GapsLost          uint64 `json:"gaps_lost"`         // stream gaps given up (too old or over max_stream_gaps)
+	StreamsForgotten  uint64 `json:"streams_forgotten"` // streams forgotten because max_streams was reached
 }
 
 // Stats is a snapshot of a Protocol's state and counters.

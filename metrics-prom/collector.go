@@ -103,6 +103,7 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_grafts_deferred_total", "Due pulls held back: by max_grafts_per_interval, while the node is overloaded, while the tree still delivers the origin or runs late, or at a burst's onset.", counter, u64(func(s *core.Stats) uint64 { return s.GraftsDeferred })),
 	mk("plumtree_digest_sent_total", "Anti-entropy digests sent.", counter, u64(func(s *core.Stats) uint64 { return s.DigestSent })),
 	mk("plumtree_digest_received_total", "Anti-entropy digests received.", counter, u64(func(s *core.Stats) uint64 { return s.DigestReceived })),
+	mk("plumtree_digest_rate_limited_total", "Anti-entropy digests left unanswered by the per-peer rate limit.", counter, u64(func(s *core.Stats) uint64 { return s.DigestRateLimited })),
 	mk("plumtree_repair_sent_total", "Messages sent by anti-entropy to a peer that lacked them.", counter, u64(func(s *core.Stats) uint64 { return s.RepairSent })),
 	mk("plumtree_repair_received_total", "Messages received from anti-entropy, first copies and duplicates.", counter, u64(func(s *core.Stats) uint64 { return s.RepairReceived })),
 	mk("plumtree_repair_duplicate_total", "Anti-entropy copies of messages already delivered.", counter, u64(func(s *core.Stats) uint64 { return s.RepairDuplicate })),

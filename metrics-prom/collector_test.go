@@ -28,7 +28,7 @@ func scenarioStats() core.Stats {
 			MessagesPartitioned: 1, GraftRateLimited: 14, GraftUnanswerable: 15,
 			IHaveDropped: 16, IHaveSuppressed: 26, InvalidMessages: 17,
 			DigestSent: 18, DigestReceived: 19, RepairSent: 20, RepairReceived: 21,
-			RepairDuplicate: 22, AgeRefused: 23, GapsLost: 24, StreamsForgotten: 25,
+			RepairDuplicate: 22, AgeRefused: 23, GapsLost: 24, StreamsForgotten: 25, DigestRateLimited: 27,
 		},
 		Streams: 26,
 	}

@@ -82,6 +82,7 @@ var statsFields = slices.Concat(
 		"GraftsDeferred", "plumtree_grafts_deferred_total",
 		"DigestSent", "plumtree_digest_sent_total",
 		"DigestReceived", "plumtree_digest_received_total",
+		"DigestRateLimited", "plumtree_digest_rate_limited_total",
 		"RepairSent", "plumtree_repair_sent_total",
 		"RepairReceived", "plumtree_repair_received_total",
 		"RepairDuplicate", "plumtree_repair_duplicate_total",

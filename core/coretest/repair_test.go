@@ -135,7 +135,25 @@ func partitionScenario(t *rapid.T, cut time.Duration, traffic bool) time.Duratio
 	if c := n.Counters(); c.DoubleDelivered > 0 {
 		t.Fatalf("%d double deliveries", c.DoubleDelivered)
 	}
+	if l := limitedDigests(n); l > 0 {
+		t.Fatalf("%d digests left unanswered by the digest limit", l)
+	}
 	return took
+}
+
+// limitedDigests returns how many digests the live nodes left unanswered
+// by the per-sender digest limit (core: digestAnswerBurst). Nodes that
+// follow the protocol send at most one digest per graft timeout each, so a
+// heal or a catch-up must never meet the limit: repair would then wait for
+// the bucket.
+func limitedDigests(n *coretest.Network) uint64 {
+	var c uint64
+	for i := range n.Len() {
+		if p := n.Node(i); p != nil {
+			c += p.Stats().DigestRateLimited
+		}
+	}
+	return c
 }
 
 // healTimes collects the heal→complete times of a property's runs.
@@ -227,6 +245,9 @@ func TestUnseenPartitionHeals(t *testing.T) {
 		if err := n.CheckDelivery(true); err != nil {
 			t.Fatal(err)
 		}
+		if l := limitedDigests(n); l > 0 {
+			t.Fatalf("%d digests left unanswered by the digest limit", l)
+		}
 	})
 	h.report(t, "10 s cut the membership did not see")
 }
@@ -275,6 +296,9 @@ func rollingRestarts(seed int64, persist bool) (coretest.Counters, error) {
 			}
 		}
 		return false
+	}
+	if l := limitedDigests(n); l > 0 {
+		return n.Counters(), fmt.Errorf("%d digests left unanswered by the digest limit", l)
 	}
 	return n.Counters(), n.CheckDeliveryOf(stored, true)
 }
@@ -380,6 +404,9 @@ func TestNodeDownSixtySecondsCatchesUp(t *testing.T) {
 				n.RunFor(time.Minute)
 				if err := n.CheckDeliveryOf(missed, true); err != nil {
 					t.Fatal(err)
+				}
+				if l := limitedDigests(n); l > 0 {
+					t.Fatalf("%d digests left unanswered by the digest limit", l)
 				}
 			})
 			times.report(t, "60 s down, restart→caught up")

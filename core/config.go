@@ -213,7 +213,9 @@ type Config struct {
 	// the message is given up as failed. Default 5.
 	GraftMaxRetries int
 	// GraftRateLimitPerSecond is the steady rate of Grafts answered per
-	// requesting peer. Default 10.
+	// requesting link. Grafts from senders that are no link of this node
+	// share one bucket, and each is answered with at most
+	// AntiEntropyBytes of payload. Default 10.
 	GraftRateLimitPerSecond float64
 	// GraftRateLimitBurst is the token bucket size of that limit. Default 20.
 	GraftRateLimitBurst int

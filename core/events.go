@@ -27,7 +27,7 @@ const (
 	EventGraftRetry                              // plumtree_graft_retries_total; ID, Peer, Retries
 	EventSeenEviction                            // plumtree_seen_map_evictions_total; Count
 	EventMessagePartitioned                      // plumtree_messages_partitioned_total; ID (every announcer removed or unreachable)
-	EventGraftRateLimited                        // a Graft dropped by the per-peer token bucket; Peer
+	EventGraftRateLimited                        // plumtree_graft_rate_limited_total: a Graft dropped by its token bucket, or cut short (a sender that is no link: AntiEntropyBytes); Peer, Count = ids not answered
 	EventGraftUnanswerable                       // a Graft for a payload no longer stored; Peer, ID
 	EventIHaveDropped                            // announcements dropped (full IHave queue or pending-graft bound); Peer, Count
 	EventInvalidMessage                          // a message the protocol rejected; Peer, Reason

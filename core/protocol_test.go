@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -541,6 +542,55 @@ func TestGraftsCoalescePerPeer(t *testing.T) {
 	g := msgs(p.Drain(), core.MsgGraft)
 	if len(g) != 1 || len(g[0].Msg.IDs) != 3 {
 		t.Fatalf("grafts %+v", g)
+	}
+}
+
+// A Graft with ids is answered in full only for a link: the peers this node
+// announces to. Anyone else (a member with no link here, a sender the
+// protocol did not know) shares one bucket, and gets at most
+// AntiEntropyBytes of payload per Graft: a Graft of 1,024 ids is some 20 KB
+// and asked for up to 64 MiB, from anyone who reached the port.
+func TestGraftFromNonLinkBounded(t *testing.T) {
+	p := fixture(t, func(c *core.Config) {
+		c.AntiEntropyBytes = 10 << 10
+		c.GraftRateLimitPerSecond, c.GraftRateLimitBurst = 2, 3
+	})
+	p.AddPeer(t0, "p0")
+	acceptJoins(p, t0)
+	if !slices.Contains(p.PassivePeers(), "p0") {
+		t.Fatalf("p0 is not passive: eager %v lazy %v", p.EagerPeers(), p.LazyPeers())
+	}
+	var ids []core.MessageID
+	for range 8 {
+		id, _ := p.Broadcast(t0, make([]byte, 4<<10), nil)
+		ids = append(ids, id)
+	}
+	p.Drain()
+	graft := core.Message{Type: core.MsgGraft, IDs: ids}
+	answer := func(from core.PeerID) (answered, left int) {
+		p.Receive(t0, from, graft)
+		out := p.Drain()
+		for _, e := range events(out, core.EventGraftRateLimited) {
+			left += e.Count
+		}
+		return len(msgs(out, core.MsgGossip)), left
+	}
+	if a, l := answer("l0"); a != 8 || l != 0 {
+		t.Fatalf("link l0: %d answered, %d left; want all 8", a, l)
+	}
+	// 4 KiB each: the third reaches the 10 KiB bound.
+	if a, l := answer("p0"); a != 3 || l != 5 {
+		t.Fatalf("member p0 without a link: %d answered, %d left; want 3 and 5", a, l)
+	}
+	// Unknown senders share p0's bucket (burst 3): one more Graft each for
+	// two of them, nothing for the third.
+	for i, want := range []int{3, 3, 0} {
+		if a, _ := answer(core.PeerID(fmt.Sprintf("x%d", i))); a != want {
+			t.Fatalf("stranger x%d: %d answered, want %d", i, a, want)
+		}
+	}
+	if a, _ := answer("l1"); a != 8 {
+		t.Fatalf("link l1 after the strangers: %d answered, want 8", a)
 	}
 }
 

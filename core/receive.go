@@ -607,16 +607,30 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 	if len(m.IDs) == 0 {
 		return
 	}
-	b := &p.strangers
-	if pe != nil {
-		b = &pe.tokens
+	// A Graft with ids comes from a peer this node announced the messages
+	// to: a link. A Graft of 1,024 ids is some 20 KB and asks for up to
+	// 64 MiB. So from anyone else (a member that is no link here: a link
+	// that just closed, or a flood; a sender the protocol does not track)
+	// it is answered from one bucket they share, and with at most
+	// AntiEntropyBytes of payload (the rest counts as rate-limited; the
+	// requester pulls it again from another announcer or later).
+	link := pe != nil && pe.state != statePassive
+	b, budget := &p.strangers, p.cfg.AntiEntropyBytes
+	if link {
+		b, budget = &pe.tokens, math.MaxInt
 	}
 	if !b.take(p.now, p.cfg.GraftRateLimitPerSecond, p.cfg.GraftRateLimitBurst) {
 		p.counters.GraftRateLimited++
 		p.emit(Event{Kind: EventGraftRateLimited, Peer: from, Count: len(m.IDs)})
 		return
 	}
-	for _, id := range m.IDs {
+	bytes := 0
+	for i, id := range m.IDs {
+		if bytes >= budget {
+			p.counters.GraftRateLimited++
+			p.emit(Event{Kind: EventGraftRateLimited, Peer: from, Count: len(m.IDs) - i})
+			break
+		}
 		sm, ok := p.store.Get(p.now, id)
 		if !ok || !p.ageOK(sm.OriginTime) {
 			p.counters.GraftUnanswerable++
@@ -627,6 +641,7 @@ func (p *Protocol) onGraft(from PeerID, m *Message) {
 		p.send(from, Message{Type: MsgGossip, ID: id, OriginTime: sm.OriginTime, Hops: hops, Payload: sm.Payload, Headers: sm.Headers, Repaired: true})
 		p.counters.GossipSent++
 		p.emit(Event{Kind: EventGossipSent, Peer: from, ID: id, Hops: hops})
+		bytes += len(sm.Payload)
 	}
 }
 

@@ -86,7 +86,7 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_ihave_received_total", "IHave frames received.", counter, u64(func(s *core.Stats) uint64 { return s.IHaveReceived })),
 	mk("plumtree_graft_received_total", "Graft messages received.", counter, u64(func(s *core.Stats) uint64 { return s.GraftReceived })),
 	mk("plumtree_prune_received_total", "Prune messages received.", counter, u64(func(s *core.Stats) uint64 { return s.PruneReceived })),
-	mk("plumtree_graft_rate_limited_total", "Grafts from peers dropped by the per-peer rate limit.", counter, u64(func(s *core.Stats) uint64 { return s.GraftRateLimited })),
+	mk("plumtree_graft_rate_limited_total", "Grafts from peers dropped by the rate limit, or cut short (from senders that are no link).", counter, u64(func(s *core.Stats) uint64 { return s.GraftRateLimited })),
 	mk("plumtree_graft_unanswerable_total", "Grafts for messages no longer in the cache.", counter, u64(func(s *core.Stats) uint64 { return s.GraftUnanswerable })),
 	mk("plumtree_ihave_dropped_total", "Announcements dropped because an IHave queue or the pending-graft bound was full.", counter, u64(func(s *core.Stats) uint64 { return s.IHaveDropped })),
 	mk("plumtree_ihave_suppressed_total", "Queued announcements not sent because the lazy peer announced the same message first.", counter, u64(func(s *core.Stats) uint64 { return s.IHaveSuppressed })),

@@ -220,7 +220,9 @@ type Config struct {
 	// GraftRateLimitBurst is the token bucket size of that limit. Default 20.
 	GraftRateLimitBurst int
 	// MaxPendingGrafts bounds the announced-but-missing messages tracked at
-	// once; announcements beyond it are dropped and counted. Default 10,000.
+	// once; announcements beyond it are dropped and counted. Messages that
+	// only senders which are no link of the node announced may take an
+	// eighth of it. Default 10,000.
 	MaxPendingGrafts int
 	// MaxAnnouncers bounds the peers remembered per missing message.
 	// Default 8.

@@ -27,15 +27,19 @@ type pending struct {
 	// of pushing (announceRepaired). No tree copy is coming, so the first
 	// Graft goes to it at once, outside the pull budget (see fireGrafts).
 	offer bool
+	// stray: every announcer so far is no link of this node (see
+	// maxStrayPending).
+	stray bool
 }
 
 // pendingSet holds the pending messages in a map and a min-heap ordered by
 // (deadline, order). Both are bounded by MaxPendingGrafts.
 type pendingSet struct {
-	m     map[MessageID]*pending
-	h     []*pending
-	free  []*pending
-	order uint64
+	m      map[MessageID]*pending
+	h      []*pending
+	free   []*pending
+	order  uint64
+	strays int // entries with stray set
 }
 
 func (s *pendingSet) init() { s.m = make(map[MessageID]*pending) }
@@ -128,6 +132,9 @@ func (s *pendingSet) remove(pd *pending) {
 		s.up(i)
 	}
 	delete(s.m, pd.id)
+	if pd.stray {
+		s.strays--
+	}
 	clear(pd.ann)
 	pd.ann = pd.ann[:0]
 	clear(pd.asked)
@@ -186,9 +193,13 @@ func (s *pendingSet) dropAnnouncer(p *Protocol, id PeerID) {
 
 // noteAnnouncement records that from announced id (not seen yet). It reports
 // false when the pending-graft bound is reached.
-func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.Time) bool {
+func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.Time, link bool) bool {
 	offer := p.offered(from, originTime)
 	if pd := p.pend.m[id]; pd != nil {
+		if link && pd.stray {
+			pd.stray = false
+			p.pend.strays--
+		}
 		i := slices.Index(pd.ann, from)
 		if i < 0 && len(pd.ann) < p.cfg.MaxAnnouncers {
 			pd.ann = append(pd.ann, from)
@@ -203,16 +214,30 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.T
 		}
 		return true
 	}
-	if len(p.pend.m) >= p.cfg.MaxPendingGrafts {
+	if len(p.pend.m) >= p.cfg.MaxPendingGrafts || (!link && p.pend.strays >= p.maxStrayPending()) {
 		return false
 	}
 	deadline := p.graftDeadline(id, originTime)
 	if offer {
 		deadline = p.now
 	}
-	p.pend.add(id, from, p.now, deadline, originTime).offer = offer
+	pd := p.pend.add(id, from, p.now, deadline, originTime)
+	pd.offer, pd.stray = offer, !link
+	if !link {
+		p.pend.strays++
+	}
 	return true
 }
+
+// maxStrayPending bounds the pending messages that only senders which are
+// no link of this node announced: an eighth of MaxPendingGrafts. Such
+// announcements are routine and few (a link that closed while its IHave
+// was on its way, a one-sided lazy link not yet found); without the bound,
+// anyone who reached the port could fill the table with ids that do not
+// exist (1,024 per IHave), and every announcement of the node's links was
+// then dropped until those ids had been grafted in vain for the whole
+// retry schedule.
+func (p *Protocol) maxStrayPending() int { return max(p.cfg.MaxPendingGrafts/8, 1) }
 
 // offered reports whether an announcement from peer "from" of a message of
 // origin time ot is an offer (see pending.offer): from is an eager peer

@@ -94,9 +94,13 @@ func (p *Protocol) checkInvariants() error {
 	if len(p.pend.m) > c.MaxPendingGrafts || len(p.pend.m) != len(p.pend.h) {
 		return fmt.Errorf("pending map %d heap %d max %d", len(p.pend.m), len(p.pend.h), c.MaxPendingGrafts)
 	}
+	strays := 0
 	for i, pd := range p.pend.h {
 		if pd.hi != i || p.pend.m[pd.id] != pd {
 			return fmt.Errorf("pending heap index broken at %d", i)
+		}
+		if pd.stray {
+			strays++
 		}
 		if len(pd.ann) == 0 || len(pd.ann) > c.MaxAnnouncers {
 			return fmt.Errorf("pending %s has %d announcers", pd.id, len(pd.ann))
@@ -107,6 +111,9 @@ func (p *Protocol) checkInvariants() error {
 		if p.seen.has(pd.id) {
 			return fmt.Errorf("pending %s already seen", pd.id)
 		}
+	}
+	if strays != p.pend.strays || strays > p.maxStrayPending() {
+		return fmt.Errorf("pending: %d stray entries, counted %d, max %d", strays, p.pend.strays, p.maxStrayPending())
 	}
 	if p.seen.len() > c.SeenMaxSize || p.seen.len() != p.seen.idx.count {
 		return fmt.Errorf("seen ring %d index %d max %d", p.seen.len(), p.seen.idx.count, c.SeenMaxSize)

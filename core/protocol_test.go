@@ -535,6 +535,47 @@ func TestGraftSuccessCancelsTimer(t *testing.T) {
 	}
 }
 
+// Announcements from senders that are no link of the node (a passive
+// member, a stranger on the port) may hold at most an eighth of
+// MaxPendingGrafts: ids that do not exist, 1,024 to an IHave, must not fill
+// the table and make the node drop its links' announcements.
+func TestStrayAnnouncementsBounded(t *testing.T) {
+	p := fixture(t, func(c *core.Config) { c.MaxPendingGrafts = 80 })
+	many := func(origin core.PeerID, n int) core.Message {
+		var as []core.Announcement
+		for i := range n {
+			as = append(as, ann(origin, uint64(i+1), 1))
+		}
+		return ihave(as...)
+	}
+	dropped := func(o core.Output) (n int) {
+		for _, e := range events(o, core.EventIHaveDropped) {
+			n += e.Count
+		}
+		return n
+	}
+	p.Receive(t0, "x", many("fake", 50))
+	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 10 || d != 40 {
+		t.Fatalf("a stranger's 50 announcements: %d pending, %d dropped; want 10 (80/8) and 40", got, d)
+	}
+	p.Receive(t0, "l0", many("real", 60))
+	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 70 || d != 0 {
+		t.Fatalf("then a link's 60: %d pending, %d dropped; want 70 and 0", got, d)
+	}
+	// A link announcing one of the stranger's ids makes it the link's: the
+	// stranger may add one more.
+	p.Receive(t0, "l1", ihave(ann("fake", 1, 1)))
+	p.Receive(t0, "x", many("fake2", 5))
+	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 71 || d != 4 {
+		t.Fatalf("%d pending, %d dropped; want 71 and 4", got, d)
+	}
+	// The link's announcements still fit the whole table.
+	p.Receive(t0, "l0", many("real2", 20))
+	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 80 || d != 11 {
+		t.Fatalf("%d pending, %d dropped; want 80 and 11", got, d)
+	}
+}
+
 func TestGraftsCoalescePerPeer(t *testing.T) {
 	p := fixture(t, nil)
 	p.Receive(t0, "l0", ihave(ann("x", 1, 1), ann("x", 2, 1), ann("y", 1, 1)))

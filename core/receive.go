@@ -503,6 +503,8 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 		pe.leftovers = timeZero // it holds the link lazy (see leftover)
 	}
 	canGraft := pe != nil
+	// A link: the node holds it lazy or eager, or asked for it (Join).
+	link := pe != nil && (pe.state != statePassive || pe.joining)
 	if pe != nil && pe.state == statePassive && !pe.joining {
 		pe.strayIHaves++
 		if pe.strayIHaves > 2 {
@@ -532,7 +534,7 @@ func (p *Protocol) onIHave(from PeerID, m *Message) {
 			bad = bad || !ok
 			continue
 		}
-		if !p.noteAnnouncement(a.ID, from, a.OriginTime) {
+		if !p.noteAnnouncement(a.ID, from, a.OriginTime, link) {
 			dropped++
 		}
 	}

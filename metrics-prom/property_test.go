@@ -141,6 +141,7 @@ var runtimeFields = slices.Concat(
 		"DeliveryQueueLen", "plumtree_delivery_queue_length",
 		"DeliveryQueueCap", "plumtree_delivery_queue_capacity",
 		"DeliveryOverflow", "plumtree_delivery_overflow",
+		"DeliveryOverflowBytes", "plumtree_delivery_overflow_bytes",
 		"ObserverQueueLen", "plumtree_observer_queue_length",
 		"IntakePaused", "plumtree_intake_paused",
 	),

@@ -15,11 +15,14 @@ import (
 // reports about itself. The fields have the names of core/node's
 // RuntimeStats, so the adapter is a field-by-field copy.
 type RuntimeStats struct {
-	DeliveryQueueLen int  // deliveries and hooks waiting for the application
-	DeliveryQueueCap int  // capacity of the bounded delivery queue
-	DeliveryOverflow int  // items held beyond the bounded queue
-	ObserverQueueLen int  // event batches waiting for the observers
-	IntakePaused     bool // the runtime stopped reading its transport (overflow full)
+	DeliveryQueueLen int // deliveries and hooks waiting for the application
+	DeliveryQueueCap int // capacity of the bounded delivery queue
+	DeliveryOverflow int // items held beyond the bounded queue
+	// DeliveryOverflowBytes is the payload bytes of the deliveries in the
+	// overflow (bounded by node.WithDeliveryOverflowBytes).
+	DeliveryOverflowBytes int64
+	ObserverQueueLen      int  // event batches waiting for the observers
+	IntakePaused          bool // the runtime stopped reading its transport (overflow full)
 
 	Backpressure     uint64 // broadcasts refused with core.ErrBackpressure
 	AdmissionRefused uint64 // broadcasts refused by an admission function (any error)

@@ -65,20 +65,24 @@ var errBadOption = errors.New("node: invalid option")
 //     full, items go to an overflow FIFO owned by the protocol goroutine,
 //     which moves them into the queue as the delegate frees room. No
 //     delivery is ever dropped while the node runs.
-//   - The overflow is bounded by L = max(MessageCacheMaxSize, Q) items: when
-//     it holds L items the node stops reading its transport (IntakePaused,
+//   - The overflow is bounded by L = max(MessageCacheMaxSize, Q) items and
+//     by the payload bytes of WithDeliveryOverflowBytes (64 MiB by default):
+//     when it holds L items or that many bytes (or one receive batch more:
+//     64 frames) the node stops reading its transport (IntakePaused,
 //     IntakePauses). Broadcasts are refused and the transport is not read, so
 //     no new delivery can arise; timers and API calls keep running. Frames
 //     then wait in the transport's own bounded queue, which drops (and
 //     counts) what does not fit; Plumtree repairs those losses with
 //     IHave/Graft once the node reads again, as long as the peers still
-//     cache the payloads. Reading resumes as soon as the overflow is below L.
+//     cache the payloads. Reading resumes as soon as the overflow is below
+//     both bounds.
 //   - Hooks (not deliveries) arriving while the overflow holds 2·L items are
 //     dropped and counted in HookDrops; this bounds the overflow even if
 //     timers keep producing graft hooks during a pause.
 //
 // Memory is therefore bounded by (Q + 2·L) items, whose deliveries reference
-// at most L+Q payloads of at most MaxMessageSize bytes.
+// at most Q payloads of at most MaxMessageSize bytes in the queue and, in the
+// overflow, WithDeliveryOverflowBytes plus one receive batch's.
 type Node struct {
 	self  core.PeerID
 	cfg   core.Config
@@ -104,6 +108,7 @@ type Node struct {
 
 	highWater int
 	ovLimit   int
+	ovBytes   int64 // payload bytes of the deliveries in the overflow
 
 	reqs         chan request
 	dq           chan item
@@ -164,7 +169,7 @@ type counters struct {
 	delivered, backpressure, admissionRefused, intakePauses, hookDrops, discarded atomic.Uint64
 	framesIn, framesOut, decodeErrors, encodeErrors, sendErrors, observerDrops    atomic.Uint64
 	transportClosed, intakePaused                                                 atomic.Bool
-	overflowLen                                                                   atomic.Int64
+	overflowLen, overflowBytes                                                    atomic.Int64
 	stateSaves, stateSaveErrors                                                   atomic.Uint64
 	wakeups, timerFires                                                           atomic.Uint64
 }
@@ -568,29 +573,31 @@ func (n *Node) Stats() Stats {
 
 func (n *Node) runtimeStats() RuntimeStats {
 	r := RuntimeStats{
-		DeliveryQueueLen:      len(n.dq) + int(n.c.overflowLen.Load()),
-		DeliveryQueueCap:      cap(n.dq),
-		DeliveryHighWater:     n.highWater,
-		DeliveryOverflow:      int(n.c.overflowLen.Load()),
-		DeliveryOverflowLimit: n.ovLimit,
-		IntakePaused:          n.c.intakePaused.Load(),
-		Delivered:             n.c.delivered.Load(),
-		Backpressure:          n.c.backpressure.Load(),
-		AdmissionRefused:      n.c.admissionRefused.Load(),
-		IntakePauses:          n.c.intakePauses.Load(),
-		HookDrops:             n.c.hookDrops.Load(),
-		DeliveriesDiscarded:   n.c.discarded.Load(),
-		FramesIn:              n.c.framesIn.Load(),
-		FramesOut:             n.c.framesOut.Load(),
-		DecodeErrors:          n.c.decodeErrors.Load(),
-		EncodeErrors:          n.c.encodeErrors.Load(),
-		SendErrors:            n.c.sendErrors.Load(),
-		ObserverDrops:         n.c.observerDrops.Load(),
-		TransportClosed:       n.c.transportClosed.Load(),
-		StateSaves:            n.c.stateSaves.Load(),
-		StateSaveErrors:       n.c.stateSaveErrors.Load(),
-		Wakeups:               n.c.wakeups.Load(),
-		TimerFires:            n.c.timerFires.Load(),
+		DeliveryQueueLen:           len(n.dq) + int(n.c.overflowLen.Load()),
+		DeliveryQueueCap:           cap(n.dq),
+		DeliveryHighWater:          n.highWater,
+		DeliveryOverflow:           int(n.c.overflowLen.Load()),
+		DeliveryOverflowLimit:      n.ovLimit,
+		DeliveryOverflowBytes:      n.c.overflowBytes.Load(),
+		DeliveryOverflowBytesLimit: n.opts.overflowBytes,
+		IntakePaused:               n.c.intakePaused.Load(),
+		Delivered:                  n.c.delivered.Load(),
+		Backpressure:               n.c.backpressure.Load(),
+		AdmissionRefused:           n.c.admissionRefused.Load(),
+		IntakePauses:               n.c.intakePauses.Load(),
+		HookDrops:                  n.c.hookDrops.Load(),
+		DeliveriesDiscarded:        n.c.discarded.Load(),
+		FramesIn:                   n.c.framesIn.Load(),
+		FramesOut:                  n.c.framesOut.Load(),
+		DecodeErrors:               n.c.decodeErrors.Load(),
+		EncodeErrors:               n.c.encodeErrors.Load(),
+		SendErrors:                 n.c.sendErrors.Load(),
+		ObserverDrops:              n.c.observerDrops.Load(),
+		TransportClosed:            n.c.transportClosed.Load(),
+		StateSaves:                 n.c.stateSaves.Load(),
+		StateSaveErrors:            n.c.stateSaveErrors.Load(),
+		Wakeups:                    n.c.wakeups.Load(),
+		TimerFires:                 n.c.timerFires.Load(),
 	}
 	if n.obsq != nil {
 		r.ObserverQueueLen = len(n.obsq)
@@ -645,8 +652,9 @@ func (n *Node) finish() {
 		case <-n.abandonCh:
 		}
 		n.c.discarded.Add(uint64(n.ovLen()))
-		n.overflow, n.ovHead = nil, 0
+		n.overflow, n.ovHead, n.ovBytes = nil, 0, 0
 		n.c.overflowLen.Store(0)
+		n.c.overflowBytes.Store(0)
 	}
 	close(n.dq)
 	if n.obsq != nil {
@@ -668,7 +676,7 @@ func (n *Node) run() {
 			timerC = n.timer.C()
 		}
 		in := recv
-		if n.ovLen() >= n.ovLimit {
+		if n.overflowFull() {
 			in = nil
 			if !n.paused {
 				n.paused = true
@@ -721,7 +729,7 @@ func (n *Node) run() {
 			// forwards of a burst leave together (one wake-up of each
 			// peer's writer), and the timer, the tuner and the flush run
 			// once per batch instead of once per frame.
-			for k := 1; k < maxReceiveBatch && n.ovLen() < n.ovLimit; k++ {
+			for k := 1; k < maxReceiveBatch && !n.overflowFull(); k++ {
 				select {
 				case f, ok = <-recv:
 				default:
@@ -1065,9 +1073,23 @@ func (n *Node) enqueue(it item) {
 	}
 	n.overflow = append(n.overflow, it)
 	n.c.overflowLen.Add(1)
+	if b := int64(len(it.d.Payload)); b > 0 {
+		n.ovBytes += b
+		n.c.overflowBytes.Add(b)
+	}
+}
+
+// overflowFull reports whether the overflow reached its length bound or its
+// byte bound (WithDeliveryOverflowBytes): the node then reads no frame.
+func (n *Node) overflowFull() bool {
+	return n.ovLen() >= n.ovLimit || (n.opts.overflowBytes > 0 && n.ovBytes >= n.opts.overflowBytes)
 }
 
 func (n *Node) popOverflow() {
+	if b := int64(len(n.overflow[n.ovHead].d.Payload)); b > 0 {
+		n.ovBytes -= b
+		n.c.overflowBytes.Add(-b)
+	}
 	n.overflow[n.ovHead] = item{}
 	n.ovHead++
 	n.c.overflowLen.Add(-1)

@@ -141,6 +141,52 @@ func TestBackpressureSlowDelegate(t *testing.T) {
 	}
 }
 
+// The overflow behind a slow delegate is bounded in bytes too: with the
+// length bound alone it held up to the store's capacity of deliveries
+// whatever their size (65,536 of 64 KiB: 4 GiB; a process flooded with
+// 60 KiB messages reached 6.3 GB). At WithDeliveryOverflowBytes the node
+// stops reading, and loses nothing. The bound is checked before each frame
+// a receive batch takes, and the batch's deliveries join the overflow
+// after it, so the overflow may pass it by one batch (maxReceiveBatch, 64
+// frames).
+func TestOverflowBoundedInBytes(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.MessageCacheMaxSize = 1000 // the length bound: far away
+	recA := newRecorder()
+	recA.gate = make(chan struct{})
+	recA.entered = make(chan struct{}, 1)
+	recB := newRecorder()
+	const size, limit = 8 << 10, 64 << 10
+	a, b, _ := pair(t, cfg, recA, []node.Option{node.WithDeliveryQueue(8), node.WithDeliveryOverflowBytes(limit)}, recB)
+	var fromB []core.MessageID
+	for i := range 300 {
+		p := make([]byte, size)
+		p[0] = byte(i)
+		id, err := b.Broadcast(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromB = append(fromB, id)
+	}
+	waitFor(t, 10*time.Second, "a to pause its intake", func() bool { return a.Stats().Runtime.IntakePaused })
+	s := a.Stats().Runtime
+	if most := int64(limit + 64*size); s.DeliveryOverflowBytesLimit != limit || s.DeliveryOverflowBytes < limit || s.DeliveryOverflowBytes > most ||
+		s.DeliveryOverflow >= s.DeliveryOverflowLimit {
+		t.Fatalf("runtime stats while paused: %+v (want %d ≤ overflow bytes ≤ %d, overflow below its length bound)", s, limit, most)
+	}
+	close(recA.gate)
+	waitFor(t, 20*time.Second, "a to deliver everything", func() bool {
+		s := a.Stats()
+		return recA.distinct() == len(fromB) && s.Runtime.DeliveryQueueLen == 0 && s.PendingGrafts == 0
+	})
+	if err := recA.checkExactlyOnce(fromB); err != nil {
+		t.Fatal(err)
+	}
+	if s := a.Stats().Runtime; s.IntakePaused || s.DeliveryOverflowBytes != 0 {
+		t.Fatalf("runtime stats after catching up: %+v", s)
+	}
+}
+
 func TestBroadcastErrors(t *testing.T) {
 	var refuse error
 	admit := func() error { return refuse }

@@ -24,6 +24,7 @@ type options struct {
 	store         core.Store
 	clock         Clock
 	deliveryQueue int
+	overflowBytes int64
 	observerQueue int
 	injectors     []func(ctx context.Context) []core.Header
 	forwardHook   core.ForwardHook
@@ -38,6 +39,7 @@ func defaultOptions() options {
 		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		clock:         SystemClock{},
 		deliveryQueue: DefaultDeliveryQueue,
+		overflowBytes: DefaultDeliveryOverflowBytes,
 		observerQueue: DefaultObserverQueue,
 		largeWindow:   DefaultLargeWindow,
 	}
@@ -92,6 +94,18 @@ func WithClock(c Clock) Option {
 // protocol and the delegate (default DefaultDeliveryQueue, at least 1). See
 // Node for the backpressure it drives.
 func WithDeliveryQueue(n int) Option { return func(o *options) { o.deliveryQueue = n } }
+
+// DefaultDeliveryOverflowBytes is the default byte bound of the delivery
+// overflow (WithDeliveryOverflowBytes).
+const DefaultDeliveryOverflowBytes = 64 << 20
+
+// WithDeliveryOverflowBytes bounds the payload bytes of the deliveries held
+// in the overflow behind a full delivery queue: at n bytes the node stops
+// reading its transport, as it does at the overflow's length bound (see
+// Node). Default DefaultDeliveryOverflowBytes; 0 or less: the length bound
+// alone. Without it the overflow held up to the store's capacity of
+// deliveries whatever their size: 65,536 of 64 KiB is 4 GiB.
+func WithDeliveryOverflowBytes(n int64) Option { return func(o *options) { o.overflowBytes = n } }
 
 // WithHeaderInjector adds a function that returns headers to attach to every
 // Broadcast, taken from its context (for example the W3C trace context of the

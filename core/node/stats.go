@@ -52,6 +52,11 @@ type RuntimeStats struct {
 	// DeliveryOverflowLimit is the overflow length at which the node stops
 	// reading its transport.
 	DeliveryOverflowLimit int `json:"delivery_overflow_limit"`
+	// DeliveryOverflowBytes is the payload bytes of the deliveries in the
+	// overflow; at DeliveryOverflowBytesLimit (WithDeliveryOverflowBytes;
+	// 0: none) the node stops reading its transport too.
+	DeliveryOverflowBytes      int64 `json:"delivery_overflow_bytes"`
+	DeliveryOverflowBytesLimit int64 `json:"delivery_overflow_bytes_limit"`
 	// IntakePaused reports whether the node is currently not reading its
 	// transport because the overflow is full.
 	IntakePaused bool `json:"intake_paused"`

@@ -184,6 +184,52 @@ func TestPausedNodeKeepsPeersConnected(t *testing.T) {
 	})
 }
 
+// A connection's queue is bounded in bytes as well as in frames
+// (WithConnReceiveBytes): with frames of the largest size, 256 of them were
+// 70 MiB per connection, and a node that could not keep up with 128
+// connections of 60 KiB frames reached 5.1 GB. A queue holding nothing
+// takes any one frame.
+func TestConnQueueBoundedInBytes(t *testing.T) {
+	const (
+		n     = 20
+		size  = 4 << 10
+		limit = 10 << 10 // two frames
+	)
+	a := newTransport(t, "a", WithReceiveQueue(0), WithConnReceiveBytes(limit), WithReceiveWait(50*time.Millisecond))
+	b := newTransport(t, "b")
+	b.SetPeerAddr("a", a.Addr().String())
+	for i := range n {
+		sendRetry(t, b, "a", testFrame(uint64(i), size), 60*time.Second)
+	}
+	// Nobody reads a's Receive channel (unbuffered): the forwarder holds
+	// the first frame, the queue takes the second (8 KiB ≤ 10 KiB), and
+	// the third would pass the bound: it and every later one are dropped.
+	eventually(t, 60*time.Second, "a to drop the frames beyond the bound", func() bool { return a.Stats().ReceiveDrops >= n-2 })
+	if st := a.Stats(); st.ReceiveDrops != n-2 || st.FramesIn != n {
+		t.Fatalf("%d frames read, %d dropped; want %d and %d", st.FramesIn, st.ReceiveDrops, n, n-2)
+	}
+	for want := range uint64(2) {
+		select {
+		case f := <-a.Receive():
+			if got := frameSeq(f.Data); got != want {
+				t.Fatalf("frame %d, want %d", got, want)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("frame %d never came", want)
+		}
+	}
+	// A frame larger than the bound passes a queue that holds nothing.
+	sendRetry(t, b, "a", testFrame(n, 3*limit), 60*time.Second)
+	select {
+	case f := <-a.Receive():
+		if got := frameSeq(f.Data); got != n || len(f.Data) < 3*limit {
+			t.Fatalf("frame %d of %d bytes, want %d of at least %d", got, len(f.Data), n, 3*limit)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the large frame never came")
+	}
+}
+
 // A frame goes straight from the reader to the Receive channel while
 // nothing of its connection is queued, and through the connection's queue
 // otherwise; whichever way each frame takes, a peer's frames arrive in the

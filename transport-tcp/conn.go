@@ -58,6 +58,10 @@ type conn struct {
 	// while it is 0 every frame read so far is in the Receive channel, and
 	// the reader hands the next one over itself (no forwarder hand-off).
 	queued atomic.Int64
+	// inBytes counts the bytes of the frames counted by queued; room gets
+	// a signal from the forwarder each time it hands a frame over.
+	inBytes atomic.Int64
+	room    chan struct{}
 	// Owned by the reader.
 	shedding bool        // in stayed full for the receive wait: drop
 	wait     *time.Timer // the receive wait
@@ -840,18 +844,30 @@ func (t *Transport) enqueue(c *conn, buf []byte, read time.Time) error {
 		// The first time the Receive channel is full: c's queue and its
 		// forwarder start now (most connections never need them).
 		c.in = make(chan []byte, t.opts.connReceiveQueue)
+		c.room = make(chan struct{}, 1)
 		t.st.forwarders.Add(1)
 		t.wg.Add(1)
 		go t.forward(c)
 	}
-	if c.shedding && len(c.in) <= cap(c.in)/2 {
+	limit := int64(t.opts.connReceiveBytes)
+	if c.shedding && len(c.in) <= cap(c.in)/2 && c.inBytes.Load() <= limit/2 {
 		c.shedding = false
 	}
-	c.queued.Add(1)
-	select {
-	case c.in <- buf:
+	// fits: room for buf in c's queue, by count and by bytes (a queue that
+	// holds nothing takes any frame). Only this reader adds to the queue,
+	// so what fits stays fitting while the forwarder takes frames out.
+	fits := func() bool {
+		b := c.inBytes.Load()
+		return len(c.in) < cap(c.in) && (c.queued.Load() == 0 || b+int64(len(buf)) <= limit)
+	}
+	put := func() {
+		c.queued.Add(1)
+		c.inBytes.Add(int64(len(buf)))
+		c.in <- buf
+	}
+	if fits() {
+		put()
 		return nil
-	default:
 	}
 	if !c.shedding {
 		if c.wait == nil {
@@ -859,19 +875,22 @@ func (t *Transport) enqueue(c *conn, buf []byte, read time.Time) error {
 		} else {
 			c.wait.Reset(t.opts.receiveWait)
 		}
-		select {
-		case c.in <- buf:
-			c.wait.Stop()
-			return nil
-		case <-c.wait.C:
-			c.shedding = true
-		case <-t.ctx.Done():
-			c.wait.Stop()
-			c.queued.Add(-1)
-			return net.ErrClosed
+		for !c.shedding {
+			select {
+			case <-c.room:
+				if fits() {
+					c.wait.Stop()
+					put()
+					return nil
+				}
+			case <-c.wait.C:
+				c.shedding = true
+			case <-t.ctx.Done():
+				c.wait.Stop()
+				return net.ErrClosed
+			}
 		}
 	}
-	c.queued.Add(-1)
 	t.st.receiveDrops.Add(1)
 	return nil
 }
@@ -885,7 +904,12 @@ func (t *Transport) forward(c *conn) {
 	for f := range c.in {
 		select {
 		case t.recv <- node.Frame{From: from, Data: f, Received: time.Now()}:
+			c.inBytes.Add(-int64(len(f)))
 			c.queued.Add(-1)
+			select {
+			case c.room <- struct{}{}:
+			default:
+			}
 		case <-t.ctx.Done():
 			return
 		}

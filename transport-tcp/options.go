@@ -19,6 +19,7 @@ const (
 	DefaultBulkQueue        = 1024             // frames queued per peer in the bulk lane (SendBulk)
 	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
 	DefaultConnReceiveQueue = 256              // frames waiting per connection for the Receive channel
+	DefaultConnReceiveBytes = 1 << 20          // bytes of those frames per connection
 	DefaultReceiveWait      = 5 * time.Second  // a full connection queue waits this long before dropping
 	DefaultMaxConns         = 1024             // open connections (handshaking, live, draining)
 	DefaultDialTimeout      = 5 * time.Second  // TCP connect
@@ -79,6 +80,7 @@ type options struct {
 	socketBuffer     int
 	receiveQueue     int
 	connReceiveQueue int
+	connReceiveBytes int
 	receiveWait      time.Duration
 	maxConns         int
 	evictIdle        time.Duration
@@ -116,6 +118,7 @@ func defaultOptions() options {
 		bulkQueue:        DefaultBulkQueue,
 		receiveQueue:     DefaultReceiveQueue,
 		connReceiveQueue: DefaultConnReceiveQueue,
+		connReceiveBytes: DefaultConnReceiveBytes,
 		receiveWait:      DefaultReceiveWait,
 		maxConns:         DefaultMaxConns,
 		evictIdle:        DefaultEvictIdle,
@@ -146,6 +149,7 @@ func (o *options) validate() error {
 		{"socket buffer", o.socketBuffer >= 0, ">= 0"},
 		{"receive queue", o.receiveQueue >= 0, ">= 0"},
 		{"connection receive queue", o.connReceiveQueue >= 1, ">= 1"},
+		{"connection receive bytes", o.connReceiveBytes >= 1, ">= 1"},
 		{"receive wait", o.receiveWait > 0, "> 0"},
 		{"max conns", o.maxConns >= 1, ">= 1"},
 		{"max frame size", o.maxFrameSize >= wire.HeaderLen && o.maxFrameSize <= 1<<30, "in [3, 1 GiB]"},
@@ -263,6 +267,16 @@ func WithReceiveQueue(n int) Option { return func(o *options) { o.receiveQueue =
 // empty again. So a node that stops reading never makes its peers' writes
 // time out.
 func WithConnReceiveQueue(n int) Option { return func(o *options) { o.connReceiveQueue = n } }
+
+// WithConnReceiveBytes bounds the bytes of the frames each connection
+// holds while the Receive channel is full (default 1 MiB), as
+// WithConnReceiveQueue bounds their number: a frame that would take a
+// connection's queue past it waits, then is dropped, as at a full queue. A
+// connection whose queue is empty may always queue one frame, whatever its
+// size. Without it a connection held up to 256 frames of the largest size
+// (70 MiB with the default frame size), and a node that could not keep up
+// with 128 connections sending it 60 KiB frames reached 5.1 GB.
+func WithConnReceiveBytes(n int) Option { return func(o *options) { o.connReceiveBytes = n } }
 
 // WithReceiveWait sets how long a connection's reader waits for room in its
 // full queue before it drops frames (default 5 s: half the default write

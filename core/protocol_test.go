@@ -548,32 +548,27 @@ func TestStrayAnnouncementsBounded(t *testing.T) {
 		}
 		return ihave(as...)
 	}
-	dropped := func(o core.Output) (n int) {
-		for _, e := range events(o, core.EventIHaveDropped) {
-			n += e.Count
+	// announce gives p an IHave from peer and checks the pending grafts
+	// after it and the announcements it dropped.
+	announce := func(what string, from core.PeerID, m core.Message, pending, dropped int) {
+		t.Helper()
+		p.Receive(t0, from, m)
+		d := 0
+		for _, e := range events(p.Drain(), core.EventIHaveDropped) {
+			d += e.Count
 		}
-		return n
+		if got := p.Stats().PendingGrafts; got != pending || d != dropped {
+			t.Fatalf("%s: %d pending, %d dropped; want %d and %d", what, got, d, pending, dropped)
+		}
 	}
-	p.Receive(t0, "x", many("fake", 50))
-	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 10 || d != 40 {
-		t.Fatalf("a stranger's 50 announcements: %d pending, %d dropped; want 10 (80/8) and 40", got, d)
-	}
-	p.Receive(t0, "l0", many("real", 60))
-	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 70 || d != 0 {
-		t.Fatalf("then a link's 60: %d pending, %d dropped; want 70 and 0", got, d)
-	}
+	announce("a stranger's 50 (80/8 = 10 fit)", "x", many("fake", 50), 10, 40)
+	announce("then a link's 60", "l0", many("real", 60), 70, 0)
 	// A link announcing one of the stranger's ids makes it the link's: the
 	// stranger may add one more.
-	p.Receive(t0, "l1", ihave(ann("fake", 1, 1)))
-	p.Receive(t0, "x", many("fake2", 5))
-	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 71 || d != 4 {
-		t.Fatalf("%d pending, %d dropped; want 71 and 4", got, d)
-	}
+	announce("a link announcing a stranger's id", "l1", ihave(ann("fake", 1, 1)), 70, 0)
+	announce("the stranger's next 5", "x", many("fake2", 5), 71, 4)
 	// The link's announcements still fit the whole table.
-	p.Receive(t0, "l0", many("real2", 20))
-	if got, d := p.Stats().PendingGrafts, dropped(p.Drain()); got != 80 || d != 11 {
-		t.Fatalf("%d pending, %d dropped; want 80 and 11", got, d)
-	}
+	announce("the link's next 20", "l0", many("real2", 20), 80, 11)
 }
 
 func TestGraftsCoalescePerPeer(t *testing.T) {

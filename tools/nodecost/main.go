@@ -7,10 +7,16 @@
 //
 //	go run ./nodecost                      # in tools: 8 nodes, idle and 20, 200, 800 msg/s of 1 KiB
 //	go run ./nodecost -n 16 -rates 50 -dur 60s -preset local
+//	go run ./nodecost -n 2 -idle 0 -rates '' -flood 16   # hostile load on node 1
 //
 // The table gives, per phase, the medians over the receivers: CPU per
 // second, CPU per delivered message (and above the idle CPU), resident and
 // Go heap memory. The publisher's row includes its admin API's HTTP work.
+// With -flood K, a last phase has K strangers on node 1's port (the nodes
+// run without a key) send it Gossip frames of -flood-size bytes with fresh
+// ids as fast as their connections take them, for -flood-dur, and reports
+// node 1's resident memory before, at its peak and after: what an open
+// port costs under a flood (docs/operations.md, "Sizing").
 // See tools/README.md and docs/operations.md, "Sizing".
 package main
 
@@ -34,8 +40,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/plumtree-go/plumtree/core"
+	"github.com/plumtree-go/plumtree/core/wire"
+	tcp "github.com/plumtree-go/plumtree/transport-tcp"
 )
 
 func main() {
@@ -66,6 +77,10 @@ type config struct {
 	warmup  int
 	settle  time.Duration
 	timeout time.Duration
+
+	flood     int // strangers sending node 1 frames in the last phase (0: none)
+	floodSize int
+	floodDur  time.Duration
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -82,6 +97,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.IntVar(&c.warmup, "warmup", 40, "messages at 20 msg/s before measuring (connections open, the tree forms)")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "wait after the warm-up before the idle window")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "limit for the cluster to form and for a phase's deliveries to arrive")
+	fs.IntVar(&c.flood, "flood", 0, "last phase: this many strangers' connections send node 1 Gossip frames as fast as they can (0: no flood)")
+	fs.IntVar(&c.floodSize, "flood-size", 60<<10, "payload bytes of the flood's frames")
+	fs.DurationVar(&c.floodDur, "flood-dur", 20*time.Second, "how long the flood lasts")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -96,6 +114,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	}
 	if c.dur <= 0 || c.idle < 0 || c.warmup < 0 || c.settle < 0 || c.timeout <= 0 {
 		return c, errors.New("-dur and -timeout must be positive; -idle, -warmup and -settle not negative")
+	}
+	if c.flood < 0 || c.flood > 1000 || c.floodSize < 1 || c.floodSize > 64<<10 || c.floodDur <= 0 {
+		return c, errors.New("-flood must be in [0, 1000], -flood-size in [1, 65536], -flood-dur positive")
 	}
 	for _, s := range strings.Split(*rates, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -408,24 +429,32 @@ func parseMetrics(r io.Reader) (sample, error) {
 func (cl *cluster) scrape(ctx context.Context) ([]sample, error) {
 	out := make([]sample, len(cl.procs))
 	for i, p := range cl.procs {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metrics, nil)
-		if err != nil {
+		var err error
+		if out[i], err = cl.scrapeOne(ctx, p); err != nil {
 			return nil, err
-		}
-		resp, err := cl.http.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		out[i], err = parseMetrics(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.name, err)
-		}
-		if ns, ok := threadsCPU(p.cmd.Process.Pid); ok {
-			out[i].cpu = float64(ns) / 1e9
 		}
 	}
 	return out, nil
+}
+
+func (cl *cluster) scrapeOne(ctx context.Context, p *proc) (sample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metrics, nil)
+	if err != nil {
+		return sample{}, err
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return sample{}, err
+	}
+	s, err := parseMetrics(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", p.name, err)
+	}
+	if ns, ok := threadsCPU(p.cmd.Process.Pid); ok {
+		s.cpu = float64(ns) / 1e9
+	}
+	return s, nil
 }
 
 // threadsCPU is the CPU time of a process's threads in nanoseconds, from
@@ -640,7 +669,119 @@ func (cl *cluster) measure(ctx context.Context, out io.Writer) error {
 		cl.print(out, fmt.Sprintf("%g msg/s", rate), float64(sent)/sentSecs, refused, rows)
 	}
 	fmt.Fprintf(out, "\nReceivers' figures are medians over nodes 1..%d (ranges of CPU in brackets); above idle subtracts each node's idle CPU per second; cache retention is the shortest of the receivers' at the phase's end (how far back their caches held messages; the TTL until a cache is full). Every receiver delivered every message sent in each phase; refused: broadcasts node 0 refused for backpressure (503).\n", c.n-1)
+	if c.flood > 0 {
+		return cl.flood(ctx, out)
+	}
 	return nil
+}
+
+// flood runs the hostile phase (see -flood): strangers, each a
+// transport-tcp Transport under a name the cluster does not know, send node
+// 1 Gossip frames with fresh ids from origins of their own, as fast as
+// their send queues drain, for floodDur. It prints node 1's resident
+// memory before, at its peak (the kernel's high-water mark, VmHWM, on
+// Linux; else the largest of the samples taken every 100 ms from
+// /metrics) and after, and the frames sent and delivered.
+func (cl *cluster) flood(ctx context.Context, out io.Writer) error {
+	c := cl.cfg
+	target := cl.procs[1]
+	before, err := cl.scrapeOne(ctx, target)
+	if err != nil {
+		return err
+	}
+	fctx, cancel := context.WithTimeout(ctx, c.floodDur)
+	defer cancel()
+	var (
+		sent atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for k := range c.flood {
+		tr, err := tcp.New(core.PeerID(fmt.Sprintf("flood-%03d", k)), tcp.WithSendQueue(64))
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		tr.SetPeerAddr(core.PeerID(target.name), target.addr)
+		go func() {
+			for range tr.Receive() { // whatever node 1 answers
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payload := bytes.Repeat([]byte{'f'}, c.floodSize)
+			origin := core.PeerID(fmt.Sprintf("flood-origin-%03d", k))
+			for seq := uint64(1); fctx.Err() == nil; {
+				m := core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: origin, Seq: seq}, OriginTime: time.Now(), Hops: 1, Payload: payload}
+				f, err := wire.AppendFrame(nil, &m)
+				if err != nil {
+					return
+				}
+				if tr.Send(core.PeerID(target.name), f) != nil {
+					// The queue is full: let the connection drain (a
+					// load generator's backoff, not a synchronisation).
+					time.Sleep(200 * time.Microsecond)
+					continue
+				}
+				seq++
+				sent.Add(1)
+			}
+		}()
+	}
+	pid := target.cmd.Process.Pid
+	peak := before.rss
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for fctx.Err() == nil {
+		select {
+		case <-tick.C:
+			if _, ok := peakRSS(pid); !ok {
+				if s, err := cl.scrapeOne(fctx, target); err == nil {
+					peak = max(peak, s.rss)
+				}
+			}
+		case <-fctx.Done():
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	after, err := cl.scrapeOne(ctx, target)
+	if err != nil {
+		return err
+	}
+	if hwm, ok := peakRSS(pid); ok {
+		peak = hwm
+	}
+	secs := c.floodDur.Seconds()
+	const mib = 1 << 20
+	fmt.Fprintf(out, "\n| flood of node 1 | connections | frame payload B | frames sent/s | MB/s sent | deliveries/s at node 1 | RSS before MiB | peak RSS MiB | RSS after MiB |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(out, "| %v | %d | %d | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f |\n",
+		c.floodDur, c.flood, c.floodSize, float64(sent.Load())/secs, float64(sent.Load())*float64(c.floodSize)/secs/1e6,
+		(after.delivered-before.delivered)/secs, before.rss/mib, peak/mib, after.rss/mib)
+	fmt.Fprintln(out, "\nPeak RSS: the kernel's high-water mark of the process (VmHWM; since it started) on Linux, else the largest of the samples taken every 100 ms. The flood's messages are valid, from origins nobody knows: node 1 delivers and relays them.")
+	return nil
+}
+
+// peakRSS is a process's resident-memory high-water mark in bytes
+// (/proc/PID/status VmHWM: Linux; ok false elsewhere).
+func peakRSS(pid int) (float64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+					return kb * 1024, true
+				}
+			}
+		}
+	}
+	return 0, false
 }
 
 func (cl *cluster) print(out io.Writer, phase string, sentPerS float64, refused int, rows []row) {

@@ -52,6 +52,9 @@ func TestParseFlags(t *testing.T) {
 		{"-rates", "20,x"},
 		{"-rates", "-5"},
 		{"-dur", "0s"},
+		{"-flood", "-1"},
+		{"-flood", "2", "-flood-size", "70000"},
+		{"-flood", "2", "-flood-dur", "0s"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
@@ -120,5 +123,46 @@ func TestRunSmall(t *testing.T) {
 	// 100 messages leave the caches far from full: they hold the whole TTL.
 	if ret := num(rate, 10); ret != 600 {
 		t.Errorf("cache retention %v s, want the TTL, 600 s", ret)
+	}
+}
+
+// The flood phase end to end: two strangers send node 1 frames for 2 s; the
+// row reports frames sent and delivered at node 1, and its memory.
+func TestRunFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts examples/node")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not found: cannot build examples/node")
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-n", "2", "-idle", "0", "-rates", "", "-warmup", "0", "-settle", "0s",
+		"-flood", "2", "-flood-size", "4096", "-flood-dur", "2s"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var row []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "| 2s | 2 | 4096 |") {
+			row = strings.Split(strings.Trim(line, "| "), " | ")
+		}
+	}
+	if len(row) != 9 {
+		t.Fatalf("flood row missing:\n%s", out.String())
+	}
+	num := func(i int) float64 {
+		f, err := strconv.ParseFloat(row[i], 64)
+		if err != nil {
+			t.Fatalf("column %d of %q: %v", i, row, err)
+		}
+		return f
+	}
+	// Columns: duration, connections, payload, frames sent/s, MB/s,
+	// deliveries/s at node 1, RSS before, peak, after.
+	if sent, got := num(3), num(5); sent <= 0 || got <= 0 || got > sent*1.01 {
+		t.Errorf("%v frames/s sent, %v deliveries/s at node 1", sent, got)
+	}
+	if before, peak := num(6), num(7); before <= 0 || peak < before {
+		t.Errorf("RSS before %v MiB, peak %v MiB", before, peak)
 	}
 }

@@ -71,19 +71,12 @@ func TestParseFlags(t *testing.T) {
 // every receiver delivered every message (run fails otherwise), and the
 // figures are measured, not zero.
 func TestRunSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts examples/node")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go tool not found: cannot build examples/node")
-	}
-	var out bytes.Buffer
-	err := run(t.Context(), []string{"-n", "3", "-idle", "1s", "-rates", "50", "-dur", "2s", "-warmup", "5", "-settle", "0s"}, &out)
+	out, err := runNodes(t, "-n", "3", "-idle", "1s", "-rates", "50", "-dur", "2s", "-warmup", "5", "-settle", "0s")
 	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+		t.Fatalf("%v\n%s", err, out)
 	}
 	var idle, rate []string
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		cells := strings.Split(line, " | ")
 		switch {
 		case strings.HasPrefix(line, "| idle |"):
@@ -93,7 +86,7 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 	if idle == nil || rate == nil {
-		t.Fatalf("rows missing:\n%s", out.String())
+		t.Fatalf("rows missing:\n%s", out)
 	}
 	num := func(cells []string, i int) float64 {
 		f, err := strconv.ParseFloat(strings.Fields(cells[i])[0], 64)
@@ -129,26 +122,19 @@ func TestRunSmall(t *testing.T) {
 // The flood phase end to end: two strangers send node 1 frames for 2 s; the
 // row reports frames sent and delivered at node 1, and its memory.
 func TestRunFlood(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts examples/node")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go tool not found: cannot build examples/node")
-	}
-	var out bytes.Buffer
-	err := run(t.Context(), []string{"-n", "2", "-idle", "0", "-rates", "", "-warmup", "0", "-settle", "0s",
-		"-flood", "2", "-flood-size", "4096", "-flood-dur", "2s"}, &out)
+	out, err := runNodes(t, "-n", "2", "-idle", "0", "-rates", "", "-warmup", "0", "-settle", "0s",
+		"-flood", "2", "-flood-size", "4096", "-flood-dur", "2s")
 	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+		t.Fatalf("%v\n%s", err, out)
 	}
 	var row []string
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "| 2s | 2 | 4096 |") {
 			row = strings.Split(strings.Trim(line, "| "), " | ")
 		}
 	}
 	if len(row) != 9 {
-		t.Fatalf("flood row missing:\n%s", out.String())
+		t.Fatalf("flood row missing:\n%s", out)
 	}
 	num := func(i int) float64 {
 		f, err := strconv.ParseFloat(row[i], 64)
@@ -165,4 +151,19 @@ func TestRunFlood(t *testing.T) {
 	if before, peak := num(6), num(7); before <= 0 || peak < before {
 		t.Errorf("RSS before %v MiB, peak %v MiB", before, peak)
 	}
+}
+
+// runNodes runs the command with args and returns its output; it skips
+// the test in -short mode and where no go tool can build examples/node.
+func runNodes(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and starts examples/node")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not found: cannot build examples/node")
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), args, &out)
+	return out.String(), err
 }

@@ -124,6 +124,7 @@ var runtimeMetrics = []metric[RuntimeStats]{
 	mk("plumtree_delivery_queue_length", "Deliveries and delegate hooks waiting for the application.", gauge, num(func(s *RuntimeStats) int { return s.DeliveryQueueLen })),
 	mk("plumtree_delivery_queue_capacity", "Capacity of the bounded delivery queue.", gauge, num(func(s *RuntimeStats) int { return s.DeliveryQueueCap })),
 	mk("plumtree_delivery_overflow", "Deliveries and hooks held beyond the bounded delivery queue.", gauge, num(func(s *RuntimeStats) int { return s.DeliveryOverflow })),
+	mk("plumtree_delivery_queue_bytes", "Payload bytes of the deliveries in the bounded delivery queue.", gauge, func(s *RuntimeStats) float64 { return float64(s.DeliveryQueueBytes) }),
 	mk("plumtree_delivery_overflow_bytes", "Payload bytes of the deliveries held beyond the bounded delivery queue.", gauge, func(s *RuntimeStats) float64 { return float64(s.DeliveryOverflowBytes) }),
 	mk("plumtree_observer_queue_length", "Event batches waiting for the observers.", gauge, num(func(s *RuntimeStats) int { return s.ObserverQueueLen })),
 	mk("plumtree_intake_paused", "1 while the node does not read its transport because the application is too slow, else 0.", gauge, func(s *RuntimeStats) float64 {

@@ -66,7 +66,7 @@ func scenarioCollector() *Collector {
 				Delivery: core.DeliveryHealth{GraftFailureRate: 0.125}, Cache: core.CacheHealth{Utilization: 0.95}}
 		}),
 		WithRuntime(func() RuntimeStats {
-			return RuntimeStats{DeliveryQueueLen: 1, DeliveryQueueCap: 4096, DeliveryOverflow: 2, DeliveryOverflowBytes: 2048, ObserverQueueLen: 3,
+			return RuntimeStats{DeliveryQueueLen: 1, DeliveryQueueCap: 4096, DeliveryOverflow: 2, DeliveryOverflowBytes: 2048, DeliveryQueueBytes: 1024, ObserverQueueLen: 3,
 				IntakePaused: true, Backpressure: 4, AdmissionRefused: 5, IntakePauses: 6, HookDrops: 7,
 				FramesIn: 8, FramesOut: 9, DecodeErrors: 10, EncodeErrors: 11, SendErrors: 12, ObserverDrops: 13,
 				LargeInFlight: 2, LargeBytes: 3 << 20, LargeDelivered: 4, LargeDeliveredBytes: 5 << 20,

@@ -142,6 +142,7 @@ var runtimeFields = slices.Concat(
 		"DeliveryQueueCap", "plumtree_delivery_queue_capacity",
 		"DeliveryOverflow", "plumtree_delivery_overflow",
 		"DeliveryOverflowBytes", "plumtree_delivery_overflow_bytes",
+		"DeliveryQueueBytes", "plumtree_delivery_queue_bytes",
 		"ObserverQueueLen", "plumtree_observer_queue_length",
 		"IntakePaused", "plumtree_intake_paused",
 	),

@@ -21,8 +21,11 @@ type RuntimeStats struct {
 	// DeliveryOverflowBytes is the payload bytes of the deliveries in the
 	// overflow (bounded by node.WithDeliveryOverflowBytes).
 	DeliveryOverflowBytes int64
-	ObserverQueueLen      int  // event batches waiting for the observers
-	IntakePaused          bool // the runtime stopped reading its transport (overflow full)
+	// DeliveryQueueBytes is the payload bytes of the deliveries in the
+	// bounded queue (bounded by node.WithDeliveryQueueBytes).
+	DeliveryQueueBytes int64
+	ObserverQueueLen   int  // event batches waiting for the observers
+	IntakePaused       bool // the runtime stopped reading its transport (overflow full)
 
 	Backpressure     uint64 // broadcasts refused with core.ErrBackpressure
 	AdmissionRefused uint64 // broadcasts refused by an admission function (any error)

@@ -55,7 +55,9 @@ var errBadOption = errors.New("node: invalid option")
 //
 // The delivery queue between the protocol and the delegate holds deliveries
 // and hooks in protocol order. Its capacity Q is set by WithDeliveryQueue
-// (default 4096); its high-water mark is H = Q - Q/4 (at least 1).
+// (default 4096), and the payload bytes it holds by WithDeliveryQueueBytes
+// (default 64 MiB: a delivery beyond them waits in the overflow below, as
+// at a full queue); its high-water mark is H = Q - Q/4 (at least 1).
 //
 //   - Broadcast is refused with ErrBackpressure (and Stats().Runtime.
 //     Backpressure counts it) while the queue holds H items or more, or the
@@ -81,8 +83,9 @@ var errBadOption = errors.New("node: invalid option")
 //     timers keep producing graft hooks during a pause.
 //
 // Memory is therefore bounded by (Q + 2·L) items, whose deliveries reference
-// at most Q payloads of at most MaxMessageSize bytes in the queue and, in the
-// overflow, WithDeliveryOverflowBytes plus one receive batch's.
+// payloads of WithDeliveryQueueBytes in the queue (or one payload, whatever
+// its size) and, in the overflow, WithDeliveryOverflowBytes plus one
+// receive batch's.
 type Node struct {
 	self  core.PeerID
 	cfg   core.Config
@@ -109,6 +112,13 @@ type Node struct {
 	highWater int
 	ovLimit   int
 	ovBytes   int64 // payload bytes of the deliveries in the overflow
+	// dqBytes is the payload bytes of the deliveries in dq (added by the
+	// protocol goroutine as it queues them, taken off by the delegate
+	// goroutine as it takes them); dqRoom gets a token each time the
+	// delegate goroutine takes one, for a protocol goroutine that waits
+	// for room by bytes (see fitsQueue).
+	dqBytes atomic.Int64
+	dqRoom  chan struct{}
 
 	reqs         chan request
 	dq           chan item
@@ -273,6 +283,7 @@ func New(cfg core.Config, self core.PeerID, tr Transport, d Delegate, opts ...Op
 		ovLimit:      max(cfg.MessageCacheMaxSize, o.deliveryQueue),
 		reqs:         make(chan request, 64),
 		dq:           make(chan item, o.deliveryQueue),
+		dqRoom:       make(chan struct{}, 1),
 		quit:         make(chan struct{}),
 		stopped:      make(chan struct{}),
 		loopDone:     make(chan struct{}),
@@ -580,6 +591,8 @@ func (n *Node) runtimeStats() RuntimeStats {
 		DeliveryOverflowLimit:      n.ovLimit,
 		DeliveryOverflowBytes:      n.c.overflowBytes.Load(),
 		DeliveryOverflowBytesLimit: n.opts.overflowBytes,
+		DeliveryQueueBytes:         n.dqBytes.Load(),
+		DeliveryQueueBytesLimit:    n.opts.queueBytes,
 		IntakePaused:               n.c.intakePaused.Load(),
 		Delivered:                  n.c.delivered.Load(),
 		Backpressure:               n.c.backpressure.Load(),
@@ -647,6 +660,7 @@ func (n *Node) finish() {
 	for n.ovLen() > 0 {
 		select {
 		case n.dq <- n.overflow[n.ovHead]:
+			n.dqBytes.Add(payloadBytes(n.overflow[n.ovHead]))
 			n.popOverflow()
 			continue
 		case <-n.abandonCh:
@@ -688,12 +702,17 @@ func (n *Node) run() {
 			n.c.intakePaused.Store(false)
 		}
 		var (
-			out  chan item
-			head item
+			out   chan item
+			head  item
+			roomC chan struct{}
 		)
 		if n.ovLen() > 0 {
-			out = n.dq
 			head = n.overflow[n.ovHead]
+			if n.fitsQueue(head) {
+				out = n.dq
+			} else {
+				roomC = n.dqRoom // the queue is full by bytes: wait for the delegate
+			}
 		}
 		select {
 		case <-n.quit:
@@ -748,9 +767,13 @@ func (n *Node) run() {
 			n.proto.Tick(n.clock.Now())
 		case out <- head:
 			n.c.wakeups.Add(1)
+			n.dqBytes.Add(payloadBytes(head))
 			n.popOverflow()
 			n.refill()
 			continue // no protocol input: nothing to drain
+		case <-roomC:
+			n.refill()
+			continue
 		}
 		// Overloaded: the application is not keeping up (intake paused),
 		// more than half the transport's inbound queue waits, or the last
@@ -1061,11 +1084,14 @@ func (n *Node) ovLen() int { return len(n.overflow) - n.ovHead }
 
 // enqueue hands it to the delegate goroutine without ever blocking.
 func (n *Node) enqueue(it item) {
-	if n.ovLen() == 0 {
+	if n.ovLen() == 0 && n.fitsQueue(it) {
+		b := payloadBytes(it)
+		n.dqBytes.Add(b) // before the delegate can take it off
 		select {
 		case n.dq <- it:
 			return
 		default:
+			n.dqBytes.Add(-b)
 		}
 	} else if it.kind != itemDeliver && n.ovLen() >= 2*n.ovLimit {
 		n.c.hookDrops.Add(1)
@@ -1104,12 +1130,45 @@ func (n *Node) popOverflow() {
 
 // refill moves overflow items into the queue while it has room.
 func (n *Node) refill() {
-	for n.ovLen() > 0 {
+	for n.ovLen() > 0 && n.fitsQueue(n.overflow[n.ovHead]) {
+		it := n.overflow[n.ovHead]
+		b := payloadBytes(it)
+		n.dqBytes.Add(b)
 		select {
-		case n.dq <- n.overflow[n.ovHead]:
+		case n.dq <- it:
 			n.popOverflow()
 		default:
+			n.dqBytes.Add(-b)
 			return
+		}
+	}
+}
+
+// payloadBytes is the payload an item holds (a delivery's; hooks hold
+// none).
+func payloadBytes(it item) int64 { return int64(len(it.d.Payload)) }
+
+// fitsQueue reports whether it may join the delivery queue by bytes
+// (WithDeliveryQueueBytes): the queue holds no payload yet, or it and the
+// payloads queued stay within the bound. The count is the channel's.
+func (n *Node) fitsQueue(it item) bool {
+	lim := n.opts.queueBytes
+	if lim <= 0 {
+		return true
+	}
+	q := n.dqBytes.Load()
+	return q <= 0 || q+payloadBytes(it) <= lim
+}
+
+// tookFromQueue runs on the delegate goroutine for each item it takes: the
+// item's payload leaves the queue's byte count, and a protocol goroutine
+// waiting for room by bytes is woken.
+func (n *Node) tookFromQueue(it item) {
+	if b := payloadBytes(it); b > 0 {
+		n.dqBytes.Add(-b)
+		select {
+		case n.dqRoom <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -1118,6 +1177,7 @@ func (n *Node) refill() {
 func (n *Node) delegateLoop() {
 	defer close(n.delegateDone)
 	for it := range n.dq {
+		n.tookFromQueue(it)
 		if n.abandon.Load() {
 			n.c.discarded.Add(1)
 			continue

@@ -187,6 +187,49 @@ func TestOverflowBoundedInBytes(t *testing.T) {
 	}
 }
 
+// The delivery queue is bounded in bytes as well as in items
+// (WithDeliveryQueueBytes): beyond the bound deliveries wait in the
+// overflow, whose own bounds then pause the intake; nothing is lost, and
+// the queue's bytes go back to zero as the delegate catches up.
+func TestDeliveryQueueBoundedInBytes(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.MessageCacheMaxSize = 1000
+	recA := newRecorder()
+	recA.gate = make(chan struct{})
+	recA.entered = make(chan struct{}, 1)
+	recB := newRecorder()
+	const size, qlimit, olimit = 8 << 10, 32 << 10, 64 << 10
+	a, b, _ := pair(t, cfg, recA, []node.Option{node.WithDeliveryQueue(1000), node.WithDeliveryQueueBytes(qlimit),
+		node.WithDeliveryOverflowBytes(olimit)}, recB)
+	var fromB []core.MessageID
+	for i := range 300 {
+		p := make([]byte, size)
+		p[0] = byte(i)
+		id, err := b.Broadcast(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromB = append(fromB, id)
+	}
+	waitFor(t, 10*time.Second, "a to pause its intake", func() bool { return a.Stats().Runtime.IntakePaused })
+	s := a.Stats().Runtime
+	if s.DeliveryQueueBytesLimit != qlimit || s.DeliveryQueueBytes > qlimit || s.DeliveryQueueBytes < qlimit-size ||
+		s.DeliveryOverflowBytes < olimit || s.DeliveryQueueLen >= 100 {
+		t.Fatalf("runtime stats while paused: %+v (want the queue within %d bytes, the overflow at %d, far below 1,000 items)", s, qlimit, olimit)
+	}
+	close(recA.gate)
+	waitFor(t, 20*time.Second, "a to deliver everything", func() bool {
+		s := a.Stats()
+		return recA.distinct() == len(fromB) && s.Runtime.DeliveryQueueLen == 0 && s.PendingGrafts == 0
+	})
+	if err := recA.checkExactlyOnce(fromB); err != nil {
+		t.Fatal(err)
+	}
+	if s := a.Stats().Runtime; s.IntakePaused || s.DeliveryQueueBytes != 0 || s.DeliveryOverflowBytes != 0 {
+		t.Fatalf("runtime stats after catching up: %+v", s)
+	}
+}
+
 func TestBroadcastErrors(t *testing.T) {
 	var refuse error
 	admit := func() error { return refuse }

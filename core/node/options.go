@@ -25,6 +25,7 @@ type options struct {
 	clock         Clock
 	deliveryQueue int
 	overflowBytes int64
+	queueBytes    int64
 	observerQueue int
 	injectors     []func(ctx context.Context) []core.Header
 	forwardHook   core.ForwardHook
@@ -40,6 +41,7 @@ func defaultOptions() options {
 		clock:         SystemClock{},
 		deliveryQueue: DefaultDeliveryQueue,
 		overflowBytes: DefaultDeliveryOverflowBytes,
+		queueBytes:    DefaultDeliveryQueueBytes,
 		observerQueue: DefaultObserverQueue,
 		largeWindow:   DefaultLargeWindow,
 	}
@@ -98,6 +100,19 @@ func WithDeliveryQueue(n int) Option { return func(o *options) { o.deliveryQueue
 // DefaultDeliveryOverflowBytes is the default byte bound of the delivery
 // overflow (WithDeliveryOverflowBytes).
 const DefaultDeliveryOverflowBytes = 64 << 20
+
+// DefaultDeliveryQueueBytes is the default byte bound of the delivery queue
+// (WithDeliveryQueueBytes).
+const DefaultDeliveryQueueBytes = 64 << 20
+
+// WithDeliveryQueueBytes bounds the payload bytes of the deliveries in the
+// delivery queue, as WithDeliveryQueue bounds their number: a delivery that
+// would take the queue past it goes to the overflow, as at a full queue (a
+// queue holding no payload takes any one). Default
+// DefaultDeliveryQueueBytes; 0 or less: the count alone. Without it the
+// queue held up to its capacity whatever the sizes: 4,096 deliveries of
+// 64 KiB are 256 MiB.
+func WithDeliveryQueueBytes(n int64) Option { return func(o *options) { o.queueBytes = n } }
 
 // WithDeliveryOverflowBytes bounds the payload bytes of the deliveries held
 // in the overflow behind a full delivery queue: at n bytes the node stops

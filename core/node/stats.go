@@ -57,6 +57,11 @@ type RuntimeStats struct {
 	// 0: none) the node stops reading its transport too.
 	DeliveryOverflowBytes      int64 `json:"delivery_overflow_bytes"`
 	DeliveryOverflowBytesLimit int64 `json:"delivery_overflow_bytes_limit"`
+	// DeliveryQueueBytes is the payload bytes of the deliveries in the
+	// bounded queue; beyond DeliveryQueueBytesLimit (WithDeliveryQueueBytes;
+	// 0: none) deliveries wait in the overflow.
+	DeliveryQueueBytes      int64 `json:"delivery_queue_bytes"`
+	DeliveryQueueBytesLimit int64 `json:"delivery_queue_bytes_limit"`
 	// IntakePaused reports whether the node is currently not reading its
 	// transport because the overflow is full.
 	IntakePaused bool `json:"intake_paused"`

@@ -42,7 +42,7 @@ func connectMetrics(c *metricsprom.Collector, s *stack.Stack) {
 		r, l := st.Runtime, st.Large
 		return metricsprom.RuntimeStats{
 			DeliveryQueueLen: r.DeliveryQueueLen, DeliveryQueueCap: r.DeliveryQueueCap,
-			DeliveryOverflow: r.DeliveryOverflow, DeliveryOverflowBytes: r.DeliveryOverflowBytes, ObserverQueueLen: r.ObserverQueueLen,
+			DeliveryOverflow: r.DeliveryOverflow, DeliveryOverflowBytes: r.DeliveryOverflowBytes, DeliveryQueueBytes: r.DeliveryQueueBytes, ObserverQueueLen: r.ObserverQueueLen,
 			IntakePaused: r.IntakePaused, Backpressure: r.Backpressure, AdmissionRefused: r.AdmissionRefused,
 			IntakePauses: r.IntakePauses, HookDrops: r.HookDrops, FramesIn: r.FramesIn, FramesOut: r.FramesOut,
 			DecodeErrors: r.DecodeErrors, EncodeErrors: r.EncodeErrors, SendErrors: r.SendErrors,

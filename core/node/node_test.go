@@ -150,41 +150,13 @@ func TestBackpressureSlowDelegate(t *testing.T) {
 // after it, so the overflow may pass it by one batch (maxReceiveBatch, 64
 // frames).
 func TestOverflowBoundedInBytes(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.MessageCacheMaxSize = 1000 // the length bound: far away
-	recA := newRecorder()
-	recA.gate = make(chan struct{})
-	recA.entered = make(chan struct{}, 1)
-	recB := newRecorder()
-	const size, limit = 8 << 10, 64 << 10
-	a, b, _ := pair(t, cfg, recA, []node.Option{node.WithDeliveryQueue(8), node.WithDeliveryOverflowBytes(limit)}, recB)
-	var fromB []core.MessageID
-	for i := range 300 {
-		p := make([]byte, size)
-		p[0] = byte(i)
-		id, err := b.Broadcast(context.Background(), p)
-		if err != nil {
-			t.Fatal(err)
+	const limit = 64 << 10
+	stalledDelegate(t, []node.Option{node.WithDeliveryQueue(8), node.WithDeliveryOverflowBytes(limit)}, func(s node.RuntimeStats) {
+		if most := int64(limit + 64*stalledSize); s.DeliveryOverflowBytesLimit != limit || s.DeliveryOverflowBytes < limit || s.DeliveryOverflowBytes > most ||
+			s.DeliveryOverflow >= s.DeliveryOverflowLimit {
+			t.Fatalf("runtime stats while paused: %+v (want %d ≤ overflow bytes ≤ %d, overflow below its length bound)", s, limit, most)
 		}
-		fromB = append(fromB, id)
-	}
-	waitFor(t, 10*time.Second, "a to pause its intake", func() bool { return a.Stats().Runtime.IntakePaused })
-	s := a.Stats().Runtime
-	if most := int64(limit + 64*size); s.DeliveryOverflowBytesLimit != limit || s.DeliveryOverflowBytes < limit || s.DeliveryOverflowBytes > most ||
-		s.DeliveryOverflow >= s.DeliveryOverflowLimit {
-		t.Fatalf("runtime stats while paused: %+v (want %d ≤ overflow bytes ≤ %d, overflow below its length bound)", s, limit, most)
-	}
-	close(recA.gate)
-	waitFor(t, 20*time.Second, "a to deliver everything", func() bool {
-		s := a.Stats()
-		return recA.distinct() == len(fromB) && s.Runtime.DeliveryQueueLen == 0 && s.PendingGrafts == 0
 	})
-	if err := recA.checkExactlyOnce(fromB); err != nil {
-		t.Fatal(err)
-	}
-	if s := a.Stats().Runtime; s.IntakePaused || s.DeliveryOverflowBytes != 0 {
-		t.Fatalf("runtime stats after catching up: %+v", s)
-	}
 }
 
 // The delivery queue is bounded in bytes as well as in items
@@ -192,18 +164,38 @@ func TestOverflowBoundedInBytes(t *testing.T) {
 // overflow, whose own bounds then pause the intake; nothing is lost, and
 // the queue's bytes go back to zero as the delegate catches up.
 func TestDeliveryQueueBoundedInBytes(t *testing.T) {
+	const qlimit, olimit = 32 << 10, 64 << 10
+	opts := []node.Option{node.WithDeliveryQueue(1000), node.WithDeliveryQueueBytes(qlimit), node.WithDeliveryOverflowBytes(olimit)}
+	stalledDelegate(t, opts, func(s node.RuntimeStats) {
+		if s.DeliveryQueueBytesLimit != qlimit || s.DeliveryQueueBytes > qlimit || s.DeliveryQueueBytes < qlimit-stalledSize ||
+			s.DeliveryOverflowBytes < olimit || s.DeliveryQueueLen >= 100 {
+			t.Fatalf("runtime stats while paused: %+v (want the queue within %d bytes, the overflow at %d, far below 1,000 items)", s, qlimit, olimit)
+		}
+	})
+}
+
+// stalledSize is the payload size stalledDelegate broadcasts.
+const stalledSize = 8 << 10
+
+// stalledDelegate runs a pair whose node a (options opts, a store of 1,000
+// messages: the overflow's length bound far away) has a delegate that
+// blocks: b broadcasts 300 payloads of stalledSize, a pauses its intake,
+// check gets a's runtime stats then; then the delegate runs again and a
+// must deliver every message once and hold no payload in its queue or
+// overflow afterwards.
+func stalledDelegate(t *testing.T, opts []node.Option, check func(node.RuntimeStats)) {
+	t.Helper()
 	cfg := testConfig(1)
 	cfg.MessageCacheMaxSize = 1000
 	recA := newRecorder()
 	recA.gate = make(chan struct{})
 	recA.entered = make(chan struct{}, 1)
-	recB := newRecorder()
-	const size, qlimit, olimit = 8 << 10, 32 << 10, 64 << 10
-	a, b, _ := pair(t, cfg, recA, []node.Option{node.WithDeliveryQueue(1000), node.WithDeliveryQueueBytes(qlimit),
-		node.WithDeliveryOverflowBytes(olimit)}, recB)
+	a, b, _ := pair(t, cfg, recA, opts, newRecorder())
+	release := sync.OnceFunc(func() { close(recA.gate) })
+	t.Cleanup(release) // before pair's shutdowns (LIFO), should check fail
 	var fromB []core.MessageID
 	for i := range 300 {
-		p := make([]byte, size)
+		p := make([]byte, stalledSize)
 		p[0] = byte(i)
 		id, err := b.Broadcast(context.Background(), p)
 		if err != nil {
@@ -212,12 +204,8 @@ func TestDeliveryQueueBoundedInBytes(t *testing.T) {
 		fromB = append(fromB, id)
 	}
 	waitFor(t, 10*time.Second, "a to pause its intake", func() bool { return a.Stats().Runtime.IntakePaused })
-	s := a.Stats().Runtime
-	if s.DeliveryQueueBytesLimit != qlimit || s.DeliveryQueueBytes > qlimit || s.DeliveryQueueBytes < qlimit-size ||
-		s.DeliveryOverflowBytes < olimit || s.DeliveryQueueLen >= 100 {
-		t.Fatalf("runtime stats while paused: %+v (want the queue within %d bytes, the overflow at %d, far below 1,000 items)", s, qlimit, olimit)
-	}
-	close(recA.gate)
+	check(a.Stats().Runtime)
+	release()
 	waitFor(t, 20*time.Second, "a to deliver everything", func() bool {
 		s := a.Stats()
 		return recA.distinct() == len(fromB) && s.Runtime.DeliveryQueueLen == 0 && s.PendingGrafts == 0

@@ -178,6 +178,14 @@ func (c *cli) stats(ctx context.Context, args []string) int {
 	return exitOK
 }
 
+// bytesOf formats n bytes against a bound (0 or less: none), in KiB.
+func bytesOf(n, limit int64) string {
+	if limit <= 0 {
+		return fmt.Sprintf("%.0f KiB (no bound)", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.0f of %.0f KiB", float64(n)/1024, float64(limit)/1024)
+}
+
 // printStats prints the counters and gauges of GET /stats by topic, with
 // the ratios the guide watches (duplicate rate, graft failure rate, cache
 // utilization).
@@ -214,11 +222,15 @@ func printStats(w io.Writer, s node.Stats) {
 		s.PeerPromotions, s.PeerDemotions, s.PeerAdded, s.PeerRemoved)
 	fmt.Fprintf(w, "Grafts:     %d succeeded, %d failed (%s), %d retries, %d rate-limited, %d unanswerable\n",
 		s.GraftSuccess, s.GraftFailed, ratio(s.GraftFailed, s.GraftSuccess+s.GraftFailed), s.GraftRetries, s.GraftRateLimited, s.GraftUnanswerable)
+	fmt.Fprintf(w, "Repair:     digests %d sent, %d received, %d rate-limited; repairs %d sent, %d received (%d duplicate)\n",
+		s.DigestSent, s.DigestReceived, s.DigestRateLimited, s.RepairSent, s.RepairReceived, s.RepairDuplicate)
 	fmt.Fprintf(w, "Anomalies:  %d partitioned, %d ihave dropped, %d seen-map evictions, %d invalid messages\n",
 		s.MessagesPartitioned, s.IHaveDropped, s.SeenMapEvictions, s.InvalidMessages)
 	fmt.Fprintln(w, "Runtime:")
 	fmt.Fprintf(w, "  Delivery queue: %d of %d (backpressure at %d), overflow %d of %d, intake paused: %s\n",
 		r.DeliveryQueueLen, r.DeliveryQueueCap, r.DeliveryHighWater, r.DeliveryOverflow, r.DeliveryOverflowLimit, yes(r.IntakePaused))
+	fmt.Fprintf(w, "  Payload held:   queue %s, overflow %s\n",
+		bytesOf(r.DeliveryQueueBytes, r.DeliveryQueueBytesLimit), bytesOf(r.DeliveryOverflowBytes, r.DeliveryOverflowBytesLimit))
 	fmt.Fprintf(w, "  Deliveries:     %d delivered, %d refused for backpressure, %d refused by admission, %d intake pauses\n",
 		r.Delivered, r.Backpressure, r.AdmissionRefused, r.IntakePauses)
 	fmt.Fprintf(w, "  Frames:         %d in, %d out; errors: %d decode, %d encode, %d send\n",

@@ -203,11 +203,12 @@ func (p *Protocol) onDigest(from PeerID, m *Message) {
 		s := p.streams.byOrigin[e.Origin]
 		if s == nil {
 			// A stream we do not know: track it (empty), so that our own
-			// digests ask for it.
+			// digests ask for it, within the bound on such streams
+			// (streamTable.learn).
 			if e.Origin != p.self && p.ageOK(e.Newest) {
-				s = p.streams.stream(e.Origin)
-				s.newest = e.Newest
-				s.listed = p.aeListed
+				if s = p.streams.learn(e.Origin, e.Newest); s != nil {
+					s.listed = p.aeListed
+				}
 			}
 			continue
 		}

@@ -471,3 +471,63 @@ func TestRepairsDoNotHoldAsksForever(t *testing.T) {
 	}
 	t.Logf("%d digests", digests)
 }
+
+// Origins listed in a peer's digest are tracked as empty streams, so that
+// this node's digests ask for them, but only up to an eighth of
+// MaxStreams and never at a full table: origins made up in digests do not
+// make the node forget the streams of messages it delivered.
+func TestDigestOriginsCannotEvictDeliveredStreams(t *testing.T) {
+	const maxStreams = 16
+	a := newAE(t, "a", func(c *core.Config) { c.MaxStreams = maxStreams }, "b")
+	now := t0.Add(time.Second)
+	real := 12
+	for i := range real {
+		id := core.MessageID{Origin: core.PeerID(fmt.Sprintf("o%d", i)), Seq: 1}
+		a.Receive(now, "b", core.Message{Type: core.MsgGossip, ID: id, OriginTime: now, Hops: 1, Payload: []byte("p")})
+	}
+	a.Drain()
+	listing := func(prefix string, n int) *core.Digest {
+		d := &core.Digest{Reply: true}
+		for i := range n {
+			d.Streams = append(d.Streams, core.StreamDigest{Origin: core.PeerID(fmt.Sprintf("%s%d", prefix, i)), Newest: now, Complete: true})
+		}
+		return d
+	}
+	a.Receive(now, "b", core.Message{Type: core.MsgDigest, Digest: listing("fake", 100)})
+	a.Drain()
+	st := a.Stats()
+	// 12 delivered streams, a's own (it has broadcast nothing: none), and
+	// 16/8 = 2 learnt ones.
+	if st.Streams != real+2 || st.StreamsNotLearnt != 98 || st.StreamsForgotten != 0 {
+		t.Fatalf("after a digest of 100 unknown origins: %d streams, %d not learnt, %d forgotten; want %d, 98, 0",
+			st.Streams, st.StreamsNotLearnt, st.StreamsForgotten, real+2)
+	}
+	// A learnt stream that gets a message is a stream like any other: its
+	// place among the learnt ones is free again.
+	a.Receive(now, "b", core.Message{Type: core.MsgGossip, ID: core.MessageID{Origin: "fake0", Seq: 1}, OriginTime: now, Hops: 1, Payload: []byte("p")})
+	a.Drain()
+	now = now.Add(time.Minute) // past the digest rate limit
+	a.Receive(now, "b", core.Message{Type: core.MsgDigest, Digest: listing("more", 1)})
+	a.Drain()
+	if st := a.Stats(); st.Streams != real+3 || st.StreamsNotLearnt != 98 {
+		t.Fatalf("after a learnt stream delivered: %d streams, %d not learnt; want %d and 98", st.Streams, st.StreamsNotLearnt, real+3)
+	}
+	// 15 of 16 streams (12, fake0, fake1, more0): a new origin's message
+	// takes the last place, and only the next one makes the table forget
+	// a stream, the stalest.
+	for i := range 2 {
+		id := core.MessageID{Origin: core.PeerID(fmt.Sprintf("late%d", i)), Seq: 1}
+		a.Receive(now, "b", core.Message{Type: core.MsgGossip, ID: id, OriginTime: now, Hops: 1, Payload: []byte("p")})
+	}
+	a.Drain()
+	if st := a.Stats(); st.Streams != maxStreams || st.StreamsForgotten != 1 {
+		t.Fatalf("two new origins at 15 of 16 streams: %d streams, %d forgotten; want 16 and 1", st.Streams, st.StreamsForgotten)
+	}
+	// At a full table a digest's origins are not learnt at all.
+	now = now.Add(time.Minute)
+	a.Receive(now, "b", core.Message{Type: core.MsgDigest, Digest: listing("full", 3)})
+	a.Drain()
+	if st := a.Stats(); st.StreamsForgotten != 1 || st.StreamsNotLearnt != 101 {
+		t.Fatalf("a digest at a full table: %d forgotten, %d not learnt; want 1 and 101", st.StreamsForgotten, st.StreamsNotLearnt)
+	}
+}

@@ -457,5 +457,6 @@ func (p *Protocol) Stats() Stats {
 	}
 	st.GapsLost = p.streams.gapsLost
 	st.StreamsForgotten = p.streams.forgotten
+	st.StreamsNotLearnt = p.streams.notLearnt
 	return st
 }

@@ -46,10 +46,11 @@ type Counters struct {
 	DigestRateLimited uint64 `json:"digest_rate_limited"` // digests left unanswered by the per-peer rate limit (digestAnswerBurst)
 	RepairSent        uint64 `json:"repair_sent"`
 	RepairReceived    uint64 `json:"repair_received"`
-	RepairDuplicate   uint64 `json:"repair_duplicate"`  // repair copies of messages already delivered
-	AgeRefused        uint64 `json:"age_refused"`       // copies refused by the age rule
-	GapsLost          uint64 `json:"gaps_lost"`         // stream gaps given up (too old or over max_stream_gaps)
-	StreamsForgotten  uint64 `json:"streams_forgotten"` // streams forgotten because max_streams was reached
+	RepairDuplicate   uint64 `json:"repair_duplicate"`   // repair copies of messages already delivered
+	AgeRefused        uint64 `json:"age_refused"`        // copies refused by the age rule
+	GapsLost          uint64 `json:"gaps_lost"`          // stream gaps given up (too old or over max_stream_gaps)
+	StreamsForgotten  uint64 `json:"streams_forgotten"`  // streams forgotten because max_streams was reached
+	StreamsNotLearnt  uint64 `json:"streams_not_learnt"` // origins a digest listed that were not tracked (the table full, or an eighth of it streams learnt so)
 }
 
 // Stats is a snapshot of a Protocol's state and counters.

@@ -55,6 +55,9 @@ type streamSummary struct {
 	listed  uint64 // the last digest received that listed it (Protocol.aeListed)
 	// expired: streamTable.expire forgets it (set on the way out only).
 	expired bool
+	// learnt: created from a peer's digest (streamTable.learn), nothing
+	// delivered or held on it since.
+	learnt bool
 }
 
 // delivered reports whether seq was delivered (or given up).

@@ -217,8 +217,14 @@ func (t *streamTable) checkInvariants() error {
 	if len(t.order) != len(t.byOrigin) || len(t.order) > t.maxStreams {
 		return fmt.Errorf("streams: %d listed, %d mapped, max %d", len(t.order), len(t.byOrigin), t.maxStreams)
 	}
-	held := 0
+	held, learnt := 0, uint64(0)
 	for _, s := range t.order {
+		if s.learnt {
+			if len(s.runs) > 0 || len(s.held) > 0 || s.floor > 0 {
+				return fmt.Errorf("stream %s: learnt but holds something", s.origin)
+			}
+			learnt++
+		}
 		if t.byOrigin[s.origin] != s {
 			return fmt.Errorf("stream %s listed but not mapped", s.origin)
 		}
@@ -241,6 +247,9 @@ func (t *streamTable) checkInvariants() error {
 	}
 	if held != t.held || held > t.maxHeld {
 		return fmt.Errorf("held %d, counted %d, max %d", t.held, held, t.maxHeld)
+	}
+	if learnt != t.learnt || learnt > t.maxLearnt() {
+		return fmt.Errorf("learnt %d, counted %d, max %d", t.learnt, learnt, t.maxLearnt())
 	}
 	return nil
 }

@@ -24,6 +24,12 @@ type streamTable struct {
 	gapsOpened uint64 // deliveries that left a gap below them (a run more)
 	forgotten  uint64 // streams forgotten because the table was full
 
+	// learnt counts the streams learnt from a peer's digest (learn) that
+	// nothing has been delivered or held on yet; notLearnt the origins a
+	// digest listed that were not tracked (the table full, or at
+	// maxLearnt).
+	learnt, notLearnt uint64
+
 	// Expiry is driven by the earliest deadline: expire does nothing
 	// before expireAt, the earliest time at which it could change a
 	// stream under the bounds of its last scan (expRet, expHor). Every
@@ -46,6 +52,39 @@ func (t *streamTable) len() int { return len(t.order) }
 func (t *streamTable) delivered(id MessageID) bool {
 	s := t.byOrigin[id.Origin]
 	return s != nil && s.delivered(id.Seq)
+}
+
+// maxLearnt bounds the streams learnt from digests that hold nothing yet:
+// an eighth of the table (at least one).
+func (t *streamTable) maxLearnt() uint64 { return uint64(max(t.maxStreams/8, 1)) }
+
+// learn tracks origin, which a peer's digest listed with newest as its
+// newest origin time, as an empty stream, so that this node's digests ask
+// for its messages. It returns nil, tracking nothing, when the table is
+// full or already holds maxLearnt such streams: a digest is a claim of
+// whoever sent it, and origins made up in digests must not make the table
+// forget the streams of messages this node delivered (a copy of those
+// could then be delivered again). Learning is an early start only: the
+// messages of an untracked origin are repaired all the same when a digest
+// lists all of this node's streams, and arrive by gossip.
+func (t *streamTable) learn(origin PeerID, newest time.Time) *streamSummary {
+	if len(t.order) >= t.maxStreams || t.learnt >= t.maxLearnt() {
+		t.notLearnt++
+		return nil
+	}
+	s := t.stream(origin)
+	s.newest = newest
+	s.learnt = true
+	t.learnt++
+	return s
+}
+
+// settle marks s as holding something, no longer only learnt.
+func (t *streamTable) settle(s *streamSummary) {
+	if s.learnt {
+		s.learnt = false
+		t.learnt--
+	}
 }
 
 // stream returns origin's summary, creating it (and forgetting the stalest
@@ -78,6 +117,7 @@ func (t *streamTable) stream(origin PeerID) *streamSummary {
 
 func (t *streamTable) remove(i int) {
 	s := t.order[i]
+	t.settle(s)
 	t.held -= len(s.held)
 	// The heap of fronts may point to s until a stale entry surfaces:
 	// release its lists now.
@@ -92,6 +132,7 @@ func (t *streamTable) remove(i int) {
 // add records id (origin time ot) as delivered; false if it already was.
 func (t *streamTable) add(id MessageID, ot time.Time) bool {
 	s := t.stream(id.Origin)
+	t.settle(s)
 	runs := len(s.runs)
 	ok, lost := s.add(id.Seq, ot, t.maxRuns)
 	t.gapsLost += uint64(lost)
@@ -106,6 +147,7 @@ func (t *streamTable) add(id MessageID, ot time.Time) bool {
 // oldest held message is forgotten.
 func (t *streamTable) hold(id MessageID, ot time.Time) {
 	s := t.stream(id.Origin)
+	t.settle(s)
 	n := len(s.held)
 	var front uint64
 	if n > 0 {
@@ -176,6 +218,7 @@ func (t *streamTable) expire(now time.Time, retention, horizon time.Duration) {
 			}
 		}
 		if len(s.held) == 0 && len(s.runs) == 0 && s.newest.Before(gapCut) {
+			t.settle(s)
 			s.expired = true
 			delete(t.byOrigin, s.origin)
 			forget++

@@ -110,6 +110,7 @@ var statsMetrics = []metric[core.Stats]{
 	mk("plumtree_age_refused_total", "Copies and announcements refused by the age rule (origin time outside retention plus clock skew).", counter, u64(func(s *core.Stats) uint64 { return s.AgeRefused })),
 	mk("plumtree_gaps_lost_total", "Stream gaps given up (older than retention plus clock skew, or over max_stream_gaps): their messages are never delivered.", counter, u64(func(s *core.Stats) uint64 { return s.GapsLost })),
 	mk("plumtree_streams_forgotten_total", "Stream summaries forgotten because max_streams was reached.", counter, u64(func(s *core.Stats) uint64 { return s.StreamsForgotten })),
+	mk("plumtree_streams_not_learnt_total", "Origins listed in peers' digests that were not tracked: the stream table was full, or an eighth of it held streams learnt from digests with nothing delivered yet.", counter, u64(func(s *core.Stats) uint64 { return s.StreamsNotLearnt })),
 	mk("plumtree_streams", "Origins with a stream summary (delivered-message tracking).", gauge, num(func(s *core.Stats) int { return s.Streams })),
 }
 

@@ -29,6 +29,7 @@ func scenarioStats() core.Stats {
 			IHaveDropped: 16, IHaveSuppressed: 26, InvalidMessages: 17,
 			DigestSent: 18, DigestReceived: 19, RepairSent: 20, RepairReceived: 21,
 			RepairDuplicate: 22, AgeRefused: 23, GapsLost: 24, StreamsForgotten: 25, DigestRateLimited: 27,
+			StreamsNotLearnt: 28,
 		},
 		Streams: 26,
 	}

@@ -89,6 +89,7 @@ var statsFields = slices.Concat(
 		"AgeRefused", "plumtree_age_refused_total",
 		"GapsLost", "plumtree_gaps_lost_total",
 		"StreamsForgotten", "plumtree_streams_forgotten_total",
+		"StreamsNotLearnt", "plumtree_streams_not_learnt_total",
 	),
 	gauges(
 		"EagerPeers", "plumtree_eager_peers",

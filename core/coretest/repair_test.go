@@ -135,25 +135,35 @@ func partitionScenario(t *rapid.T, cut time.Duration, traffic bool) time.Duratio
 	if c := n.Counters(); c.DoubleDelivered > 0 {
 		t.Fatalf("%d double deliveries", c.DoubleDelivered)
 	}
-	if l := limitedDigests(n); l > 0 {
-		t.Fatalf("%d digests left unanswered by the digest limit", l)
+	if err := repairUnlimited(n); err != nil {
+		t.Fatal(err)
 	}
 	return took
 }
 
-// limitedDigests returns how many digests the live nodes left unanswered
-// by the per-sender digest limit (core: digestAnswerBurst). Nodes that
-// follow the protocol send at most one digest per graft timeout each, so a
-// heal or a catch-up must never meet the limit: repair would then wait for
-// the bucket.
-func limitedDigests(n *coretest.Network) uint64 {
-	var c uint64
+// repairUnlimited reports whether a repair met one of the bounds on what
+// a peer's digest is answered with or learnt from: the per-sender digest
+// limit (core: digestAnswerBurst) and the bound on streams learnt from
+// digests (an eighth of max_streams). Nodes that follow the protocol send
+// at most one digest per graft timeout each, and these clusters have far
+// fewer origins than that bound, so a heal or a catch-up must never meet
+// either: repair would then wait for the bucket, or for gossip.
+func repairUnlimited(n *coretest.Network) error {
+	var limited, notLearnt uint64
 	for i := range n.Len() {
 		if p := n.Node(i); p != nil {
-			c += p.Stats().DigestRateLimited
+			st := p.Stats()
+			limited += st.DigestRateLimited
+			notLearnt += st.StreamsNotLearnt
 		}
 	}
-	return c
+	switch {
+	case limited > 0:
+		return fmt.Errorf("%d digests left unanswered by the digest limit", limited)
+	case notLearnt > 0:
+		return fmt.Errorf("%d origins of digests not learnt", notLearnt)
+	}
+	return nil
 }
 
 // healTimes collects the heal→complete times of a property's runs.
@@ -245,8 +255,8 @@ func TestUnseenPartitionHeals(t *testing.T) {
 		if err := n.CheckDelivery(true); err != nil {
 			t.Fatal(err)
 		}
-		if l := limitedDigests(n); l > 0 {
-			t.Fatalf("%d digests left unanswered by the digest limit", l)
+		if err := repairUnlimited(n); err != nil {
+			t.Fatal(err)
 		}
 	})
 	h.report(t, "10 s cut the membership did not see")
@@ -297,8 +307,8 @@ func rollingRestarts(seed int64, persist bool) (coretest.Counters, error) {
 		}
 		return false
 	}
-	if l := limitedDigests(n); l > 0 {
-		return n.Counters(), fmt.Errorf("%d digests left unanswered by the digest limit", l)
+	if err := repairUnlimited(n); err != nil {
+		return n.Counters(), err
 	}
 	return n.Counters(), n.CheckDeliveryOf(stored, true)
 }
@@ -405,8 +415,8 @@ func TestNodeDownSixtySecondsCatchesUp(t *testing.T) {
 				if err := n.CheckDeliveryOf(missed, true); err != nil {
 					t.Fatal(err)
 				}
-				if l := limitedDigests(n); l > 0 {
-					t.Fatalf("%d digests left unanswered by the digest limit", l)
+				if err := repairUnlimited(n); err != nil {
+					t.Fatal(err)
 				}
 			})
 			times.report(t, "60 s down, restart→caught up")

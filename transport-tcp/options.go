@@ -346,9 +346,11 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // deadline (TCP keepalive finds dead ones).
 func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
 
-// WithWriteTimeout bounds one coalesced write batch (default 10 s). A peer
-// that stops reading makes its connection time out and be re-dialed; the
-// other peers are not affected in the meantime.
+// WithWriteTimeout bounds one coalesced write batch (default 10 s): a batch
+// that has not gone into the kernel after between this long and one and a
+// half times it fails (the deadline moves only when less than the timeout
+// is left). A peer that stops reading makes its connection time out and be
+// re-dialed; the other peers are not affected in the meantime.
 func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
 
 // WithKeepAlive sets the TCP keepalive idle time and probe interval (default

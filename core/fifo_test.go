@@ -143,3 +143,75 @@ func TestMemStoreRetention(t *testing.T) {
 		t.Fatalf("negative retention %v", r)
 	}
 }
+
+// A MemStore made with a byte bound holds at most that many bytes of
+// payloads and headers, forgetting its oldest entries for room (which
+// its retention reports), and keeps one entry larger than the bound alone.
+func TestMemStoreByteBound(t *testing.T) {
+	now := time.Unix(100, 0)
+	kib := func(n int) StoredMessage { return StoredMessage{Payload: make([]byte, n<<10)} }
+	s := NewMemStoreBytes(100, 10<<10, time.Minute)
+	for i := uint64(1); i <= 12; i++ {
+		s.Put(now, MessageID{Origin: "o", Seq: i}, kib(1))
+	}
+	if s.Len() != 10 || s.Bytes() != 10<<10 {
+		t.Fatalf("12 messages of 1 KiB under 10 KiB: %d held, %d bytes; want 10 and 10240", s.Len(), s.Bytes())
+	}
+	if _, ok := s.Get(now, MessageID{Origin: "o", Seq: 2}); ok {
+		t.Error("the oldest were not the ones forgotten")
+	}
+	if r := s.Retention(now); r != 0 {
+		t.Errorf("retention %v after forgetting live entries of this instant, want 0", r)
+	}
+	// Headers count.
+	s.Put(now, MessageID{Origin: "o", Seq: 13}, StoredMessage{Payload: make([]byte, 1000), Headers: []Header{{Key: "k", Value: string(make([]byte, 23))}}})
+	if s.Len() != 10 || s.Bytes() != 9<<10+1024 {
+		t.Fatalf("after a message of 1,000 bytes and 24 of headers: %d held, %d bytes", s.Len(), s.Bytes())
+	}
+	// One message larger than the bound is kept, alone.
+	s.Put(now, MessageID{Origin: "o", Seq: 14}, kib(20))
+	if m, ok := s.Get(now, MessageID{Origin: "o", Seq: 14}); !ok || len(m.Payload) != 20<<10 || s.Len() != 1 || s.Bytes() != 20<<10 {
+		t.Fatalf("a 20 KiB message under 10 KiB: stored %v, %d held, %d bytes", ok, s.Len(), s.Bytes())
+	}
+	s.Put(now, MessageID{Origin: "o", Seq: 15}, kib(1))
+	if s.Len() != 1 || s.Bytes() != 1<<10 {
+		t.Fatalf("after it, 1 KiB: %d held, %d bytes", s.Len(), s.Bytes())
+	}
+	if n := s.Expire(now.Add(2 * time.Minute)); n != 1 || s.Bytes() != 0 {
+		t.Fatalf("expired %d, %d bytes left", n, s.Bytes())
+	}
+}
+
+// Over random puts, replacements and expiries the byte count is the sum of
+// the entries' sizes, and the store stays within its bounds (over the byte
+// bound only with one entry, or until the next Put after a replacement).
+func TestMemStoreBytesAccounting(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		maxBytes := rapid.Int64Range(1, 4096).Draw(t, "maxBytes")
+		s := NewMemStoreBytes(rapid.IntRange(1, 20).Draw(t, "capacity"), maxBytes, 10*time.Second)
+		now := time.Unix(100, 0)
+		for range rapid.IntRange(1, 300).Draw(t, "ops") {
+			now = now.Add(time.Duration(rapid.IntRange(0, 200).Draw(t, "step")) * time.Millisecond)
+			if rapid.IntRange(0, 9).Draw(t, "op") == 0 {
+				s.Expire(now)
+				continue
+			}
+			id := MessageID{Origin: "o", Seq: rapid.Uint64Range(0, 40).Draw(t, "seq")}
+			_, replaced := s.Get(now, id)
+			s.Put(now, id, StoredMessage{Payload: make([]byte, rapid.IntRange(0, 600).Draw(t, "size"))})
+			var sum int64
+			for n := s.first; n < s.next; n++ {
+				sum += int64(len(s.slot(n).m.Payload))
+			}
+			if sum != s.Bytes() {
+				t.Fatalf("%d bytes counted, entries hold %d", s.Bytes(), sum)
+			}
+			if s.Len() > s.Capacity() {
+				t.Fatalf("%d entries, capacity %d", s.Len(), s.Capacity())
+			}
+			if s.Bytes() > maxBytes && s.Len() > 1 && !replaced {
+				t.Fatalf("%d bytes in %d entries, bound %d", s.Bytes(), s.Len(), maxBytes)
+			}
+		}
+	})
+}

@@ -171,7 +171,8 @@ type Protocol struct {
 }
 
 // New returns a Protocol for the node self. store keeps payloads for Grafts;
-// nil means a MemStore sized from cfg (MessageCacheMaxSize, MessageCacheTTL).
+// nil means a MemStore sized from cfg (MessageCacheMaxSize, MessageCacheTTL,
+// DefaultMemStoreBytes).
 // now is the creation time: it seeds the message sequence (see MessageID)
 // and the first deadlines. cfg is validated and copied.
 func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error) {
@@ -182,7 +183,7 @@ func New(cfg Config, self PeerID, store Store, now time.Time) (*Protocol, error)
 		return nil, fmt.Errorf("%w: %q (length %d, must be 1..%d)", ErrInvalidPeer, truncID(self), len(self), MaxPeerIDLen)
 	}
 	if store == nil {
-		store = NewMemStore(cfg.MessageCacheMaxSize, cfg.MessageCacheTTL)
+		store = NewMemStoreBytes(cfg.MessageCacheMaxSize, DefaultMemStoreBytes(cfg), cfg.MessageCacheTTL)
 	}
 	h := fnv64(string(self))
 	p := &Protocol{

@@ -1220,3 +1220,23 @@ func TestOneSidedAnnouncerIsDisconnected(t *testing.T) {
 		}
 	}
 }
+
+// The store New makes when given none is bounded in bytes as well as in
+// messages (DefaultMemStoreBytes): valid messages from anyone, 64 KiB
+// each, used to fill all MessageCacheMaxSize (65,536) entries, 4 GiB.
+func TestDefaultStoreBoundedInBytes(t *testing.T) {
+	a := newAE(t, "a", func(c *core.Config) { c.MaxLargeMessageSize = 0 }, "b")
+	if got := core.DefaultMemStoreBytes(core.DefaultConfig()); got != 64<<20+(256<<20)*9/8 {
+		t.Errorf("DefaultMemStoreBytes of the default config = %d, want 64 MiB and 288 MiB for a large message's parts", got)
+	}
+	payload := make([]byte, 60<<10)
+	now := t0.Add(time.Second)
+	for i := range 1200 { // 70 MiB
+		id := core.MessageID{Origin: "z", Seq: uint64(i + 1)}
+		a.Receive(now, "b", core.Message{Type: core.MsgGossip, ID: id, OriginTime: now, Hops: 1, Payload: payload})
+		a.Drain()
+	}
+	if st := a.Stats(); st.MessagesDelivered != 1200 || st.CacheSize != (64<<20)/(60<<10) {
+		t.Fatalf("1,200 messages of 60 KiB: %d delivered, %d stored; want 1200 and %d (64 MiB)", st.MessagesDelivered, st.CacheSize, (64<<20)/(60<<10))
+	}
+}

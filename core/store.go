@@ -56,18 +56,22 @@ type RetentionStore interface {
 	Retention(now time.Time) time.Duration
 }
 
-// MemStore is the small reference Store: a FIFO ring bounded by count, with a
-// TTL. Expired entries are removed from the head as time passes (on Put and on
-// Expire); a full store forgets its oldest entry. Memory grows with use, up
-// to capacity. It is not safe for concurrent use. The cache module provides
-// the production store (LRU + TTL + byte bound, swept on a tuned schedule).
+// MemStore is the small reference Store: a FIFO ring bounded by count and,
+// if made by NewMemStoreBytes, by the bytes of its payloads and headers,
+// with a TTL. Expired entries are removed from the head as time passes (on
+// Put and on Expire); a full store forgets its oldest entries. Memory grows
+// with use, up to its bounds. It is not safe for concurrent use. The cache
+// module provides the production store (LRU + TTL + byte bounds, swept on a
+// tuned schedule).
 type MemStore struct {
-	ttl   time.Duration
-	cap   int
-	ring  fifoRing[memEntry] // indexed by arrival number
-	first uint64             // arrival number of the oldest entry
-	next  uint64             // arrival number of the next entry
-	idx   fifoIndex
+	ttl      time.Duration
+	cap      int
+	maxBytes int64              // 0: no byte bound
+	bytes    int64              // payload and header bytes held
+	ring     fifoRing[memEntry] // indexed by arrival number
+	first    uint64             // arrival number of the oldest entry
+	next     uint64             // arrival number of the next entry
+	idx      fifoIndex
 	// roomAt is the latest time given to a Put that removed a live entry
 	// to make room (hasRoom: there was one), for Retention.
 	roomAt  time.Time
@@ -75,18 +79,51 @@ type MemStore struct {
 }
 
 type memEntry struct {
-	id MessageID
-	at time.Time
-	h  uint32
-	m  StoredMessage
+	id   MessageID
+	at   time.Time
+	h    uint32
+	size int64 // storedSize(m)
+	m    StoredMessage
 }
 
 // NewMemStore returns a MemStore holding at most capacity messages for ttl.
 // capacity below 1 is treated as 1.
 func NewMemStore(capacity int, ttl time.Duration) *MemStore {
-	s := &MemStore{ttl: ttl, cap: max(capacity, 1), first: 1, next: 1}
+	return NewMemStoreBytes(capacity, 0, ttl)
+}
+
+// NewMemStoreBytes returns a MemStore holding at most capacity messages and
+// at most maxBytes bytes of payloads and headers (0: no byte bound) for
+// ttl. A message larger than maxBytes on its own is kept alone.
+func NewMemStoreBytes(capacity int, maxBytes int64, ttl time.Duration) *MemStore {
+	s := &MemStore{ttl: ttl, cap: max(capacity, 1), maxBytes: max(maxBytes, 0), first: 1, next: 1}
 	s.idx.init()
 	return s
+}
+
+// DefaultMemStoreBytes is the byte bound of the MemStore that New makes
+// when it is given no store: 64 MiB of messages (the cache module's
+// default), and with large messages on (MaxLargeMessageSize) room for
+// every part of the largest one as well, that size and an eighth (the
+// cache module's list of parts: 288 MiB with the defaults). Without it a
+// node held up to MessageCacheMaxSize payloads of any size: 4 GiB of
+// 64 KiB messages, which anyone who can send the node frames could fill.
+func DefaultMemStoreBytes(c Config) int64 {
+	n := int64(64 << 20)
+	if c.MaxLargeMessageSize > 0 {
+		n += int64(c.MaxLargeMessageSize) + int64(c.MaxLargeMessageSize)/8
+	}
+	return n
+}
+
+// storedSize is what a stored message counts against a byte bound: its
+// payload and its headers' keys and values.
+func storedSize(m *StoredMessage) int64 {
+	n := int64(len(m.Payload))
+	for _, h := range m.Headers {
+		n += int64(len(h.Key) + len(h.Value))
+	}
+	return n
 }
 
 func (s *MemStore) slot(n uint64) *memEntry { return s.ring.at(n) }
@@ -100,22 +137,32 @@ func (s *MemStore) find(id *MessageID) (uint32, uint64, bool) {
 // Put implements Store. Putting an id again replaces its message.
 func (s *MemStore) Put(now time.Time, id MessageID, m StoredMessage) {
 	s.Expire(now)
+	size := storedSize(&m)
 	h, n, ok := s.find(&id)
 	if ok {
-		s.slot(n).m = m
+		e := s.slot(n)
+		s.bytes += size - e.size
+		e.m, e.size = m, size // over the byte bound until the next Put, if larger
 		return
 	}
-	if s.Len() >= s.cap {
+	s.makeRoom(now, size)
+	s.ring.room(s.first, s.next, 16)
+	n = s.next
+	s.next++
+	*s.slot(n) = memEntry{id: id, at: now, h: h, size: size, m: m}
+	s.bytes += size
+	s.idx.insert(h, n)
+}
+
+// makeRoom forgets the oldest entries until one more entry of size bytes
+// fits (into an empty store any entry fits).
+func (s *MemStore) makeRoom(now time.Time, size int64) {
+	for s.Len() > 0 && (s.Len() >= s.cap || s.maxBytes > 0 && s.bytes+size > s.maxBytes) {
 		s.popHead()
 		if !s.hasRoom || now.After(s.roomAt) {
 			s.roomAt, s.hasRoom = now, true
 		}
 	}
-	s.ring.room(s.first, s.next, 16)
-	n = s.next
-	s.next++
-	*s.slot(n) = memEntry{id: id, at: now, h: h, m: m}
-	s.idx.insert(h, n)
 }
 
 // Get implements Store.
@@ -144,6 +191,7 @@ func (s *MemStore) Expire(now time.Time) int {
 
 func (s *MemStore) popHead() {
 	e := s.slot(s.first)
+	s.bytes -= e.size
 	s.idx.remove(e.h, s.first)
 	*e = memEntry{}
 	s.first++
@@ -164,5 +212,8 @@ func (s *MemStore) Len() int { return int(s.next - s.first) }
 
 // Capacity implements Store.
 func (s *MemStore) Capacity() int { return s.cap }
+
+// Bytes returns the payload and header bytes held.
+func (s *MemStore) Bytes() int64 { return s.bytes }
 
 var _ RetentionStore = (*MemStore)(nil)

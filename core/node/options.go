@@ -79,8 +79,9 @@ func WithObserver(ob Observer) Option {
 func WithObserverQueue(n int) Option { return func(o *options) { o.observerQueue = n } }
 
 // WithStore sets the payload store handed to core.New. The default is a
-// core.MemStore sized from the config. The store is used from the protocol
-// goroutine only.
+// core.MemStore sized from the config, in messages (message_cache_max_size)
+// and in bytes (core.DefaultMemStoreBytes). The store is used from the
+// protocol goroutine only.
 func WithStore(s core.Store) Option { return func(o *options) { o.store = s } }
 
 // WithClock sets the clock (default SystemClock).

@@ -17,8 +17,9 @@
 //	go run ./largebench -nodes 16 -size 1MiB -origins 20 -small-rate 20 -idle 10s -views
 //	go run ./largebench -nodes 16 -size 16MiB -origins 20 -small-rate 20 -cache
 //
-// Nodes store payloads in the core's MemStore, bounded by message count
-// only; -cache gives them the cache module as the examples build it
+// Nodes store payloads in the core's default MemStore, bounded by message
+// count and by core.DefaultMemStoreBytes (one list for all messages: 64 MiB,
+// and the largest large message's size and an eighth); -cache gives them the cache module as the examples build it
 // (cache.ConfigFromCore: 64 MiB of ordinary messages and a list of its own
 // for large messages' parts).
 //
@@ -143,7 +144,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&f.trace, "small-trace", "", "with -small-rate: write every small message's delivery at every node to this CSV file (phase, message, sent since the phase began, node, the peer it came from, time since sent, time since that peer's delivery, pulled; milliseconds): to find the hops where the slow ones waited")
 	fs.BoolVar(&f.views, "views", false, "print every node's eager and lazy peers and link counters after the warm-up, after the idle small messages and at the end: to find which nodes the tree leaves out and why")
 	fs.BoolVar(&f.tuner, "tuner", true, "run each node with the node tuner, as the examples do (graft timeout from measured delays)")
-	fs.BoolVar(&f.cache, "cache", false, "store payloads in the cache module (cache.ConfigFromCore: 64 MiB of messages and a list of their own for large messages' parts, as the examples do) instead of the core's MemStore (bounded by message count only)")
+	fs.BoolVar(&f.cache, "cache", false, "store payloads in the cache module (cache.ConfigFromCore: 64 MiB of messages and a list of their own for large messages' parts, as the examples do) instead of the core's default MemStore (one list for all messages, bounded by message count and core.DefaultMemStoreBytes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -174,6 +174,7 @@ var transportMetrics = []metric[TransportStats]{
 	mk("plumtree_transport_auth_failures_total", "Hellos and frames no key of the keyring verifies (part of the handshake failures and bad frames).", counter, u64(func(s *TransportStats) uint64 { return s.AuthFailures })),
 	mk("plumtree_transport_stream_connections_total", "Connections handed to the stream handler (another protocol sharing the port, such as memberlist).", counter, u64(func(s *TransportStats) uint64 { return s.StreamConns })),
 	mk("plumtree_transport_queue_depth", "Frames waiting in the transport's send queues.", gauge, num(func(s *TransportStats) int { return s.QueueDepth })),
+	mk("plumtree_transport_receive_queue_bytes", "Bytes of received frames waiting in the connections' queues for the node to take them.", gauge, num(func(s *TransportStats) int { return s.ReceiveQueueBytes })),
 	mk("plumtree_transport_connected_peers", "Peers with an established transport connection.", gauge, num(func(s *TransportStats) int { return s.ConnectedPeers })),
 	mk("plumtree_transport_writers", "Writer goroutines running: one per peer with frames queued or a connection open, and one per bulk lane in use; a writer idle without a connection ends.", gauge, num(func(s *TransportStats) int { return s.Writers })),
 	mk("plumtree_transport_connections", "Established transport connections.", gauge, num(func(s *TransportStats) int { return s.Conns })),

@@ -77,7 +77,7 @@ func scenarioCollector() *Collector {
 			return TransportStats{BytesIn: 1000, BytesOut: 2000, FramesIn: 10, FramesOut: 20, Drops: 3, QueueFull: 1,
 				TooLarge: 2, Dials: 4, DialFailures: 1, Reconnects: 2, HandshakeFailures: 1, BadFrames: 5,
 				Rejected: 6, Evicted: 14, ReceiveDrops: 11, AuthFailures: 12, StreamConns: 13, QueueDepth: 7, ConnectedPeers: 8,
-				Writers: 10, Conns: 9, Streams: 2}
+				Writers: 10, Conns: 9, Streams: 2, ReceiveQueueBytes: 4096}
 		}),
 		WithMembership(func() MembershipStats {
 			return MembershipStats{Members: 10, Alive: 9, Ignored: 1, QueueLen: 2, JoinFailures: 3,

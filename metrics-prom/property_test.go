@@ -171,6 +171,7 @@ var transportFields = slices.Concat(
 	),
 	gauges(
 		"QueueDepth", "plumtree_transport_queue_depth",
+		"ReceiveQueueBytes", "plumtree_transport_receive_queue_bytes",
 		"ConnectedPeers", "plumtree_transport_connected_peers",
 		"Writers", "plumtree_transport_writers",
 		"Conns", "plumtree_transport_connections",

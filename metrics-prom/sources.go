@@ -71,11 +71,12 @@ type TransportStats struct {
 	AuthFailures      uint64 // hellos and frames no key of the keyring verifies (part of HandshakeFailures and BadFrames)
 	StreamConns       uint64 // connections handed to the stream handler (memberlist sharing the port)
 
-	QueueDepth     int // frames queued for sending, over all peers
-	ConnectedPeers int // peers with a connection
-	Writers        int // writer goroutines running (transport-tcp: one per peer with frames queued or a connection, one per bulk lane in use)
-	Conns          int // established connections
-	Streams        int // stream handler connections not closed yet
+	QueueDepth        int // frames queued for sending, over all peers
+	ReceiveQueueBytes int // bytes of received frames waiting in the connections' queues for the node
+	ConnectedPeers    int // peers with a connection
+	Writers           int // writer goroutines running (transport-tcp: one per peer with frames queued or a connection, one per bulk lane in use)
+	Conns             int // established connections
+	Streams           int // stream handler connections not closed yet
 }
 
 // MembershipStats is what the membership layer (for example the memberlist

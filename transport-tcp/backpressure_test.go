@@ -3,6 +3,7 @@ package tcp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -228,6 +229,69 @@ func TestConnQueueBoundedInBytes(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the large frame never came")
 	}
+}
+
+// All connections' queues together are bounded in bytes as well
+// (WithReceiveBytes): at the connection limit the per-connection bound
+// alone allowed 1 GiB. A connection whose queue is empty still queues one
+// frame, so the bound holds up to one frame per connection.
+func TestReceiveQueuesBoundedInBytesTogether(t *testing.T) {
+	const (
+		senders = 4
+		n       = 10 // frames per sender
+		size    = 4 << 10
+		limit   = 10 << 10 // two frames
+	)
+	a := newTransport(t, "a", WithReceiveQueue(0), WithReceiveBytes(limit), WithReceiveWait(50*time.Millisecond))
+	frameLen := int64(len(testFrame(0, size)))
+	var wg sync.WaitGroup
+	for k := range senders {
+		b := newTransport(t, core.PeerID(fmt.Sprintf("b%d", k)))
+		b.SetPeerAddr("a", a.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				sendRetry(t, b, "a", testFrame(uint64(i), size), 60*time.Second)
+			}
+		}()
+	}
+	wg.Wait()
+	// Nobody reads a's Receive channel: every frame is either queued or
+	// dropped once the readers have given up waiting for room.
+	eventually(t, 60*time.Second, "every frame queued or dropped", func() bool {
+		st := a.Stats()
+		return st.FramesIn == senders*n && st.ReceiveDrops+uint64(st.ReceiveQueueBytes/frameLen) == senders*n
+	})
+	st := a.Stats()
+	if max := limit + senders*frameLen; st.ReceiveQueueBytes > max {
+		t.Fatalf("%d bytes queued, bound %d and one frame per connection: %d", st.ReceiveQueueBytes, limit, max)
+	}
+	// Each connection's queue alone (1 MiB) would have held all its frames.
+	if st.ReceiveDrops == 0 {
+		t.Fatalf("nothing dropped: %d bytes queued", st.ReceiveQueueBytes)
+	}
+	// What was queued comes, in each sender's order.
+	queued := int(st.ReceiveQueueBytes / frameLen)
+	last := map[core.PeerID]int64{}
+	for range queued {
+		select {
+		case f := <-a.Receive():
+			seq, prev := int64(frameSeq(f.Data)), int64(-1)
+			if p, ok := last[f.From]; ok {
+				prev = p
+			}
+			if seq <= prev {
+				t.Fatalf("from %s: frame %d after %d", f.From, seq, prev)
+			}
+			last[f.From] = seq
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%d queued frames never came", queued)
+		}
+	}
+	// The count falls as each forwarder finishes its hand-over.
+	eventually(t, 60*time.Second, "no bytes counted as queued once every queued frame was received",
+		func() bool { return a.Stats().ReceiveQueueBytes == 0 })
 }
 
 // A frame goes straight from the reader to the Receive channel while

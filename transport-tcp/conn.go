@@ -849,20 +849,24 @@ func (t *Transport) enqueue(c *conn, buf []byte, read time.Time) error {
 		t.wg.Add(1)
 		go t.forward(c)
 	}
-	limit := int64(t.opts.connReceiveBytes)
-	if c.shedding && len(c.in) <= cap(c.in)/2 && c.inBytes.Load() <= limit/2 {
+	limit, total := int64(t.opts.connReceiveBytes), int64(t.opts.receiveBytes)
+	if c.shedding && len(c.in) <= cap(c.in)/2 && c.inBytes.Load() <= limit/2 && t.inBytes.Load() <= total/2 {
 		c.shedding = false
 	}
-	// fits: room for buf in c's queue, by count and by bytes (a queue that
-	// holds nothing takes any frame). Only this reader adds to the queue,
-	// so what fits stays fitting while the forwarder takes frames out.
+	// fits: room for buf in c's queue, by count and by bytes, its own and
+	// all connections' (a queue that holds nothing takes any frame). Only
+	// this reader adds to c's queue, so what fits c's bounds stays fitting
+	// while the forwarder takes frames out; other readers may take the
+	// room under the transport's bound first (then this one waits again).
+	n := int64(len(buf))
 	fits := func() bool {
-		b := c.inBytes.Load()
-		return len(c.in) < cap(c.in) && (c.queued.Load() == 0 || b+int64(len(buf)) <= limit)
+		return len(c.in) < cap(c.in) &&
+			(c.queued.Load() == 0 || c.inBytes.Load()+n <= limit && t.inBytes.Load()+n <= total)
 	}
 	put := func() {
 		c.queued.Add(1)
-		c.inBytes.Add(int64(len(buf)))
+		c.inBytes.Add(n)
+		t.inBytes.Add(n)
 		c.in <- buf
 	}
 	if fits() {
@@ -878,16 +882,18 @@ func (t *Transport) enqueue(c *conn, buf []byte, read time.Time) error {
 		for !c.shedding {
 			select {
 			case <-c.room:
-				if fits() {
-					c.wait.Stop()
-					put()
-					return nil
-				}
+			case <-t.room:
 			case <-c.wait.C:
 				c.shedding = true
+				continue
 			case <-t.ctx.Done():
 				c.wait.Stop()
 				return net.ErrClosed
+			}
+			if fits() {
+				c.wait.Stop()
+				put()
+				return nil
 			}
 		}
 	}
@@ -905,9 +911,14 @@ func (t *Transport) forward(c *conn) {
 		select {
 		case t.recv <- node.Frame{From: from, Data: f, Received: time.Now()}:
 			c.inBytes.Add(-int64(len(f)))
+			t.inBytes.Add(-int64(len(f)))
 			c.queued.Add(-1)
 			select {
 			case c.room <- struct{}{}:
+			default:
+			}
+			select {
+			case t.room <- struct{}{}:
 			default:
 			}
 		case <-t.ctx.Done():

@@ -20,6 +20,7 @@ const (
 	DefaultReceiveQueue     = 1024             // frames buffered in the Receive channel
 	DefaultConnReceiveQueue = 256              // frames waiting per connection for the Receive channel
 	DefaultConnReceiveBytes = 1 << 20          // bytes of those frames per connection
+	DefaultReceiveBytes     = 64 << 20         // bytes of those frames over all connections
 	DefaultReceiveWait      = 5 * time.Second  // a full connection queue waits this long before dropping
 	DefaultMaxConns         = 1024             // open connections (handshaking, live, draining)
 	DefaultDialTimeout      = 5 * time.Second  // TCP connect
@@ -81,6 +82,7 @@ type options struct {
 	receiveQueue     int
 	connReceiveQueue int
 	connReceiveBytes int
+	receiveBytes     int
 	receiveWait      time.Duration
 	maxConns         int
 	evictIdle        time.Duration
@@ -119,6 +121,7 @@ func defaultOptions() options {
 		receiveQueue:     DefaultReceiveQueue,
 		connReceiveQueue: DefaultConnReceiveQueue,
 		connReceiveBytes: DefaultConnReceiveBytes,
+		receiveBytes:     DefaultReceiveBytes,
 		receiveWait:      DefaultReceiveWait,
 		maxConns:         DefaultMaxConns,
 		evictIdle:        DefaultEvictIdle,
@@ -150,6 +153,7 @@ func (o *options) validate() error {
 		{"receive queue", o.receiveQueue >= 0, ">= 0"},
 		{"connection receive queue", o.connReceiveQueue >= 1, ">= 1"},
 		{"connection receive bytes", o.connReceiveBytes >= 1, ">= 1"},
+		{"receive bytes", o.receiveBytes >= 1, ">= 1"},
 		{"receive wait", o.receiveWait > 0, "> 0"},
 		{"max conns", o.maxConns >= 1, ">= 1"},
 		{"max frame size", o.maxFrameSize >= wire.HeaderLen && o.maxFrameSize <= 1<<30, "in [3, 1 GiB]"},
@@ -277,6 +281,16 @@ func WithConnReceiveQueue(n int) Option { return func(o *options) { o.connReceiv
 // (70 MiB with the default frame size), and a node that could not keep up
 // with 128 connections sending it 60 KiB frames reached 5.1 GB.
 func WithConnReceiveBytes(n int) Option { return func(o *options) { o.connReceiveBytes = n } }
+
+// WithReceiveBytes bounds the bytes of the frames all connections'
+// queues hold together while the Receive channel is full (default 64 MiB):
+// a frame that would take them past it waits for room, then is dropped,
+// as at a full connection queue. A connection whose queue is empty may
+// still queue one frame, so that every connection goes on being read.
+// Without it the queues' bound was one of WithConnReceiveBytes per
+// connection: 1 GiB at the connection limit (WithMaxConns), which anyone
+// who can open connections to the port could fill.
+func WithReceiveBytes(n int) Option { return func(o *options) { o.receiveBytes = n } }
 
 // WithReceiveWait sets how long a connection's reader waits for room in its
 // full queue before it drops frames (default 5 s: half the default write

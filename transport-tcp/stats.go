@@ -72,15 +72,18 @@ type Stats struct {
 	Evicted uint64 `json:"evicted"`
 
 	// Gauges.
-	QueueDepth     int                 `json:"queue_depth"`      // frames queued over all peers, both lanes
-	BulkQueueDepth int                 `json:"bulk_queue_depth"` // of which in bulk lanes
-	Peers          int                 `json:"peers"`            // known peers
-	ConnectedPeers int                 `json:"connected_peers"`  // peers with a connection
-	Writers        int                 `json:"writers"`          // writer goroutines running, peers' and bulk lanes' (each ends idle without a connection)
-	Conns          int                 `json:"conns"`            // established connections (draining duplicates and bulk connections included)
-	Handshaking    int                 `json:"handshaking"`      // connections in set-up
-	Streams        int                 `json:"streams"`          // stream handler connections not closed yet
-	PeerQueueDepth map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer, both lanes
+	QueueDepth     int `json:"queue_depth"`      // frames queued over all peers, both lanes
+	BulkQueueDepth int `json:"bulk_queue_depth"` // of which in bulk lanes
+	// ReceiveQueueBytes is the bytes of received frames waiting in the
+	// connections' queues for the Receive channel (WithReceiveBytes).
+	ReceiveQueueBytes int64               `json:"receive_queue_bytes"`
+	Peers             int                 `json:"peers"`            // known peers
+	ConnectedPeers    int                 `json:"connected_peers"`  // peers with a connection
+	Writers           int                 `json:"writers"`          // writer goroutines running, peers' and bulk lanes' (each ends idle without a connection)
+	Conns             int                 `json:"conns"`            // established connections (draining duplicates and bulk connections included)
+	Handshaking       int                 `json:"handshaking"`      // connections in set-up
+	Streams           int                 `json:"streams"`          // stream handler connections not closed yet
+	PeerQueueDepth    map[core.PeerID]int `json:"peer_queue_depth"` // frames queued per peer, both lanes
 }
 
 type counters struct {
@@ -129,6 +132,7 @@ func (t *Transport) Stats() Stats {
 		Evicted:           t.st.evicted.Load(),
 		ReceiveDrops:      t.st.receiveDrops.Load(),
 		AuthFailures:      t.st.authFailures.Load(),
+		ReceiveQueueBytes: t.inBytes.Load(),
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

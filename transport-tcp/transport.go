@@ -52,10 +52,15 @@ type Transport struct {
 	serverTLS *tls.Config
 	clientTLS *tls.Config
 
-	recv   chan node.Frame
-	ctx    context.Context // canceled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	recv chan node.Frame
+	// inBytes counts the bytes of the frames every connection's queue
+	// holds (conn.inBytes over all connections), for WithReceiveBytes;
+	// room gets a token whenever a forwarder hands one of them over.
+	inBytes atomic.Int64
+	room    chan struct{}
+	ctx     context.Context // canceled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -266,6 +271,7 @@ func New(self core.PeerID, opts ...Option) (*Transport, error) {
 		opts:  o,
 		log:   o.logger,
 		recv:  make(chan node.Frame, o.receiveQueue),
+		room:  make(chan struct{}, 1),
 		peers: make(peerMap),
 		conns: make(map[net.Conn]*conn),
 	}

@@ -77,7 +77,8 @@ func transportMetrics(t tcp.Stats) metricsprom.TransportStats {
 		DialFailures: t.DialFailures, Reconnects: t.Reconnects, HandshakeFailures: t.HandshakeFailures,
 		BadFrames: t.BadFrames, Rejected: t.Rejected, Evicted: t.Evicted, ReceiveDrops: t.ReceiveDrops,
 		AuthFailures: t.AuthFailures, StreamConns: t.StreamConns, QueueDepth: t.QueueDepth,
-		ConnectedPeers: t.ConnectedPeers, Writers: t.Writers, Conns: t.Conns, Streams: t.Streams,
+		ReceiveQueueBytes: int(t.ReceiveQueueBytes), ConnectedPeers: t.ConnectedPeers, Writers: t.Writers,
+		Conns: t.Conns, Streams: t.Streams,
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -92,7 +91,6 @@ type fakePeer struct {
 	bulkFrames chan []byte // from bulk connections, once read
 	readBulk   chan struct{}
 	bulkConns  chan net.Conn
-	wg         sync.WaitGroup
 }
 
 // listenRcvbuf listens on 127.0.0.1 with the receive buffer of accepted
@@ -123,35 +121,7 @@ func newFakePeer(t *testing.T, rcvbuf int, refuseBulk, writeBulk bool) *fakePeer
 	ln := listenRcvbuf(t, rcvbuf)
 	fp := &fakePeer{ln: ln, refuseBulk: refuseBulk, writeBulk: writeBulk, frames: make(chan []byte, 4096),
 		bulkFrames: make(chan []byte, 4096), readBulk: make(chan struct{}), bulkConns: make(chan net.Conn, 16)}
-	var conns []net.Conn
-	var mu sync.Mutex
-	fp.wg.Add(1)
-	go func() {
-		defer fp.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			fp.wg.Add(1)
-			go func() {
-				defer fp.wg.Done()
-				fp.serve(nc)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		fp.wg.Wait()
-	})
+	holdConns(t, ln, fp.serve)
 	return fp
 }
 

@@ -226,3 +226,44 @@ func mtls(ca *testCA, cert tls.Certificate) Option {
 func certCN(c *x509.Certificate) core.PeerID { return core.PeerID(c.Subject.CommonName) }
 
 func peerID(s string) core.PeerID { return core.PeerID(s) }
+
+// holdConns accepts every connection to ln until the test ends and runs
+// serve (if not nil) on each in a goroutine of its own; at the end it
+// closes ln and every connection and waits for those goroutines.
+func holdConns(t *testing.T, ln net.Listener, serve func(net.Conn)) {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, nc)
+			mu.Unlock()
+			if serve != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					serve(nc)
+				}()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+}

@@ -23,27 +23,7 @@ func TestSendQueueLen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	holdConns(t, ln, nil)
 	a := newTransport(t, "a", WithHandshakeTimeout(time.Hour), WithSendQueue(64))
 	if n := a.SendQueueLen("b"); n != 0 {
 		t.Fatalf("unknown peer: %d", n)

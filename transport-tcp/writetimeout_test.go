@@ -3,7 +3,6 @@ package tcp
 import (
 	"bufio"
 	"net"
-	"sync"
 	"testing"
 	"time"
 )
@@ -16,36 +15,11 @@ import (
 func TestStalledPeerWriteTimesOut(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	ln := listenRcvbuf(t, 64<<10)
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			// The hello both ways, then nothing is read.
-			if _, err := readHello(bufio.NewReader(nc)); err == nil {
-				nc.Write(appendHello(nil, 1, "b"))
-			}
+	holdConns(t, ln, func(nc net.Conn) {
+		// The hello both ways, then nothing is read.
+		if _, err := readHello(bufio.NewReader(nc)); err == nil {
+			nc.Write(appendHello(nil, 1, "b"))
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
 	})
 	a := newTransport(t, "a", WithWriteTimeout(timeout), WithSocketBuffer(64<<10), WithBulkConnection(false), WithSendQueue(256))
 	a.SetPeerAddr("b", ln.Addr().String())

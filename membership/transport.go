@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -156,8 +157,21 @@ func (t *sharedTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, 
 	return bound, port, nil
 }
 
-// WriteTo implements memberlist.Transport.
+// WriteTo implements memberlist.Transport. Members' addresses are IP:port
+// (memberlist's, from each node's advertised address): they are parsed
+// without the resolver and written without an allocation, where resolving
+// them cost five allocations per packet: a sixth of a 32-node cluster's
+// allocations under traffic (tools/bench -memprofile). Anything else (a
+// host name given as a seed) is resolved.
 func (t *sharedTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		if t.cut.Load() != nil && t.isCut(ap.String()) {
+			return time.Now(), nil
+		}
+		_, err = t.udp.WriteToUDPAddrPort(b, ap)
+		return time.Now(), err
+	}
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return time.Time{}, err

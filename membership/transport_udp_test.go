@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // Each packet handed to memberlist owns a buffer of exactly its size: the
@@ -43,5 +45,36 @@ func TestUDPPacketsOwnTheirBuffers(t *testing.T) {
 		if cap(b) != len(b) {
 			t.Fatalf("packet %d: cap %d for %d bytes (the receive buffer leaked out)", i, cap(b), len(b))
 		}
+	}
+}
+
+// Packets to a member's address (IP:port, as memberlist gives it) arrive,
+// written without resolving the address and without an allocation.
+func TestWriteToMemberAddressAllocatesNothing(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	tr, err := listenShared("127.0.0.1", 0, log, newStreamGuard(StreamLimits{}, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown()
+	dst, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	port := dst.LocalAddr().(*net.UDPAddr).Port
+	addr, p := net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), []byte("ping")
+	if _, err := tr.WriteTo(p, addr); err != nil {
+		t.Fatalf("WriteTo(%s): %v", addr, err)
+	}
+	buf := make([]byte, 64)
+	if err := dst.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := dst.ReadFromUDP(buf); err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("sent to %s: received %q, %v", addr, buf[:n], err)
+	}
+	if a := testing.AllocsPerRun(100, func() { tr.WriteTo(p, addr) }); a != 0 {
+		t.Errorf("WriteTo(%s) allocates %.1f times per packet, want 0", addr, a)
 	}
 }

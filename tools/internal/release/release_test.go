@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/semver"
 )
@@ -70,7 +71,13 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
-// nextVersion returns a version above v: the next patch as a pre-release.
+// nextVersion returns a version above v: the next patch as a pre-release,
+// a new one at every call. The go command takes a module version for
+// immutable: it keeps what it parsed of a version's packages (imports
+// included) in its build cache, keyed by the version's folder in the module
+// cache. With one pre-release for every run, a consumer built after an
+// import was added to one of our modules used what an earlier run had
+// parsed, and its compile failed ("could not import net/netip").
 func nextVersion(t *testing.T, v string) string {
 	t.Helper()
 	g := regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)`).FindStringSubmatch(v)
@@ -78,7 +85,7 @@ func nextVersion(t *testing.T, v string) string {
 		t.Fatalf("version %q", v)
 	}
 	patch, _ := strconv.Atoi(g[3])
-	next := fmt.Sprintf("v%s.%s.%d-consumertest", g[1], g[2], patch+1)
+	next := fmt.Sprintf("v%s.%s.%d-consumertest.%d", g[1], g[2], patch+1, time.Now().UnixNano())
 	if semver.Compare(next, v) <= 0 {
 		t.Fatalf("next version %s is not above %s", next, v)
 	}

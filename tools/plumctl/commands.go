@@ -224,6 +224,8 @@ func printStats(w io.Writer, s node.Stats) {
 		s.GraftSuccess, s.GraftFailed, ratio(s.GraftFailed, s.GraftSuccess+s.GraftFailed), s.GraftRetries, s.GraftRateLimited, s.GraftUnanswerable)
 	fmt.Fprintf(w, "Repair:     digests %d sent, %d received, %d rate-limited; repairs %d sent, %d received (%d duplicate)\n",
 		s.DigestSent, s.DigestReceived, s.DigestRateLimited, s.RepairSent, s.RepairReceived, s.RepairDuplicate)
+	fmt.Fprintf(w, "Streams:    %d origins tracked; %d gaps given up, %d forgotten at max_streams, %d origins of digests not learnt; %d copies refused by age\n",
+		s.Streams, s.GapsLost, s.StreamsForgotten, s.StreamsNotLearnt, s.AgeRefused)
 	fmt.Fprintf(w, "Anomalies:  %d partitioned, %d ihave dropped, %d seen-map evictions, %d invalid messages\n",
 		s.MessagesPartitioned, s.IHaveDropped, s.SeenMapEvictions, s.InvalidMessages)
 	fmt.Fprintln(w, "Runtime:")

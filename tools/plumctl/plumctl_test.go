@@ -261,6 +261,7 @@ func TestCommands(t *testing.T) {
 				"Sent:       gossip 10, ihave 11, graft 3, prune",
 				"Grafts:     0 succeeded, 0 failed (n/a)",
 				"Repair:     digests 7 sent, 9 received, 1 rate-limited; repairs 4 sent, 5 received (2 duplicate)",
+				"Streams:    4 origins tracked; 1 gaps given up, 0 forgotten at max_streams, 5 origins of digests not learnt; 3 copies refused by age",
 				"Runtime:",
 				"  Delivery queue: 0 of 4096 (backpressure at 3072), overflow 0 of 10000, intake paused: no",
 				"  Payload held:   queue 2 of 65536 KiB, overflow 0 of 65536 KiB",

@@ -230,14 +230,22 @@ func (p *Protocol) noteAnnouncement(id MessageID, from PeerID, originTime time.T
 }
 
 // maxStrayPending bounds the pending messages that only senders which are
-// no link of this node announced: an eighth of MaxPendingGrafts. Such
+// no link of this node announced: claimShare of MaxPendingGrafts. Such
 // announcements are routine and few (a link that closed while its IHave
 // was on its way, a one-sided lazy link not yet found); without the bound,
 // anyone who reached the port could fill the table with ids that do not
 // exist (1,024 per IHave), and every announcement of the node's links was
 // then dropped until those ids had been grafted in vain for the whole
 // retry schedule.
-func (p *Protocol) maxStrayPending() int { return max(p.cfg.MaxPendingGrafts/8, 1) }
+func (p *Protocol) maxStrayPending() int { return claimShare(p.cfg.MaxPendingGrafts) }
+
+// claimShare is the share of a table of capacity n that entries made on an
+// unchecked claim may take: announcements of senders that are no link
+// (maxStrayPending), origins named only in a peer's digest
+// (streamTable.maxLearnt). An eighth, at least one: such entries are
+// routine but few when every node follows the protocol, and the rest of
+// the table stays for what the node's links and its own deliveries need.
+func claimShare(n int) int { return max(n/8, 1) }
 
 // offered reports whether an announcement from peer "from" of a message of
 // origin time ot is an offer (see pending.offer): from is an eager peer

@@ -54,9 +54,9 @@ func (t *streamTable) delivered(id MessageID) bool {
 	return s != nil && s.delivered(id.Seq)
 }
 
-// maxLearnt bounds the streams learnt from digests that hold nothing yet:
-// an eighth of the table (at least one).
-func (t *streamTable) maxLearnt() uint64 { return uint64(max(t.maxStreams/8, 1)) }
+// maxLearnt bounds the streams learnt from digests that hold nothing yet
+// (claimShare of the table).
+func (t *streamTable) maxLearnt() uint64 { return uint64(claimShare(t.maxStreams)) }
 
 // learn tracks origin, which a peer's digest listed with newest as its
 // newest origin time, as an empty stream, so that this node's digests ask

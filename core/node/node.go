@@ -1099,7 +1099,7 @@ func (n *Node) enqueue(it item) {
 	}
 	n.overflow = append(n.overflow, it)
 	n.c.overflowLen.Add(1)
-	if b := int64(len(it.d.Payload)); b > 0 {
+	if b := payloadBytes(it); b > 0 {
 		n.ovBytes += b
 		n.c.overflowBytes.Add(b)
 	}
@@ -1112,7 +1112,7 @@ func (n *Node) overflowFull() bool {
 }
 
 func (n *Node) popOverflow() {
-	if b := int64(len(n.overflow[n.ovHead].d.Payload)); b > 0 {
+	if b := payloadBytes(n.overflow[n.ovHead]); b > 0 {
 		n.ovBytes -= b
 		n.c.overflowBytes.Add(-b)
 	}

@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	xtrace "golang.org/x/exp/trace"
 )
 
 // TestMain lets the test binary stand in for the bench binary: the parent
@@ -166,6 +169,40 @@ func TestCountingSink(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %d, want %d", k, got[k], v)
 		}
+	}
+}
+
+// With an execution trace running (-trace), the recorder marks every
+// publish and every first delivery, as tools/tailtrace reads them; a
+// duplicate and the origin's own copy are not marked.
+func TestRecorderMarksTrace(t *testing.T) {
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Skipf("tracing is not available: %v", err)
+	}
+	r := newRecorder(3, 1)
+	p := r.payload(1, 0, 1, 64)
+	r.deliver(1, p)
+	r.deliver(2, p)
+	r.deliver(2, p)
+	r.deliver(0, p)
+	trace.Stop()
+	rd, err := xtrace.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		ev, err := rd.ReadEvent()
+		if err != nil {
+			break
+		}
+		if ev.Kind() == xtrace.EventLog && ev.Log().Category == traceCategory {
+			got = append(got, ev.Log().Message)
+		}
+	}
+	if want := []string{"publish 0", "deliver 0 2", "deliver 0 0"}; !slices.Equal(got, want) {
+		t.Errorf("marks %q, want %q", got, want)
 	}
 }
 

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"runtime/trace"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -12,6 +15,12 @@ import (
 // number and the publish time. The rest is seeded random bytes, the same for
 // every system.
 const headerSize = 16
+
+// traceCategory is the category of the user log events that mark, in an
+// execution trace (-trace), every publish ("publish ID") and every first
+// delivery ("deliver ID NODE"): they place each message's time in the trace
+// (tools/tailtrace reads them).
+const traceCategory = "bench"
 
 // recorder counts the deliveries of every benchmark message at every node.
 // It is shared by the N nodes of one process (all on one clock), so the
@@ -58,6 +67,9 @@ func (r *recorder) payload(seed int64, id, origin, size int) []byte {
 	t := r.now()
 	binary.LittleEndian.PutUint64(p[8:16], uint64(t))
 	r.msgs[id].pub.Store(t)
+	if trace.IsEnabled() {
+		trace.Log(context.Background(), traceCategory, "publish "+strconv.Itoa(id))
+	}
 	return p
 }
 
@@ -92,6 +104,9 @@ func (r *recorder) deliver(node int, payload []byte) bool {
 	}
 	r.total.Add(1)
 	r.last.Store(t)
+	if trace.IsEnabled() {
+		trace.Log(context.Background(), traceCategory, "deliver "+strconv.FormatUint(id, 10)+" "+strconv.Itoa(node))
+	}
 	return true
 }
 

@@ -129,8 +129,11 @@ type Config struct {
 	// IHaveInterval is how often queued announcements are flushed to lazy
 	// peers (and to eager ones, those of copies that came by anti-entropy
 	// repair): a lazy link carries one IHave frame per interval under steady
-	// load (more only when a queue reaches IHaveBatchSize first). Lower
-	// means faster repair and more, smaller IHave frames. Default 200 ms.
+	// load (more only when a queue reaches IHaveBatchSize first). A flush
+	// comes the interval, give or take a quarter, after the first
+	// announcement queued for it, by a hash of that message's id: the same
+	// for every node, different for every message. Lower means faster
+	// repair and more, smaller IHave frames. Default 200 ms.
 	IHaveInterval time.Duration
 	// IHaveBatchSize flushes a peer's queue as soon as this many
 	// announcements are queued for it, so it also bounds the queue (and

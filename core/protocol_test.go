@@ -125,8 +125,9 @@ func TestBroadcastDeliversPushesAndAnnounces(t *testing.T) {
 	if len(msgs(out, core.MsgIHave)) != 0 {
 		t.Error("IHave sent before the interval")
 	}
-	if got := p.NextDeadline(); !got.Equal(t0.Add(core.DefaultConfig().IHaveInterval)) {
-		t.Errorf("deadline %v, want the IHave flush", got)
+	iv := core.DefaultConfig().IHaveInterval
+	if got := p.NextDeadline(); got.Before(t0.Add(iv*3/4)) || got.After(t0.Add(iv*5/4)) {
+		t.Errorf("deadline %v, want the IHave flush, %v after %v give or take a quarter", got, iv, t0)
 	}
 	p.Tick(p.NextDeadline())
 	out = p.Drain()
@@ -140,6 +141,67 @@ func TestBroadcastDeliversPushesAndAnnounces(t *testing.T) {
 	id2, _ := p.Broadcast(t0, nil, nil)
 	if id2.Seq != id.Seq+1 {
 		t.Errorf("second id %v", id2)
+	}
+}
+
+// A node flushes its IHave queue the IHave interval, give or take a
+// quarter, after the first announcement it queued, by a hash of that
+// message's id: every node that got the same message first flushes after
+// the same delay, and the delay moves from one message to the next. With
+// the interval alone, every flush came exactly one interval after a
+// broadcast, and with broadcasts paced at a divisor of the interval the
+// cluster's flushes landed on the same later broadcasts every time
+// (docs/design.md, "Lazy push").
+func TestIHaveFlushDelayFollowsTheMessage(t *testing.T) {
+	iv := core.DefaultConfig().IHaveInterval
+	const nodes, count = 4, 32
+	ps := make([]*core.Protocol, nodes)
+	for i := range ps {
+		c := core.DefaultConfig()
+		c.AntiEntropyBatch = 0
+		c.EagerFanout, c.LazyFanout, c.MaxEagerPeers = 1, 1, 0
+		c.Seed = int64(i)                 // different seeds and ids: the delay depends on neither
+		c.MaintenanceInterval = time.Hour // no round among the deadlines
+		p, err := core.New(c, core.PeerID(fmt.Sprintf("n%d", i)), nil, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []core.PeerID{"e0", "l0"} {
+			p.AddPeer(t0, id)
+			acceptJoins(p, t0)
+		}
+		p.Drain()
+		ps[i] = p
+	}
+	var delays []time.Duration
+	now := t0
+	for m := range count {
+		id := core.MessageID{Origin: "o", Seq: uint64(1000 + m)}
+		var d0 time.Duration
+		for i, p := range ps {
+			p.Receive(now, "e0", core.Message{Type: core.MsgGossip, ID: id, OriginTime: now, Hops: 1, Payload: []byte("p")})
+			p.Drain()
+			d := p.NextDeadline().Sub(now)
+			if d < iv*3/4 || d > iv*5/4 {
+				t.Fatalf("message %d, node %d: the IHave flush is due %v after it, want %v give or take a quarter", m, i, d, iv)
+			}
+			if i == 0 {
+				d0 = d
+				delays = append(delays, d)
+			} else if d != d0 {
+				t.Fatalf("message %d: node %d flushes %v after it, node 0 %v: nodes that got a message together must flush together", m, i, d, d0)
+			}
+			p.Tick(now.Add(d))
+			if len(msgs(p.Drain(), core.MsgIHave)) != 1 {
+				t.Fatalf("message %d, node %d: no IHave to the lazy peer at the deadline", m, i)
+			}
+		}
+		now = now.Add(iv * 2)
+	}
+	// 32 delays over half an interval: their range is under a quarter of
+	// the interval only if the hash spreads them badly.
+	if spread := slices.Max(delays) - slices.Min(delays); spread < iv/4 {
+		t.Errorf("the flush delays of %d messages spread over %v, want at least %v: %v", count, spread, iv/4, delays)
 	}
 }
 

@@ -25,13 +25,19 @@ func TestGroupBehindCappedNodesRejoins(t *testing.T) {
 	const nodes, msgs, every = 16, 200, 50 * time.Millisecond
 	// A stranded node asks for a link once per maintenance round, so the
 	// group takes a link back at its next round: until then every message
-	// is pulled, up to a round and its jitter (seeds 11 and 336 of 1-1500
-	// exercise it: 22 and 14 messages, as the round fell; 6 in seed 11
+	// is pulled, up to a round and its jitter (once seeds 11 and 336 of
+	// 1-1500 exercised it: 22 and 14 messages, as the round fell; 6 in seed 11
 	// when digests still went every round with news, which drew other
 	// random numbers). Before the fix above, all 200.
 	maxPulled := int((core.LANConfig().MaintenanceInterval+core.LANConfig().MaintenanceJitter)/every) + 2
 	split, worst, worstSeed := 0, 0, int64(0)
-	for seed := int64(1); seed <= 300; seed++ {
+	// The split is rare: seed 261 was the one of 1-300 before an IHave
+	// flush's delay followed the message (TestIHaveFlushDelayFollowsTheMessage),
+	// and seed 1235 is the first since. So the seeds run on past 300 until
+	// one splits.
+	seeds := int64(0)
+	for seed := int64(1); seed <= 3000 && (seed <= 300 || split == 0); seed++ {
+		seeds = seed
 		cfg := core.LANConfig()
 		r := newLoadRun(t, nodes, cfg, seed, time.Millisecond, 200*time.Microsecond)
 		r.n.RunFor(2 * time.Second)
@@ -73,7 +79,7 @@ func TestGroupBehindCappedNodesRejoins(t *testing.T) {
 			t.Errorf("seed %d: %d of %d messages pulled by some node, want at most %d", seed, pulled, msgs, maxPulled)
 		}
 	}
-	t.Logf("300 seeds: the eager graph missed nodes after the warm-up in %d; most messages pulled: %d (seed %d)", split, worst, worstSeed)
+	t.Logf("%d seeds: the eager graph missed nodes after the warm-up in %d; most messages pulled: %d (seed %d)", seeds, split, worst, worstSeed)
 	if split == 0 {
 		t.Errorf("no seed left nodes outside the eager graph after the warm-up: the test no longer exercises the repair")
 	}

@@ -21,31 +21,20 @@ import (
 	"strings"
 
 	"golang.org/x/exp/trace"
+
+	"github.com/plumtree-go/plumtree/tools/internal/tracecmd"
 )
 
 func main() {
 	slow := flag.Int("slow", 5, "slowest messages shown one by one")
-	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: tailtrace [-slow N] TRACE")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() != 1 {
-		flag.Usage()
-		os.Exit(2)
-	}
-	f, err := os.Open(flag.Arg(0))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tailtrace:", err)
-		os.Exit(1)
-	}
-	defer f.Close()
-	tr, err := read(f)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tailtrace:", err)
-		os.Exit(1)
-	}
-	tr.report(os.Stdout, *slow)
+	tracecmd.Run("tailtrace", "tailtrace [-slow N] TRACE", func(r io.Reader) error {
+		tr, err := read(r)
+		if err != nil {
+			return err
+		}
+		tr.report(os.Stdout, *slow)
+		return nil
+	})
 }
 
 type span struct{ from, to trace.Time }

@@ -21,32 +21,21 @@ import (
 	"strings"
 
 	"golang.org/x/exp/trace"
+
+	"github.com/plumtree-go/plumtree/tools/internal/tracecmd"
 )
 
 func main() {
 	frames := flag.Int("frames", 2, "frames outside the standard library that name a blocking site")
 	top := flag.Int("top", 25, "sites printed, most wake-ups first")
-	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: wakeups [-frames N] [-top N] TRACE")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() != 1 {
-		flag.Usage()
-		os.Exit(2)
-	}
-	f, err := os.Open(flag.Arg(0))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wakeups:", err)
-		os.Exit(1)
-	}
-	defer f.Close()
-	rep, err := count(f, *frames)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wakeups:", err)
-		os.Exit(1)
-	}
-	rep.print(os.Stdout, *top)
+	tracecmd.Run("wakeups", "wakeups [-frames N] [-top N] TRACE", func(r io.Reader) error {
+		rep, err := count(r, *frames)
+		if err != nil {
+			return err
+		}
+		rep.print(os.Stdout, *top)
+		return nil
+	})
 }
 
 // report is the wake-ups of one trace.

@@ -337,6 +337,9 @@ func packageLogLines(t *testing.T, files []string) []logLine {
 					if len(call.Args) < 3 {
 						return true
 					}
+					if pkg, _ := sel.X.(*ast.Ident); pkg != nil && pkg.Name == "trace" {
+						return true // runtime/trace's user events (tools/bench -trace marks messages), not log lines
+					}
 					msg = call.Args[2]
 					if ls, ok := call.Args[1].(*ast.SelectorExpr); ok {
 						level = strings.ToUpper(strings.TrimPrefix(ls.Sel.Name, "Level"))

@@ -1,11 +1,25 @@
 // Command tailtrace reads an execution trace written by tools/bench -trace
-// and shows what the process ran while each message travelled: for the
-// slowest messages and for the messages around the median, the time
-// goroutines ran during the message (by kind: the node's protocol, the
-// transport, memberlist, the harness, the garbage collector, ...), how long
-// goroutines waited runnable for a processor, and how much of the message's
-// time a garbage collection was under way. It answers whether the slowest
-// messages are slow because more work competed with them.
+// (which marks every publish and first delivery) and shows what the process
+// did while each message travelled, from its publish to its last delivery:
+// for the slowest messages one by one, and averaged over the messages
+// around the median and over the fastest tenth,
+//
+//   - ms: the message's time to the last node; ov: other messages in flight
+//     meanwhile;
+//   - the milliseconds goroutines ran, by kind (node: the protocol and
+//     delegate goroutines; transport; membership, memberlist's included;
+//     harness: tools/bench's own code; gc: the collector's workers), and
+//     spent in system calls; cpu%: all of that over the processors' time;
+//   - runnable: goroutine-milliseconds spent runnable, waiting for a
+//     processor; starved: milliseconds in which a goroutine was runnable
+//     while a processor idled (the runtime had yet to wake a thread);
+//     gc: milliseconds of a collection's mark phase;
+//   - the wake-ups, as woken<waker:count (node<runtime: a node's timer or
+//     the network poller woke a node goroutine).
+//
+// It answers whether the slowest messages are slow because more work met
+// them or because they waited for a processor (tools/bench/README.md,
+// "What the slowest messages met").
 //
 //	go run ./tailtrace [-slow 5] TRACE
 package main

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	xtrace "golang.org/x/exp/trace"
+
+	"github.com/plumtree-go/plumtree/tools/internal/tracecmd"
 )
 
 // TestMain lets the test binary stand in for the bench binary: the parent
@@ -197,7 +199,7 @@ func TestRecorderMarksTrace(t *testing.T) {
 		if err != nil {
 			break
 		}
-		if ev.Kind() == xtrace.EventLog && ev.Log().Category == traceCategory {
+		if ev.Kind() == xtrace.EventLog && ev.Log().Category == tracecmd.MarkCategory {
 			got = append(got, ev.Log().Message)
 		}
 	}

@@ -6,21 +6,16 @@ import (
 	"math/rand/v2"
 	"runtime/trace"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/plumtree-go/plumtree/tools/internal/tracecmd"
 )
 
 // headerSize is the part of every payload the harness reads: the message
 // number and the publish time. The rest is seeded random bytes, the same for
 // every system.
 const headerSize = 16
-
-// traceCategory is the category of the user log events that mark, in an
-// execution trace (-trace), every publish ("publish ID") and every first
-// delivery ("deliver ID NODE"): they place each message's time in the trace
-// (tools/tailtrace reads them).
-const traceCategory = "bench"
 
 // recorder counts the deliveries of every benchmark message at every node.
 // It is shared by the N nodes of one process (all on one clock), so the
@@ -68,7 +63,7 @@ func (r *recorder) payload(seed int64, id, origin, size int) []byte {
 	binary.LittleEndian.PutUint64(p[8:16], uint64(t))
 	r.msgs[id].pub.Store(t)
 	if trace.IsEnabled() {
-		trace.Log(context.Background(), traceCategory, "publish "+strconv.Itoa(id))
+		trace.Log(context.Background(), tracecmd.MarkCategory, tracecmd.PublishMark(id))
 	}
 	return p
 }
@@ -105,7 +100,7 @@ func (r *recorder) deliver(node int, payload []byte) bool {
 	r.total.Add(1)
 	r.last.Store(t)
 	if trace.IsEnabled() {
-		trace.Log(context.Background(), traceCategory, "deliver "+strconv.FormatUint(id, 10)+" "+strconv.Itoa(node))
+		trace.Log(context.Background(), tracecmd.MarkCategory, tracecmd.DeliverMark(id, node))
 	}
 	return true
 }

@@ -117,22 +117,16 @@ func read(r io.Reader) (*traced, error) {
 		switch ev.Kind() {
 		case trace.EventLog:
 			l := ev.Log()
-			if l.Category != "bench" {
+			if l.Category != tracecmd.MarkCategory {
 				continue
 			}
-			w := strings.Fields(l.Message)
-			if len(w) < 2 {
-				continue
-			}
-			id, err := strconv.Atoi(w[1])
-			if err != nil {
-				continue
-			}
-			switch w[0] {
-			case "publish":
+			kind, id, ok := tracecmd.ParseMark(l.Message)
+			switch {
+			case !ok:
+			case kind == tracecmd.MarkPublish:
 				byID[id] = len(t.msgs)
 				t.msgs = append(t.msgs, message{id: id, pub: ev.Time()})
-			case "deliver":
+			default:
 				if k, ok := byID[id]; ok {
 					t.msgs[k].last = ev.Time()
 					t.msgs[k].n++

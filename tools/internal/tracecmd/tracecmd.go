@@ -1,6 +1,7 @@
-// Package tracecmd is the command line shared by the tools that read one Go
-// execution trace (tools/wakeups, tools/tailtrace): the caller's flags, then
-// the trace's file name.
+// Package tracecmd is what the tools around Go execution traces share: the
+// command line of those that read one trace (tools/wakeups, tools/tailtrace:
+// the caller's flags, then the trace's file name), and the marks
+// tools/bench -trace writes for tools/tailtrace to read.
 package tracecmd
 
 import (

@@ -83,7 +83,8 @@ func TestPaperTreeAfterFirstBroadcast(t *testing.T) {
 // between broadcasts; every broadcast with RMR > 0 still spends at least one
 // of the 2·t duplicates each eager link can carry before it is pruned, so at
 // most 2·t·|eager links| broadcasts have RMR > 0 — and in practice RMR is 0
-// from broadcast 6·t on (t = 3, 50 nodes: see below).
+// from broadcast 6·t on in all but a few runs in 200, and from 7·t on in
+// every run (t = 3, 50 nodes: see below).
 // Broadcasts closer together than PruneDelay converge in time instead (see
 // TestManySendersSteadyState).
 func TestPaperDefaultThresholdBound(t *testing.T) {
@@ -105,32 +106,40 @@ func TestPaperDefaultThresholdBound(t *testing.T) {
 		}
 	})
 	t.Run("rotating-sources-jitter", func(t *testing.T) {
-		seeds := int64(3)
-		if testing.Short() {
-			seeds = 1
-		}
+		// With the bounded overlay a pull may add a link (at most once
+		// per graft timeout per node) that the tree prunes again.
+		// Measured over seeds 1-200: the last broadcast with RMR > 0
+		// is the 10th or 11th in most runs, the 15th to 17th in 7.5 %
+		// of them (it was the 4·t-th at most with the unbounded views).
+		// From 6·t on (the 18th to 20th): in 4 of seeds 1-200 and 0 to
+		// 4 of 200 in five more samples when quiet digests became rarer
+		// (which drew the protocol's random numbers in another order),
+		// in 2 of 200 (the 18th and 19th) measured again later that day,
+		// and in 1 of 200 for a scratch build that drew them in yet
+		// another order; never later. So RMR is 0 from broadcast 6·t on
+		// in all but one run in 20, and from 7·t on in every run. This
+		// test once held seeds 1-3 to 6·t, and for that scratch build
+		// its one draw in 200 fell on seed 3.
+		const seeds = 40
+		late := 0
 		for seed := int64(1); seed <= seeds; seed++ {
 			n := stableNetwork(t, 50, c, seed, 3*time.Millisecond)
-			// With the bounded overlay a pull may add a link (at most once
-			// per graft timeout per node) that the tree prunes again.
-			// Measured over seeds 1-200: the last broadcast with RMR > 0
-			// is the 10th or 11th in most runs, the 15th to 17th in 7.5 %
-			// of them, never later (it was the 4·t-th at most with the
-			// unbounded views). So RMR is 0 from broadcast 6·t on; this
-			// test once said 5·t, which seeds 1-3 happened to meet.
-			// Measured again on 2026-12-07, when quiet digests became
-			// rarer (which drew the protocol's random numbers in another
-			// order): the 18th to 20th in 4 of seeds 1-200, and in 0 to 4
-			// of 200 in five more samples (builds before and after, with
-			// anti-entropy drawing from the shared generator or its own).
-			// The tail is the draw's, not the change's.
+			last := 0
 			for k := 1; k <= 6*th+10; k++ {
 				n.RunFor(c.PruneDelay)
-				rmr := broadcastRMR(t, n, (k*7)%50)
-				if k >= 6*th && rmr != 0 {
-					t.Errorf("seed %d: broadcast %d RMR %.3f, want 0 from broadcast %d on", seed, k, rmr, 6*th)
+				if rmr := broadcastRMR(t, n, (k*7)%50); rmr != 0 {
+					last = k
 				}
 			}
+			if last >= 7*th {
+				t.Errorf("seed %d: broadcast %d RMR > 0, want 0 from broadcast %d on", seed, last, 7*th)
+			}
+			if last >= 6*th {
+				late++
+			}
+		}
+		if late > seeds/20 {
+			t.Errorf("%d of %d seeds had RMR > 0 from broadcast %d on, want at most %d", late, seeds, 6*th, seeds/20)
 		}
 	})
 }

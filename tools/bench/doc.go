@@ -49,7 +49,8 @@ How to read the columns:
 - *delivered %*: deliveries to the N−1 other nodes over the expected number;
   *complete*: messages every node delivered; *dup*: messages handed to an
   application twice (must be 0).
-- *p50/p99/max*: publish → delivery at the last node, over complete messages.
+- *p50/p99/max*: publish → delivery at the last node, over complete messages (– when no
+  message completed).
 - *RMR*: payload copies received / deliveries − 1 (0 = every node got one copy).
 - *bytes / delivery*: bytes the process wrote to sockets (TCP, every header
   above TCP included: framing, Noise, yamux, memberlist's streams) plus

@@ -596,3 +596,31 @@ func TestAllocationSnapshotIsCurrent(t *testing.T) {
 		t.Errorf("no profile written: %v", err)
 	}
 }
+
+// A run in which no message reached every node has no latency: the
+// medians skip it, and a row whose runs all had none shows "–", not 0.00
+// (memberlist's burst on a small machine delivers no message everywhere).
+func TestLatencyOnlyOfCompleteMessages(t *testing.T) {
+	none := phase{Messages: 500, Deliveries: 100, Expected: 7500, DeliveredPc: 1.33}
+	some := phase{Messages: 500, Deliveries: 7000, Expected: 7500, DeliveredPc: 93, Complete: 40, P50ms: 10, P99ms: 30, MaxMs: 31}
+	if m := medianPhase([]phase{none, some}); m.P50ms != 10 || m.P99ms != 30 || m.MaxMs != 31 {
+		t.Errorf("median of a run with no complete message and one with: p50 %v p99 %v max %v, want 10, 30, 31", m.P50ms, m.P99ms, m.MaxMs)
+	}
+	mk := func(sys string, run int, st, bu phase) result {
+		return result{Spec: spec{System: sys, N: 16, Run: run}, Steady: st, Burst: &bu}
+	}
+	full := phase{Messages: 100, Deliveries: 1500, Expected: 1500, DeliveredPc: 100, Complete: 100, P50ms: 0.5, P99ms: 1, MaxMs: 2, CPUusPerDel: 30, BytesPerDel: 1028, LatMs: []float64{0.5, 1, 2}}
+	var rs []result
+	for run := range 2 {
+		rs = append(rs, mk("unicast", run, full, full), mk("memberlist", run, full, none))
+	}
+	c := config{ns: []int{16}, systems: []string{"memberlist", "unicast"}, runs: 2}
+	c.base.Count, c.base.Burst = 100, 500
+	md := newReport(rs, c, time.Now(), time.Now()).markdown()
+	if want := "| memberlist | 16 | 1.33 | 0/500 | 0 | 0 | – | – | – |"; !strings.Contains(md, want) {
+		t.Errorf("burst row without complete messages: want %q in\n%s", want, md)
+	}
+	if want := "| unicast | 16 | 100.00 | 100/100 | 0 | 0.50 | 1.00 | 2.00 |"; !strings.Contains(md, want) {
+		t.Errorf("steady row: want %q in\n%s", want, md)
+	}
+}

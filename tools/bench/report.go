@@ -122,12 +122,23 @@ func aboveIdle(res result) (float64, bool) {
 	return res.Steady.CPUusPerDel - 1000*res.IdleCPUms/res.Steady.DelPerSec, true
 }
 
-// medianPhase takes the median of every field separately.
+// medianPhase takes the median of every field separately. The latencies
+// are over the complete messages, so their medians take only the runs that
+// completed one (a run with none has no latency, not 0 ms).
 func medianPhase(ps []phase) phase {
 	f := func(get func(p phase) float64) float64 {
 		xs := make([]float64, len(ps))
 		for i, p := range ps {
 			xs[i] = get(p)
+		}
+		return median(xs)
+	}
+	lat := func(get func(p phase) float64) float64 {
+		var xs []float64
+		for _, p := range ps {
+			if p.Complete > 0 {
+				xs = append(xs, get(p))
+			}
 		}
 		return median(xs)
 	}
@@ -138,9 +149,9 @@ func medianPhase(ps []phase) phase {
 		DeliveredPc: f(func(p phase) float64 { return p.DeliveredPc }),
 		Complete:    int(f(func(p phase) float64 { return float64(p.Complete) })),
 		Duplicates:  int64(f(func(p phase) float64 { return float64(p.Duplicates) })),
-		P50ms:       f(func(p phase) float64 { return p.P50ms }),
-		P99ms:       f(func(p phase) float64 { return p.P99ms }),
-		MaxMs:       f(func(p phase) float64 { return p.MaxMs }),
+		P50ms:       lat(func(p phase) float64 { return p.P50ms }),
+		P99ms:       lat(func(p phase) float64 { return p.P99ms }),
+		MaxMs:       lat(func(p phase) float64 { return p.MaxMs }),
 		RMR:         f(func(p phase) float64 { return p.RMR }),
 		Bytes:       int64(f(func(p phase) float64 { return float64(p.Bytes) })),
 		BytesPerDel: f(func(p phase) float64 { return p.BytesPerDel }),
@@ -235,6 +246,16 @@ func bytesOf(p phase) float64 { return p.BytesPerDel }
 func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 func f2(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
+// latCells renders a phase's p50, p99 and max: "–" when no run completed a
+// message (the latencies are the complete messages'; 0.00 would read as
+// instant).
+func latCells(p phase) (p50, p99, mx string) {
+	if p.Complete == 0 && p.P50ms == 0 && p.MaxMs == 0 {
+		return "–", "–", "–"
+	}
+	return f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs)
+}
+
 // markdown renders the tables.
 func (r *report) markdown() string {
 	rows := r.rows()
@@ -251,8 +272,9 @@ func (r *report) markdown() string {
 		}
 		p := w.Steady
 		p99b, bb, cb := r.ratioCell(w, p99Of, false), r.ratioCell(w, bytesOf, false), r.ratioCell(w, cpuOf, false)
+		p50, p99, mx := latCells(p)
 		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %.0f |\n",
-			w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),
+			w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, p50, p99, mx,
 			f2(p.RMR), p.BytesPerDel, p.CPUusPerDel, p99b, bb, cb, f1(w.IdleCPU), w.IdleB)
 	}
 	var depth []string
@@ -273,8 +295,9 @@ func (r *report) markdown() string {
 				continue
 			}
 			p := *w.Burst
+			p50, p99, mx := latCells(p)
 			fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %d | %.0f | %s | %s | %s | %s | %.0f | %.0f |\n",
-				w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, p.DelPerSec, f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs),
+				w.System, w.N, f2(p.DeliveredPc), p.Complete, p.Messages, p.Duplicates, p.DelPerSec, p50, p99, mx,
 				f2(p.RMR), p.BytesPerDel, p.CPUusPerDel)
 		}
 	}
@@ -316,8 +339,9 @@ func (r *report) sweepMarkdown() string {
 		if !math.IsNaN(w.AboveIdle) {
 			above, idle = fmt.Sprintf("%.0f", w.AboveIdle), f1(w.IdleCPU)
 		}
+		p50, p99, _ := latCells(p)
 		fmt.Fprintf(&b, "| %g | %s | %d | %s | %d | %s | %s | %.0f | %s | %s | %s | %s | %s |\n",
-			w.Rate, w.System, p.Messages, f2(p.DeliveredPc), p.Duplicates, f2(p.P50ms), f2(p.P99ms), p.CPUusPerDel, above, idle, f2(p.CtxSwPerDel), p99b, cb)
+			w.Rate, w.System, p.Messages, f2(p.DeliveredPc), p.Duplicates, p50, p99, p.CPUusPerDel, above, idle, f2(p.CtxSwPerDel), p99b, cb)
 	}
 	return b.String()
 }

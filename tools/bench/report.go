@@ -123,8 +123,9 @@ func aboveIdle(res result) (float64, bool) {
 }
 
 // medianPhase takes the median of every field separately. The latencies
-// are over the complete messages, so their medians take only the runs that
-// completed one (a run with none has no latency, not 0 ms).
+// and the tree depth are over the complete messages, so their medians take
+// only the runs that completed one (a run with none has no latency, not
+// 0 ms).
 func medianPhase(ps []phase) phase {
 	f := func(get func(p phase) float64) float64 {
 		xs := make([]float64, len(ps))
@@ -160,7 +161,7 @@ func medianPhase(ps []phase) phase {
 		CtxSwPerDel: f(func(p phase) float64 { return p.CtxSwPerDel }),
 		Seconds:     f(func(p phase) float64 { return p.Seconds }),
 		DelPerSec:   f(func(p phase) float64 { return p.DelPerSec }),
-		LDH:         f(func(p phase) float64 { return p.LDH }),
+		LDH:         lat(func(p phase) float64 { return p.LDH }),
 	}
 }
 

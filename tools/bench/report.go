@@ -248,10 +248,10 @@ func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 func f2(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
 // latCells renders a phase's p50, p99 and max: "–" when no run completed a
-// message (the latencies are the complete messages'; 0.00 would read as
-// instant).
+// message (then medianPhase leaves the latencies at 0, which would read as
+// instant; a complete message's time is never 0).
 func latCells(p phase) (p50, p99, mx string) {
-	if p.Complete == 0 && p.P50ms == 0 && p.MaxMs == 0 {
+	if p.MaxMs == 0 {
 		return "–", "–", "–"
 	}
 	return f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs)

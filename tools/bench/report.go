@@ -249,9 +249,9 @@ func f2(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
 // latCells renders a phase's p50, p99 and max: "–" when no run completed a
 // message (then medianPhase leaves the latencies at 0, which would read as
-// instant; a complete message's time is never 0).
+// instant).
 func latCells(p phase) (p50, p99, mx string) {
-	if p.MaxMs == 0 {
+	if p.Complete == 0 && p.MaxMs == 0 {
 		return "–", "–", "–"
 	}
 	return f2(p.P50ms), f2(p.P99ms), f2(p.MaxMs)
